@@ -1,0 +1,120 @@
+//! quire-series: from single messages to series.
+//!
+//! [`assemble`] takes the messages of a *neighbourhood* (every message of the threads that
+//! changed, plus unthreaded patches that could belong with them) and says which series exist
+//! there and what role each message plays. It is a pure function of its input: the store
+//! gathers the neighbourhood, calls it, and replaces what it had for those messages. A series
+//! is named by its *head*: the cover letter's Message-ID, else patch 1's (else the lowest
+//! numbered patch's).
+//!
+//! [`collect_trailers`] gives each patch of a series the review trailers of the replies that
+//! answer it, the way b4 does.
+
+use quire_mail::{Address, MessageKind, SubjectInfo, Trailer};
+use serde::{Deserialize, Serialize};
+
+/// What assembly needs to know of one message (a projection of `quire_mail::ParsedMessage`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    /// Oldest first.
+    pub references: Vec<String>,
+    pub from: Address,
+    /// Unix seconds; 0 when unknown.
+    pub date: i64,
+    /// The subject as sent.
+    pub subject: String,
+    pub subject_info: SubjectInfo,
+    pub kind: MessageKind,
+    pub patch_id: Option<String>,
+    /// The message's own trailers (from its body, quotes and signature excluded).
+    pub trailers: Vec<Trailer>,
+}
+
+/// The part a message plays in a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "role", content = "number")]
+pub enum Role {
+    CoverLetter,
+    /// Patch number `n` of the series (1-based; 1 for a lone patch).
+    Patch(u32),
+    /// A reply somewhere under the series' cover letter or patches.
+    Reply,
+}
+
+/// One series (one revision of a patch set) as found in a neighbourhood.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Series {
+    /// Message-ID that names the series (cover letter, else patch 1, else lowest patch).
+    pub head: String,
+    pub cover_letter: Option<String>,
+    /// `(number, message_id)` sorted by number; one entry per number (a duplicate number
+    /// keeps the first one received).
+    pub patches: Vec<(u32, String)>,
+    pub version: u32,
+    /// `m` of `n/m` (1 for a lone patch).
+    pub total: u32,
+    /// Every patch 1..=total present.
+    pub complete: bool,
+    /// Subject of the head message as sent.
+    pub subject: String,
+    /// Subject name without tags (of the cover letter, else patch 1 / the head).
+    pub name: String,
+    pub submitter: Address,
+    /// Date of the head message (unix seconds).
+    pub date: i64,
+    pub is_rfc: bool,
+    pub is_pull: bool,
+    /// Series that are revisions of each other share this key: the key of the series the
+    /// head replies to when it replies into another series, else
+    /// `lowercase(submitter email) + "\n" + normalized name`.
+    pub revision_key: String,
+}
+
+/// The result of assembling a neighbourhood.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assembly {
+    pub series: Vec<Series>,
+    /// For every input message that belongs to a series: (message_id, series head, role).
+    /// Messages that belong to none (a discussion that is not about a patch) are absent.
+    pub members: Vec<(String, String, Role)>,
+}
+
+/// Groups the messages of a neighbourhood into series. Pure and deterministic: the same input
+/// (in any order) gives the same output.
+pub fn assemble(messages: &[MessageMeta]) -> Assembly {
+    let _ = messages;
+    Assembly::default()
+}
+
+/// A trailer as given to one patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedTrailer {
+    pub trailer: Trailer,
+    /// The message that gave it (a reply, or the patch itself for its own trailers).
+    pub message_id: String,
+    /// The person trailer's address matches the sender's (b4's rules: case, `+tag`, one
+    /// subdomain level, or the same display name). Always true for non-person trailers.
+    pub verified: bool,
+    /// Given to an earlier revision's patch with the same patch-id.
+    pub carried_over: bool,
+}
+
+/// The trailers that reviewers gave each patch of `series`: from replies under the patch
+/// (walking up through replies to replies), from replies to the cover letter (to every patch),
+/// and carried over from earlier revisions; in the order given (by date), without duplicates
+/// and without those the patch already carries itself. `quire am` adds them below the patch's
+/// own trailers, as b4 does.
+///
+/// `thread` holds the series' messages and every reply under them. `earlier` holds, for patches
+/// of earlier revisions, `(patch_id, trailers given to that patch)`; those with a patch-id equal
+/// to a patch of this series are carried over.
+pub fn collect_trailers(
+    series: &Series,
+    thread: &[MessageMeta],
+    earlier: &[(String, Vec<CollectedTrailer>)],
+) -> Vec<(u32, Vec<CollectedTrailer>)> {
+    let _ = (series, thread, earlier);
+    Vec::new()
+}
