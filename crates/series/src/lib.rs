@@ -118,3 +118,4 @@ pub fn collect_trailers(
     let _ = (series, thread, earlier);
     Vec::new()
 }
+pub mod am;
