@@ -3,8 +3,13 @@
 # README's first command and for tests. Deterministic: fixed dates and identities.
 # It holds: a 3-patch series with a cover letter (v1), reviews with trailers, a v2 of it sent as a
 # new thread, a lone patch, a pull request and a plain discussion.
+# Usage: make-demo-mbox.sh [OUT_MBOX [REPO_DIR]]: REPO_DIR receives the git repository the patches
+# were made in (branch main = the base they apply to), for tests that `git am` them.
 set -euo pipefail
-out="$(cd "$(dirname "$0")" && pwd)/demo.mbox"
+out="${1:-$(cd "$(dirname "$0")" && pwd)/demo.mbox}"
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
+keep="${2:-}"
+case "$keep" in ""|/*) ;; *) keep="$PWD/$keep" ;; esac
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 export GIT_CONFIG_NOSYSTEM=1 HOME="$tmp"
@@ -127,4 +132,5 @@ with open(out, "w") as f:
             f.write(line + "\n")
         f.write("\n")
 PY
+if [ -n "$keep" ]; then git -C demo checkout -q main; cp -a demo "$keep"; fi
 echo "wrote $out"
