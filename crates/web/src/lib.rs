@@ -1,1 +1,7 @@
-//! quire-web
+//! quire-web: the pages maintainers live in.
+
+pub mod age;
+pub mod diff;
+pub mod diffstat;
+pub mod interdiff;
+pub mod quote;
