@@ -1,1 +1,3 @@
-//! quire-import
+//! quire-import: reads list archives (mbox, maildir, public-inbox git, stdin) and feeds the store.
+
+pub mod mbox;

@@ -1,0 +1,547 @@
+//! Streaming mbox reader: one message's bytes at a time, memory flat whatever the file size.
+//!
+//! What counts as a message boundary follows the mailbox readers that agree with each other on
+//! real archives (public-inbox's `PublicInbox::MboxReader`, mutt's `is_from`, Python's
+//! `mailbox.mbox`): a `From ` envelope line at the start of the file or right after a blank
+//! line. The envelope must also *look like* one (`From <sender> <date with hh:mm and a year>`,
+//! as in `From mboxrd@z Thu Jan  1 00:00:00 1970` or git's `From <sha> Mon Sep 17 00:00:00
+//! 2001`), so that an unquoted `From here on...` paragraph of an mboxo body does not split a
+//! message in two.
+//!
+//! Unquoting is mboxrd's (`>From ` -> `From `, `>>From ` -> `>From `: one `>` removed); for
+//! mboxo, which quoted a single level, this gives the same result. The blank line that the
+//! format puts after every message is removed. A file whose first line is not an envelope is
+//! not an mbox: it is one message (a single `.eml` or `.patch`), kept byte for byte.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::bufread::MultiGzDecoder;
+
+/// One message read from an mbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MboxMessage {
+    /// The message as it was before the mbox writer quoted it: envelope line removed, `>From `
+    /// unquoted, the separating blank line removed.
+    pub bytes: Vec<u8>,
+    /// 1-based position of the message in the file.
+    pub number: u64,
+    /// Byte offset of its envelope line (of its first line for a non-mbox file), counted in the
+    /// decompressed stream.
+    pub offset: u64,
+}
+
+/// What can go wrong while reading an mbox. `TooLarge` concerns one message only: the reader
+/// skips it (without buffering it) and goes on; `Io` ends the reading.
+#[derive(Debug, thiserror::Error)]
+pub enum MboxError {
+    #[error("read error at byte {offset}: {source}")]
+    Io {
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    #[error("message {number} at byte {offset} is {size} bytes, over the {limit} bytes limit: skipped")]
+    TooLarge { number: u64, offset: u64, size: u64, limit: usize },
+}
+
+/// The first two bytes of every gzip member (RFC 1952).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Counts the bytes that pass through, so that progress can be told in bytes of the file as
+/// stored (compressed or not) while the reader sees decompressed bytes.
+#[derive(Debug)]
+pub struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R> CountingReader<R> {
+    pub fn new(inner: R) -> (Self, Arc<AtomicU64>) {
+        let count = Arc::new(AtomicU64::new(0));
+        (CountingReader { inner, count: Arc::clone(&count) }, count)
+    }
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Wraps `input` in a gzip decoder when it starts with the gzip magic bytes (whatever the
+/// file is called); every member of a multi-member file is read (`MultiGzDecoder`).
+pub fn decompressed<R: BufRead + Send + 'static>(mut input: R) -> io::Result<Box<dyn BufRead + Send>> {
+    let head = input.fill_buf()?;
+    if head.starts_with(&GZIP_MAGIC) {
+        Ok(Box::new(BufReader::with_capacity(256 << 10, MultiGzDecoder::new(input))))
+    } else {
+        Ok(Box::new(input))
+    }
+}
+
+/// Opens an mbox file, gzip or not. Returns the reader and a counter of the file's bytes read
+/// so far (for progress).
+pub fn open(path: &Path, max_message_bytes: usize) -> io::Result<(MboxReader<Box<dyn BufRead + Send>>, Arc<AtomicU64>)> {
+    let file = File::open(path)?;
+    let (counting, count) = CountingReader::new(file);
+    let input = decompressed(BufReader::with_capacity(256 << 10, counting))?;
+    Ok((MboxReader::new(input, max_message_bytes), count))
+}
+
+/// Iterator over the messages of an mbox (see the module documentation for the format).
+pub struct MboxReader<R> {
+    input: R,
+    max_message_bytes: usize,
+    /// Bytes consumed from `input` so far.
+    offset: u64,
+    /// Messages started so far.
+    number: u64,
+    /// `Some(offset)` when the envelope line of the next message has been read already.
+    next_envelope: Option<u64>,
+    mode: Mode,
+    /// Reused line buffer.
+    line: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Nothing read yet.
+    Start,
+    Mbox,
+    /// The file had no envelope first line: it is one message, already returned or to return.
+    SingleMessage,
+    Done,
+}
+
+/// A line longer than this is still counted but not kept whole; only envelope detection and
+/// unquoting look at lines, and they need the first few bytes.
+const LINE_KEEP: usize = 1 << 20;
+
+impl<R: BufRead> MboxReader<R> {
+    pub fn new(input: R, max_message_bytes: usize) -> Self {
+        MboxReader {
+            input,
+            max_message_bytes,
+            offset: 0,
+            number: 0,
+            next_envelope: None,
+            mode: Mode::Start,
+            line: Vec::new(),
+        }
+    }
+
+    /// Bytes of the (decompressed) stream consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn io_error(&mut self, source: io::Error) -> MboxError {
+        self.mode = Mode::Done;
+        MboxError::Io { offset: self.offset, source }
+    }
+
+    /// Reads one line (with its `\n`) into `self.line`, keeping at most `keep` bytes of it, and
+    /// returns its full length (0 at end of input).
+    fn read_line(&mut self, keep: usize) -> io::Result<u64> {
+        self.line.clear();
+        let mut total = 0u64;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
+                Some(i) => (&available[..=i], true),
+                None => (available, false),
+            };
+            let room = keep.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            let used = chunk.len();
+            self.input.consume(used);
+            total += used as u64;
+            if found {
+                break;
+            }
+        }
+        self.offset += total;
+        Ok(total)
+    }
+
+    /// Reads the first line and decides whether the input is an mbox at all.
+    fn start(&mut self) -> Result<(), MboxError> {
+        let start = self.offset;
+        let len = self.read_line(LINE_KEEP).map_err(|e| self.io_error(e))?;
+        if len == 0 {
+            self.mode = Mode::Done;
+        } else if is_envelope(&self.line) {
+            self.mode = Mode::Mbox;
+            self.next_envelope = Some(start);
+        } else {
+            self.mode = Mode::SingleMessage;
+        }
+        Ok(())
+    }
+
+    /// The whole input, first line included, as one message.
+    fn single_message(&mut self) -> Result<MboxMessage, MboxError> {
+        self.mode = Mode::Done;
+        self.number = 1;
+        let mut bytes = std::mem::take(&mut self.line);
+        let mut size = bytes.len() as u64;
+        let limit = self.max_message_bytes;
+        let mut oversized = size > limit as u64;
+        let mut chunk = [0u8; 64 << 10];
+        loop {
+            let n = match self.input.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(e)),
+            };
+            self.offset += n as u64;
+            size += n as u64;
+            if !oversized && bytes.len() + n <= limit {
+                bytes.extend_from_slice(&chunk[..n]);
+            } else if !oversized {
+                oversized = true;
+                bytes = Vec::new();
+            }
+        }
+        if oversized {
+            return Err(MboxError::TooLarge { number: 1, offset: 0, size, limit });
+        }
+        Ok(MboxMessage { bytes, number: 1, offset: 0 })
+    }
+
+    /// Reads the message whose envelope was at `envelope_offset`, up to the next envelope.
+    fn mbox_message(&mut self, envelope_offset: u64) -> Result<MboxMessage, MboxError> {
+        self.number += 1;
+        let number = self.number;
+        let limit = self.max_message_bytes;
+        let mut bytes = Vec::new();
+        let mut size = 0u64;
+        let mut oversized = false;
+        let mut previous_blank = false;
+        loop {
+            let line_start = self.offset;
+            let len = self.read_line(LINE_KEEP).map_err(|e| self.io_error(e))?;
+            if len == 0 {
+                self.mode = Mode::Done;
+                break;
+            }
+            if previous_blank && is_envelope(&self.line) {
+                self.next_envelope = Some(line_start);
+                break;
+            }
+            previous_blank = is_blank(&self.line);
+            let unquoted = unquote(&self.line);
+            let line_len = if self.line.len() as u64 == len { unquoted.len() as u64 } else { len };
+            size += line_len;
+            if oversized {
+                continue;
+            }
+            if size > limit as u64 || (self.line.len() as u64) < len {
+                oversized = true;
+                bytes = Vec::new();
+                continue;
+            }
+            bytes.extend_from_slice(unquoted);
+        }
+        if oversized {
+            return Err(MboxError::TooLarge { number, offset: envelope_offset, size, limit });
+        }
+        strip_separator_blank_line(&mut bytes);
+        Ok(MboxMessage { bytes, number, offset: envelope_offset })
+    }
+}
+
+impl<R: BufRead> Iterator for MboxReader<R> {
+    type Item = Result<MboxMessage, MboxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.mode == Mode::Start
+            && let Err(e) = self.start()
+        {
+            return Some(Err(e));
+        }
+        match self.mode {
+            Mode::Start | Mode::Done => None,
+            Mode::SingleMessage => Some(self.single_message()),
+            Mode::Mbox => {
+                let envelope = self.next_envelope.take()?;
+                Some(self.mbox_message(envelope))
+            }
+        }
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line == b"\n" || line == b"\r\n"
+}
+
+/// `From <sender> <date>` where the date has a `hh:mm` time and a four-digit year, the shape
+/// every mbox writer uses (`From mboxrd@z Thu Jan  1 00:00:00 1970`, `From MAILER-DAEMON Fri
+/// Jul  8 12:08:34 2011`, `From - Wed Oct 20 12:00:00 2021 +0200`). mutt's `is_from` checks
+/// the same way, more strictly.
+pub fn is_envelope(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"From ") else {
+        return false;
+    };
+    let mut words = rest.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty());
+    if words.next().is_none() {
+        return false;
+    }
+    let (mut time, mut year) = (false, false);
+    for w in words {
+        time |= is_time(w);
+        year |= w.len() == 4 && w.iter().all(u8::is_ascii_digit);
+    }
+    time && year
+}
+
+/// `hh:mm` or `hh:mm:ss` (one or two digit hours).
+fn is_time(word: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = word.split(|&b| b == b':').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().enumerate().all(|(i, p)| {
+            let len_ok = if i == 0 { (1..=2).contains(&p.len()) } else { p.len() == 2 };
+            len_ok && p.iter().all(u8::is_ascii_digit)
+        })
+}
+
+/// mboxrd unquoting: a line of one or more `>` followed by `From ` loses one `>`.
+pub fn unquote(line: &[u8]) -> &[u8] {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    if quotes > 0 && line[quotes..].starts_with(b"From ") { &line[1..] } else { line }
+}
+
+/// mboxrd quoting, the inverse of [`unquote`]: what an mbox writer does to each body line.
+pub fn quote(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    if line[quotes..].starts_with(b"From ") {
+        let mut quoted = Vec::with_capacity(line.len() + 1);
+        quoted.push(b'>');
+        quoted.extend_from_slice(line);
+        std::borrow::Cow::Owned(quoted)
+    } else {
+        std::borrow::Cow::Borrowed(line)
+    }
+}
+
+/// Every mbox writer ends a message with an extra blank line that is not part of the message.
+fn strip_separator_blank_line(bytes: &mut Vec<u8>) {
+    if bytes.ends_with(b"\r\n\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    } else if bytes.ends_with(b"\n\n") {
+        bytes.truncate(bytes.len() - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    const BIG: usize = 64 << 20;
+
+    fn read_all(data: &[u8]) -> Vec<Vec<u8>> {
+        MboxReader::new(Cursor::new(data.to_vec()), BIG).map(|m| m.expect("message").bytes).collect()
+    }
+
+    /// Writes messages as an mboxrd writer (public-inbox, b4) does.
+    fn write_mboxrd(messages: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in messages {
+            out.extend_from_slice(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n");
+            for line in m.split_inclusive(|&b| b == b'\n') {
+                out.extend_from_slice(&quote(line));
+            }
+            if !m.ends_with(b"\n") {
+                out.push(b'\n');
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+
+    #[test]
+    fn mboxrd_quoting_round_trips_every_level() {
+        let m1: &[u8] = b"Subject: a\n\nFrom the start\n>From quoted once\n>>From quoted twice\n> From not quoted\nFrom\n";
+        let m2: &[u8] = b"Subject: b\n\nbody\n";
+        let mbox = write_mboxrd(&[m1, m2]);
+        assert!(mbox.windows(19).any(|w| w == b"\n>>>From quoted twi"));
+        assert_eq!(read_all(&mbox), vec![m1.to_vec(), m2.to_vec()]);
+    }
+
+    #[test]
+    fn mboxo_single_level_quote_is_undone() {
+        let mbox = b"From a@b Wed Oct 20 10:00:00 2021\nSubject: x\n\n>From my point of view\n\n";
+        assert_eq!(read_all(mbox), vec![b"Subject: x\n\nFrom my point of view\n".to_vec()]);
+    }
+
+    #[test]
+    fn trailing_separator_blank_line_is_removed_but_body_blank_lines_kept() {
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nbody\n\n\n\nFrom x Thu Jan  1 00:00:00 1970\nSubject: b\n\nlast\n";
+        assert_eq!(read_all(mbox), vec![b"Subject: a\n\nbody\n\n\n".to_vec(), b"Subject: b\n\nlast\n".to_vec()]);
+    }
+
+    #[test]
+    fn from_line_inside_paragraph_does_not_split() {
+        // No blank line before it: not a boundary even though it looks like an envelope.
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\ntext\nFrom x Thu Jan  1 00:00:00 1970\n\n";
+        assert_eq!(read_all(mbox).len(), 1);
+    }
+
+    #[test]
+    fn unquoted_from_sentence_after_blank_line_does_not_split() {
+        // mboxo writers that forgot to quote: "From here..." has no date, so it is body text.
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nhello\n\nFrom here on it works.\n\n";
+        assert_eq!(read_all(mbox), vec![b"Subject: a\n\nhello\n\nFrom here on it works.\n".to_vec()]);
+    }
+
+    #[test]
+    fn envelope_shapes_of_real_writers_are_recognised() {
+        for line in [
+            &b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"[..],
+            b"From 3f1b2c0e9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a Mon Sep 17 00:00:00 2001\n",
+            b"From MAILER-DAEMON Fri Jul  8 12:08:34 2011\r\n",
+            b"From - Wed Oct 20 12:00:00 2021 +0200\n",
+            b"From user@example.com Wed Oct 20 9:05 2021\n",
+        ] {
+            assert!(is_envelope(line), "{}", String::from_utf8_lossy(line));
+        }
+        for line in [&b"From: a@b\n"[..], b"From here on\n", b"From \n", b"From a b c 1970\n", b">From x Thu Jan  1 00:00:00 1970\n"] {
+            assert!(!is_envelope(line), "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn crlf_mbox_keeps_crlf_and_strips_crlf_separator() {
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\r\nSubject: a\r\n\r\n>From b\r\n\r\nFrom x Thu Jan  1 00:00:00 1970\r\nSubject: b\r\n\r\nbody\r\n\r\n";
+        assert_eq!(read_all(mbox), vec![b"Subject: a\r\n\r\nFrom b\r\n".to_vec(), b"Subject: b\r\n\r\nbody\r\n".to_vec()]);
+    }
+
+    #[test]
+    fn empty_file_has_no_message() {
+        assert!(read_all(b"").is_empty());
+    }
+
+    #[test]
+    fn file_without_envelope_is_one_message_kept_byte_for_byte() {
+        // A single .eml or .patch: no unquoting, no stripping, even of trailing blank lines.
+        let eml = b"From: a@b\nSubject: x\n\n>From kept\n\nFrom x Thu Jan  1 00:00:00 1970\n\n";
+        assert_eq!(read_all(eml), vec![eml.to_vec()]);
+    }
+
+    #[test]
+    fn git_format_patch_file_is_an_mbox_of_one() {
+        let patch = b"From 1234567890abcdef1234567890abcdef12345678 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n\n";
+        assert_eq!(read_all(patch), vec![b"From: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n".to_vec()]);
+    }
+
+    #[test]
+    fn last_message_without_final_newline_is_kept() {
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nno newline";
+        assert_eq!(read_all(mbox), vec![b"Subject: a\n\nno newline".to_vec()]);
+    }
+
+    #[test]
+    fn numbers_and_offsets_point_at_envelopes() {
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nA: 1\n\nFrom x Thu Jan  1 00:00:00 1970\nB: 2\n\n";
+        let got: Vec<_> = MboxReader::new(Cursor::new(&mbox[..]), BIG).map(|m| m.expect("message")).collect();
+        assert_eq!(got.iter().map(|m| (m.number, m.offset)).collect::<Vec<_>>(), vec![(1, 0), (2, 38)]);
+        assert!(mbox[38..].starts_with(b"From x"));
+    }
+
+    #[test]
+    fn oversized_message_is_skipped_and_reading_goes_on() {
+        let mut mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: big\n\n".to_vec();
+        mbox.extend(std::iter::repeat_n(b'a', 5000));
+        mbox.extend_from_slice(b"\n\nFrom x Thu Jan  1 00:00:00 1970\nSubject: small\n\nok\n\n");
+        let got: Vec<_> = MboxReader::new(Cursor::new(mbox), 1000).collect();
+        assert_eq!(got.len(), 2);
+        assert!(matches!(got[0], Err(MboxError::TooLarge { number: 1, offset: 0, limit: 1000, .. })), "{:?}", got[0]);
+        assert_eq!(got[1].as_ref().expect("second message").bytes, b"Subject: small\n\nok\n");
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_bytes_not_name() {
+        let mbox = write_mboxrd(&[b"Subject: a\n\n>From x\n", b"Subject: b\n\nb\n"]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&mbox[..40]).expect("gzip");
+        let mut data = gz.finish().expect("gzip");
+        // A second gzip member, as `cat a.gz b.gz` makes.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&mbox[40..]).expect("gzip");
+        data.extend(gz.finish().expect("gzip"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("archive.mbox");
+        std::fs::write(&path, &data).expect("write");
+        let (reader, count) = open(&path, BIG).expect("open");
+        let got: Vec<_> = reader.map(|m| m.expect("message").bytes).collect();
+        assert_eq!(got, vec![b"Subject: a\n\n>From x\n".to_vec(), b"Subject: b\n\nb\n".to_vec()]);
+        assert_eq!(count.load(Ordering::Relaxed), data.len() as u64);
+    }
+
+    /// Counts envelope lines the simplest way (every `From mboxrd@z` line of the file), to
+    /// compare with the reader.
+    fn count_envelopes(path: &str) -> u64 {
+        let file = File::open(path).expect("corpus file");
+        let reader = BufReader::new(flate2::read::MultiGzDecoder::new(file));
+        reader.split(b'\n').filter(|l| l.as_ref().is_ok_and(|l| l.starts_with(b"From mboxrd@z "))).count() as u64
+    }
+
+    fn corpus(name: &str) -> String {
+        format!("{}/../../../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn real_io_uring_archive_yields_every_envelope() {
+        let path = corpus("io-uring-2019-2021.8k.mbox.gz");
+        let (reader, _) = open(Path::new(&path), BIG).expect("open corpus");
+        let mut n = 0u64;
+        let mut unquoted_from_lines = 0;
+        let mut kept_bytes = 0u64;
+        for m in reader {
+            let m = m.expect("message");
+            n += 1;
+            assert_eq!(m.number, n);
+            assert!(m.bytes.starts_with(b"Return-Path:") || m.bytes.starts_with(b"X-") || m.bytes.contains(&b':'));
+            kept_bytes += m.bytes.len() as u64;
+            unquoted_from_lines += m.bytes.split(|&b| b == b'\n').filter(|l| l.starts_with(b"From ")).count();
+        }
+        assert_eq!(n, count_envelopes(&path));
+        assert_eq!(n, 8000);
+        // `grep -c '^>From '` on the decompressed file says 57 quoted lines.
+        assert_eq!(unquoted_from_lines, 57);
+        // Every byte of the file is accounted for: the messages, plus per message its envelope
+        // line and its separator blank line, plus one `>` per quoted line. Nothing else lost.
+        let envelope = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n".len() as u64;
+        assert_eq!(kept_bytes + n * (envelope + 1) + 57, decompressed_len(&path));
+    }
+
+    fn decompressed_len(path: &str) -> u64 {
+        let file = File::open(path).expect("corpus file");
+        io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut io::sink()).expect("gunzip")
+    }
+
+    #[test]
+    fn real_ltp_archive_yields_every_envelope() {
+        let path = corpus("ltp-2019-2020.4k.mbox.gz");
+        let (reader, count) = open(Path::new(&path), BIG).expect("open corpus");
+        let n = reader.map(|m| m.expect("message")).count() as u64;
+        assert_eq!(n, count_envelopes(&path));
+        assert_eq!(n, 4000);
+        assert_eq!(count.load(Ordering::Relaxed), std::fs::metadata(&path).expect("stat").len());
+    }
+}
