@@ -5,3 +5,5 @@ pub mod diff;
 pub mod diffstat;
 pub mod interdiff;
 pub mod quote;
+pub mod url;
+pub mod views;
