@@ -1,0 +1,106 @@
+//! Builds one header for one target and macro set with clang, keeping the DWARF of every type.
+use std::path::Path;
+use std::process::Command;
+
+use crate::config::Target;
+use crate::error::{Error, io, Result};
+
+/// How many lines of clang's diagnostics a report keeps: the first error and its context are
+/// what a reviewer needs; the rest usually follows from it.
+pub const DIAGNOSTIC_LINES: usize = 8;
+
+/// One build: `header` (relative to `tree`) after the prelude lines.
+#[derive(Debug, Clone)]
+pub struct Build<'a> {
+    pub clang: &'a Path,
+    pub tree: &'a Path,
+    pub header: &'a str,
+    pub target: &'a Target,
+    pub defines: &'a [String],
+    pub include_dirs: &'a [String],
+    pub prelude: &'a [String],
+    pub extra_args: &'a [String],
+}
+
+/// What clang made of a header: an object file, or its first lines of complaint.
+#[derive(Debug)]
+pub enum Outcome {
+    Object(Vec<u8>),
+    Failed(String),
+}
+
+/// Checks that the compiler is there before any work starts, so that a missing clang is one
+/// clear line rather than a compile failure per header.
+pub fn ensure_clang(clang: &Path) -> Result<()> {
+    match Command::new(clang).arg("--version").output() {
+        Ok(out) if out.status.success() => Ok(()),
+        _ => Err(Error::ClangMissing { path: clang.to_owned() }),
+    }
+}
+
+/// The translation unit: the prelude, then the header by absolute path so that its own
+/// `#include "..."` lines resolve next to it.
+pub fn translation_unit(tree: &Path, header: &str, prelude: &[String]) -> String {
+    let mut tu = String::from("/* quire abi: layout probe */\n");
+    for line in prelude {
+        tu.push_str(line);
+        tu.push('\n');
+    }
+    let path = tree.join(header);
+    tu.push_str(&format!("#include \"{}\"\n", path.display()));
+    tu
+}
+
+/// `-ffreestanding` so no target libc is needed (clang ships stdint.h/stddef.h itself), and
+/// `-fno-eliminate-unused-debug-types` so types the TU declares but never uses — all of them,
+/// in a header — still reach the DWARF.
+pub fn compile(build: &Build<'_>, workdir: &Path) -> Result<Outcome> {
+    let stem = format!(
+        "{}-{}-{:x}",
+        build.target.name.replace(['/', ' '], "_"),
+        build.header.replace(['/', ' ', '.'], "_"),
+        fingerprint(build.defines)
+    );
+    let source = workdir.join(format!("{stem}.c"));
+    let object = workdir.join(format!("{stem}.o"));
+    std::fs::write(&source, translation_unit(build.tree, build.header, build.prelude))
+        .map_err(io(format!("writing {}", source.display())))?;
+    let mut cmd = Command::new(build.clang);
+    cmd.arg(format!("--target={}", build.target.triple))
+        .args(["-ffreestanding", "-g", "-c", "-fno-eliminate-unused-debug-types"])
+        .args(["-w", "-fno-color-diagnostics", "-ferror-limit=3", "-x", "c"]);
+    for dir in build.include_dirs {
+        cmd.arg("-I").arg(build.tree.join(dir));
+    }
+    cmd.args(build.defines).args(build.extra_args).arg(&source).arg("-o").arg(&object);
+    let out = cmd.output().map_err(|_| Error::ClangMissing { path: build.clang.to_owned() })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Ok(Outcome::Failed(diagnostic(&stderr, build.tree, workdir)));
+    }
+    let bytes = std::fs::read(&object).map_err(io(format!("reading {}", object.display())))?;
+    let _ = std::fs::remove_file(&object);
+    let _ = std::fs::remove_file(&source);
+    Ok(Outcome::Object(bytes))
+}
+
+fn fingerprint(defines: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    defines.hash(&mut h);
+    h.finish()
+}
+
+/// clang's first lines, with the temporary directories cut out of paths so that the message
+/// reads `include/foo.h:3:1: error: ...` as in the reviewer's own tree.
+pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
+    let tree_prefix = format!("{}/", tree.display());
+    let work_prefix = format!("{}/", workdir.display());
+    let lines: Vec<String> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(DIAGNOSTIC_LINES)
+        .map(|l| l.replace(&tree_prefix, "").replace(&work_prefix, ""))
+        .collect();
+    if lines.is_empty() { "clang failed without a message".to_owned() } else { lines.join("\n") }
+}

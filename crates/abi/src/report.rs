@@ -1,0 +1,219 @@
+//! What the check found, per target and macro set; serializable, and readable as text.
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+use crate::config::Target;
+use crate::diff::{BitField, LayoutChange};
+use crate::layout::TypeKind;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Commit ids of the two revisions compared.
+    pub before: String,
+    pub after: String,
+    /// Public headers that differ between them, sorted.
+    pub headers: Vec<String>,
+    pub configurations: Vec<ConfigurationReport>,
+}
+
+/// One build configuration: a target and a macro set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigurationReport {
+    pub target: Target,
+    pub defines: Vec<String>,
+    pub failures: Vec<CompileFailure>,
+    pub types: Vec<TypeChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Revision {
+    Before,
+    After,
+}
+
+/// A header clang refused under a configuration, with its first lines of diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompileFailure {
+    pub header: String,
+    pub revision: Revision,
+    pub message: String,
+    /// A header that compiled before and no longer does breaks its users.
+    pub breaking: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeStatus {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// Size and alignment, the two numbers that say whether a type can still be shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    pub size: u64,
+    pub alignment: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeChange {
+    pub name: String,
+    pub kind: TypeKind,
+    /// The declaring header (after the change when the type still exists).
+    pub file: String,
+    pub status: TypeStatus,
+    pub breaking: bool,
+    pub before: Option<Shape>,
+    pub after: Option<Shape>,
+    pub changes: Vec<LayoutChange>,
+}
+
+impl ConfigurationReport {
+    pub fn is_breaking(&self) -> bool {
+        self.types.iter().any(|t| t.breaking) || self.failures.iter().any(|f| f.breaking)
+    }
+
+    pub fn has_layout_change(&self) -> bool {
+        !self.types.is_empty()
+    }
+
+    /// `i386 (i386-linux-gnu) -D__XEN_TOOLS__`
+    pub fn label(&self) -> String {
+        let mut label = if self.target.name == self.target.triple {
+            self.target.name.clone()
+        } else {
+            format!("{} ({})", self.target.name, self.target.triple)
+        };
+        for d in &self.defines {
+            label.push(' ');
+            label.push_str(d);
+        }
+        label
+    }
+
+    pub fn type_change(&self, name: &str) -> Option<&TypeChange> {
+        self.types.iter().find(|t| t.name == name)
+    }
+}
+
+impl Report {
+    pub fn is_breaking(&self) -> bool {
+        self.configurations.iter().any(ConfigurationReport::is_breaking)
+    }
+
+    /// The configuration for a target name (or triple) and exact macro set.
+    pub fn configuration(&self, target: &str, defines: &[&str]) -> Option<&ConfigurationReport> {
+        self.configurations.iter().find(|c| {
+            (c.target.name == target || c.target.triple == target)
+                && c.defines.len() == defines.len()
+                && c.defines.iter().zip(defines).all(|(a, b)| a == b)
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// A short block per configuration, fit for a series page, a mail or a log.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "ABI check {}..{}", short(&self.before), short(&self.after));
+        if self.headers.is_empty() {
+            let _ = writeln!(out, "no public header touched");
+            return out;
+        }
+        let _ = writeln!(out, "headers touched: {}", self.headers.join(", "));
+        for config in &self.configurations {
+            render_configuration(&mut out, config);
+        }
+        let verdict = if self.is_breaking() { "breaking ABI change" } else { "no breaking ABI change" };
+        let _ = writeln!(out, "result: {verdict}");
+        out
+    }
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+fn render_configuration(out: &mut String, config: &ConfigurationReport) {
+    let verdict = if config.is_breaking() {
+        "BREAKING"
+    } else if config.has_layout_change() || !config.failures.is_empty() {
+        "not breaking"
+    } else {
+        "no layout change"
+    };
+    let _ = writeln!(out, "\n{}: {verdict}", config.label());
+    for failure in &config.failures {
+        let revision = match failure.revision {
+            Revision::Before => "before",
+            Revision::After => "after",
+        };
+        let mark = if failure.breaking { ", breaking" } else { "" };
+        let _ = writeln!(out, "  {} does not compile ({revision}{mark}):", failure.header);
+        for line in failure.message.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    for change in &config.types {
+        render_type(out, change);
+    }
+}
+
+fn render_type(out: &mut String, change: &TypeChange) {
+    let mark = if change.breaking { "breaking" } else { "not breaking" };
+    match change.status {
+        TypeStatus::Added | TypeStatus::Removed => {
+            let status = if change.status == TypeStatus::Added { "added" } else { "removed" };
+            let shape = change.after.or(change.before).map_or(String::new(), |s| {
+                format!(", size {} alignment {}", s.size, s.alignment)
+            });
+            let _ = writeln!(out, "  {} ({}): {status}{shape}, {mark}", change.name, change.file);
+        }
+        TypeStatus::Changed => {
+            let _ = writeln!(out, "  {} ({}): {mark}", change.name, change.file);
+            let rows: Vec<[String; 3]> = change.changes.iter().map(row).collect();
+            let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(4);
+            let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(6);
+            let _ = writeln!(out, "    {:<w0$}  {:<w1$}  {}", "what", "before", "after");
+            for r in rows {
+                let _ = writeln!(out, "    {:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
+            }
+        }
+    }
+}
+
+fn bits(b: &Option<BitField>) -> String {
+    b.map_or_else(|| "-".to_owned(), |b| format!("bit {}:{}", b.offset, b.size))
+}
+
+fn row(change: &LayoutChange) -> [String; 3] {
+    use LayoutChange as C;
+    let s = |v: &dyn std::fmt::Display| v.to_string();
+    match change {
+        C::Kind { before, after } => ["kind".into(), s(before), s(after)],
+        C::Size { before, after } => ["size".into(), s(before), s(after)],
+        C::Alignment { before, after } => ["alignment".into(), s(before), s(after)],
+        C::TrailingPadding { before, after } => ["trailing padding".into(), s(before), s(after)],
+        C::MemberAdded { member } => [
+            format!("{} added", member.name),
+            "-".into(),
+            format!("{} at {} size {}", member.type_name, member.offset, member.size),
+        ],
+        C::MemberRemoved { member } => [
+            format!("{} removed", member.name),
+            format!("{} at {} size {}", member.type_name, member.offset, member.size),
+            "-".into(),
+        ],
+        C::MemberOffset { member, before, after } => [format!("{member} offset"), s(before), s(after)],
+        C::MemberBitField { member, before, after } => [format!("{member} bits"), bits(before), bits(after)],
+        C::MemberSize { member, before, after } => [format!("{member} size"), s(before), s(after)],
+        C::MemberType { member, before, after } => [format!("{member} type"), before.clone(), after.clone()],
+        C::EnumeratorAdded { name, value } => [format!("{name} added"), "-".into(), s(value)],
+        C::EnumeratorRemoved { name, value } => [format!("{name} removed"), s(value), "-".into()],
+        C::EnumeratorValue { name, before, after } => [format!("{name} value"), s(before), s(after)],
+    }
+}
