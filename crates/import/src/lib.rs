@@ -2,4 +2,5 @@
 
 pub mod maildir;
 pub mod mbox;
+pub mod public_inbox;
 pub mod stdin;
