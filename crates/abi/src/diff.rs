@@ -27,6 +27,9 @@ pub enum LayoutChange {
     /// `unsigned int` is the same type, `uint64_aligned_t` becoming `uint64_t` shows up as the
     /// offsets it moves, not here.
     MemberType { member: String, before: String, after: String },
+    /// The same type under another name (`uint64_aligned_t` to `uint64_t`): no change by
+    /// itself, so only listed next to real changes of the type, where it is often their cause.
+    MemberTypeSpelling { member: String, before: String, after: String },
     EnumeratorAdded { name: String, value: i128 },
     EnumeratorRemoved { name: String, value: i128 },
     EnumeratorValue { name: String, before: i128, after: i128 },
@@ -36,7 +39,7 @@ impl LayoutChange {
     /// Every change to an existing type breaks callers built against the old header, except a
     /// new enumerator: the enum's values and size stay what they were.
     pub fn is_breaking(&self) -> bool {
-        !matches!(self, LayoutChange::EnumeratorAdded { .. })
+        !matches!(self, LayoutChange::EnumeratorAdded { .. } | LayoutChange::MemberTypeSpelling { .. })
     }
 }
 
@@ -58,7 +61,26 @@ pub fn compare_layouts(before: &TypeLayout, after: &TypeLayout) -> Vec<LayoutCha
     }
     changes.extend(member_changes(&before.members, &after.members));
     changes.extend(enumerator_changes(before, after));
+    if !changes.is_empty() {
+        changes.extend(respelled_members(&before.members, &after.members));
+    }
     changes
+}
+
+fn respelled_members(before: &[MemberLayout], after: &[MemberLayout]) -> Vec<LayoutChange> {
+    before
+        .iter()
+        .filter_map(|old| {
+            let new = after.iter().find(|m| m.name == old.name)?;
+            (old.canonical_type == new.canonical_type && old.type_name != new.type_name).then(|| {
+                LayoutChange::MemberTypeSpelling {
+                    member: old.name.clone(),
+                    before: old.type_name.clone(),
+                    after: new.type_name.clone(),
+                }
+            })
+        })
+        .collect()
 }
 
 fn member_changes(before: &[MemberLayout], after: &[MemberLayout]) -> Vec<LayoutChange> {

@@ -212,6 +212,7 @@ fn row(change: &LayoutChange) -> [String; 3] {
         C::MemberBitField { member, before, after } => [format!("{member} bits"), bits(before), bits(after)],
         C::MemberSize { member, before, after } => [format!("{member} size"), s(before), s(after)],
         C::MemberType { member, before, after } => [format!("{member} type"), before.clone(), after.clone()],
+        C::MemberTypeSpelling { member, before, after } => [format!("{member} type"), before.clone(), after.clone()],
         C::EnumeratorAdded { name, value } => [format!("{name} added"), "-".into(), s(value)],
         C::EnumeratorRemoved { name, value } => [format!("{name} removed"), s(value), "-".into()],
         C::EnumeratorValue { name, before, after } => [format!("{name} value"), s(before), s(after)],

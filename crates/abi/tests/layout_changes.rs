@@ -44,6 +44,11 @@ fn aligned_typedef_becoming_plain_uint64_shrinks_the_struct_on_i386_only() {
     assert!(change.changes.contains(&LayoutChange::Size { before: 32, after: 28 }), "{:?}", change.changes);
     assert!(change.changes.contains(&LayoutChange::Alignment { before: 8, after: 4 }));
     assert!(change.changes.contains(&LayoutChange::TrailingPadding { before: 4, after: 0 }));
+    assert!(change.changes.contains(&LayoutChange::MemberTypeSpelling {
+        member: "gfn".into(),
+        before: "uint64_aligned_t".into(),
+        after: "uint64_t".into(),
+    }), "the cause is shown next to its effect");
 
     for unchanged in ["x86_64", "aarch64", "arm"] {
         let config = report.configuration(unchanged, &[]).expect("built");
