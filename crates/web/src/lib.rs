@@ -7,3 +7,5 @@ pub mod interdiff;
 pub mod quote;
 pub mod url;
 pub mod views;
+pub mod build;
+pub mod error;

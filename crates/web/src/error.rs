@@ -1,0 +1,55 @@
+//! The one error type of the pages: it knows which status it is and renders a page that says
+//! what was not found or what was wrong with the request.
+
+use crate::views::ErrorPage;
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// Nothing by that name: the text says what was looked for.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself makes no sense (a page number that is not a number...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Our fault: the store failed. Logged in full, shown briefly.
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type WebResult<T> = Result<T, WebError>;
+
+impl WebError {
+    pub fn not_found(what: impl Into<String>) -> WebError {
+        WebError::NotFound(what.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::NotFound(_) => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (title, detail) = match &self {
+            WebError::NotFound(what) => ("Not found".to_string(), what.clone()),
+            WebError::BadRequest(why) => ("Bad request".to_string(), why.clone()),
+            WebError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "page failed");
+                ("Something went wrong".to_string(), "The server could not read its store; the error is in its log.".to_string())
+            }
+        };
+        let page = ErrorPage { status: status.as_u16(), title, detail };
+        match page.render() {
+            Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Err(_) => (status, page.detail).into_response(),
+        }
+    }
+}
