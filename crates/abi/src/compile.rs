@@ -91,16 +91,39 @@ fn fingerprint(defines: &[String]) -> u64 {
     h.finish()
 }
 
-/// clang's first lines, with the temporary directories cut out of paths so that the message
-/// reads `include/foo.h:3:1: error: ...` as in the reviewer's own tree.
+/// clang's first error with a little context, with the temporary directories cut out of
+/// paths so that the message reads `include/foo.h:3:1: error: ...` as in the reviewer's own
+/// tree. A deep include chain is cut to its last links so the error itself always shows.
 pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
     let tree_prefix = format!("{}/", tree.display());
     let work_prefix = format!("{}/", workdir.display());
     let lines: Vec<String> = stderr
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .take(DIAGNOSTIC_LINES)
         .map(|l| l.replace(&tree_prefix, "").replace(&work_prefix, ""))
         .collect();
-    if lines.is_empty() { "clang failed without a message".to_owned() } else { lines.join("\n") }
+    let first_error = lines.iter().position(|l| l.contains("error:")).unwrap_or(0);
+    let start = first_error.saturating_sub(CHAIN_LINES);
+    let kept: Vec<&str> = lines.iter().skip(start).take(DIAGNOSTIC_LINES).map(String::as_str).collect();
+    if kept.is_empty() { "clang failed without a message".to_owned() } else { kept.join("\n") }
+}
+
+/// `In file included from` lines kept before the first error.
+const CHAIN_LINES: usize = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_include_chain_is_cut_so_the_error_shows() {
+        let stderr = "In file included from /w/tu.c:2:\nIn file included from /t/a.h:1:\nIn file included from /t/b.h:1:\n\
+                      In file included from /t/c.h:1:\nIn file included from /t/d.h:1:\n/t/e.h:3:1: error: unknown type name 'x'\n\
+                      x y;\n^\n1 error generated.\n";
+        let message = diagnostic(stderr, Path::new("/t"), Path::new("/w"));
+        let lines: Vec<&str> = message.lines().collect();
+        assert_eq!(lines[0], "In file included from b.h:1:");
+        assert_eq!(lines[3], "e.h:3:1: error: unknown type name 'x'");
+        assert!(lines.len() <= DIAGNOSTIC_LINES);
+    }
 }
