@@ -1,1 +1,369 @@
-//! quire-store
+//! quire-store: keeps every byte of every mail, and everything derived from it, in SQLite or
+//! PostgreSQL. The only crate that speaks SQL.
+//!
+//! See [`Store`] for the API. Raw mail is the truth: it is stored zstd-compressed with its
+//! sha256, and every derived table (messages, series, memberships, events) can be dropped and
+//! rebuilt from it with [`Store::reindex`].
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use quire_mail::ParsedMessage;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+mod derive;
+mod error;
+mod types;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Error, Result};
+pub use quire_series::Role;
+pub use types::*;
+
+mod sqlite {
+    type Db = sqlx::Sqlite;
+    const PG: bool = false;
+    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+    include!("backend.rs");
+}
+
+mod pg {
+    type Db = sqlx::Postgres;
+    const PG: bool = true;
+    pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+    include!("backend.rs");
+}
+
+enum Pool {
+    Sqlite(sqlite::DbPool),
+    Pg(pg::DbPool),
+}
+
+/// Runs the same expression on whichever backend the store uses: `$m` names the backend's
+/// module (`sqlite` or `pg`) and `$pool` its pool.
+macro_rules! on_backend {
+    ($self:expr, |$pool:ident, $m:ident| $body:expr) => {
+        match &*$self {
+            Pool::Sqlite($pool) => {
+                use crate::sqlite as $m;
+                $body
+            }
+            Pool::Pg($pool) => {
+                use crate::pg as $m;
+                $body
+            }
+        }
+    };
+}
+
+/// The store: raw mail, derived messages, series, projects, events, cursors, apply and check
+/// results.
+///
+/// Cheap to clone (it holds a connection pool); share one per process.
+///
+/// # Writing
+/// - [`Store::open`] opens (creating and migrating) the database.
+/// - [`Store::ingest`] / [`Store::ingest_with_cursor`] store a batch of [`Incoming`] messages in
+///   one transaction and re-assemble the series of the threads it touched; the
+///   [`BatchOutcome`] says what happened. Same Message-ID and same bytes: ignored (a
+///   duplicate). Same Message-ID, different bytes: kept as a second raw copy linked to the
+///   first, which stays canonical (its projects are added to the message: a mail cross-posted
+///   to two lists belongs to both).
+/// - [`Store::upsert_project`] configures a project (List-Ids, list addresses, tree). A message
+///   belongs to the projects whose List-Id matches, else whose list address is in To/Cc, else
+///   to the importer's forced project, else to [`UNASSIGNED`]. Project changes apply to
+///   messages stored afterwards; [`Store::reindex`] re-assigns everything.
+/// - [`Store::set_cursor`], [`Store::set_apply_result`], [`Store::add_check`],
+///   [`Store::add_event`] record the importers' and workers' state.
+/// - [`Store::reindex`] rebuilds all derived data from the raw mail.
+///
+/// # Reading
+/// - [`Store::series_list`] (newest first, paginated), [`Store::series`] (by any message of
+///   the series), [`Store::thread`], [`Store::message`], [`Store::raw`], [`Store::projects`],
+///   [`Store::messages_count`], [`Store::stats`], [`Store::events`], [`Store::cursor`],
+///   [`Store::apply_result`], [`Store::checks`].
+///
+/// Message-IDs are plain strings everywhere, without angle brackets; any string is accepted
+/// (`/`, `..`, 10 KB). NUL characters, which PostgreSQL cannot store in text, are replaced by
+/// U+FFFD on both backends, in what is stored and in what is looked up.
+#[derive(Clone)]
+pub struct Store {
+    pool: std::sync::Arc<Pool>,
+    target: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("database", &self.target).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store: PostgreSQL when `database_url` starts with `postgres://` or
+    /// `postgresql://`, else SQLite at `database_url` when it starts with `sqlite:`, else
+    /// `<data_dir>/quire.sqlite` (WAL, synchronous=NORMAL, foreign keys on). Creates what is
+    /// missing and runs the migrations.
+    pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
+        match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Self::open_pg(url).await,
+            Some(url) if url.starts_with("sqlite:") => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(|source| Error::Open { target: url.to_string(), source })?;
+                Self::open_sqlite(options, url.to_string()).await
+            }
+            Some(url) => Err(Error::Invalid(format!(
+                "database URL {} is neither postgres://... nor sqlite:...",
+                redact(url)
+            ))),
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|source| Error::DataDir { path: data_dir.to_path_buf(), source })?;
+                let path = data_dir.join("quire.sqlite");
+                let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+                Self::open_sqlite(options, path.display().to_string()).await
+            }
+        }
+    }
+
+    async fn open_sqlite(options: SqliteConnectOptions, target: String) -> Result<Store> {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Open { target: target.clone(), source })?;
+        sqlite::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source })?;
+        Ok(Store { pool: std::sync::Arc::new(Pool::Sqlite(pool)), target })
+    }
+
+    async fn open_pg(url: &str) -> Result<Store> {
+        let target = redact(url);
+        let options =
+            PgConnectOptions::from_str(url).map_err(|source| Error::Open { target: target.clone(), source })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Open { target: target.clone(), source })?;
+        pg::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source })?;
+        Ok(Store { pool: std::sync::Arc::new(Pool::Pg(pool)), target })
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        match *self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Pg(_) => "postgres",
+        }
+    }
+
+    /// The database, for messages: a path or a URL without its password.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Closes the connections (waits for the ones in use).
+    pub async fn close(&self) {
+        match &*self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Pg(p) => p.close().await,
+        }
+    }
+
+    /// Stores a batch (one transaction) and re-assembles the series it touches.
+    pub async fn ingest(&self, batch: Vec<Incoming>) -> Result<BatchOutcome> {
+        self.ingest_with_cursor(batch, None).await
+    }
+
+    /// As [`Store::ingest`], and sets cursor `key` to `value` in the same transaction, so a
+    /// crash never records a cursor past mail that was not stored.
+    pub async fn ingest_with_cursor(&self, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
+        on_backend!(self.pool, |p, m| m::ingest(p, batch, cursor).await)
+    }
+
+    /// Drops every derived row (messages, series, memberships, events) and rebuilds them from
+    /// the raw mail, in id order, in batches; `progress(done, total)` after each batch.
+    /// Apply results, checks, projects and cursors are kept.
+    pub async fn reindex(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<()> {
+        on_backend!(self.pool, |p, m| m::reindex(p, &progress).await)
+    }
+
+    /// Creates or replaces the configuration of project `config.name`.
+    pub async fn upsert_project(&self, config: &ProjectConfig) -> Result<()> {
+        if config.name.trim().is_empty() {
+            return Err(Error::Invalid("a project needs a name".into()));
+        }
+        on_backend!(self.pool, |p, m| m::upsert_project(p, config).await)
+    }
+
+    /// Every project, by name, with its counts of series and messages.
+    pub async fn projects(&self) -> Result<Vec<ProjectSummary>> {
+        on_backend!(self.pool, |p, m| m::projects(p).await)
+    }
+
+    /// The series of `project`, newest first, filtered by `q`.
+    pub async fn series_list(&self, project: &str, q: &SeriesFilter) -> Result<Page<SeriesSummary>> {
+        on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)
+    }
+
+    /// The series that `message_id` belongs to (as cover letter, patch or reply), with its
+    /// patches, trailers, revisions, apply result and checks. `SeriesDetail::message_id` is
+    /// the head: redirect there when it differs from what was asked.
+    pub async fn series(&self, message_id: &str) -> Result<Option<SeriesDetail>> {
+        on_backend!(self.pool, |p, m| m::series(p, message_id).await)
+    }
+
+    /// Every message of the series of `series_head` (any message of it works) and every reply
+    /// under them, oldest first, each with `parent` set for nesting. Empty when the message
+    /// belongs to no series.
+    pub async fn thread(&self, series_head: &str) -> Result<Vec<MessageRecord>> {
+        on_backend!(self.pool, |p, m| m::thread(p, series_head).await)
+    }
+
+    /// One message with its decoded body and diff.
+    pub async fn message(&self, message_id: &str) -> Result<Option<MessageRecord>> {
+        on_backend!(self.pool, |p, m| m::message(p, message_id).await)
+    }
+
+    /// The bytes of a message as first received (the canonical copy).
+    pub async fn raw(&self, message_id: &str) -> Result<Option<Vec<u8>>> {
+        on_backend!(self.pool, |p, m| m::raw(p, message_id).await)
+    }
+
+    /// Distinct messages stored.
+    pub async fn messages_count(&self) -> Result<u64> {
+        on_backend!(self.pool, |p, m| m::messages_count(p).await)
+    }
+
+    pub async fn stats(&self) -> Result<Stats> {
+        on_backend!(self.pool, |p, m| m::stats(p).await)
+    }
+
+    /// The value of cursor `key` (e.g. the last imported commit of a public-inbox epoch).
+    pub async fn cursor(&self, key: &str) -> Result<Option<String>> {
+        on_backend!(self.pool, |p, m| m::cursor(p, key).await)
+    }
+
+    pub async fn set_cursor(&self, key: &str, value: &str) -> Result<()> {
+        on_backend!(self.pool, |p, m| m::set_cursor(p, key, value).await)
+    }
+
+    /// Records what applying the series headed by `series_head` gave (replacing the previous
+    /// result); an `applied`/`failed` result also records a `series-applied` event.
+    pub async fn set_apply_result(&self, series_head: &str, result: &ApplyResult) -> Result<()> {
+        on_backend!(self.pool, |p, m| m::set_apply_result(p, series_head, result).await)
+    }
+
+    pub async fn apply_result(&self, series_head: &str) -> Result<Option<ApplyResult>> {
+        on_backend!(self.pool, |p, m| m::apply_result(p, series_head).await)
+    }
+
+    /// Records a check on a series head or a patch, and a `check-finished` event; returns the
+    /// check's id.
+    pub async fn add_check(&self, message_id: &str, check: &NewCheck) -> Result<i64> {
+        on_backend!(self.pool, |p, m| m::add_check(p, message_id, check).await)
+    }
+
+    /// The checks recorded on one message (for a series' checks see [`SeriesDetail::checks`]).
+    pub async fn checks(&self, message_id: &str) -> Result<Vec<Check>> {
+        on_backend!(self.pool, |p, m| m::checks(p, message_id).await)
+    }
+
+    /// Records an event (for workers: `series-merged`...).
+    pub async fn add_event(
+        &self,
+        kind: &str,
+        project: Option<&str>,
+        series_head: Option<&str>,
+        message_id: Option<&str>,
+        payload: &serde_json::Value,
+    ) -> Result<()> {
+        on_backend!(self.pool, |p, m| m::add_event(p, kind, project, series_head, message_id, payload).await)
+    }
+
+    /// Events with an id above `after`, oldest first, at most `limit`.
+    pub async fn events(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
+        on_backend!(self.pool, |p, m| m::events(p, after, limit).await)
+    }
+}
+
+/// A URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Text as the database can hold it: PostgreSQL refuses NUL in text, so both backends store
+/// U+FFFD instead (and lookups do the same, so they still match).
+pub(crate) fn clean(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') { Cow::Owned(s.replace('\0', "\u{FFFD}")) } else { Cow::Borrowed(s) }
+}
+
+fn clean_in_place(s: &mut String) {
+    if s.contains('\0') {
+        *s = s.replace('\0', "\u{FFFD}");
+    }
+}
+
+/// Applies [`clean`] to every text a parsed message carries.
+pub(crate) fn sanitize(p: &mut ParsedMessage) {
+    clean_in_place(&mut p.message_id);
+    p.in_reply_to.iter_mut().for_each(clean_in_place);
+    p.references.iter_mut().for_each(clean_in_place);
+    clean_in_place(&mut p.subject);
+    p.subject_info.tags.iter_mut().for_each(clean_in_place);
+    clean_in_place(&mut p.subject_info.name);
+    for a in std::iter::once(&mut p.from).chain(p.to.iter_mut()).chain(p.cc.iter_mut()) {
+        clean_in_place(&mut a.name);
+        clean_in_place(&mut a.email);
+    }
+    p.list_id.iter_mut().for_each(clean_in_place);
+    clean_in_place(&mut p.body);
+    if let Some(d) = &mut p.diff {
+        clean_in_place(&mut d.text);
+        clean_in_place(&mut d.patch_id);
+        for f in &mut d.files {
+            clean_in_place(&mut f.path);
+            f.old_path.iter_mut().for_each(clean_in_place);
+        }
+    }
+    for t in &mut p.trailers {
+        clean_in_place(&mut t.tag);
+        clean_in_place(&mut t.value);
+        if let Some(person) = &mut t.person {
+            clean_in_place(&mut person.name);
+            clean_in_place(&mut person.email);
+        }
+    }
+    p.base_commit.iter_mut().for_each(clean_in_place);
+    p.based_on.iter_mut().for_each(clean_in_place);
+    if let Some(pull) = &mut p.pull {
+        clean_in_place(&mut pull.url);
+        clean_in_place(&mut pull.branch);
+    }
+    p.problems.iter_mut().for_each(clean_in_place);
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

@@ -1,0 +1,1672 @@
+// The store's SQL, written once and compiled twice by lib.rs: inside `mod sqlite` with
+// `Db = sqlx::Sqlite, PG = false` and inside `mod pg` with `Db = sqlx::Postgres, PG = true`.
+// Statements use `$n` placeholders (both drivers accept them) and SQL both dialects agree on;
+// the few differences branch on `PG`.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use quire_mail::{Address, FileStat, MessageKind, ParsedMessage, PullRequest};
+use quire_series::{MessageMeta, Role};
+use sqlx::{QueryBuilder, Row};
+
+use crate::derive::{
+    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, is_unthreaded_patch, meta_of, sha256_hex,
+    text_hash,
+};
+use crate::error::{Context, Error, Result, corrupt};
+use crate::types::*;
+use crate::{clean, now, sanitize};
+
+type Conn = <Db as sqlx::Database>::Connection;
+type DbRow = <Db as sqlx::Database>::Row;
+pub(crate) type DbPool = sqlx::Pool<Db>;
+
+/// Values per `IN (...)` list. Lists are padded to a few fixed lengths so that each statement
+/// is prepared once per connection and reused.
+const IN_CHUNK: usize = 512;
+/// Rows per multi-row INSERT (SQLite allows 32766 parameters, PostgreSQL 65535).
+const INSERT_ROWS: usize = 400;
+/// Raw messages re-derived per transaction by `reindex`.
+const REINDEX_BATCH: i64 = 1000;
+
+fn padded_len(n: usize) -> usize {
+    [1, 8, 64, IN_CHUNK].into_iter().find(|&p| p >= n).unwrap_or(n)
+}
+
+fn get<'r, T>(row: &'r DbRow, index: usize, what: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+{
+    row.try_get::<T, usize>(index).ctx(what)
+}
+
+fn to_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v.max(0)).unwrap_or(0)
+}
+
+fn json_or_default<T: serde::de::DeserializeOwned + Default>(text: Option<String>, what: &str) -> Result<T> {
+    match text {
+        None => Ok(T::default()),
+        Some(t) => serde_json::from_str(&t).map_err(|e| corrupt(what, e)),
+    }
+}
+
+/// Runs `before (v1, v2, ...) after` for every chunk of `values` and gathers the rows.
+async fn fetch_in(conn: &mut Conn, before: &str, after: &str, values: &[i64], what: &str) -> Result<Vec<DbRow>> {
+    let mut uniq = values.to_vec();
+    uniq.sort_unstable();
+    uniq.dedup();
+    let mut rows = Vec::new();
+    for chunk in uniq.chunks(IN_CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(before);
+        qb.push(" (");
+        let mut sep = qb.separated(", ");
+        for i in 0..padded_len(chunk.len()) {
+            sep.push_bind(chunk[i.min(chunk.len() - 1)]);
+        }
+        qb.push(") ");
+        qb.push(after);
+        rows.extend(qb.build().fetch_all(&mut *conn).await.ctx(what)?);
+    }
+    Ok(rows)
+}
+
+/// Runs `before (v1, v2, ...)` as a statement for every chunk of `values`.
+async fn execute_in(conn: &mut Conn, before: &str, values: &[i64], what: &str) -> Result<()> {
+    let mut uniq = values.to_vec();
+    uniq.sort_unstable();
+    uniq.dedup();
+    for chunk in uniq.chunks(IN_CHUNK) {
+        let mut qb = QueryBuilder::<Db>::new(before);
+        qb.push(" (");
+        let mut sep = qb.separated(", ");
+        for i in 0..padded_len(chunk.len()) {
+            sep.push_bind(chunk[i.min(chunk.len() - 1)]);
+        }
+        qb.push(")");
+        qb.build().execute(&mut *conn).await.ctx(what)?;
+    }
+    Ok(())
+}
+
+/// Starts a writing transaction. Writers are serialised (SQLite: `BEGIN IMMEDIATE`;
+/// PostgreSQL: a lock on raw_messages) because raw ids are allocated by the writer.
+async fn begin_write(pool: &DbPool) -> Result<sqlx::Transaction<'static, Db>> {
+    if PG {
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        sqlx::query("LOCK TABLE raw_messages IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .ctx("locking raw_messages for writing")?;
+        Ok(tx)
+    } else {
+        pool.begin_with("BEGIN IMMEDIATE").await.ctx("starting a transaction")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest
+
+struct RawRow {
+    id: i64,
+    message_id: String,
+    sha256: String,
+    size: i64,
+    data: Vec<u8>,
+    duplicate_of: Option<i64>,
+    forced_project: Option<String>,
+}
+
+/// A stored raw message to derive rows from.
+struct Derivable {
+    raw_id: i64,
+    /// For a conflicting duplicate, the canonical copy's id.
+    canonical: Option<i64>,
+    parsed: ParsedMessage,
+    forced_project: Option<String>,
+}
+
+struct StoredRaw {
+    canonical: i64,
+    shas: HashSet<String>,
+}
+
+pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
+    let mut tx = begin_write(pool).await?;
+    let mut out = BatchOutcome::default();
+    let mut batch = batch;
+    for inc in &mut batch {
+        sanitize(&mut inc.parsed);
+    }
+    let mut stored = stored_raws(&mut tx, &batch).await?;
+    let max_id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM raw_messages")
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("reading the last raw id")
+        .and_then(|r| get(&r, 0, "reading the last raw id"))?;
+    let mut next_id = max_id + 1;
+    let mut raws = Vec::new();
+    let mut derivables = Vec::new();
+    for inc in batch {
+        let sha = sha256_hex(&inc.raw);
+        let mid = inc.parsed.message_id.clone();
+        let duplicate_of = match stored.get_mut(&mid) {
+            Some(s) if s.shas.contains(&sha) => {
+                out.duplicates += 1;
+                continue;
+            }
+            Some(s) => {
+                s.shas.insert(sha.clone());
+                out.conflicting_duplicates.push(mid.clone());
+                Some(s.canonical)
+            }
+            None => {
+                stored.insert(mid.clone(), StoredRaw { canonical: next_id, shas: HashSet::from([sha.clone()]) });
+                None
+            }
+        };
+        let data = zstd::bulk::compress(&inc.raw, 3)
+            .map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?;
+        let forced_project = inc.project.as_deref().map(|p| clean(p).into_owned());
+        raws.push(RawRow {
+            id: next_id,
+            message_id: mid,
+            sha256: sha,
+            size: i64::try_from(inc.raw.len()).unwrap_or(i64::MAX),
+            data,
+            duplicate_of,
+            forced_project: forced_project.clone(),
+        });
+        derivables.push(Derivable { raw_id: next_id, canonical: duplicate_of, parsed: inc.parsed, forced_project });
+        next_id += 1;
+    }
+    insert_raws(&mut tx, &raws).await?;
+    drop(raws);
+    derive(&mut tx, derivables, &mut out).await?;
+    if let Some((key, value)) = cursor {
+        write_cursor(&mut tx, key, value).await?;
+    }
+    tx.commit().await.ctx("committing a batch")?;
+    Ok(out)
+}
+
+/// The stored raw copies of the batch's Message-IDs.
+async fn stored_raws(conn: &mut Conn, batch: &[Incoming]) -> Result<HashMap<String, StoredRaw>> {
+    let wanted: HashSet<&str> = batch.iter().map(|i| i.parsed.message_id.as_str()).collect();
+    let hashes: Vec<i64> = wanted.iter().map(|m| text_hash(m)).collect();
+    let rows = fetch_in(
+        conn,
+        "SELECT id, message_id, sha256, duplicate_of FROM raw_messages WHERE mid_hash IN",
+        "",
+        &hashes,
+        "looking up stored raw messages",
+    )
+    .await?;
+    let mut stored: HashMap<String, StoredRaw> = HashMap::new();
+    for row in rows {
+        let mid: String = get(&row, 1, "reading raw message ids")?;
+        if !wanted.contains(mid.as_str()) {
+            continue;
+        }
+        let id: i64 = get(&row, 0, "reading raw message ids")?;
+        let sha: String = get(&row, 2, "reading raw message hashes")?;
+        let dup: Option<i64> = get(&row, 3, "reading raw message links")?;
+        let entry = stored.entry(mid).or_insert(StoredRaw { canonical: i64::MAX, shas: HashSet::new() });
+        entry.shas.insert(sha);
+        if dup.is_none() || entry.canonical == i64::MAX {
+            entry.canonical = dup.unwrap_or(id);
+        }
+    }
+    Ok(stored)
+}
+
+async fn insert_raws(conn: &mut Conn, raws: &[RawRow]) -> Result<()> {
+    let received = now();
+    for chunk in raws.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO raw_messages (id, message_id, mid_hash, sha256, size, data, duplicate_of, forced_project, received) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id)
+                .push_bind(r.message_id.as_str())
+                .push_bind(text_hash(&r.message_id))
+                .push_bind(r.sha256.as_str())
+                .push_bind(r.size)
+                .push_bind(r.data.as_slice())
+                .push_bind(r.duplicate_of)
+                .push_bind(r.forced_project.as_deref())
+                .push_bind(received);
+        });
+        qb.build().execute(&mut *conn).await.ctx("storing raw messages")?;
+    }
+    Ok(())
+}
+
+/// Projects by name, with their ids.
+async fn load_projects(conn: &mut Conn) -> Result<Vec<(i64, ProjectConfig)>> {
+    let rows = sqlx::query(
+        "SELECT id, name, list_ids, list_addresses, git_url, branch, mirror_url, tag_prefix FROM projects ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .ctx("loading projects")?;
+    rows.iter().map(project_from_row).collect()
+}
+
+fn project_from_row(row: &DbRow) -> Result<(i64, ProjectConfig)> {
+    let what = "reading projects";
+    let name: String = get(row, 1, what)?;
+    let list_ids = serde_json::from_str(&get::<String>(row, 2, what)?).map_err(|e| corrupt(format!("list ids of project {name}"), e))?;
+    let list_addresses =
+        serde_json::from_str(&get::<String>(row, 3, what)?).map_err(|e| corrupt(format!("list addresses of project {name}"), e))?;
+    Ok((
+        get(row, 0, what)?,
+        ProjectConfig {
+            name,
+            list_ids,
+            list_addresses,
+            git_url: get(row, 4, what)?,
+            branch: get(row, 5, what)?,
+            mirror_url: get(row, 6, what)?,
+            tag_prefix: get(row, 7, what)?,
+        },
+    ))
+}
+
+/// The id of project `name`, created with no lists when missing.
+async fn project_id(conn: &mut Conn, name: &str) -> Result<i64> {
+    sqlx::query("INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .ctx("creating a project")?;
+    let row = sqlx::query("SELECT id FROM projects WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("looking up a project")?;
+    get(&row, 0, "looking up a project")
+}
+
+/// Writes the derived rows of stored raw messages and re-assembles the series they touch.
+async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let configs = load_projects(conn).await?;
+    let matcher = ProjectMatcher::new(&configs.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
+    let mut project_ids: HashMap<String, i64> = configs.iter().map(|(id, c)| (c.name.clone(), *id)).collect();
+    let mut memberships: Vec<(i64, i64)> = Vec::new();
+    let mut canonical_touched: Vec<i64> = Vec::new();
+    let mut news: Vec<(Derivable, MessageMeta)> = Vec::new();
+    for item in items {
+        let mut ids = Vec::new();
+        for name in matcher.projects_of(&item.parsed, item.forced_project.as_deref()) {
+            let id = match project_ids.get(&name) {
+                Some(id) => *id,
+                None => {
+                    let id = project_id(conn, &name).await?;
+                    project_ids.insert(name, id);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        let target = item.canonical.unwrap_or(item.raw_id);
+        memberships.extend(ids.into_iter().map(|p| (target, p)));
+        match item.canonical {
+            // A second copy (cross-posted to another list, say): only its projects count.
+            Some(canonical) => canonical_touched.push(canonical),
+            None => {
+                let meta = meta_of(&item.parsed);
+                news.push((item, meta));
+            }
+        }
+    }
+
+    let keys = thread_keys(conn, &news).await?;
+    insert_messages(conn, &news, &keys).await?;
+    insert_memberships(conn, &memberships).await?;
+
+    let mut touched: BTreeSet<String> = keys.iter().cloned().collect();
+    for row in fetch_in(conn, "SELECT thread_key FROM messages WHERE id IN", "", &canonical_touched, "reading thread keys").await? {
+        touched.insert(get(&row, 0, "reading thread keys")?);
+    }
+    for (item, _) in &news {
+        count_new(out, &item.parsed);
+    }
+    reassemble(conn, touched, out).await
+}
+
+fn count_new(out: &mut BatchOutcome, parsed: &ParsedMessage) {
+    out.new_messages += 1;
+    match parsed.kind {
+        MessageKind::Patch => out.patches += 1,
+        MessageKind::CoverLetter => out.cover_letters += 1,
+        MessageKind::Unparsable => out.unparsable += 1,
+        MessageKind::Reply | MessageKind::PullRequest => out.replies += 1,
+    }
+    if !parsed.problems.is_empty() {
+        out.problems.push(MessageProblem { message_id: parsed.message_id.clone(), reasons: parsed.problems.clone() });
+    }
+}
+
+/// Thread keys for the new messages, in order; re-keys stored messages that turn out to
+/// descend from one of them.
+async fn thread_keys(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<Vec<String>> {
+    let mut keyer = ThreadKeyer::default();
+    let referenced: HashSet<&str> = news
+        .iter()
+        .flat_map(|(_, m)| m.in_reply_to.iter().chain(m.references.iter()))
+        .map(String::as_str)
+        .collect();
+    let hashes: Vec<i64> = referenced.iter().map(|m| text_hash(m)).collect();
+    let what = "looking up the threads of referenced messages";
+    for row in fetch_in(conn, "SELECT message_id, thread_key FROM messages WHERE mid_hash IN", "", &hashes, what).await? {
+        let mid: String = get(&row, 0, what)?;
+        if referenced.contains(mid.as_str()) {
+            keyer.known.insert(mid, get(&row, 1, what)?);
+        }
+    }
+    let own: HashSet<&str> = news.iter().map(|(_, m)| m.message_id.as_str()).collect();
+    let hashes: Vec<i64> = own.iter().map(|m| text_hash(m)).collect();
+    let what = "looking up threads keyed by new messages";
+    for row in fetch_in(conn, "SELECT DISTINCT thread_key FROM messages WHERE thread_hash IN", "", &hashes, what).await? {
+        let key: String = get(&row, 0, what)?;
+        if own.contains(key.as_str()) {
+            keyer.stored_keys.insert(key);
+        }
+    }
+    let mut keys: Vec<String> = Vec::with_capacity(news.len());
+    for (_, meta) in news {
+        let key = keyer.assign(meta, &mut keys);
+        keys.push(key);
+    }
+    for (old, new) in &keyer.rekeys {
+        sqlx::query("UPDATE messages SET thread_key = $1, thread_hash = $2 WHERE thread_hash = $3 AND thread_key = $4")
+            .bind(new.as_str())
+            .bind(text_hash(new))
+            .bind(text_hash(old))
+            .bind(old.as_str())
+            .execute(&mut *conn)
+            .await
+            .ctx("re-keying a thread")?;
+    }
+    Ok(keys)
+}
+
+async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], keys: &[String]) -> Result<()> {
+    struct Row<'a> {
+        d: &'a Derivable,
+        meta: String,
+        key: &'a str,
+        diffstat: Option<String>,
+        files: Option<String>,
+        based_on: Option<String>,
+        problems: Option<String>,
+        diff: Option<Vec<u8>>,
+        unthreaded: bool,
+    }
+    let mut rows = Vec::with_capacity(news.len());
+    for ((d, meta), key) in news.iter().zip(keys) {
+        let p = &d.parsed;
+        let to_json = |v: &dyn erased::Json| v.json().map_err(|e| corrupt(format!("serializing message {}", p.message_id), e));
+        rows.push(Row {
+            d,
+            meta: to_json(meta)?,
+            key,
+            diffstat: p.diff.as_ref().map(|diff| to_json(&diff.files)).transpose()?,
+            files: p.diff.as_ref().map(|diff| diff.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join("\n")),
+            based_on: (!p.based_on.is_empty()).then(|| to_json(&p.based_on)).transpose()?,
+            problems: (!p.problems.is_empty()).then(|| to_json(&p.problems)).transpose()?,
+            diff: p
+                .diff
+                .as_ref()
+                .map(|diff| zstd::bulk::compress(diff.text.as_bytes(), 3))
+                .transpose()
+                .map_err(|e| Error::Invalid(format!("cannot compress the diff of {}: {e}", p.message_id)))?,
+            unthreaded: is_unthreaded_patch(meta),
+        });
+    }
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO messages (id, message_id, mid_hash, thread_key, thread_hash, subject, from_name, from_email, \
+             date, kind, in_reply_to, patch_id, diffstat, files, base_commit, based_on, pull_url, pull_branch, problems, \
+             unthreaded_patch, meta, body, diff) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            let p = &r.d.parsed;
+            b.push_bind(r.d.raw_id)
+                .push_bind(p.message_id.as_str())
+                .push_bind(text_hash(&p.message_id))
+                .push_bind(r.key)
+                .push_bind(text_hash(r.key))
+                .push_bind(p.subject.as_str())
+                .push_bind(p.from.name.as_str())
+                .push_bind(p.from.email.trim().to_lowercase())
+                .push_bind(p.date)
+                .push_bind(kind_name(p.kind))
+                .push_bind(p.in_reply_to.as_deref())
+                .push_bind(p.diff.as_ref().map(|d| d.patch_id.as_str()))
+                .push_bind(r.diffstat.as_deref())
+                .push_bind(r.files.as_deref())
+                .push_bind(p.base_commit.as_deref())
+                .push_bind(r.based_on.as_deref())
+                .push_bind(p.pull.as_ref().map(|x| x.url.as_str()))
+                .push_bind(p.pull.as_ref().map(|x| x.branch.as_str()))
+                .push_bind(r.problems.as_deref())
+                .push_bind(r.unthreaded)
+                .push_bind(r.meta.as_str())
+                .push_bind(p.body.as_str())
+                .push_bind(r.diff.as_deref());
+        });
+        qb.build().execute(&mut *conn).await.ctx("storing messages")?;
+    }
+    Ok(())
+}
+
+mod erased {
+    /// Lets one closure serialize values of different types.
+    pub(super) trait Json {
+        fn json(&self) -> serde_json::Result<String>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> serde_json::Result<String> {
+            serde_json::to_string(self)
+        }
+    }
+}
+
+async fn insert_memberships(conn: &mut Conn, pairs: &[(i64, i64)]) -> Result<()> {
+    let mut pairs = pairs.to_vec();
+    pairs.sort_unstable();
+    pairs.dedup();
+    for chunk in pairs.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_projects (message_id, project_id) ");
+        qb.push_values(chunk, |mut b, (m, p)| {
+            b.push_bind(*m).push_bind(*p);
+        });
+        qb.push(" ON CONFLICT (message_id, project_id) DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx("storing message projects")?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Series assembly
+
+/// A message of a neighbourhood.
+struct Neighbour {
+    id: i64,
+    thread_key: String,
+    meta: MessageMeta,
+}
+
+async fn load_threads(conn: &mut Conn, keys: &[String]) -> Result<Vec<Neighbour>> {
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let hashes: Vec<i64> = keys.iter().map(|k| text_hash(k)).collect();
+    let what = "loading threads";
+    let rows = fetch_in(conn, "SELECT id, thread_key, meta FROM messages WHERE thread_hash IN", "", &hashes, what).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let thread_key: String = get(&row, 1, what)?;
+        if wanted.contains(thread_key.as_str()) {
+            out.push(neighbour(&row, thread_key)?);
+        }
+    }
+    Ok(out)
+}
+
+fn neighbour(row: &DbRow, thread_key: String) -> Result<Neighbour> {
+    let id: i64 = get(row, 0, "loading threads")?;
+    let meta: String = get(row, 2, "loading threads")?;
+    let meta = serde_json::from_str(&meta).map_err(|e| corrupt(format!("meta of message row {id}"), e))?;
+    Ok(Neighbour { id, thread_key, meta })
+}
+
+/// Unthreaded numbered patches of `email` sent between `from` and `to`.
+async fn unthreaded_near(conn: &mut Conn, email: &str, from: i64, to: i64) -> Result<Vec<Neighbour>> {
+    let what = "looking for unthreaded patches";
+    let rows = sqlx::query(
+        "SELECT id, thread_key, meta FROM messages WHERE unthreaded_patch AND date BETWEEN $1 AND $2 AND from_email = $3",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(email)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(what)?;
+    rows.iter().map(|r| neighbour(r, get(r, 1, what)?)).collect()
+}
+
+/// Everything that may form series with the touched threads: those threads, unthreaded
+/// patches of the same submitters within the window (with their threads), and every message
+/// of the series these already belong to. Grows until nothing new is found.
+async fn neighbourhood(conn: &mut Conn, touched: BTreeSet<String>) -> Result<HashMap<i64, Neighbour>> {
+    let mut rows: HashMap<i64, Neighbour> = HashMap::new();
+    let mut loaded: HashSet<String> = HashSet::new();
+    let mut pending: Vec<String> = touched.into_iter().collect();
+    let mut searched_submitters: HashSet<(String, i64, i64)> = HashSet::new();
+    // Bounded: a pathological chain of unthreaded patches must not pull in the whole archive.
+    for _round in 0..4 {
+        pending.retain(|k| !loaded.contains(k));
+        pending.sort();
+        pending.dedup();
+        if pending.is_empty() {
+            break;
+        }
+        let fresh = load_threads(conn, &pending).await?;
+        loaded.extend(pending.drain(..));
+        let fresh_ids: Vec<i64> = fresh.iter().map(|n| n.id).collect();
+        let mut windows: HashMap<String, (i64, i64)> = HashMap::new();
+        for n in &fresh {
+            let m = &n.meta;
+            if matches!(m.kind, MessageKind::Patch | MessageKind::CoverLetter) && m.subject_info.number.is_some() && m.date > 0 {
+                let w = windows.entry(m.from.email.trim().to_lowercase()).or_insert((m.date, m.date));
+                w.0 = w.0.min(m.date);
+                w.1 = w.1.max(m.date);
+            }
+        }
+        for n in fresh {
+            rows.entry(n.id).or_insert(n);
+        }
+        for (email, (lo, hi)) in windows {
+            let span = (email, lo - UNTHREADED_WINDOW, hi + UNTHREADED_WINDOW);
+            if !searched_submitters.insert(span.clone()) {
+                continue;
+            }
+            for n in unthreaded_near(conn, &span.0, span.1, span.2).await? {
+                if !loaded.contains(&n.thread_key) {
+                    pending.push(n.thread_key.clone());
+                }
+            }
+        }
+        let what = "looking up series of a neighbourhood";
+        let series_ids: Vec<i64> =
+            fetch_in(conn, "SELECT DISTINCT series_id FROM series_members WHERE message_id IN", "", &fresh_ids, what)
+                .await?
+                .iter()
+                .map(|r| get(r, 0, what))
+                .collect::<Result<_>>()?;
+        let members: Vec<i64> =
+            fetch_in(conn, "SELECT message_id FROM series_members WHERE series_id IN", "", &series_ids, what)
+                .await?
+                .iter()
+                .map(|r| get(r, 0, what))
+                .collect::<Result<Vec<i64>>>()?
+                .into_iter()
+                .filter(|id| !rows.contains_key(id))
+                .collect();
+        for r in fetch_in(conn, "SELECT DISTINCT thread_key FROM messages WHERE id IN", "", &members, what).await? {
+            let key: String = get(&r, 0, what)?;
+            if !loaded.contains(&key) {
+                pending.push(key);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+struct OldSeries {
+    id: i64,
+    complete: bool,
+}
+
+/// Re-assembles the series of the touched threads and replaces their rows.
+async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchOutcome) -> Result<()> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let rows = neighbourhood(conn, touched).await?;
+    let ids: Vec<i64> = rows.keys().copied().collect();
+    let what = "reading the series of a neighbourhood";
+
+    let mut old: HashMap<(i64, i64), OldSeries> = HashMap::new();
+    let old_ids: Vec<i64> = fetch_in(conn, "SELECT DISTINCT series_id FROM series_members WHERE message_id IN", "", &ids, what)
+        .await?
+        .iter()
+        .map(|r| get(r, 0, what))
+        .collect::<Result<_>>()?;
+    for r in fetch_in(conn, "SELECT id, project_id, head_id, complete FROM series WHERE id IN", "", &old_ids, what).await? {
+        old.insert((get(&r, 1, what)?, get(&r, 2, what)?), OldSeries { id: get(&r, 0, what)?, complete: get(&r, 3, what)? });
+    }
+    let mut projects_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for r in fetch_in(conn, "SELECT message_id, project_id FROM message_projects WHERE message_id IN", "", &ids, what).await? {
+        projects_of.entry(get(&r, 0, what)?).or_default().push(get(&r, 1, what)?);
+    }
+    let project_names: HashMap<i64, String> = load_projects(conn).await?.into_iter().map(|(id, c)| (id, c.name)).collect();
+
+    let mut metas: Vec<MessageMeta> = rows.values().map(|n| n.meta.clone()).collect();
+    // Assembly is order-independent; sorting keeps runs reproducible when debugging.
+    metas.sort_by(|a, b| a.message_id.cmp(&b.message_id));
+    let assembly = quire_series::assemble(&metas);
+    let id_of: HashMap<&str, i64> = rows.values().map(|n| (n.meta.message_id.as_str(), n.id)).collect();
+    let date_of: HashMap<&str, i64> = rows.values().map(|n| (n.meta.message_id.as_str(), n.meta.date)).collect();
+    let mut members_of: HashMap<&str, Vec<(&str, Role)>> = HashMap::new();
+    for (mid, head, role) in &assembly.members {
+        members_of.entry(head.as_str()).or_default().push((mid.as_str(), *role));
+    }
+
+    let mut kept: HashSet<i64> = HashSet::new();
+    let mut member_rows: Vec<(i64, i64, Role)> = Vec::new();
+    let mut created: Vec<(i64, i64, String)> = Vec::new();
+    for s in &assembly.series {
+        let Some(&head_id) = id_of.get(s.head.as_str()) else {
+            tracing::warn!(head = %s.head, "assembled series head is not in its neighbourhood; skipped");
+            continue;
+        };
+        let members = members_of.get(s.head.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let reply_count = members.iter().filter(|(_, r)| *r == Role::Reply).count();
+        let last_activity =
+            members.iter().filter_map(|(m, _)| date_of.get(m).copied()).chain([s.date]).max().unwrap_or(s.date);
+        let cover_id = s.cover_letter.as_deref().and_then(|c| id_of.get(c).copied());
+        let mut projects = projects_of.get(&head_id).cloned().unwrap_or_default();
+        projects.sort_unstable();
+        projects.dedup();
+        for project in projects {
+            let row = sqlx::query(
+                "INSERT INTO series (project_id, head_id, head, cover_id, version, total, complete, subject, name, \
+                 submitter_name, submitter_email, date, is_rfc, is_pull, revision_key, revision_hash, patch_count, \
+                 reply_count, last_activity) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                 ON CONFLICT (project_id, head_id) DO UPDATE SET head = excluded.head, cover_id = excluded.cover_id, \
+                 version = excluded.version, total = excluded.total, complete = excluded.complete, \
+                 subject = excluded.subject, name = excluded.name, submitter_name = excluded.submitter_name, \
+                 submitter_email = excluded.submitter_email, date = excluded.date, is_rfc = excluded.is_rfc, \
+                 is_pull = excluded.is_pull, revision_key = excluded.revision_key, \
+                 revision_hash = excluded.revision_hash, patch_count = excluded.patch_count, \
+                 reply_count = excluded.reply_count, last_activity = excluded.last_activity \
+                 RETURNING id",
+            )
+            .bind(project)
+            .bind(head_id)
+            .bind(s.head.as_str())
+            .bind(cover_id)
+            .bind(i64::from(s.version))
+            .bind(i64::from(s.total))
+            .bind(s.complete)
+            .bind(s.subject.as_str())
+            .bind(s.name.as_str())
+            .bind(s.submitter.name.as_str())
+            .bind(s.submitter.email.as_str())
+            .bind(s.date)
+            .bind(s.is_rfc)
+            .bind(s.is_pull)
+            .bind(s.revision_key.as_str())
+            .bind(text_hash(&s.revision_key))
+            .bind(i64::try_from(s.patches.len()).unwrap_or(i64::MAX))
+            .bind(i64::try_from(reply_count).unwrap_or(i64::MAX))
+            .bind(last_activity)
+            .fetch_one(&mut *conn)
+            .await
+            .ctx("storing a series")?;
+            let series_id: i64 = get(&row, 0, "storing a series")?;
+            kept.insert(series_id);
+            out.series_touched += 1;
+            let project_name = project_names.get(&project).cloned();
+            let previous = old.get(&(project, head_id));
+            if previous.is_none() {
+                out.series_created += 1;
+                created.push((series_id, project, s.revision_key.clone()));
+                let payload = serde_json::json!({"version": s.version, "total": s.total, "subject": s.subject});
+                add_event_in(conn, "series-new", project_name.as_deref(), Some(&s.head), None, &payload).await?;
+            }
+            if s.complete && !previous.is_some_and(|p| p.complete) {
+                let payload = serde_json::json!({"version": s.version, "total": s.total});
+                add_event_in(conn, "series-complete", project_name.as_deref(), Some(&s.head), None, &payload).await?;
+            }
+            for (mid, role) in members {
+                if let Some(&mid_id) = id_of.get(mid) {
+                    member_rows.push((series_id, mid_id, *role));
+                }
+            }
+        }
+    }
+    let gone: Vec<i64> = old.values().map(|o| o.id).filter(|id| !kept.contains(id)).collect();
+    let replaced: Vec<i64> = old.values().map(|o| o.id).collect();
+    execute_in(conn, "DELETE FROM series_members WHERE series_id IN", &replaced, "replacing series members").await?;
+    execute_in(conn, "DELETE FROM series WHERE id IN", &gone, "removing series that no longer exist").await?;
+    let mut seen = HashSet::new();
+    member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
+    insert_members(conn, &member_rows).await?;
+    superseded_events(conn, &created, &project_names).await
+}
+
+async fn insert_members(conn: &mut Conn, members: &[(i64, i64, Role)]) -> Result<()> {
+    for chunk in members.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_members (series_id, message_id, role, number) ");
+        qb.push_values(chunk, |mut b, (series, message, role)| {
+            let (name, number) = role_name(*role);
+            b.push_bind(*series).push_bind(*message).push_bind(name).push_bind(number);
+        });
+        qb.build().execute(&mut *conn).await.ctx("storing series members")?;
+    }
+    Ok(())
+}
+
+/// One revision of a series as stored: enough to order revisions.
+#[derive(Clone)]
+struct RevisionRow {
+    id: i64,
+    head: String,
+    version: i64,
+    date: i64,
+    subject: String,
+}
+
+fn newer(a: &RevisionRow, b: &RevisionRow) -> bool {
+    a.version > b.version || (a.version == b.version && a.date > b.date)
+}
+
+async fn revisions_of(conn: &mut Conn, project: i64, revision_key: &str) -> Result<Vec<RevisionRow>> {
+    let what = "loading revisions";
+    let rows = sqlx::query(
+        "SELECT id, head, version, date, subject, revision_key FROM series WHERE project_id = $1 AND revision_hash = $2",
+    )
+    .bind(project)
+    .bind(text_hash(revision_key))
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(what)?;
+    let mut out = Vec::new();
+    for r in rows {
+        if get::<String>(&r, 5, what)? != revision_key {
+            continue;
+        }
+        out.push(RevisionRow {
+            id: get(&r, 0, what)?,
+            head: get(&r, 1, what)?,
+            version: get(&r, 2, what)?,
+            date: get(&r, 3, what)?,
+            subject: get(&r, 4, what)?,
+        });
+    }
+    out.sort_by_key(|r| (r.version, r.date, r.id));
+    Ok(out)
+}
+
+/// `series-superseded` for every older revision that a series created by this batch made
+/// superseded (it was not superseded by an already stored series before).
+async fn superseded_events(conn: &mut Conn, created: &[(i64, i64, String)], names: &HashMap<i64, String>) -> Result<()> {
+    let created_ids: HashSet<i64> = created.iter().map(|c| c.0).collect();
+    let mut done: HashSet<i64> = HashSet::new();
+    for (series_id, project, key) in created {
+        let revisions = revisions_of(conn, *project, key).await?;
+        let Some(new) = revisions.iter().find(|r| r.id == *series_id).cloned() else { continue };
+        for old in revisions.iter().filter(|r| newer(&new, r)) {
+            let was_superseded = revisions.iter().any(|u| !created_ids.contains(&u.id) && newer(u, old));
+            if was_superseded || !done.insert(old.id) {
+                continue;
+            }
+            let newest = revisions.iter().filter(|u| newer(u, old)).max_by_key(|u| (u.version, u.date, u.id));
+            let by = newest.map(|n| n.head.as_str()).unwrap_or(new.head.as_str());
+            let payload = serde_json::json!({"superseded_by": by});
+            add_event_in(conn, "series-superseded", names.get(project).map(String::as_str), Some(&old.head), None, &payload)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn add_event_in(
+    conn: &mut Conn,
+    kind: &str,
+    project: Option<&str>,
+    series_head: Option<&str>,
+    message_id: Option<&str>,
+    payload: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (kind, project, series_head, message_id, payload, created) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(kind)
+    .bind(project)
+    .bind(series_head)
+    .bind(message_id)
+    .bind(payload.to_string())
+    .bind(now())
+    .execute(&mut *conn)
+    .await
+    .ctx("recording an event")?;
+    Ok(())
+}
+
+pub(crate) async fn add_event(
+    pool: &DbPool,
+    kind: &str,
+    project: Option<&str>,
+    series_head: Option<&str>,
+    message_id: Option<&str>,
+    payload: &serde_json::Value,
+) -> Result<()> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    add_event_in(&mut conn, kind, project, series_head, message_id, payload).await
+}
+
+pub(crate) async fn events(pool: &DbPool, after: i64, limit: u32) -> Result<Vec<Event>> {
+    let what = "reading events";
+    let rows = sqlx::query(
+        "SELECT id, kind, project, series_head, message_id, payload, created FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .ctx(what)?;
+    rows.iter()
+        .map(|r| {
+            let id: i64 = get(r, 0, what)?;
+            Ok(Event {
+                id,
+                kind: get(r, 1, what)?,
+                project: get(r, 2, what)?,
+                series_head: get(r, 3, what)?,
+                message_id: get(r, 4, what)?,
+                payload: serde_json::from_str(&get::<String>(r, 5, what)?).map_err(|e| corrupt(format!("event {id}"), e))?,
+                created: get(r, 6, what)?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reindex
+
+pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<()> {
+    let total: i64 = sqlx::query("SELECT COUNT(*) FROM raw_messages")
+        .fetch_one(pool)
+        .await
+        .ctx("counting raw messages")
+        .and_then(|r| get(&r, 0, "counting raw messages"))?;
+    let total = to_u64(total);
+    {
+        let mut tx = begin_write(pool).await?;
+        for table in ["series_members", "series", "message_projects", "messages", "events"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.ctx("dropping derived data")?;
+        }
+        tx.commit().await.ctx("dropping derived data")?;
+    }
+    progress(0, total);
+    let mut last = 0i64;
+    let mut done = 0u64;
+    loop {
+        let what = "reading raw messages";
+        let rows = sqlx::query(
+            "SELECT id, message_id, data, duplicate_of, forced_project FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(last)
+        .bind(REINDEX_BATCH)
+        .fetch_all(pool)
+        .await
+        .ctx(what)?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut raws = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = get(r, 0, what)?;
+            let data: Vec<u8> = get(r, 2, what)?;
+            raws.push((id, get::<String>(r, 1, what)?, data, get::<Option<i64>>(r, 3, what)?, get::<Option<String>>(r, 4, what)?));
+            last = id;
+        }
+        drop(rows);
+        let items = parse_raws(raws)?;
+        done += items.len() as u64;
+        let mut tx = begin_write(pool).await?;
+        derive(&mut tx, items, &mut BatchOutcome::default()).await?;
+        tx.commit().await.ctx("committing a reindex batch")?;
+        progress(done, total);
+    }
+    Ok(())
+}
+
+/// Decompresses and parses raw rows on every core. The stored Message-ID is kept: raw rows
+/// are keyed by it, and derived rows must point at the same message as before.
+fn parse_raws(raws: Vec<(i64, String, Vec<u8>, Option<i64>, Option<String>)>) -> Result<Vec<Derivable>> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
+    let per = raws.len().div_ceil(threads).max(1);
+    let chunks: Vec<Vec<_>> = {
+        let mut it = raws.into_iter();
+        let mut v = Vec::new();
+        loop {
+            let c: Vec<_> = it.by_ref().take(per).collect();
+            if c.is_empty() {
+                break;
+            }
+            v.push(c);
+        }
+        v
+    };
+    let results: Vec<Result<Vec<Derivable>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(raw_id, mid, data, canonical, forced_project)| {
+                            let bytes = zstd::decode_all(data.as_slice())
+                                .map_err(|e| corrupt(format!("raw message {raw_id}"), e))?;
+                            let mut parsed = quire_mail::parse(&bytes);
+                            sanitize(&mut parsed);
+                            parsed.message_id = mid;
+                            Ok(Derivable { raw_id, canonical, parsed, forced_project })
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Invalid("a parser thread panicked".into()))))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projects and cursors
+
+pub(crate) async fn upsert_project(pool: &DbPool, p: &ProjectConfig) -> Result<()> {
+    let json = |v: &Vec<String>| serde_json::to_string(v).map_err(|e| corrupt("project lists", e));
+    sqlx::query(
+        "INSERT INTO projects (name, list_ids, list_addresses, git_url, branch, mirror_url, tag_prefix) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO UPDATE SET list_ids = excluded.list_ids, \
+         list_addresses = excluded.list_addresses, git_url = excluded.git_url, branch = excluded.branch, \
+         mirror_url = excluded.mirror_url, tag_prefix = excluded.tag_prefix",
+    )
+    .bind(clean(&p.name).as_ref())
+    .bind(clean(&json(&p.list_ids)?).as_ref())
+    .bind(clean(&json(&p.list_addresses)?).as_ref())
+    .bind(p.git_url.as_deref().map(clean).as_deref())
+    .bind(p.branch.as_deref().map(clean).as_deref())
+    .bind(p.mirror_url.as_deref().map(clean).as_deref())
+    .bind(p.tag_prefix.as_deref().map(clean).as_deref())
+    .execute(pool)
+    .await
+    .ctx("saving a project")?;
+    Ok(())
+}
+
+pub(crate) async fn projects(pool: &DbPool) -> Result<Vec<ProjectSummary>> {
+    let what = "listing projects";
+    let rows = sqlx::query(
+        "SELECT p.id, p.name, p.list_ids, p.list_addresses, p.git_url, p.branch, p.mirror_url, p.tag_prefix, \
+         (SELECT COUNT(*) FROM series s WHERE s.project_id = p.id), \
+         (SELECT COUNT(*) FROM message_projects mp WHERE mp.project_id = p.id) \
+         FROM projects p ORDER BY p.name",
+    )
+    .fetch_all(pool)
+    .await
+    .ctx(what)?;
+    rows.iter()
+        .map(|r| {
+            let (_, config) = project_from_row(r)?;
+            Ok(ProjectSummary { config, series: to_u64(get(r, 8, what)?), messages: to_u64(get(r, 9, what)?) })
+        })
+        .collect()
+}
+
+async fn write_cursor(conn: &mut Conn, key: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT INTO cursors (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(clean(key).as_ref())
+        .bind(clean(value).as_ref())
+        .execute(&mut *conn)
+        .await
+        .ctx("saving a cursor")?;
+    Ok(())
+}
+
+pub(crate) async fn set_cursor(pool: &DbPool, key: &str, value: &str) -> Result<()> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    write_cursor(&mut conn, key, value).await
+}
+
+pub(crate) async fn cursor(pool: &DbPool, key: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT value FROM cursors WHERE key = $1")
+        .bind(clean(key).as_ref())
+        .fetch_optional(pool)
+        .await
+        .ctx("reading a cursor")?;
+    row.map(|r| get(&r, 0, "reading a cursor")).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+async fn message_row_id(conn: &mut Conn, message_id: &str) -> Result<Option<i64>> {
+    let mid = clean(message_id);
+    let row = sqlx::query("SELECT id FROM messages WHERE mid_hash = $1 AND message_id = $2")
+        .bind(text_hash(&mid))
+        .bind(mid.as_ref())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("looking up a message")?;
+    row.map(|r| get(&r, 0, "looking up a message")).transpose()
+}
+
+pub(crate) async fn raw(pool: &DbPool, message_id: &str) -> Result<Option<Vec<u8>>> {
+    let mid = clean(message_id);
+    let row = sqlx::query(
+        "SELECT id, data FROM raw_messages WHERE mid_hash = $1 AND message_id = $2 AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+    )
+    .bind(text_hash(&mid))
+    .bind(mid.as_ref())
+    .fetch_optional(pool)
+    .await
+    .ctx("reading a raw message")?;
+    let Some(row) = row else { return Ok(None) };
+    let id: i64 = get(&row, 0, "reading a raw message")?;
+    let data: Vec<u8> = get(&row, 1, "reading a raw message")?;
+    zstd::decode_all(data.as_slice()).map(Some).map_err(|e| corrupt(format!("raw message {id}"), e))
+}
+
+pub(crate) async fn messages_count(pool: &DbPool) -> Result<u64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM messages").fetch_one(pool).await.ctx("counting messages")?;
+    Ok(to_u64(get(&row, 0, "counting messages")?))
+}
+
+pub(crate) async fn stats(pool: &DbPool) -> Result<Stats> {
+    let what = "computing statistics";
+    let count = |sql: &'static str| async move {
+        let row = sqlx::query(sql).fetch_one(pool).await.ctx(what)?;
+        Ok::<u64, Error>(to_u64(get(&row, 0, what)?))
+    };
+    // SUM over BIGINT is NUMERIC on PostgreSQL: cast back.
+    let sums = if PG {
+        "SELECT COUNT(*), COALESCE(SUM(size), 0)::BIGINT, COALESCE(SUM(LENGTH(data)), 0)::BIGINT FROM raw_messages"
+    } else {
+        "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(LENGTH(data)), 0) FROM raw_messages"
+    };
+    let raw_row = sqlx::query(sums).fetch_one(pool).await.ctx(what)?;
+    let raw_bytes = to_u64(get(&raw_row, 1, what)?);
+    let stored_bytes = to_u64(get(&raw_row, 2, what)?);
+    Ok(Stats {
+        messages: count("SELECT COUNT(*) FROM messages").await?,
+        raw_messages: to_u64(get(&raw_row, 0, what)?),
+        conflicting_duplicates: count("SELECT COUNT(*) FROM raw_messages WHERE duplicate_of IS NOT NULL").await?,
+        unparsable: count("SELECT COUNT(*) FROM messages WHERE kind = 'unparsable'").await?,
+        patches: count("SELECT COUNT(*) FROM messages WHERE kind = 'patch'").await?,
+        cover_letters: count("SELECT COUNT(*) FROM messages WHERE kind = 'cover-letter'").await?,
+        pull_requests: count("SELECT COUNT(*) FROM messages WHERE kind = 'pull-request'").await?,
+        threads: count("SELECT COUNT(DISTINCT thread_key) FROM messages").await?,
+        series: count("SELECT COUNT(*) FROM series").await?,
+        complete_series: count("SELECT COUNT(*) FROM series WHERE complete").await?,
+        projects: count("SELECT COUNT(*) FROM projects").await?,
+        raw_bytes,
+        stored_bytes,
+    })
+}
+
+const SUPERSEDED_BY: &str = "(SELECT s2.head FROM series s2 WHERE s2.project_id = s.project_id \
+     AND s2.revision_hash = s.revision_hash AND s2.revision_key = s.revision_key \
+     AND (s2.version > s.version OR (s2.version = s.version AND s2.date > s.date)) \
+     ORDER BY s2.version DESC, s2.date DESC, s2.id DESC LIMIT 1)";
+
+fn series_select() -> String {
+    format!(
+        "SELECT s.id, p.name, s.head, s.subject, s.name, s.version, s.total, s.complete, s.submitter_name, \
+         s.submitter_email, s.date, s.is_rfc, s.is_pull, s.patch_count, s.reply_count, s.last_activity, \
+         {SUPERSEDED_BY}, s.project_id, s.revision_key, s.head_id, s.cover_id \
+         FROM series s JOIN projects p ON p.id = s.project_id "
+    )
+}
+
+struct SeriesRow {
+    id: i64,
+    project_id: i64,
+    revision_key: String,
+    head_id: i64,
+    cover_id: Option<i64>,
+    summary: SeriesSummary,
+}
+
+fn series_row(r: &DbRow) -> Result<SeriesRow> {
+    let what = "reading series";
+    Ok(SeriesRow {
+        id: get(r, 0, what)?,
+        project_id: get(r, 17, what)?,
+        revision_key: get(r, 18, what)?,
+        head_id: get(r, 19, what)?,
+        cover_id: get(r, 20, what)?,
+        summary: SeriesSummary {
+            project: get(r, 1, what)?,
+            message_id: get(r, 2, what)?,
+            subject: get(r, 3, what)?,
+            name: get(r, 4, what)?,
+            version: to_u32(get(r, 5, what)?),
+            total: to_u32(get(r, 6, what)?),
+            complete: get(r, 7, what)?,
+            submitter: Address { name: get(r, 8, what)?, email: get(r, 9, what)? },
+            date: get(r, 10, what)?,
+            is_rfc: get(r, 11, what)?,
+            is_pull: get(r, 12, what)?,
+            patches: to_u32(get(r, 13, what)?),
+            replies: to_u32(get(r, 14, what)?),
+            last_activity: get(r, 15, what)?,
+            superseded_by: get(r, 16, what)?,
+        },
+    })
+}
+
+fn like_pattern(word: &str) -> String {
+    let mut p = String::from("%");
+    for c in clean(word).to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+pub(crate) async fn series_list(pool: &DbPool, project: &str, q: &SeriesFilter) -> Result<Page<SeriesSummary>> {
+    let per_page = q.per_page.clamp(1, 1000);
+    let page = q.page.max(1);
+    let filters = |qb: &mut QueryBuilder<'_, Db>| {
+        qb.push(" WHERE p.name = ").push_bind(clean(project).into_owned());
+        for w in q.words.iter().filter(|w| !w.trim().is_empty()) {
+            qb.push(" AND LOWER(s.subject) LIKE ").push_bind(like_pattern(w.trim())).push(" ESCAPE '\\'");
+        }
+        if !q.include_superseded {
+            qb.push(" AND ").push(SUPERSEDED_BY).push(" IS NULL");
+        }
+    };
+    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
+    filters(&mut count);
+    let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting series")?, 0, "counting series")?;
+    let mut list = QueryBuilder::<Db>::new(series_select());
+    filters(&mut list);
+    list.push(" ORDER BY s.date DESC, s.id DESC LIMIT ")
+        .push_bind(i64::from(per_page))
+        .push(" OFFSET ")
+        .push_bind(i64::from(page - 1) * i64::from(per_page));
+    let rows = list.build().fetch_all(pool).await.ctx("listing series")?;
+    let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
+    Ok(Page { items, total: to_u64(total), page, per_page })
+}
+
+/// The series a message belongs to: as patch or cover letter first, else as a reply; the
+/// lowest project first.
+async fn series_of_message(conn: &mut Conn, message_id: &str) -> Result<Option<SeriesRow>> {
+    let Some(id) = message_row_id(conn, message_id).await? else { return Ok(None) };
+    let sql = format!(
+        "{} JOIN series_members sm ON sm.series_id = s.id WHERE sm.message_id = $1 \
+         ORDER BY CASE WHEN sm.role = 'reply' THEN 1 ELSE 0 END, s.project_id LIMIT 1",
+        series_select()
+    );
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await.ctx("finding the series of a message")?;
+    row.map(|r| series_row(&r)).transpose()
+}
+
+/// A member of a series with what the series page needs.
+struct Member {
+    id: i64,
+    role: Role,
+    thread_key: String,
+    meta: MessageMeta,
+    diffstat: Vec<FileStat>,
+    body: String,
+}
+
+async fn load_members(conn: &mut Conn, series_id: i64) -> Result<Vec<Member>> {
+    let what = "loading series members";
+    let rows = sqlx::query(
+        "SELECT sm.message_id, sm.role, sm.number, m.thread_key, m.meta, m.diffstat, m.body \
+         FROM series_members sm JOIN messages m ON m.id = sm.message_id WHERE sm.series_id = $1",
+    )
+    .bind(series_id)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(what)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id: i64 = get(&r, 0, what)?;
+        let role_text: String = get(&r, 1, what)?;
+        let role = role_from_name(&role_text, get(&r, 2, what)?)
+            .ok_or_else(|| corrupt(format!("role of message row {id} in series {series_id}"), role_text))?;
+        let meta: String = get(&r, 4, what)?;
+        out.push(Member {
+            id,
+            role,
+            thread_key: get(&r, 3, what)?,
+            meta: serde_json::from_str(&meta).map_err(|e| corrupt(format!("meta of message row {id}"), e))?,
+            diffstat: json_or_default(get(&r, 5, what)?, "diffstat")?,
+            body: get(&r, 6, what)?,
+        });
+    }
+    Ok(out)
+}
+
+fn assembled(row: &SeriesRow, members: &[Member]) -> quire_series::Series {
+    let s = &row.summary;
+    let mut patches: Vec<(u32, String)> = members
+        .iter()
+        .filter_map(|m| match m.role {
+            Role::Patch(n) => Some((n, m.meta.message_id.clone())),
+            _ => None,
+        })
+        .collect();
+    patches.sort();
+    quire_series::Series {
+        head: s.message_id.clone(),
+        cover_letter: members.iter().find(|m| m.role == Role::CoverLetter).map(|m| m.meta.message_id.clone()),
+        patches,
+        version: s.version,
+        total: s.total,
+        complete: s.complete,
+        subject: s.subject.clone(),
+        name: s.name.clone(),
+        submitter: s.submitter.clone(),
+        date: s.date,
+        is_rfc: s.is_rfc,
+        is_pull: s.is_pull,
+        revision_key: row.revision_key.clone(),
+    }
+}
+
+async fn thread_metas(conn: &mut Conn, members: &[Member]) -> Result<Vec<MessageMeta>> {
+    let mut keys: Vec<String> = members.iter().map(|m| m.thread_key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(load_threads(conn, &keys).await?.into_iter().map(|n| n.meta).collect())
+}
+
+async fn series_row_by_id(conn: &mut Conn, id: i64) -> Result<Option<SeriesRow>> {
+    let sql = format!("{} WHERE s.id = $1", series_select());
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await.ctx("loading a series")?;
+    row.map(|r| series_row(&r)).transpose()
+}
+
+pub(crate) async fn series(pool: &DbPool, message_id: &str) -> Result<Option<SeriesDetail>> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    let Some(row) = series_of_message(&mut conn, message_id).await? else { return Ok(None) };
+    let members = load_members(&mut conn, row.id).await?;
+    let thread = thread_metas(&mut conn, &members).await?;
+    let this = assembled(&row, &members);
+
+    let revisions = revisions_of(&mut conn, row.project_id, &row.revision_key).await?;
+    let me = revisions.iter().find(|r| r.id == row.id).cloned();
+    let mut earlier: Vec<(String, Vec<quire_series::CollectedTrailer>)> = Vec::new();
+    for rev in revisions.iter().filter(|r| me.as_ref().is_some_and(|me| newer(me, r))) {
+        let Some(rev_row) = series_row_by_id(&mut conn, rev.id).await? else { continue };
+        let rev_members = load_members(&mut conn, rev.id).await?;
+        let rev_thread = thread_metas(&mut conn, &rev_members).await?;
+        let rev_series = assembled(&rev_row, &rev_members);
+        let patch_ids: HashMap<u32, String> = rev_members
+            .iter()
+            .filter_map(|m| match m.role {
+                Role::Patch(n) => m.meta.patch_id.clone().map(|p| (n, p)),
+                _ => None,
+            })
+            .collect();
+        for (n, trailers) in quire_series::collect_trailers(&rev_series, &rev_thread, &[]) {
+            if let Some(pid) = patch_ids.get(&n) {
+                earlier.push((pid.clone(), trailers));
+            }
+        }
+    }
+    let mut collected: HashMap<u32, Vec<quire_series::CollectedTrailer>> =
+        quire_series::collect_trailers(&this, &thread, &earlier).into_iter().collect();
+
+    let mut patches: Vec<SeriesPatch> = members
+        .iter()
+        .filter_map(|m| match m.role {
+            Role::Patch(n) => Some(SeriesPatch {
+                number: n,
+                message_id: m.meta.message_id.clone(),
+                subject: m.meta.subject.clone(),
+                patch_id: m.meta.patch_id.clone(),
+                diffstat: m.diffstat.clone(),
+                own_trailers: m.meta.trailers.clone(),
+                trailers: collected
+                    .remove(&n)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| SeriesTrailer {
+                        name: c.trailer.person.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+                        email: c.trailer.person.as_ref().map(|p| p.email.clone()).unwrap_or_default(),
+                        tag: c.trailer.tag,
+                        value: c.trailer.value,
+                        message_id: c.message_id,
+                        verified: c.verified,
+                        carried_over: c.carried_over,
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        })
+        .collect();
+    patches.sort_by_key(|p| p.number);
+    let cover_letter = members.iter().find(|m| m.role == Role::CoverLetter).map(|m| CoverLetter {
+        message_id: m.meta.message_id.clone(),
+        subject: m.meta.subject.clone(),
+        body: m.body.clone(),
+    });
+    let apply = apply_result_by_id(&mut conn, row.head_id).await?;
+    let mut targets: Vec<i64> = members.iter().filter(|m| !matches!(m.role, Role::Reply)).map(|m| m.id).collect();
+    targets.push(row.head_id);
+    let checks = checks_by_ids(&mut conn, &targets).await?;
+    let _ = row.cover_id;
+    let s = row.summary;
+    Ok(Some(SeriesDetail {
+        project: s.project,
+        message_id: s.message_id,
+        subject: s.subject,
+        name: s.name,
+        version: s.version,
+        total: s.total,
+        complete: s.complete,
+        is_rfc: s.is_rfc,
+        is_pull: s.is_pull,
+        submitter: s.submitter,
+        date: s.date,
+        last_activity: s.last_activity,
+        superseded_by: s.superseded_by,
+        revisions: revisions
+            .into_iter()
+            .map(|r| Revision { message_id: r.head, version: to_u32(r.version), date: r.date, subject: r.subject })
+            .collect(),
+        cover_letter,
+        patches,
+        replies: s.replies,
+        apply,
+        checks,
+    }))
+}
+
+const RECORD_COLS: &str = "m.id, m.message_id, m.thread_key, m.subject, m.date, m.kind, m.in_reply_to, m.patch_id, \
+     m.diffstat, m.base_commit, m.based_on, m.pull_url, m.pull_branch, m.problems, m.meta, m.body, m.diff";
+
+fn record_from_row(r: &DbRow) -> Result<(i64, MessageRecord)> {
+    let what = "reading a message";
+    let id: i64 = get(r, 0, what)?;
+    let kind_text: String = get(r, 5, what)?;
+    let kind = kind_from_name(&kind_text).ok_or_else(|| corrupt(format!("kind of message row {id}"), kind_text))?;
+    let meta: String = get(r, 14, what)?;
+    let meta: MessageMeta = serde_json::from_str(&meta).map_err(|e| corrupt(format!("meta of message row {id}"), e))?;
+    let diff: Option<Vec<u8>> = get(r, 16, what)?;
+    let diff = diff
+        .map(|d| zstd::decode_all(d.as_slice()).map_err(|e| corrupt(format!("diff of message row {id}"), e)))
+        .transpose()?
+        .map(|d| String::from_utf8_lossy(&d).into_owned());
+    let pull_url: Option<String> = get(r, 11, what)?;
+    let pull_branch: Option<String> = get(r, 12, what)?;
+    Ok((
+        id,
+        MessageRecord {
+            message_id: get(r, 1, what)?,
+            projects: Vec::new(),
+            thread_key: get(r, 2, what)?,
+            parent: None,
+            subject: get(r, 3, what)?,
+            from: meta.from.clone(),
+            date: get(r, 4, what)?,
+            kind,
+            series_head: None,
+            role: None,
+            in_reply_to: get(r, 6, what)?,
+            references: meta.references.clone(),
+            patch_id: get(r, 7, what)?,
+            diffstat: json_or_default(get(r, 8, what)?, "diffstat")?,
+            trailers: meta.trailers,
+            base_commit: get(r, 9, what)?,
+            based_on: json_or_default(get(r, 10, what)?, "based-on")?,
+            pull: pull_url.map(|url| PullRequest { url, branch: pull_branch.unwrap_or_default() }),
+            problems: json_or_default(get(r, 13, what)?, "problems")?,
+            body: get(r, 15, what)?,
+            diff,
+        },
+    ))
+}
+
+/// Fills projects, series head and role of records.
+async fn complete_records(conn: &mut Conn, records: &mut [(i64, MessageRecord)]) -> Result<()> {
+    let ids: Vec<i64> = records.iter().map(|(id, _)| *id).collect();
+    let what = "reading message projects";
+    let mut projects: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in fetch_in(
+        conn,
+        "SELECT mp.message_id, p.name FROM message_projects mp JOIN projects p ON p.id = mp.project_id WHERE mp.message_id IN",
+        "ORDER BY p.name",
+        &ids,
+        what,
+    )
+    .await?
+    {
+        projects.entry(get(&r, 0, what)?).or_default().push(get(&r, 1, what)?);
+    }
+    let what = "reading message series";
+    let mut series: HashMap<i64, (String, Role)> = HashMap::new();
+    for r in fetch_in(
+        conn,
+        "SELECT sm.message_id, s.head, sm.role, sm.number FROM series_members sm JOIN series s ON s.id = sm.series_id \
+         WHERE sm.message_id IN",
+        "ORDER BY s.project_id",
+        &ids,
+        what,
+    )
+    .await?
+    {
+        let id: i64 = get(&r, 0, what)?;
+        let role_text: String = get(&r, 2, what)?;
+        if let Some(role) = role_from_name(&role_text, get(&r, 3, what)?) {
+            let head: String = get(&r, 1, what)?;
+            series.entry(id).or_insert((head, role));
+        }
+    }
+    for (id, rec) in records.iter_mut() {
+        rec.projects = projects.remove(id).unwrap_or_default();
+        rec.projects.sort();
+        rec.projects.dedup();
+        if let Some((head, role)) = series.remove(id) {
+            rec.series_head = Some(head);
+            rec.role = Some(role);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn message(pool: &DbPool, message_id: &str) -> Result<Option<MessageRecord>> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    let mid = clean(message_id);
+    let sql = format!("SELECT {RECORD_COLS} FROM messages m WHERE m.mid_hash = $1 AND m.message_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(text_hash(&mid))
+        .bind(mid.as_ref())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("reading a message")?;
+    let Some(row) = row else { return Ok(None) };
+    let mut records = vec![record_from_row(&row)?];
+    complete_records(&mut conn, &mut records).await?;
+    let Some((_, mut rec)) = records.pop() else { return Ok(None) };
+    let ancestors: Vec<String> = rec.in_reply_to.iter().chain(rec.references.iter().rev()).cloned().collect();
+    for a in ancestors {
+        if message_row_id(&mut conn, &a).await?.is_some() {
+            rec.parent = Some(a);
+            break;
+        }
+    }
+    Ok(Some(rec))
+}
+
+pub(crate) async fn thread(pool: &DbPool, message_id: &str) -> Result<Vec<MessageRecord>> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    let Some(row) = series_of_message(&mut conn, message_id).await? else { return Ok(Vec::new()) };
+    let members = load_members(&mut conn, row.id).await?;
+    let mut keys: Vec<String> = members.iter().map(|m| m.thread_key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let hashes: Vec<i64> = keys.iter().map(|k| text_hash(k)).collect();
+    let sql = format!("SELECT {RECORD_COLS} FROM messages m WHERE m.thread_hash IN");
+    let mut records = Vec::new();
+    for r in fetch_in(&mut conn, &sql, "", &hashes, "loading a thread").await? {
+        let rec = record_from_row(&r)?;
+        if wanted.contains(rec.1.thread_key.as_str()) {
+            records.push(rec);
+        }
+    }
+    // Keep the series' messages and what descends from them; other branches of the same
+    // thread (another series, an unrelated discussion) stay out.
+    let mut kept: HashSet<String> = members.iter().map(|m| m.meta.message_id.clone()).collect();
+    loop {
+        let before = kept.len();
+        for (_, rec) in &records {
+            if !kept.contains(&rec.message_id)
+                && rec.in_reply_to.iter().chain(rec.references.iter()).any(|a| kept.contains(a))
+            {
+                kept.insert(rec.message_id.clone());
+            }
+        }
+        if kept.len() == before {
+            break;
+        }
+    }
+    records.retain(|(_, r)| kept.contains(&r.message_id));
+    for (_, rec) in records.iter_mut() {
+        rec.parent = rec
+            .in_reply_to
+            .iter()
+            .chain(rec.references.iter().rev())
+            .find(|a| kept.contains(*a) && **a != rec.message_id)
+            .cloned();
+    }
+    complete_records(&mut conn, &mut records).await?;
+    let mut out: Vec<MessageRecord> = records.into_iter().map(|(_, r)| r).collect();
+    out.sort_by(|a, b| (a.date.unwrap_or(0), &a.message_id).cmp(&(b.date.unwrap_or(0), &b.message_id)));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apply results and checks
+
+async fn apply_result_by_id(conn: &mut Conn, head_id: i64) -> Result<Option<ApplyResult>> {
+    let what = "reading an apply result";
+    let row = sqlx::query(
+        "SELECT state, base, result_commit, tree_url, log, failed_patch, updated FROM apply_results WHERE head_id = $1",
+    )
+    .bind(head_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx(what)?;
+    let Some(r) = row else { return Ok(None) };
+    let state_text: String = get(&r, 0, what)?;
+    Ok(Some(ApplyResult {
+        state: apply_state_from_name(&state_text).ok_or_else(|| corrupt("apply state", state_text))?,
+        base: get(&r, 1, what)?,
+        result_commit: get(&r, 2, what)?,
+        tree_url: get(&r, 3, what)?,
+        log: get(&r, 4, what)?,
+        failed_patch: get::<Option<i64>>(&r, 5, what)?.map(to_u32),
+        updated: get(&r, 6, what)?,
+    }))
+}
+
+async fn require_message(conn: &mut Conn, message_id: &str) -> Result<i64> {
+    message_row_id(conn, message_id).await?.ok_or_else(|| Error::Invalid(format!("no stored message <{message_id}>")))
+}
+
+pub(crate) async fn apply_result(pool: &DbPool, series_head: &str) -> Result<Option<ApplyResult>> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    let Some(id) = message_row_id(&mut conn, series_head).await? else { return Ok(None) };
+    apply_result_by_id(&mut conn, id).await
+}
+
+pub(crate) async fn set_apply_result(pool: &DbPool, series_head: &str, r: &ApplyResult) -> Result<()> {
+    let mut tx = pool.begin().await.ctx("starting a transaction")?;
+    let id = require_message(&mut tx, series_head).await?;
+    sqlx::query(
+        "INSERT INTO apply_results (head_id, state, base, result_commit, tree_url, log, failed_patch, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (head_id) DO UPDATE SET state = excluded.state, \
+         base = excluded.base, result_commit = excluded.result_commit, tree_url = excluded.tree_url, \
+         log = excluded.log, failed_patch = excluded.failed_patch, updated = excluded.updated",
+    )
+    .bind(id)
+    .bind(apply_state_name(r.state))
+    .bind(r.base.as_deref().map(clean).as_deref())
+    .bind(r.result_commit.as_deref().map(clean).as_deref())
+    .bind(r.tree_url.as_deref().map(clean).as_deref())
+    .bind(r.log.as_deref().map(clean).as_deref())
+    .bind(r.failed_patch.map(i64::from))
+    .bind(r.updated)
+    .execute(&mut *tx)
+    .await
+    .ctx("saving an apply result")?;
+    if r.state != ApplyState::Pending {
+        let payload = serde_json::json!({"state": apply_state_name(r.state), "result_commit": r.result_commit});
+        add_event_in(&mut tx, "series-applied", None, Some(series_head), None, &payload).await?;
+    }
+    tx.commit().await.ctx("saving an apply result")
+}
+
+async fn checks_by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Check>> {
+    let what = "reading checks";
+    let rows = fetch_in(
+        conn,
+        "SELECT c.id, m.message_id, c.name, c.state, c.url, c.description, c.log, c.created \
+         FROM checks c JOIN messages m ON m.id = c.target_id WHERE c.target_id IN",
+        "ORDER BY c.created, c.id",
+        ids,
+        what,
+    )
+    .await?;
+    let mut out: Vec<Check> = rows
+        .iter()
+        .map(|r| {
+            let state_text: String = get(r, 3, what)?;
+            Ok(Check {
+                id: get(r, 0, what)?,
+                message_id: get(r, 1, what)?,
+                name: get(r, 2, what)?,
+                state: check_state_from_name(&state_text).ok_or_else(|| corrupt("check state", state_text))?,
+                url: get(r, 4, what)?,
+                description: get(r, 5, what)?,
+                log: get(r, 6, what)?,
+                created: get(r, 7, what)?,
+            })
+        })
+        .collect::<Result<_>>()?;
+    out.sort_by_key(|c| (c.created, c.id));
+    Ok(out)
+}
+
+pub(crate) async fn checks(pool: &DbPool, message_id: &str) -> Result<Vec<Check>> {
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    let Some(id) = message_row_id(&mut conn, message_id).await? else { return Ok(Vec::new()) };
+    checks_by_ids(&mut conn, &[id]).await
+}
+
+pub(crate) async fn add_check(pool: &DbPool, message_id: &str, c: &NewCheck) -> Result<i64> {
+    let mut tx = pool.begin().await.ctx("starting a transaction")?;
+    let target = require_message(&mut tx, message_id).await?;
+    let row = sqlx::query(
+        "INSERT INTO checks (target_id, name, state, url, description, log, created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(target)
+    .bind(clean(&c.name).as_ref())
+    .bind(check_state_name(c.state))
+    .bind(c.url.as_deref().map(clean).as_deref())
+    .bind(c.description.as_deref().map(clean).as_deref())
+    .bind(c.log.as_deref().map(clean).as_deref())
+    .bind(now())
+    .fetch_one(&mut *tx)
+    .await
+    .ctx("saving a check")?;
+    let id: i64 = get(&row, 0, "saving a check")?;
+    let payload = serde_json::json!({"name": c.name, "state": check_state_name(c.state)});
+    add_event_in(&mut tx, "check-finished", None, None, Some(message_id), &payload).await?;
+    tx.commit().await.ctx("saving a check")?;
+    Ok(id)
+}

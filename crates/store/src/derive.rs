@@ -1,0 +1,226 @@
+//! What the store derives from a parsed message before writing it, with no SQL: lookup hashes,
+//! the assembly projection, which projects claim a message, and thread keys.
+
+use std::collections::{HashMap, HashSet};
+
+use quire_mail::{MessageKind, ParsedMessage};
+use quire_series::MessageMeta;
+use sha2::{Digest, Sha256};
+
+use crate::types::{ProjectConfig, UNASSIGNED};
+
+/// A stable 64-bit lookup key for a Message-ID or thread key. Message-IDs can be kilobytes
+/// long and PostgreSQL cannot index such text in a b-tree, so indexes hold this and queries
+/// compare the text after.
+pub(crate) fn text_hash(text: &str) -> i64 {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What series assembly needs of a message. (`quire_series` will offer `meta_from_parsed`;
+/// this is the same projection, kept here so the store does not wait on it.)
+pub(crate) fn meta_of(parsed: &ParsedMessage) -> MessageMeta {
+    MessageMeta {
+        message_id: parsed.message_id.clone(),
+        in_reply_to: parsed.in_reply_to.clone(),
+        references: parsed.references.clone(),
+        from: parsed.from.clone(),
+        date: parsed.date.unwrap_or(0),
+        subject: parsed.subject.clone(),
+        subject_info: parsed.subject_info.clone(),
+        kind: parsed.kind,
+        patch_id: parsed.diff.as_ref().map(|d| d.patch_id.clone()),
+        trailers: parsed.trailers.clone(),
+    }
+}
+
+/// A patch or cover letter numbered `n/m` that answers nothing: sent without threading, so it
+/// can only be grouped with its siblings by submitter and date.
+pub(crate) fn is_unthreaded_patch(meta: &MessageMeta) -> bool {
+    meta.in_reply_to.is_none()
+        && meta.references.is_empty()
+        && matches!(meta.kind, MessageKind::Patch | MessageKind::CoverLetter)
+        && meta.subject_info.number.is_some()
+        && meta.subject_info.total.is_some_and(|t| t > 1)
+}
+
+/// Unthreaded patches of one submitter sent within this many seconds of each other may be one
+/// series.
+pub(crate) const UNTHREADED_WINDOW: i64 = 3 * 24 * 3600;
+
+/// Decides which projects a message belongs to.
+pub(crate) struct ProjectMatcher {
+    /// (project name, lower-cased list ids, lower-cased addresses)
+    projects: Vec<(String, Vec<String>, Vec<String>)>,
+}
+
+impl ProjectMatcher {
+    pub(crate) fn new(configs: &[ProjectConfig]) -> ProjectMatcher {
+        let lower = |v: &[String]| v.iter().map(|s| s.trim().to_lowercase()).collect::<Vec<_>>();
+        ProjectMatcher {
+            projects: configs
+                .iter()
+                .map(|c| (c.name.clone(), lower(&c.list_ids), lower(&c.list_addresses)))
+                .collect(),
+        }
+    }
+
+    /// The projects whose List-Id matches; else those whose list address is in To/Cc; else the
+    /// forced project; else "unassigned". Never empty.
+    pub(crate) fn projects_of(&self, parsed: &ParsedMessage, forced: Option<&str>) -> Vec<String> {
+        let by_list_id = self.by_list_id(parsed);
+        if !by_list_id.is_empty() {
+            return by_list_id;
+        }
+        let by_address = self.by_address(parsed);
+        if !by_address.is_empty() {
+            return by_address;
+        }
+        match forced {
+            Some(name) if !name.trim().is_empty() => vec![name.trim().to_string()],
+            _ => vec![UNASSIGNED.to_string()],
+        }
+    }
+
+    fn by_list_id(&self, parsed: &ParsedMessage) -> Vec<String> {
+        let Some(list_id) = parsed.list_id.as_deref() else { return Vec::new() };
+        let list_id = list_id.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
+        self.projects
+            .iter()
+            .filter(|(_, ids, _)| ids.iter().any(|id| *id == list_id))
+            .map(|(name, _, _)| name.clone())
+            .collect()
+    }
+
+    fn by_address(&self, parsed: &ParsedMessage) -> Vec<String> {
+        let recipients: HashSet<String> =
+            parsed.to.iter().chain(&parsed.cc).map(|a| a.email.trim().to_lowercase()).collect();
+        self.projects
+            .iter()
+            .filter(|(_, _, addrs)| addrs.iter().any(|a| recipients.contains(a)))
+            .map(|(name, _, _)| name.clone())
+            .collect()
+    }
+}
+
+/// Gives messages thread keys incrementally. Knows the keys of stored messages the batch
+/// refers to (`known`) and the stored thread keys that are Message-IDs of the batch
+/// (`stored_keys`), so that messages which arrived before their ancestor get re-keyed.
+#[derive(Default)]
+pub(crate) struct ThreadKeyer {
+    /// Message-ID -> thread key, stored and of the batch so far.
+    pub(crate) known: HashMap<String, String>,
+    /// Thread keys present among stored messages.
+    pub(crate) stored_keys: HashSet<String>,
+    /// Re-keyings of stored messages to apply, in order: (old key, new key).
+    pub(crate) rekeys: Vec<(String, String)>,
+}
+
+impl ThreadKeyer {
+    /// The key of a message: its parent's (In-Reply-To, else the nearest stored Reference),
+    /// else its first Reference, else its In-Reply-To, else its own id.
+    fn key_for(&self, meta: &MessageMeta) -> String {
+        let parents = meta.in_reply_to.iter().chain(meta.references.iter().rev());
+        for parent in parents {
+            if let Some(key) = self.known.get(parent) {
+                return key.clone();
+            }
+        }
+        meta.references
+            .first()
+            .or(meta.in_reply_to.as_ref())
+            .unwrap_or(&meta.message_id)
+            .clone()
+    }
+
+    /// Keys one new message; `batch_keys` holds the keys given to the batch so far and is
+    /// re-keyed in place when this message turns out to be their ancestor.
+    pub(crate) fn assign(&mut self, meta: &MessageMeta, batch_keys: &mut [String]) -> String {
+        let key = self.key_for(meta);
+        let id = &meta.message_id;
+        if *id != key {
+            // Messages that arrived before this one were keyed by its id: they join its thread.
+            for k in batch_keys.iter_mut().filter(|k| *k == id) {
+                *k = key.clone();
+            }
+            for k in self.known.values_mut().filter(|k| *k == id) {
+                *k = key.clone();
+            }
+            if self.stored_keys.remove(id) {
+                self.rekeys.push((id.clone(), key.clone()));
+                self.stored_keys.insert(key.clone());
+            }
+        }
+        self.known.insert(id.clone(), key.clone());
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str, irt: Option<&str>, refs: &[&str]) -> MessageMeta {
+        MessageMeta {
+            message_id: id.into(),
+            in_reply_to: irt.map(String::from),
+            references: refs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn child_before_parent_is_rekeyed_when_the_parent_arrives() {
+        let mut k = ThreadKeyer::default();
+        let mut keys = vec![];
+        // Only In-Reply-To: keyed by the unknown parent.
+        let c = k.assign(&meta("c", Some("b"), &[]), &mut keys);
+        keys.push(c);
+        assert_eq!(keys[0], "b");
+        // The parent arrives and replies to the root: the child follows it.
+        let b = k.assign(&meta("b", Some("a"), &["a"]), &mut keys);
+        keys.push(b);
+        assert_eq!(keys, vec!["a", "a"]);
+        let a = k.assign(&meta("a", None, &[]), &mut keys);
+        assert_eq!(a, "a");
+    }
+
+    #[test]
+    fn stored_messages_keyed_by_a_new_id_are_rekeyed() {
+        let mut k = ThreadKeyer::default();
+        k.stored_keys.insert("b".into());
+        let key = k.assign(&meta("b", Some("a"), &["root", "a"]), &mut []);
+        assert_eq!(key, "root");
+        assert_eq!(k.rekeys, vec![("b".to_string(), "root".to_string())]);
+    }
+
+    #[test]
+    fn parent_key_wins_over_first_reference() {
+        let mut k = ThreadKeyer::default();
+        k.known.insert("p".into(), "thread-of-p".into());
+        let key = k.assign(&meta("x", Some("p"), &["other-root", "p"]), &mut []);
+        assert_eq!(key, "thread-of-p");
+    }
+
+    #[test]
+    fn list_id_beats_address_and_forced_project() {
+        let m = ProjectMatcher::new(&[
+            ProjectConfig { name: "ltp".into(), list_ids: vec!["LTP.lists.linux.it".into()], ..Default::default() },
+            ProjectConfig { name: "io".into(), list_addresses: vec!["io-uring@vger.kernel.org".into()], ..Default::default() },
+        ]);
+        let mut p = ParsedMessage { list_id: Some("ltp.LISTS.linux.it".into()), ..Default::default() };
+        p.cc.push(quire_mail::Address { name: String::new(), email: "IO-uring@vger.kernel.org".into() });
+        assert_eq!(m.projects_of(&p, Some("forced")), vec!["ltp"]);
+        p.list_id = None;
+        assert_eq!(m.projects_of(&p, Some("forced")), vec!["io"]);
+        p.cc.clear();
+        assert_eq!(m.projects_of(&p, Some("forced")), vec!["forced"]);
+        assert_eq!(m.projects_of(&p, None), vec![UNASSIGNED]);
+    }
+}

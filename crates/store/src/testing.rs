@@ -1,0 +1,198 @@
+//! Throwaway stores for tests (feature `testing`; enable it in a dev-dependency).
+//!
+//! [`sqlite_store`] gives a store in a fresh temp dir. [`pg_store`] gives a store on a fresh
+//! PostgreSQL database: in the server named by `QUIRE_TEST_PG` (a `postgres://` URL) when set,
+//! else in a cluster started once per test process with the machine's `initdb`/`pg_ctl` on a
+//! unix socket in a temp dir (as user `postgres` when running as root, since initdb refuses
+//! root). A watchdog stops that cluster and removes its directory when the process exits.
+//!
+//! [`both_backends!`](crate::both_backends) writes one test body for both backends.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::Connection;
+
+use crate::{Error, Result, Store};
+
+/// A store on a fresh SQLite file; keep the `TempDir` alive as long as the store.
+pub async fn sqlite_store() -> (tempfile::TempDir, Store) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("cannot create a temp dir for a test store: {e}"),
+    };
+    match Store::open(dir.path(), None).await {
+        Ok(store) => (dir, store),
+        Err(e) => panic!("cannot open a test SQLite store: {e}"),
+    }
+}
+
+/// A store on a fresh PostgreSQL database (`t_<pid>_<n>_<nanos>`).
+pub async fn pg_store() -> Store {
+    match try_pg_store().await {
+        Ok(store) => store,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// As [`pg_store`], returning what went wrong instead of panicking.
+pub async fn try_pg_store() -> Result<Store> {
+    let server = match std::env::var("QUIRE_TEST_PG") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => local_cluster()?.clone(),
+    };
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let name = format!("t_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .map_err(|e| Error::TestSetup(format!("cannot connect to test PostgreSQL {server}: {e}")))?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| Error::TestSetup(format!("cannot create database {name}: {e}")))?;
+    let _ = admin.close().await;
+    Store::open(Path::new("."), Some(&with_database(&server, &name))).await
+}
+
+/// `url` pointing at database `name` (keeps the query string, e.g. `?host=/socket/dir`).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+fn local_cluster() -> Result<&'static String> {
+    static CLUSTER: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    CLUSTER.get_or_init(start_cluster).as_ref().map_err(|e| Error::TestSetup(e.clone()))
+}
+
+fn pg_bindir() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+    });
+    dirs.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false)
+}
+
+/// A command run as the cluster's owner.
+fn as_owner(root: bool, program: &Path) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn start_cluster() -> std::result::Result<String, String> {
+    let bindir = pg_bindir().ok_or("no PostgreSQL server in /usr/lib/postgresql/*/bin; install postgresql or set QUIRE_TEST_PG")?;
+    let root = is_root();
+    let dir = tempfile::Builder::new()
+        .prefix("quire-store-pg.")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temp dir for PostgreSQL: {e}"))?
+        .keep();
+    if root {
+        let status = Command::new("chown").arg("postgres").arg(&dir).status();
+        if !status.map(|s| s.success()).unwrap_or(false) {
+            return Err(format!("cannot chown {} to postgres", dir.display()));
+        }
+    }
+    let data = dir.join("data");
+    let out = as_owner(root, &bindir.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+        .output()
+        .map_err(|e| format!("cannot run initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let port = 20000 + (std::process::id() % 20000);
+    let opts = format!(
+        "-c listen_addresses='' -k {} -p {port} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        dir.display()
+    );
+    let out = as_owner(root, &bindir.join("pg_ctl"))
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.join("server.log"))
+        .args(["-w", "-s", "-o", &opts, "start"])
+        .output()
+        .map_err(|e| format!("cannot run pg_ctl: {e}"))?;
+    if !out.status.success() {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        return Err(format!("pg_ctl start failed: {}{log}", String::from_utf8_lossy(&out.stderr)));
+    }
+    spawn_watchdog(root, &bindir, &dir);
+    Ok(format!("postgres://postgres@localhost:{port}/postgres?host={}", dir.display()))
+}
+
+/// Stops the cluster and removes its directory once this process has exited.
+fn spawn_watchdog(root: bool, bindir: &Path, dir: &Path) {
+    let pg_ctl = bindir.join("pg_ctl");
+    let stop = if root {
+        format!("runuser -u postgres -- {} -D {}/data -m immediate -s stop", pg_ctl.display(), dir.display())
+    } else {
+        format!("{} -D {}/data -m immediate -s stop", pg_ctl.display(), dir.display())
+    };
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        dir = dir.display()
+    );
+    let _ = Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+/// Writes a test twice, once per backend: `both_backends!(name, |store| async move { ... })`
+/// gives `name_sqlite` and `name_pg`, each a `#[tokio::test]` getting a fresh `Store`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, |$store:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (_dir, $store) = $crate::testing::sqlite_store().await;
+                $body.await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn pg() {
+                let $store = $crate::testing::pg_store().await;
+                $body.await
+            }
+        }
+    };
+}

@@ -1,0 +1,417 @@
+//! The values that go in and out of the store.
+
+use quire_mail::{Address, FileStat, MessageKind, ParsedMessage, PullRequest, Trailer};
+use quire_series::Role;
+use serde::{Deserialize, Serialize};
+
+/// One message as the importer hands it over: the bytes as received and what `quire_mail::parse`
+/// made of them.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub raw: Vec<u8>,
+    pub parsed: ParsedMessage,
+    /// The project named by `--project`: used when neither List-Id nor To/Cc names a project.
+    pub project: Option<String>,
+}
+
+impl Incoming {
+    /// Parses `raw` with `quire_mail::parse`.
+    pub fn parse(raw: Vec<u8>, project: Option<String>) -> Incoming {
+        let parsed = quire_mail::parse(&raw);
+        Incoming { raw, parsed, project }
+    }
+}
+
+/// What one message had wrong with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageProblem {
+    pub message_id: String,
+    pub reasons: Vec<String>,
+}
+
+/// What a batch did. Counts are of messages of the batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    /// Messages stored for the first time (a new Message-ID).
+    pub new_messages: u64,
+    /// Same Message-ID and same bytes as a stored message: ignored.
+    pub duplicates: u64,
+    /// Same Message-ID as a stored message but different bytes: kept as a second raw copy,
+    /// linked to the first (which stays canonical). Their Message-IDs.
+    pub conflicting_duplicates: Vec<String>,
+    /// New messages that could not be understood (stored and flagged).
+    pub unparsable: u64,
+    pub patches: u64,
+    pub cover_letters: u64,
+    /// New messages that are neither patches, cover letters nor unparsable.
+    pub replies: u64,
+    /// Series (per project) whose rows were rewritten by this batch.
+    pub series_touched: u64,
+    /// Series (per project) that did not exist before this batch.
+    pub series_created: u64,
+    /// New messages with problems, and what they were.
+    pub problems: Vec<MessageProblem>,
+}
+
+impl BatchOutcome {
+    /// Adds `other`'s counts to these (for a whole import's summary).
+    pub fn add(&mut self, other: &BatchOutcome) {
+        self.new_messages += other.new_messages;
+        self.duplicates += other.duplicates;
+        self.conflicting_duplicates.extend(other.conflicting_duplicates.iter().cloned());
+        self.unparsable += other.unparsable;
+        self.patches += other.patches;
+        self.cover_letters += other.cover_letters;
+        self.replies += other.replies;
+        self.series_touched += other.series_touched;
+        self.series_created += other.series_created;
+        self.problems.extend(other.problems.iter().cloned());
+    }
+}
+
+/// A project as configured: which lists feed it and where its tree lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectConfig {
+    pub name: String,
+    /// List-Id values (without angle brackets), matched case-insensitively.
+    pub list_ids: Vec<String>,
+    /// Posting addresses of the list, matched case-insensitively against To and Cc.
+    pub list_addresses: Vec<String>,
+    pub git_url: Option<String>,
+    pub branch: Option<String>,
+    pub mirror_url: Option<String>,
+    pub tag_prefix: Option<String>,
+}
+
+/// A project with its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    #[serde(flatten)]
+    pub config: ProjectConfig,
+    pub series: u64,
+    pub messages: u64,
+}
+
+/// The name of the project that takes messages no project claims.
+pub const UNASSIGNED: &str = "unassigned";
+
+/// Which series to list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesFilter {
+    /// Plain words that must all appear in the subject (case-insensitive).
+    pub words: Vec<String>,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+    pub include_superseded: bool,
+}
+
+impl Default for SeriesFilter {
+    fn default() -> Self {
+        SeriesFilter { words: Vec::new(), page: 1, per_page: 50, include_superseded: false }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Items over all pages.
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// A series as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesSummary {
+    pub project: String,
+    /// The head's Message-ID (cover letter, else patch 1).
+    pub message_id: String,
+    pub subject: String,
+    pub name: String,
+    pub version: u32,
+    pub total: u32,
+    pub complete: bool,
+    pub submitter: Address,
+    /// Unix seconds of the head message.
+    pub date: i64,
+    pub is_rfc: bool,
+    pub is_pull: bool,
+    /// Patches present.
+    pub patches: u32,
+    pub replies: u32,
+    /// Unix seconds of the newest message of the series.
+    pub last_activity: i64,
+    /// Head of the newest revision that supersedes this one.
+    pub superseded_by: Option<String>,
+}
+
+/// Another revision of the same series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub message_id: String,
+    pub version: u32,
+    pub date: i64,
+    pub subject: String,
+}
+
+/// A review trailer as given to one patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesTrailer {
+    pub tag: String,
+    pub value: String,
+    /// The person's name and address (empty for `Link:`/`Fixes:`-like trailers).
+    pub name: String,
+    pub email: String,
+    /// The message that gave it.
+    pub message_id: String,
+    /// The address matches the sender's.
+    pub verified: bool,
+    /// Given to an earlier revision's patch with the same patch-id.
+    pub carried_over: bool,
+}
+
+/// One patch of a series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesPatch {
+    pub number: u32,
+    pub message_id: String,
+    pub subject: String,
+    pub patch_id: Option<String>,
+    pub diffstat: Vec<FileStat>,
+    /// Trailers written in the patch itself.
+    pub own_trailers: Vec<Trailer>,
+    /// Trailers collected from replies (and earlier revisions).
+    pub trailers: Vec<SeriesTrailer>,
+}
+
+/// A cover letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverLetter {
+    pub message_id: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A series with everything a page about it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesDetail {
+    pub project: String,
+    /// The head's Message-ID; callers asking by another message of the series redirect here.
+    pub message_id: String,
+    pub subject: String,
+    pub name: String,
+    pub version: u32,
+    pub total: u32,
+    pub complete: bool,
+    pub is_rfc: bool,
+    pub is_pull: bool,
+    pub submitter: Address,
+    pub date: i64,
+    pub last_activity: i64,
+    pub superseded_by: Option<String>,
+    /// Every revision of the series, this one included, oldest first.
+    pub revisions: Vec<Revision>,
+    pub cover_letter: Option<CoverLetter>,
+    pub patches: Vec<SeriesPatch>,
+    /// Replies under the series.
+    pub replies: u32,
+    pub apply: Option<ApplyResult>,
+    /// Checks of the series and of its patches.
+    pub checks: Vec<Check>,
+}
+
+/// One stored message and what was derived from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub message_id: String,
+    pub projects: Vec<String>,
+    pub thread_key: String,
+    /// The nearest ancestor present in the same listing (set by `thread`; for `message`, the
+    /// nearest stored ancestor).
+    pub parent: Option<String>,
+    pub subject: String,
+    pub from: Address,
+    pub date: Option<i64>,
+    pub kind: MessageKind,
+    /// Head of the series the message belongs to, and its part in it.
+    pub series_head: Option<String>,
+    pub role: Option<Role>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub patch_id: Option<String>,
+    pub diffstat: Vec<FileStat>,
+    pub trailers: Vec<Trailer>,
+    pub base_commit: Option<String>,
+    pub based_on: Vec<String>,
+    pub pull: Option<PullRequest>,
+    pub problems: Vec<String>,
+    /// Decoded text without the diff.
+    pub body: String,
+    pub diff: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplyState {
+    Pending,
+    Applied,
+    Failed,
+}
+
+/// What applying a series to its project's tree gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyResult {
+    pub state: ApplyState,
+    pub base: Option<String>,
+    pub result_commit: Option<String>,
+    pub tree_url: Option<String>,
+    pub log: Option<String>,
+    /// Number of the patch that failed to apply.
+    pub failed_patch: Option<u32>,
+    /// Unix seconds.
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckState {
+    Pass,
+    Warning,
+    Fail,
+    Error,
+}
+
+/// A check to record on a series (its head) or on one patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCheck {
+    pub name: String,
+    pub state: CheckState,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub log: Option<String>,
+}
+
+/// A recorded check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub id: i64,
+    /// The series head or patch it is about.
+    pub message_id: String,
+    pub name: String,
+    pub state: CheckState,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub log: Option<String>,
+    pub created: i64,
+}
+
+/// Something that happened to a series: `series-new`, `series-complete`, `series-superseded`
+/// (later `series-applied`, `check-finished`, `series-merged`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub kind: String,
+    pub project: Option<String>,
+    pub series_head: Option<String>,
+    pub message_id: Option<String>,
+    pub payload: serde_json::Value,
+    pub created: i64,
+}
+
+/// Counts over the whole store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Distinct messages (canonical copies).
+    pub messages: u64,
+    /// Raw copies kept, conflicting duplicates included.
+    pub raw_messages: u64,
+    pub conflicting_duplicates: u64,
+    pub unparsable: u64,
+    pub patches: u64,
+    pub cover_letters: u64,
+    pub pull_requests: u64,
+    pub threads: u64,
+    /// Series rows (one per project a series is posted to).
+    pub series: u64,
+    pub complete_series: u64,
+    pub projects: u64,
+    /// Bytes of raw mail as received, and as stored compressed.
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+}
+
+pub(crate) fn kind_name(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Patch => "patch",
+        MessageKind::CoverLetter => "cover-letter",
+        MessageKind::PullRequest => "pull-request",
+        MessageKind::Reply => "reply",
+        MessageKind::Unparsable => "unparsable",
+    }
+}
+
+pub(crate) fn kind_from_name(name: &str) -> Option<MessageKind> {
+    Some(match name {
+        "patch" => MessageKind::Patch,
+        "cover-letter" => MessageKind::CoverLetter,
+        "pull-request" => MessageKind::PullRequest,
+        "reply" => MessageKind::Reply,
+        "unparsable" => MessageKind::Unparsable,
+        _ => return None,
+    })
+}
+
+pub(crate) fn apply_state_name(s: ApplyState) -> &'static str {
+    match s {
+        ApplyState::Pending => "pending",
+        ApplyState::Applied => "applied",
+        ApplyState::Failed => "failed",
+    }
+}
+
+pub(crate) fn apply_state_from_name(s: &str) -> Option<ApplyState> {
+    Some(match s {
+        "pending" => ApplyState::Pending,
+        "applied" => ApplyState::Applied,
+        "failed" => ApplyState::Failed,
+        _ => return None,
+    })
+}
+
+pub(crate) fn check_state_name(s: CheckState) -> &'static str {
+    match s {
+        CheckState::Pass => "pass",
+        CheckState::Warning => "warning",
+        CheckState::Fail => "fail",
+        CheckState::Error => "error",
+    }
+}
+
+pub(crate) fn check_state_from_name(s: &str) -> Option<CheckState> {
+    Some(match s {
+        "pass" => CheckState::Pass,
+        "warning" => CheckState::Warning,
+        "fail" => CheckState::Fail,
+        "error" => CheckState::Error,
+        _ => return None,
+    })
+}
+
+pub(crate) fn role_name(role: Role) -> (&'static str, Option<i64>) {
+    match role {
+        Role::CoverLetter => ("cover-letter", None),
+        Role::Patch(n) => ("patch", Some(i64::from(n))),
+        Role::Reply => ("reply", None),
+    }
+}
+
+pub(crate) fn role_from_name(name: &str, number: Option<i64>) -> Option<Role> {
+    match name {
+        "cover-letter" => Some(Role::CoverLetter),
+        "patch" => Some(Role::Patch(u32::try_from(number?).ok()?)),
+        "reply" => Some(Role::Reply),
+        _ => None,
+    }
+}
