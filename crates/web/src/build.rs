@@ -1,99 +1,89 @@
-//! Builds the pages' view models from what the store knows (shared types of quire-mail and
-//! quire-series). Pure: the handlers fetch, these functions decide what is shown.
+//! Builds the pages' view models from what the store returns. Pure: the handlers fetch, these
+//! functions decide what is shown.
 
 use crate::age::Age;
-use crate::diffstat::{FORMAT_PATCH_WIDTH, series_files, stat_lines, summary_line};
+use crate::diffstat::{FORMAT_PATCH_WIDTH, cover_letter_stat, series_files, stat_lines, summary_line};
 use crate::url::{anchor, message_url, segment};
 use crate::views::*;
-use quire_mail::{MessageKind, ParsedMessage};
-use quire_series::{CollectedTrailer, Series};
+use quire_store::{ApplyResult, ApplyState, Check, CheckState, MessageRecord, SeriesDetail, SeriesPatch, SeriesSummary};
 use std::collections::{HashMap, HashSet};
 
-/// Where a series stands with the project's tree, as the web shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApplyState {
-    NotYet,
-    Applied { tree_url: Option<String> },
-    Failed { log: String },
-}
-
-/// One check result (a CI job, checkpatch...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    /// "success"/"pass", "fail"/"failure"/"error", "pending"/"running", anything else.
-    pub state: String,
-    pub url: Option<String>,
-    pub description: String,
-}
-
-fn check_class(state: &str) -> &'static str {
-    match state.to_ascii_lowercase().as_str() {
-        "success" | "pass" | "passed" | "ok" => "pass",
-        "fail" | "failure" | "failed" | "error" => "fail",
-        "pending" | "running" | "queued" | "warning" => "pending",
-        _ => "other",
-    }
-}
-
-/// What the list and the series page say about a series at a glance.
-#[derive(Debug, Clone, Default)]
+/// What the badges of a series say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeriesFacts {
-    /// Every patch has a Reviewed-by or Acked-by (its own or collected).
-    pub reviewed: bool,
-    pub apply: Option<bool>,
-    /// Some(true) when every check passed, Some(false) when one failed, None without checks.
+    pub is_rfc: bool,
+    pub is_pull: bool,
+    /// Every patch has a Reviewed-by or Acked-by (its own or a verified collected one);
+    /// None when the listing does not know.
+    pub reviewed: Option<bool>,
+    /// Some(true) applied, Some(false) failed, None not tried (or pending).
+    pub applied: Option<bool>,
+    /// Some(true) every check passed (warnings allowed), Some(false) one failed, None without
+    /// checks.
     pub checks_pass: Option<bool>,
-    /// A newer revision exists.
+    pub complete: bool,
+    pub patches: u32,
+    pub total: u32,
+    /// A newer revision supersedes this one.
     pub obsolete: bool,
-}
-
-/// Every patch carries a Reviewed-by or Acked-by, its own or one a reviewer gave it.
-pub fn is_reviewed(series: &Series, own: &HashMap<&str, &ParsedMessage>, collected: &[(u32, Vec<CollectedTrailer>)]) -> bool {
-    if series.patches.is_empty() {
-        return false;
-    }
-    series.patches.iter().all(|(n, id)| {
-        let own_review = own.get(id.as_str()).is_some_and(|m| m.trailers.iter().any(|t| is_review_tag(&t.tag)));
-        let given = collected
-            .iter()
-            .filter(|(pn, _)| pn == n)
-            .flat_map(|(_, ts)| ts)
-            .any(|t| t.verified && is_review_tag(&t.trailer.tag));
-        own_review || given
-    })
 }
 
 fn is_review_tag(tag: &str) -> bool {
     tag.eq_ignore_ascii_case("Reviewed-by") || tag.eq_ignore_ascii_case("Acked-by")
 }
 
-pub fn badges(series: &Series, facts: &SeriesFacts) -> Vec<Badge> {
+/// Every patch carries a Reviewed-by or Acked-by, its own or a verified one a reviewer gave it.
+pub fn is_reviewed(patches: &[SeriesPatch]) -> bool {
+    !patches.is_empty()
+        && patches.iter().all(|p| {
+            p.own_trailers.iter().any(|t| is_review_tag(&t.tag))
+                || p.trailers.iter().any(|t| t.verified && is_review_tag(&t.tag))
+        })
+}
+
+pub fn applied(apply: Option<&ApplyResult>) -> Option<bool> {
+    match apply.map(|a| a.state) {
+        Some(ApplyState::Applied) => Some(true),
+        Some(ApplyState::Failed) => Some(false),
+        Some(ApplyState::Pending) | None => None,
+    }
+}
+
+pub fn checks_pass(checks: &[Check]) -> Option<bool> {
+    if checks.is_empty() {
+        None
+    } else {
+        Some(!checks.iter().any(|c| matches!(c.state, CheckState::Fail | CheckState::Error)))
+    }
+}
+
+pub fn badges(f: &SeriesFacts) -> Vec<Badge> {
     let mut out = Vec::new();
-    if series.is_rfc {
+    if f.is_rfc {
         out.push(Badge::new("info", "RFC", "request for comments"));
     }
-    if series.is_pull {
+    if f.is_pull {
         out.push(Badge::new("info", "pull", "a git pull request"));
     }
-    if facts.reviewed {
+    if f.reviewed == Some(true) {
         out.push(Badge::new("ok", "reviewed", "every patch has a Reviewed-by or Acked-by"));
     }
-    match facts.apply {
+    match f.applied {
         Some(true) => out.push(Badge::new("ok", "applied", "the series applies to the project's tree")),
         Some(false) => out.push(Badge::new("fail", "apply failed", "the series does not apply to the project's tree")),
-        None => out.push(Badge::new("info", "not applied", "no apply attempt yet")),
+        None => out.push(Badge::new("info", "not applied", "not applied to the project's tree yet")),
     }
-    match facts.checks_pass {
+    match f.checks_pass {
         Some(true) => out.push(Badge::new("pass", "checks pass", "every check passed")),
         Some(false) => out.push(Badge::new("fail", "checks fail", "at least one check failed")),
         None => {}
     }
-    if !series.complete {
-        let have = series.patches.len();
-        out.push(Badge::new("warn", "incomplete", format!("{have} of {} patches received", series.total)));
+    if f.complete {
+        out.push(Badge::new("info", "complete", "every patch of the series was received"));
+    } else {
+        out.push(Badge::new("warn", "incomplete", format!("{} of {} patches received", f.patches, f.total)));
     }
-    if facts.obsolete {
+    if f.obsolete {
         out.push(Badge::new("obsolete", "obsolete", "a newer revision was posted"));
     }
     out
@@ -101,40 +91,52 @@ pub fn badges(series: &Series, facts: &SeriesFacts) -> Vec<Badge> {
 
 /// The title a series is shown with: the head's subject as sent (it carries the version and
 /// the tags a maintainer scans for), else its name.
-pub fn series_title(series: &Series) -> String {
-    if !series.subject.trim().is_empty() {
-        series.subject.trim().to_string()
-    } else if !series.name.is_empty() {
-        series.name.clone()
+pub fn series_title(subject: &str, name: &str) -> String {
+    if !subject.trim().is_empty() {
+        subject.trim().to_string()
+    } else if !name.trim().is_empty() {
+        name.trim().to_string()
     } else {
         "(no subject)".to_string()
     }
 }
 
-fn person(a: &quire_mail::Address) -> String {
+pub fn person(a: &quire_mail::Address) -> String {
     if a.name.trim().is_empty() { a.email.clone() } else { a.name.trim().to_string() }
 }
 
-pub fn series_row(project: &str, series: &Series, facts: &SeriesFacts, now: i64) -> SeriesRow {
+pub fn series_row(project: &str, s: &SeriesSummary, now: i64) -> SeriesRow {
+    let facts = SeriesFacts {
+        is_rfc: s.is_rfc,
+        is_pull: s.is_pull,
+        reviewed: None,
+        applied: None,
+        checks_pass: None,
+        complete: s.complete,
+        patches: s.patches,
+        total: s.total,
+        obsolete: s.superseded_by.is_some(),
+    };
     SeriesRow {
-        url: message_url(project, &series.head),
-        title: series_title(series),
-        submitter: person(&series.submitter),
-        age: Age::new(series.date, now),
-        patches: series.patches.len() as u32,
-        version: series.version,
-        badges: badges(series, facts),
+        url: message_url(project, &s.message_id),
+        title: series_title(&s.subject, &s.name),
+        submitter: person(&s.submitter),
+        age: Age::new(s.date, now),
+        patches: s.patches,
+        version: s.version,
+        badges: badges(&facts),
     }
 }
 
 /// The messages of a thread in reading order, each with its depth: a reply sits under the
-/// message it answers (In-Reply-To, else the nearest References entry in the thread),
-/// siblings by date. Messages whose parent is not here start their own tree.
-pub fn thread_order(messages: &[ParsedMessage]) -> Vec<(usize, usize)> {
+/// message it answers (In-Reply-To, else the nearest References entry present, else the
+/// store's `parent`), siblings by date then patch number. Messages whose parent is absent
+/// start their own tree.
+pub fn thread_order(messages: &[MessageRecord]) -> Vec<(usize, usize)> {
     let index: HashMap<&str, usize> = messages.iter().enumerate().map(|(i, m)| (m.message_id.as_str(), i)).collect();
     let parent_of = |i: usize| -> Option<usize> {
         let m = &messages[i];
-        let candidates = m.in_reply_to.iter().chain(m.references.iter().rev());
+        let candidates = m.in_reply_to.iter().chain(m.references.iter().rev()).chain(m.parent.iter());
         candidates.filter_map(|id| index.get(id.as_str()).copied()).find(|&p| p != i)
     };
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); messages.len()];
@@ -145,16 +147,20 @@ pub fn thread_order(messages: &[ParsedMessage]) -> Vec<(usize, usize)> {
             None => roots.push(i),
         }
     }
-    let by_date = |a: &usize, b: &usize| {
-        let (ma, mb) = (&messages[*a], &messages[*b]);
-        (ma.date.unwrap_or(0), patch_number(ma), &ma.message_id).cmp(&(mb.date.unwrap_or(0), patch_number(mb), &mb.message_id))
+    let key = |i: &usize| {
+        let m = &messages[*i];
+        let number = match m.role {
+            Some(quire_series::Role::Patch(n)) => n,
+            _ => 0,
+        };
+        (m.date.unwrap_or(0), number, m.message_id.clone())
     };
-    roots.sort_by(by_date);
+    roots.sort_by_key(key);
     for c in &mut children {
-        c.sort_by(by_date);
+        c.sort_by_key(key);
     }
-    // Iterative walk: a reply loop (A answers B answers A) leaves both as children of each
-    // other and neither a root; the `seen` set and the sweep below keep every message shown once.
+    // Iterative walk, and a sweep over all messages after the roots: a reply loop (A answers
+    // B answers A) has no root, and must still show every message once.
     let mut out = Vec::with_capacity(messages.len());
     let mut seen = HashSet::new();
     let walk = |start: usize, out: &mut Vec<(usize, usize)>, seen: &mut HashSet<usize>| {
@@ -178,157 +184,141 @@ pub fn thread_order(messages: &[ParsedMessage]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Patches of one series sort by number when sent in the same second.
-fn patch_number(m: &ParsedMessage) -> u32 {
-    m.subject_info.number.unwrap_or(0)
+pub fn thread_views(project: &str, messages: &[MessageRecord], now: i64) -> Vec<MessageView> {
+    thread_order(messages).into_iter().map(|(i, depth)| MessageView::new(project, &messages[i], depth, now)).collect()
 }
 
-pub fn thread_views(project: &str, messages: &[ParsedMessage], now: i64) -> Vec<MessageView> {
-    thread_order(messages)
-        .into_iter()
-        .map(|(i, depth)| {
-            let m = &messages[i];
-            MessageView::new(project, m, depth, now, matches!(m.kind, MessageKind::Patch) && m.diff.is_some())
-        })
-        .collect()
-}
-
-/// How the web knows a project: its name and where its applied series can be fetched.
-#[derive(Debug, Clone, Default)]
+/// Where a project's applied series can be fetched from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectLinks {
     pub mirror_url: Option<String>,
     pub tag_prefix: String,
 }
 
-/// The `git fetch` line for an applied series: only when a mirror is configured.
-pub fn fetch_line(links: &ProjectLinks, head: &str, apply: &ApplyState) -> Option<String> {
-    let mirror = links.mirror_url.as_deref().filter(|m| !m.trim().is_empty())?;
-    matches!(apply, ApplyState::Applied { .. }).then(|| format!("git fetch {} tags/{}/{}", mirror.trim(), links.tag_prefix, head))
+/// The `git fetch` line for an applied series; only when a mirror is configured.
+pub fn fetch_line(links: &ProjectLinks, head: &str, applied: Option<bool>) -> Option<String> {
+    let mirror = links.mirror_url.as_deref().map(str::trim).filter(|m| !m.is_empty())?;
+    (applied == Some(true)).then(|| format!("git fetch {mirror} tags/{}/{head}", links.tag_prefix))
 }
 
-/// Everything the series page needs, gathered by the handler.
-pub struct SeriesInput<'a> {
-    pub project: &'a str,
-    pub series: &'a Series,
-    /// The series' messages and every reply under them.
-    pub thread: &'a [ParsedMessage],
-    pub trailers: &'a [(u32, Vec<CollectedTrailer>)],
-    /// Every revision of the series (this one included), oldest first.
-    pub revisions: &'a [Series],
-    pub apply: ApplyState,
-    pub checks: Vec<Check>,
-    pub links: ProjectLinks,
-    pub now: i64,
-}
-
-pub fn series_page(input: SeriesInput<'_>) -> SeriesPage {
-    let SeriesInput { project, series, thread, trailers, revisions, apply, checks, links, now } = input;
-    let by_id: HashMap<&str, &ParsedMessage> = thread.iter().map(|m| (m.message_id.as_str(), m)).collect();
-    let base = message_url(project, &series.head);
-    let newest = revisions.iter().max_by_key(|r| (r.version, r.date)).map(|r| r.head.clone());
-    let facts = SeriesFacts {
-        reviewed: is_reviewed(series, &by_id, trailers),
-        apply: match &apply {
-            ApplyState::NotYet => None,
-            ApplyState::Applied { .. } => Some(true),
-            ApplyState::Failed { .. } => Some(false),
-        },
-        checks_pass: checks_pass(&checks),
-        obsolete: newest.as_deref().is_some_and(|n| n != series.head),
+pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
+    let (state, class) = match c.state {
+        CheckState::Pass => ("pass", "pass"),
+        CheckState::Warning => ("warning", "pending"),
+        CheckState::Fail => ("fail", "fail"),
+        CheckState::Error => ("error", "fail"),
     };
-    let patch_files: Vec<&[quire_mail::FileStat]> = series
-        .patches
-        .iter()
-        .filter_map(|(_, id)| by_id.get(id.as_str()))
-        .filter_map(|m| m.diff.as_ref().map(|d| d.files.as_slice()))
-        .collect();
-    let files = series_files(patch_files);
-    let revision_links = revisions
+    CheckView {
+        name: c.name.clone(),
+        state: state.to_string(),
+        class,
+        url: c.url.clone().or(log_url),
+        description: c.description.clone().unwrap_or_default(),
+    }
+}
+
+/// The series page: `detail` from the store, `thread` its messages and the replies under them.
+pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord], links: &ProjectLinks, now: i64) -> SeriesPage {
+    let base = message_url(project, &detail.message_id);
+    let newest = detail.revisions.iter().max_by_key(|r| (r.version, r.date)).map(|r| r.message_id.as_str());
+    let applied_state = applied(detail.apply.as_ref());
+    let facts = SeriesFacts {
+        is_rfc: detail.is_rfc,
+        is_pull: detail.is_pull,
+        reviewed: Some(is_reviewed(&detail.patches)),
+        applied: applied_state,
+        checks_pass: checks_pass(&detail.checks),
+        complete: detail.complete,
+        patches: detail.patches.len() as u32,
+        total: detail.total,
+        obsolete: detail.superseded_by.is_some(),
+    };
+    let (stat, stat_summary) = series_stat(detail);
+    let many = detail.revisions.len() > 1;
+    let revisions = detail
+        .revisions
         .iter()
         .map(|r| RevisionLink {
             label: format!("v{}", r.version),
-            url: message_url(project, &r.head),
-            current: r.head == series.head,
-            newest: newest.as_deref() == Some(r.head.as_str()) && revisions.len() > 1,
-            interdiff_url: (r.head != series.head).then(|| format!("{base}interdiff/{}", segment(&r.head))),
+            url: message_url(project, &r.message_id),
+            current: r.message_id == detail.message_id,
+            newest: many && newest == Some(r.message_id.as_str()),
+            interdiff_url: (r.message_id != detail.message_id).then(|| format!("{base}interdiff/{}", segment(&r.message_id))),
         })
         .collect();
-    let patch_trailers = series
+    let trailers = detail
         .patches
         .iter()
-        .map(|(n, id)| {
-            let own = by_id.get(id.as_str());
-            let own_trailers = own.into_iter().flat_map(|m| m.trailers.iter()).map(|t| TrailerView {
+        .map(|p| {
+            let own = p.own_trailers.iter().map(|t| TrailerView {
                 tag: t.tag.clone(),
                 value: t.value.clone(),
                 verified: true,
                 carried_over: false,
-                from_anchor: anchor(id),
+                from_anchor: anchor(&p.message_id),
             });
-            let given = trailers.iter().filter(|(pn, _)| pn == n).flat_map(|(_, ts)| ts).map(|t| TrailerView {
-                tag: t.trailer.tag.clone(),
-                value: t.trailer.value.clone(),
+            let given = p.trailers.iter().map(|t| TrailerView {
+                tag: t.tag.clone(),
+                value: t.value.clone(),
                 verified: t.verified,
                 carried_over: t.carried_over,
                 from_anchor: anchor(&t.message_id),
             });
             PatchTrailers {
-                number: *n,
-                subject: own.map(|m| m.subject.clone()).unwrap_or_else(|| format!("patch {n} (not received)")),
-                anchor: anchor(id),
-                trailers: own_trailers.chain(given).filter(|t| is_person_tag(&t.tag)).collect(),
+                number: p.number,
+                subject: p.subject.clone(),
+                anchor: anchor(&p.message_id),
+                trailers: own.chain(given).filter(|t| is_person_tag(&t.tag)).collect(),
             }
         })
         .collect();
-    let apply_view = match &apply {
-        ApplyState::NotYet => ApplyView::NotYet,
-        ApplyState::Applied { tree_url } => ApplyView::Applied { tree_url: tree_url.clone(), log_url: format!("{base}apply.log") },
-        ApplyState::Failed { log } => ApplyView::Failed { log_url: format!("{base}apply.log"), log: last_lines(log, 30) },
+    let apply = match &detail.apply {
+        Some(a) if a.state == ApplyState::Applied => ApplyView::Applied { tree_url: a.tree_url.clone(), log_url: format!("{base}apply.log") },
+        Some(a) if a.state == ApplyState::Failed => ApplyView::Failed {
+            log_url: format!("{base}apply.log"),
+            log: last_lines(a.log.as_deref().unwrap_or(""), 30),
+        },
+        _ => ApplyView::NotYet,
     };
     SeriesPage {
         project: project.to_string(),
         project_url: format!("/{}/", segment(project)),
-        title: series_title(series),
-        submitter: person(&series.submitter),
-        submitter_email: series.submitter.email.clone(),
-        posted: posted(series.patches.len() as u32),
-        age: Age::new(series.date, now),
-        version: series.version,
-        badges: badges(series, &facts),
-        revisions: revision_links,
-        fetch_line: fetch_line(&links, &series.head, &apply),
-        apply: apply_view,
-        stat: stat_lines(&files, FORMAT_PATCH_WIDTH),
-        stat_summary: if files.is_empty() { String::new() } else { summary_line(&files) },
-        checks: checks
-            .into_iter()
-            .map(|c| CheckView { class: check_class(&c.state), name: c.name, state: c.state, url: c.url, description: c.description })
-            .collect(),
-        trailers: patch_trailers,
+        title: series_title(&detail.subject, &detail.name),
+        submitter: person(&detail.submitter),
+        submitter_email: detail.submitter.email.clone(),
+        posted: posted(detail.patches.len() as u32),
+        age: Age::new(detail.date, now),
+        version: detail.version,
+        badges: badges(&facts),
+        revisions,
+        fetch_line: fetch_line(links, &detail.message_id, applied_state),
+        apply,
+        stat,
+        stat_summary,
+        checks: detail.checks.iter().map(|c| check_view(c, None)).collect(),
+        trailers,
         thread: thread_views(project, thread, now),
         mbox_url: format!("{base}mbox"),
         cover_url: base,
     }
 }
 
-/// Review and credit trailers (`*-by`) are listed per patch; `Fixes:`/`Link:` stay in the
-/// patch text.
-fn is_person_tag(tag: &str) -> bool {
-    tag.to_ascii_lowercase().ends_with("-by")
+/// The stat of the whole series: the cover letter's, computed by git on the cumulative diff,
+/// when it has one; else the patches' stats added up per file.
+pub fn series_stat(detail: &SeriesDetail) -> (Vec<crate::diffstat::StatLine>, String) {
+    if let Some(found) = detail.cover_letter.as_ref().and_then(|c| cover_letter_stat(&c.body)) {
+        return found;
+    }
+    let files = series_files(detail.patches.iter().map(|p| p.diffstat.as_slice()));
+    if files.is_empty() {
+        return (Vec::new(), String::new());
+    }
+    (stat_lines(&files, FORMAT_PATCH_WIDTH), summary_line(&files))
 }
 
-pub fn checks_pass(checks: &[Check]) -> Option<bool> {
-    if checks.is_empty() {
-        return None;
-    }
-    let classes: Vec<&str> = checks.iter().map(|c| check_class(&c.state)).collect();
-    if classes.contains(&"fail") {
-        Some(false)
-    } else if classes.iter().all(|c| *c == "pass") {
-        Some(true)
-    } else {
-        None
-    }
+/// Review and credit trailers (`*-by`) are listed per patch; `Fixes:`/`Link:` stay in the text.
+fn is_person_tag(tag: &str) -> bool {
+    tag.to_ascii_lowercase().ends_with("-by")
 }
 
 /// The end of a log, where the failure is.
@@ -340,117 +330,154 @@ fn last_lines(log: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use quire_mail::{Address, Trailer};
+    use quire_mail::{Address, MessageKind, Trailer};
+    use quire_store::{Revision, SeriesTrailer};
 
-    fn msg(id: &str, reply_to: Option<&str>, date: i64) -> ParsedMessage {
-        ParsedMessage {
+    fn rec(id: &str, reply_to: Option<&str>, date: i64) -> MessageRecord {
+        MessageRecord {
             message_id: id.into(),
+            projects: vec!["p".into()],
+            thread_key: "t".into(),
+            parent: None,
+            subject: format!("subject of {id}"),
+            from: Address { name: "Ann".into(), email: "ann@example.com".into() },
+            date: Some(date),
+            kind: MessageKind::Reply,
+            series_head: None,
+            role: None,
             in_reply_to: reply_to.map(String::from),
             references: reply_to.map(|r| vec![r.to_string()]).unwrap_or_default(),
-            subject: format!("subject of {id}"),
-            date: Some(date),
-            ..Default::default()
+            patch_id: None,
+            diffstat: vec![],
+            trailers: vec![],
+            base_commit: None,
+            based_on: vec![],
+            pull: None,
+            problems: vec![],
+            body: String::new(),
+            diff: None,
         }
     }
 
-    fn series(head: &str, patches: &[(u32, &str)], version: u32) -> Series {
-        Series {
-            head: head.into(),
-            cover_letter: None,
-            patches: patches.iter().map(|(n, id)| (*n, id.to_string())).collect(),
-            version,
-            total: patches.len() as u32,
-            complete: true,
-            subject: format!("[PATCH v{version}] thing"),
-            name: "thing".into(),
-            submitter: Address { name: "Ann".into(), email: "ann@example.com".into() },
-            date: 1_600_000_000,
-            is_rfc: false,
-            is_pull: false,
-            revision_key: "k".into(),
+    fn patch(n: u32, own: &[&str], given: &[(&str, bool)]) -> SeriesPatch {
+        SeriesPatch {
+            number: n,
+            message_id: format!("p{n}@x"),
+            subject: format!("[PATCH {n}/2] x"),
+            patch_id: None,
+            diffstat: vec![],
+            own_trailers: own.iter().map(|t| Trailer { tag: t.to_string(), value: "R <r@x>".into(), person: None }).collect(),
+            trailers: given
+                .iter()
+                .map(|(t, verified)| SeriesTrailer {
+                    tag: t.to_string(),
+                    value: "R <r@x>".into(),
+                    name: "R".into(),
+                    email: "r@x".into(),
+                    message_id: "re@x".into(),
+                    verified: *verified,
+                    carried_over: false,
+                })
+                .collect(),
         }
     }
 
     #[test]
     fn replies_nest_under_what_they_answer_siblings_by_date() {
-        let ms = [msg("cover", None, 10), msg("p2", Some("cover"), 12), msg("p1", Some("cover"), 11), msg("re-p1", Some("p1"), 20), msg("re-re", Some("re-p1"), 30)];
+        let ms = [rec("cover", None, 10), rec("p2", Some("cover"), 12), rec("p1", Some("cover"), 11), rec("re-p1", Some("p1"), 20), rec("re-re", Some("re-p1"), 30)];
         let order: Vec<(&str, usize)> = thread_order(&ms).into_iter().map(|(i, d)| (ms[i].message_id.as_str(), d)).collect();
         assert_eq!(order, vec![("cover", 0), ("p1", 1), ("re-p1", 2), ("re-re", 3), ("p2", 1)]);
     }
 
     #[test]
     fn a_reply_whose_parent_is_missing_hangs_on_the_nearest_reference() {
-        let mut r = msg("late", Some("missing"), 5);
+        let mut r = rec("late", Some("missing"), 5);
         r.references = vec!["root".into(), "missing".into()];
-        let ms = [msg("root", None, 1), r];
-        let order: Vec<(usize, usize)> = thread_order(&ms);
-        assert_eq!(order, vec![(0, 0), (1, 1)]);
+        let ms = [rec("root", None, 1), r];
+        assert_eq!(thread_order(&ms), vec![(0, 0), (1, 1)]);
     }
 
     #[test]
     fn a_reply_loop_shows_every_message_once() {
-        let ms = [msg("a", Some("b"), 1), msg("b", Some("a"), 2), msg("self", Some("self"), 3)];
+        let ms = [rec("a", Some("b"), 1), rec("b", Some("a"), 2), rec("self", Some("self"), 3)];
         let mut seen: Vec<usize> = thread_order(&ms).into_iter().map(|(i, _)| i).collect();
         seen.sort();
         assert_eq!(seen, vec![0, 1, 2]);
     }
 
     #[test]
-    fn reviewed_needs_a_review_on_every_patch() {
-        let s = series("p1", &[(1, "p1"), (2, "p2")], 1);
-        let mut p1 = msg("p1", None, 1);
-        p1.trailers.push(Trailer { tag: "Reviewed-by".into(), value: "R <r@x>".into(), person: None });
-        let p2 = msg("p2", Some("p1"), 2);
-        let own: HashMap<&str, &ParsedMessage> = [("p1", &p1), ("p2", &p2)].into_iter().collect();
-        assert!(!is_reviewed(&s, &own, &[]));
-        let acked = CollectedTrailer {
-            trailer: Trailer { tag: "Acked-by".into(), value: "A <a@x>".into(), person: None },
-            message_id: "re".into(),
-            verified: true,
-            carried_over: false,
-        };
-        assert!(is_reviewed(&s, &own, &[(2, vec![acked.clone()])]));
-        let unverified = CollectedTrailer { verified: false, ..acked };
-        assert!(!is_reviewed(&s, &own, &[(2, vec![unverified])]));
+    fn reviewed_needs_a_verified_review_on_every_patch() {
+        assert!(!is_reviewed(&[]));
+        assert!(!is_reviewed(&[patch(1, &["Reviewed-by"], &[]), patch(2, &["Signed-off-by"], &[])]));
+        assert!(is_reviewed(&[patch(1, &["Reviewed-by"], &[]), patch(2, &[], &[("Acked-by", true)])]));
+        assert!(!is_reviewed(&[patch(1, &["Reviewed-by"], &[]), patch(2, &[], &[("Acked-by", false)])]));
+        assert!(!is_reviewed(&[patch(1, &[], &[("Tested-by", true)])]));
     }
 
     #[test]
     fn fetch_line_needs_a_mirror_and_an_applied_series() {
         let links = ProjectLinks { mirror_url: Some("https://git.example.org/xen.git".into()), tag_prefix: "quire".into() };
-        let applied = ApplyState::Applied { tree_url: None };
-        assert_eq!(fetch_line(&links, "a@b", &applied).as_deref(), Some("git fetch https://git.example.org/xen.git tags/quire/a@b"));
-        assert_eq!(fetch_line(&links, "a@b", &ApplyState::NotYet), None);
-        assert_eq!(fetch_line(&ProjectLinks::default(), "a@b", &applied), None);
+        assert_eq!(fetch_line(&links, "a@b", Some(true)).as_deref(), Some("git fetch https://git.example.org/xen.git tags/quire/a@b"));
+        assert_eq!(fetch_line(&links, "a@b", None), None);
+        assert_eq!(fetch_line(&links, "a@b", Some(false)), None);
+        assert_eq!(fetch_line(&ProjectLinks::default(), "a@b", Some(true)), None);
     }
 
     #[test]
-    fn older_revisions_are_obsolete_and_link_an_interdiff() {
-        let v1 = series("v1@x", &[(1, "v1@x")], 1);
-        let v2 = series("v2@x", &[(1, "v2@x")], 2);
-        let thread = [msg("v1@x", None, 1)];
-        let page = series_page(SeriesInput {
-            project: "xen",
-            series: &v1,
-            thread: &thread,
-            trailers: &[],
-            revisions: &[v1.clone(), v2.clone()],
-            apply: ApplyState::NotYet,
+    fn incomplete_and_obsolete_series_say_so() {
+        let f = SeriesFacts { complete: false, patches: 2, total: 3, obsolete: true, ..Default::default() };
+        let b = badges(&f);
+        assert!(b.iter().any(|b| b.text == "incomplete" && b.title == "2 of 3 patches received"));
+        assert!(b.iter().any(|b| b.text == "obsolete"));
+        assert!(b.iter().any(|b| b.text == "not applied"));
+    }
+
+    fn detail(head: &str, version: u32, revisions: Vec<Revision>) -> SeriesDetail {
+        SeriesDetail {
+            project: "xen".into(),
+            message_id: head.into(),
+            subject: format!("[PATCH v{version}] thing"),
+            name: "thing".into(),
+            version,
+            total: 2,
+            complete: true,
+            is_rfc: false,
+            is_pull: false,
+            submitter: Address { name: "Ann".into(), email: "ann@example.com".into() },
+            date: 1_600_000_000,
+            last_activity: 1_600_000_000,
+            superseded_by: None,
+            revisions,
+            cover_letter: None,
+            patches: vec![patch(1, &["Reviewed-by"], &[]), patch(2, &[], &[("Acked-by", false)])],
+            replies: 0,
+            apply: None,
             checks: vec![],
-            links: ProjectLinks::default(),
-            now: 1_600_000_100,
-        });
+        }
+    }
+
+    #[test]
+    fn older_revisions_link_an_interdiff_and_mark_the_newest() {
+        let revs = vec![
+            Revision { message_id: "v1@x".into(), version: 1, date: 1, subject: "v1".into() },
+            Revision { message_id: "v2@x".into(), version: 2, date: 2, subject: "v2".into() },
+        ];
+        let mut d = detail("v1@x", 1, revs);
+        d.superseded_by = Some("v2@x".into());
+        let page = series_page("xen", &d, &[], &ProjectLinks::default(), 1_600_000_100);
         assert!(page.badges.iter().any(|b| b.text == "obsolete"));
         assert_eq!(page.revisions[1].interdiff_url.as_deref(), Some("/xen/v1@x/interdiff/v2@x"));
-        assert!(page.revisions[1].newest);
-        assert_eq!(page.posted, "posted 1 patch");
+        assert!(page.revisions[1].newest && !page.revisions[0].newest);
+        assert_eq!(page.posted, "posted 2 patches");
+        assert!(!page.badges.iter().any(|b| b.text == "reviewed"), "patch 2's ack is unverified");
+        assert!(page.trailers[1].trailers.iter().any(|t| !t.verified && t.tag == "Acked-by"));
     }
 
     #[test]
     fn check_states_fold_into_pass_or_fail() {
-        let c = |s: &str| Check { name: "ci".into(), state: s.into(), url: None, description: String::new() };
+        let c = |state| Check { id: 1, message_id: "x".into(), name: "ci".into(), state, url: None, description: None, log: None, created: 0 };
         assert_eq!(checks_pass(&[]), None);
-        assert_eq!(checks_pass(&[c("success"), c("pass")]), Some(true));
-        assert_eq!(checks_pass(&[c("success"), c("fail")]), Some(false));
-        assert_eq!(checks_pass(&[c("success"), c("pending")]), None);
+        assert_eq!(checks_pass(&[c(CheckState::Pass), c(CheckState::Warning)]), Some(true));
+        assert_eq!(checks_pass(&[c(CheckState::Pass), c(CheckState::Error)]), Some(false));
     }
 }

@@ -233,6 +233,49 @@ pub fn series_files<'a>(patches: impl IntoIterator<Item = &'a [FileStat]>) -> Ve
     out
 }
 
+/// The diffstat a cover letter carries (`git format-patch --cover-letter` writes the whole
+/// series' stat, computed on the cumulative diff), as its lines and summary, when it has one.
+/// It is exact where adding up the patches' stats is not (a line changed by two patches).
+pub fn cover_letter_stat(body: &str) -> Option<(Vec<StatLine>, String)> {
+    let lines: Vec<&str> = body.lines().collect();
+    let summary_at = lines.iter().position(|l| is_summary_line(l))?;
+    let start = (0..summary_at).rev().take_while(|&i| parse_stat_line(lines[i]).is_some()).last()?;
+    let stat = lines[start..summary_at].iter().filter_map(|l| parse_stat_line(l)).collect();
+    Some((stat, lines[summary_at].trim_end().to_string()))
+}
+
+fn is_summary_line(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix(' ') else { return false };
+    let mut words = rest.split_whitespace();
+    words.next().is_some_and(|n| n.parse::<u64>().is_ok())
+        && matches!(words.next(), Some("file" | "files"))
+        && words.next().is_some_and(|w| w.starts_with("changed"))
+}
+
+/// " name | 12 ++++---" split into head and graph; None for a line of another shape.
+fn parse_stat_line(line: &str) -> Option<StatLine> {
+    if !line.starts_with(' ') || line.len() < 5 {
+        return None;
+    }
+    let bar = line.rfind(" | ")?;
+    let after = line[bar + 3..].trim_start();
+    let (count, graph) = after.split_once(' ').unwrap_or((after, ""));
+    if count == "Bin" {
+        return Some(StatLine { head: line.to_string(), plus: String::new(), minus: String::new() });
+    }
+    count.parse::<u64>().ok()?;
+    if !graph.chars().all(|c| c == '+' || c == '-') {
+        return None;
+    }
+    let graph_at = line.len() - graph.len();
+    let plus_len = graph.chars().take_while(|&c| c == '+').count();
+    Some(StatLine {
+        head: line[..graph_at].to_string(),
+        plus: graph[..plus_len].to_string(),
+        minus: graph[plus_len..].to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +374,23 @@ mod tests {
         let p2 = [file("a", 3, 1)];
         let all = series_files([&p1[..], &p2[..]]);
         assert_eq!(all, vec![file("a", 4, 1), file("b", 2, 2)]);
+    }
+
+    /// Patchwork's base-cover-letter fixture: the cover letter's stat is of the cumulative diff
+    /// (test.txt added by 1/2 then removed by 2/2 nets one deletion).
+    #[test]
+    fn a_cover_letter_stat_is_read_as_git_wrote_it() {
+        let body = "This is a sample series.\n\nStephen Finucane (2):\n  test: Add some lorem ipsum\n  test: Convert to Markdown\n\n test.md  | 8 ++++++++\n test.txt | 1 -\n 2 files changed, 8 insertions(+), 1 deletion(-)\n\n-- \n2.7.4\n";
+        let (lines, summary) = cover_letter_stat(body).expect("a stat");
+        let texts: Vec<String> = lines.iter().map(|l| l.text()).collect();
+        assert_eq!(texts, vec![" test.md  | 8 ++++++++", " test.txt | 1 -"]);
+        assert_eq!(lines[1].minus, "-");
+        assert_eq!(summary, " 2 files changed, 8 insertions(+), 1 deletion(-)");
+    }
+
+    #[test]
+    fn a_cover_letter_without_a_stat_has_none() {
+        assert_eq!(cover_letter_stat("Hi,\n\nthis fixes a | b things\n"), None);
+        assert_eq!(cover_letter_stat(" 3 files changed, 1 insertion(+)\n"), None);
     }
 }

@@ -1,11 +1,106 @@
-//! quire-web: the pages maintainers live in.
+//! quire-web: the pages maintainers live in, server-rendered with axum and askama.
+//!
+//! [`router`] builds the application over an [`AppState`] (a store and a [`WebConfig`]);
+//! [`serve`] listens. Pages: `/` (projects), `/<project>/` (series list, `?page=N&q=words`),
+//! `/<project>/<message-id>/` (series page, redirect to it, or message page),
+//! `/<project>/<id>/interdiff/<other>`, downloads (`mbox`, `raw`, `patch`, `apply.log`) and
+//! `/<project>/new.atom`.
+//!
+//! Invariants: mail text is never marked safe (askama escapes it everywhere); no input gives
+//! a 500 (ids are checked before they reach the store, bad ones are 404 pages).
 
 pub mod age;
+pub mod build;
 pub mod diff;
 pub mod diffstat;
+pub mod error;
 pub mod interdiff;
+mod pages;
 pub mod quote;
 pub mod url;
 pub mod views;
-pub mod build;
-pub mod error;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use quire_store::Store;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use error::{WebError, WebResult};
+
+/// Per-project settings of the web pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectWebConfig {
+    /// Public URL of the git mirror holding applied series as tags; enables the fetch line.
+    pub mirror_url: Option<String>,
+    /// Tag prefix in the mirror (`<prefix>/<message-id>`); `quire` when None.
+    pub tag_prefix: Option<String>,
+}
+
+/// Site-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// The site's public base URL without trailing slash (`https://quire.example.org`), used
+    /// for absolute links in the Atom feed.
+    pub base_url: String,
+    /// Keyed by project name; projects not named here use the store's project settings.
+    pub projects: HashMap<String, ProjectWebConfig>,
+    /// Series per list page.
+    pub per_page: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { base_url: "http://127.0.0.1:8080".into(), projects: HashMap::new(), per_page: 50 }
+    }
+}
+
+/// The default tag prefix of applied series in a mirror.
+pub const DEFAULT_TAG_PREFIX: &str = "quire";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: WebConfig) -> AppState {
+        AppState { store: Arc::new(store), config: Arc::new(config) }
+    }
+}
+
+/// The whole site.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::front))
+        .route("/static/style.css", get(pages::stylesheet))
+        .route("/{project}", get(pages::project_slash))
+        .route("/{project}/", get(pages::series_list))
+        .route("/{project}/new.atom", get(pages::atom))
+        .route("/{project}/{id}", get(pages::message_slash))
+        .route("/{project}/{id}/", get(pages::message))
+        .route("/{project}/{id}/interdiff/{other}", get(pages::interdiff))
+        .route("/{project}/{id}/mbox", get(pages::mbox))
+        .route("/{project}/{id}/raw", get(pages::raw))
+        .route("/{project}/{id}/patch", get(pages::patch))
+        .route("/{project}/{id}/apply.log", get(pages::apply_log))
+        .fallback(pages::not_found)
+        .with_state(state)
+}
+
+/// Serves the site on `listen` until the process is stopped.
+pub async fn serve(store: Store, listen: SocketAddr, config: WebConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr().unwrap_or(listen);
+    tracing::info!(%addr, "serving");
+    serve_on(listener, AppState::new(store, config)).await
+}
+
+/// Serves the site on a listener already bound (tests bind 127.0.0.1:0 and read the port).
+pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    axum::serve(listener, router(state)).await.context("the web server stopped")
+}

@@ -148,24 +148,19 @@ pub struct MessageView {
 pub const MAX_DEPTH: usize = 6;
 
 impl MessageView {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        project: &str,
-        m: &quire_mail::ParsedMessage,
-        depth: usize,
-        now: i64,
-        is_patch: bool,
-    ) -> MessageView {
+    /// The view of a stored message at `depth` in its thread.
+    pub fn new(project: &str, m: &quire_store::MessageRecord, depth: usize, now: i64) -> MessageView {
         let url = crate::url::message_url(project, &m.message_id);
+        let is_patch = m.diff.is_some() && matches!(m.role, Some(quire_series::Role::Patch(_)));
         MessageView {
             anchor: crate::url::anchor(&m.message_id),
             depth: depth.min(MAX_DEPTH),
-            subject: if m.subject.is_empty() { "(no subject)".into() } else { m.subject.clone() },
-            from_name: if m.from.name.is_empty() { m.from.email.clone() } else { m.from.name.clone() },
+            subject: if m.subject.trim().is_empty() { "(no subject)".into() } else { m.subject.clone() },
+            from_name: if m.from.name.trim().is_empty() { m.from.email.clone() } else { m.from.name.clone() },
             from_email: m.from.email.clone(),
             age: Age::new(m.date.unwrap_or(0), now),
             body: body_pieces(&m.body),
-            diff: m.diff.as_ref().map(|d| classify(&d.text)).unwrap_or_default(),
+            diff: m.diff.as_deref().map(classify).unwrap_or_default(),
             raw_url: format!("{url}raw"),
             patch_url: is_patch.then(|| format!("{url}patch")),
             url,

@@ -1,0 +1,439 @@
+//! The handlers: each fetches what its page needs from the store (few, batched reads), hands
+//! it to `build`, and renders. Store errors become 500 pages with the cause logged; unknown
+//! names become 404 pages that say what was not found.
+
+use crate::age::{Age, rfc3339};
+use crate::build::{self, ProjectLinks};
+use crate::error::{WebError, WebResult};
+use crate::interdiff::{RevisionPatch, interdiff_lines};
+use crate::url::{anchor, bare_id, implausible_id, message_url, segment};
+use crate::views::*;
+use crate::{AppState, DEFAULT_TAG_PREFIX};
+use askama::Template;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use quire_mail::{Address, Trailer};
+use quire_series::CollectedTrailer;
+use quire_series::am::{AmOptions, AmPatch, render_mbox};
+use quire_store::{MessageRecord, SeriesDetail, SeriesFilter};
+use serde::Deserialize;
+
+const STYLE: &str = include_str!("../static/style.css");
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn render(t: &impl Template) -> WebResult<Response> {
+    let html = t.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
+fn store_err(what: &str) -> impl FnOnce(quire_store::Error) -> WebError + '_ {
+    move |e| WebError::Internal(anyhow::Error::new(e).context(what.to_string()))
+}
+
+/// The path's parts, or a 400 page saying why they could not be read (bad percent-encoding,
+/// invalid UTF-8).
+fn path_parts<T>(p: Result<Path<T>, PathRejection>) -> WebResult<T> {
+    p.map(|Path(t)| t).map_err(|e| WebError::BadRequest(format!("The address cannot be read: {}", e.body_text())))
+}
+
+/// A Message-ID from the URL, checked before it reaches the store.
+fn checked_id(raw: &str) -> WebResult<String> {
+    let id = bare_id(raw);
+    match implausible_id(id) {
+        Some(why) => Err(WebError::not_found(format!("No message has {why}."))),
+        None => Ok(id.to_string()),
+    }
+}
+
+/// The project, or a 404 naming it.
+async fn project_links(state: &AppState, project: &str) -> WebResult<ProjectLinks> {
+    if implausible_id(project).is_some() {
+        return Err(WebError::not_found("No such project."));
+    }
+    let projects = state.store.projects().await.map_err(store_err("reading the projects"))?;
+    let Some(stored) = projects.into_iter().find(|p| p.config.name == project).map(|p| p.config) else {
+        return Err(WebError::not_found(format!("No project is named “{project}”.")));
+    };
+    let web = state.config.projects.get(project);
+    Ok(ProjectLinks {
+        mirror_url: web.and_then(|w| w.mirror_url.clone()).or(stored.mirror_url),
+        tag_prefix: web
+            .and_then(|w| w.tag_prefix.clone())
+            .or(stored.tag_prefix)
+            .unwrap_or_else(|| DEFAULT_TAG_PREFIX.to_string()),
+    })
+}
+
+pub async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLE).into_response()
+}
+
+pub async fn not_found(uri: Uri) -> WebError {
+    WebError::not_found(format!("Nothing lives at {}.", uri.path()))
+}
+
+pub async fn front(State(state): State<AppState>) -> WebResult<Response> {
+    let projects = state.store.projects().await.map_err(store_err("listing projects"))?;
+    let mut rows = Vec::with_capacity(projects.len());
+    for p in projects.into_iter().filter(|p| p.messages > 0) {
+        rows.push(ProjectRow {
+            url: format!("/{}/", segment(&p.config.name)),
+            last_activity: last_activity(&state, &p.config.name).await?.map(|t| Age::new(t, now())),
+            name: p.config.name,
+            series: p.series,
+            messages: p.messages,
+        });
+    }
+    render(&FrontPage { projects: rows })
+}
+
+/// The last activity of a project: that of its newest series. (The store's project summary
+/// does not carry it yet; one small query per project.)
+async fn last_activity(state: &AppState, project: &str) -> WebResult<Option<i64>> {
+    let filter = SeriesFilter { words: Vec::new(), page: 1, per_page: 1, include_superseded: true };
+    let newest = state.store.series_list(project, &filter).await.map_err(store_err("reading a project's newest series"))?;
+    Ok(newest.items.first().map(|s| s.last_activity.max(s.date)))
+}
+
+pub async fn project_slash(path: Result<Path<String>, PathRejection>) -> WebResult<Redirect> {
+    let project = path_parts(path)?;
+    Ok(Redirect::permanent(&format!("/{}/", segment(&project))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    page: Option<String>,
+    q: Option<String>,
+}
+
+/// `?page=` as a page number: absent or empty is 1; anything else must be a number from 1.
+fn page_number(raw: Option<&str>) -> WebResult<u32> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(1),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| WebError::BadRequest(format!("“{s}” is not a page number: pages count from 1."))),
+    }
+}
+
+/// The words of `?q=`: plain words matched on subjects (a query language comes later). At
+/// most 16 words of 100 characters, so a pasted novel costs nothing.
+fn query_words(q: &str) -> Vec<String> {
+    q.split_whitespace().take(16).map(|w| w.chars().take(100).collect()).collect()
+}
+
+fn list_url(project: &str, page: u32, q: &str) -> String {
+    let mut url = format!("/{}/?page={page}", segment(project));
+    if !q.is_empty() {
+        url.push_str("&q=");
+        url.push_str(&percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string());
+    }
+    url
+}
+
+pub async fn series_list(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> WebResult<Response> {
+    let project = path_parts(path)?;
+    let Query(query) = query.map_err(|e| WebError::BadRequest(format!("The query cannot be read: {}", e.body_text())))?;
+    project_links(&state, &project).await?;
+    let page = page_number(query.page.as_deref())?;
+    let q = query.q.unwrap_or_default().trim().to_string();
+    let filter = SeriesFilter { words: query_words(&q), page, per_page: state.config.per_page, include_superseded: true };
+    let listed = state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?;
+    let now = now();
+    let pages = listed.total.div_ceil(u64::from(listed.per_page.max(1)));
+    render(&ListPage {
+        project_url: format!("/{}/", segment(&project)),
+        atom_url: format!("/{}/new.atom", segment(&project)),
+        rows: listed.items.iter().map(|s| build::series_row(&project, s, now)).collect(),
+        prev_url: (page > 1).then(|| list_url(&project, page - 1, &q)),
+        next_url: (u64::from(page) < pages).then(|| list_url(&project, page + 1, &q)),
+        project,
+        q,
+        page,
+    })
+}
+
+pub async fn message_slash(path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Redirect> {
+    let (project, id) = path_parts(path)?;
+    Ok(Redirect::permanent(&message_url(&project, &id)))
+}
+
+/// What a Message-ID names within a project.
+enum Named {
+    Series(Box<SeriesDetail>),
+    /// A message of a series that is not its head: the head.
+    InSeries { head: String },
+    Message(Box<MessageRecord>),
+}
+
+async fn lookup(state: &AppState, project: &str, id: &str) -> WebResult<Named> {
+    let detail = state.store.series(id).await.map_err(store_err("reading a series"))?;
+    if let Some(detail) = detail.filter(|d| d.project == project) {
+        if detail.message_id == id {
+            return Ok(Named::Series(Box::new(detail)));
+        }
+        return Ok(Named::InSeries { head: detail.message_id });
+    }
+    let message = state.store.message(id).await.map_err(store_err("reading a message"))?;
+    match message {
+        Some(m) if m.projects.iter().any(|p| p == project) => match &m.series_head {
+            Some(head) if head != id => Ok(Named::InSeries { head: head.clone() }),
+            _ => Ok(Named::Message(Box::new(m))),
+        },
+        _ => Err(WebError::not_found(format!("No message <{id}> in project {project}."))),
+    }
+}
+
+pub async fn message(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+    let (project, raw_id) = path_parts(path)?;
+    let links = project_links(&state, &project).await?;
+    let id = checked_id(&raw_id)?;
+    match lookup(&state, &project, &id).await? {
+        Named::Series(detail) => {
+            let thread = state.store.thread(&detail.message_id).await.map_err(store_err("reading a series' thread"))?;
+            render(&build::series_page(&project, &detail, &thread, &links, now()))
+        }
+        Named::InSeries { head } => {
+            let to = format!("{}#{}", message_url(&project, &head), anchor(&id));
+            Ok(Redirect::to(&to).into_response())
+        }
+        Named::Message(m) => {
+            // The store reads threads of series only; a discussion outside any series shows
+            // the message itself.
+            let title = m.subject.clone();
+            let thread = [*m];
+            render(&MessagePage {
+                project_url: format!("/{}/", segment(&project)),
+                title: if title.trim().is_empty() { "(no subject)".into() } else { title },
+                thread: build::thread_views(&project, &thread, now()),
+                focus: anchor(&thread[0].message_id),
+                project,
+            })
+        }
+    }
+}
+
+/// The series named by `id` (its head, or any message of it), or a 404.
+async fn series_of(state: &AppState, project: &str, id: &str) -> WebResult<SeriesDetail> {
+    match lookup(state, project, id).await? {
+        Named::Series(d) => Ok(*d),
+        Named::InSeries { head } => state
+            .store
+            .series(&head)
+            .await
+            .map_err(store_err("reading a series"))?
+            .ok_or_else(|| WebError::not_found(format!("No series <{head}> in project {project}."))),
+        Named::Message(_) => Err(WebError::not_found(format!("<{id}> is not part of a series in project {project}."))),
+    }
+}
+
+pub async fn interdiff(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> WebResult<Response> {
+    let (project, raw_id, raw_other) = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let (id, other) = (checked_id(&raw_id)?, checked_id(&raw_other)?);
+    let from = series_of(&state, &project, &id).await?;
+    let to = series_of(&state, &project, &other).await?;
+    let (old, new) = (revision_patches(&state, &from).await?, revision_patches(&state, &to).await?);
+    let (from_label, to_label) = (format!("v{}", from.version), format!("v{}", to.version));
+    render(&InterdiffPage {
+        project_url: format!("/{}/", segment(&project)),
+        title: build::series_title(&to.subject, &to.name),
+        from_url: message_url(&project, &from.message_id),
+        to_url: message_url(&project, &to.message_id),
+        lines: interdiff_lines(&old, &new, &from_label, &to_label),
+        from_label,
+        to_label,
+        project,
+    })
+}
+
+async fn revision_patches(state: &AppState, s: &SeriesDetail) -> WebResult<Vec<RevisionPatch>> {
+    // One read for the whole revision: its thread holds every patch with body and diff.
+    let records = state.store.thread(&s.message_id).await.map_err(store_err("reading a revision's patches"))?;
+    Ok(s.patches
+        .iter()
+        .map(|p| {
+            let m = records.iter().find(|r| r.message_id == p.message_id);
+            RevisionPatch {
+                number: p.number,
+                subject: p.subject.clone(),
+                message: m.map(|m| m.body.clone()).unwrap_or_default(),
+                diff: m.and_then(|m| m.diff.clone()).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+fn text_response(body: impl Into<axum::body::Body>, content_type: &'static str, filename: Option<String>) -> Response {
+    let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body.into()).into_response();
+    if let Some(name) = filename
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// A file name from a Message-ID: only characters safe everywhere.
+fn file_name(id: &str, ext: &str) -> String {
+    let stem: String = id.chars().take(100).map(|c| if c.is_ascii_alphanumeric() || "._-@".contains(c) { c } else { '_' }).collect();
+    format!("{stem}.{ext}")
+}
+
+pub async fn raw(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+    let (project, raw_id) = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let id = checked_id(&raw_id)?;
+    let m = state.store.message(&id).await.map_err(store_err("reading a message"))?;
+    if !m.is_some_and(|m| m.projects.iter().any(|p| p == &project)) {
+        return Err(WebError::not_found(format!("No message <{id}> in project {project}.")));
+    }
+    let raw = state.store.raw(&id).await.map_err(store_err("reading a raw message"))?;
+    let raw = raw.ok_or_else(|| WebError::not_found(format!("No raw copy of <{id}>.")))?;
+    Ok(text_response(raw, "text/plain; charset=utf-8", None))
+}
+
+/// The trailers of a stored patch as `quire_series::am` takes them.
+fn collected(p: &quire_store::SeriesPatch) -> Vec<CollectedTrailer> {
+    p.trailers
+        .iter()
+        .map(|t| CollectedTrailer {
+            trailer: Trailer {
+                tag: t.tag.clone(),
+                value: t.value.clone(),
+                person: (!t.email.is_empty()).then(|| Address { name: t.name.clone(), email: t.email.clone() }),
+            },
+            message_id: t.message_id.clone(),
+            verified: t.verified,
+            carried_over: t.carried_over,
+        })
+        .collect()
+}
+
+/// The mbox of `patches` of `s`, with their collected trailers, exactly as `quire am` writes it.
+async fn am_mbox(state: &AppState, s: &SeriesDetail, only: Option<&str>) -> WebResult<Vec<u8>> {
+    let patches: Vec<&quire_store::SeriesPatch> = s.patches.iter().filter(|p| only.is_none_or(|o| o == p.message_id)).collect();
+    let mut parsed = Vec::with_capacity(patches.len());
+    for p in &patches {
+        let raw = state.store.raw(&p.message_id).await.map_err(store_err("reading a patch"))?;
+        let raw = raw.ok_or_else(|| WebError::not_found(format!("No raw copy of patch <{}>.", p.message_id)))?;
+        parsed.push(quire_mail::parse(&raw));
+    }
+    let trailers: Vec<Vec<CollectedTrailer>> = patches.iter().map(|p| collected(p)).collect();
+    let am: Vec<AmPatch<'_>> = patches
+        .iter()
+        .zip(&parsed)
+        .zip(&trailers)
+        .map(|((p, m), t)| AmPatch { message: m, number: p.number, total: s.total, version: s.version, trailers: t })
+        .collect();
+    Ok(render_mbox(&am, &AmOptions::default()))
+}
+
+pub async fn mbox(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+    let (project, raw_id) = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let id = checked_id(&raw_id)?;
+    let s = series_of(&state, &project, &id).await?;
+    let bytes = am_mbox(&state, &s, None).await?;
+    Ok(text_response(bytes, "application/mbox", Some(file_name(&s.message_id, "mbox"))))
+}
+
+pub async fn patch(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+    let (project, raw_id) = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let id = checked_id(&raw_id)?;
+    let s = series_of(&state, &project, &id).await?;
+    if !s.patches.iter().any(|p| p.message_id == id) {
+        return Err(WebError::not_found(format!("<{id}> is not a patch of series <{}>.", s.message_id)));
+    }
+    let bytes = am_mbox(&state, &s, Some(&id)).await?;
+    Ok(text_response(bytes, "text/plain; charset=utf-8", None))
+}
+
+pub async fn apply_log(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+    let (project, raw_id) = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let id = checked_id(&raw_id)?;
+    let s = series_of(&state, &project, &id).await?;
+    match s.apply.and_then(|a| a.log) {
+        Some(log) => Ok(text_response(log, "text/plain; charset=utf-8", None)),
+        None => Err(WebError::not_found(format!("Series <{}> has not been applied yet: there is no apply log.", s.message_id))),
+    }
+}
+
+pub async fn atom(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> WebResult<Response> {
+    let project = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let filter = SeriesFilter { words: Vec::new(), page: 1, per_page: 30, include_superseded: true };
+    let listed = state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?;
+    let base = state.config.base_url.trim_end_matches('/');
+    let html_link = format!("{base}/{}/", segment(&project));
+    let entries: Vec<AtomEntry> = listed
+        .items
+        .iter()
+        .map(|s| {
+            let link = format!("{base}{}", message_url(&project, &s.message_id));
+            let name = build::person(&s.submitter);
+            AtomEntry {
+                id: link.clone(),
+                title: build::series_title(&s.subject, &s.name),
+                link,
+                updated: rfc3339(s.date),
+                author_name: if name.trim().is_empty() { "unknown".into() } else { name },
+                author_email: s.submitter.email.clone(),
+                summary: format!("{} by {}", crate::age::plural(u64::from(s.patches), "patch"), build::person(&s.submitter)),
+            }
+        })
+        .collect();
+    let updated = listed.items.iter().map(|s| s.date).max().unwrap_or(0);
+    let feed = AtomFeed {
+        id: format!("{html_link}new.atom"),
+        title: format!("{project}: new series"),
+        self_link: format!("{html_link}new.atom"),
+        html_link,
+        updated: rfc3339(updated),
+        entries,
+    };
+    let xml = feed.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")))?;
+    Ok(text_response(xml, "application/atom+xml; charset=utf-8", None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_numbers_count_from_one() {
+        assert_eq!(page_number(None).ok(), Some(1));
+        assert_eq!(page_number(Some("")).ok(), Some(1));
+        assert_eq!(page_number(Some("3")).ok(), Some(3));
+        assert!(matches!(page_number(Some("0")), Err(WebError::BadRequest(_))));
+        assert!(matches!(page_number(Some("-1")), Err(WebError::BadRequest(_))));
+        assert!(matches!(page_number(Some("99999999999999")), Err(WebError::BadRequest(_))));
+    }
+
+    #[test]
+    fn query_words_are_bounded() {
+        assert_eq!(query_words("  mm:  fix "), vec!["mm:", "fix"]);
+        assert_eq!(query_words(&"w ".repeat(1000)).len(), 16);
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(file_name("a/b\"c@d", "mbox"), "a_b_c@d.mbox");
+    }
+}
