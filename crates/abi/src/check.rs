@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::compile::{Build, Outcome, compile, ensure_clang};
+use crate::compile::{Build, Outcome, compile, compile_with_epilogue, ensure_clang};
 use crate::config::{AbiConfig, Target};
 use crate::diff::compare_layouts;
-use crate::dwarf::read_layouts;
+use crate::dwarf::{read_enum, read_layouts};
 use crate::error::{Error, Result, io};
 use crate::git::{changed_paths, extract_tree, resolve_commit};
 use crate::layout::TypeLayout;
@@ -170,13 +170,50 @@ fn build_side(job: &Job<'_>, header: &str, cfg: &AbiConfig, scratch: &Path) -> R
         prelude: &cfg.prelude,
         extra_args: &cfg.clang_args,
     };
-    match compile(&build, &workdir)? {
-        Outcome::Failed(message) => Ok(Side::Failed(message)),
-        Outcome::Object(bytes) => {
-            let what = format!("{header} for {}", job.target.triple);
-            Ok(Side::Types(read_layouts(&bytes, job.tree, &job.target.triple, &what)?))
+    match build_layouts(&build, &workdir)? {
+        Err(message) => Ok(Side::Failed(message)),
+        Ok(types) => Ok(Side::Types(types)),
+    }
+}
+
+/// Name of the enum a probe declares; reserved-looking so no header uses it.
+const PROBE_ENUM: &str = "__quire_abi_alignments";
+
+/// Builds one header and reads its layouts: `Ok(Err(message))` when clang refuses the header.
+///
+/// Alignment needs a second, probe build: DWARF does not record `packed`, so a packed struct
+/// whose members sit at natural offsets (common in virtio and other wire formats) cannot be
+/// told from an unpacked one. The probe declares an enum whose values are `_Alignof` of
+/// every type read, and the compiler's answer replaces the computed one. If the probe does
+/// not build, the computed alignments stay.
+pub fn build_layouts(build: &Build<'_>, workdir: &Path) -> Result<std::result::Result<Vec<TypeLayout>, String>> {
+    let what = format!("{} for {}", build.header, build.target.triple);
+    let mut layouts = match compile(build, workdir)? {
+        Outcome::Failed(message) => return Ok(Err(message)),
+        Outcome::Object(bytes) => read_layouts(&bytes, build.tree, &build.target.triple, &what)?,
+    };
+    if layouts.is_empty() {
+        return Ok(Ok(layouts));
+    }
+    let mut probe = format!("enum {PROBE_ENUM} {{\n");
+    for (index, layout) in layouts.iter().enumerate() {
+        probe.push_str(&format!("    __quire_abi_align_{index} = _Alignof({}),\n", layout.name));
+    }
+    probe.push_str("};\n");
+    if let Outcome::Object(bytes) = compile_with_epilogue(build, workdir, &probe)? {
+        for enumerator in read_enum(&bytes, PROBE_ENUM, &what)? {
+            let index = enumerator.name.strip_prefix("__quire_abi_align_").and_then(|i| i.parse::<usize>().ok());
+            let (Some(layout), Ok(alignment)) = (index.and_then(|i| layouts.get_mut(i)), u64::try_from(enumerator.value))
+            else {
+                continue;
+            };
+            if alignment < layout.alignment {
+                layout.packed = true;
+            }
+            layout.alignment = alignment;
         }
     }
+    Ok(Ok(layouts))
 }
 
 /// Adds what one header gave to the before/after sets of its configuration. A header that

@@ -55,15 +55,27 @@ pub fn translation_unit(tree: &Path, header: &str, prelude: &[String]) -> String
 /// `-fno-eliminate-unused-debug-types` so types the TU declares but never uses — all of them,
 /// in a header — still reach the DWARF.
 pub fn compile(build: &Build<'_>, workdir: &Path) -> Result<Outcome> {
+    compile_source(build, workdir, "", "")
+}
+
+/// The same build with C code after the `#include`: a probe asking the compiler for values
+/// DWARF does not hold (see [`crate::check::build_layouts`]).
+pub fn compile_with_epilogue(build: &Build<'_>, workdir: &Path, epilogue: &str) -> Result<Outcome> {
+    compile_source(build, workdir, epilogue, "-probe")
+}
+
+fn compile_source(build: &Build<'_>, workdir: &Path, epilogue: &str, suffix: &str) -> Result<Outcome> {
     let stem = format!(
-        "{}-{}-{:x}",
+        "{}-{}-{:x}{suffix}",
         build.target.name.replace(['/', ' '], "_"),
         build.header.replace(['/', ' ', '.'], "_"),
         fingerprint(build.defines)
     );
     let source = workdir.join(format!("{stem}.c"));
     let object = workdir.join(format!("{stem}.o"));
-    std::fs::write(&source, translation_unit(build.tree, build.header, build.prelude))
+    let mut tu = translation_unit(build.tree, build.header, build.prelude);
+    tu.push_str(epilogue);
+    std::fs::write(&source, tu)
         .map_err(io(format!("writing {}", source.display())))?;
     let mut cmd = Command::new(build.clang);
     cmd.arg(format!("--target={}", build.target.triple))

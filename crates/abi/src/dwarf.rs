@@ -32,7 +32,44 @@ type Reader<'a> = gimli::RelocateReader<gimli::EndianSlice<'a, gimli::RunTimeEnd
 /// Every struct, union and enum declared in a file under `tree_root`, laid out for `triple`
 /// (the triple decides scalar alignment, which DWARF does not record). `what` names the
 /// build in error messages.
+///
+/// Alignment is computed from the members; DWARF does not say whether a struct was packed, so
+/// a packed struct whose members happen to sit at natural offsets gets its natural alignment
+/// here. [`crate::check::build_layouts`] asks clang for the exact figure afterwards.
 pub fn read_layouts(object_bytes: &[u8], tree_root: &Path, triple: &str, what: &str) -> Result<Vec<TypeLayout>> {
+    let root = normalize(tree_root);
+    let mut layouts = Vec::new();
+    for_each_unit(object_bytes, triple, what, |dies, files| {
+        for layout in dies.public_types(files, &root) {
+            if !layouts.iter().any(|l: &TypeLayout| l.name == layout.name) {
+                layouts.push(layout);
+            }
+        }
+    })?;
+    Ok(layouts)
+}
+
+/// The enumerators of the enum named `name`, wherever it is declared: how a probe translation
+/// unit hands back values only the compiler knows (`_Alignof`).
+pub fn read_enum(object_bytes: &[u8], name: &str, what: &str) -> Result<Vec<Enumerator>> {
+    let mut found = Vec::new();
+    for_each_unit(object_bytes, "", what, |dies, _| {
+        for offset in &dies.order {
+            let Some(die) = dies.die(*offset) else { continue };
+            if die.tag == dw::DW_TAG_enumeration_type && die.name.as_deref() == Some(name) && found.is_empty() {
+                found = dies.enumerators(die);
+            }
+        }
+    })?;
+    Ok(found)
+}
+
+fn for_each_unit(
+    object_bytes: &[u8],
+    triple: &str,
+    what: &str,
+    mut visit: impl FnMut(&Dies, &HashMap<u64, PathBuf>),
+) -> Result<()> {
     let object_error = |message: String| Error::Object { what: what.to_owned(), message };
     let file = object::File::parse(object_bytes).map_err(|e| object_error(e.to_string()))?;
     let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
@@ -51,20 +88,14 @@ pub fn read_layouts(object_bytes: &[u8], tree_root: &Path, triple: &str, what: &
         gimli::RelocateReader::new(gimli::EndianSlice::new(data, endian), Relocations(relocations))
     });
     let dwarf_error = |source: gimli::Error| Error::Dwarf { what: what.to_owned(), source };
-    let root = normalize(tree_root);
-    let mut layouts = Vec::new();
     let mut units = dwarf.units();
     while let Some(header) = units.next().map_err(dwarf_error)? {
         let unit = dwarf.unit(header).map_err(dwarf_error)?;
         let dies = Dies::read(&dwarf, &unit, triple, little_endian(endian)).map_err(dwarf_error)?;
         let files = file_paths(&dwarf, &unit).map_err(dwarf_error)?;
-        for layout in dies.public_types(&files, &root) {
-            if !layouts.iter().any(|l: &TypeLayout| l.name == layout.name) {
-                layouts.push(layout);
-            }
-        }
+        visit(&dies, &files);
     }
-    Ok(layouts)
+    Ok(())
 }
 
 fn little_endian(endian: gimli::RunTimeEndian) -> bool {

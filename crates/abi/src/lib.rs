@@ -21,7 +21,7 @@ pub mod git;
 pub mod layout;
 pub mod report;
 
-pub use check::{check_revisions, check_trees};
+pub use check::{build_layouts, check_revisions, check_trees};
 pub use config::{AbiConfig, DEFAULT_TARGETS, Target};
 pub use diff::{BitField, LayoutChange};
 pub use error::{Error, Result};

@@ -379,3 +379,25 @@ fn report_round_trips_through_json() {
     assert_eq!(back, report);
     assert!(json.contains("\"change\": \"size\""), "{json}");
 }
+
+/// A packed attribute on a struct whose members already sit at natural offsets changes no
+/// offset and no size, only the alignment, and with it every struct embedding it.
+#[test]
+fn packing_a_naturally_aligned_struct_changes_its_alignment_and_its_users() {
+    let repo = Repo::new();
+    let body = |attr: &str| {
+        header(&format!(
+            "struct ring_desc {{\n    uint32_t addr;\n    uint32_t len;\n}}{attr};\nstruct ring_slot {{\n    uint8_t flags;\n    struct ring_desc desc;\n}};"
+        ))
+    };
+    let before = repo.commit("v1", &[("include/public/ring.h", &body(""))]);
+    let after = repo.commit("v2", &[("include/public/ring.h", &body(" __attribute__((packed))"))]);
+    let report = check_revisions(repo.path(), &before, &after, &config()).expect("check runs");
+    let x86 = report.configuration("x86_64", &[]).expect("built");
+    let desc = x86.type_change("struct ring_desc").expect("reported");
+    assert_eq!(desc.changes, vec![LayoutChange::Alignment { before: 4, after: 1 }]);
+    assert!(desc.breaking);
+    let slot = x86.type_change("struct ring_slot").expect("embedding struct reported");
+    assert!(slot.changes.contains(&LayoutChange::MemberOffset { member: "desc".into(), before: 4, after: 1 }), "{:?}", slot.changes);
+    assert!(slot.changes.contains(&LayoutChange::Size { before: 12, after: 9 }));
+}

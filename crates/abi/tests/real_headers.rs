@@ -7,7 +7,7 @@ use std::process::Command;
 
 use quire_abi::compile::{Build, Outcome, compile};
 use quire_abi::dwarf::read_layouts;
-use quire_abi::{AbiConfig, Target, TypeKind, TypeLayout, check_trees};
+use quire_abi::{AbiConfig, Target, TypeKind, TypeLayout, build_layouts, check_trees};
 
 const INCLUDE: &str = "/usr/include";
 const HEADER: &str = "linux/io_uring.h";
@@ -111,4 +111,74 @@ fn header_unbuildable_on_foreign_targets_is_reported_per_target() {
     assert!(message.contains("fatal error: 'asm/") && message.contains("file not found"), "{message}");
     assert!(message.starts_with("In file included from"), "the include chain comes first: {message}");
     assert!(message.lines().count() <= quire_abi::compile::DIAGNOSTIC_LINES);
+}
+
+fn x86_64_build<'a>(target: &'a Target, header: &'a str) -> Build<'a> {
+    Build {
+        clang: Path::new("/usr/bin/clang"),
+        tree: Path::new(INCLUDE),
+        header,
+        target,
+        defines: &[],
+        include_dirs: &[],
+        prelude: &[],
+        extra_args: &[],
+    }
+}
+
+/// Kernel UAPI headers full of `__attribute__((packed))` wire formats. Their members sit at
+/// natural offsets, so DWARF alone makes them look unpacked; run over all 536 buildable
+/// headers of linux/, the computed figures disagreed with clang on the alignment of packed
+/// structs in 49 headers and nowhere else, and the probe build closes that gap (0 of 3185
+/// types disagree). This pins the headers that showed it.
+#[test]
+fn packed_uapi_structs_get_the_compilers_alignment() {
+    let headers = [
+        "linux/virtio_net.h",
+        "linux/virtio_blk.h",
+        "linux/virtio_scsi.h",
+        "linux/uhid.h",
+        "linux/userfaultfd.h",
+        "linux/target_core_user.h",
+        "linux/vfio_ccw.h",
+        "linux/wmi.h",
+    ];
+    let target = Target::resolve("x86_64").expect("known");
+    let work = tempfile::tempdir().expect("temp dir");
+    let mut checked = 0;
+    for header in headers {
+        assert!(Path::new(INCLUDE).join(header).is_file(), "{header} missing: apt-get install linux-libc-dev");
+        let build = x86_64_build(&target, header);
+        let layouts = build_layouts(&build, work.path()).expect("clang runs").expect("header builds");
+        let mut asserts = format!("#include <stddef.h>\n#include <{header}>\n");
+        for layout in layouts.iter().filter(|l| l.file == header) {
+            let ty = &layout.name;
+            asserts.push_str(&format!(
+                "_Static_assert(sizeof({ty}) == {}, \"size\");\n_Static_assert(_Alignof({ty}) == {}, \"align {ty}\");\n",
+                layout.size, layout.alignment
+            ));
+            for m in layout.members.iter().filter(|m| m.bit_size.is_none()) {
+                asserts.push_str(&format!("_Static_assert(offsetof({ty}, {}) == {}, \"{ty}.{}\");\n", m.name, m.offset, m.name));
+            }
+            checked += 1;
+        }
+        let source = work.path().join("asserts.c");
+        std::fs::write(&source, asserts).expect("write");
+        let out = Command::new("/usr/bin/clang")
+            .args(["--target=x86_64-linux-gnu", "-ffreestanding", "-fsyntax-only", "-ferror-limit=0", "-w"])
+            .arg(&source)
+            .output()
+            .expect("clang runs");
+        assert!(out.status.success(), "{header}: clang disagrees:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(checked > 60, "{checked} types");
+
+    let build = x86_64_build(&target, "linux/virtio_net.h");
+    let layouts = build_layouts(&build, work.path()).expect("clang runs").expect("builds");
+    let config = layouts.iter().find(|l| l.name == "struct virtio_net_config").expect("read");
+    assert_eq!((config.alignment, config.packed), (1, true));
+    let Outcome::Object(bytes) = compile(&build, work.path()).expect("clang runs") else { panic!("builds") };
+    let computed = read_layouts(&bytes, Path::new(INCLUDE), &target.triple, "virtio_net.h").expect("reads");
+    let guessed = computed.iter().find(|l| l.name == "struct virtio_net_config").expect("read");
+    assert!(guessed.alignment > 1, "DWARF alone cannot see this packing: the probe is needed");
 }
