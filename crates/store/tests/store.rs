@@ -1,13 +1,39 @@
-//! The store's rules, each test run on SQLite and on PostgreSQL.
+//! The store's rules, each test run on SQLite and on PostgreSQL (`both_backends!`).
 
 mod common;
 
 use common::*;
-use quire_mail::MessageKind;
-use quire_store::{both_backends, BatchOutcome, SeriesFilter, Store};
+use quire_mail::{MessageKind, ParsedMessage};
+use quire_store::{
+    ApplyResult, ApplyState, BatchOutcome, CheckState, NewCheck, ProjectConfig, SeriesFilter, Store, UNASSIGNED,
+    both_backends,
+};
 
-async fn ingest(store: &Store, msgs: Vec<quire_mail::ParsedMessage>) -> BatchOutcome {
+async fn ingest(store: &Store, msgs: Vec<ParsedMessage>) -> BatchOutcome {
     store.ingest(msgs.into_iter().map(incoming).collect()).await.expect("ingest")
+}
+
+/// What `quire_series::assemble` says of all `msgs` at once must be what the store shows after
+/// receiving them in any batches: the neighbourhoods it gathers are complete.
+async fn assert_store_matches_assembly(store: &Store, msgs: &[ParsedMessage]) {
+    let metas: Vec<_> = msgs.iter().map(meta).collect();
+    let assembly = quire_series::assemble(&metas);
+    for s in &assembly.series {
+        let d = store.series(&s.head).await.unwrap().unwrap_or_else(|| panic!("series {} missing", s.head));
+        assert_eq!(d.message_id, s.head);
+        assert_eq!((d.version, d.total, d.complete), (s.version, s.total, s.complete), "series {}", s.head);
+        let patches: Vec<(u32, String)> = d.patches.iter().map(|p| (p.number, p.message_id.clone())).collect();
+        assert_eq!(patches, s.patches, "patches of {}", s.head);
+        assert_eq!(d.cover_letter.map(|c| c.message_id), s.cover_letter);
+    }
+    for m in msgs {
+        let member = assembly.members.iter().find(|(id, _, _)| *id == m.message_id);
+        let stored = store.series(&m.message_id).await.unwrap();
+        match member {
+            Some((_, head, _)) => assert_eq!(stored.map(|d| d.message_id).as_ref(), Some(head)),
+            None => assert!(stored.is_none(), "{} is in no series", m.message_id),
+        }
+    }
 }
 
 both_backends!(same_batch_twice_changes_nothing, |store| async move {
@@ -16,15 +42,333 @@ both_backends!(same_batch_twice_changes_nothing, |store| async move {
     let batch = vec![cover.clone(), p1.clone()];
     let first = ingest(&store, batch.clone()).await;
     assert_eq!(first.new_messages, 2);
-    assert_eq!(first.patches, 1);
-    assert_eq!(first.cover_letters, 1);
+    assert_eq!((first.patches, first.cover_letters, first.replies), (1, 1, 0));
     let stats = store.stats().await.unwrap();
+    let events = store.events(0, 100).await.unwrap();
     let again = ingest(&store, batch).await;
     assert_eq!(again.new_messages, 0);
     assert_eq!(again.duplicates, 2);
     assert!(again.conflicting_duplicates.is_empty());
     assert_eq!(store.stats().await.unwrap(), stats);
+    assert_eq!(store.events(0, 100).await.unwrap(), events);
     assert_eq!(store.messages_count().await.unwrap(), 2);
-    let raw = store.raw("c@x").await.unwrap().expect("raw stored");
-    assert_eq!(raw, incoming(cover).raw);
+    assert_eq!(store.raw("c@x").await.unwrap().expect("raw stored"), incoming(cover).raw);
+});
+
+both_backends!(duplicate_within_one_batch_is_counted_once, |store| async move {
+    let m = msg("once@x", "hello", MessageKind::Reply);
+    let out = ingest(&store, vec![m.clone(), m]).await;
+    assert_eq!((out.new_messages, out.duplicates), (1, 1));
+    assert_eq!(store.stats().await.unwrap().raw_messages, 1);
+});
+
+both_backends!(different_bytes_same_id_are_kept_linked_and_reported, |store| async move {
+    let first = msg("dup@x", "hello", MessageKind::Reply);
+    store.ingest(vec![incoming_with_raw(first.clone(), b"first copy")]).await.unwrap();
+    let mut second = first.clone();
+    second.subject = "hello, rewritten by a list footer".into();
+    let out = store.ingest(vec![incoming_with_raw(second, b"second copy")]).await.unwrap();
+    assert_eq!(out.new_messages, 0);
+    assert_eq!(out.conflicting_duplicates, vec!["dup@x".to_string()]);
+    let stats = store.stats().await.unwrap();
+    assert_eq!((stats.messages, stats.raw_messages, stats.conflicting_duplicates), (1, 2, 1));
+    // The first copy stays canonical, for the bytes and for what is derived.
+    assert_eq!(store.raw("dup@x").await.unwrap().unwrap(), b"first copy");
+    assert_eq!(store.message("dup@x").await.unwrap().unwrap().subject, "hello");
+    // The same second copy again is a plain duplicate.
+    let m = msg("dup@x", "x", MessageKind::Reply);
+    let out = store.ingest(vec![incoming_with_raw(m, b"second copy")]).await.unwrap();
+    assert_eq!((out.duplicates, out.conflicting_duplicates.len()), (1, 0));
+});
+
+both_backends!(cross_posted_copy_adds_its_project, |store| async move {
+    for (name, list) in [("ltp", "ltp.lists.linux.it"), ("io-uring", "io-uring.vger.kernel.org")] {
+        store
+            .upsert_project(&ProjectConfig { name: name.into(), list_ids: vec![list.into()], ..Default::default() })
+            .await
+            .unwrap();
+    }
+    let mut a = msg("cross@x", "[PATCH] both", MessageKind::Reply);
+    a.list_id = Some("ltp.lists.linux.it".into());
+    let mut b = a.clone();
+    b.list_id = Some("io-uring.vger.kernel.org".into());
+    store.ingest(vec![incoming_with_raw(a, b"List-Id: ltp")]).await.unwrap();
+    store.ingest(vec![incoming_with_raw(b, b"List-Id: io-uring")]).await.unwrap();
+    let rec = store.message("cross@x").await.unwrap().unwrap();
+    assert_eq!(rec.projects, vec!["io-uring".to_string(), "ltp".to_string()]);
+});
+
+both_backends!(unparsable_is_stored_and_flagged, |store| async move {
+    let mut bad = msg("0123@quire.invalid", "", MessageKind::Unparsable);
+    bad.message_id_generated = true;
+    bad.problems = vec!["no Message-ID".into(), "headers larger than 1 MiB".into()];
+    let out = store.ingest(vec![incoming_with_raw(bad, b"\xff\xfe garbage")]).await.unwrap();
+    assert_eq!((out.new_messages, out.unparsable), (1, 1));
+    assert_eq!(out.problems.len(), 1);
+    assert_eq!(out.problems[0].message_id, "0123@quire.invalid");
+    assert_eq!(out.problems[0].reasons.len(), 2);
+    let rec = store.message("0123@quire.invalid").await.unwrap().unwrap();
+    assert_eq!(rec.kind, MessageKind::Unparsable);
+    assert_eq!(rec.problems, vec!["no Message-ID".to_string(), "headers larger than 1 MiB".to_string()]);
+    assert_eq!(store.raw("0123@quire.invalid").await.unwrap().unwrap(), b"\xff\xfe garbage");
+    assert_eq!(store.stats().await.unwrap().unparsable, 1);
+});
+
+both_backends!(child_before_parent_is_rekeyed_across_batches, |store| async move {
+    let root = msg("root@x", "question", MessageKind::Reply);
+    let mid = reply_to("mid@x", &root, "answer");
+    let mut leaf = reply_to("leaf@x", &mid, "thanks");
+    // A mailer that only sets In-Reply-To.
+    leaf.references.clear();
+    ingest(&store, vec![leaf]).await;
+    assert_eq!(store.message("leaf@x").await.unwrap().unwrap().thread_key, "mid@x");
+    ingest(&store, vec![mid]).await;
+    assert_eq!(store.message("leaf@x").await.unwrap().unwrap().thread_key, "root@x");
+    assert_eq!(store.message("mid@x").await.unwrap().unwrap().thread_key, "root@x");
+    ingest(&store, vec![root]).await;
+    for id in ["root@x", "mid@x", "leaf@x"] {
+        assert_eq!(store.message(id).await.unwrap().unwrap().thread_key, "root@x", "{id}");
+    }
+    assert_eq!(store.stats().await.unwrap().threads, 1);
+    assert_eq!(store.message("leaf@x").await.unwrap().unwrap().parent.as_deref(), Some("mid@x"));
+});
+
+both_backends!(child_before_parent_in_one_batch, |store| async move {
+    let root = msg("r@x", "question", MessageKind::Reply);
+    let a = reply_to("a@x", &root, "answer");
+    let mut b = reply_to("b@x", &a, "more");
+    b.references = vec!["a@x".into()];
+    // Reversed: b is keyed by a, then a (replying to r) re-keys it.
+    ingest(&store, vec![b, a, root]).await;
+    for id in ["r@x", "a@x", "b@x"] {
+        assert_eq!(store.message(id).await.unwrap().unwrap().thread_key, "r@x", "{id}");
+    }
+});
+
+both_backends!(series_assembled_across_batches, |store| async move {
+    let cover = patch("cover@x", 1, 0, 2, "mm: fix the thing");
+    let p1 = threaded(patch("p1@x", 1, 1, 2, "mm: fix the thing"), &cover);
+    let p2 = threaded(patch("p2@x", 1, 2, 2, "mm: fix the other thing"), &cover);
+    let review = reply_to("rev@x", &p1, "Looks good.\n\nReviewed-by: Rita Reviewer <rita@example.org>\n");
+    ingest(&store, vec![cover.clone()]).await;
+    ingest(&store, vec![p2.clone(), p1.clone()]).await;
+    ingest(&store, vec![review.clone()]).await;
+    let all = [cover, p1, p2, review];
+    assert_store_matches_assembly(&store, &all).await;
+    if !assembly_available() {
+        return;
+    }
+    let d = store.series("p2@x").await.unwrap().expect("series found by a patch");
+    assert_eq!(d.message_id, "cover@x");
+    assert!(d.complete);
+    assert_eq!(d.patches.len(), 2);
+    assert_eq!(d.replies, 1);
+    let json = serde_json::to_value(&d).unwrap();
+    for key in ["message_id", "subject", "version", "total", "complete", "submitter", "date", "superseded_by", "revisions", "patches", "replies"] {
+        assert!(json.get(key).is_some(), "series JSON lacks {key}");
+    }
+    let thread = store.thread("cover@x").await.unwrap();
+    assert_eq!(thread.len(), 4);
+    assert_eq!(thread.iter().find(|m| m.message_id == "rev@x").and_then(|m| m.parent.as_deref()), Some("p1@x"));
+    let kinds: Vec<&str> = store.events(0, 100).await.unwrap().into_iter().map(|e| e.kind).collect::<Vec<_>>().leak().iter().map(String::as_str).collect();
+    assert!(kinds.contains(&"series-new"), "{kinds:?}");
+    assert!(kinds.contains(&"series-complete"), "{kinds:?}");
+});
+
+both_backends!(unthreaded_patches_of_one_submitter_are_gathered, |store| async move {
+    // git send-email --no-thread: every patch stands alone.
+    let cover = patch("u0@x", 1, 0, 2, "lib: unthreaded");
+    let mut p1 = patch("u1@x", 1, 1, 2, "lib: unthreaded");
+    p1.date = Some(T0 + 60);
+    let mut p2 = patch("u2@x", 1, 2, 2, "lib: unthreaded");
+    p2.date = Some(T0 + 2 * DAY);
+    ingest(&store, vec![cover.clone()]).await;
+    ingest(&store, vec![p1.clone()]).await;
+    ingest(&store, vec![p2.clone()]).await;
+    assert_store_matches_assembly(&store, &[cover, p1, p2]).await;
+});
+
+both_backends!(newer_revision_supersedes, |store| async move {
+    let v1 = patch("v1@x", 1, 1, 1, "net: frob");
+    let mut v2 = patch("v2@x", 2, 1, 1, "net: frob");
+    v2.date = Some(T0 + DAY);
+    ingest(&store, vec![v1.clone()]).await;
+    ingest(&store, vec![v2.clone()]).await;
+    assert_store_matches_assembly(&store, &[v1, v2]).await;
+    if !assembly_available() {
+        return;
+    }
+    let d1 = store.series("v1@x").await.unwrap().unwrap();
+    assert_eq!(d1.superseded_by.as_deref(), Some("v2@x"));
+    assert_eq!(d1.revisions.iter().map(|r| r.version).collect::<Vec<_>>(), vec![1, 2]);
+    let d2 = store.series("v2@x").await.unwrap().unwrap();
+    assert_eq!(d2.superseded_by, None);
+    let project = store.message("v1@x").await.unwrap().unwrap().projects[0].clone();
+    let listed = store.series_list(&project, &SeriesFilter::default()).await.unwrap();
+    assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x"]);
+    let all = SeriesFilter { include_superseded: true, ..Default::default() };
+    let listed = store.series_list(&project, &all).await.unwrap();
+    assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x", "v1@x"]);
+    let superseded: Vec<_> = store.events(0, 100).await.unwrap().into_iter().filter(|e| e.kind == "series-superseded").collect();
+    assert_eq!(superseded.len(), 1);
+    assert_eq!(superseded[0].series_head.as_deref(), Some("v1@x"));
+});
+
+both_backends!(series_list_filters_words_and_pages, |store| async move {
+    let mut msgs = Vec::new();
+    for i in 0..5 {
+        let mut p = patch(&format!("s{i}@x"), 1, 1, 1, &format!("area{i}: change 100%_{i}"));
+        p.date = Some(T0 + i64::from(i) * DAY);
+        p.from = person("Sub Mitter", &format!("s{i}@example.org"));
+        msgs.push(p);
+    }
+    ingest(&store, msgs.clone()).await;
+    if !assembly_available() {
+        return;
+    }
+    let page = |words: Vec<&str>, page, per_page| SeriesFilter {
+        words: words.into_iter().map(String::from).collect(),
+        page,
+        per_page,
+        include_superseded: false,
+    };
+    let p1 = store.series_list(UNASSIGNED, &page(vec![], 1, 2)).await.unwrap();
+    assert_eq!(p1.total, 5);
+    assert_eq!(p1.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["s4@x", "s3@x"]);
+    let p3 = store.series_list(UNASSIGNED, &page(vec![], 3, 2)).await.unwrap();
+    assert_eq!(p3.items.len(), 1);
+    let words = store.series_list(UNASSIGNED, &page(vec!["AREA3:", "change"], 1, 10)).await.unwrap();
+    assert_eq!(words.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["s3@x"]);
+    // LIKE wildcards in words are plain characters.
+    let literal = store.series_list(UNASSIGNED, &page(vec!["100%_2"], 1, 10)).await.unwrap();
+    assert_eq!(literal.total, 1);
+    let none = store.series_list(UNASSIGNED, &page(vec!["100_%"], 1, 10)).await.unwrap();
+    assert_eq!(none.total, 0);
+});
+
+both_backends!(projects_by_list_id_address_forced_or_unassigned, |store| async move {
+    store
+        .upsert_project(&ProjectConfig { name: "ltp".into(), list_ids: vec!["LTP.lists.linux.it".into()], ..Default::default() })
+        .await
+        .unwrap();
+    store
+        .upsert_project(&ProjectConfig {
+            name: "io-uring".into(),
+            list_addresses: vec!["io-uring@vger.kernel.org".into()],
+            git_url: Some("https://git.kernel.dk/linux-block".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut by_id = msg("byid@x", "a", MessageKind::Reply);
+    by_id.list_id = Some("ltp.LISTS.linux.it".into());
+    let mut by_cc = msg("bycc@x", "b", MessageKind::Reply);
+    by_cc.cc = vec![person("", "IO-URING@vger.kernel.org")];
+    let forced = msg("forced@x", "c", MessageKind::Reply);
+    let nobody = msg("nobody@x", "d", MessageKind::Reply);
+    let mut batch: Vec<_> = [by_id, by_cc].into_iter().map(incoming).collect();
+    let mut f = incoming(forced);
+    f.project = Some("qemu".into());
+    batch.push(f);
+    batch.push(incoming(nobody));
+    store.ingest(batch).await.unwrap();
+    for (id, project) in [("byid@x", "ltp"), ("bycc@x", "io-uring"), ("forced@x", "qemu"), ("nobody@x", UNASSIGNED)] {
+        assert_eq!(store.message(id).await.unwrap().unwrap().projects, vec![project.to_string()], "{id}");
+    }
+    let projects = store.projects().await.unwrap();
+    let names: Vec<&str> = projects.iter().map(|p| p.config.name.as_str()).collect();
+    assert_eq!(names, vec!["io-uring", "ltp", "qemu", UNASSIGNED]);
+    assert!(projects.iter().all(|p| p.messages == 1));
+    assert_eq!(projects[0].config.git_url.as_deref(), Some("https://git.kernel.dk/linux-block"));
+});
+
+both_backends!(cursor_is_written_with_its_batch, |store| async move {
+    assert_eq!(store.cursor("public-inbox:ltp:0").await.unwrap(), None);
+    let batch = vec![incoming(msg("c1@x", "one", MessageKind::Reply))];
+    store.ingest_with_cursor(batch, Some(("public-inbox:ltp:0", "abc123"))).await.unwrap();
+    assert_eq!(store.cursor("public-inbox:ltp:0").await.unwrap().as_deref(), Some("abc123"));
+    store.set_cursor("public-inbox:ltp:0", "def456").await.unwrap();
+    assert_eq!(store.cursor("public-inbox:ltp:0").await.unwrap().as_deref(), Some("def456"));
+});
+
+both_backends!(odd_message_ids_are_just_strings, |store| async move {
+    let long: String = (0..10_000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
+    let ids = ["../../etc/passwd".to_string(), "a/b@c".to_string(), long, "nul\0inside@x".to_string(), "ünïcödé@x".to_string()];
+    let batch: Vec<_> = ids.iter().map(|id| incoming(msg(id, "odd", MessageKind::Reply))).collect();
+    let out = store.ingest(batch).await.unwrap();
+    assert_eq!(out.new_messages, 5);
+    for id in &ids {
+        let rec = store.message(id).await.unwrap().unwrap_or_else(|| panic!("{} not found", &id[..id.len().min(20)]));
+        assert_eq!(rec.message_id, id.replace('\0', "\u{FFFD}"));
+        assert!(store.raw(id).await.unwrap().is_some());
+    }
+    assert!(store.message("missing@x").await.unwrap().is_none());
+    assert!(store.series("missing@x").await.unwrap().is_none());
+    assert!(store.thread("missing@x").await.unwrap().is_empty());
+});
+
+both_backends!(apply_results_checks_and_events, |store| async move {
+    let p = patch("ap@x", 1, 1, 1, "fs: apply me");
+    ingest(&store, vec![p]).await;
+    assert_eq!(store.apply_result("ap@x").await.unwrap(), None);
+    let result = ApplyResult {
+        state: ApplyState::Failed,
+        base: Some("v6.1".into()),
+        result_commit: None,
+        tree_url: None,
+        log: Some("error: patch failed: f1:1".into()),
+        failed_patch: Some(1),
+        updated: T0,
+    };
+    store.set_apply_result("ap@x", &result).await.unwrap();
+    assert_eq!(store.apply_result("ap@x").await.unwrap(), Some(result.clone()));
+    let applied = ApplyResult { state: ApplyState::Applied, result_commit: Some("deadbeef".into()), failed_patch: None, ..result };
+    store.set_apply_result("ap@x", &applied).await.unwrap();
+    assert_eq!(store.apply_result("ap@x").await.unwrap(), Some(applied));
+    let check = NewCheck { name: "checkpatch".into(), state: CheckState::Warning, url: None, description: Some("2 warnings".into()), log: None };
+    let id = store.add_check("ap@x", &check).await.unwrap();
+    let checks = store.checks("ap@x").await.unwrap();
+    assert_eq!(checks.len(), 1);
+    assert_eq!((checks[0].id, checks[0].state, checks[0].name.as_str()), (id, CheckState::Warning, "checkpatch"));
+    assert!(store.add_check("nope@x", &check).await.is_err());
+    let kinds: Vec<String> = store.events(0, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"series-applied".to_string()) && kinds.contains(&"check-finished".to_string()), "{kinds:?}");
+    if assembly_available() {
+        let d = store.series("ap@x").await.unwrap().unwrap();
+        assert_eq!(d.apply.map(|a| a.state), Some(ApplyState::Applied));
+        assert_eq!(d.checks.len(), 1);
+    }
+});
+
+both_backends!(reindex_rebuilds_the_same_data, |store| async move {
+    let raws = mboxrd_messages(&corpus("ltp-2019-2020.4k.mbox.gz"));
+    let slice: Vec<Vec<u8>> = raws.into_iter().take(1200).collect();
+    for chunk in slice.chunks(500) {
+        let batch = chunk.iter().map(|r| quire_store::Incoming::parse(r.clone(), Some("ltp".into()))).collect();
+        store.ingest(batch).await.unwrap();
+    }
+    let stats = store.stats().await.unwrap();
+    let all = SeriesFilter { include_superseded: true, per_page: 1000, ..Default::default() };
+    let projects = store.projects().await.unwrap();
+    let mut series_before = Vec::new();
+    for p in &projects {
+        series_before.push(store.series_list(&p.config.name, &all).await.unwrap());
+    }
+    let sample: Vec<String> = slice.iter().step_by(37).map(|r| quire_mail::parse(r).message_id).collect();
+    let mut records_before = Vec::new();
+    for id in &sample {
+        records_before.push(store.message(id).await.unwrap());
+    }
+    let progress = std::sync::Mutex::new(Vec::new());
+    store.reindex(|done, total| progress.lock().unwrap().push((done, total))).await.unwrap();
+    let progress = progress.into_inner().unwrap();
+    assert_eq!(progress.last(), Some(&(stats.raw_messages, stats.raw_messages)));
+    assert_eq!(store.stats().await.unwrap(), stats);
+    assert_eq!(store.projects().await.unwrap(), projects);
+    for (p, before) in projects.iter().zip(series_before) {
+        assert_eq!(store.series_list(&p.config.name, &all).await.unwrap(), before);
+    }
+    for (id, before) in sample.iter().zip(records_before) {
+        assert_eq!(store.message(id).await.unwrap(), before, "{id}");
+    }
 });
