@@ -206,7 +206,7 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
         }
         Named::InSeries { head } => {
             let to = format!("{}#{}", message_url(&project, &head), anchor(&id));
-            Ok(Redirect::to(&to).into_response())
+            Ok(found(&to))
         }
         Named::Message(m) => {
             // The store reads threads of series only; a discussion outside any series shows
@@ -276,6 +276,14 @@ async fn revision_patches(state: &AppState, s: &SeriesDetail) -> WebResult<Vec<R
             }
         })
         .collect())
+}
+
+/// A 302 Found to `location` (axum's `Redirect` offers 303/307/308 only).
+fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => WebError::not_found("The message's series cannot be named in a URL.").into_response(),
+    }
 }
 
 fn text_response(body: impl Into<axum::body::Body>, content_type: &'static str, filename: Option<String>) -> Response {

@@ -1,0 +1,137 @@
+//! The pages in a real browser (headless Chromium, driven over CDP): follow a series from the
+//! list, unfold a quote without JS, download the mbox, and keep screenshots of the list and of
+//! a series page of real mail in `target/screenshots/` to look at.
+
+mod common;
+
+use headless_chrome::protocol::cdp::Browser as CdpBrowser;
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/screenshots");
+    dir
+}
+
+fn launch(profile: &Path) -> Browser {
+    let args: Vec<&OsStr> = [
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(PathBuf::from(CHROMIUM)))
+        .headless(true)
+        .sandbox(false)
+        .user_data_dir(Some(profile.to_path_buf()))
+        .window_size(Some((1280, 1000)))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .args(args)
+        .build()
+        .expect("chromium launch options");
+    Browser::new(options).expect("start headless chromium at /usr/bin/chromium")
+}
+
+/// Screenshot of the whole page (not only the viewport).
+fn full_page_png(tab: &Tab, path: &Path) {
+    let height = tab
+        .evaluate("Math.min(document.documentElement.scrollHeight, 6000)", false)
+        .ok()
+        .and_then(|r| r.value)
+        .and_then(|v| v.as_f64())
+        .unwrap_or(1000.0);
+    let clip = headless_chrome::protocol::cdp::Page::Viewport { x: 0.0, y: 0.0, width: 1280.0, height, scale: 1.0 };
+    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, Some(clip), true).expect("screenshot");
+    std::fs::write(path, png).expect("write screenshot");
+}
+
+fn eval_bool(tab: &Tab, js: &str) -> bool {
+    tab.evaluate(js, false).ok().and_then(|r| r.value).and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+fn eval_string(tab: &Tab, js: &str) -> String {
+    tab.evaluate(js, false).ok().and_then(|r| r.value).and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+#[test]
+fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (base, series_with_quote, _store_dir) = rt.block_on(async {
+        let (dir, store) = common::sqlite_store().await;
+        common::fill_with_real_mail(&store).await;
+        let quoted = common::series_with_folded_quote(&store).await;
+        let base = common::spawn_server(store).await;
+        (base, quoted, dir)
+    });
+    let profile = tempfile::tempdir().expect("profile dir");
+    let downloads = tempfile::tempdir().expect("download dir");
+    let browser = launch(profile.path());
+    let tab = browser.new_tab().expect("tab");
+    tab.set_default_timeout(Duration::from_secs(20));
+    let shots = screenshot_dir();
+
+    // The list of the LTP project, then the first series on it.
+    tab.navigate_to(&format!("{base}/ltp/")).expect("open list").wait_until_navigated().expect("list loads");
+    tab.wait_for_element("table.series-list").expect("the list has series");
+    full_page_png(&tab, &shots.join("list.png"));
+    let first_title = eval_string(&tab, "document.querySelector('table.series-list td.title a').textContent");
+    assert!(!first_title.is_empty());
+    tab.find_element("table.series-list td.title a").expect("a series link").click().expect("click");
+    tab.wait_until_navigated().expect("series page loads");
+    tab.wait_for_element("section.series-head h1").expect("series title");
+    assert_eq!(eval_string(&tab, "document.querySelector('h1').textContent"), first_title);
+    assert!(eval_string(&tab, "document.querySelector('.byline').textContent").contains("posted"));
+
+    // A series page of real mail whose replies quote the patch: the quote is folded, a click
+    // on its summary unfolds it (plain <details>, no JS of ours).
+    tab.navigate_to(&format!("{base}{series_with_quote}")).expect("open series").wait_until_navigated().expect("loads");
+    tab.wait_for_element("details.quote:not([open]) > summary").expect("a folded quote");
+    let hidden = "(() => { const d = document.querySelector('details.quote:not([open])'); window.__q = d; \
+                  const q = d.querySelector('.quoted'); return q.getClientRects().length === 0; })()";
+    assert!(eval_bool(&tab, hidden), "a folded quote is hidden");
+    tab.evaluate("window.__q.querySelector('summary').scrollIntoView()", false).expect("scroll");
+    let rect = eval_string(&tab, "(() => { const r = window.__q.querySelector('summary').getBoundingClientRect(); return `${r.x + 10},${r.y + r.height / 2}`; })()");
+    let (x, y) = rect.split_once(',').map(|(x, y)| (x.parse().unwrap_or(0.0), y.parse().unwrap_or(0.0))).expect("summary position");
+    tab.click_point(headless_chrome::browser::tab::point::Point { x, y }).expect("click the summary");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(eval_bool(&tab, "window.__q.open && window.__q.querySelector('.quoted').getClientRects().length > 0"), "the quote unfolded");
+    full_page_png(&tab, &shots.join("series.png"));
+
+    // Download the series mbox through its link.
+    tab.call_method(CdpBrowser::SetDownloadBehavior {
+        behavior: CdpBrowser::SetDownloadBehaviorBehaviorOption::Allow,
+        browser_context_id: None,
+        download_path: Some(downloads.path().to_string_lossy().into_owned()),
+        events_enabled: None,
+    })
+    .expect("allow downloads");
+    tab.find_element("p.downloads a").expect("mbox link").click().expect("click mbox");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let file = loop {
+        let done = std::fs::read_dir(downloads.path())
+            .expect("read downloads")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "mbox"));
+        if let Some(f) = done {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "the mbox download did not finish");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let bytes = std::fs::read(&file).expect("read mbox");
+    assert!(bytes.starts_with(b"From "), "an mbox starts with an envelope line");
+    assert!(String::from_utf8_lossy(&bytes).contains("\nSubject: [PATCH"), "it carries the patches");
+}
