@@ -33,13 +33,22 @@ pub enum LayoutChange {
     EnumeratorAdded { name: String, value: i128 },
     EnumeratorRemoved { name: String, value: i128 },
     EnumeratorValue { name: String, before: i128, after: i128 },
+    /// A member change that only uses bytes the old layout had reserved (`resv`, `pad`,
+    /// `reserved`...), with the type's size and alignment unchanged: how UAPI and hypercall
+    /// structs grow without breaking anyone (io_uring's `cq_flags` took `resv[2]` this way).
+    InReservedBytes { inner: Box<LayoutChange> },
 }
 
 impl LayoutChange {
     /// Every change to an existing type breaks callers built against the old header, except a
     /// new enumerator: the enum's values and size stay what they were.
     pub fn is_breaking(&self) -> bool {
-        !matches!(self, LayoutChange::EnumeratorAdded { .. } | LayoutChange::MemberTypeSpelling { .. })
+        !matches!(
+            self,
+            LayoutChange::EnumeratorAdded { .. }
+                | LayoutChange::MemberTypeSpelling { .. }
+                | LayoutChange::InReservedBytes { .. }
+        )
     }
 }
 
@@ -59,7 +68,14 @@ pub fn compare_layouts(before: &TypeLayout, after: &TypeLayout) -> Vec<LayoutCha
     if before.kind != TypeKind::Enum && before.trailing_padding() != after.trailing_padding() {
         changes.push(LayoutChange::TrailingPadding { before: before.trailing_padding(), after: after.trailing_padding() });
     }
-    changes.extend(member_changes(&before.members, &after.members));
+    let members = member_changes(&before.members, &after.members);
+    let same_footprint = before.kind == after.kind && before.size == after.size && before.alignment == after.alignment;
+    if same_footprint {
+        let reserved = reserved_bytes(before);
+        changes.extend(members.into_iter().map(|c| mark_reserved_use(c, before, after, &reserved)));
+    } else {
+        changes.extend(members);
+    }
     changes.extend(enumerator_changes(before, after));
     if !changes.is_empty() {
         changes.extend(respelled_members(&before.members, &after.members));
@@ -140,4 +156,67 @@ fn enumerator_changes(before: &TypeLayout, after: &TypeLayout) -> Vec<LayoutChan
         }
     }
     changes
+}
+
+/// Names maintainers give to bytes kept for later: `resv`, `__resv2`, `reserved`, `rsvd`,
+/// `pad`, `_pad1`, `padding`, `unused`, `spare`.
+pub fn is_reserved_name(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name).trim_start_matches('_').to_ascii_lowercase();
+    // `paddr` is an address, not padding: only a reserved word plus a number counts.
+    let core = last.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
+    ["resv", "rsvd", "reserved", "pad", "padding", "unused", "spare"].contains(&core)
+}
+
+/// Byte ranges of the reserved members of a layout, merged.
+fn reserved_bytes(layout: &TypeLayout) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = layout
+        .members
+        .iter()
+        .filter(|m| is_reserved_name(&m.name))
+        .map(|m| (m.offset, m.end()))
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
+}
+
+fn within(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
+    ranges.iter().any(|(s, e)| *s <= start && end <= *e)
+}
+
+fn mark_reserved_use(change: LayoutChange, before: &TypeLayout, after: &TypeLayout, reserved: &[(u64, u64)]) -> LayoutChange {
+    let after_member_within = |name: &str| after.member(name).is_some_and(|m| within(reserved, m.offset, m.end()));
+    let uses_reserved = match &change {
+        LayoutChange::MemberRemoved { member } => is_reserved_name(&member.name),
+        LayoutChange::MemberAdded { member } => within(reserved, member.offset, member.end()),
+        LayoutChange::MemberOffset { member, .. }
+        | LayoutChange::MemberSize { member, .. }
+        | LayoutChange::MemberType { member, .. }
+        | LayoutChange::MemberBitField { member, .. } => {
+            before.member(member).is_some_and(|m| is_reserved_name(&m.name)) && after_member_within(member)
+        }
+        _ => false,
+    };
+    if uses_reserved { LayoutChange::InReservedBytes { inner: Box::new(change) } } else { change }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_reserved_name;
+
+    #[test]
+    fn reserved_names_of_kernel_and_xen_headers() {
+        for name in ["resv", "resv2", "__resv", "reserved", "rsvd1", "pad", "_pad0", "__pad2", "padding", "unused", "spare", "u.pad", "reserved_1"] {
+            assert!(is_reserved_name(name), "{name}");
+        }
+        for name in ["flags", "paddr", "result", "upad", "padded_len", "resv_ptr"] {
+            assert!(!is_reserved_name(name), "{name}");
+        }
+    }
 }

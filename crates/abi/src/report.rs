@@ -216,5 +216,9 @@ fn row(change: &LayoutChange) -> [String; 3] {
         C::EnumeratorAdded { name, value } => [format!("{name} added"), "-".into(), s(value)],
         C::EnumeratorRemoved { name, value } => [format!("{name} removed"), s(value), "-".into()],
         C::EnumeratorValue { name, before, after } => [format!("{name} value"), s(before), s(after)],
+        C::InReservedBytes { inner } => {
+            let [what, before, after] = row(inner);
+            [format!("{what} (in reserved bytes)"), before, after]
+        }
     }
 }
