@@ -14,6 +14,7 @@ use quire_mail::ParsedMessage;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+mod am;
 mod derive;
 mod error;
 mod types;
@@ -21,6 +22,7 @@ mod types;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use am::AmMbox;
 pub use error::{Error, Result};
 pub use quire_series::Role;
 pub use types::*;
