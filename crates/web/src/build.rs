@@ -71,7 +71,7 @@ pub fn badges(f: &SeriesFacts) -> Vec<Badge> {
     match f.applied {
         Some(true) => out.push(Badge::new("ok", "applied", "the series applies to the project's tree")),
         Some(false) => out.push(Badge::new("fail", "apply failed", "the series does not apply to the project's tree")),
-        None => out.push(Badge::new("info", "not applied", "not applied to the project's tree yet")),
+        None => out.push(Badge::new("quiet", "not applied", "not applied to the project's tree yet")),
     }
     match f.checks_pass {
         Some(true) => out.push(Badge::new("pass", "checks pass", "every check passed")),
@@ -79,7 +79,7 @@ pub fn badges(f: &SeriesFacts) -> Vec<Badge> {
         None => {}
     }
     if f.complete {
-        out.push(Badge::new("info", "complete", "every patch of the series was received"));
+        out.push(Badge::new("quiet", "complete", "every patch of the series was received"));
     } else {
         out.push(Badge::new("warn", "incomplete", format!("{} of {} patches received", f.patches, f.total)));
     }
@@ -105,13 +105,14 @@ pub fn person(a: &quire_mail::Address) -> String {
     if a.name.trim().is_empty() { a.email.clone() } else { a.name.trim().to_string() }
 }
 
-pub fn series_row(project: &str, s: &SeriesSummary, now: i64) -> SeriesRow {
+/// A line of the series list. `apply` and `checks` are the series' own (its head's).
+pub fn series_row(project: &str, s: &SeriesSummary, apply: Option<&ApplyResult>, checks: &[Check], now: i64) -> SeriesRow {
     let facts = SeriesFacts {
         is_rfc: s.is_rfc,
         is_pull: s.is_pull,
         reviewed: None,
-        applied: None,
-        checks_pass: None,
+        applied: applied(apply),
+        checks_pass: checks_pass(checks),
         complete: s.complete,
         patches: s.patches,
         total: s.total,
