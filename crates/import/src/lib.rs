@@ -233,7 +233,9 @@ impl Error {
     }
 }
 
-fn store_error_is_temporary(error: &quire_store::Error) -> bool {
+/// The rule of [`Error::is_temporary`] for a store error, for callers that meet one outside
+/// an import (the CLI opening the store before piping a message in).
+pub fn store_error_is_temporary(error: &quire_store::Error) -> bool {
     use quire_store::Error as E;
     match error {
         E::DataDir { .. } | E::Migrate { .. } => true,

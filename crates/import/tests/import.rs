@@ -165,6 +165,22 @@ both_backends!(progress_reports_every_batch_up_to_the_total_bytes, |store: Store
     assert_eq!(seen.last().map(|p| p.bytes_read), Some(total));
 });
 
+#[tokio::test]
+async fn unreachable_or_closed_store_is_a_temporary_failure() {
+    // Nothing listens on port 1: the mail server should retry later (EX_TEMPFAIL).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Store::open(dir.path(), Some("postgres://quire@127.0.0.1:1/quire?connect_timeout=2")).await.expect_err("no server");
+    assert!(quire_import::store_error_is_temporary(&err), "{err}");
+
+    let (_dir, store) = sqlite_store().await;
+    store.close().await;
+    let mbox = dir.path().join("one.mbox");
+    write_mboxrd(&mbox, &series_messages(1200));
+    let err = import(&store, &inputs(&[&mbox]), &ImportOptions::default(), &|_| {}).await.expect_err("closed store");
+    assert!(err.is_temporary(), "{err}");
+    assert!(err.to_string().starts_with("cannot store: "), "{err}");
+}
+
 // ---- public-inbox ----
 
 fn git(dir: &Path, args: &[&str]) -> String {
