@@ -188,7 +188,17 @@ enum Named {
 
 async fn lookup(state: &AppState, project: &str, id: &str) -> WebResult<Named> {
     let detail = state.store.series(id).await.map_err(store_err("reading a series"))?;
-    if let Some(detail) = detail.filter(|d| d.project == project) {
+    // The store answers with the series' first project; a series cross-posted to this one
+    // is shown here too.
+    let in_project = match &detail {
+        Some(d) if d.project != project => {
+            let m = state.store.message(&d.message_id).await.map_err(store_err("reading a message"))?;
+            m.is_some_and(|m| m.projects.iter().any(|p| p == project))
+        }
+        Some(_) => true,
+        None => false,
+    };
+    if let Some(detail) = detail.filter(|_| in_project) {
         if detail.message_id == id {
             return Ok(Named::Series(Box::new(detail)));
         }
@@ -341,9 +351,10 @@ fn collected(p: &quire_store::SeriesPatch) -> Vec<CollectedTrailer> {
         .collect()
 }
 
-/// The mbox of `patches` of `s`, with their collected trailers, exactly as `quire am` writes it.
-async fn am_mbox(state: &AppState, s: &SeriesDetail, only: Option<&str>) -> WebResult<Vec<u8>> {
-    let patches: Vec<&quire_store::SeriesPatch> = s.patches.iter().filter(|p| only.is_none_or(|o| o == p.message_id)).collect();
+/// One patch of `s` as an mbox for `git am`, with the trailers reviewers gave it, written the
+/// way the store's `am_mbox` writes the whole series.
+async fn patch_mbox(state: &AppState, s: &SeriesDetail, only: &str) -> WebResult<Vec<u8>> {
+    let patches: Vec<&quire_store::SeriesPatch> = s.patches.iter().filter(|p| p.message_id == only).collect();
     let mut parsed = Vec::with_capacity(patches.len());
     for p in &patches {
         let raw = state.store.raw(&p.message_id).await.map_err(store_err("reading a patch"))?;
@@ -365,8 +376,10 @@ pub async fn mbox(State(state): State<AppState>, path: Result<Path<(String, Stri
     project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
     let s = series_of(&state, &project, &id).await?;
-    let bytes = am_mbox(&state, &s, None).await?;
-    Ok(text_response(bytes, "application/mbox", Some(file_name(&s.message_id, "mbox"))))
+    // The store's am_mbox is what `quire am` writes: the same bytes here.
+    let am = state.store.am_mbox(&s.message_id, false, &AmOptions::default()).await.map_err(store_err("writing the series mbox"))?;
+    let am = am.ok_or_else(|| WebError::not_found(format!("No series <{}> in project {project}.", s.message_id)))?;
+    Ok(text_response(am.mbox, "application/mbox", Some(file_name(&s.message_id, "mbox"))))
 }
 
 pub async fn patch(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
@@ -377,7 +390,7 @@ pub async fn patch(State(state): State<AppState>, path: Result<Path<(String, Str
     if !s.patches.iter().any(|p| p.message_id == id) {
         return Err(WebError::not_found(format!("<{id}> is not a patch of series <{}>.", s.message_id)));
     }
-    let bytes = am_mbox(&state, &s, Some(&id)).await?;
+    let bytes = patch_mbox(&state, &s, &id).await?;
     Ok(text_response(bytes, "text/plain; charset=utf-8", None))
 }
 

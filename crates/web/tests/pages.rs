@@ -148,6 +148,8 @@ async fn downloads_mbox_raw_patch(state: &AppState) {
     let p2 = text.find("Subject: [PATCH 2/2] test: Convert to Markdown").expect("patch 2");
     assert!(p1 < p2, "patches in order");
     assert!(!text.contains("Subject: [PATCH 0/2]"), "the cover letter is not a patch");
+    let am = state.store.am_mbox(V1_HEAD, false, &Default::default()).await.expect("am").expect("a series");
+    assert_eq!(mbox.body, am.mbox, "the same bytes as `quire am`");
 
     let raw = ok(state, &format!("/patchwork/{V1_PATCH2}/raw")).await;
     assert_eq!(raw.content_type, "text/plain; charset=utf-8");
