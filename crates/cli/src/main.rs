@@ -1,33 +1,500 @@
-//! `quire`: the command-line program. Thin glue over the library crates.
+//! `quire`: the command-line program. Thin glue over the library crates: argument parsing,
+//! the configuration file, progress bars, output formats and exit codes.
 
 mod abi;
+mod config;
+mod output;
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use quire_store::{SeriesFilter, Store};
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// Exit codes (sysexits.h where a mail server reads them).
+mod exit {
+    pub const FAILURE: u8 = 1;
+    pub const NOT_FOUND: u8 = 3;
+    /// The input itself is bad (EX_DATAERR): retrying will not help.
+    pub const DATA_ERROR: u8 = 65;
+    /// Try again later (EX_TEMPFAIL): a mail server queues the message and retries.
+    pub const TEMP_FAIL: u8 = 75;
+}
+
 #[derive(Parser)]
-#[command(name = "quire", version, about = "Follow a mailing list's patches: series, reviews, trailers, apply, checks.")]
+#[command(
+    name = "quire",
+    version,
+    about = "Follow a mailing list's patches: series, revisions, reviews and trailers, apply and checks.",
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 65 bad input (import -), 75 temporary failure (import -: retry later)."
+)]
 struct Cli {
+    /// Where quire keeps its state: quire.toml, and quire.sqlite unless a database URL is given.
+    #[arg(long, global = true, env = "QUIRE_DATA_DIR", default_value = "quire-data")]
+    data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://user@host/db) to keep the state in instead of SQLite.
+    #[arg(long, global = true, env = "QUIRE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Print only errors (no progress, no summary).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Import mail: mbox files (.gz or not), maildirs, public-inbox archives, or `-` for one
+    /// message on standard input (as a mail server pipes it). Importing twice changes nothing.
+    Import(ImportArgs),
+    /// Rebuild everything derived (messages, series, trailers) from the stored raw mail.
+    Reindex,
+    /// List and show series.
+    #[command(subcommand)]
+    Series(SeriesCommand),
+    /// Write the newest revision of a series as an mbox for `git am`, with the trailers
+    /// reviewers gave (Reviewed-by, Acked-by, ...) added to each patch.
+    Am(AmArgs),
+    /// Configure the projects mail is sorted into.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Serve the web pages.
+    Serve(ServeArgs),
+    /// Write a commented starter configuration file into the data dir.
+    Init,
     /// Compare the C ABI of public headers between two revisions of a git tree.
     Abi(abi::AbiArgs),
 }
 
+#[derive(Args)]
+struct ImportArgs {
+    /// Archives to import: mbox files, maildirs, public-inbox directories, or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<String>,
+    /// Project for mail whose List-Id and To/Cc match no configured project.
+    #[arg(long)]
+    project: Option<String>,
+    /// Messages per database transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    batch_size: u64,
+}
+
+#[derive(Subcommand)]
+enum SeriesCommand {
+    /// List series, newest first.
+    List(ListArgs),
+    /// Show one series (by the Message-ID of any of its messages).
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// The project (default: every project).
+    #[arg(long)]
+    project: Option<String>,
+    /// Words that must all appear in the subject.
+    #[arg(long)]
+    query: Option<String>,
+    /// Also list series superseded by a newer revision.
+    #[arg(long)]
+    all: bool,
+    /// Page number (1 is the newest).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    page: u32,
+    /// Series per page.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    /// Message-ID of any message of the series, with or without <>.
+    msgid: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AmArgs {
+    /// Message-ID of any message of any revision of the series, with or without <>.
+    msgid: String,
+    /// Write the mbox here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Also add trailers whose address does not match their sender's.
+    #[arg(long)]
+    sloppy_trailers: bool,
+    /// Write the revision MSGID belongs to, not the newest one.
+    #[arg(long)]
+    this_revision: bool,
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Add a project or change one (stored in the database; quire.toml entries win at start).
+    Add(ProjectAddArgs),
+    /// List projects with their counts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct ProjectAddArgs {
+    /// Short name, used in URLs.
+    name: String,
+    /// List-Id of the project's list (repeatable).
+    #[arg(long = "list-id")]
+    list_ids: Vec<String>,
+    /// Posting address of the list, matched in To/Cc (repeatable).
+    #[arg(long = "list-address")]
+    list_addresses: Vec<String>,
+    /// URL of the project's git tree.
+    #[arg(long)]
+    git: Option<String>,
+    /// Branch series apply to.
+    #[arg(long, requires = "git")]
+    branch: Option<String>,
+    /// Where applied series are pushed as tags.
+    #[arg(long)]
+    mirror: Option<String>,
+    /// Tag prefix on the mirror: tags are <prefix>/<message-id>.
+    #[arg(long)]
+    tag_prefix: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The public base URL of the site, for absolute links (Atom feeds).
+    #[arg(long)]
+    base_url: Option<String>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.log_format, cli.quiet);
+    let is_stdin_import = matches!(&cli.command, Command::Import(a) if a.paths.iter().any(|p| p == "-"));
     let result = match cli.command {
         Command::Abi(args) => abi::run(args),
+        Command::Init => init(&cli.data_dir).map(|()| ExitCode::SUCCESS),
+        command => run_async(command, &cli.data_dir, cli.database_url.as_deref(), cli.quiet),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("quire: {e:#}");
-            ExitCode::from(1)
+            if let Some(import) = e.downcast_ref::<quire_import::Error>() {
+                if is_stdin_import {
+                    return ExitCode::from(if import.is_temporary() { exit::TEMP_FAIL } else { exit::DATA_ERROR });
+                }
+            }
+            if is_stdin_import {
+                // A mail server must never bounce list mail because quire had a bad moment.
+                return ExitCode::from(exit::TEMP_FAIL);
+            }
+            ExitCode::from(exit::FAILURE)
         }
+    }
+}
+
+fn init_logging(format: LogFormat, quiet: bool) {
+    let default = if quiet { "error" } else { "warn,quire=info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quiet: bool) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let store = open_store(data_dir, database_url).await?;
+        let code = match command {
+            Command::Import(args) => import(&store, args, quiet).await,
+            Command::Reindex => reindex(&store, quiet).await,
+            Command::Series(SeriesCommand::List(args)) => series_list(&store, args).await,
+            Command::Series(SeriesCommand::Show(args)) => series_show(&store, args).await,
+            Command::Am(args) => am(&store, args, quiet).await,
+            Command::Project(ProjectCommand::Add(args)) => project_add(&store, args).await,
+            Command::Project(ProjectCommand::List { json }) => project_list(&store, json).await,
+            Command::Serve(args) => serve(store.clone(), args).await,
+            Command::Init | Command::Abi(_) => unreachable!("handled before the store is opened"),
+        };
+        store.close().await;
+        code
+    })
+}
+
+/// Opens the store and writes the configuration file's projects into it.
+async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
+    let config = config::load(data_dir)?;
+    let store = Store::open(data_dir, database_url).await?;
+    for p in &config.projects {
+        store.upsert_project(&store_project(p)).await?;
+    }
+    Ok(store)
+}
+
+fn store_project(p: &config::ProjectConfig) -> quire_store::ProjectConfig {
+    quire_store::ProjectConfig {
+        name: p.name.clone(),
+        list_ids: p.list_id.clone(),
+        list_addresses: p.list_address.clone(),
+        git_url: p.git.clone(),
+        branch: p.branch.clone(),
+        mirror_url: p.mirror.clone(),
+        tag_prefix: p.tag_prefix.clone(),
+    }
+}
+
+fn init(data_dir: &Path) -> Result<()> {
+    let path = config::path(data_dir);
+    if path.exists() {
+        bail!("{} exists already; edit it, or remove it to start again", path.display());
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::write(&path, config::STARTER).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode> {
+    let inputs: Vec<quire_import::Input> = args.paths.iter().map(|p| quire_import::Input::from_arg(p)).collect();
+    let opts = quire_import::ImportOptions {
+        project: args.project,
+        batch_size: args.batch_size as usize,
+        ..Default::default()
+    };
+    let bar = output::progress_bar(quiet);
+    let progress = |p: &quire_import::Progress| output::show_progress(&bar, p);
+    let summary = quire_import::import(store, &inputs, &opts, &progress).await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    if !quiet {
+        println!("{summary}");
+        for p in summary.problems.iter().take(20) {
+            eprintln!("flagged <{}>: {}", p.message_id, p.reasons.join("; "));
+        }
+        if summary.problems.len() > 20 {
+            eprintln!("... and {} more flagged messages", summary.problems.len() - 20);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn reindex(store: &Store, quiet: bool) -> Result<ExitCode> {
+    let bar = output::progress_bar(quiet);
+    let started = std::time::Instant::now();
+    let result = store
+        .reindex(|done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+        .await;
+    bar.finish_and_clear();
+    result?;
+    if !quiet {
+        let stats = store.stats().await?;
+        println!(
+            "reindexed {} messages ({} patches, {} cover letters, {} series, {} unparsable) in {:.1} s",
+            stats.messages,
+            stats.patches,
+            stats.cover_letters,
+            stats.series,
+            stats.unparsable,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A Message-ID as users paste it: with or without <>, maybe with `mid:` or a URL around it.
+fn clean_msgid(arg: &str) -> String {
+    let s = arg.trim();
+    let s = s.strip_prefix("mid:").unwrap_or(s);
+    let s = s.strip_prefix('<').unwrap_or(s);
+    let s = s.strip_suffix('>').unwrap_or(s);
+    s.to_string()
+}
+
+async fn series_list(store: &Store, args: ListArgs) -> Result<ExitCode> {
+    let filter = SeriesFilter {
+        words: args.query.as_deref().unwrap_or("").split_whitespace().map(str::to_string).collect(),
+        page: args.page,
+        per_page: args.limit,
+        include_superseded: args.all,
+    };
+    let projects: Vec<String> = match args.project {
+        Some(p) => {
+            let known = store.projects().await?;
+            if !known.iter().any(|k| k.config.name == p) {
+                let names: Vec<_> = known.iter().map(|k| k.config.name.as_str()).collect();
+                bail!("no project `{p}`; known projects: {}", names.join(", "));
+            }
+            vec![p]
+        }
+        None => store.projects().await?.into_iter().map(|p| p.config.name).collect(),
+    };
+    let mut items = Vec::new();
+    let mut total = 0;
+    for project in &projects {
+        let page = store.series_list(project, &filter).await?;
+        total += page.total;
+        items.extend(page.items);
+    }
+    items.sort_by(|a, b| b.date.cmp(&a.date).then_with(|| a.message_id.cmp(&b.message_id)));
+    items.truncate(args.limit as usize);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "total": total, "page": args.page, "series": items }))?;
+        writeln!(out)?;
+    } else {
+        output::series_table(&mut out, &items)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn series_show(store: &Store, args: ShowArgs) -> Result<ExitCode> {
+    let id = clean_msgid(&args.msgid);
+    let Some(series) = store.series(&id).await? else {
+        return not_found(store, &id).await;
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &output::series_json(&series))?;
+        writeln!(out)?;
+    } else {
+        output::series_text(&mut out, &series)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says why a Message-ID gave no series: unknown, or a message that is in no series.
+async fn not_found(store: &Store, id: &str) -> Result<ExitCode> {
+    match store.message(id).await? {
+        Some(m) => eprintln!(
+            "quire: <{id}> is a message ({}: \"{}\") that belongs to no series",
+            output::kind_name(m.kind),
+            m.subject
+        ),
+        None => eprintln!("quire: no message <{id}> in the store; import the mail first (quire import ARCHIVE)"),
+    }
+    Ok(ExitCode::from(exit::NOT_FOUND))
+}
+
+async fn am(store: &Store, args: AmArgs, quiet: bool) -> Result<ExitCode> {
+    let id = clean_msgid(&args.msgid);
+    let opts = quire_series::am::AmOptions { sloppy_trailers: args.sloppy_trailers };
+    let Some(am) = store.am_mbox(&id, !args.this_revision, &opts).await? else {
+        return not_found(store, &id).await;
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, &am.mbox).with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(&am.mbox)?,
+    }
+    if !quiet {
+        let s = &am.series;
+        let trailers: usize = s.patches.iter().map(|p| p.trailers.iter().filter(|t| t.verified || args.sloppy_trailers).count()).sum();
+        let unverified: usize = s.patches.iter().map(|p| p.trailers.iter().filter(|t| !t.verified).count()).sum();
+        eprintln!(
+            "{} (v{}): {} patch(es), {} trailer(s) added{}",
+            s.subject,
+            s.version,
+            s.patches.len(),
+            trailers,
+            if unverified > 0 && !args.sloppy_trailers {
+                format!(", {unverified} unverified left out (--sloppy-trailers adds them)")
+            } else {
+                String::new()
+            }
+        );
+        if !am.missing.is_empty() {
+            let missing: Vec<String> = am.missing.iter().map(u32::to_string).collect();
+            eprintln!("warning: the series is incomplete: patch(es) {} of {} missing", missing.join(", "), s.total);
+        }
+        if let Some(path) = &args.output {
+            if std::io::stderr().is_terminal() {
+                eprintln!("apply with: git am {}", path.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn project_add(store: &Store, args: ProjectAddArgs) -> Result<ExitCode> {
+    config::validate_name(&args.name).map_err(anyhow::Error::msg)?;
+    store
+        .upsert_project(&quire_store::ProjectConfig {
+            name: args.name.clone(),
+            list_ids: args.list_ids,
+            list_addresses: args.list_addresses,
+            git_url: args.git,
+            branch: args.branch,
+            mirror_url: args.mirror,
+            tag_prefix: args.tag_prefix,
+        })
+        .await?;
+    println!("project {} saved; mail imported from now on is matched to it (quire reindex re-sorts stored mail)", args.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
+    let projects = store.projects().await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &projects)?;
+        writeln!(out)?;
+    } else {
+        for p in &projects {
+            writeln!(out, "{:<20} {:>7} series {:>9} messages  {}", p.config.name, p.series, p.messages, p.config.list_ids.join(", "))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(store: Store, args: ServeArgs) -> Result<ExitCode> {
+    let mut config = quire_web::WebConfig::default();
+    config.base_url = args.base_url.unwrap_or_else(|| format!("http://{}", args.listen));
+    eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);
+    quire_web::serve(store, args.listen, config).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn message_ids_are_taken_as_users_paste_them() {
+        assert_eq!(clean_msgid("<a@b>"), "a@b");
+        assert_eq!(clean_msgid(" a@b "), "a@b");
+        assert_eq!(clean_msgid("mid:<a@b>"), "a@b");
     }
 }

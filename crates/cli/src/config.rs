@@ -1,0 +1,132 @@
+//! The configuration file, `<data-dir>/quire.toml`: the projects quire follows. Read at every
+//! start; its projects are written to the store (the file wins over earlier values).
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "quire.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default, rename = "project")]
+    pub projects: Vec<ProjectConfig>,
+}
+
+/// One `[[project]]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Short name used in URLs: `/<name>/`.
+    pub name: String,
+    /// List-Id values of the project's list(s), without angle brackets.
+    #[serde(default)]
+    pub list_id: Vec<String>,
+    /// Addresses of the list(s): mail without a List-Id is matched by To/Cc.
+    #[serde(default)]
+    pub list_address: Vec<String>,
+    /// The project's git tree and branch, for applying series.
+    pub git: Option<String>,
+    pub branch: Option<String>,
+    /// Where applied series are pushed, and the tag prefix (`<prefix>/<message-id>`).
+    pub mirror: Option<String>,
+    pub tag_prefix: Option<String>,
+}
+
+pub const STARTER: &str = r#"# quire configuration: the projects this quire follows.
+# One [[project]] table per project. Mail is matched to a project by its List-Id, else by the
+# list's address in To/Cc; anything else goes to the project "unassigned".
+#
+# [[project]]
+# name = "xen"                                   # used in URLs: /xen/
+# list_id = ["xen-devel.lists.xenproject.org"]   # List-Id values, without <>
+# list_address = ["xen-devel@lists.xenproject.org"]
+# git = "https://xenbits.xen.org/git-http/xen.git"
+# branch = "staging"
+# mirror = "https://gitlab.com/example/xen-series"   # where applied series are pushed
+# tag_prefix = "quire"                               # tags are <tag_prefix>/<message-id>
+"#;
+
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE_NAME)
+}
+
+/// Reads and validates the configuration; a missing file is an empty configuration.
+pub fn load(data_dir: &Path) -> Result<Config> {
+    let path = path(data_dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Parses configuration text; errors name the line and the field.
+pub fn parse(text: &str) -> Result<Config, String> {
+    let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    let mut seen = std::collections::HashSet::new();
+    for p in &config.projects {
+        validate_name(&p.name).map_err(|e| format!("project `{}`: {e}", p.name))?;
+        if !seen.insert(p.name.as_str()) {
+            return Err(format!("project `{}` is defined twice", p.name));
+        }
+        if p.branch.is_some() && p.git.is_none() {
+            return Err(format!("project `{}`: `branch` needs `git` (the tree's URL)", p.name));
+        }
+    }
+    Ok(config)
+}
+
+/// A project name appears in URLs: keep it to what needs no escaping.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+        && !matches!(name, "api" | "static" | "all");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a usable project name: use 1-64 letters, digits, `-`, `_` or `.` (not `api`, `static` or `all`)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starter_config_parses_to_no_projects() {
+        assert!(parse(STARTER).unwrap().projects.is_empty());
+    }
+
+    #[test]
+    fn a_project_table_parses() {
+        let c = parse("[[project]]\nname = \"xen\"\nlist_id = [\"xen-devel.lists.xenproject.org\"]\ngit = \"https://x/xen.git\"\nbranch = \"staging\"\n").unwrap();
+        assert_eq!(c.projects[0].name, "xen");
+        assert_eq!(c.projects[0].branch.as_deref(), Some("staging"));
+    }
+
+    #[test]
+    fn a_misspelt_field_names_its_line_and_the_field() {
+        let e = parse("[[project]]\nname = \"xen\"\nlistid = [\"x\"]\n").unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("listid"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_project_name_says_what_is_allowed() {
+        let e = parse("[[project]]\nname = \"a/b\"\n").unwrap_err();
+        assert!(e.contains("not a usable project name"), "{e}");
+    }
+
+    #[test]
+    fn a_branch_without_a_tree_is_refused() {
+        let e = parse("[[project]]\nname = \"x\"\nbranch = \"main\"\n").unwrap_err();
+        assert!(e.contains("needs `git`"), "{e}");
+    }
+}
