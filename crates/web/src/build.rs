@@ -296,7 +296,11 @@ pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord
         apply,
         stat,
         stat_summary,
-        checks: detail.checks.iter().map(|c| check_view(c, None)).collect(),
+        checks: detail
+            .checks
+            .iter()
+            .map(|c| check_view(c, c.log.as_ref().map(|_| format!("{base}checks/{}", c.id))))
+            .collect(),
         trailers,
         thread: thread_views(project, thread, now),
         mbox_url: format!("{base}mbox"),

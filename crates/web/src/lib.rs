@@ -88,7 +88,9 @@ pub fn router(state: AppState) -> Router {
         .route("/{project}/{id}/raw", get(pages::raw))
         .route("/{project}/{id}/patch", get(pages::patch))
         .route("/{project}/{id}/apply.log", get(pages::apply_log))
+        .route("/{project}/{id}/checks/{check}", get(pages::check_log))
         .fallback(pages::not_found)
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

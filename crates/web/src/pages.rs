@@ -405,6 +405,24 @@ pub async fn apply_log(State(state): State<AppState>, path: Result<Path<(String,
     }
 }
 
+/// The log of one check of a series, by the check's number.
+pub async fn check_log(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> WebResult<Response> {
+    let (project, raw_id, check) = path_parts(path)?;
+    project_links(&state, &project).await?;
+    let id = checked_id(&raw_id)?;
+    let s = series_of(&state, &project, &id).await?;
+    let log = check
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| s.checks.iter().find(|c| c.id == n))
+        .and_then(|c| c.log.clone())
+        .ok_or_else(|| WebError::not_found(format!("Series <{}> has no check log “{check}”.", s.message_id)))?;
+    Ok(text_response(log, "text/plain; charset=utf-8", None))
+}
+
 pub async fn atom(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> WebResult<Response> {
     let project = path_parts(path)?;
     project_links(&state, &project).await?;

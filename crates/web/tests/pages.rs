@@ -204,11 +204,19 @@ async fn apply_state_log_fetch_line_and_checks(store: &Store, state: &AppState) 
         .add_check(V2_HEAD, &NewCheck { name: "checkpatch".into(), state: CheckState::Fail, url: Some("https://ci.example.org/1".into()), description: Some("2 errors".into()), log: None })
         .await
         .expect("record check");
+    let build = store
+        .add_check(V2_HEAD, &NewCheck { name: "build".into(), state: CheckState::Pass, url: None, description: None, log: Some("make: ok\n".into()) })
+        .await
+        .expect("record check");
+    let log = ok(state, &format!("/patchwork/{V2_HEAD}/checks/{build}")).await;
+    assert_eq!(log.text(), "make: ok\n");
+    assert_eq!(get(state, &format!("/patchwork/{V2_HEAD}/checks/99999")).await.status, StatusCode::NOT_FOUND);
     let r = ok(state, &format!("/patchwork/{V2_HEAD}/")).await;
     let seen = r.seen();
     assert!(seen.contains("Patches applied successfully (tree, apply log)"), "{seen}");
     assert!(r.text().contains(&format!("value=\"git fetch https://git.example.org/patchwork.git tags/quire/{V2_HEAD}\"")), "{seen}");
     assert!(seen.contains("checkpatch") && seen.contains("2 errors") && seen.contains("checks fail"), "{seen}");
+    assert!(r.text().contains(&format!("href=\"/patchwork/{V2_HEAD}/checks/{build}\">build</a>")), "a check without URL links its log");
 }
 
 async fn atom_feed_is_valid_atom(state: &AppState) {
