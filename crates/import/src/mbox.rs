@@ -107,6 +107,8 @@ pub struct MboxReader<R> {
     mode: Mode,
     /// Reused line buffer.
     line: Vec<u8>,
+    /// Full length of what `line` holds when the input is not an mbox.
+    first_line_len: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +135,7 @@ impl<R: BufRead> MboxReader<R> {
             next_envelope: None,
             mode: Mode::Start,
             line: Vec::new(),
+            first_line_len: 0,
         }
     }
 
@@ -178,9 +181,26 @@ impl<R: BufRead> MboxReader<R> {
     }
 
     /// Reads the first line and decides whether the input is an mbox at all.
+    /// Blank lines before the first envelope (left by some archivers) are skipped, as
+    /// Python's `mailbox` and public-inbox's reader do: they belong to no message.
     fn start(&mut self) -> Result<(), MboxError> {
-        let start = self.offset;
-        let len = self.read_line(LINE_KEEP).map_err(|e| self.io_error(e))?;
+        // The first line is kept whole (up to the message limit): if the input is not an mbox
+        // it is the start of the one message.
+        let keep = self.max_message_bytes.saturating_add(1);
+        let mut start = self.offset;
+        let mut len = self.read_line(keep).map_err(|e| self.io_error(e))?;
+        let mut skipped = Vec::new();
+        while len > 0 && is_blank(&self.line) && skipped.len() < LINE_KEEP {
+            skipped.extend_from_slice(&self.line);
+            start = self.offset;
+            len = self.read_line(keep).map_err(|e| self.io_error(e))?;
+        }
+        if len > 0 && !is_envelope(&self.line) {
+            // Not an mbox: the message starts at the very first byte, blank lines included.
+            self.first_line_len = skipped.len() as u64 + len;
+            skipped.extend_from_slice(&self.line);
+            self.line = skipped;
+        }
         if len == 0 {
             self.mode = Mode::Done;
         } else if is_envelope(&self.line) {
@@ -197,9 +217,12 @@ impl<R: BufRead> MboxReader<R> {
         self.mode = Mode::Done;
         self.number = 1;
         let mut bytes = std::mem::take(&mut self.line);
-        let mut size = bytes.len() as u64;
+        let mut size = self.first_line_len;
         let limit = self.max_message_bytes;
         let mut oversized = size > limit as u64;
+        if oversized {
+            bytes = Vec::new();
+        }
         let mut chunk = [0u8; 64 << 10];
         loop {
             let n = match self.input.read(&mut chunk) {
@@ -444,9 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn blank_lines_before_the_first_envelope_belong_to_no_message() {
+        let mbox = b"\n\r\nFrom x Thu Jan  1 00:00:00 1970\nSubject: a\n\nbody\n\n";
+        let got: Vec<_> = MboxReader::new(Cursor::new(&mbox[..]), BIG).map(|m| m.expect("message")).collect();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].bytes.as_slice(), got[0].offset), (&b"Subject: a\n\nbody\n"[..], 3));
+        assert!(read_all(b"\n\n").is_empty());
+        // Not an mbox after the blank lines: kept whole, blank lines included.
+        assert_eq!(read_all(b"\nSubject: x\n\nbody\n"), vec![b"\nSubject: x\n\nbody\n".to_vec()]);
+    }
+
+    #[test]
     fn git_format_patch_file_is_an_mbox_of_one() {
         let patch = b"From 1234567890abcdef1234567890abcdef12345678 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n\n";
         assert_eq!(read_all(patch), vec![b"From: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n".to_vec()]);
+    }
+
+    #[test]
+    fn single_message_with_a_first_line_longer_than_a_line_buffer_is_whole() {
+        let mut eml = b"X-Long: ".to_vec();
+        eml.extend(std::iter::repeat_n(b'a', LINE_KEEP + 10));
+        eml.extend_from_slice(b"\nSubject: x\n\nbody\n");
+        assert_eq!(read_all(&eml), vec![eml.clone()]);
+        let got: Vec<_> = MboxReader::new(Cursor::new(eml), 1000).collect();
+        assert!(matches!(got[..], [Err(MboxError::TooLarge { number: 1, limit: 1000, .. })]), "{got:?}");
     }
 
     #[test]
