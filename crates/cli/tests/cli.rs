@@ -1,0 +1,273 @@
+//! The `quire` program driven as a user drives it, on the sample archive that ships with quire,
+//! on SQLite and on PostgreSQL.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sample() -> PathBuf {
+    repo_root().join("samples/demo.mbox")
+}
+
+/// A data dir, and a PostgreSQL database URL for the PostgreSQL variant.
+struct Site {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Site {
+    fn sqlite() -> Site {
+        Site { dir: tempfile::tempdir().unwrap(), database_url: None }
+    }
+
+    fn postgres() -> Site {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let url = rt.block_on(async {
+            let store = quire_store::testing::pg_store().await;
+            let url = store.target().to_string();
+            store.close().await;
+            url
+        });
+        Site { dir: tempfile::tempdir().unwrap(), database_url: Some(url) }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(QUIRE);
+        c.arg("--data-dir").arg(self.dir.path()).args(args);
+        c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            c.env("QUIRE_DATABASE_URL", url);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "quire {args:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+}
+
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn sqlite() {
+                ($body)(Site::sqlite());
+            }
+            #[test]
+            fn postgres() {
+                ($body)(Site::postgres());
+            }
+        }
+    };
+}
+
+fn trailers_of(patch: &Value) -> Vec<(String, String, bool)> {
+    patch["trailers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tag"].as_str().unwrap().to_string(), t["email"].as_str().unwrap().to_string(), t["verified"].as_bool().unwrap()))
+        .collect()
+}
+
+both_backends!(the_sample_archive_imports_into_series_with_their_reviews, |site: Site| {
+    let out = site.ok(&["import", sample().to_str().unwrap()]);
+    assert!(
+        out.starts_with("imported 16 messages (7 patches, 2 cover letters, 7 replies, 4 series, 0 unparsable) in "),
+        "{out}"
+    );
+
+    // v1 asked by one of its patches: the series is named by its cover letter.
+    let v1 = site.json(&["series", "show", "<v1-2@example.org>", "--json"]);
+    assert_eq!(v1["message_id"], "v1-0@example.org");
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["total"], 3);
+    assert_eq!(v1["complete"], true);
+    assert_eq!(v1["superseded_by"], "v2-0@example.org");
+    assert_eq!(v1["submitter"]["email"], "ada@example.org");
+    assert_eq!(v1["replies"], 4);
+    let patches = v1["patches"].as_array().unwrap();
+    assert_eq!(patches.len(), 3);
+    // Charles reviewed patch 1; Grace acked the cover letter, which counts for every patch.
+    assert_eq!(
+        trailers_of(&patches[0]),
+        vec![
+            ("Reviewed-by".into(), "charles@example.com".into(), true),
+            ("Acked-by".into(), "grace@example.net".into(), true)
+        ]
+    );
+    assert_eq!(trailers_of(&patches[1]), vec![("Acked-by".into(), "grace@example.net".into(), true)]);
+    assert_eq!(patches[0]["diffstat"][0]["path"], "src/ring.c");
+    assert_eq!(patches[0]["patch_id"].as_str().unwrap().len(), 40);
+
+    // v2: patch 1 and 3 are unchanged (same patch-id), so their trailers carry over; patch 2
+    // was reworked and carries none.
+    let v2 = site.json(&["series", "show", "v2-0@example.org", "--json"]);
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["superseded_by"], Value::Null);
+    let revisions: Vec<&str> = v2["revisions"].as_array().unwrap().iter().map(|r| r["message_id"].as_str().unwrap()).collect();
+    assert_eq!(revisions, ["v1-0@example.org", "v2-0@example.org"]);
+    let patches = v2["patches"].as_array().unwrap();
+    assert_eq!(patches[0]["patch_id"], v1["patches"][0]["patch_id"]);
+    assert!(trailers_of(&patches[0]).contains(&("Reviewed-by".into(), "charles@example.com".into(), true)));
+    assert!(trailers_of(&patches[1]).is_empty());
+
+    // The list shows the newest revisions; --all shows v1 too.
+    let list = site.ok(&["series", "list"]);
+    assert!(list.contains("[PATCH v2 0/3] ring: setup helper"), "{list}");
+    assert!(list.contains("[PATCH] ring: add ring_fini"), "{list}");
+    assert!(list.contains("[GIT PULL] demo fixes for 1.1"), "{list}");
+    assert!(!list.contains("<v1-0@example.org>"), "{list}");
+    assert!(site.ok(&["series", "list", "--all"]).contains("<v1-0@example.org>"));
+    let json = site.json(&["series", "list", "--json", "--query", "ring_fini"]);
+    assert_eq!(json["series"].as_array().unwrap().len(), 1);
+});
+
+both_backends!(importing_twice_changes_nothing_and_says_so, |site: Site| {
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let before = site.ok(&["series", "list", "--all", "--json"]);
+    let out = site.ok(&["import", sample().to_str().unwrap()]);
+    assert!(out.starts_with("imported 0 messages (0 patches, 0 cover letters, 0 replies, 0 series, 0 unparsable)"), "{out}");
+    assert!(out.contains("16 already stored"), "{out}");
+    assert_eq!(site.ok(&["series", "list", "--all", "--json"]), before);
+});
+
+both_backends!(reindex_rebuilds_the_same_series_from_raw_mail, |site: Site| {
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let before = site.ok(&["series", "show", "v2-0@example.org", "--json"]);
+    let out = site.ok(&["reindex"]);
+    assert!(out.starts_with("reindexed 16 messages"), "{out}");
+    assert_eq!(site.ok(&["series", "show", "v2-0@example.org", "--json"]), before);
+});
+
+/// `quire am` of any revision writes the newest one, and `git am` applies it with the review
+/// trailers in the commit messages.
+#[test]
+fn am_writes_the_newest_revision_and_git_am_applies_it() {
+    let site = Site::sqlite();
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("demo");
+    let mbox = work.path().join("series.mbox");
+    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh"))
+        .arg(work.path().join("regenerated.mbox"))
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // The shipped sample is exactly what its generator writes.
+    assert_eq!(std::fs::read(work.path().join("regenerated.mbox")).unwrap(), std::fs::read(sample()).unwrap());
+
+    let out = site.run(&["am", "v1-1@example.org", "-o", mbox.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("(v2): 3 patch(es)"), "{said}");
+
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(&repo)
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    git(&["checkout", "-q", "-b", "applied", "main"]);
+    git(&["am", "-q", mbox.to_str().unwrap()]);
+    let log = git(&["log", "--format=%s%n%b--", "main..applied"]);
+    assert!(log.contains("public/ring: use plain uint64_t for the length"), "{log}");
+    assert!(log.contains("Reviewed-by: Charles Babbage <charles@example.com>"), "{log}");
+    // The tree is the one the v2 branch of the generator made.
+    assert_eq!(git(&["rev-parse", "applied^{tree}"]), git(&["rev-parse", "v2^{tree}"]));
+}
+
+/// The mail-server pipe: one message on stdin; a temporary failure exits 75 so the MTA retries.
+#[test]
+fn import_from_stdin_and_its_exit_codes() {
+    let site = Site::sqlite();
+    let message = b"From: A <a@example.com>\nTo: demo@lists.example.org\nSubject: [PATCH] x: y\nMessage-Id: <stdin-1@example.com>\nDate: Mon, 4 Mar 2024 10:00:00 +0000\n\nFix.\n\nSigned-off-by: A <a@example.com>\n---\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
+    let pipe = |site: &Site, input: &[u8]| {
+        let mut child = site.cmd(&["import", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = pipe(&site, message);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("imported 1 messages (1 patches"));
+    site.ok(&["series", "show", "stdin-1@example.com"]);
+
+    // A data dir that cannot be created (a file is in the way): temporary, exit 75.
+    let blocked = tempfile::tempdir().unwrap();
+    let file = blocked.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let mut c = Command::new(QUIRE);
+    c.arg("--data-dir").arg(&file).args(["import", "-"]).env_remove("QUIRE_DATABASE_URL");
+    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn unknown_message_ids_and_bad_configuration_get_one_clear_line() {
+    let site = Site::sqlite();
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let out = site.run(&["series", "show", "nope@example.org"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no message <nope@example.org> in the store"));
+    let out = site.run(&["series", "show", "talk-1@example.com"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("belongs to no series"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    std::fs::write(site.dir.path().join("quire.toml"), "[[project]]\nname = \"demo\"\nlistid = [\"x\"]\n").unwrap();
+    let out = site.run(&["series", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("quire.toml") && err.contains("line 3") && err.contains("listid"), "{err}");
+}
+
+#[test]
+fn projects_from_the_configuration_file_sort_the_mail() {
+    let site = Site::sqlite();
+    site.ok(&["init"]);
+    let config = site.dir.path().join("quire.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[project]]\nname = \"demo\"\nlist_id = [\"demo.lists.example.org\"]\n");
+    std::fs::write(&config, text).unwrap();
+    site.ok(&["import", sample().to_str().unwrap()]);
+    let projects = site.json(&["project", "list", "--json"]);
+    let demo = projects.as_array().unwrap().iter().find(|p| p["name"] == "demo").unwrap();
+    assert_eq!(demo["messages"], 16);
+    assert_eq!(demo["series"], 4);
+    let list = site.json(&["series", "list", "--project", "demo", "--all", "--json"]);
+    assert_eq!(list["total"], 4);
+    let out = site.run(&["series", "list", "--project", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no project `nosuch`; known projects:"));
+}
