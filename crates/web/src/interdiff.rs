@@ -43,7 +43,15 @@ pub fn interdiff(old: &[RevisionPatch], new: &[RevisionPatch], old_name: &str, n
     if a == b {
         return String::new();
     }
-    TextDiff::from_lines(&a, &b).unified_diff().context_radius(3).header(old_name, new_name).to_string()
+    // Bounded: two revisions of a huge series must not hold a request for seconds; past the
+    // deadline similar gives a coarser (still correct) diff.
+    TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(300))
+        .diff_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
 }
 
 /// The interdiff's lines, classified for colouring.
