@@ -10,7 +10,7 @@ use quire_series::{MessageMeta, Role};
 use sqlx::{QueryBuilder, Row};
 
 use crate::derive::{
-    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, is_unthreaded_patch, meta_of, sha256_hex,
+    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, is_unthreaded_patch, meta_of, par_map, sha256_hex,
     text_hash,
 };
 use crate::error::{Context, Error, Result, corrupt};
@@ -149,10 +149,9 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
         .ctx("reading the last raw id")
         .and_then(|r| get(&r, 0, "reading the last raw id"))?;
     let mut next_id = max_id + 1;
-    let mut raws = Vec::new();
-    let mut derivables = Vec::new();
-    for inc in batch {
-        let sha = sha256_hex(&inc.raw);
+    let shas = par_map(&batch, |inc| sha256_hex(&inc.raw));
+    let mut fresh = Vec::new();
+    for (inc, sha) in batch.into_iter().zip(shas) {
         let mid = inc.parsed.message_id.clone();
         let duplicate_of = match stored.get_mut(&mid) {
             Some(s) if s.shas.contains(&sha) => {
@@ -169,20 +168,27 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
                 None
             }
         };
-        let data = zstd::bulk::compress(&inc.raw, 3)
-            .map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?;
+        fresh.push((next_id, inc, sha, duplicate_of));
+        next_id += 1;
+    }
+    let compressed = par_map(&fresh, |(_, inc, _, _)| zstd::bulk::compress(&inc.raw, 3));
+    let mut raws = Vec::with_capacity(fresh.len());
+    let mut derivables = Vec::with_capacity(fresh.len());
+    for ((id, inc, sha, duplicate_of), data) in fresh.into_iter().zip(compressed) {
+        let mid = inc.parsed.message_id;
+        let data = data.map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?;
         let forced_project = inc.project.as_deref().map(|p| clean(p).into_owned());
         raws.push(RawRow {
-            id: next_id,
-            message_id: mid,
+            id,
+            message_id: mid.clone(),
             sha256: sha,
             size: i64::try_from(inc.raw.len()).unwrap_or(i64::MAX),
             data,
             duplicate_of,
             forced_project: forced_project.clone(),
         });
-        derivables.push(Derivable { raw_id: next_id, canonical: duplicate_of, parsed: inc.parsed, forced_project });
-        next_id += 1;
+        let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
+        derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project });
     }
     insert_raws(&mut tx, &raws).await?;
     drop(raws);
@@ -411,11 +417,11 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
         diff: Option<Vec<u8>>,
         unthreaded: bool,
     }
-    let mut rows = Vec::with_capacity(news.len());
-    for ((d, meta), key) in news.iter().zip(keys) {
+    let pairs: Vec<(&(Derivable, MessageMeta), &String)> = news.iter().zip(keys).collect();
+    fn prepare<'a>(&((d, meta), key): &(&'a (Derivable, MessageMeta), &'a String)) -> Result<Row<'a>> {
         let p = &d.parsed;
         let to_json = |v: &dyn erased::Json| v.json().map_err(|e| corrupt(format!("serializing message {}", p.message_id), e));
-        rows.push(Row {
+        Ok(Row {
             d,
             meta: to_json(meta)?,
             key,
@@ -430,8 +436,9 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
                 .transpose()
                 .map_err(|e| Error::Invalid(format!("cannot compress the diff of {}: {e}", p.message_id)))?,
             unthreaded: is_unthreaded_patch(meta),
-        });
+        })
     }
+    let rows = par_map(&pairs, prepare).into_iter().collect::<Result<Vec<_>>>()?;
     for chunk in rows.chunks(INSERT_ROWS) {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO messages (id, message_id, mid_hash, thread_key, thread_hash, subject, from_name, from_email, \

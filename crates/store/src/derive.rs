@@ -162,6 +162,23 @@ impl ThreadKeyer {
     }
 }
 
+/// `f` over `items` on every core, results in order. Hashing and compressing a batch is most
+/// of the CPU an ingest spends outside SQL.
+pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            items.chunks(per).map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>())).collect();
+        // A panic in `f` is a bug of ours, not of the input; propagate it as one.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

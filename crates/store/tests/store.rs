@@ -372,3 +372,39 @@ both_backends!(reindex_rebuilds_the_same_data, |store| async move {
         assert_eq!(store.message(id).await.unwrap(), before, "{id}");
     }
 });
+
+/// Every message of a real list archive is stored, in batches as the importer sends them.
+async fn import_slice(store: &Store, name: &str) {
+    let raws = mboxrd_messages(&corpus(name));
+    let n = raws.len() as u64;
+    assert!(n > 3000, "{name}: only {n} messages split");
+    let mut total = BatchOutcome::default();
+    let mut batch = Vec::new();
+    for raw in raws {
+        batch.push(quire_store::Incoming::parse(raw, Some("ltp".into())));
+        if batch.len() == 1000 {
+            total.add(&store.ingest(std::mem::take(&mut batch)).await.unwrap());
+        }
+    }
+    total.add(&store.ingest(batch).await.unwrap());
+    let stats = store.stats().await.unwrap();
+    // Messages in == messages stored: each is new, a duplicate, or a kept conflicting copy.
+    assert_eq!(total.new_messages + total.duplicates + total.conflicting_duplicates.len() as u64, n);
+    assert_eq!(stats.raw_messages, total.new_messages + total.conflicting_duplicates.len() as u64);
+    assert_eq!(stats.messages, total.new_messages);
+    assert_eq!(total.new_messages, total.patches + total.cover_letters + total.replies + total.unparsable);
+    assert!(stats.stored_bytes < stats.raw_bytes / 2, "zstd should at least halve mail: {stats:?}");
+    if parser_available() {
+        assert!(total.duplicates < n / 100, "{total:?}");
+        assert!(total.unparsable < n / 100, "{} unparsable", total.unparsable);
+        assert!(total.patches > n / 4, "{} patches of {n}", total.patches);
+        assert!(stats.threads < n / 2, "{} threads for {n} messages", stats.threads);
+    }
+    if parser_available() && assembly_available() {
+        assert!(stats.series > total.cover_letters / 2, "{stats:?}");
+    }
+}
+
+both_backends!(real_ltp_archive_is_stored_whole, |store| async move {
+    import_slice(&store, "ltp-2019-2020.4k.mbox.gz").await;
+});
