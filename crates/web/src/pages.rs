@@ -80,7 +80,8 @@ pub async fn not_found(uri: Uri) -> WebError {
 pub async fn front(State(state): State<AppState>) -> WebResult<Response> {
     let projects = state.store.projects().await.map_err(store_err("listing projects"))?;
     let mut rows = Vec::with_capacity(projects.len());
-    for p in projects.into_iter().filter(|p| p.messages > 0) {
+    // The catch-all project is listed only when some mail landed there.
+    for p in projects.into_iter().filter(|p| p.messages > 0 || p.config.name != quire_store::UNASSIGNED) {
         rows.push(ProjectRow {
             url: format!("/{}/", segment(&p.config.name)),
             last_activity: last_activity(&state, &p.config.name).await?.map(|t| Age::new(t, now())),
