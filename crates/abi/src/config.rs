@@ -107,13 +107,17 @@ mod tests {
     }
 
     #[test]
-    fn config_reads_from_toml_like_the_project_file_will_hold_it() {
-        let cfg: AbiConfig = serde_json::from_str(
-            r#"{"headers": ["xen/include/public/**/*.h"], "macro_sets": [[], ["-D__XEN_TOOLS__"]]}"#,
+    fn config_reads_from_toml_as_the_project_file_will_hold_it() {
+        let cfg: AbiConfig = toml::from_str(
+            "headers = [\"xen/include/public/**/*.h\"]\n\
+             prelude = [\"#include <stdint.h>\"]\n\
+             macro_sets = [[], [\"-D__XEN_TOOLS__\"]]\n",
         )
         .expect("valid");
         assert_eq!(cfg.targets.len(), 4, "targets default when absent");
         assert_eq!(cfg.effective_macro_sets().len(), 2);
+        assert_eq!(cfg.clang, PathBuf::from("/usr/bin/clang"));
+        assert!(toml::from_str::<AbiConfig>("header = []").is_err(), "a misspelt key is refused, not ignored");
     }
 
     #[test]

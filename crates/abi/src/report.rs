@@ -178,7 +178,7 @@ fn render_type(out: &mut String, change: &TypeChange) {
             let rows: Vec<[String; 3]> = change.changes.iter().map(row).collect();
             let w0 = rows.iter().map(|r| r[0].len()).max().unwrap_or(0).max(4);
             let w1 = rows.iter().map(|r| r[1].len()).max().unwrap_or(0).max(6);
-            let _ = writeln!(out, "    {:<w0$}  {:<w1$}  {}", "what", "before", "after");
+            let _ = writeln!(out, "    {:<w0$}  {:<w1$}  after", "what", "before");
             for r in rows {
                 let _ = writeln!(out, "    {:<w0$}  {:<w1$}  {}", r[0], r[1], r[2]);
             }

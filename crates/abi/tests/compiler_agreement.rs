@@ -161,22 +161,21 @@ fn parse_pahole(output: &str) -> std::collections::HashMap<String, PaholeStruct>
     for line in output.lines() {
         let trimmed = line.trim();
         if depth == 0 {
-            if let Some(rest) = trimmed.strip_prefix("struct ").or_else(|| trimmed.strip_prefix("union ")) {
-                if let Some(name) = rest.strip_suffix(" {") {
-                    let kind = if trimmed.starts_with("struct") { "struct" } else { "union" };
-                    current = Some((format!("{kind} {name}"), PaholeStruct::default()));
-                    depth = 1;
-                }
+            let rest = trimmed.strip_prefix("struct ").or_else(|| trimmed.strip_prefix("union "));
+            if let Some(name) = rest.and_then(|r| r.strip_suffix(" {")) {
+                let kind = if trimmed.starts_with("struct") { "struct" } else { "union" };
+                current = Some((format!("{kind} {name}"), PaholeStruct::default()));
+                depth = 1;
             }
             continue;
         }
         let opens = trimmed.ends_with('{');
         if trimmed.starts_with('}') {
             depth -= 1;
-            if depth == 0 {
-                if let Some((name, s)) = current.take() {
-                    structs.insert(name, s);
-                }
+            if depth == 0
+                && let Some((name, s)) = current.take()
+            {
+                structs.insert(name, s);
             }
             continue;
         }
