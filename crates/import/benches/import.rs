@@ -37,6 +37,27 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
+/// The reading stage alone (gunzip + split + unquote), and reading plus parsing on rayon, to
+/// tell where an import's time goes.
+fn bench_stages(name: &str) {
+    use rayon::prelude::*;
+    let path = corpus(name);
+    let started = std::time::Instant::now();
+    let (reader, _) = quire_import::mbox::open(&path, 64 << 20).expect("open");
+    let messages: Vec<Vec<u8>> = reader.map(|m| m.expect("message").bytes).collect();
+    let read = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let parsed: usize = messages.par_iter().map(|m| quire_mail::parse(m).problems.len()).sum();
+    let parse = started.elapsed().as_secs_f64();
+    let n = messages.len() as f64;
+    println!(
+        "stages {name}: read {:.0} messages/s ({read:.2} s), parse on {} threads {:.0} messages/s ({parse:.2} s, {parsed} problems)",
+        n / read,
+        rayon::current_num_threads(),
+        n / parse
+    );
+}
+
 async fn bench(backend: &str, store: &Store, name: &str) {
     let path = corpus(name);
     let file_bytes = std::fs::metadata(&path).expect("stat").len() as f64;
@@ -61,6 +82,9 @@ async fn bench(backend: &str, store: &Store, name: &str) {
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    for name in SLICES {
+        bench_stages(name);
+    }
     runtime.block_on(async {
         for name in SLICES {
             let dir = tempfile::tempdir().expect("tempdir");
