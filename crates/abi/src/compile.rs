@@ -109,9 +109,11 @@ fn fingerprint(defines: &[String]) -> u64 {
 pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
     let tree_prefix = format!("{}/", tree.display());
     let work_prefix = format!("{}/", workdir.display());
+    // The probe file itself is no part of the user's tree: its line says nothing to them.
+    let from_probe = format!("In file included from {work_prefix}");
     let lines: Vec<String> = stderr
         .lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(&from_probe))
         .map(|l| l.replace(&tree_prefix, "").replace(&work_prefix, ""))
         .collect();
     let first_error = lines.iter().position(|l| l.contains("error:")).unwrap_or(0);
@@ -137,5 +139,6 @@ mod tests {
         assert_eq!(lines[0], "In file included from b.h:1:");
         assert_eq!(lines[3], "e.h:3:1: error: unknown type name 'x'");
         assert!(lines.len() <= DIAGNOSTIC_LINES);
+        assert!(!message.contains("tu.c"), "the probe file is not the user's: {message}");
     }
 }

@@ -147,8 +147,15 @@ fn render_configuration(out: &mut String, config: &ConfigurationReport) {
         "no layout change"
     };
     let _ = writeln!(out, "\n{}: {verdict}", config.label());
-    for failure in &config.failures {
+    for (index, failure) in config.failures.iter().enumerate() {
+        let same_as_before = |f: &&CompileFailure| f.header == failure.header && f.message == failure.message;
+        let earlier = config.failures.get(..index).unwrap_or(&[]);
+        let later = config.failures.get(index + 1..).unwrap_or(&[]);
+        if failure.revision == Revision::After && earlier.iter().any(|f| same_as_before(&f)) {
+            continue;
+        }
         let revision = match failure.revision {
+            Revision::Before if later.iter().any(|f| same_as_before(&f)) => "before and after",
             Revision::Before => "before",
             Revision::After => "after",
         };

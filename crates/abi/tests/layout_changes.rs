@@ -261,6 +261,9 @@ fn header_broken_on_both_sides_is_reported_but_not_breaking() {
     let x86 = report.configuration("x86_64", &[]).expect("built");
     assert_eq!(x86.failures.len(), 2);
     assert!(x86.failures.iter().all(|f| f.message.contains("needs a config") && !f.breaking));
+    let text = report.to_text();
+    assert_eq!(text.matches("include/public/x.h does not compile (before and after):").count(), 4, "{text}");
+    assert_eq!(text.matches("#error needs a config").count(), 4, "one message per configuration: {text}");
 }
 
 #[test]
