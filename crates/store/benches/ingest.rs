@@ -89,6 +89,14 @@ fn main() {
             let (dir, store) = quire_store::testing::sqlite_store().await;
             let (parse, ingest, out) = run(&store, &raws).await;
             report("sqlite", name, raws.len(), parse, ingest, &out);
+            if let Ok(stats) = store.stats().await {
+                println!(
+                    "sqlite   {name:32} raw {} MB stored {} MB (zstd ratio {:.1})",
+                    stats.raw_bytes >> 20,
+                    stats.stored_bytes >> 20,
+                    stats.raw_bytes as f64 / stats.stored_bytes.max(1) as f64
+                );
+            }
             let t = Instant::now();
             if let Err(e) = store.reindex(|_, _| {}).await {
                 panic!("reindex failed: {e}");

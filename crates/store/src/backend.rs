@@ -10,7 +10,7 @@ use quire_series::{MessageMeta, Role};
 use sqlx::{QueryBuilder, Row};
 
 use crate::derive::{
-    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, is_unthreaded_patch, meta_of, par_map, sha256_hex,
+    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, compress, is_unthreaded_patch, meta_of, par_map, sha256_hex,
     text_hash,
 };
 use crate::error::{Context, Error, Result, corrupt};
@@ -171,7 +171,7 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
         fresh.push((next_id, inc, sha, duplicate_of));
         next_id += 1;
     }
-    let compressed = par_map(&fresh, |(_, inc, _, _)| zstd::bulk::compress(&inc.raw, 3));
+    let compressed = par_map(&fresh, |(_, inc, _, _)| compress(&inc.raw));
     let mut raws = Vec::with_capacity(fresh.len());
     let mut derivables = Vec::with_capacity(fresh.len());
     for ((id, inc, sha, duplicate_of), data) in fresh.into_iter().zip(compressed) {
@@ -432,7 +432,7 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
             diff: p
                 .diff
                 .as_ref()
-                .map(|diff| zstd::bulk::compress(diff.text.as_bytes(), 3))
+                .map(|diff| compress(diff.text.as_bytes()))
                 .transpose()
                 .map_err(|e| Error::Invalid(format!("cannot compress the diff of {}: {e}", p.message_id)))?,
             unthreaded: is_unthreaded_patch(meta),
