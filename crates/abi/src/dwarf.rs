@@ -306,11 +306,11 @@ impl Dies {
             match (&child.name, anonymous_aggregate) {
                 (Some(name), Some(inner)) => {
                     let inner_prefix = format!("{prefix}{name}.");
-                    let offset_bits = member.offset * 8;
+                    let offset_bits = member.offset.saturating_mul(8);
                     out.push(member);
                     self.flatten_members(inner, offset_bits, &inner_prefix, out, depth + 1);
                 }
-                (None, Some(inner)) => self.flatten_members(inner, member.offset * 8, prefix, out, depth + 1),
+                (None, Some(inner)) => self.flatten_members(inner, member.offset.saturating_mul(8), prefix, out, depth + 1),
                 _ => out.push(member),
             }
         }
@@ -318,16 +318,16 @@ impl Dies {
 
     fn member(&self, die: &Die, base_bits: u64, prefix: &str) -> MemberLayout {
         let type_size = die.type_ref.and_then(|t| self.size_of(t, 0)).unwrap_or(0);
-        let location_bits = base_bits + die.member_location.unwrap_or(0) * 8;
+        let location_bits = base_bits.saturating_add(die.member_location.unwrap_or(0).saturating_mul(8));
         let bit_field = die.bit_size.map(|width| {
             let start = match (die.data_bit_offset, die.legacy_bit_offset) {
-                (Some(data_bit), _) => base_bits + data_bit,
+                (Some(data_bit), _) => base_bits.saturating_add(data_bit),
                 (None, Some(from_msb)) => {
-                    let storage_bits = die.byte_size.unwrap_or(type_size) * 8;
+                    let storage_bits = die.byte_size.unwrap_or(type_size).saturating_mul(8);
                     if self.little_endian {
-                        (location_bits + storage_bits).saturating_sub(from_msb + width)
+                        location_bits.saturating_add(storage_bits).saturating_sub(from_msb.saturating_add(width))
                     } else {
-                        location_bits + from_msb
+                        location_bits.saturating_add(from_msb)
                     }
                 }
                 (None, None) => location_bits,
@@ -644,4 +644,35 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
 fn relative_to(path: &Path, root: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
     Some(rel.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_that_are_no_object_file_are_an_error_not_a_panic() {
+        let err = read_layouts(b"\x7fELF truncated", Path::new("/"), "x86_64-linux-gnu", "garbage")
+            .expect_err("not an object");
+        assert!(err.to_string().starts_with("reading the object file built for garbage"), "{err}");
+        assert!(read_layouts(&[], Path::new("/"), "x86_64-linux-gnu", "empty").is_err());
+    }
+
+    #[test]
+    fn scalar_alignment_follows_each_abi() {
+        assert_eq!(max_scalar_alignment("i386-linux-gnu"), 4);
+        assert_eq!(max_scalar_alignment("i686-pc-linux-gnu"), 4);
+        assert_eq!(max_scalar_alignment("arm-linux-gnueabihf"), 8);
+        assert_eq!(max_scalar_alignment("arm64-apple-macos"), 16);
+        assert_eq!(max_scalar_alignment("x86_64-linux-gnu"), 16);
+        assert_eq!(natural_alignment(12), 4, "i386 long double");
+        assert_eq!(natural_alignment(0), 1);
+    }
+
+    #[test]
+    fn clang_paths_with_dot_segments_normalize_to_the_tree() {
+        assert_eq!(normalize(Path::new("/tmp/t/./include/../include/a.h")), PathBuf::from("/tmp/t/include/a.h"));
+        assert_eq!(relative_to(Path::new("/tmp/t/include/a.h"), Path::new("/tmp/t")).as_deref(), Some("include/a.h"));
+        assert_eq!(relative_to(Path::new("/usr/lib/clang/stdint.h"), Path::new("/tmp/t")), None);
+    }
 }

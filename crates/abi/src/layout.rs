@@ -69,8 +69,8 @@ impl MemberLayout {
     /// One past the last byte the member occupies.
     pub fn end(&self) -> u64 {
         match (self.bit_offset, self.bit_size) {
-            (Some(bit), Some(width)) => (bit + width).div_ceil(8),
-            _ => self.offset + self.size,
+            (Some(bit), Some(width)) => bit.saturating_add(width).div_ceil(8),
+            _ => self.offset.saturating_add(self.size),
         }
     }
 }
