@@ -409,6 +409,38 @@ mod tests {
         assert_eq!(read_all(&mbox), vec![m1.to_vec(), m2.to_vec()]);
     }
 
+    /// Random messages made of the lines that trouble mbox readers, written the mboxrd way,
+    /// read back identical (every message non-empty and ending with a newline, as mail does).
+    #[test]
+    fn random_messages_of_tricky_lines_round_trip() {
+        const LINES: [&[u8]; 10] = [
+            b"From x Thu Jan  1 00:00:00 1970\n",
+            b">From x Thu Jan  1 00:00:00 1970\n",
+            b">>From here\n",
+            b"From here\n",
+            b"\n",
+            b"\r\n",
+            b"Subject: s\r\n",
+            b"text\n",
+            b">\n",
+            b"From:\n",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2000 {
+            let messages: Vec<Vec<u8>> = (0..1 + next(4))
+                .map(|_| (0..1 + next(8)).flat_map(|_| LINES[next(LINES.len() as u64) as usize].to_vec()).collect())
+                .collect();
+            let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+            assert_eq!(read_all(&write_mboxrd(&refs)), messages);
+        }
+    }
+
     #[test]
     fn mboxo_single_level_quote_is_undone() {
         let mbox = b"From a@b Wed Oct 20 10:00:00 2021\nSubject: x\n\n>From my point of view\n\n";
