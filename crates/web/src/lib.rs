@@ -65,11 +65,37 @@ pub const DEFAULT_TAG_PREFIX: &str = "quire";
 pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<WebConfig>,
+    projects: Arc<tokio::sync::Mutex<ProjectCache>>,
 }
+
+/// The projects' settings, read again after [`PROJECT_CACHE_TTL`]: every page names a project,
+/// and the store's project list counts messages, which is not worth doing per request.
+#[derive(Default)]
+struct ProjectCache {
+    read_at: Option<std::time::Instant>,
+    projects: Arc<HashMap<String, quire_store::ProjectConfig>>,
+}
+
+/// How long the projects' settings are trusted; also the longest a new project waits to show.
+pub const PROJECT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> AppState {
-        AppState { store: Arc::new(store), config: Arc::new(config) }
+        AppState { store: Arc::new(store), config: Arc::new(config), projects: Default::default() }
+    }
+
+    /// The settings of every project, by name, at most [`PROJECT_CACHE_TTL`] old.
+    pub(crate) async fn project_configs(&self) -> Result<Arc<HashMap<String, quire_store::ProjectConfig>>, quire_store::Error> {
+        let mut cache = self.projects.lock().await;
+        if let Some(at) = cache.read_at
+            && at.elapsed() < PROJECT_CACHE_TTL
+        {
+            return Ok(cache.projects.clone());
+        }
+        let fresh = self.store.projects().await?;
+        cache.projects = Arc::new(fresh.into_iter().map(|p| (p.config.name.clone(), p.config)).collect());
+        cache.read_at = Some(std::time::Instant::now());
+        Ok(cache.projects.clone())
     }
 }
 

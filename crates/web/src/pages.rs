@@ -55,8 +55,8 @@ async fn project_links(state: &AppState, project: &str) -> WebResult<ProjectLink
     if implausible_id(project).is_some() {
         return Err(WebError::not_found("No such project."));
     }
-    let projects = state.store.projects().await.map_err(store_err("reading the projects"))?;
-    let Some(stored) = projects.into_iter().find(|p| p.config.name == project).map(|p| p.config) else {
+    let projects = state.project_configs().await.map_err(store_err("reading the projects"))?;
+    let Some(stored) = projects.get(project).cloned() else {
         return Err(WebError::not_found(format!("No project is named “{project}”.")));
     };
     let web = state.config.projects.get(project);
