@@ -650,7 +650,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     let mut metas: Vec<MessageMeta> = rows.values().map(|n| n.meta.clone()).collect();
     // Assembly is order-independent; sorting keeps runs reproducible when debugging.
     metas.sort_by(|a, b| a.message_id.cmp(&b.message_id));
-    let assembly = quire_series::assemble(&metas);
+    let assembly = crate::assemble(&metas);
     let id_of: HashMap<&str, i64> = rows.values().map(|n| (n.meta.message_id.as_str(), n.id)).collect();
     let date_of: HashMap<&str, i64> = rows.values().map(|n| (n.meta.message_id.as_str(), n.meta.date)).collect();
     let mut members_of: HashMap<&str, Vec<(&str, Role)>> = HashMap::new();

@@ -303,6 +303,16 @@ impl Store {
     }
 }
 
+/// Groups a neighbourhood into series: `quire_series::assemble`, unless a test installed its own
+/// with [`testing::use_assembler`].
+pub(crate) fn assemble(metas: &[quire_series::MessageMeta]) -> quire_series::Assembly {
+    #[cfg(feature = "testing")]
+    if let Some(f) = testing::ASSEMBLER.get() {
+        return f(metas);
+    }
+    quire_series::assemble(metas)
+}
+
 /// A URL without its password.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {

@@ -17,6 +17,17 @@ use sqlx::Connection;
 
 use crate::{Error, Result, Store};
 
+/// The assembler installed by [`use_assembler`].
+pub(crate) static ASSEMBLER: OnceLock<fn(&[quire_series::MessageMeta]) -> quire_series::Assembly> = OnceLock::new();
+
+/// Makes every store of this process assemble series with `f` instead of
+/// `quire_series::assemble`: lets tests pin how the store keeps series (rows, revisions,
+/// events, membership) independently of the assembly rules. Process-wide and set once;
+/// returns false when another assembler was installed first.
+pub fn use_assembler(f: fn(&[quire_series::MessageMeta]) -> quire_series::Assembly) -> bool {
+    ASSEMBLER.set(f).is_ok() || ASSEMBLER.get().is_some_and(|g| std::ptr::fn_addr_eq(*g, f))
+}
+
 /// A store on a fresh SQLite file; keep the `TempDir` alive as long as the store.
 pub async fn sqlite_store() -> (tempfile::TempDir, Store) {
     let dir = match tempfile::tempdir() {
