@@ -448,7 +448,8 @@ pub async fn atom(State(state): State<AppState>, path: Result<Path<String>, Path
             }
         })
         .collect();
-    let updated = listed.items.iter().map(|s| s.date).max().unwrap_or(0);
+    // An empty feed was last updated now, as far as a reader can tell.
+    let updated = listed.items.iter().map(|s| s.date).max().unwrap_or_else(now);
     let feed = AtomFeed {
         id: format!("{html_link}new.atom"),
         title: format!("{project}: new series"),
