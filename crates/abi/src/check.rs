@@ -256,11 +256,12 @@ fn collect_side_types(
     }
 }
 
-/// Types are known by name across the headers of one configuration, as C knows them: a type
-/// moved from one header to another is the same type.
+/// Types are known by name and declaring header: the same tag may be declared differently by
+/// two headers never included together (Xen's arch-x86 and arch-arm variants of one struct),
+/// and each is checked on its own.
 fn merge(into: &mut Vec<TypeLayout>, types: Vec<TypeLayout>) {
     for t in types {
-        if !into.iter().any(|known| known.name == t.name) {
+        if !into.iter().any(|known| known.name == t.name && known.file == t.file) {
             into.push(t);
         }
     }
@@ -270,11 +271,35 @@ fn shape(t: &TypeLayout) -> Shape {
     Shape { size: t.size, alignment: t.alignment }
 }
 
+/// Pairs each type before with its counterpart after: same name in the same header first,
+/// then same name in another header (a type moved between headers is the same type to C).
+fn pair_types<'a>(before: &'a [TypeLayout], after: &'a [TypeLayout]) -> Vec<(Option<&'a TypeLayout>, Option<&'a TypeLayout>)> {
+    let mut used = vec![false; after.len()];
+    let mut partner: Vec<Option<usize>> = vec![None; before.len()];
+    let passes: [&dyn Fn(&TypeLayout, &TypeLayout) -> bool; 2] =
+        [&|o, n| o.name == n.name && o.file == n.file, &|o, n| o.name == n.name];
+    for same in passes {
+        for (i, old) in before.iter().enumerate() {
+            if partner.get(i).copied().flatten().is_some() {
+                continue;
+            }
+            let found = after.iter().enumerate().find(|(j, new)| !used.get(*j).copied().unwrap_or(true) && same(old, new));
+            if let Some((j, _)) = found {
+                used[j] = true;
+                partner[i] = Some(j);
+            }
+        }
+    }
+    let mut pairs: Vec<_> = before.iter().zip(&partner).map(|(old, p)| (Some(old), p.and_then(|j| after.get(j)))).collect();
+    pairs.extend(after.iter().zip(&used).filter(|(_, u)| !**u).map(|(new, _)| (None, Some(new))));
+    pairs
+}
+
 fn type_changes(before: &[TypeLayout], after: &[TypeLayout]) -> Vec<TypeChange> {
     let mut out = Vec::new();
-    for old in before {
-        match after.iter().find(|t| t.name == old.name) {
-            None => out.push(TypeChange {
+    for pair in pair_types(before, after) {
+        match pair {
+            (Some(old), None) => out.push(TypeChange {
                 name: old.name.clone(),
                 kind: old.kind,
                 file: old.file.clone(),
@@ -284,7 +309,7 @@ fn type_changes(before: &[TypeLayout], after: &[TypeLayout]) -> Vec<TypeChange> 
                 after: None,
                 changes: Vec::new(),
             }),
-            Some(new) => {
+            (Some(old), Some(new)) => {
                 let changes = compare_layouts(old, new);
                 if !changes.is_empty() {
                     out.push(TypeChange {
@@ -299,11 +324,7 @@ fn type_changes(before: &[TypeLayout], after: &[TypeLayout]) -> Vec<TypeChange> 
                     });
                 }
             }
-        }
-    }
-    for new in after {
-        if !before.iter().any(|t| t.name == new.name) {
-            out.push(TypeChange {
+            (None, Some(new)) => out.push(TypeChange {
                 name: new.name.clone(),
                 kind: new.kind,
                 file: new.file.clone(),
@@ -312,7 +333,8 @@ fn type_changes(before: &[TypeLayout], after: &[TypeLayout]) -> Vec<TypeChange> 
                 before: None,
                 after: Some(shape(new)),
                 changes: Vec::new(),
-            });
+            }),
+            (None, None) => {}
         }
     }
     out

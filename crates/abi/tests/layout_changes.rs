@@ -404,3 +404,46 @@ fn packing_a_naturally_aligned_struct_changes_its_alignment_and_its_users() {
     assert!(slot.changes.contains(&LayoutChange::MemberOffset { member: "desc".into(), before: 4, after: 1 }), "{:?}", slot.changes);
     assert!(slot.changes.contains(&LayoutChange::Size { before: 12, after: 9 }));
 }
+
+/// Xen declares some structs once per architecture (arch-x86/xen.h, arch-arm.h); a change to
+/// one variant must not hide behind the other.
+#[test]
+fn same_struct_name_in_two_arch_headers_is_checked_per_header() {
+    let repo = Repo::new();
+    let before = repo.commit(
+        "v1",
+        &[
+            ("include/public/arch-x86/xen.h", &header("struct arch_vcpu_info { uint64_t cr2; uint64_t pad; };")),
+            ("include/public/arch-arm.h", "struct arch_vcpu_info { uint32_t dummy; };\n"),
+        ],
+    );
+    let after = repo.commit(
+        "v2",
+        &[
+            ("include/public/arch-x86/xen.h", &header("struct arch_vcpu_info { uint64_t cr2; uint64_t cr3; uint64_t pad; };")),
+            ("include/public/arch-arm.h", "/* arm comment */\nstruct arch_vcpu_info { uint32_t dummy; };\n"),
+        ],
+    );
+    let report = check_revisions(repo.path(), &before, &after, &config()).expect("check runs");
+    let x86 = report.configuration("x86_64", &[]).expect("built");
+    assert_eq!(x86.types.len(), 1, "{:?}", x86.types);
+    // arch-arm.h sorts first and did not change: the x86 variant is compared with itself.
+    assert_eq!(x86.types[0].file, "include/public/arch-x86/xen.h");
+    assert!(x86.types[0].changes.contains(&LayoutChange::Size { before: 16, after: 24 }));
+}
+
+#[test]
+fn struct_moved_to_another_header_is_the_same_type() {
+    let repo = Repo::new();
+    let body = "struct moved { uint32_t a; uint16_t b; };";
+    let before = repo.commit(
+        "v1",
+        &[("include/public/a.h", &header(&format!("#include \"b.h\"\n{body}"))), ("include/public/b.h", "/* b */\n")],
+    );
+    let after = repo.commit(
+        "v2",
+        &[("include/public/a.h", &header("#include \"b.h\"")), ("include/public/b.h", &format!("/* b */\n{body}\n"))],
+    );
+    let report = check_revisions(repo.path(), &before, &after, &config()).expect("check runs");
+    assert!(report.configurations.iter().all(|c| c.types.is_empty()), "{}", report.to_text());
+}
