@@ -618,6 +618,10 @@ async fn neighbourhood(conn: &mut Conn, touched: BTreeSet<String>) -> Result<Has
     Ok(rows)
 }
 
+const SERIES_NEW: &str = "series-new";
+const SERIES_COMPLETE: &str = "series-complete";
+const SERIES_SUPERSEDED: &str = "series-superseded";
+
 struct OldSeries {
     id: i64,
     complete: bool,
@@ -720,11 +724,11 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
                 out.series_created += 1;
                 created.push((series_id, project, s.revision_key.clone()));
                 let payload = serde_json::json!({"version": s.version, "total": s.total, "subject": s.subject});
-                add_event_in(conn, "series-new", project_name.as_deref(), Some(&s.head), None, &payload).await?;
+                add_event_in(conn, SERIES_NEW, project_name.as_deref(), Some(&s.head), None, &payload).await?;
             }
             if s.complete && !previous.is_some_and(|p| p.complete) {
                 let payload = serde_json::json!({"version": s.version, "total": s.total});
-                add_event_in(conn, "series-complete", project_name.as_deref(), Some(&s.head), None, &payload).await?;
+                add_event_in(conn, SERIES_COMPLETE, project_name.as_deref(), Some(&s.head), None, &payload).await?;
             }
             for (mid, role) in members {
                 if let Some(&mid_id) = id_of.get(mid) {
@@ -812,7 +816,7 @@ async fn superseded_events(conn: &mut Conn, created: &[(i64, i64, String)], name
             let newest = revisions.iter().filter(|u| newer(u, old)).max_by_key(|u| (u.version, u.date, u.id));
             let by = newest.map(|n| n.head.as_str()).unwrap_or(new.head.as_str());
             let payload = serde_json::json!({"superseded_by": by});
-            add_event_in(conn, "series-superseded", names.get(project).map(String::as_str), Some(&old.head), None, &payload)
+            add_event_in(conn, SERIES_SUPERSEDED, names.get(project).map(String::as_str), Some(&old.head), None, &payload)
                 .await?;
         }
     }
@@ -892,9 +896,18 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
     let total = to_u64(total);
     {
         let mut tx = begin_write(pool).await?;
-        for table in ["series_members", "series", "message_projects", "messages", "events"] {
+        for table in ["series_members", "series", "message_projects", "messages"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.ctx("dropping derived data")?;
         }
+        // Series events are derived and come back as the series are rebuilt; what workers
+        // recorded (applied, checks, merged) is not in the mail and stays.
+        sqlx::query("DELETE FROM events WHERE kind IN ($1, $2, $3)")
+            .bind(SERIES_NEW)
+            .bind(SERIES_COMPLETE)
+            .bind(SERIES_SUPERSEDED)
+            .execute(&mut *tx)
+            .await
+            .ctx("dropping derived events")?;
         tx.commit().await.ctx("dropping derived data")?;
     }
     progress(0, total);

@@ -116,7 +116,7 @@ impl Store {
             Some(url) if url.starts_with("sqlite:") => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|source| Error::Open { target: url.to_string(), source })?;
-                Self::open_sqlite(options, url.to_string()).await
+                Self::open_sqlite(options.create_if_missing(true), url.to_string()).await
             }
             Some(url) => Err(Error::Invalid(format!(
                 "database URL {} is neither postgres://... nor sqlite:...",
