@@ -87,6 +87,11 @@ async fn pages_on_real_mail(store: Store) {
     bad_input_gets_404_or_400_never_500(&state).await;
 }
 
+async fn bad_input_on_a_fresh_store(store: Store) {
+    common::add_projects(&store).await;
+    bad_input_gets_404_or_400_never_500(&state_for(store)).await;
+}
+
 async fn front_page_lists_projects_with_counts(state: &AppState) {
     let seen = ok(state, "/").await.seen();
     assert!(seen.contains("patchwork"), "{seen}");
@@ -355,4 +360,5 @@ async fn hostile_mail_is_shown_as_text(store: Store) {
 }
 
 quire_store::both_backends!(every_page_on_real_mail, |store| pages_on_real_mail(store));
+quire_store::both_backends!(bad_input_is_404_or_400, |store| bad_input_on_a_fresh_store(store));
 quire_store::both_backends!(hostile_mail_is_escaped, |store| hostile_mail_is_shown_as_text(store));
