@@ -276,9 +276,8 @@ fn shape(t: &TypeLayout) -> Shape {
 fn pair_types<'a>(before: &'a [TypeLayout], after: &'a [TypeLayout]) -> Vec<(Option<&'a TypeLayout>, Option<&'a TypeLayout>)> {
     let mut used = vec![false; after.len()];
     let mut partner: Vec<Option<usize>> = vec![None; before.len()];
-    let passes: [&dyn Fn(&TypeLayout, &TypeLayout) -> bool; 2] =
-        [&|o, n| o.name == n.name && o.file == n.file, &|o, n| o.name == n.name];
-    for same in passes {
+    for same_header in [true, false] {
+        let same = |o: &TypeLayout, n: &TypeLayout| o.name == n.name && (!same_header || o.file == n.file);
         for (i, old) in before.iter().enumerate() {
             if partner.get(i).copied().flatten().is_some() {
                 continue;
