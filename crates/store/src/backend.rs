@@ -946,7 +946,10 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
 
 /// Decompresses and parses raw rows on every core. The stored Message-ID is kept: raw rows
 /// are keyed by it, and derived rows must point at the same message as before.
-fn parse_raws(raws: Vec<(i64, String, Vec<u8>, Option<i64>, Option<String>)>) -> Result<Vec<Derivable>> {
+/// A raw row as read back: id, Message-ID, compressed bytes, canonical copy, forced project.
+type StoredRawRow = (i64, String, Vec<u8>, Option<i64>, Option<String>);
+
+fn parse_raws(raws: Vec<StoredRawRow>) -> Result<Vec<Derivable>> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
     let per = raws.len().div_ceil(threads).max(1);
     let chunks: Vec<Vec<_>> = {

@@ -93,7 +93,7 @@ impl ProjectMatcher {
         let list_id = list_id.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
         self.projects
             .iter()
-            .filter(|(_, ids, _)| ids.iter().any(|id| *id == list_id))
+            .filter(|(_, ids, _)| ids.contains(&list_id))
             .map(|(name, _, _)| name.clone())
             .collect()
     }

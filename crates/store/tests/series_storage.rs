@@ -3,6 +3,7 @@
 //! they install a small assembler of their own (`by_thread`: one series per thread that holds
 //! patches) instead of depending on `quire_series::assemble`'s rules.
 
+#[allow(dead_code)]
 mod common;
 
 use std::collections::BTreeMap;

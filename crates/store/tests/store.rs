@@ -1,5 +1,6 @@
 //! The store's rules, each test run on SQLite and on PostgreSQL (`both_backends!`).
 
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -1,6 +1,5 @@
 //! Builders for hand-made messages: the store's rules are about ids, threads and kinds, so
 //! tests state exactly those instead of depending on the parser.
-#![allow(dead_code)]
 
 use quire_mail::{Address, Diff, FileStat, MessageKind, ParsedMessage, SubjectInfo, Trailer};
 use quire_store::Incoming;
