@@ -9,7 +9,7 @@ use crate::config::{AbiConfig, Target};
 use crate::diff::compare_layouts;
 use crate::dwarf::{read_enum, read_layouts};
 use crate::error::{Error, Result, io};
-use crate::git::{changed_paths, extract_tree, resolve_commit};
+use crate::git::{changed_paths, directories_needed, extract_tree, resolve_commit};
 use crate::layout::TypeLayout;
 use crate::report::{CompileFailure, ConfigurationReport, Report, Revision, Shape, TypeChange, TypeStatus};
 
@@ -35,8 +35,9 @@ pub fn check_revisions(repo: &Path, before: &str, after: &str, cfg: &AbiConfig) 
     let scratch = tempfile::Builder::new().prefix("quire-abi-").tempdir().map_err(io("creating a temporary directory"))?;
     let before_tree = scratch.path().join("before");
     let after_tree = scratch.path().join("after");
-    extract_tree(repo, &before_commit, &before_tree)?;
-    extract_tree(repo, &after_commit, &after_tree)?;
+    let dirs = directories_needed(&cfg.headers, &cfg.include_dirs);
+    extract_tree(repo, &before_commit, &before_tree, dirs.as_deref())?;
+    extract_tree(repo, &after_commit, &after_tree, dirs.as_deref())?;
     report.configurations = check_trees(&before_tree, &after_tree, &report.headers, &targets, cfg)?;
     Ok(report)
 }

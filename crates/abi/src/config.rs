@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 pub struct AbiConfig {
     /// Globs (relative to the tree's root) of the public headers, e.g. `xen/include/public/**/*.h`.
     pub headers: Vec<String>,
-    /// Include directories relative to the tree's root, passed as `-I`.
+    /// Include directories relative to the tree's root, passed as `-I`. Only these and the
+    /// directories the header globs start in are extracted from git, so a directory public
+    /// headers reach with `#include "../other/x.h"` must be listed here.
     pub include_dirs: Vec<String>,
     /// Lines put before `#include "header"`, e.g. `#include <stdint.h>`.
     pub prelude: Vec<String>,

@@ -39,15 +39,68 @@ pub fn changed_paths(repo: &Path, before: &str, after: &str) -> Result<Vec<Strin
         .collect())
 }
 
-/// Writes the tree of `commit` into `dest` with `git archive | tar -x`: read-only for the
-/// repository (no worktree bookkeeping to clean up), and the whole tree, since headers
-/// include each other by relative paths.
-pub fn extract_tree(repo: &Path, commit: &str, dest: &Path) -> Result<()> {
+/// The directory a glob starts in: `xen/include/public/**/*.h` -> `xen/include/public`;
+/// empty when the glob can match anywhere.
+pub fn literal_prefix(glob: &str) -> String {
+    glob.split('/')
+        .take_while(|part| !part.contains(['*', '?', '[', '{', '\\']))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Directories worth extracting: where the header globs start and the include directories.
+/// `None` means the whole tree (a glob like `**/*.h`). Headers include each other by relative
+/// paths, so whole directories are taken, not single files.
+pub fn directories_needed(globs: &[String], include_dirs: &[String]) -> Option<Vec<String>> {
+    let mut dirs = Vec::new();
+    for glob in globs {
+        let prefix = literal_prefix(glob);
+        // A glob naming one file (`include/foo.h`) needs its directory.
+        let dir = if prefix == glob.as_str() { prefix.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned()) } else { prefix };
+        if dir.is_empty() {
+            return None;
+        }
+        dirs.push(dir);
+    }
+    for dir in include_dirs {
+        let dir = dir.trim_matches('/').trim_start_matches("./");
+        if dir.is_empty() || dir == "." || dir.starts_with("..") {
+            return None;
+        }
+        dirs.push(dir.to_owned());
+    }
+    dirs.sort();
+    dirs.dedup();
+    Some(dirs)
+}
+
+fn exists_in(repo: &Path, commit: &str, path: &str) -> bool {
+    Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["cat-file", "-e", &format!("{commit}:{path}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Writes the tree of `commit` (or only `dirs` of it) into `dest` with `git archive | tar -x`:
+/// read-only for the repository, no worktree bookkeeping to clean up. Directories missing
+/// from this revision are skipped (git archive refuses a pathspec that matches nothing).
+pub fn extract_tree(repo: &Path, commit: &str, dest: &Path, dirs: Option<&[String]>) -> Result<()> {
     std::fs::create_dir_all(dest).map_err(io(format!("creating {}", dest.display())))?;
+    let mut pathspecs: Vec<&str> = Vec::new();
+    if let Some(dirs) = dirs {
+        pathspecs = dirs.iter().map(String::as_str).filter(|d| exists_in(repo, commit, d)).collect();
+        if pathspecs.is_empty() {
+            return Ok(());
+        }
+    }
     let mut archive = Command::new("git")
         .arg("-C")
         .arg(repo)
-        .args(["archive", "--format=tar", commit])
+        .args(["archive", "--format=tar", commit, "--"])
+        .args(&pathspecs)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -77,4 +130,19 @@ pub fn extract_tree(repo: &Path, commit: &str, dest: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xen_public_glob_extracts_only_the_public_directory_and_include_dirs() {
+        let dirs = directories_needed(&["xen/include/public/**/*.h".into()], &["xen/include/".into()]);
+        assert_eq!(dirs, Some(vec!["xen/include".to_owned(), "xen/include/public".to_owned()]));
+        assert_eq!(directories_needed(&["include/uapi/linux/io_uring.h".into()], &[]), Some(vec!["include/uapi/linux".to_owned()]));
+        assert_eq!(directories_needed(&["**/*.h".into()], &[]), None, "matches anywhere: whole tree");
+        assert_eq!(directories_needed(&["*.h".into()], &[]), None);
+        assert_eq!(directories_needed(&["inc/*.h".into()], &["../outside".into()]), None);
+    }
 }

@@ -447,3 +447,27 @@ fn struct_moved_to_another_header_is_the_same_type() {
     let report = check_revisions(repo.path(), &before, &after, &config()).expect("check runs");
     assert!(report.configurations.iter().all(|c| c.types.is_empty()), "{}", report.to_text());
 }
+
+/// Only the globs' directories and the include directories are taken out of git (a kernel
+/// tree is large): a header reaching outside them needs its directory listed as an include.
+#[test]
+fn header_reaching_outside_the_public_directory_needs_an_include_dir() {
+    let repo = Repo::new();
+    let public = |field: &str| header(&format!("#include \"../common/defs.h\"\nstruct req {{ defs_word_t w; {field} }};"));
+    let before = repo.commit(
+        "v1",
+        &[("include/common/defs.h", "typedef uint32_t defs_word_t;\n"), ("include/public/req.h", &public("uint8_t a;"))],
+    );
+    let after = repo.commit("v2", &[("include/public/req.h", &public("uint64_t a;"))]);
+    let narrow = AbiConfig { targets: vec!["x86_64".into()], ..config() };
+    let report = check_revisions(repo.path(), &before, &after, &narrow).expect("check runs");
+    let failures = &report.configuration("x86_64", &[]).expect("built").failures;
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(failures[0].message.contains("'../common/defs.h' file not found"), "{}", failures[0].message);
+
+    let with_include = AbiConfig { include_dirs: vec!["include/common".into()], ..narrow };
+    let report = check_revisions(repo.path(), &before, &after, &with_include).expect("check runs");
+    let x86 = report.configuration("x86_64", &[]).expect("built");
+    assert!(x86.failures.is_empty(), "{:?}", x86.failures);
+    assert!(x86.type_change("struct req").is_some_and(|t| t.changes.contains(&LayoutChange::Size { before: 8, after: 16 })));
+}
