@@ -176,22 +176,164 @@ impl Default for Limits {
     }
 }
 
+mod body;
+pub mod diff;
+mod headers;
+pub mod pull;
+pub mod series_lines;
+pub mod subject;
+pub mod trailers;
+
+pub use subject::parse_subject;
+pub use trailers::{find_trailers, parse_person};
+
 /// Understands one message. Never panics.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
     parse_with_limits(raw, Limits::default())
 }
 
-/// As [`parse`], with explicit size limits.
+/// As [`parse`], with explicit size limits: a larger message is parsed only up to the limit,
+/// and flagged.
 pub fn parse_with_limits(raw: &[u8], limits: Limits) -> ParsedMessage {
-    // Placeholder until the parser lands: keeps the contract (never panics, always an id).
-    let _ = limits;
-    use sha1::{Digest, Sha1};
-    let id = hex::encode(Sha1::digest(raw));
+    let mut problems = Vec::new();
+    let mut raw = raw;
+    if raw.len() > limits.max_message_bytes {
+        problems.push(format!(
+            "message of {} bytes is larger than the limit of {} bytes: only its start was read",
+            raw.len(),
+            limits.max_message_bytes
+        ));
+        raw = &raw[..limits.max_message_bytes];
+    }
+    let header_len = header_length(raw);
+    if header_len > limits.max_header_bytes {
+        problems.push(format!("headers of {header_len} bytes are larger than the limit of {} bytes", limits.max_header_bytes));
+        return unparsable(raw, problems);
+    }
+    let Some(message) = mail_parser::MessageParser::default().parse(raw) else {
+        problems.push("not a mail message: no headers could be read".into());
+        return unparsable(raw, problems);
+    };
+    let has_headers = message.from().is_some()
+        || message.subject().is_some()
+        || message.message_id().is_some()
+        || message.header_raw("Message-ID").is_some()
+        || message.date().is_some();
+    if !has_headers {
+        problems.push("not a mail message: no From, Subject, Date or Message-ID header".into());
+        return unparsable(raw, problems);
+    }
+    understand(&message, raw, problems)
+}
+
+fn understand(message: &mail_parser::Message<'_>, raw: &[u8], mut problems: Vec<String>) -> ParsedMessage {
+    let (message_id, generated) = match headers::message_id(message) {
+        Some(id) => (id, false),
+        None => {
+            problems.push("no Message-ID".into());
+            (generated_id(raw), true)
+        }
+    };
+    let subject = message.subject().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let subject_info = subject::parse_subject(&subject);
+    let from = headers::first_address(message.from()).unwrap_or_default();
+    if from.email.is_empty() {
+        problems.push("no sender address in From".into());
+    }
+    let date = headers::date(message);
+    if date.is_none() {
+        problems.push("no readable Date".into());
+    }
+    let content = body::extract(message);
+    let (body, diff_text) = split_body(&content);
+    let diff = diff_text.map(|text| Diff { files: diff::diffstat(&text), patch_id: diff::patch_id(&text), text });
+    let trailers = trailers::find_trailers(&body);
+    let pull = pull::find_pull(&content.text);
+    let base_commit = series_lines::find_base_commit(&content.text);
+    let based_on = series_lines::find_based_on(&content.text);
+    let kind = if pull.is_some() && !subject_info.is_reply {
+        MessageKind::PullRequest
+    } else if subject_info.number == Some(0) && !subject_info.is_reply {
+        MessageKind::CoverLetter
+    } else if diff.is_some() && !subject_info.is_reply {
+        MessageKind::Patch
+    } else {
+        MessageKind::Reply
+    };
     ParsedMessage {
-        message_id: format!("{id}@quire.invalid"),
+        message_id,
+        message_id_generated: generated,
+        in_reply_to: headers::in_reply_to(message),
+        references: headers::references(message),
+        subject,
+        subject_info,
+        from,
+        to: headers::addresses(message.to()),
+        cc: headers::addresses(message.cc()),
+        date,
+        list_id: headers::list_id(message),
+        kind,
+        body,
+        diff,
+        trailers,
+        base_commit,
+        based_on,
+        pull,
+        problems,
+    }
+}
+
+/// The message text without its diff, and the diff (inline, or from attachments).
+fn split_body(content: &body::Content) -> (String, Option<String>) {
+    let text = &content.text;
+    let mut diffs = Vec::new();
+    let mut body = text.clone();
+    if let Some((start, end)) = diff::find_diff(text) {
+        diffs.push(text[start..end].to_string());
+        body = text[..start].to_string();
+    }
+    for a in &content.attached {
+        if let Some((start, end)) = diff::find_diff(a) {
+            diffs.push(a[start..end].to_string());
+        }
+    }
+    if diffs.is_empty() {
+        return (body, None);
+    }
+    let mut joined = String::new();
+    for d in diffs {
+        joined.push_str(&d);
+        if !joined.ends_with('\n') {
+            joined.push('\n');
+        }
+    }
+    (body, Some(joined))
+}
+
+/// Where the headers end (the first empty line), for the header size limit.
+fn header_length(raw: &[u8]) -> usize {
+    let mut pos = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line == b"\n" || line == b"\r\n" {
+            return pos;
+        }
+        pos += line.len();
+    }
+    pos
+}
+
+fn generated_id(raw: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    format!("{}@quire.invalid", hex::encode(Sha1::digest(raw)))
+}
+
+fn unparsable(raw: &[u8], problems: Vec<String>) -> ParsedMessage {
+    ParsedMessage {
+        message_id: generated_id(raw),
         message_id_generated: true,
         kind: MessageKind::Unparsable,
-        problems: vec!["parser not implemented".into()],
+        subject_info: SubjectInfo { version: 1, ..Default::default() },
+        problems,
         ..Default::default()
     }
 }
