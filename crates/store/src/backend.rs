@@ -364,7 +364,8 @@ fn count_new(out: &mut BatchOutcome, parsed: &ParsedMessage) {
 /// Thread keys for the new messages, in order; re-keys stored messages that turn out to
 /// descend from one of them.
 async fn thread_keys(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<Vec<String>> {
-    let mut keyer = ThreadKeyer::default();
+    let mut known: HashMap<String, String> = HashMap::new();
+    let mut stored_keys: HashSet<String> = HashSet::new();
     let referenced: HashSet<&str> = news
         .iter()
         .flat_map(|(_, m)| m.in_reply_to.iter().chain(m.references.iter()))
@@ -375,7 +376,7 @@ async fn thread_keys(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Resu
     for row in fetch_in(conn, "SELECT message_id, thread_key FROM messages WHERE mid_hash IN", "", &hashes, what).await? {
         let mid: String = get(&row, 0, what)?;
         if referenced.contains(mid.as_str()) {
-            keyer.known.insert(mid, get(&row, 1, what)?);
+            known.insert(mid, get(&row, 1, what)?);
         }
     }
     let own: HashSet<&str> = news.iter().map(|(_, m)| m.message_id.as_str()).collect();
@@ -384,9 +385,10 @@ async fn thread_keys(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Resu
     for row in fetch_in(conn, "SELECT DISTINCT thread_key FROM messages WHERE thread_hash IN", "", &hashes, what).await? {
         let key: String = get(&row, 0, what)?;
         if own.contains(key.as_str()) {
-            keyer.stored_keys.insert(key);
+            stored_keys.insert(key);
         }
     }
+    let mut keyer = ThreadKeyer::new(known, stored_keys);
     let mut keys: Vec<String> = Vec::with_capacity(news.len());
     for (_, meta) in news {
         let key = keyer.assign(meta, &mut keys);

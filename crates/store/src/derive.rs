@@ -112,17 +112,26 @@ impl ProjectMatcher {
 /// Gives messages thread keys incrementally. Knows the keys of stored messages the batch
 /// refers to (`known`) and the stored thread keys that are Message-IDs of the batch
 /// (`stored_keys`), so that messages which arrived before their ancestor get re-keyed.
-#[derive(Default)]
 pub(crate) struct ThreadKeyer {
     /// Message-ID -> thread key, stored and of the batch so far.
-    pub(crate) known: HashMap<String, String>,
+    known: HashMap<String, String>,
     /// Thread keys present among stored messages.
-    pub(crate) stored_keys: HashSet<String>,
+    stored_keys: HashSet<String>,
     /// Re-keyings of stored messages to apply, in order: (old key, new key).
     pub(crate) rekeys: Vec<(String, String)>,
+    /// Every key given in this batch or found in `known` (a superset of the live ones): most
+    /// new messages are no one's key, and this spares scanning the batch for each of them.
+    keys_seen: HashSet<String>,
 }
 
 impl ThreadKeyer {
+    /// `known`: Message-ID -> thread key of stored messages the batch refers to;
+    /// `stored_keys`: stored thread keys that are Message-IDs of the batch.
+    pub(crate) fn new(known: HashMap<String, String>, stored_keys: HashSet<String>) -> ThreadKeyer {
+        let keys_seen = known.values().cloned().collect();
+        ThreadKeyer { known, stored_keys, rekeys: Vec::new(), keys_seen }
+    }
+
     /// The key of a message: its parent's (In-Reply-To, else the nearest stored Reference),
     /// else its first Reference, else its In-Reply-To, else its own id.
     fn key_for(&self, meta: &MessageMeta) -> String {
@@ -144,7 +153,7 @@ impl ThreadKeyer {
     pub(crate) fn assign(&mut self, meta: &MessageMeta, batch_keys: &mut [String]) -> String {
         let key = self.key_for(meta);
         let id = &meta.message_id;
-        if *id != key {
+        if *id != key && self.keys_seen.contains(id) {
             // Messages that arrived before this one were keyed by its id: they join its thread.
             for k in batch_keys.iter_mut().filter(|k| *k == id) {
                 *k = key.clone();
@@ -152,11 +161,12 @@ impl ThreadKeyer {
             for k in self.known.values_mut().filter(|k| *k == id) {
                 *k = key.clone();
             }
-            if self.stored_keys.remove(id) {
-                self.rekeys.push((id.clone(), key.clone()));
-                self.stored_keys.insert(key.clone());
-            }
         }
+        if *id != key && self.stored_keys.remove(id) {
+            self.rekeys.push((id.clone(), key.clone()));
+            self.stored_keys.insert(key.clone());
+        }
+        self.keys_seen.insert(key.clone());
         self.known.insert(id.clone(), key.clone());
         key
     }
@@ -214,7 +224,7 @@ mod tests {
 
     #[test]
     fn child_before_parent_is_rekeyed_when_the_parent_arrives() {
-        let mut k = ThreadKeyer::default();
+        let mut k = ThreadKeyer::new(HashMap::new(), HashSet::new());
         let mut keys = vec![];
         // Only In-Reply-To: keyed by the unknown parent.
         let c = k.assign(&meta("c", Some("b"), &[]), &mut keys);
@@ -230,8 +240,7 @@ mod tests {
 
     #[test]
     fn stored_messages_keyed_by_a_new_id_are_rekeyed() {
-        let mut k = ThreadKeyer::default();
-        k.stored_keys.insert("b".into());
+        let mut k = ThreadKeyer::new(HashMap::new(), HashSet::from(["b".to_string()]));
         let key = k.assign(&meta("b", Some("a"), &["root", "a"]), &mut []);
         assert_eq!(key, "root");
         assert_eq!(k.rekeys, vec![("b".to_string(), "root".to_string())]);
@@ -239,8 +248,7 @@ mod tests {
 
     #[test]
     fn parent_key_wins_over_first_reference() {
-        let mut k = ThreadKeyer::default();
-        k.known.insert("p".into(), "thread-of-p".into());
+        let mut k = ThreadKeyer::new(HashMap::from([("p".into(), "thread-of-p".into())]), HashSet::new());
         let key = k.assign(&meta("x", Some("p"), &["other-root", "p"]), &mut []);
         assert_eq!(key, "thread-of-p");
     }
