@@ -116,7 +116,20 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 
-    /// A short block per configuration, fit for a series page, a mail or a log.
+    /// Configurations with the same findings, together: on most series x86_64, aarch64 and
+    /// arm agree and only i386 differs, and the text should say so in two blocks, not four.
+    pub fn grouped_configurations(&self) -> Vec<(Vec<String>, &ConfigurationReport)> {
+        let mut groups: Vec<(Vec<String>, &ConfigurationReport)> = Vec::new();
+        for config in &self.configurations {
+            match groups.iter_mut().find(|(_, g)| g.failures == config.failures && g.types == config.types) {
+                Some((labels, _)) => labels.push(config.label()),
+                None => groups.push((vec![config.label()], config)),
+            }
+        }
+        groups
+    }
+
+    /// A short block per group of configurations, fit for a series page, a mail or a log.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "ABI check {}..{}", short(&self.before), short(&self.after));
@@ -125,8 +138,8 @@ impl Report {
             return out;
         }
         let _ = writeln!(out, "headers touched: {}", self.headers.join(", "));
-        for config in &self.configurations {
-            render_configuration(&mut out, config);
+        for (labels, config) in self.grouped_configurations() {
+            render_configuration(&mut out, &labels.join(", "), config);
         }
         let verdict = if self.is_breaking() { "breaking ABI change" } else { "no breaking ABI change" };
         let _ = writeln!(out, "result: {verdict}");
@@ -138,7 +151,7 @@ fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
-fn render_configuration(out: &mut String, config: &ConfigurationReport) {
+fn render_configuration(out: &mut String, label: &str, config: &ConfigurationReport) {
     let verdict = if config.is_breaking() {
         "BREAKING"
     } else if config.has_layout_change() || !config.failures.is_empty() {
@@ -146,7 +159,7 @@ fn render_configuration(out: &mut String, config: &ConfigurationReport) {
     } else {
         "no layout change"
     };
-    let _ = writeln!(out, "\n{}: {verdict}", config.label());
+    let _ = writeln!(out, "\n{label}: {verdict}");
     for (index, failure) in config.failures.iter().enumerate() {
         let same_as_before = |f: &&CompileFailure| f.header == failure.header && f.message == failure.message;
         let earlier = config.failures.get(..index).unwrap_or(&[]);

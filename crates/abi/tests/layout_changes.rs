@@ -56,8 +56,11 @@ fn aligned_typedef_becoming_plain_uint64_shrinks_the_struct_on_i386_only() {
         assert!(!config.is_breaking());
     }
     let text = report.to_text();
-    assert!(text.contains("x86_64 (x86_64-linux-gnu): no layout change"), "{text}");
-    assert!(text.contains("i386 (i386-linux-gnu): BREAKING"), "{text}");
+    assert!(
+        text.contains("\nx86_64 (x86_64-linux-gnu), aarch64 (aarch64-linux-gnu), arm (arm-linux-gnueabihf): no layout change\n"),
+        "targets that agree share one line: {text}"
+    );
+    assert!(text.contains("\ni386 (i386-linux-gnu): BREAKING\n"), "{text}");
     assert!(text.contains("size"), "{text}");
 }
 
@@ -262,8 +265,8 @@ fn header_broken_on_both_sides_is_reported_but_not_breaking() {
     assert_eq!(x86.failures.len(), 2);
     assert!(x86.failures.iter().all(|f| f.message.contains("needs a config") && !f.breaking));
     let text = report.to_text();
-    assert_eq!(text.matches("include/public/x.h does not compile (before and after):").count(), 4, "{text}");
-    assert_eq!(text.matches("#error needs a config").count(), 4, "one message per configuration: {text}");
+    assert_eq!(text.matches("include/public/x.h does not compile (before and after):").count(), 1, "{text}");
+    assert_eq!(text.matches("#error needs a config").count(), 1, "one message for the four alike: {text}");
 }
 
 #[test]
@@ -340,7 +343,9 @@ fn same_type_spelled_differently_is_no_layout_change() {
     let after = repo.commit("v2", &[("include/public/s.h", &header("struct s { unsigned int a; uint64_t b; };"))]);
     let report = check_revisions(repo.path(), &before, &after, &config()).expect("check runs");
     assert!(report.configurations.iter().all(|c| c.types.is_empty()), "{}", report.to_text());
-    assert_eq!(report.to_text().matches("no layout change").count(), 4);
+    let text = report.to_text();
+    assert_eq!(text.matches("no layout change").count(), 1, "{text}");
+    assert!(text.contains("x86_64 (x86_64-linux-gnu), i386 (i386-linux-gnu), aarch64 (aarch64-linux-gnu), arm (arm-linux-gnueabihf): no layout change"));
 }
 
 #[test]
