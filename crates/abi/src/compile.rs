@@ -111,15 +111,28 @@ pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
     let work_prefix = format!("{}/", workdir.display());
     // The probe file itself is no part of the user's tree: its line says nothing to them.
     let from_probe = format!("In file included from {work_prefix}");
-    let lines: Vec<String> = stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with(&from_probe))
-        .map(|l| l.replace(&tree_prefix, "").replace(&work_prefix, ""))
-        .collect();
+    let mut lines: Vec<String> = Vec::new();
+    let mut quoting_outside = false;
+    for line in stderr.lines().filter(|l| !l.trim().is_empty() && !l.starts_with(&from_probe)) {
+        let line = line.replace(&tree_prefix, "").replace(&work_prefix, "");
+        if is_diagnostic_line(&line) {
+            quoting_outside = line.trim_start_matches("In file included from ").starts_with('/');
+        } else if quoting_outside {
+            // clang quotes the offending source line; a patch saying `#include "/etc/..."`
+            // must not get lines of the machine's files into a public report.
+            continue;
+        }
+        lines.push(line);
+    }
     let first_error = lines.iter().position(|l| l.contains("error:")).unwrap_or(0);
     let start = first_error.saturating_sub(CHAIN_LINES);
     let kept: Vec<&str> = lines.iter().skip(start).take(DIAGNOSTIC_LINES).map(String::as_str).collect();
     if kept.is_empty() { "clang failed without a message".to_owned() } else { kept.join("\n") }
+}
+
+fn is_diagnostic_line(line: &str) -> bool {
+    line.starts_with("In file included from ")
+        || [": error:", ": fatal error:", ": warning:", ": note:"].iter().any(|k| line.contains(k))
 }
 
 /// `In file included from` lines kept before the first error.
@@ -140,5 +153,17 @@ mod tests {
         assert_eq!(lines[3], "e.h:3:1: error: unknown type name 'x'");
         assert!(lines.len() <= DIAGNOSTIC_LINES);
         assert!(!message.contains("tu.c"), "the probe file is not the user's: {message}");
+    }
+
+    #[test]
+    fn source_lines_of_files_outside_the_tree_are_not_quoted() {
+        let stderr = "In file included from /w/tu.c:2:\n/t/evil.h:1:10: note: in file included from here\n\
+                      #include \"/etc/secret\"\n         ^\n/etc/secret:1:1: error: unknown type name 'root'\n\
+                      root:x:0:0:hunter2\n^\n";
+        let message = diagnostic(stderr, Path::new("/t"), Path::new("/w"));
+        assert!(message.contains("evil.h:1:10: note"), "{message}");
+        assert!(message.contains("#include \"/etc/secret\""), "lines of the tree are quoted: {message}");
+        assert!(message.contains("/etc/secret:1:1: error: unknown type name 'root'"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
     }
 }
