@@ -82,10 +82,9 @@ pub struct Assembly {
 }
 
 /// Groups the messages of a neighbourhood into series. Pure and deterministic: the same input
-/// (in any order) gives the same output.
+/// (in any order) gives the same output. See the `assemble` module for the rules.
 pub fn assemble(messages: &[MessageMeta]) -> Assembly {
-    let _ = messages;
-    Assembly::default()
+    assemble::assemble(messages)
 }
 
 /// A trailer as given to one patch.
@@ -115,7 +114,28 @@ pub fn collect_trailers(
     thread: &[MessageMeta],
     earlier: &[(String, Vec<CollectedTrailer>)],
 ) -> Vec<(u32, Vec<CollectedTrailer>)> {
-    let _ = (series, thread, earlier);
-    Vec::new()
+    trailers::collect(series, thread, earlier)
 }
+
+/// The projection of a parsed message that assembly needs.
+pub fn meta_from_parsed(p: &quire_mail::ParsedMessage) -> MessageMeta {
+    MessageMeta {
+        message_id: p.message_id.clone(),
+        in_reply_to: p.in_reply_to.clone(),
+        references: p.references.clone(),
+        from: p.from.clone(),
+        date: p.date.unwrap_or(0),
+        subject: p.subject.clone(),
+        subject_info: p.subject_info.clone(),
+        kind: p.kind,
+        patch_id: p.diff.as_ref().map(|d| d.patch_id.clone()),
+        trailers: p.trailers.clone(),
+    }
+}
+
+pub use trailers::person_matches;
+
+mod assemble;
+mod thread;
+mod trailers;
 pub mod am;
