@@ -116,7 +116,7 @@ pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
     for line in stderr.lines().filter(|l| !l.trim().is_empty() && !l.starts_with(&from_probe)) {
         let line = line.replace(&tree_prefix, "").replace(&work_prefix, "");
         if is_diagnostic_line(&line) {
-            quoting_outside = line.trim_start_matches("In file included from ").starts_with('/');
+            quoting_outside = !names_file_of_tree(&line, tree);
         } else if quoting_outside {
             // clang quotes the offending source line; a patch saying `#include "/etc/..."`
             // must not get lines of the machine's files into a public report.
@@ -128,6 +128,28 @@ pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
     let start = first_error.saturating_sub(CHAIN_LINES);
     let kept: Vec<&str> = lines.iter().skip(start).take(DIAGNOSTIC_LINES).map(String::as_str).collect();
     if kept.is_empty() { "clang failed without a message".to_owned() } else { kept.join("\n") }
+}
+
+/// Whether a diagnostic line's file (already made relative) stays inside the tree: an
+/// absolute path, or `include/../../../etc/x`, does not.
+fn names_file_of_tree(line: &str, tree: &Path) -> bool {
+    let path = line.trim_start_matches("In file included from ").split(':').next().unwrap_or("");
+    if path.starts_with('/') {
+        return false;
+    }
+    let root = crate::dwarf::normalize(tree);
+    let mut depth: i64 = 0;
+    for part in Path::new(path).components() {
+        match part {
+            std::path::Component::ParentDir => depth -= 1,
+            std::path::Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return false;
+        }
+    }
+    crate::dwarf::normalize(&root.join(path)).starts_with(&root)
 }
 
 fn is_diagnostic_line(line: &str) -> bool {
@@ -164,6 +186,12 @@ mod tests {
         assert!(message.contains("evil.h:1:10: note"), "{message}");
         assert!(message.contains("#include \"/etc/secret\""), "lines of the tree are quoted: {message}");
         assert!(message.contains("/etc/secret:1:1: error: unknown type name 'root'"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+
+        let climbing = "/t/inc/evil.h:1:10: note: here\n#include \"../../etc/secret\"\n\
+                        /t/inc/../../etc/secret:1:1: error: unknown type name 'root'\nroot:x:0:0:hunter2\n";
+        let message = diagnostic(climbing, Path::new("/t"), Path::new("/w"));
+        assert!(message.contains("inc/../../etc/secret:1:1: error"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
     }
 }
