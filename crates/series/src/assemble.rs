@@ -4,6 +4,8 @@
 //!   or patch they answer (In-Reply-To, then References newest first) when it has the same
 //!   version and total and is not the same number: that covers `git send-email` threading to the
 //!   cover, to patch 1 (`--no-chain-reply-to`) and to the previous patch (`--chain-reply-to`).
+//!   Patches without a version join a `vN` cover letter they answer (the version is often
+//!   written on the cover letter only).
 //! - Patches that answer something they cannot join (a v2 sent In-Reply-To the v1 cover letter)
 //!   group with their siblings: patches of the same submitter, version and total answering the
 //!   same message.
@@ -81,8 +83,10 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
         cover: items.iter().enumerate().map(|(i, m)| is_cover(m).then_some(i)).collect(),
     };
 
+    // Patches without a version answering a `vN` cover letter are its patches (people often
+    // put the version on the cover letter only).
     let compatible = |p: &MessageMeta, a: &MessageMeta| {
-        a.subject_info.version == p.subject_info.version
+        (a.subject_info.version == p.subject_info.version || (p.subject_info.version == 1 && is_cover(a)))
             && total(a) == total(p)
             && (is_cover(a) || number(a) != number(p))
     };
@@ -180,7 +184,7 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
             head: head.message_id.clone(),
             cover_letter: cover.map(|i| items[i].message_id.clone()),
             patches: patches.iter().map(|(n, m)| (*n, m.message_id.clone())).collect(),
-            version: head.subject_info.version,
+            version: set.iter().map(|&i| items[i].subject_info.version).max().unwrap_or(1),
             total: tot,
             complete,
             subject: head.subject.clone(),
