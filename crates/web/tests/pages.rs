@@ -318,28 +318,32 @@ async fn bad_input_gets_404_or_400_never_500(state: &AppState) {
 
 /// A mail whose subject, sender name and body carry markup.
 fn hostile_mail() -> Vec<u8> {
-    b"From: \"<script>alert('name')</script>\" <evil@example.com>\r\n\
-To: ltp@lists.linux.it\r\n\
-List-Id: <ltp.lists.linux.it>\r\n\
-Subject: [PATCH] <script>alert('subject')</script> <b>bold</b>\r\n\
-Message-ID: <hostile-1@example.com>\r\n\
-Date: Mon, 2 Mar 2020 10:00:00 +0000\r\n\
-\r\n\
-<img src=x onerror=alert('body')>\r\n\
-> <script>alert('quote')</script>\r\n\
-\r\n\
-Signed-off-by: <script>x</script> <evil@example.com>\r\n\
----\r\n\
- x.c | 1 +\r\n\
- 1 file changed, 1 insertion(+)\r\n\
-\r\n\
-diff --git a/x.c b/x.c\r\n\
---- a/x.c\r\n\
-+++ b/x.c\r\n\
-@@ -1 +1,2 @@\r\n\
- a\r\n\
-+<script>alert('diff')</script>\r\n"
-        .to_vec()
+    [
+        "From: \"<script>alert('name')</script>\" <evil@example.com>",
+        "To: ltp@lists.linux.it",
+        "List-Id: <ltp.lists.linux.it>",
+        "Subject: [PATCH] <script>alert('subject')</script> <b>bold</b>",
+        "Message-ID: <hostile-1@example.com>",
+        "Date: Mon, 2 Mar 2020 10:00:00 +0000",
+        "",
+        "<img src=x onerror=alert('body')>",
+        "> <script>alert('quote')</script>",
+        "",
+        "Signed-off-by: <script>x</script> <evil@example.com>",
+        "---",
+        " x.c | 1 +",
+        " 1 file changed, 1 insertion(+)",
+        "",
+        "diff --git a/x.c b/x.c",
+        "--- a/x.c",
+        "+++ b/x.c",
+        "@@ -1 +1,2 @@",
+        " a",
+        "+<script>alert('diff')</script>",
+        "",
+    ]
+    .join("\r\n")
+    .into_bytes()
 }
 
 async fn hostile_mail_is_shown_as_text(store: Store) {
@@ -356,7 +360,8 @@ async fn hostile_mail_is_shown_as_text(store: Store) {
     let page = ok(&state, "/ltp/hostile-1@example.com/").await.seen();
     assert!(page.contains("<script>alert('subject')</script> <b>bold</b>"), "the subject reads as sent: {page}");
     assert!(page.contains("<img src=x onerror=alert('body')>"), "{page}");
-    assert!(page.contains("+<script>alert('diff')</script>"), "{page}");
+    let html = ok(&state, "/ltp/hostile-1@example.com/").await.text();
+    assert!(page.contains("+<script>alert('diff')</script>"), "{html}");
 }
 
 quire_store::both_backends!(every_page_on_real_mail, |store| pages_on_real_mail(store));
