@@ -60,7 +60,8 @@ struct Job<'a> {
 }
 
 /// The check on two trees already on disk (a checks worker with applied trees can call this
-/// directly). `headers` are paths relative to both roots.
+/// directly). `headers` are paths relative to both roots. Trees from untrusted patches should
+/// go through [`crate::git::remove_escaping_symlinks`] first, as [`check_revisions`] does.
 pub fn check_trees(
     before_tree: &Path,
     after_tree: &Path,

@@ -129,6 +129,31 @@ pub fn extract_tree(repo: &Path, commit: &str, dest: &Path, dirs: Option<&[Strin
             source: std::io::Error::other(String::from_utf8_lossy(&tar.stderr).trim().to_owned()),
         });
     }
+    remove_escaping_symlinks(dest)
+}
+
+/// A tree from a mailing list may hold `evil.h -> /etc/passwd`; clang would follow it and
+/// quote the machine's file in the report. Links leading out of the tree (or nowhere) are
+/// removed, so such an include fails as a missing file.
+pub fn remove_escaping_symlinks(root: &Path) -> Result<()> {
+    let root = root.canonicalize().map_err(io(format!("opening {}", root.display())))?;
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(io(format!("listing {}", dir.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(io(format!("listing {}", dir.display())))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(io(format!("reading {}", path.display())))?;
+            if kind.is_symlink() {
+                let inside = path.canonicalize().is_ok_and(|target| target.starts_with(&root));
+                if !inside {
+                    std::fs::remove_file(&path).map_err(io(format!("removing {}", path.display())))?;
+                }
+            } else if kind.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
     Ok(())
 }
 

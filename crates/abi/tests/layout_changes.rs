@@ -476,3 +476,25 @@ fn header_reaching_outside_the_public_directory_needs_an_include_dir() {
     assert!(x86.failures.is_empty(), "{:?}", x86.failures);
     assert!(x86.type_change("struct req").is_some_and(|t| t.changes.contains(&LayoutChange::Size { before: 8, after: 16 })));
 }
+
+/// A patch can add a symlink; one leading out of the tree must not let clang read (and the
+/// report quote) the machine's files.
+#[test]
+fn symlink_out_of_the_tree_is_not_followed() {
+    let repo = Repo::new();
+    let before = repo.commit("v1", &[("include/public/a.h", &header("struct a { int x; };"))]);
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("include/public/evil.h")).expect("symlink");
+    std::os::unix::fs::symlink("a.h", repo.path().join("include/public/alias.h")).expect("symlink");
+    let after = repo.commit(
+        "v2",
+        &[("include/public/b.h", "#include \"evil.h\"\n"), ("include/public/c.h", "#include \"alias.h\"\nstruct c { struct a a; };\n")],
+    );
+    let cfg = AbiConfig { targets: vec!["x86_64".into()], ..config() };
+    let report = check_revisions(repo.path(), &before, &after, &cfg).expect("check runs");
+    let x86 = report.configuration("x86_64", &[]).expect("built");
+    let evil = x86.failures.iter().find(|f| f.header == "include/public/b.h").expect("b.h fails");
+    assert!(evil.message.contains("'evil.h' file not found"), "{}", evil.message);
+    assert!(!report.to_text().contains("root:"), "{}", report.to_text());
+    assert!(x86.failures.iter().all(|f| f.header != "include/public/c.h"), "links within the tree still work");
+    assert!(x86.type_change("struct c").is_some_and(|t| t.status == TypeStatus::Added));
+}
