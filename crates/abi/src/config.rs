@@ -74,7 +74,12 @@ impl Target {
 }
 
 impl AbiConfig {
+    /// The targets to build for; an empty list means the four defaults (a check of no target
+    /// would find nothing and look like a clean result).
     pub fn resolved_targets(&self) -> Result<Vec<Target>> {
+        if self.targets.is_empty() {
+            return DEFAULT_TARGETS.iter().map(|(name, _)| Target::resolve(name)).collect();
+        }
         self.targets.iter().map(|t| Target::resolve(t)).collect()
     }
 
@@ -106,6 +111,8 @@ mod tests {
         assert_eq!(t.triple, "i386-linux-gnu");
         assert_eq!(Target::resolve("riscv64-linux-gnu").expect("triple").name, "riscv64-linux-gnu");
         assert!(Target::resolve("sparc").is_err());
+        let none = AbiConfig { targets: Vec::new(), ..AbiConfig::default() };
+        assert_eq!(none.resolved_targets().map(|t| t.len()).ok(), Some(4), "no target means the defaults");
     }
 
     #[test]

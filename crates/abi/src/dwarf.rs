@@ -477,8 +477,8 @@ impl Dies {
             dw::DW_TAG_atomic_type => format!("_Atomic {}", inner(die.type_ref)),
             dw::DW_TAG_restrict_type => format!("{} restrict", inner(die.type_ref)),
             dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => {
-                match die.type_ref.and_then(|t| self.die(t).map(|d| (t, d))) {
-                    Some((t, d)) if d.tag == dw::DW_TAG_subroutine_type => {
+                match die.type_ref.and_then(|t| self.die(t)) {
+                    Some(d) if d.tag == dw::DW_TAG_subroutine_type => {
                         let ret = inner(d.type_ref);
                         let params: Vec<String> = d
                             .children
@@ -486,7 +486,6 @@ impl Dies {
                             .filter(|c| self.die(**c).is_some_and(|p| p.tag == dw::DW_TAG_formal_parameter))
                             .map(|c| inner(self.die(*c).and_then(|p| p.type_ref)))
                             .collect();
-                        let _ = t;
                         format!("{ret} (*)({})", params.join(", "))
                     }
                     _ => format!("{} *", inner(die.type_ref)),
