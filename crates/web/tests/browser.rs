@@ -99,14 +99,14 @@ fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
     tab.navigate_to(&format!("{base}{series_with_quote}")).expect("open series").wait_until_navigated().expect("loads");
     tab.wait_for_element("details.quote:not([open]) > summary").expect("a folded quote");
     let hidden = "(() => { const d = document.querySelector('details.quote:not([open])'); window.__q = d; \
-                  const q = d.querySelector('.quoted'); return q.getClientRects().length === 0; })()";
+                  const q = d.querySelector('.quoted'); return !q.checkVisibility(); })()";
     assert!(eval_bool(&tab, hidden), "a folded quote is hidden");
     tab.evaluate("window.__q.querySelector('summary').scrollIntoView()", false).expect("scroll");
     let rect = eval_string(&tab, "(() => { const r = window.__q.querySelector('summary').getBoundingClientRect(); return `${r.x + 10},${r.y + r.height / 2}`; })()");
     let (x, y) = rect.split_once(',').map(|(x, y)| (x.parse().unwrap_or(0.0), y.parse().unwrap_or(0.0))).expect("summary position");
     tab.click_point(headless_chrome::browser::tab::point::Point { x, y }).expect("click the summary");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(eval_bool(&tab, "window.__q.open && window.__q.querySelector('.quoted').getClientRects().length > 0"), "the quote unfolded");
+    assert!(eval_bool(&tab, "window.__q.open && window.__q.querySelector('.quoted').checkVisibility()"), "the quote unfolded");
     full_page_png(&tab, &shots.join("series.png"));
 
     // Download the series mbox through its link.
