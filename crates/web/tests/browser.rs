@@ -5,6 +5,8 @@
 mod common;
 
 use headless_chrome::protocol::cdp::Browser as CdpBrowser;
+use base64::Engine as _;
+use headless_chrome::protocol::cdp::Page;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use std::ffi::OsStr;
@@ -44,16 +46,26 @@ fn launch(profile: &Path) -> Browser {
     Browser::new(options).expect("start headless chromium at /usr/bin/chromium")
 }
 
-/// Screenshot of the whole page (not only the viewport).
+/// Screenshot of the whole page, beyond the viewport, from the top.
 fn full_page_png(tab: &Tab, path: &Path) {
     let height = tab
-        .evaluate("Math.min(document.documentElement.scrollHeight, 6000)", false)
+        .evaluate("Math.min(document.documentElement.scrollHeight, 8000)", false)
         .ok()
         .and_then(|r| r.value)
         .and_then(|v| v.as_f64())
         .unwrap_or(1000.0);
-    let clip = headless_chrome::protocol::cdp::Page::Viewport { x: 0.0, y: 0.0, width: 1280.0, height, scale: 1.0 };
-    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, Some(clip), true).expect("screenshot");
+    let clip = Page::Viewport { x: 0.0, y: 0.0, width: 1280.0, height, scale: 1.0 };
+    let shot = tab
+        .call_method(Page::CaptureScreenshot {
+            format: Some(CaptureScreenshotFormatOption::Png),
+            quality: None,
+            clip: Some(clip),
+            from_surface: Some(true),
+            capture_beyond_viewport: Some(true),
+            optimize_for_speed: None,
+        })
+        .expect("screenshot");
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.data).expect("screenshot is base64");
     std::fs::write(path, png).expect("write screenshot");
 }
 
