@@ -90,6 +90,7 @@ fn main() {
             let dir = tempfile::tempdir().expect("tempdir");
             let store = Store::open(dir.path(), None).await.expect("open SQLite store");
             bench("sqlite", &store, name).await;
+            bench("sqlite again", &store, name).await;
         }
         if std::env::var_os("QUIRE_BENCH_PG").is_some() {
             for name in SLICES {
