@@ -101,6 +101,18 @@ both_backends!(mbox_import_counts_kinds_and_second_run_imports_nothing, |store: 
     assert_eq!(store.messages_count().await.expect("count"), 8);
 });
 
+both_backends!(forced_project_takes_the_messages_no_project_claims, |store: Store| async move {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("list.mbox");
+    write_mboxrd(&mbox, &series_messages(1300));
+    let opts = ImportOptions { project: Some("demo".into()), ..ImportOptions::default() };
+    run(&store, &inputs(&[&mbox]), &opts).await;
+    let projects = store.projects().await.expect("projects");
+    let demo = projects.iter().find(|p| p.config.name == "demo").expect("project demo created");
+    assert_eq!((demo.messages, demo.series), (4, 1));
+    assert!(projects.iter().all(|p| p.config.name != quire_store::UNASSIGNED || p.messages == 0));
+});
+
 both_backends!(maildir_and_single_message_file_import, |store: Store| async move {
     let dir = tempfile::tempdir().expect("tempdir");
     let maildir = dir.path().join("Maildir");
