@@ -32,9 +32,12 @@ pub struct ProjectConfig {
     /// Where applied series are pushed, and the tag prefix (`<prefix>/<message-id>`).
     pub mirror: Option<String>,
     pub tag_prefix: Option<String>,
+    /// The C ABI check of public headers (`[project.abi]`): which headers, include dirs, prelude,
+    /// macro sets and targets. Absent: no ABI check for the project.
+    pub abi: Option<quire_abi::AbiConfig>,
 }
 
-pub const STARTER: &str = r#"# quire configuration: the projects this quire follows.
+pub const STARTER: &str = r##"# quire configuration: the projects this quire follows.
 # One [[project]] table per project. Mail is matched to a project by its List-Id, else by the
 # list's address in To/Cc; anything else goes to the project "unassigned".
 #
@@ -46,7 +49,14 @@ pub const STARTER: &str = r#"# quire configuration: the projects this quire foll
 # branch = "staging"
 # mirror = "https://gitlab.com/example/xen-series"   # where applied series are pushed
 # tag_prefix = "quire"                               # tags are <tag_prefix>/<message-id>
-"#;
+#
+# [project.abi]                                  # check the C ABI of public headers a series touches
+# headers = ["xen/include/public/**/*.h"]
+# include_dirs = ["xen/include"]
+# prelude = ["#include <stdint.h>"]
+# macro_sets = [[], ["-D__XEN_TOOLS__"]]
+# targets = ["x86_64", "i386", "aarch64", "arm"]
+"##;
 
 pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE_NAME)
@@ -109,6 +119,17 @@ mod tests {
         let c = parse("[[project]]\nname = \"xen\"\nlist_id = [\"xen-devel.lists.xenproject.org\"]\ngit = \"https://x/xen.git\"\nbranch = \"staging\"\n").unwrap();
         assert_eq!(c.projects[0].name, "xen");
         assert_eq!(c.projects[0].branch.as_deref(), Some("staging"));
+    }
+
+    #[test]
+    fn an_abi_table_configures_the_check() {
+        let c = parse("[[project]]\nname = \"xen\"\n[project.abi]\nheaders = [\"xen/include/public/**/*.h\"]\nmacro_sets = [[], [\"-D__XEN_TOOLS__\"]]\n").unwrap();
+        let abi = c.projects[0].abi.as_ref().unwrap();
+        assert_eq!(abi.headers, ["xen/include/public/**/*.h"]);
+        assert_eq!(abi.macro_sets.len(), 2);
+        assert_eq!(abi.targets.len(), 4, "default targets");
+        let e = parse("[[project]]\nname = \"xen\"\n[project.abi]\nheader = [\"x\"]\n").unwrap_err();
+        assert!(e.contains("header") && e.contains("line 4"), "{e}");
     }
 
     #[test]
