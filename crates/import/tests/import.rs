@@ -289,6 +289,56 @@ both_backends!(public_inbox_v1_incremental_in_small_batches, |store: Store| asyn
     assert_eq!((second.messages, second.read, second.series), (4, 4, 1));
 });
 
+/// Closes the store's connections and opens it again, as a restarted process would.
+async fn reopen(store: Store) -> Store {
+    let (backend, target) = (store.backend(), store.target().to_string());
+    store.close().await;
+    let reopened = match backend {
+        "sqlite" => Store::open(Path::new(&target).parent().expect("data dir"), None).await,
+        _ => Store::open(Path::new("."), Some(&target)).await,
+    };
+    reopened.expect("reopen store")
+}
+
+both_backends!(public_inbox_import_stopped_midway_resumes_without_loss_or_rereading, |store: Store| async move {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("list.git");
+    init_bare(&repo);
+    for m in series_messages(1400).into_iter().chain(series_messages(1500)) {
+        commit_file(&repo, "m", &m);
+    }
+    let input = vec![Input::Path(repo.clone())];
+    let opts = ImportOptions { batch_size: 1, ..ImportOptions::default() };
+    // The import is dropped (as a crash would stop it) once two batches are stored, possibly in
+    // the middle of a third batch's transaction.
+    let stored = std::sync::atomic::AtomicU64::new(0);
+    {
+        let note = |p: &Progress| {
+            stored.store(p.messages, std::sync::atomic::Ordering::SeqCst);
+            // Gives the stopping timer time to fire before the import can run to its end.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let running = import(&store, &input, &opts, &note);
+        tokio::pin!(running);
+        loop {
+            tokio::select! {
+                done = &mut running => panic!("import finished before it was stopped: {done:?}"),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(1)) => {
+                    if stored.load(std::sync::atomic::Ordering::SeqCst) >= 2 { break; }
+                }
+            }
+        }
+    }
+    // A crash ends the process, and with it the connections (and any open transaction).
+    let store = reopen(store).await;
+    let before = store.messages_count().await.expect("count");
+    assert!((2..8).contains(&before), "{before} stored before the stop");
+    let rest = run(&store, &input, &opts).await;
+    assert_eq!(rest.duplicates, 0, "nothing stored twice: the cursor moved with each batch");
+    assert_eq!(before + rest.messages, 8, "nothing skipped");
+    assert_eq!(rest.read, 8 - before);
+});
+
 /// An inbox made by the real public-inbox tools (Debian's `public-inbox` package), v2 and v1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_inbox_made_by_public_inbox_tools() {
