@@ -1,0 +1,140 @@
+//! The local bare mirror of the project's tree.
+
+use crate::Error;
+use crate::run::{Log, git, git_ok};
+use std::path::{Path, PathBuf};
+
+/// A bare repository holding the project's branch as `refs/heads/<branch>`, fetched from `url`.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    dir: PathBuf,
+    url: String,
+    branch: String,
+    home: PathBuf,
+}
+
+/// The branch head before and after a fetch: the commits `old..new` are the new upstream ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// `None` on the first fetch.
+    pub old: Option<String>,
+    pub new: String,
+}
+
+impl Fetched {
+    pub fn changed(&self) -> bool {
+        self.old.as_deref() != Some(self.new.as_str())
+    }
+}
+
+/// Directory inside the mirror used as `$HOME` for git: ours, empty, never the user's.
+const HOME_DIR: &str = "quire-home";
+/// Where throwaway worktrees are made.
+pub(crate) const WORKTREES_DIR: &str = "quire-worktrees";
+
+impl Mirror {
+    /// Opens the bare mirror at `dir`, creating it (and fetching `branch` from `url`) when `dir`
+    /// is not a repository yet. An existing mirror is not fetched: call [`Mirror::fetch`].
+    pub fn open_or_clone(dir: &Path, url: &str, branch: &str) -> Result<Mirror, Error> {
+        check_branch_name(branch)?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            what: "creating mirror directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let dir = dir.canonicalize().map_err(|source| Error::Io {
+            what: "resolving mirror directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let home = dir.join(HOME_DIR);
+        for sub in [&home, &dir.join(WORKTREES_DIR)] {
+            std::fs::create_dir_all(sub).map_err(|source| Error::Io {
+                what: "creating",
+                path: sub.clone(),
+                source,
+            })?;
+        }
+        let mirror = Mirror { dir, url: url.to_string(), branch: branch.to_string(), home };
+        let mut log = Log::default();
+        if !mirror.dir.join("HEAD").exists() {
+            mirror.git_ok(&mut log, &["init", "--bare", "--quiet", "."])?;
+            mirror.git_ok(&mut log, &["remote", "add", "origin", url])?;
+            mirror.fetch()?;
+        } else {
+            // The url may have changed in the configuration: the caller's is the truth.
+            mirror.git_ok(&mut log, &["remote", "set-url", "origin", url])?;
+        }
+        Ok(mirror)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// Fetches the branch (forced: upstream may rewrite it) and returns its old and new heads.
+    pub fn fetch(&self) -> Result<Fetched, Error> {
+        let mut log = Log::default();
+        let old = self.branch_head()?;
+        let refspec = format!("+refs/heads/{0}:refs/heads/{0}", self.branch);
+        self.git_ok(&mut log, &["fetch", "--quiet", "--no-tags", "origin", &refspec])?;
+        let new = self.branch_head()?.ok_or_else(|| Error::Git {
+            command: format!("git fetch origin {refspec}"),
+            message: format!("branch {} still missing after fetch", self.branch),
+        })?;
+        Ok(Fetched { old, new })
+    }
+
+    /// The commit at the head of the branch, `None` before the first fetch.
+    pub fn branch_head(&self) -> Result<Option<String>, Error> {
+        self.resolve_commit(&format!("refs/heads/{}", self.branch))
+    }
+
+    /// The full id of the commit `rev` names in the mirror, `None` when the tree does not have it.
+    pub fn resolve_commit(&self, rev: &str) -> Result<Option<String>, Error> {
+        if rev.starts_with('-') {
+            return Ok(None);
+        }
+        let mut log = Log::default();
+        let spec = format!("{rev}^{{commit}}");
+        let ran = self.git(&mut log, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        Ok(ran.success.then(|| ran.stdout.trim().to_string()).filter(|s| !s.is_empty()))
+    }
+
+    pub(crate) fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub(crate) fn git(&self, log: &mut Log, args: &[&str]) -> Result<crate::run::Ran, Error> {
+        git(log, &self.home, &self.dir, args, None)
+    }
+
+    pub(crate) fn git_ok(&self, log: &mut Log, args: &[&str]) -> Result<crate::run::Ran, Error> {
+        git_ok(log, &self.home, &self.dir, args, None)
+    }
+}
+
+fn check_branch_name(branch: &str) -> Result<(), Error> {
+    let ok = !branch.is_empty()
+        && !branch.starts_with('-')
+        && std::process::Command::new("git")
+            .env_clear()
+            .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
+            .args(["check-ref-format", "--branch", branch])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRef { name: branch.to_string(), message: "not a valid branch name".into() })
+    }
+}

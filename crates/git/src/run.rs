@@ -1,0 +1,148 @@
+//! Spawning `git` with a clean environment, and the log of every command run.
+//!
+//! Why a clean environment: the worker runs series taken from public mail. Nothing from the mail,
+//! the user's config or the repository's hooks may run, and the result must not depend on who
+//! runs the worker. So: no system or global config, `HOME` pointed at a directory we own, hooks
+//! pointed at `/dev/null`, a fixed committer, C locale so git's messages (which we read) are the
+//! English ones.
+
+use crate::Error;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Committer of every commit quire makes: fixed so that applying the same series on the same
+/// base gives the same commit id, whoever runs the worker.
+pub const COMMITTER_NAME: &str = "quire";
+pub const COMMITTER_EMAIL: &str = "quire@localhost";
+
+/// `-c` options given to every git command.
+const SAFE_CONFIG: &[&str] = &[
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "gc.auto=0",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "advice.detachedHead=false",
+    "init.defaultBranch=main",
+    "protocol.ext.allow=never",
+];
+
+/// What one git command did.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Every command run for one operation, with its output: shown to the user as is.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    pub text: String,
+}
+
+impl Log {
+    fn record(&mut self, cwd: &Path, args: &[&str], ran: &Ran, code: Option<i32>) {
+        self.text.push_str(&format!("$ (cd {}) git {}\n", cwd.display(), args.join(" ")));
+        for out in [&ran.stdout, &ran.stderr] {
+            if !out.is_empty() {
+                self.text.push_str(out);
+                if !out.ends_with('\n') {
+                    self.text.push('\n');
+                }
+            }
+        }
+        match code {
+            Some(0) => {}
+            Some(c) => self.text.push_str(&format!("[exit status {c}]\n")),
+            None => self.text.push_str("[killed by a signal]\n"),
+        }
+    }
+}
+
+/// Runs `git args` in `cwd` with `home` as `$HOME`, feeding `stdin`, recording into `log`.
+/// A non-zero exit is not an error here (callers decide); failing to spawn is.
+pub fn git(
+    log: &mut Log,
+    home: &Path,
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Result<Ran, Error> {
+    let mut cmd = Command::new("git");
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("SSH_ASKPASS", "/bin/false")
+        .env("GIT_EDITOR", "false")
+        .env("LC_ALL", "C")
+        .env("LANG", "C")
+        .env("TZ", "UTC")
+        .env("GIT_COMMITTER_NAME", COMMITTER_NAME)
+        .env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL)
+        // Only used by commands that author something themselves (none on the apply path: `git am`
+        // keeps the mail's author), set so git never guesses from the host name.
+        .env("GIT_AUTHOR_NAME", COMMITTER_NAME)
+        .env("GIT_AUTHOR_EMAIL", COMMITTER_EMAIL);
+    for c in SAFE_CONFIG {
+        cmd.arg("-c").arg(c);
+    }
+    cmd.args(args).current_dir(cwd);
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawn_err = |e: std::io::Error| Error::Spawn {
+        command: format!("git {}", args.join(" ")),
+        source: e,
+    };
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // Write stdin from a thread: git may fill its stdout pipe before reading all of a large mbox.
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(bytes), Some(mut pipe)) => {
+            let bytes = bytes.to_vec();
+            Some(std::thread::spawn(move || {
+                // A broken pipe means git stopped reading (e.g. it failed early): its exit status
+                // and stderr say why, so the write error itself adds nothing.
+                let _ = pipe.write_all(&bytes);
+            }))
+        }
+        _ => None,
+    };
+    let out = child.wait_with_output().map_err(spawn_err)?;
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
+    let ran = Ran {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    log.record(cwd, args, &ran, out.status.code());
+    Ok(ran)
+}
+
+/// Like [`git`], but a non-zero exit is an [`Error::Git`] carrying git's message.
+pub fn git_ok(
+    log: &mut Log,
+    home: &Path,
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Result<Ran, Error> {
+    let ran = git(log, home, cwd, args, stdin)?;
+    if ran.success {
+        Ok(ran)
+    } else {
+        Err(Error::Git {
+            command: format!("git {}", args.join(" ")),
+            message: ran.stderr.trim().to_string(),
+        })
+    }
+}
