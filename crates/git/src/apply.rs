@@ -296,45 +296,9 @@ fn failed_patch(stdout: &str, mbox: &[u8]) -> Option<FailedPatch> {
     Some(FailedPatch { index, number: patch_number(&subject), subject })
 }
 
-/// The Subject of every message of an mbox, in order (folded lines joined).
+/// The Subject of every message of an mbox, in order.
 pub(crate) fn mbox_subjects(mbox: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(mbox);
-    let mut subjects = Vec::new();
-    let mut in_headers = false;
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        if line.starts_with("From ") && !in_headers {
-            in_headers = true;
-            subjects.push(String::new());
-            current = None;
-            continue;
-        }
-        if !in_headers {
-            continue;
-        }
-        if line.is_empty() {
-            in_headers = false;
-            continue;
-        }
-        let folded = line.starts_with(' ') || line.starts_with('\t');
-        if folded {
-            if let (Some(s), Some(last)) = (current.as_mut(), subjects.last_mut()) {
-                s.push(' ');
-                s.push_str(line.trim());
-                *last = s.clone();
-            }
-            continue;
-        }
-        current = None;
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("subject")
-            && let Some(last) = subjects.last_mut()
-        {
-            *last = value.trim().to_string();
-            current = Some(last.clone());
-        }
-    }
-    subjects
+    crate::mbox::split_mbox(mbox).into_iter().map(crate::mbox::subject_of).collect()
 }
 
 /// `n` of a `[PATCH v2 n/m]` prefix.

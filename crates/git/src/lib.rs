@@ -13,6 +13,7 @@ pub mod refname;
 pub mod run;
 
 mod apply;
+mod mbox;
 mod mirror;
 mod upstream;
 

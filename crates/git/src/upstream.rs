@@ -80,16 +80,36 @@ pub fn patch_ids(mirror: &Mirror, old: Option<&str>, new: &str) -> Result<Vec<Up
         .collect())
 }
 
-/// The stable patch-id of every patch in an mbox (the series as `quire am` writes it, or one
-/// mail), in order; a message without a diff (cover letter) has none and is left out.
-/// Runs outside any repository: it reads only the mbox.
-pub fn patch_ids_of_mbox(mirror: &Mirror, mbox: &[u8]) -> Result<Vec<String>, Error> {
+/// The stable patch-id of every message of an mbox (the series as `quire am` writes it, or
+/// `git format-patch` output), in order; `None` for a message without a diff (cover letter).
+/// Reads only the mbox: no repository is involved.
+///
+/// `git patch-id` cuts its input at `commit <hex>` / `From <hex>` lines; `quire am` writes
+/// `From git@z ...`, so each message is given its own `commit <n>` line, and the id git prints
+/// next to it says which message it belongs to.
+pub fn patch_ids_of_mbox(mirror: &Mirror, mbox: &[u8]) -> Result<Vec<Option<String>>, Error> {
+    let messages = crate::mbox::split_mbox(mbox);
+    let mut input = Vec::with_capacity(mbox.len() + messages.len() * 48);
+    for (i, message) in messages.iter().enumerate() {
+        input.extend_from_slice(format!("commit {:040x}\n", i + 1).as_bytes());
+        input.extend_from_slice(message);
+        if !message.ends_with(b"\n") {
+            input.push(b'\n');
+        }
+    }
     let mut log = Log::default();
-    let ran = git(&mut log, mirror.home(), mirror.home(), &["patch-id", "--stable"], Some(mbox))?;
+    let ran = git(&mut log, mirror.home(), mirror.home(), &["patch-id", "--stable"], Some(&input))?;
     if !ran.success {
         return Err(Error::Git { command: "git patch-id --stable".into(), message: ran.stderr });
     }
-    Ok(parse_patch_ids(&ran.stdout).into_iter().map(|(_, p)| p).collect())
+    let mut ids = vec![None; messages.len()];
+    for (marker, patch_id) in parse_patch_ids(&ran.stdout) {
+        let slot = usize::from_str_radix(&marker, 16).ok().and_then(|n| n.checked_sub(1));
+        if let Some(slot) = slot.and_then(|n| ids.get_mut(n)) {
+            *slot = Some(patch_id);
+        }
+    }
+    Ok(ids)
 }
 
 /// `git patch-id` lines: "<patch-id> <commit-id>".
