@@ -192,7 +192,7 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
     }
     insert_raws(&mut tx, &raws).await?;
     drop(raws);
-    derive(&mut tx, derivables, &mut out).await?;
+    derive(&mut tx, derivables, &mut out, Events::Record).await?;
     if let Some((key, value)) = cursor {
         write_cursor(&mut tx, key, value).await?;
     }
@@ -299,7 +299,14 @@ async fn project_id(conn: &mut Conn, name: &str) -> Result<i64> {
 }
 
 /// Writes the derived rows of stored raw messages and re-assembles the series they touch.
-async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome) -> Result<()> {
+/// Whether deriving records series events (ingest) or leaves the history as it is (reindex).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Events {
+    Record,
+    Keep,
+}
+
+async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, events: Events) -> Result<()> {
     if items.is_empty() {
         return Ok(());
     }
@@ -345,7 +352,7 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome) 
     for (item, _) in &news {
         count_new(out, &item.parsed);
     }
-    reassemble(conn, touched, out).await
+    reassemble(conn, touched, out, events).await
 }
 
 fn count_new(out: &mut BatchOutcome, parsed: &ParsedMessage) {
@@ -630,7 +637,7 @@ struct OldSeries {
 }
 
 /// Re-assembles the series of the touched threads and replaces their rows.
-async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchOutcome) -> Result<()> {
+async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchOutcome, events: Events) -> Result<()> {
     if touched.is_empty() {
         return Ok(());
     }
@@ -725,10 +732,12 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
             if previous.is_none() {
                 out.series_created += 1;
                 created.push((series_id, project, s.revision_key.clone()));
+            }
+            if events == Events::Record && previous.is_none() {
                 let payload = serde_json::json!({"version": s.version, "total": s.total, "subject": s.subject});
                 add_event_in(conn, SERIES_NEW, project_name.as_deref(), Some(&s.head), None, &payload).await?;
             }
-            if s.complete && !previous.is_some_and(|p| p.complete) {
+            if events == Events::Record && s.complete && !previous.is_some_and(|p| p.complete) {
                 let payload = serde_json::json!({"version": s.version, "total": s.total});
                 add_event_in(conn, SERIES_COMPLETE, project_name.as_deref(), Some(&s.head), None, &payload).await?;
             }
@@ -746,7 +755,10 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     let mut seen = HashSet::new();
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
     insert_members(conn, &member_rows).await?;
-    superseded_events(conn, &created, &project_names).await
+    if events == Events::Record {
+        superseded_events(conn, &created, &project_names).await?;
+    }
+    Ok(())
 }
 
 async fn insert_members(conn: &mut Conn, members: &[(i64, i64, Role)]) -> Result<()> {
@@ -898,18 +910,11 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
     let total = to_u64(total);
     {
         let mut tx = begin_write(pool).await?;
+        // Events are history, not derived data: a rebuild neither erases nor repeats them
+        // (replaying it would announce every series as new again).
         for table in ["series_members", "series", "message_projects", "messages"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.ctx("dropping derived data")?;
         }
-        // Series events are derived and come back as the series are rebuilt; what workers
-        // recorded (applied, checks, merged) is not in the mail and stays.
-        sqlx::query("DELETE FROM events WHERE kind IN ($1, $2, $3)")
-            .bind(SERIES_NEW)
-            .bind(SERIES_COMPLETE)
-            .bind(SERIES_SUPERSEDED)
-            .execute(&mut *tx)
-            .await
-            .ctx("dropping derived events")?;
         tx.commit().await.ctx("dropping derived data")?;
     }
     progress(0, total);
@@ -939,7 +944,7 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         let items = parse_raws(raws)?;
         done += items.len() as u64;
         let mut tx = begin_write(pool).await?;
-        derive(&mut tx, items, &mut BatchOutcome::default()).await?;
+        derive(&mut tx, items, &mut BatchOutcome::default(), Events::Keep).await?;
         tx.commit().await.ctx("committing a reindex batch")?;
         progress(done, total);
     }

@@ -197,9 +197,9 @@ impl Store {
         on_backend!(self.pool, |p, m| m::ingest(p, batch, cursor).await)
     }
 
-    /// Drops every derived row (messages, series, memberships, events) and rebuilds them from
-    /// the raw mail, in id order, in batches; `progress(done, total)` after each batch.
-    /// Apply results, checks, projects and cursors are kept.
+    /// Drops every derived row (messages, series, memberships) and rebuilds them from the raw
+    /// mail, in id order, in batches; `progress(done, total)` after each batch. Apply results,
+    /// checks, projects, cursors and events (history: neither erased nor replayed) are kept.
     pub async fn reindex(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<()> {
         on_backend!(self.pool, |p, m| m::reindex(p, &progress).await)
     }
