@@ -86,13 +86,21 @@ pub fn patch_ids(mirror: &Mirror, old: Option<&str>, new: &str) -> Result<Vec<Up
 ///
 /// `git patch-id` cuts its input at `commit <hex>` / `From <hex>` lines; `quire am` writes
 /// `From git@z ...`, so each message is given its own `commit <n>` line, and the id git prints
-/// next to it says which message it belongs to.
+/// next to it says which message it belongs to. Lines of the message itself that start with
+/// `commit ` or `From ` (a commit message quoting `commit 4eec12f4...`, as kernel mails do) are
+/// indented by one space so git does not take them for the start of another patch: they precede
+/// the diff, which patch-id ignores anyway.
 pub fn patch_ids_of_mbox(mirror: &Mirror, mbox: &[u8]) -> Result<Vec<Option<String>>, Error> {
     let messages = crate::mbox::split_mbox(mbox);
     let mut input = Vec::with_capacity(mbox.len() + messages.len() * 48);
     for (i, message) in messages.iter().enumerate() {
         input.extend_from_slice(format!("commit {:040x}\n", i + 1).as_bytes());
-        input.extend_from_slice(message);
+        for line in message.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b"commit ") || line.starts_with(b"From ") {
+                input.push(b' ');
+            }
+            input.extend_from_slice(line);
+        }
         if !message.ends_with(b"\n") {
             input.push(b'\n');
         }
