@@ -192,6 +192,7 @@ impl<'m> Worktree<'m> {
         let path = dir.path().to_path_buf();
         let path_str = path.to_string_lossy().into_owned();
         let wt = Worktree { mirror, path, _dir: dir, removed: false };
+        let _lock = WorktreeLock::take(mirror)?;
         mirror.git_ok(log, &["worktree", "add", "--detach", "--quiet", &path_str, base])?;
         Ok(wt)
     }
@@ -207,12 +208,36 @@ impl<'m> Worktree<'m> {
             return;
         }
         self.removed = true;
+        // Without the lock we still remove: a leftover admin entry is pruned later.
+        let _lock = WorktreeLock::take(self.mirror).ok();
         let path = self.path.to_string_lossy().into_owned();
         let _ = self.mirror.git(log, &["worktree", "remove", "--force", "--force", &path]);
         // The directory may survive (remove refused); the TempDir drop deletes it, then prune
         // forgets it.
         let _ = std::fs::remove_dir_all(&self.path);
         let _ = self.mirror.git(log, &["worktree", "prune"]);
+    }
+}
+
+/// Serialises `git worktree add/remove/prune` on one mirror, across threads and processes: run
+/// in parallel, `add` reads the admin directory another `add` is still writing ("failed to read
+/// worktrees/apply-x/commondir") and `prune` may drop it. `git am` itself runs unlocked.
+struct WorktreeLock(std::fs::File);
+
+impl WorktreeLock {
+    fn take(mirror: &Mirror) -> Result<WorktreeLock, Error> {
+        let path = mirror.dir().join("quire-worktrees.lock");
+        let io = |source| Error::Io { what: "locking", path: path.clone(), source };
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(WorktreeLock(file))
+    }
+}
+
+impl Drop for WorktreeLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first just makes it prompt.
+        let _ = self.0.unlock();
     }
 }
 
@@ -266,8 +291,15 @@ fn run_am(
 /// A ref per result, so that `gc` never prunes a commit a `Based-on:` series may build on.
 fn keep_alive(mirror: &Mirror, commit: &str, log: &mut Log) -> Result<(), Error> {
     let name = format!("refs/quire/results/{commit}");
-    mirror.git_ok(log, &["update-ref", &name, commit])?;
-    Ok(())
+    if mirror.git(log, &["update-ref", &name, commit])?.success {
+        return Ok(());
+    }
+    // Two workers that applied the same series on the same base race for the same ref: the
+    // loser finds it already in place.
+    match mirror.resolve_commit(&name)? {
+        Some(c) if c == commit => Ok(()),
+        _ => mirror.git_ok(log, &["update-ref", &name, commit]).map(|_| ()),
+    }
 }
 
 /// git's explanation: stderr (conflict details, "error: ...") plus stdout's "Patch failed" line.

@@ -169,3 +169,34 @@ fn mbox_without_patches_fails_with_git_message() {
     assert_eq!(*patch, None);
     assert!(!message.is_empty());
 }
+
+#[test]
+fn series_applied_from_parallel_workers_on_one_mirror_all_succeed() {
+    let world = World::new();
+    let repo = world.clone("dave");
+    let base = world.head();
+    let mut mboxes = Vec::new();
+    for i in 0..6u32 {
+        sh(&repo, &["checkout", "--quiet", "-B", &format!("s{i}"), &base]);
+        commit_edits(&repo, &[(i + 2, "changed", "lib: change a line")]);
+        mboxes.push(format_patch(&repo, &base, Some(&base)));
+    }
+    let mirror = mirror(&world);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = mboxes
+            .iter()
+            .map(|mbox| {
+                let mirror = &mirror;
+                let req = ApplyRequest { mbox: mbox.clone(), base_commit: Some(base.clone()), ..Default::default() };
+                s.spawn(move || apply(mirror, &req))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    for r in &results {
+        let out = r.as_ref().expect("apply runs");
+        assert!(out.applied_commit().is_some(), "{}", out.log);
+    }
+    let list = sh(mirror.dir(), &["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 1, "{list}");
+}
