@@ -257,10 +257,11 @@ fn run_am(
 ) -> Result<ApplyResult, Error> {
     let home = mirror.home();
     let cwd = worktree.path.as_path();
+    // No `--keep-cr`: mail transport turns line ends into CRLF, and git's default (strip them) is
+    // what b4 and maintainers use.
     let am = [
         "am",
         "--3way",
-        "--keep-cr",
         "--empty=drop",
         "--patch-format=mboxrd",
         "--committer-date-is-author-date",

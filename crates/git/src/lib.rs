@@ -6,6 +6,24 @@
 //! - [`push_tag`]: the result pushed as `refs/tags/<prefix>/<message-id>` (see [`refname`]).
 //! - [`patch_ids`]: the stable patch-ids of new upstream commits, to mark stored patches merged.
 //!
+//! How `quire apply MSGID [--base REV]` uses it (the store side is the caller's):
+//!
+//! ```text
+//! let mirror = Mirror::open_or_clone(&data_dir.join("mirror.git"), &project.git_url, &project.branch)?;
+//! mirror.fetch()?;                                     // or let the worker's schedule do it
+//! let mbox = quire_series::am::render_mbox(&patches, &AmOptions::default());
+//! let based_on = /* result commit stored for the series named by Based-on:, if applied */;
+//! let out = apply(&mirror, &ApplyRequest { mbox, base_commit, based_on, base_override: args.base })?;
+//! println!("{}", out.base.reason);                     // which base, and why
+//! match out.result { Applied { commit, .. } => push_tag(&mirror, push_url, "quire", msgid, &commit)?,
+//!                    Failed { patch, message } => /* store message + out.log */ }
+//! ```
+//!
+//! Merge detection: after `let f = mirror.fetch()?`, `patch_ids(&mirror, f.old.as_deref(), &f.new)`
+//! lists the new upstream commits with their `git patch-id --stable`, which equals the
+//! `quire_mail::Diff::patch_id` stored for the mail (checked on the real archives); fall back to
+//! author e-mail + subject when no id matches.
+//!
 //! Invariants: only the real `git` program touches repositories; it runs with a clean environment
 //! and hooks disabled (see [`run`]); nothing from a mail is ever executed.
 
