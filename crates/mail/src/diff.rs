@@ -9,10 +9,10 @@ use sha1::{Digest, Sha1};
 /// signature, list footers and trailing prose are left out.
 pub fn find_diff(text: &str) -> Option<(usize, usize)> {
     let lines = line_spans(text);
-    let start = lines.iter().position(|&(s, e)| {
-        let line = &text[s..e];
-        let next = lines.iter().find(|&&(s2, _)| s2 >= e).map(|&(s2, e2)| &text[s2..e2]).unwrap_or("");
-        is_diff_start(line, next)
+    let start = (0..lines.len()).find(|&i| {
+        let (s, e) = lines[i];
+        let next = lines.get(i + 1).map(|&(s2, e2)| &text[s2..e2]).unwrap_or("");
+        is_diff_start(&text[s..e], next)
     })?;
     let end = diff_end(text, &lines[start..]);
     Some((lines[start].0, end))
