@@ -293,6 +293,9 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
     let summary = summary?;
     if !quiet {
         println!("{summary}");
+        for id in summary.conflicting_duplicates.iter().take(20) {
+            eprintln!("kept a second copy of <{id}>: same Message-ID as a stored message, different bytes");
+        }
         for p in summary.problems.iter().take(20) {
             eprintln!("flagged <{}>: {}", p.message_id, p.reasons.join("; "));
         }
