@@ -17,10 +17,10 @@ const REQUESTS_PER_CLIENT: usize = 40;
 
 /// Each client sends its share of `paths` (round robin) on one connection; returns every
 /// request's latency and the wall time of the whole run.
-async fn load(addr: std::net::SocketAddr, paths: &[String]) -> (Vec<Duration>, Duration) {
+async fn load(addr: std::net::SocketAddr, paths: &[String], clients: usize) -> (Vec<Duration>, Duration) {
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
+    for c in 0..clients {
         let paths = paths.to_vec();
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -65,15 +65,21 @@ fn main() {
         let base = common::spawn_server(store).await;
         let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().expect("server address");
         // Warm up: first requests fill SQLite's page cache.
-        load(addr, &series_paths).await;
+        load(addr, &series_paths, CLIENTS).await;
 
-        println!("{:<14} {:>9} {:>10} {:>10} {:>10}", "page", "requests", "p50", "p99", "req/s");
-        for (name, paths) in [("series list", &list_paths), ("series page", &series_paths)] {
-            let (mut times, wall) = load(addr, paths).await;
+        println!("{:<14} {:>8} {:>9} {:>10} {:>10} {:>10}", "page", "clients", "requests", "p50", "p99", "req/s");
+        for (name, paths, clients) in [
+            ("series list", &list_paths, 1),
+            ("series page", &series_paths, 1),
+            ("series list", &list_paths, CLIENTS),
+            ("series page", &series_paths, CLIENTS),
+        ] {
+            let (mut times, wall) = load(addr, paths, clients).await;
             times.sort();
             println!(
-                "{:<14} {:>9} {:>8.2}ms {:>8.2}ms {:>10.0}",
+                "{:<14} {:>8} {:>9} {:>8.2}ms {:>8.2}ms {:>10.0}",
                 name,
+                clients,
                 times.len(),
                 percentile(&times, 0.5).as_secs_f64() * 1e3,
                 percentile(&times, 0.99).as_secs_f64() * 1e3,

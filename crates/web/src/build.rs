@@ -105,14 +105,15 @@ pub fn person(a: &quire_mail::Address) -> String {
     if a.name.trim().is_empty() { a.email.clone() } else { a.name.trim().to_string() }
 }
 
-/// A line of the series list. `apply` and `checks` are the series' own (its head's).
-pub fn series_row(project: &str, s: &SeriesSummary, apply: Option<&ApplyResult>, checks: &[Check], now: i64) -> SeriesRow {
+/// A line of the series list; `applied` and `checks_pass` as [`applied`] and [`checks_pass`]
+/// say them of the series' head.
+pub fn series_row(project: &str, s: &SeriesSummary, applied: Option<bool>, checks_pass: Option<bool>, now: i64) -> SeriesRow {
     let facts = SeriesFacts {
         is_rfc: s.is_rfc,
         is_pull: s.is_pull,
         reviewed: None,
-        applied: applied(apply),
-        checks_pass: checks_pass(checks),
+        applied,
+        checks_pass,
         complete: s.complete,
         patches: s.patches,
         total: s.total,
@@ -124,6 +125,7 @@ pub fn series_row(project: &str, s: &SeriesSummary, apply: Option<&ApplyResult>,
         submitter: person(&s.submitter),
         age: Age::new(s.date, now),
         patches: s.patches,
+        patch_count: crate::age::plural(u64::from(s.patches), "patch"),
         version: s.version,
         badges: badges(&facts),
     }

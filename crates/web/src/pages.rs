@@ -151,21 +151,19 @@ pub async fn series_list(
     let q = query.q.unwrap_or_default().trim().to_string();
     let filter = SeriesFilter { words: query_words(&q), page, per_page: state.config.per_page, include_superseded: true };
     let listed = state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?;
-    // The summary carries no apply or check state: two small reads per row, concurrently.
-    let states = futures::future::join_all(listed.items.iter().map(|s| async {
-        let apply = state.store.apply_result(&s.message_id).await.map_err(store_err("reading an apply result"))?;
-        let checks = state.store.checks(&s.message_id).await.map_err(store_err("reading checks"))?;
-        Ok::<_, WebError>((apply, checks))
-    }))
-    .await
-    .into_iter()
-    .collect::<WebResult<Vec<_>>>()?;
+    // The summary carries no apply or check state: read per line (concurrently), remembered
+    // a few seconds.
+    let states = futures::future::join_all(listed.items.iter().map(|s| state.row_state(&s.message_id)))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_err("reading a series' apply and check state"))?;
     let now = now();
     let pages = listed.total.div_ceil(u64::from(listed.per_page.max(1)));
     render(&ListPage {
         project_url: format!("/{}/", segment(&project)),
         atom_url: format!("/{}/new.atom", segment(&project)),
-        rows: listed.items.iter().zip(&states).map(|(s, (apply, checks))| build::series_row(&project, s, apply.as_ref(), checks, now)).collect(),
+        rows: listed.items.iter().zip(&states).map(|(s, st)| build::series_row(&project, s, st.applied, st.checks_pass, now)).collect(),
         prev_url: (page > 1).then(|| list_url(&project, page - 1, &q)),
         next_url: (u64::from(page) < pages).then(|| list_url(&project, page + 1, &q)),
         project,

@@ -63,6 +63,8 @@ pub struct SeriesRow {
     pub submitter: String,
     pub age: Age,
     pub patches: u32,
+    /// "1 patch", "5 patches"
+    pub patch_count: String,
     pub version: u32,
     pub badges: Vec<Badge>,
 }
