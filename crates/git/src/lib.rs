@@ -37,7 +37,7 @@ mod upstream;
 
 pub use apply::{
     ApplyBase, ApplyOutcome, ApplyRequest, ApplyResult, BaseSource, ChosenBase, FailedPatch,
-    apply,
+    apply, choose_base,
 };
 pub use mirror::{Fetched, Mirror};
 pub use refname::{message_id_from_ref_name, ref_name_for_message_id, tag_ref};
