@@ -37,6 +37,10 @@ impl Mirror {
     /// is not a repository yet. An existing mirror is not fetched: call [`Mirror::fetch`].
     pub fn open_or_clone(dir: &Path, url: &str, branch: &str) -> Result<Mirror, Error> {
         check_branch_name(branch)?;
+        if url.starts_with('-') || url.trim().is_empty() {
+            // It would be read as an option of `git remote add` / `git fetch`.
+            return Err(Error::BadRef { name: url.to_string(), message: "not a repository url".into() });
+        }
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             what: "creating mirror directory",
             path: dir.to_path_buf(),

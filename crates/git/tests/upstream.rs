@@ -114,4 +114,6 @@ fn bad_branch_name_is_refused() {
     let world = World::new();
     let err = Mirror::open_or_clone(&world.path("m.git"), "/x", "--upload-pack=touch /tmp/x").expect_err("bad");
     assert!(matches!(err, quire_git::Error::BadRef { .. }), "{err}");
+    let err = Mirror::open_or_clone(&world.path("m.git"), "--upload-pack=touch /tmp/x", "main").expect_err("bad");
+    assert!(err.to_string().contains("not a repository url"), "{err}");
 }
