@@ -255,7 +255,7 @@ fn run_am(
     base: &str,
     log: &mut Log,
 ) -> Result<ApplyResult, Error> {
-    let home = mirror.home();
+    let home = &mirror.env();
     let cwd = worktree.path.as_path();
     // No `--keep-cr`: mail transport turns line ends into CRLF, and git's default (strip them) is
     // what b4 and maintainers use.

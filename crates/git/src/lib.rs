@@ -39,7 +39,7 @@ pub use apply::{
     ApplyBase, ApplyOutcome, ApplyRequest, ApplyResult, BaseSource, ChosenBase, FailedPatch,
     apply, choose_base,
 };
-pub use mirror::{Fetched, Mirror};
+pub use mirror::{DEFAULT_TIMEOUT, Fetched, Mirror};
 pub use refname::{message_id_from_ref_name, ref_name_for_message_id, tag_ref};
 pub use upstream::{UpstreamCommit, patch_ids, patch_ids_of_mbox, push_tag};
 
@@ -61,6 +61,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{command}` killed after {seconds} s")]
+    Timeout { command: String, seconds: u64 },
     #[error("no base to apply on: {0}")]
     NoBase(String),
     #[error("invalid ref name {name:?}: {message}")]

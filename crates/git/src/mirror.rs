@@ -11,7 +11,12 @@ pub struct Mirror {
     url: String,
     branch: String,
     home: PathBuf,
+    timeout: std::time::Duration,
 }
+
+/// How long one git command may run before it is killed (a fetch from a host that never answers
+/// must not hold a worker forever). Change with [`Mirror::with_timeout`].
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The branch head before and after a fetch: the commits `old..new` are the new upstream ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +64,7 @@ impl Mirror {
                 source,
             })?;
         }
-        let mirror = Mirror { dir, url: url.to_string(), branch: branch.to_string(), home };
+        let mirror = Mirror { dir, url: url.to_string(), branch: branch.to_string(), home, timeout: DEFAULT_TIMEOUT };
         let mut log = Log::default();
         if !mirror.dir.join("HEAD").exists() {
             mirror.git_ok(&mut log, &["init", "--bare", "--quiet", "."])?;
@@ -70,6 +75,12 @@ impl Mirror {
             mirror.git_ok(&mut log, &["remote", "set-url", "origin", url])?;
         }
         Ok(mirror)
+    }
+
+    /// The same mirror, its git commands limited to `timeout` each.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Mirror {
+        self.timeout = timeout;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -115,12 +126,16 @@ impl Mirror {
         &self.home
     }
 
+    pub(crate) fn env(&self) -> crate::run::Env<'_> {
+        crate::run::Env { home: &self.home, timeout: self.timeout }
+    }
+
     pub(crate) fn git(&self, log: &mut Log, args: &[&str]) -> Result<crate::run::Ran, Error> {
-        git(log, &self.home, &self.dir, args, None)
+        git(log, &self.env(), &self.dir, args, None)
     }
 
     pub(crate) fn git_ok(&self, log: &mut Log, args: &[&str]) -> Result<crate::run::Ran, Error> {
-        git_ok(log, &self.home, &self.dir, args, None)
+        git_ok(log, &self.env(), &self.dir, args, None)
     }
 }
 

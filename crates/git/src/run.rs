@@ -7,9 +7,11 @@
 //! English ones.
 
 use crate::Error;
-use std::io::Write as _;
+use std::io::{Read, Write as _};
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// Committer of every commit quire makes: fixed so that applying the same series on the same
 /// base gives the same commit id, whoever runs the worker.
@@ -61,11 +63,19 @@ impl Log {
     }
 }
 
-/// Runs `git args` in `cwd` with `home` as `$HOME`, feeding `stdin`, recording into `log`.
-/// A non-zero exit is not an error here (callers decide); failing to spawn is.
+/// Where git runs from: its `$HOME`, and how long a command may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'a> {
+    pub home: &'a Path,
+    pub timeout: Duration,
+}
+
+/// Runs `git args` in `cwd` with `env.home` as `$HOME`, feeding `stdin`, recording into `log`.
+/// A non-zero exit is not an error here (callers decide); failing to spawn or running past
+/// `env.timeout` is (the command and whatever it started are killed).
 pub fn git(
     log: &mut Log,
-    home: &Path,
+    env: &Env<'_>,
     cwd: &Path,
     args: &[&str],
     stdin: Option<&[u8]>,
@@ -75,7 +85,7 @@ pub fn git(
     if let Some(path) = std::env::var_os("PATH") {
         cmd.env("PATH", path);
     }
-    cmd.env("HOME", home)
+    cmd.env("HOME", env.home)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -98,6 +108,9 @@ pub fn git(
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Its own process group, so that a timeout kills the helpers git started too
+    // (git-remote-https, ssh) and nothing keeps our pipes open.
+    cmd.process_group(0);
     let spawn_err = |e: std::io::Error| Error::Spawn {
         command: format!("git {}", args.join(" ")),
         source: e,
@@ -115,28 +128,71 @@ pub fn git(
         }
         _ => None,
     };
-    let out = child.wait_with_output().map_err(spawn_err)?;
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let status = wait_or_kill(&mut child, env.timeout).map_err(spawn_err)?;
     if let Some(w) = writer {
         let _ = w.join();
     }
     let ran = Ran {
-        success: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        success: status.is_some_and(|s| s.success()),
+        stdout: String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned(),
     };
-    log.record(cwd, args, &ran, out.status.code());
+    let Some(status) = status else {
+        log.record(cwd, args, &ran, None);
+        log.text.push_str(&format!("[killed after {} s]\n", env.timeout.as_secs()));
+        return Err(Error::Timeout { command: format!("git {}", args.join(" ")), seconds: env.timeout.as_secs() });
+    };
+    log.record(cwd, args, &ran, status.code());
     Ok(ran)
+}
+
+/// Reads a pipe to its end on a thread (git may fill stdout while we wait on stderr).
+fn read_all<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            // A read error ends the output early; the exit status tells whether git succeeded.
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// The exit status, or `None` when `timeout` passed and the process group was killed.
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if start.elapsed() >= timeout {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                // SAFETY: kill(2) with a negative pid signals the process group we created.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
+            let _ = child.kill();
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
 }
 
 /// Like [`git`], but a non-zero exit is an [`Error::Git`] carrying git's message.
 pub fn git_ok(
     log: &mut Log,
-    home: &Path,
+    env: &Env<'_>,
     cwd: &Path,
     args: &[&str],
     stdin: Option<&[u8]>,
 ) -> Result<Ran, Error> {
-    let ran = git(log, home, cwd, args, stdin)?;
+    let ran = git(log, env, cwd, args, stdin)?;
     if ran.success {
         Ok(ran)
     } else {

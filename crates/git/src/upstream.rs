@@ -67,7 +67,7 @@ pub fn patch_ids(mirror: &Mirror, old: Option<&str>, new: &str) -> Result<Vec<Up
         &["log", "--no-merges", "-z", "--format=%H%x00%ae%x00%s", &range, "--"],
     )?;
     let diffs = mirror.git_ok(&mut log, &["log", "--no-merges", "-p", "--no-color", "--format=commit %H", &range, "--"])?;
-    let ids = git_ok(&mut log, mirror.home(), mirror.dir(), &["patch-id", "--stable"], Some(diffs.stdout.as_bytes()))?;
+    let ids = git_ok(&mut log, &mirror.env(), mirror.dir(), &["patch-id", "--stable"], Some(diffs.stdout.as_bytes()))?;
     let by_commit = parse_patch_ids(&ids.stdout);
     Ok(parse_log_meta(&meta.stdout)
         .into_iter()
@@ -106,7 +106,7 @@ pub fn patch_ids_of_mbox(mirror: &Mirror, mbox: &[u8]) -> Result<Vec<Option<Stri
         }
     }
     let mut log = Log::default();
-    let ran = git(&mut log, mirror.home(), mirror.home(), &["patch-id", "--stable"], Some(&input))?;
+    let ran = git(&mut log, &mirror.env(), mirror.home(), &["patch-id", "--stable"], Some(&input))?;
     if !ran.success {
         return Err(Error::Git { command: "git patch-id --stable".into(), message: ran.stderr });
     }

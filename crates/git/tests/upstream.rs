@@ -117,3 +117,25 @@ fn bad_branch_name_is_refused() {
     let err = Mirror::open_or_clone(&world.path("m.git"), "--upload-pack=touch /tmp/x", "main").expect_err("bad");
     assert!(err.to_string().contains("not a repository url"), "{err}");
 }
+
+#[test]
+fn fetch_from_a_server_that_never_answers_is_killed_after_the_timeout() {
+    let world = World::new();
+    let first = mirror(&world);
+    // Accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let _held = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(conns);
+    });
+    let url = format!("git://127.0.0.1:{port}/project.git");
+    let mirror = Mirror::open_or_clone(first.dir(), &url, "main")
+        .expect("reopen")
+        .with_timeout(std::time::Duration::from_secs(2));
+    let start = std::time::Instant::now();
+    let err = mirror.fetch().expect_err("hangs");
+    assert!(matches!(err, quire_git::Error::Timeout { seconds: 2, .. }), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
+}
