@@ -1,0 +1,317 @@
+//! The quire search query language (issue 4): parsed once into a [`Query`] AST.
+//! Pure: no I/O. The lexer walks `char_indices`, so no slicing ever lands off a char boundary.
+
+use std::fmt;
+
+/// A parsed query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    Term(Term),
+    Not(Box<Query>),
+    And(Vec<Query>),
+    Or(Vec<Query>),
+}
+
+/// One search term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// Free word or "quoted phrase" over subject and body.
+    Text { value: String, phrase: bool },
+    /// `field:value` (from, to, cc, subject, id, project, file, body...).
+    Field { field: Field, value: String },
+    Version(u32),
+    /// `age:<2w` = younger than; `age:>3d` = older than. Seconds.
+    Age { younger: bool, seconds: i64 },
+    /// `after:`/`before:`/`d:A..B`: dates as `YYYY-MM-DD` or `YYYYMMDD`, kept as days since epoch.
+    Date { after: Option<i64>, before: Option<i64> },
+    Is(String),
+    Has(String),
+    State(String),
+    Check { name: String, result: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    From, To, Cc, Subject, Body, SubjectOrBody, NonQuoted, Quoted, MessageId, Project,
+    File, DiffAdded, DiffBefore, PatchId, Recipients, ReviewedBy, AckedBy, TestedBy,
+}
+
+/// Error with byte position, 1-based column (in chars) and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub pos: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+impl std::error::Error for ParseError {}
+
+const PREFIXES: &[&str] = &[
+    "from", "to", "cc", "subject", "id", "project", "version", "file", "dfn", "age", "after",
+    "before", "is", "has", "state", "check", "reviewed-by", "acked-by", "tested-by", "s", "f",
+    "t", "c", "b", "bs", "nq", "q", "dfa", "dfb", "patchid", "m", "d", "rt",
+];
+const IS_VALUES: &[&str] = &[
+    "complete", "incomplete", "reviewed", "obsolete", "applied", "failed", "merged", "pull", "rfc",
+];
+const HAS_VALUES: &[&str] = &["replies", "trailers"];
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok { LParen, RParen, Or, And, Not, Minus, Word { prefix: Option<String>, value: String, quoted: bool, pos: usize, vpos: usize } }
+
+fn column(q: &str, pos: usize) -> usize {
+    q.char_indices().take_while(|(i, _)| *i < pos).count() + 1
+}
+
+fn err(q: &str, pos: usize, what: impl FnOnce(usize) -> String) -> ParseError {
+    let column = column(q, pos);
+    ParseError { pos, column, message: what(column) }
+}
+
+fn lex(q: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
+    let chars: Vec<(usize, char)> = q.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (pos, c) = chars[i];
+        if c.is_whitespace() { i += 1; continue; }
+        match c {
+            '(' => { out.push((pos, Tok::LParen)); i += 1; continue; }
+            ')' => { out.push((pos, Tok::RParen)); i += 1; continue; }
+            '-' => { out.push((pos, Tok::Minus)); i += 1; continue; }
+            _ => {}
+        }
+        // a word: optional `prefix:` then a bare or quoted value
+        let mut word = String::new();
+        let mut prefix = None;
+        let mut vpos = pos;
+        let mut quoted = false;
+        while i < chars.len() {
+            let (p, ch) = chars[i];
+            if ch == '"' {
+                quoted = true;
+                if word.is_empty() { vpos = p; }
+                i += 1;
+                let mut closed = false;
+                while i < chars.len() {
+                    let (_, ch) = chars[i];
+                    i += 1;
+                    if ch == '"' { closed = true; break; }
+                    word.push(ch);
+                }
+                if !closed { return Err(err(q, p, |c| format!("unclosed quote at column {c}: expected a closing `\"`"))); }
+                continue;
+            }
+            if ch.is_whitespace() || ch == '(' || ch == ')' { break; }
+            if ch == ':' && prefix.is_none() && !quoted && !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                prefix = Some(std::mem::take(&mut word));
+                i += 1;
+                vpos = chars.get(i).map_or(q.len(), |x| x.0);
+                continue;
+            }
+            word.push(ch);
+            i += 1;
+        }
+        let tok = match (prefix.is_none() && !quoted, word.as_str()) {
+            (true, "OR") => Tok::Or,
+            (true, "AND") => Tok::And,
+            (true, "NOT") => Tok::Not,
+            _ => Tok::Word { prefix, value: word, quoted, pos, vpos },
+        };
+        out.push((pos, tok));
+    }
+    Ok(out)
+}
+
+struct Parser<'a> { q: &'a str, toks: Vec<(usize, Tok)>, i: usize }
+
+/// Parse a query. Empty input is an error (nothing to search for).
+pub fn parse(q: &str) -> Result<Query, ParseError> {
+    let mut p = Parser { q, toks: lex(q)?, i: 0 };
+    if p.toks.is_empty() {
+        return Err(err(q, 0, |_| "empty query: expected a search term at column 1".into()));
+    }
+    let query = p.or()?;
+    match p.toks.get(p.i) {
+        None => Ok(query),
+        Some((pos, Tok::RParen)) => Err(err(q, *pos, |c| format!("unbalanced parenthesis: `)` at column {c} has no matching `(`"))),
+        Some((pos, _)) => Err(err(q, *pos, |c| format!("unexpected token at column {c}"))),
+    }
+}
+
+impl Parser<'_> {
+    fn or(&mut self) -> Result<Query, ParseError> {
+        let mut parts = vec![self.and()?];
+        while matches!(self.toks.get(self.i), Some((_, Tok::Or))) {
+            let pos = self.toks[self.i].0;
+            self.i += 1;
+            if self.at_end_of_group() { return Err(err(self.q, pos, |c| format!("expected a term after `OR` at column {c}"))); }
+            parts.push(self.and()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::Or(parts) })
+    }
+    fn at_end_of_group(&self) -> bool {
+        matches!(self.toks.get(self.i), None | Some((_, Tok::RParen)))
+    }
+    fn and(&mut self) -> Result<Query, ParseError> {
+        let mut parts = vec![self.unary()?];
+        loop {
+            match self.toks.get(self.i) {
+                None | Some((_, Tok::RParen)) | Some((_, Tok::Or)) => break,
+                Some((pos, Tok::And)) => {
+                    let pos = *pos;
+                    self.i += 1;
+                    if self.at_end_of_group() { return Err(err(self.q, pos, |c| format!("expected a term after `AND` at column {c}"))); }
+                }
+                _ => {}
+            }
+            parts.push(self.unary()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
+    }
+    fn unary(&mut self) -> Result<Query, ParseError> {
+        let Some((pos, tok)) = self.toks.get(self.i).cloned() else {
+            return Err(err(self.q, self.q.len(), |c| format!("expected a search term at column {c}")));
+        };
+        self.i += 1;
+        match tok {
+            Tok::Minus | Tok::Not => {
+                if self.at_end_of_group() { return Err(err(self.q, pos, |c| format!("expected a term to negate at column {c}"))); }
+                Ok(Query::Not(Box::new(self.unary()?)))
+            }
+            Tok::LParen => {
+                let inner = self.or()?;
+                match self.toks.get(self.i) {
+                    Some((_, Tok::RParen)) => { self.i += 1; Ok(inner) }
+                    _ => Err(err(self.q, pos, |c| format!("unbalanced parenthesis: `(` at column {c} is never closed"))),
+                }
+            }
+            Tok::RParen => Err(err(self.q, pos, |c| format!("unbalanced parenthesis: expected a term before `)` at column {c}"))),
+            Tok::Or | Tok::And => Err(err(self.q, pos, |c| format!("expected a term before the operator at column {c}"))),
+            Tok::Word { prefix, value, quoted, pos, vpos } => term(self.q, prefix, value, quoted, pos, vpos).map(Query::Term),
+        }
+    }
+}
+
+fn suggest(prefix: &str) -> Option<&'static str> {
+    PREFIXES.iter().copied().filter(|p| p.len() > 2).min_by_key(|p| edit_distance(prefix, p)).filter(|p| edit_distance(prefix, p) <= 2)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for j in 0..b.len() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn term(q: &str, prefix: Option<String>, value: String, quoted: bool, pos: usize, vpos: usize) -> Result<Term, ParseError> {
+    let Some(prefix) = prefix else { return Ok(Term::Text { value, phrase: quoted }) };
+    let p = prefix.to_ascii_lowercase();
+    if !PREFIXES.contains(&p.as_str()) {
+        return Err(err(q, pos, |c| match suggest(&p) {
+            Some(s) => format!("unknown prefix `{prefix}:` at column {c}; did you mean `{s}:`?"),
+            None => format!("unknown prefix `{prefix}:` at column {c}"),
+        }));
+    }
+    if value.is_empty() {
+        return Err(err(q, vpos, |c| format!("expected a value after `{prefix}:` at column {c}")));
+    }
+    let field = |f| Ok(Term::Field { field: f, value: value.clone() });
+    match p.as_str() {
+        "from" | "f" => field(Field::From),
+        "to" | "t" => field(Field::To),
+        "cc" | "c" => field(Field::Cc),
+        "rt" => field(Field::Recipients),
+        "subject" | "s" => field(Field::Subject),
+        "b" => field(Field::Body),
+        "bs" => field(Field::SubjectOrBody),
+        "nq" => field(Field::NonQuoted),
+        "q" => field(Field::Quoted),
+        "id" | "m" => field(Field::MessageId),
+        "project" => field(Field::Project),
+        "file" | "dfn" => field(Field::File),
+        "dfa" => field(Field::DiffAdded),
+        "dfb" => field(Field::DiffBefore),
+        "patchid" => field(Field::PatchId),
+        "reviewed-by" => field(Field::ReviewedBy),
+        "acked-by" => field(Field::AckedBy),
+        "tested-by" => field(Field::TestedBy),
+        "state" => Ok(Term::State(value.to_ascii_lowercase())),
+        "version" => value.trim_start_matches(['v', 'V']).parse().map(Term::Version)
+            .map_err(|_| err(q, vpos, |c| format!("`version:` takes a number like `2` at column {c}"))),
+        "age" => age(&value).ok_or_else(|| err(q, vpos, |c| format!("`age:` takes a duration like `<2w` at column {c}"))),
+        "after" | "before" => {
+            let d = date(&value).ok_or_else(|| err(q, vpos, |c| format!("`{p}:` takes a date like `2024-01-31` at column {c}")))?;
+            Ok(if p == "after" { Term::Date { after: Some(d), before: None } } else { Term::Date { after: None, before: Some(d) } })
+        }
+        "d" => date_range(&value).ok_or_else(|| err(q, vpos, |c| format!("`d:` takes a date range like `20240101..20240201` at column {c}"))),
+        "is" => keyword(q, vpos, &p, value, IS_VALUES).map(Term::Is),
+        "has" => keyword(q, vpos, &p, value, HAS_VALUES).map(Term::Has),
+        "check" => match value.split_once('=') {
+            Some((n, r)) if !n.is_empty() && ["pass", "fail", "warning", "error"].contains(&r) =>
+                Ok(Term::Check { name: n.to_string(), result: r.to_string() }),
+            _ => Err(err(q, vpos, |c| format!("`check:` takes `NAME=pass|fail|warning|error` at column {c}"))),
+        },
+        _ => Err(err(q, pos, |c| format!("unknown prefix `{prefix}:` at column {c}"))),
+    }
+}
+
+fn keyword(q: &str, vpos: usize, p: &str, value: String, allowed: &[&str]) -> Result<String, ParseError> {
+    let v = value.to_ascii_lowercase();
+    if allowed.contains(&v.as_str()) { return Ok(v); }
+    Err(err(q, vpos, |c| format!("unknown `{p}:{value}` at column {c}: expected one of {}", allowed.join(", "))))
+}
+
+fn age(v: &str) -> Option<Term> {
+    let (younger, rest) = match v.chars().next()? {
+        '<' => (true, &v[1..]),
+        '>' => (false, &v[1..]),
+        _ => return None,
+    };
+    let unit = rest.chars().last()?;
+    let n: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok()?;
+    let mult = match unit { 'h' => 3600, 'd' => 86_400, 'w' => 7 * 86_400, 'm' => 30 * 86_400, 'y' => 365 * 86_400, _ => return None };
+    Some(Term::Age { younger, seconds: n.checked_mul(mult)? })
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD` or `YYYYMMDD`.
+fn date(v: &str) -> Option<i64> {
+    let digits: String = v.chars().filter(|c| *c != '-').collect();
+    if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) { return None; }
+    let y: i64 = digits[0..4].parse().ok()?;
+    let m: i64 = digits[4..6].parse().ok()?;
+    let d: i64 = digits[6..8].parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) { return None; }
+    // days_from_civil (Howard Hinnant)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+fn date_range(v: &str) -> Option<Term> {
+    let (a, b) = match v.split_once("..") { Some(x) => x, None => (v, v) };
+    let after = if a.is_empty() { None } else { Some(date(a)?) };
+    let before = if b.is_empty() { None } else { Some(date(b)? + if v.contains("..") { 0 } else { 1 }) };
+    if after.is_none() && before.is_none() { return None; }
+    Some(Term::Date { after, before })
+}
+
+#[cfg(test)]
+mod tests;
