@@ -10,7 +10,7 @@ use quire_series::{MessageMeta, Role};
 use sqlx::{QueryBuilder, Row};
 
 use crate::derive::{
-    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, compress, is_unthreaded_patch, meta_of, par_map, sha256_hex,
+    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, compress, is_unthreaded_patch, par_map, sha256_hex,
     text_hash,
 };
 use crate::error::{Context, Error, Result, corrupt};
@@ -335,7 +335,7 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
             // A second copy (cross-posted to another list, say): only its projects count.
             Some(canonical) => canonical_touched.push(canonical),
             None => {
-                let meta = meta_of(&item.parsed);
+                let meta = quire_series::meta_from_parsed(&item.parsed);
                 news.push((item, meta));
             }
         }

@@ -23,23 +23,6 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// What series assembly needs of a message. (`quire_series` will offer `meta_from_parsed`;
-/// this is the same projection, kept here so the store does not wait on it.)
-pub(crate) fn meta_of(parsed: &ParsedMessage) -> MessageMeta {
-    MessageMeta {
-        message_id: parsed.message_id.clone(),
-        in_reply_to: parsed.in_reply_to.clone(),
-        references: parsed.references.clone(),
-        from: parsed.from.clone(),
-        date: parsed.date.unwrap_or(0),
-        subject: parsed.subject.clone(),
-        subject_info: parsed.subject_info.clone(),
-        kind: parsed.kind,
-        patch_id: parsed.diff.as_ref().map(|d| d.patch_id.clone()),
-        trailers: parsed.trailers.clone(),
-    }
-}
-
 /// A patch or cover letter numbered `n/m` that answers nothing: sent without threading, so it
 /// can only be grouped with its siblings by submitter and date.
 pub(crate) fn is_unthreaded_patch(meta: &MessageMeta) -> bool {

@@ -142,16 +142,5 @@ pub fn parser_available() -> bool {
 }
 
 pub fn meta(p: &ParsedMessage) -> quire_series::MessageMeta {
-    quire_series::MessageMeta {
-        message_id: p.message_id.clone(),
-        in_reply_to: p.in_reply_to.clone(),
-        references: p.references.clone(),
-        from: p.from.clone(),
-        date: p.date.unwrap_or(0),
-        subject: p.subject.clone(),
-        subject_info: p.subject_info.clone(),
-        kind: p.kind,
-        patch_id: p.diff.as_ref().map(|d| d.patch_id.clone()),
-        trailers: p.trailers.clone(),
-    }
+    quire_series::meta_from_parsed(p)
 }
