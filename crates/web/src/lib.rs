@@ -135,6 +135,7 @@ impl AppState {
 /// The whole site.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/healthz", get(|| async { "ok" }))
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))
