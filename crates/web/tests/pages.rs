@@ -89,7 +89,15 @@ async fn pages_on_real_mail(store: Store) {
 
 async fn bad_input_on_a_fresh_store(store: Store) {
     common::add_projects(&store).await;
-    bad_input_gets_404_or_400_never_500(&state_for(store)).await;
+    let state = state_for(store);
+    bad_input_gets_404_or_400_never_500(&state).await;
+    health_check_answers_ok(&state).await;
+}
+
+/// `/healthz` is the process's own answer, not a project named "healthz".
+async fn health_check_answers_ok(state: &AppState) {
+    let r = ok(state, "/healthz").await;
+    assert_eq!(r.body, b"ok");
 }
 
 async fn front_page_lists_projects_with_counts(state: &AppState) {
