@@ -84,7 +84,7 @@ pub fn generate<W: Write>(n: u64, seed: u64, w: &mut W) -> io::Result<()> {
 fn msg<W: Write>(w: &mut W, from: &str, subj: &str, mid: &str, irt: Option<&str>, body: &str, t: u64) -> io::Result<()> {
     let secs = 1_560_000_000 + t * 600;
     writeln!(w, "From mboxrd@z Thu Jan  1 00:00:00 1970")?;
-    writeln!(w, "From: {from}\nSubject: {subj}\nDate: @{secs}\nMessage-ID: {mid}")?;
+    writeln!(w, "From: {from}\nSubject: {subj}\nDate: {}\nMessage-ID: {mid}", rfc2822(secs))?;
     if let Some(p) = irt { writeln!(w, "In-Reply-To: {p}\nReferences: {p}")?; }
     writeln!(w, "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n")?;
     for line in body.lines() {
@@ -93,6 +93,24 @@ fn msg<W: Write>(w: &mut W, from: &str, subj: &str, mid: &str, irt: Option<&str>
         writeln!(w, "{line}")?;
     }
     writeln!(w)
+}
+
+/// RFC 2822 date (UTC) for a Unix time; civil-from-days after H. Hinnant.
+fn rfc2822(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let (h, m, s) = (secs % 86400 / 3600, secs % 3600 / 60, secs % 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (mo <= 2) as i64;
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MO: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!("{}, {d} {} {y} {h:02}:{m:02}:{s:02} +0000", WD[days.rem_euclid(7) as usize], MO[(mo - 1) as usize])
 }
 
 #[cfg(test)]
@@ -105,6 +123,7 @@ mod tests {
         super::generate(500, 8, &mut c).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
+        assert_eq!(super::rfc2822(1_560_000_000), "Sat, 8 Jun 2019 13:20:00 +0000");
         assert_eq!(a.windows(20).filter(|x| x == b"From mboxrd@z Thu Ja").count(), 500);
     }
 }
