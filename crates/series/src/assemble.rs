@@ -18,17 +18,17 @@
 use crate::thread::Thread;
 use crate::{Assembly, MessageMeta, Role, Series};
 use quire_mail::{MessageKind, normalized_name};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Unthreaded patches of one submitter this close in time may be one series.
 const UNTHREADED_WINDOW: i64 = 24 * 3600;
 
-fn is_cover(m: &MessageMeta) -> bool {
+pub(crate) fn is_cover(m: &MessageMeta) -> bool {
     !m.subject_info.is_reply
         && (m.kind == MessageKind::CoverLetter || (m.kind == MessageKind::PullRequest && m.subject_info.number == Some(0)))
 }
 
-fn is_patch(m: &MessageMeta) -> bool {
+pub(crate) fn is_patch(m: &MessageMeta) -> bool {
     !m.subject_info.is_reply
         && (m.kind == MessageKind::Patch || (m.kind == MessageKind::PullRequest && m.subject_info.number != Some(0)))
 }
@@ -123,21 +123,20 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     let mut loose: Vec<usize> = unthreaded.clone();
     loose.extend(unthreaded_covers.map(|(i, _)| i));
     loose.sort();
-    let mut open: Vec<(String, u32, u32, i64, Vec<u32>, usize)> = Vec::new();
+    // Open groups per (submitter, version, total): (last date, numbers taken, first member).
+    let mut open: HashMap<(String, u32, u32), Vec<(i64, HashSet<u32>, usize)>> = HashMap::new();
     for i in loose {
         let m = items[i];
-        let key = (email(m), m.subject_info.version, total(m));
         let n = number(m);
-        let slot = open.iter_mut().rev().find(|(e, v, t, last, taken, _)| {
-            (e, v, t) == (&key.0, &key.1, &key.2) && m.date - *last <= UNTHREADED_WINDOW && !taken.contains(&n)
-        });
+        let slots = open.entry((email(m), m.subject_info.version, total(m))).or_default();
+        let slot = slots.iter_mut().rev().find(|(last, taken, _)| m.date - *last <= UNTHREADED_WINDOW && !taken.contains(&n));
         match slot {
             Some(g) => {
-                groups.union(i, g.5);
-                g.3 = m.date;
-                g.4.push(n);
+                groups.union(i, g.2);
+                g.0 = m.date;
+                g.1.insert(n);
             }
-            None => open.push((key.0, key.1, key.2, m.date, vec![n], i)),
+            None => slots.push((m.date, HashSet::from([n]), i)),
         }
     }
 
@@ -149,14 +148,16 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     }
     let mut series_sets: Vec<Vec<usize>> = Vec::new();
     for (_, members) in sets {
+        // The k-th copy of a number (by date) goes to layer k: one hash look-up per member.
         let mut layers: Vec<Vec<usize>> = Vec::new();
+        let mut copies: HashMap<u32, usize> = HashMap::new();
         for i in members {
-            let n = number(items[i]);
-            let layer = layers.iter().position(|l| !l.iter().any(|&j| number(items[j]) == n));
-            match layer {
-                Some(l) => layers[l].push(i),
-                None => layers.push(vec![i]),
+            let seen = copies.entry(number(items[i])).or_insert(0);
+            if *seen == layers.len() {
+                layers.push(Vec::new());
             }
+            layers[*seen].push(i);
+            *seen += 1;
         }
         series_sets.extend(layers);
     }

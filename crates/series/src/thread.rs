@@ -14,7 +14,9 @@ impl<'a> Thread<'a> {
         let mut by_id: HashMap<&str, &MessageMeta> = HashMap::with_capacity(messages.len());
         for m in messages {
             let keep = match by_id.get(m.message_id.as_str()) {
-                Some(old) => (m.date, &m.message_id) < (old.date, &old.message_id),
+                // Same id twice: the earlier wins; on the same date, a fixed order of the
+                // content, so that the input order never decides.
+                Some(old) => tie_key(m) < tie_key(old),
                 None => true,
             };
             if keep {
@@ -54,4 +56,8 @@ impl<'a> Thread<'a> {
             cur = self.parent(cur)?;
         }
     }
+}
+
+fn tie_key(m: &MessageMeta) -> (i64, &str, &str, &Option<String>, &[String], &Option<String>, Option<u32>) {
+    (m.date, &m.subject, &m.from.email, &m.in_reply_to, &m.references, &m.patch_id, m.subject_info.number)
 }

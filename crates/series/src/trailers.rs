@@ -2,32 +2,50 @@
 //! answers (through replies to replies), the cover letter's to every patch, carried over from
 //! earlier revisions by patch-id; no duplicates, in the order given.
 
+use crate::assemble::{is_cover, is_patch};
 use crate::thread::Thread;
 use crate::{CollectedTrailer, MessageMeta, Series};
 use quire_mail::{Address, Trailer};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// Where a reply's trailers go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// Patch `n` of the series.
+    Patch(u32),
+    /// The cover letter: every patch.
+    Cover,
+    /// Not this series: under another series' cover letter or patch (a v2 sent in reply to
+    /// v1), or under nothing of this series at all.
+    Elsewhere,
+}
 
 pub fn collect(series: &Series, thread: &[MessageMeta], earlier: &[(String, Vec<CollectedTrailer>)]) -> Vec<(u32, Vec<CollectedTrailer>)> {
     let index = Thread::new(thread);
     let patch_numbers: HashMap<&str, u32> = series.patches.iter().map(|(n, id)| (id.as_str(), *n)).collect();
     let cover = series.cover_letter.as_deref();
-    // Where each reply's trailers go: Some(n) a patch, None every patch (the cover letter).
-    let mut given: Vec<(&MessageMeta, Option<u32>)> = Vec::new();
+    // What a message itself is, if it stops the walk up.
+    let stop = |id: &str| -> Option<Target> {
+        if let Some(&n) = patch_numbers.get(id) {
+            return Some(Target::Patch(n));
+        }
+        if Some(id) == cover {
+            return Some(Target::Cover);
+        }
+        index.by_id.get(id).filter(|m| is_patch(m) || is_cover(m)).map(|_| Target::Elsewhere)
+    };
+    // Each message's target, memoised along the walk so that a deep thread is walked once.
+    let mut targets: HashMap<&str, Target> = HashMap::with_capacity(index.by_id.len());
+    let mut given: Vec<(&MessageMeta, Target)> = Vec::new();
     for m in index.by_id.values() {
-        if m.trailers.is_empty() || patch_numbers.contains_key(m.message_id.as_str()) || Some(m.message_id.as_str()) == cover {
+        // Only replies give trailers: a patch's or cover letter's own (of this series or of
+        // another revision in the thread) are not collected.
+        if m.trailers.is_empty() || is_patch(m) || is_cover(m) {
             continue;
         }
-        let target = index.find_up(&m.message_id, |id| {
-            if let Some(&n) = patch_numbers.get(id) {
-                Some(Some(n))
-            } else if Some(id) == cover {
-                Some(None)
-            } else {
-                None
-            }
-        });
-        if let Some(t) = target {
-            given.push((m, t));
+        let target = target_of(&index, &m.message_id, &stop, &mut targets);
+        if target != Target::Elsewhere {
+            given.push((m, target));
         }
     }
     given.sort_by(|a, b| (a.0.date, &a.0.message_id).cmp(&(b.0.date, &b.0.message_id)));
@@ -35,13 +53,13 @@ pub fn collect(series: &Series, thread: &[MessageMeta], earlier: &[(String, Vec<
     let mut out = Vec::new();
     for (n, id) in &series.patches {
         let patch = index.by_id.get(id.as_str());
-        let own: Vec<&Trailer> = patch.map(|p| p.trailers.iter().collect()).unwrap_or_default();
+        let mut seen: HashSet<(String, String)> =
+            patch.map(|p| p.trailers.iter().map(same_key).collect()).unwrap_or_default();
         let mut list: Vec<CollectedTrailer> = Vec::new();
-        let push = |t: CollectedTrailer, list: &mut Vec<CollectedTrailer>| {
-            if own.iter().any(|o| same(o, &t.trailer)) || list.iter().any(|l| same(&l.trailer, &t.trailer)) {
-                return;
+        let mut push = |t: CollectedTrailer, list: &mut Vec<CollectedTrailer>| {
+            if seen.insert(same_key(&t.trailer)) {
+                list.push(t);
             }
-            list.push(t);
         };
         if let Some(pid) = patch.and_then(|p| p.patch_id.as_deref()) {
             for (epid, trailers) in earlier {
@@ -53,7 +71,7 @@ pub fn collect(series: &Series, thread: &[MessageMeta], earlier: &[(String, Vec<
             }
         }
         for (m, target) in &given {
-            if target.is_none_or(|t| t == *n) {
+            if *target == Target::Cover || *target == Target::Patch(*n) {
                 for t in &m.trailers {
                     let verified = t.person.as_ref().is_none_or(|p| person_matches(p, &m.from));
                     push(
@@ -68,15 +86,45 @@ pub fn collect(series: &Series, thread: &[MessageMeta], earlier: &[(String, Vec<
     out
 }
 
-/// The same trailer: same tag, and the same person (by address) or the same value.
-fn same(a: &Trailer, b: &Trailer) -> bool {
-    if !a.tag.eq_ignore_ascii_case(&b.tag) {
-        return false;
+/// The target of `id`: the first ancestor that stops the walk, remembered for every message
+/// passed on the way (so each message is walked through once over all calls).
+fn target_of<'a>(
+    index: &Thread<'a>,
+    id: &'a str,
+    stop: &impl Fn(&str) -> Option<Target>,
+    targets: &mut HashMap<&'a str, Target>,
+) -> Target {
+    let mut path = vec![id];
+    let mut seen: HashSet<&str> = HashSet::from([id]);
+    let mut cur = id;
+    let found = loop {
+        let Some(p) = index.parent(cur) else { break Target::Elsewhere };
+        if let Some(t) = stop(p) {
+            break t;
+        }
+        if let Some(&t) = targets.get(p) {
+            break t;
+        }
+        if !seen.insert(p) {
+            break Target::Elsewhere;
+        }
+        path.push(p);
+        cur = p;
+    };
+    for p in path {
+        targets.insert(p, found);
     }
-    match (&a.person, &b.person) {
-        (Some(x), Some(y)) => x.email.eq_ignore_ascii_case(&y.email),
-        _ => a.value.trim() == b.value.trim(),
-    }
+    found
+}
+
+/// Two trailers are the same when they have this key: the tag (any case), and the person's
+/// address (any case) or else the value.
+fn same_key(t: &Trailer) -> (String, String) {
+    let who = match &t.person {
+        Some(p) => format!("<{}", p.email.to_ascii_lowercase()),
+        None => t.value.trim().to_string(),
+    };
+    (t.tag.to_ascii_lowercase(), who)
 }
 
 /// b4's rule for a trailer's person and the reply's sender: the same address ignoring case and a
