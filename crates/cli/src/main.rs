@@ -4,6 +4,7 @@
 mod abi;
 mod config;
 mod output;
+mod worker;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -75,6 +76,12 @@ enum Command {
     Init,
     /// Compare the C ABI of public headers between two revisions of a git tree.
     Abi(abi::AbiArgs),
+    /// Apply one series to its project's tree now (git am --3way), store the result, push it
+    /// as a tag to the project's mirror, and print the log. Exit 0 applied, 1 did not apply.
+    Apply(worker::ApplyArgs),
+    /// Apply every complete series as it arrives and notice merges upstream (jobs come from the
+    /// store: run as many workers as you like; `quire serve` runs one unless --no-worker).
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Args)]
@@ -186,6 +193,9 @@ struct ServeArgs {
     /// The public base URL of the site, for absolute links (Atom feeds).
     #[arg(long)]
     base_url: Option<String>,
+    /// Do not run the git worker in this process (run `quire worker` processes instead).
+    #[arg(long)]
+    no_worker: bool,
 }
 
 fn main() -> ExitCode {
@@ -238,7 +248,9 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Am(args) => am(&store, args, quiet).await,
             Command::Project(ProjectCommand::Add(args)) => project_add(&store, args).await,
             Command::Project(ProjectCommand::List { json }) => project_list(&store, json).await,
-            Command::Serve(args) => serve(store.clone(), args).await,
+            Command::Serve(args) => serve(store.clone(), data_dir, args).await,
+            Command::Apply(args) => worker::apply_cmd(&store, data_dir, args).await,
+            Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
             Command::Init | Command::Abi(_) => unreachable!("handled before the store is opened"),
         };
         store.close().await;
@@ -476,10 +488,15 @@ async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(store: Store, args: ServeArgs) -> Result<ExitCode> {
+async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     let mut config = quire_web::WebConfig::default();
     config.base_url = args.base_url.unwrap_or_else(|| format!("http://{}", args.listen));
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);
+    if !args.no_worker {
+        // Stops with the process; a job it held is taken again when its lease expires.
+        let mut w = quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir));
+        tokio::spawn(async move { w.run(std::future::pending()).await });
+    }
     quire_web::serve(store, args.listen, config).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -271,3 +271,53 @@ fn projects_from_the_configuration_file_sort_the_mail() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no project `nosuch`; known projects:"));
 }
+
+// `quire apply` applies one series now and prints the log; `quire worker --once` applies every
+// other complete series; results show in `series show`.
+both_backends!(apply_and_worker_apply_the_sample_series_to_its_tree, |site: Site| {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("demo");
+    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh"))
+        .arg(work.path().join("regenerated.mbox"))
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let bare = work.path().join("published.git");
+    let init = Command::new("git").args(["init", "-q", "--bare"]).arg(&bare).output().unwrap();
+    assert!(init.status.success());
+    site.ok(&["project", "add", "demo", "--git", repo.to_str().unwrap(), "--branch", "main", "--mirror", bare.to_str().unwrap()]);
+    site.ok(&["import", "--project", "demo", sample().to_str().unwrap()]);
+
+    let out = site.run(&["apply", "<v1-1@example.org>"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("git am --3way") && stdout.contains("applied 3 commit(s)"), "{stdout}");
+    assert!(stderr.contains("pushed as refs/tags/quire/"), "{stderr}");
+    let shown = site.json(&["series", "show", "v1-1@example.org", "--json"]);
+    assert_eq!(shown["apply"]["state"], "applied", "{shown}");
+
+    let out = site.run(&["worker", "--once"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("errors 0"), "{said}");
+    let listed = site.json(&["series", "list", "--all", "--json"]);
+    let series = listed["series"].as_array().cloned().unwrap_or_default();
+    assert_eq!(series.len(), 4, "{listed}");
+    let mut applied = 0;
+    for s in &series {
+        let id = s["message_id"].as_str().unwrap();
+        let shown = site.json(&["series", "show", id, "--json"]);
+        if shown["complete"] == true && shown["is_pull"] == false {
+            assert!(shown["apply"]["state"].is_string(), "{id} has no apply result: {shown}");
+            applied += 1;
+        } else {
+            assert!(shown["apply"].is_null(), "a pull request is not applied: {shown}");
+        }
+    }
+    assert_eq!(applied, 3);
+    // Unknown series: exit 3 and one line.
+    let out = site.run(&["apply", "nope@example.org"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+});

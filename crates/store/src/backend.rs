@@ -1615,7 +1615,12 @@ pub(crate) async fn apply_result(pool: &DbPool, series_head: &str) -> Result<Opt
 
 pub(crate) async fn set_apply_result(pool: &DbPool, series_head: &str, r: &ApplyResult) -> Result<()> {
     let mut tx = pool.begin().await.ctx("starting a transaction")?;
-    let id = require_message(&mut tx, series_head).await?;
+    set_apply_result_in(&mut tx, series_head, r).await?;
+    tx.commit().await.ctx("saving an apply result")
+}
+
+async fn set_apply_result_in(tx: &mut Conn, series_head: &str, r: &ApplyResult) -> Result<()> {
+    let id = require_message(&mut *tx, series_head).await?;
     sqlx::query(
         "INSERT INTO apply_results (head_id, state, base, result_commit, tree_url, log, failed_patch, updated) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (head_id) DO UPDATE SET state = excluded.state, \
@@ -1635,9 +1640,9 @@ pub(crate) async fn set_apply_result(pool: &DbPool, series_head: &str, r: &Apply
     .ctx("saving an apply result")?;
     if r.state != ApplyState::Pending {
         let payload = serde_json::json!({"state": apply_state_name(r.state), "result_commit": r.result_commit});
-        add_event_in(&mut tx, "series-applied", None, Some(series_head), None, &payload).await?;
+        add_event_in(&mut *tx, "series-applied", None, Some(series_head), None, &payload).await?;
     }
-    tx.commit().await.ctx("saving an apply result")
+    Ok(())
 }
 
 async fn checks_by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Check>> {

@@ -32,6 +32,7 @@ mod sqlite {
     const PG: bool = false;
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     include!("backend.rs");
+    include!("jobs_sql.rs");
 }
 
 mod pg {
@@ -39,6 +40,7 @@ mod pg {
     const PG: bool = true;
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     include!("backend.rs");
+    include!("jobs_sql.rs");
 }
 
 enum Pool {
@@ -62,6 +64,9 @@ macro_rules! on_backend {
         }
     };
 }
+
+mod jobs;
+pub use jobs::{APPLY, Job, JobCount, MergeCandidate, MergedPatch, UpstreamMatch};
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check
 /// results.

@@ -201,7 +201,27 @@ pub struct ProjectLinks {
 /// The `git fetch` line for an applied series; only when a mirror is configured.
 pub fn fetch_line(links: &ProjectLinks, head: &str, applied: Option<bool>) -> Option<String> {
     let mirror = links.mirror_url.as_deref().map(str::trim).filter(|m| !m.is_empty())?;
-    (applied == Some(true)).then(|| format!("git fetch {mirror} tags/{}/{head}", links.tag_prefix))
+    // The tag as the worker pushed it: message-id characters a ref cannot hold are %-encoded.
+    let tag = quire_git::tag_ref(&links.tag_prefix, head);
+    let tag = tag.strip_prefix("refs/").unwrap_or(&tag);
+    (applied == Some(true)).then(|| format!("git fetch {mirror} {tag}"))
+}
+
+/// The patches of a series found upstream, in patch order: "3/3 merged" lines for the page.
+pub fn merged_lines(detail: &SeriesDetail, merged: &[quire_store::MergedPatch]) -> Vec<MergedLine> {
+    detail
+        .patches
+        .iter()
+        .filter_map(|p| {
+            let m = merged.iter().find(|m| m.message_id == p.message_id)?;
+            Some(MergedLine {
+                label: format!("{}/{}", p.number, detail.total),
+                subject: p.subject.clone(),
+                commit: m.commit.chars().take(12).collect(),
+                how: if m.matched_by == "patch-id" { "same patch-id".into() } else { "same author and subject".into() },
+            })
+        })
+        .collect()
 }
 
 pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
@@ -295,6 +315,8 @@ pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord
         badges: badges(&facts),
         revisions,
         fetch_line: fetch_line(links, &detail.message_id, applied_state),
+        merged: Vec::new(),
+        total_patches: detail.total,
         apply,
         stat,
         stat_summary,
@@ -428,6 +450,11 @@ mod tests {
         assert_eq!(fetch_line(&links, "a@b", None), None);
         assert_eq!(fetch_line(&links, "a@b", Some(false)), None);
         assert_eq!(fetch_line(&ProjectLinks::default(), "a@b", Some(true)), None);
+        // An id with characters a tag cannot hold, named as the worker pushed it.
+        assert_eq!(
+            fetch_line(&links, "x..y/z@b", Some(true)).as_deref(),
+            Some("git fetch https://git.example.org/xen.git tags/quire/x.%2Ey%2Fz@b")
+        );
     }
 
     #[test]

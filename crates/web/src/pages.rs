@@ -220,7 +220,11 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
     match lookup(&state, &project, &id).await? {
         Named::Series(detail) => {
             let thread = state.store.thread(&detail.message_id).await.map_err(store_err("reading a series' thread"))?;
-            render(&build::series_page(&project, &detail, &thread, &links, now()))
+            let mut page = build::series_page(&project, &detail, &thread, &links, now());
+            let patch_ids: Vec<String> = detail.patches.iter().map(|p| p.message_id.clone()).collect();
+            let merged = state.store.merged_patches(&patch_ids).await.map_err(store_err("reading merged patches"))?;
+            page.merged = build::merged_lines(&detail, &merged);
+            render(&page)
         }
         Named::InSeries { head } => {
             let to = format!("{}#{}", message_url(&project, &head), anchor(&id));

@@ -187,6 +187,9 @@ pub struct SeriesPage {
     pub revisions: Vec<RevisionLink>,
     pub apply: ApplyView,
     pub fetch_line: Option<String>,
+    /// Patches found upstream (empty when none is).
+    pub merged: Vec<MergedLine>,
+    pub total_patches: u32,
     pub stat: Vec<StatLine>,
     pub stat_summary: String,
     pub checks: Vec<CheckView>,
@@ -194,6 +197,17 @@ pub struct SeriesPage {
     pub thread: Vec<MessageView>,
     pub mbox_url: String,
     pub cover_url: String,
+}
+
+/// A patch of the series found in the project's branch.
+pub struct MergedLine {
+    /// "2/3"
+    pub label: String,
+    pub subject: String,
+    /// Abbreviated commit id.
+    pub commit: String,
+    /// How it was matched.
+    pub how: String,
 }
 
 #[derive(Template)]

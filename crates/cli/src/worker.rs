@@ -1,0 +1,125 @@
+//! `quire apply` and `quire worker`: the git worker from the command line.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use quire_store::{ApplyState, Store};
+use quire_worker::{Worker, WorkerOptions};
+
+use crate::{clean_msgid, exit};
+
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// The Message-ID of any message of the series (with or without <>).
+    message_id: String,
+    /// Apply on this revision of the project's tree instead of the series' own base.
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// Run one round (queue, fetch, apply everything due) and exit.
+    #[arg(long)]
+    once: bool,
+    /// Name of this worker in the job table (default: host-pid).
+    #[arg(long)]
+    id: Option<String>,
+    /// Seconds between rounds when idle.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    poll: u64,
+    /// Seconds between fetches of a project's tree (merge detection, fresh bases).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86400))]
+    fetch_every: u64,
+}
+
+/// Worker settings from the command line, with the mirrors under `<data-dir>/git`.
+pub fn worker_options(data_dir: &Path, args: &WorkerArgs) -> WorkerOptions {
+    let mut opts = WorkerOptions::new(data_dir.join("git"));
+    if let Some(id) = &args.id {
+        opts.id = id.clone();
+    }
+    opts.poll = Duration::from_secs(args.poll);
+    opts.fetch_every = Duration::from_secs(args.fetch_every);
+    opts
+}
+
+/// Options of the worker `quire serve` runs in-process.
+pub fn serve_worker_options(data_dir: &Path) -> WorkerOptions {
+    WorkerOptions::new(data_dir.join("git"))
+}
+
+/// `quire apply MSGID [--base REV]`: applies, stores the result, pushes the tag, prints the log.
+/// Exit 0 when applied, 1 when it did not apply (or git could not run), 3 when no series has it.
+pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Result<ExitCode> {
+    let id = clean_msgid(&args.message_id);
+    let applied = match quire_worker::apply_series(store, &data_dir.join("git"), &id, args.base.as_deref(), true).await {
+        Ok(a) => a,
+        Err(quire_worker::Error::NoSeries(_)) => {
+            eprintln!("quire: no series has a message <{id}>; find it with `quire series list`");
+            return Ok(ExitCode::from(exit::NOT_FOUND));
+        }
+        Err(e) => bail!("cannot apply <{id}>: {e}"),
+    };
+    store.set_apply_result(&applied.head, &applied.result).await?;
+    print!("{}", applied.result.log.as_deref().unwrap_or_default());
+    for p in &applied.prerequisites {
+        eprintln!("quire: applied <{p}> first (named by Based-on:)");
+    }
+    match applied.result.state {
+        ApplyState::Applied => {
+            let commit = applied.result.result_commit.as_deref().unwrap_or_default();
+            match &applied.tag {
+                Some(tag) => eprintln!("quire: applied <{}> as {commit}, pushed as {tag}", applied.head),
+                None => eprintln!("quire: applied <{}> as {commit}", applied.head),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!("quire: <{}> does not apply (log above)", applied.head);
+            Ok(ExitCode::from(exit::FAILURE))
+        }
+    }
+}
+
+/// `quire worker`: applies series as they become complete, until interrupted (or one round with
+/// `--once`).
+pub async fn worker_cmd(store: &Store, data_dir: &Path, args: WorkerArgs) -> Result<ExitCode> {
+    let mut worker = Worker::new(store.clone(), worker_options(data_dir, &args));
+    if args.once {
+        let stats = worker.round().await?;
+        eprintln!(
+            "quire: queued {}, applied {}, did not apply {}, errors {}, merged series {}",
+            stats.queued, stats.applied, stats.failed_to_apply, stats.job_errors, stats.merged_series
+        );
+        return Ok(if stats.job_errors > 0 { ExitCode::from(exit::FAILURE) } else { ExitCode::SUCCESS });
+    }
+    eprintln!("quire: worker {} on {}", worker.options().id, store.target());
+    worker.run(shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

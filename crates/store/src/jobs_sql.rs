@@ -1,0 +1,321 @@
+// The jobs queue and merge records: SQL for both backends, included by lib.rs next to
+// backend.rs (same names in scope: `Db`, `PG`, `DbPool`, `Conn`, `get`, `message_row_id`).
+// The public API and the rules are in jobs.rs.
+
+pub(crate) mod jobs_sql {
+    use super::*;
+    use crate::jobs::{Job, JobCount, MergeCandidate, MergedPatch, UpstreamMatch};
+
+    /// Queues an `apply` job for every complete series of a project with a git tree that has
+    /// neither an apply result nor a job yet. Returns how many were queued.
+    pub(crate) async fn enqueue_ready_apply(pool: &DbPool) -> Result<u64> {
+        let t = now();
+        let done = sqlx::query(
+            "INSERT INTO jobs (kind, target_id, project, state, not_before, created, updated) \
+             SELECT 'apply', s.head_id, p.name, 'queued', $1, $1, $1 FROM series s JOIN projects p ON p.id = s.project_id \
+             WHERE p.git_url IS NOT NULL AND s.complete AND NOT s.is_pull \
+             AND NOT EXISTS (SELECT 1 FROM apply_results a WHERE a.head_id = s.head_id) \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'apply' AND j.target_id = s.head_id) \
+             ON CONFLICT (kind, target_id) DO NOTHING",
+        )
+        .bind(t)
+        .execute(pool)
+        .await
+        .ctx("queueing series to apply")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Queues (or queues again, resetting attempts) one job about `message_id`.
+    pub(crate) async fn enqueue(pool: &DbPool, kind: &str, message_id: &str, project: &str) -> Result<i64> {
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        let target = require_message(&mut tx, message_id).await?;
+        let t = now();
+        let row = sqlx::query(
+            "INSERT INTO jobs (kind, target_id, project, state, not_before, created, updated) \
+             VALUES ($1, $2, $3, 'queued', $4, $4, $4) ON CONFLICT (kind, target_id) DO UPDATE SET \
+             state = 'queued', attempts = 0, not_before = excluded.not_before, locked_by = NULL, \
+             locked_until = NULL, last_error = NULL, project = excluded.project, updated = excluded.updated \
+             RETURNING id",
+        )
+        .bind(kind)
+        .bind(target)
+        .bind(clean(project).as_ref())
+        .bind(t)
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("queueing a job")?;
+        let id = get(&row, 0, "queueing a job")?;
+        tx.commit().await.ctx("queueing a job")?;
+        Ok(id)
+    }
+
+    /// Takes the oldest due job: queued and due, or running with an expired lease (its worker
+    /// died). PostgreSQL skips rows other workers are claiming; SQLite has one writer at a time,
+    /// so the single UPDATE is atomic there.
+    pub(crate) async fn claim(pool: &DbPool, worker: &str, lease_secs: i64, kinds: &[&str]) -> Result<Option<Job>> {
+        let t = now();
+        let kinds_json = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".into());
+        let kind_filter = if kinds.is_empty() {
+            "TRUE".to_string()
+        } else if PG {
+            "kind IN (SELECT jsonb_array_elements_text($4::jsonb))".to_string()
+        } else {
+            "kind IN (SELECT value FROM json_each($4))".to_string()
+        };
+        let lock = if PG { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE ((state = 'queued' AND not_before <= $3) \
+             OR (state = 'running' AND locked_until < $3)) AND {kind_filter} ORDER BY not_before, id LIMIT 1 {lock}) \
+             RETURNING id, kind, target_id, project, attempts"
+        );
+        let worker = clean(worker);
+        let mut q = sqlx::query(&sql).bind(worker.as_ref()).bind(t + lease_secs).bind(t);
+        if !kinds.is_empty() {
+            q = q.bind(kinds_json);
+        }
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        let what = "claiming a job";
+        let Some(row) = q.fetch_optional(&mut *conn).await.ctx(what)? else { return Ok(None) };
+        let target_id: i64 = get(&row, 2, what)?;
+        let target = sqlx::query("SELECT message_id FROM messages WHERE id = $1")
+            .bind(target_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx(what)?
+            .map(|r| get::<String>(&r, 0, what))
+            .transpose()?;
+        Ok(Some(Job {
+            id: get(&row, 0, what)?,
+            kind: get(&row, 1, what)?,
+            target,
+            project: get(&row, 3, what)?,
+            attempts: to_u32(get(&row, 4, what)?),
+            lease_until: t + lease_secs,
+        }))
+    }
+
+    /// Extends the lease of a job this worker holds; false when it lost it.
+    pub(crate) async fn extend(pool: &DbPool, id: i64, worker: &str, lease_secs: i64) -> Result<bool> {
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, updated = $2 WHERE id = $3 AND locked_by = $4 AND state = 'running'",
+        )
+        .bind(t + lease_secs)
+        .bind(t)
+        .bind(id)
+        .bind(clean(worker).as_ref())
+        .execute(pool)
+        .await
+        .ctx("extending a job's lease")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks a job this worker holds done (inside the caller's transaction); false when the
+    /// worker lost it to another (its lease expired).
+    pub(crate) async fn finish_in(conn: &mut Conn, id: i64, worker: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'done', locked_by = NULL, locked_until = NULL, last_error = NULL, updated = $1 \
+             WHERE id = $2 AND locked_by = $3 AND state = 'running'",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(clean(worker).as_ref())
+        .execute(&mut *conn)
+        .await
+        .ctx("finishing a job")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn finish(pool: &DbPool, id: i64, worker: &str) -> Result<bool> {
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        finish_in(&mut conn, id, worker).await
+    }
+
+    /// Records what applying gave and marks the job done, in one transaction, only if this
+    /// worker still holds the job: a worker that lost its lease stores nothing.
+    pub(crate) async fn finish_apply(pool: &DbPool, id: i64, worker: &str, head: &str, r: &ApplyResult) -> Result<bool> {
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        if !finish_in(&mut tx, id, worker).await? {
+            return Ok(false);
+        }
+        set_apply_result_in(&mut tx, head, r).await?;
+        tx.commit().await.ctx("saving an apply result")?;
+        Ok(true)
+    }
+
+    /// Gives a job back: queued again at `retry_at`, or failed for good when `retry_at` is None.
+    pub(crate) async fn fail(pool: &DbPool, id: i64, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, not_before = $2, locked_by = NULL, locked_until = NULL, last_error = $3, \
+             updated = $4 WHERE id = $5 AND locked_by = $6 AND state = 'running'",
+        )
+        .bind(if retry_at.is_some() { "queued" } else { "failed" })
+        .bind(retry_at.unwrap_or(t))
+        .bind(clean(error).as_ref())
+        .bind(t)
+        .bind(id)
+        .bind(clean(worker).as_ref())
+        .execute(pool)
+        .await
+        .ctx("failing a job")?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn job_counts(pool: &DbPool) -> Result<Vec<JobCount>> {
+        let what = "counting jobs";
+        let rows = sqlx::query("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state")
+            .fetch_all(pool)
+            .await
+            .ctx(what)?;
+        rows.iter()
+            .map(|r| Ok(JobCount { kind: get(r, 0, what)?, state: get(r, 1, what)?, count: to_u64(get(r, 2, what)?) }))
+            .collect()
+    }
+
+    /// The state and last error of the job of `kind` about `message_id`.
+    pub(crate) async fn job_state(pool: &DbPool, kind: &str, message_id: &str) -> Result<Option<(String, Option<String>)>> {
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        let Some(target) = message_row_id(&mut conn, message_id).await? else { return Ok(None) };
+        let what = "reading a job";
+        let row = sqlx::query("SELECT state, last_error FROM jobs WHERE kind = $1 AND target_id = $2")
+            .bind(kind)
+            .bind(target)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx(what)?;
+        row.map(|r| Ok((get(&r, 0, what)?, get(&r, 1, what)?))).transpose()
+    }
+
+    /// The stored patches of `project` that an upstream commit may have merged: same patch-id,
+    /// or same author address (then the caller compares subjects); oldest first.
+    pub(crate) async fn merge_candidates(
+        pool: &DbPool,
+        project: &str,
+        patch_ids: &[String],
+        authors: &[String],
+    ) -> Result<Vec<MergeCandidate>> {
+        let what = "finding merged patches";
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        let Some(project_id) = project_id(&mut conn, project).await? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let (ids_json, authors_json) = (
+            serde_json::to_string(patch_ids).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(authors).unwrap_or_else(|_| "[]".into()),
+        );
+        let list = |n: usize| {
+            if PG { format!("SELECT jsonb_array_elements_text(${n}::jsonb)") } else { format!("SELECT value FROM json_each(${n})") }
+        };
+        let sql = format!(
+            "SELECT m.id, m.message_id, m.patch_id, m.from_email, m.subject FROM messages m \
+             JOIN message_projects mp ON mp.message_id = m.id \
+             WHERE mp.project_id = $1 AND m.kind = 'patch' AND (m.patch_id IN ({}) OR lower(m.from_email) IN ({})) ORDER BY m.id",
+            list(2),
+            list(3)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(project_id)
+            .bind(ids_json)
+            .bind(authors_json)
+            .fetch_all(&mut *conn)
+            .await
+            .ctx(what)?;
+        for r in &rows {
+            out.push(MergeCandidate {
+                row_id: get(r, 0, what)?,
+                message_id: get(r, 1, what)?,
+                patch_id: get(r, 2, what)?,
+                author_email: get(r, 3, what)?,
+                subject: get(r, 4, what)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn project_id(conn: &mut Conn, name: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT id FROM projects WHERE name = $1")
+            .bind(clean(name).as_ref())
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("looking up a project")?;
+        row.map(|r| get(&r, 0, "looking up a project")).transpose()
+    }
+
+    /// Records matches (keeping the first match of a patch), then a `series-merged` event for
+    /// every series of the project whose patches have all become merged. Returns the heads of
+    /// those series.
+    pub(crate) async fn record_merged(pool: &DbPool, project: &str, matches: &[UpstreamMatch]) -> Result<Vec<String>> {
+        let what = "recording merged patches";
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        let Some(project_id) = project_id(&mut tx, project).await? else { return Ok(Vec::new()) };
+        let t = now();
+        let mut touched = Vec::new();
+        for m in matches {
+            let done = sqlx::query(
+                "INSERT INTO merged_patches (message_id, project_id, commit_id, matched_by, updated) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (message_id) DO NOTHING",
+            )
+            .bind(m.row_id)
+            .bind(project_id)
+            .bind(clean(&m.commit).as_ref())
+            .bind(m.matched_by)
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .ctx(what)?;
+            if done.rows_affected() == 1 {
+                touched.push(m.row_id);
+            }
+        }
+        // Series of the project containing a newly merged patch, now merged in full.
+        let mut heads = Vec::new();
+        for chunk in touched.chunks(IN_CHUNK) {
+            let json = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
+            let list = if PG { "SELECT (jsonb_array_elements_text($2::jsonb))::bigint" } else { "SELECT value FROM json_each($2)" };
+            let sql = format!(
+                "SELECT DISTINCT s.head FROM series s JOIN series_members sm ON sm.series_id = s.id \
+                 WHERE s.project_id = $1 AND sm.role = 'patch' AND sm.message_id IN ({list}) \
+                 AND NOT EXISTS (SELECT 1 FROM series_members o WHERE o.series_id = s.id AND o.role = 'patch' \
+                 AND NOT EXISTS (SELECT 1 FROM merged_patches mp WHERE mp.message_id = o.message_id))"
+            );
+            let rows = sqlx::query(&sql).bind(project_id).bind(json).fetch_all(&mut *tx).await.ctx(what)?;
+            for r in &rows {
+                let head: String = get(r, 0, what)?;
+                if !heads.contains(&head) {
+                    heads.push(head);
+                }
+            }
+        }
+        for head in &heads {
+            let payload = serde_json::json!({ "project": project });
+            add_event_in(&mut tx, "series-merged", Some(project), Some(head), None, &payload).await?;
+        }
+        tx.commit().await.ctx(what)?;
+        Ok(heads)
+    }
+
+    /// The merged patches of a series, by patch number order of the caller's choosing.
+    pub(crate) async fn merged(pool: &DbPool, message_ids: &[String]) -> Result<Vec<MergedPatch>> {
+        let what = "reading merged patches";
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        let mut out = Vec::new();
+        for mid in message_ids {
+            let Some(id) = message_row_id(&mut conn, mid).await? else { continue };
+            let row = sqlx::query("SELECT commit_id, matched_by, updated FROM merged_patches WHERE message_id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await
+                .ctx(what)?;
+            if let Some(r) = row {
+                out.push(MergedPatch {
+                    message_id: mid.clone(),
+                    commit: get(&r, 0, what)?,
+                    matched_by: get(&r, 1, what)?,
+                    updated: get(&r, 2, what)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

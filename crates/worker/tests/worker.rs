@@ -1,0 +1,307 @@
+//! The worker against real git repositories built here: series made with `git format-patch
+//! --cover-letter`, sent through the importer into a store (SQLite and PostgreSQL), applied by
+//! the worker, pushed to a bare mirror, found again upstream.
+
+#[path = "../../git/tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use quire_store::{ApplyState, ProjectConfig, Store, both_backends};
+use quire_worker::{Worker, WorkerOptions};
+
+/// A world with the project `demo` configured in `store`: upstream tree on `main`, a bare push
+/// mirror, and the worker's git dir.
+struct Site {
+    world: World,
+    bare: PathBuf,
+    git_dir: PathBuf,
+}
+
+async fn site(store: &Store) -> Site {
+    let world = World::new();
+    let bare = world.path("published.git");
+    sh(world.tmp.path(), &["init", "--quiet", "--bare", &bare.to_string_lossy()]);
+    let git_dir = world.path("worker-git");
+    store
+        .upsert_project(&ProjectConfig {
+            name: "demo".into(),
+            list_ids: vec![],
+            list_addresses: vec![],
+            git_url: Some(world.upstream.to_string_lossy().into_owned()),
+            branch: Some("main".into()),
+            mirror_url: Some(bare.to_string_lossy().into_owned()),
+            tag_prefix: None,
+        })
+        .await
+        .expect("project");
+    Site { world, bare, git_dir }
+}
+
+impl Site {
+    fn worker(&self, store: &Store, id: &str) -> Worker {
+        let mut opts = WorkerOptions::new(self.git_dir.clone());
+        opts.id = id.into();
+        opts.fetch_every = Duration::ZERO;
+        opts.poll = Duration::from_millis(50);
+        Worker::new(store.clone(), opts)
+    }
+
+    /// A contributor's series: one commit per edit, formatted with a cover letter (base-commit
+    /// given when `with_base`), the cover's blurb replaced by `blurb`; imported into `store`.
+    /// Returns the cover letter's Message-ID and the contributor's tip.
+    async fn post(&self, store: &Store, who: &str, edits: &[(u32, &str, &str)], with_base: bool, blurb: &str) -> (String, String) {
+        let repo = self.world.clone(who);
+        let base = sh(&repo, &["rev-parse", "HEAD"]);
+        let tip = commit_edits(&repo, edits);
+        let mbox = format_patch(&repo, &base, with_base.then_some(base.as_str()));
+        let mbox = cover_text(mbox, &format!("{who}'s series"), blurb);
+        let cover = first_message_id(&mbox);
+        import(store, &self.world.path(&format!("{who}.mbox")), mbox.as_bytes()).await;
+        (cover, tip)
+    }
+}
+
+/// Fills in the cover letter `git format-patch --cover-letter` leaves for the author to write,
+/// and makes its Message-ID unique (format-patch names it by the second it ran in).
+fn cover_text(mbox: Vec<u8>, subject: &str, blurb: &str) -> String {
+    let mbox = String::from_utf8(mbox).expect("utf-8");
+    let id = first_message_id(&mbox);
+    let unique = format!("{}-{id}", subject.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    mbox.replace(&id, &unique).replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", blurb)
+}
+
+fn first_message_id(mbox: &str) -> String {
+    let line = mbox.lines().find(|l| l.to_ascii_lowercase().starts_with("message-id:")).expect("a Message-ID");
+    line[11..].trim().trim_start_matches('<').trim_end_matches('>').to_string()
+}
+
+async fn import(store: &Store, path: &Path, mbox: &[u8]) {
+    std::fs::write(path, mbox).expect("write mbox");
+    let opts = quire_import::ImportOptions { project: Some("demo".into()), ..Default::default() };
+    quire_import::import(store, &[quire_import::Input::Path(path.to_path_buf())], &opts, &|_| {}).await.expect("import");
+}
+
+/// A page of the web UI, as the browser would get it.
+async fn page(store: &Store, uri: &str) -> String {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let state = quire_web::AppState::new(store.clone(), quire_web::WebConfig::default());
+    let req = axum::http::Request::builder().uri(uri).body(axum::body::Body::empty()).expect("request");
+    let resp = quire_web::router(state).oneshot(req).await.expect("infallible");
+    assert_eq!(resp.status(), axum::http::StatusCode::OK, "GET {uri}");
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+fn tree_of(repo: &Path, commit: &str) -> String {
+    sh(repo, &["rev-parse", &format!("{commit}^{{tree}}")])
+}
+
+async fn applied_events(store: &Store, head: &str) -> usize {
+    store.events(0, 10_000).await.expect("events").iter().filter(|e| e.kind == "series-applied" && e.series_head.as_deref() == Some(head)).count()
+}
+
+const EDITS: &[(u32, &str, &str)] =
+    &[(2, "line two", "lib: spell out two"), (5, "line five", "lib: spell out five"), (9, "line nine", "lib: spell out nine")];
+
+both_backends!(complete_series_is_applied_pushed_as_a_tag_and_fetchable, |store| async move {
+    let site = site(&store).await;
+    let (cover, tip) = site.post(&store, "alice", EDITS, true, "Three small fixes.").await;
+    let stats = site.worker(&store, "w1").round().await.expect("round");
+    assert_eq!((stats.queued, stats.applied, stats.job_errors), (1, 1, 0), "{stats:?}");
+
+    let r = store.apply_result(&cover).await.expect("read").expect("a result");
+    assert_eq!(r.state, ApplyState::Applied, "{:?}", r.log);
+    assert_eq!(r.base.as_deref(), Some(site.world.head().as_str()));
+    let log = r.log.clone().unwrap_or_default();
+    assert!(log.contains("git am --3way") && log.contains("applied 3 commit(s)"), "{log}");
+    assert_eq!(r.tree_url.as_deref(), Some(site.bare.to_string_lossy().as_ref()));
+
+    // `git fetch <mirror> tags/quire/<message-id>` gets exactly the result.
+    let dev = site.world.clone("reviewer");
+    let bare = site.bare.to_string_lossy().into_owned();
+    let tag = format!("tags/quire/{}", quire_git::ref_name_for_message_id(&cover));
+    sh(&dev, &["fetch", "--quiet", &bare, &tag]);
+    let fetched = sh(&dev, &["rev-parse", "FETCH_HEAD"]);
+    assert_eq!(Some(fetched.as_str()), r.result_commit.as_deref());
+    assert_eq!(tree_of(&dev, &fetched), tree_of(&site.world.path("alice"), &tip));
+
+    // Nothing to do the second time.
+    let again = site.worker(&store, "w1").round().await.expect("round");
+    assert_eq!((again.queued, again.applied), (0, 0));
+    assert_eq!(applied_events(&store, &cover).await, 1);
+});
+
+both_backends!(conflict_is_stored_with_the_failing_patch_and_its_log, |store| async move {
+    let site = site(&store).await;
+    // Posted without a base-commit; upstream rewrote line 5 meanwhile.
+    let (cover, _) = site.post(&store, "alice", EDITS, false, "Three small fixes.").await;
+    site.world.upstream_edit(5, "line FIVE upstream", "lib: shout five");
+    let stats = site.worker(&store, "w1").round().await.expect("round");
+    assert_eq!((stats.applied, stats.failed_to_apply, stats.job_errors), (0, 1, 0), "{stats:?}");
+    let r = store.apply_result(&cover).await.expect("read").expect("a result");
+    assert_eq!(r.state, ApplyState::Failed);
+    assert_eq!(r.failed_patch, Some(2), "{:?}", r.log);
+    let log = r.log.unwrap_or_default();
+    assert!(log.contains("patch 2 failed to apply") && log.contains("lib: spell out five"), "{log}");
+    assert!(r.result_commit.is_none() && r.tree_url.is_none());
+    // Nothing pushed.
+    assert_eq!(sh(&site.bare, &["tag", "--list"]), "");
+});
+
+both_backends!(unknown_base_commit_falls_back_to_the_branch_head_and_says_so, |store| async move {
+    let site = site(&store).await;
+    let repo = site.world.clone("bob");
+    let base = sh(&repo, &["rev-parse", "HEAD"]);
+    commit_edits(&repo, &[(3, "line three", "lib: spell out three")]);
+    let mbox = cover_text(format_patch(&repo, &base, Some(&base)), "bob's series", "One fix.");
+    // A base the tree never had (the contributor's private commit, say).
+    let mbox = mbox.replace(&format!("base-commit: {base}"), "base-commit: 0123456789abcdef0123456789abcdef01234567");
+    import(&store, &site.world.path("bob.mbox"), mbox.as_bytes()).await;
+    let cover = first_message_id(&mbox);
+    site.worker(&store, "w1").round().await.expect("round");
+    let r = store.apply_result(&cover).await.expect("read").expect("a result");
+    assert_eq!(r.state, ApplyState::Applied, "{:?}", r.log);
+    assert_eq!(r.base.as_deref(), Some(site.world.head().as_str()));
+    let first_line = r.log.unwrap_or_default().lines().next().unwrap_or_default().to_string();
+    assert!(first_line.contains("0123456789ab") && first_line.contains("unknown"), "{first_line}");
+});
+
+both_backends!(based_on_chain_applies_the_base_series_first, |store| async move {
+    let site = site(&store).await;
+    // Series A changes line 2; series B, written on top of A, changes line 2 again and says so.
+    let repo = site.world.clone("carol");
+    let base = sh(&repo, &["rev-parse", "HEAD"]);
+    commit_edits(&repo, &[(2, "line 2 (A)", "lib: A edits two"), (4, "line 4 (A)", "lib: A edits four")]);
+    let a_tip = sh(&repo, &["rev-parse", "HEAD"]);
+    let a_mbox = cover_text(format_patch(&repo, &base, None), "series A", "The A series.");
+    let a_cover = first_message_id(&a_mbox);
+    commit_edits(&repo, &[(2, "line 2 (B on A)", "lib: B edits two again"), (6, "line 6 (B)", "lib: B edits six")]);
+    let b_tip = sh(&repo, &["rev-parse", "HEAD"]);
+    let b_mbox = cover_text(format_patch(&repo, &a_tip, None), "series B", &format!("Needs the A series.\n\nBased-on: <{a_cover}>"));
+    let b_cover = first_message_id(&b_mbox);
+    // B arrives (and is applied) before anyone applied A.
+    import(&store, &site.world.path("b.mbox"), b_mbox.as_bytes()).await;
+    import(&store, &site.world.path("a.mbox"), a_mbox.as_bytes()).await;
+    let mut worker = site.worker(&store, "w1");
+    store.enqueue_job(quire_store::APPLY, &b_cover, "demo").await.expect("enqueue");
+    let job = store.claim_job("w1", 60, &[quire_store::APPLY]).await.expect("claim").expect("B's job");
+    assert_eq!(job.target.as_deref(), Some(b_cover.as_str()));
+    let applied = quire_worker::apply_series(&store, &site.git_dir, &b_cover, None, true).await.expect("apply B");
+    assert_eq!(applied.prerequisites, vec![a_cover.clone()], "{:?}", applied.result.log);
+    assert!(store.finish_apply_job(&job, "w1", &applied.head, &applied.result).await.expect("finish"));
+    let a = store.apply_result(&a_cover).await.expect("read").expect("A applied first");
+    let b = store.apply_result(&b_cover).await.expect("read").expect("B applied");
+    assert_eq!((a.state, b.state), (ApplyState::Applied, ApplyState::Applied), "{:?}", b.log);
+    assert_eq!(b.base, a.result_commit, "B sits on A's result");
+    assert!(b.log.unwrap_or_default().contains(&format!("<{a_cover}>")));
+    let mirror_dir = quire_worker::mirror_dir(&site.git_dir, "demo");
+    assert_eq!(tree_of(&mirror_dir, b.result_commit.as_deref().expect("commit")), tree_of(&repo, &b_tip));
+    // The worker's round does not apply A again: it has its result.
+    let stats = worker.round().await.expect("round");
+    assert_eq!(stats.applied, 0, "{stats:?}");
+    assert_eq!(applied_events(&store, &a_cover).await, 1);
+});
+
+both_backends!(series_merged_upstream_with_other_commit_ids_are_found, |store| async move {
+    let site = site(&store).await;
+    let (cover, _) = site.post(&store, "alice", EDITS, true, "Three small fixes.").await;
+    let mut worker = site.worker(&store, "w1");
+    worker.round().await.expect("first round records the branch head");
+
+    // The maintainer applies the series on a moved branch: same changes, other commit ids.
+    site.world.upstream_edit(18, "line 18 upstream", "lib: unrelated upstream change");
+    let alice = site.world.path("alice").to_string_lossy().into_owned();
+    sh(&site.world.upstream, &["fetch", "--quiet", &alice, "main"]);
+    sh_with(&site.world.upstream, &["cherry-pick", "main..FETCH_HEAD"], &[("GIT_COMMITTER_DATE", "2024-03-01T00:00:00Z")]);
+    let stats = worker.round().await.expect("round");
+    assert_eq!(stats.merged_series, 1, "{stats:?}");
+    let series = store.series(&cover).await.expect("read").expect("series");
+    let ids: Vec<String> = series.patches.iter().map(|p| p.message_id.clone()).collect();
+    let merged = store.merged_patches(&ids).await.expect("merged");
+    assert_eq!(merged.len(), 3);
+    assert!(merged.iter().all(|m| m.matched_by == "patch-id"), "{merged:?}");
+    let upstream_log = sh(&site.world.upstream, &["log", "--format=%H", "-4"]);
+    assert!(merged.iter().all(|m| upstream_log.contains(&m.commit)));
+    let events = store.events(0, 1000).await.expect("events");
+    assert_eq!(events.iter().filter(|e| e.kind == "series-merged").count(), 1);
+    assert!(events.iter().any(|e| e.kind == "series-merged" && e.series_head.as_deref() == Some(cover.as_str())));
+    // The series page says so, patch by patch, with the apply state and the fetch line.
+    let page = page(&store, &format!("/demo/{cover}/")).await;
+    assert!(page.contains("Merged upstream: 3 of 3 patches"), "{page}");
+    assert!(page.contains("(same patch-id)") && page.contains(&merged[0].commit[..12]), "{page}");
+    assert!(page.contains("Patches applied successfully"), "{page}");
+    let tag = quire_git::ref_name_for_message_id(&cover);
+    assert!(page.contains(&format!("tags/quire/{tag}")), "{page}");
+    // A re-scan finds nothing new and records nothing twice.
+    let again = worker.round().await.expect("round");
+    assert_eq!(again.merged_series, 0);
+});
+
+both_backends!(same_author_and_subject_marks_a_reworked_patch_merged, |store| async move {
+    let site = site(&store).await;
+    let (cover, _) = site.post(&store, "alice", &[(15, "line fifteen", "lib: spell out fifteen")], true, "One fix.").await;
+    let mut worker = site.worker(&store, "w1");
+    worker.round().await.expect("round");
+    // Merged with the maintainer's own wording of the change: another patch-id.
+    edit_line(&site.world.upstream, 15, "line fifteen, as the maintainer wanted it");
+    sh(&site.world.upstream, &["commit", "--quiet", "-a", "-m", "lib: spell out fifteen"]);
+    let stats = worker.round().await.expect("round");
+    assert_eq!(stats.merged_series, 1, "{stats:?}");
+    let series = store.series(&cover).await.expect("read").expect("series");
+    let merged = store.merged_patches(&[series.patches[0].message_id.clone()]).await.expect("merged");
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].matched_by, "author+subject");
+    assert_eq!(merged[0].commit, site.world.head());
+});
+
+both_backends!(a_worker_killed_mid_queue_loses_its_job_and_every_series_is_applied_once, |store| async move {
+    let site = site(&store).await;
+    let mut covers = Vec::new();
+    for (i, who) in ["ann", "ben", "cat"].iter().enumerate() {
+        let line = 3 + 5 * i as u32;
+        let subject = format!("lib: {who} edits line {line}");
+        let (cover, _) = site.post(&store, who, &[(line, "edited", subject.as_str())], true, "A fix.").await;
+        covers.push(cover);
+    }
+    assert_eq!(store.enqueue_ready_series().await.expect("enqueue"), 3);
+    // Worker "dead" claims a job with a 1 s lease and is killed before finishing it.
+    let lost = store.claim_job("dead", 1, &[]).await.expect("claim").expect("a job");
+    // While its lease runs, the job is not handed out again.
+    let mut other = site.worker(&store, "alive");
+    let first = other.round().await.expect("round");
+    assert_eq!(first.applied, 2, "{first:?}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let second = other.round().await.expect("round");
+    assert_eq!(second.applied, 1, "{second:?}");
+    for cover in &covers {
+        let r = store.apply_result(cover).await.expect("read").expect("applied");
+        assert_eq!(r.state, ApplyState::Applied);
+        assert_eq!(applied_events(&store, cover).await, 1, "applied once: {cover}");
+    }
+    // The dead worker comes back: it cannot store a second result.
+    let fake = store.apply_result(&covers[0]).await.expect("read").expect("result");
+    assert!(!store.finish_apply_job(&lost, "dead", &covers[0], &fake).await.expect("finish"));
+    assert!(!store.fail_job(&lost, "dead", "late", None).await.expect("fail"));
+    let counts = store.job_counts().await.expect("counts");
+    assert_eq!(counts.iter().map(|c| (c.state.as_str(), c.count)).collect::<Vec<_>>(), vec![("done", 3)]);
+});
+
+both_backends!(git_errors_are_retried_with_backoff_then_failed, |store| async move {
+    let site = site(&store).await;
+    let (cover, _) = site.post(&store, "alice", EDITS, true, "Three small fixes.").await;
+    // The tree's URL points nowhere: cloning fails, the job goes back to the queue for later.
+    let mut project = store.projects().await.expect("projects").into_iter().find(|p| p.config.name == "demo").expect("demo").config;
+    project.git_url = Some(site.world.path("nowhere").to_string_lossy().into_owned());
+    store.upsert_project(&project).await.expect("project");
+    let mut worker = site.worker(&store, "w1");
+    let stats = worker.round().await.expect("round");
+    assert_eq!((stats.applied, stats.job_errors), (0, 1));
+    assert_eq!(store.job_state(quire_store::APPLY, &cover).await.expect("state").map(|s| s.0).as_deref(), Some("queued"));
+    // Not due yet: the next round leaves it alone.
+    assert_eq!(worker.round().await.expect("round").job_errors, 0);
+    assert!(store.apply_result(&cover).await.expect("read").is_none());
+});
