@@ -103,6 +103,13 @@ pub struct RoundStats {
     pub merged_series: u64,
 }
 
+/// A job a worker ran.
+#[derive(Debug, Clone)]
+pub struct JobDone {
+    pub job: Job,
+    pub elapsed: Duration,
+}
+
 /// A worker: call [`Worker::run`] (forever, until told to stop) or [`Worker::round`].
 pub struct Worker {
     store: Store,
@@ -155,10 +162,19 @@ impl Worker {
                 Err(e) => tracing::warn!(project = %project.name, error = %e, "fetching the tree failed"),
             }
         }
-        while let Some(job) = self.store.claim_job(&self.opts.id, self.lease_secs(), &[quire_store::APPLY]).await? {
-            self.run_job(&job, &mut stats).await?;
-        }
+        while self.run_next_job(&mut stats).await?.is_some() {}
         Ok(stats)
+    }
+
+    /// Claims and runs one due job, counting what it gave into `stats`; `None` when no job is
+    /// due. (Does not queue series: [`Worker::round`] does.)
+    pub async fn run_next_job(&mut self, stats: &mut RoundStats) -> Result<Option<JobDone>> {
+        let Some(job) = self.store.claim_job(&self.opts.id, self.lease_secs(), &[quire_store::APPLY]).await? else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        self.run_job(&job, stats).await?;
+        Ok(Some(JobDone { job, elapsed: started.elapsed() }))
     }
 
     fn lease_secs(&self) -> i64 {
