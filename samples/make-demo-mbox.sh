@@ -23,7 +23,7 @@ typedef uint64_t uint64_aligned_t __attribute__((aligned(8)));
 struct ring_desc {
     uint32_t id;
     uint32_t flags;
-    uint64_aligned_t addr;
+    uint64_t addr;
     uint64_aligned_t len;
     uint32_t next;
 };

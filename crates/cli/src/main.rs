@@ -494,7 +494,7 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);
     if !args.no_worker {
         // Stops with the process; a job it held is taken again when its lease expires.
-        let mut w = quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir));
+        let mut w = quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir)?);
         tokio::spawn(async move { w.run(std::future::pending()).await });
     }
     quire_web::serve(store, args.listen, config).await?;

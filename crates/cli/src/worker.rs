@@ -1,11 +1,13 @@
 //! `quire apply` and `quire worker`: the git worker from the command line.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use quire_abi::AbiConfig;
 use quire_store::{ApplyState, Store};
 use quire_worker::{Worker, WorkerOptions};
 
@@ -36,20 +38,29 @@ pub struct WorkerArgs {
     fetch_every: u64,
 }
 
+/// The `[project.abi]` tables of the configuration file, by project.
+fn abi_configs(data_dir: &Path) -> Result<HashMap<String, AbiConfig>> {
+    let config = crate::config::load(data_dir)?;
+    Ok(config.projects.into_iter().filter_map(|p| Some((p.name, p.abi?))).collect())
+}
+
 /// Worker settings from the command line, with the mirrors under `<data-dir>/git`.
-pub fn worker_options(data_dir: &Path, args: &WorkerArgs) -> WorkerOptions {
+pub fn worker_options(data_dir: &Path, args: &WorkerArgs) -> Result<WorkerOptions> {
     let mut opts = WorkerOptions::new(data_dir.join("git"));
+    opts.abi = abi_configs(data_dir)?;
     if let Some(id) = &args.id {
         opts.id = id.clone();
     }
     opts.poll = Duration::from_secs(args.poll);
     opts.fetch_every = Duration::from_secs(args.fetch_every);
-    opts
+    Ok(opts)
 }
 
 /// Options of the worker `quire serve` runs in-process.
-pub fn serve_worker_options(data_dir: &Path) -> WorkerOptions {
-    WorkerOptions::new(data_dir.join("git"))
+pub fn serve_worker_options(data_dir: &Path) -> Result<WorkerOptions> {
+    let mut opts = WorkerOptions::new(data_dir.join("git"));
+    opts.abi = abi_configs(data_dir)?;
+    Ok(opts)
 }
 
 /// `quire apply MSGID [--base REV]`: applies, stores the result, pushes the tag, prints the log.
@@ -72,6 +83,12 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
     match applied.result.state {
         ApplyState::Applied => {
             let commit = applied.result.result_commit.as_deref().unwrap_or_default();
+            if let Some(cfg) = abi_configs(data_dir)?.get(&applied.project) {
+                let repo = quire_worker::mirror_dir(&data_dir.join("git"), &applied.project);
+                let check = quire_worker::abi::run_abi_check(store, &repo, &applied.head, &applied.outcome.base.commit, commit, cfg).await?;
+                print!("\n{}", check.log.as_deref().unwrap_or_default());
+                eprintln!("quire: abi check: {:?}: {}", check.state, check.description.as_deref().unwrap_or_default());
+            }
             match &applied.tag {
                 Some(tag) => eprintln!("quire: applied <{}> as {commit}, pushed as {tag}", applied.head),
                 None => eprintln!("quire: applied <{}> as {commit}", applied.head),
@@ -88,7 +105,7 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
 /// `quire worker`: applies series as they become complete, until interrupted (or one round with
 /// `--once`).
 pub async fn worker_cmd(store: &Store, data_dir: &Path, args: WorkerArgs) -> Result<ExitCode> {
-    let mut worker = Worker::new(store.clone(), worker_options(data_dir, &args));
+    let mut worker = Worker::new(store.clone(), worker_options(data_dir, &args)?);
     if args.once {
         let stats = worker.round().await?;
         eprintln!(

@@ -1603,6 +1603,20 @@ async fn apply_result_by_id(conn: &mut Conn, head_id: i64) -> Result<Option<Appl
     }))
 }
 
+/// The project and head of the (first) series a message belongs to, for events about it.
+async fn project_and_head_of(conn: &mut Conn, id: i64) -> Result<Option<(String, String)>> {
+    let what = "finding a message's series";
+    let row = sqlx::query(
+        "SELECT p.name, s.head FROM series_members sm JOIN series s ON s.id = sm.series_id \
+         JOIN projects p ON p.id = s.project_id WHERE sm.message_id = $1 ORDER BY s.id LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .ctx(what)?;
+    row.map(|r| Ok((get(&r, 0, what)?, get(&r, 1, what)?))).transpose()
+}
+
 async fn require_message(conn: &mut Conn, message_id: &str) -> Result<i64> {
     message_row_id(conn, message_id).await?.ok_or_else(|| Error::Invalid(format!("no stored message <{message_id}>")))
 }
@@ -1640,7 +1654,8 @@ async fn set_apply_result_in(tx: &mut Conn, series_head: &str, r: &ApplyResult) 
     .ctx("saving an apply result")?;
     if r.state != ApplyState::Pending {
         let payload = serde_json::json!({"state": apply_state_name(r.state), "result_commit": r.result_commit});
-        add_event_in(&mut *tx, "series-applied", None, Some(series_head), None, &payload).await?;
+        let project = project_and_head_of(&mut *tx, id).await?.map(|(p, _)| p);
+        add_event_in(&mut *tx, "series-applied", project.as_deref(), Some(series_head), None, &payload).await?;
     }
     Ok(())
 }
@@ -1701,7 +1716,8 @@ pub(crate) async fn add_check(pool: &DbPool, message_id: &str, c: &NewCheck) -> 
     .ctx("saving a check")?;
     let id: i64 = get(&row, 0, "saving a check")?;
     let payload = serde_json::json!({"name": c.name, "state": check_state_name(c.state)});
-    add_event_in(&mut tx, "check-finished", None, None, Some(message_id), &payload).await?;
+    let (project, head) = project_and_head_of(&mut tx, target).await?.unzip();
+    add_event_in(&mut tx, "check-finished", project.as_deref(), head.as_deref(), Some(message_id), &payload).await?;
     tx.commit().await.ctx("saving a check")?;
     Ok(id)
 }

@@ -237,6 +237,7 @@ pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
         class,
         url: c.url.clone().or(log_url),
         description: c.description.clone().unwrap_or_default(),
+        detail: (c.name == "abi" && c.state != CheckState::Pass).then(|| c.log.clone()).flatten(),
     }
 }
 

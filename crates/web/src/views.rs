@@ -100,6 +100,9 @@ pub struct CheckView {
     pub class: &'static str,
     pub url: Option<String>,
     pub description: String,
+    /// Shown on the page under the table: the ABI check's per-target report when it found
+    /// something (short: a few lines per group of targets).
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@
 //! an hour) and failed for good after `max_attempts`; a series that does not apply is not an
 //! error: it is a result, stored with its log.
 
+pub mod abi;
 pub mod apply;
 pub mod merge;
 
@@ -68,6 +69,8 @@ pub struct WorkerOptions {
     pub fetch_every: Duration,
     /// Claims of one job before it is failed for good.
     pub max_attempts: u32,
+    /// Projects with the built-in `abi` check (`[project.abi]`), run on every applied series.
+    pub abi: HashMap<String, quire_abi::AbiConfig>,
 }
 
 impl WorkerOptions {
@@ -79,6 +82,7 @@ impl WorkerOptions {
             lease: Duration::from_secs(15 * 60),
             fetch_every: Duration::from_secs(5 * 60),
             max_attempts: 5,
+            abi: HashMap::new(),
         }
     }
 }
@@ -226,7 +230,15 @@ impl Worker {
             Ok(applied) => {
                 if self.store.finish_apply_job(job, &worker, &applied.head, &applied.result).await? {
                     match applied.outcome.applied_commit() {
-                        Some(_) => stats.applied += 1,
+                        Some(commit) => {
+                            stats.applied += 1;
+                            if let Some(cfg) = self.opts.abi.get(&job.project) {
+                                let repo = mirror_dir(&self.opts.git_dir, &job.project);
+                                let base = applied.outcome.base.commit.clone();
+                                let c = abi::run_abi_check(&self.store, &repo, &applied.head, &base, commit, cfg).await?;
+                                tracing::info!(state = ?c.state, description = ?c.description, "abi check");
+                            }
+                        }
                         None => stats.failed_to_apply += 1,
                     }
                 } else {

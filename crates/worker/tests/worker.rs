@@ -305,3 +305,61 @@ both_backends!(git_errors_are_retried_with_backoff_then_failed, |store| async mo
     assert_eq!(worker.round().await.expect("round").job_errors, 0);
     assert!(store.apply_result(&cover).await.expect("read").is_none());
 });
+
+/// The ABI check end to end: the shipped sample archive (mail made with git format-patch), its
+/// tree, the worker applying every series with `[project.abi]` configured: v2's "No functional
+/// change expected" patch changes `struct ring_desc` on i386, and the series page says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abi_check_runs_on_applied_series_and_shows_on_the_page() {
+    let (_dir, store) = quire_store::testing::sqlite_store().await;
+    let work = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = work.path().join("demo");
+    let made = std::process::Command::new(root.join("samples/make-demo-mbox.sh"))
+        .arg(work.path().join("demo.mbox"))
+        .arg(&repo)
+        .output()
+        .expect("run make-demo-mbox.sh");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    store
+        .upsert_project(&ProjectConfig {
+            name: "demo".into(),
+            list_ids: vec![],
+            list_addresses: vec![],
+            git_url: Some(repo.to_string_lossy().into_owned()),
+            branch: Some("main".into()),
+            mirror_url: None,
+            tag_prefix: None,
+        })
+        .await
+        .expect("project");
+    let mbox = std::fs::read(root.join("samples/demo.mbox")).expect("sample");
+    import(&store, &work.path().join("sample.mbox"), &mbox).await;
+    let mut opts = WorkerOptions::new(work.path().join("git"));
+    opts.abi.insert(
+        "demo".into(),
+        quire_abi::AbiConfig {
+            headers: vec!["include/public/**/*.h".into()],
+            prelude: vec!["#include <stdint.h>".into()],
+            targets: vec!["x86_64".into(), "i386".into()],
+            ..Default::default()
+        },
+    );
+    let stats = Worker::new(store.clone(), opts).round().await.expect("round");
+    assert_eq!((stats.applied, stats.job_errors), (3, 0), "{stats:?}");
+
+    let v2 = store.series("v2-0@example.org").await.expect("read").expect("v2");
+    let abi = v2.checks.iter().find(|c| c.name == "abi").expect("an abi check on v2");
+    assert_eq!(abi.state, quire_store::CheckState::Fail, "{:?}", abi.log);
+    assert_eq!(abi.description.as_deref(), Some("breaking ABI change on i386"));
+    let log = abi.log.clone().unwrap_or_default();
+    assert!(log.contains("ring_desc") && log.contains("32") && log.contains("28"), "{log}");
+    // The lone patch touches no public header.
+    let lone = store.series("lone-1@example.net").await.expect("read").expect("lone");
+    let c = lone.checks.iter().find(|c| c.name == "abi").expect("an abi check");
+    assert_eq!((c.state, c.description.as_deref()), (quire_store::CheckState::Pass, Some("no public header touched")));
+
+    let page = page(&store, "/demo/v2-0@example.org/").await;
+    assert!(page.contains("breaking ABI change on i386"), "{page}");
+    assert!(page.contains("ring_desc"), "the report's table is on the page");
+}
