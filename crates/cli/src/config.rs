@@ -35,6 +35,10 @@ pub struct ProjectConfig {
     /// The C ABI check of public headers (`[project.abi]`): which headers, include dirs, prelude,
     /// macro sets and targets. Absent: no ABI check for the project.
     pub abi: Option<quire_abi::AbiConfig>,
+    /// Checks run on every applied series (`[[project.check]]`): the built-in `style`, or a
+    /// script run by testers in the applied tree.
+    #[serde(default, rename = "check")]
+    pub checks: Vec<quire_worker::checks::CheckSpec>,
 }
 
 pub const STARTER: &str = r##"# quire configuration: the projects this quire follows.
@@ -56,6 +60,17 @@ pub const STARTER: &str = r##"# quire configuration: the projects this quire fol
 # prelude = ["#include <stdint.h>"]
 # macro_sets = [[], ["-D__XEN_TOOLS__"]]
 # targets = ["x86_64", "i386", "aarch64", "arm"]
+#
+# [[project.check]]                              # built in: commit message and whitespace rules
+# name = "style"
+# builtin = "style"
+#
+# [[project.check]]                              # a script, run by `quire tester` in the applied tree
+# name = "build"
+# script = "make -j4 dist-xen"
+# paths = ["xen/**"]                             # only series touching these (default: all)
+# timeout = 3600                                 # seconds
+# capability = "x86"                             # only testers started with --capability x86
 "##;
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -84,6 +99,16 @@ pub fn parse(text: &str) -> Result<Config, String> {
         }
         if p.branch.is_some() && p.git.is_none() {
             return Err(format!("project `{}`: `branch` needs `git` (the tree's URL)", p.name));
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &p.checks {
+            c.validate().map_err(|e| format!("project `{}`: {e}", p.name))?;
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("project `{}`: check `{}` is defined twice", p.name, c.name));
+            }
+            if p.git.is_none() {
+                return Err(format!("project `{}`: check `{}` needs `git`: checks run on applied series", p.name, c.name));
+            }
         }
     }
     Ok(config)
@@ -143,6 +168,16 @@ mod tests {
     fn a_bad_project_name_says_what_is_allowed() {
         let e = parse("[[project]]\nname = \"a/b\"\n").unwrap_err();
         assert!(e.contains("not a usable project name"), "{e}");
+    }
+
+    #[test]
+    fn check_tables_are_validated() {
+        let c = parse("[[project]]\nname = \"x\"\ngit = \"/t\"\n[[project.check]]\nname = \"build\"\nscript = \"make\"\ncapability = \"x86\"\n").unwrap();
+        assert_eq!(c.projects[0].checks[0].job_kind(), "check:x86:build");
+        let e = parse("[[project]]\nname = \"x\"\ngit = \"/t\"\n[[project.check]]\nname = \"b\"\n").unwrap_err();
+        assert!(e.contains("exactly one of `builtin` or `script`"), "{e}");
+        let e = parse("[[project]]\nname = \"x\"\n[[project.check]]\nname = \"s\"\nbuiltin = \"style\"\n").unwrap_err();
+        assert!(e.contains("needs `git`"), "{e}");
     }
 
     #[test]

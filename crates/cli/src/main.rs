@@ -4,6 +4,7 @@
 mod abi;
 mod config;
 mod output;
+mod tester;
 mod worker;
 
 use anyhow::{Context, Result, bail};
@@ -82,6 +83,28 @@ enum Command {
     /// Apply every complete series as it arrives and notice merges upstream (jobs come from the
     /// store: run as many workers as you like; `quire serve` runs one unless --no-worker).
     Worker(worker::WorkerArgs),
+    /// Run the projects' check scripts on applied series, claimed from a quire server over HTTP
+    /// (on this machine or another), without network and with a time limit.
+    Tester(tester::TesterArgs),
+    /// API tokens: for testers and external CI (scope `tester`), or admins.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret (shown once; only a hash is stored).
+    Create {
+        /// What the token is for, e.g. the tester's host.
+        name: String,
+        /// `tester` (claim and report check jobs, post checks) or `admin`.
+        #[arg(long, default_value = "tester")]
+        scope: String,
+    },
+    /// List live tokens (without secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: i64 },
 }
 
 #[derive(Args)]
@@ -196,6 +219,9 @@ struct ServeArgs {
     /// Do not run the git worker in this process (run `quire worker` processes instead).
     #[arg(long)]
     no_worker: bool,
+    /// Seconds a tester holds a claimed check job without a heartbeat before another may take it.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=86400))]
+    tester_lease: i64,
 }
 
 fn main() -> ExitCode {
@@ -204,6 +230,7 @@ fn main() -> ExitCode {
     let is_stdin_import = matches!(&cli.command, Command::Import(a) if a.paths.iter().any(|p| p == "-"));
     let result = match cli.command {
         Command::Abi(args) => abi::run(args),
+        Command::Tester(args) => tester::run(args),
         Command::Init => init(&cli.data_dir).map(|()| ExitCode::SUCCESS),
         command => run_async(command, &cli.data_dir, cli.database_url.as_deref(), cli.quiet),
     };
@@ -251,7 +278,8 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Serve(args) => serve(store.clone(), data_dir, args).await,
             Command::Apply(args) => worker::apply_cmd(&store, data_dir, args).await,
             Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
-            Command::Init | Command::Abi(_) => unreachable!("handled before the store is opened"),
+            Command::Token(cmd) => token(&store, cmd).await,
+            Command::Init | Command::Abi(_) | Command::Tester(_) => unreachable!("handled before the store is opened"),
         };
         store.close().await;
         code
@@ -491,6 +519,7 @@ async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
 async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     let mut config = quire_web::WebConfig::default();
     config.base_url = args.base_url.unwrap_or_else(|| format!("http://{}", args.listen));
+    config.tester_lease_secs = args.tester_lease;
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);
     if !args.no_worker {
         // Stops with the process; a job it held is taken again when its lease expires.
@@ -498,6 +527,29 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
         tokio::spawn(async move { w.run(std::future::pending()).await });
     }
     quire_web::serve(store, args.listen, config).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(store: &Store, cmd: TokenCommand) -> Result<ExitCode> {
+    match cmd {
+        TokenCommand::Create { name, scope } => {
+            let (token, secret) = store.create_token(&name, &scope).await?;
+            println!("{secret}");
+            eprintln!("quire: token {} ({}, scope {}): keep the line above, it is not shown again", token.id, token.name, token.scope);
+        }
+        TokenCommand::List => {
+            for t in store.tokens().await? {
+                println!("{}\t{}\t{}", t.id, t.scope, t.name);
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !store.revoke_token(id).await? {
+                eprintln!("quire: no live token {id}; see `quire token list`");
+                return Ok(ExitCode::from(exit::NOT_FOUND));
+            }
+            eprintln!("quire: token {id} revoked");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

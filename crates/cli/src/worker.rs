@@ -44,10 +44,17 @@ fn abi_configs(data_dir: &Path) -> Result<HashMap<String, AbiConfig>> {
     Ok(config.projects.into_iter().filter_map(|p| Some((p.name, p.abi?))).collect())
 }
 
+/// The `[[project.check]]` tables of the configuration file, by project.
+fn check_specs(data_dir: &Path) -> Result<HashMap<String, Vec<quire_worker::checks::CheckSpec>>> {
+    let config = crate::config::load(data_dir)?;
+    Ok(config.projects.into_iter().map(|p| (p.name, p.checks)).collect())
+}
+
 /// Worker settings from the command line, with the mirrors under `<data-dir>/git`.
 pub fn worker_options(data_dir: &Path, args: &WorkerArgs) -> Result<WorkerOptions> {
     let mut opts = WorkerOptions::new(data_dir.join("git"));
     opts.abi = abi_configs(data_dir)?;
+    opts.checks = check_specs(data_dir)?;
     if let Some(id) = &args.id {
         opts.id = id.clone();
     }
@@ -60,6 +67,7 @@ pub fn worker_options(data_dir: &Path, args: &WorkerArgs) -> Result<WorkerOption
 pub fn serve_worker_options(data_dir: &Path) -> Result<WorkerOptions> {
     let mut opts = WorkerOptions::new(data_dir.join("git"));
     opts.abi = abi_configs(data_dir)?;
+    opts.checks = check_specs(data_dir)?;
     Ok(opts)
 }
 
@@ -88,6 +96,14 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
                 let check = quire_worker::abi::run_abi_check(store, &repo, &applied.head, &applied.outcome.base.commit, commit, cfg).await?;
                 print!("\n{}", check.log.as_deref().unwrap_or_default());
                 eprintln!("quire: abi check: {:?}: {}", check.state, check.description.as_deref().unwrap_or_default());
+            }
+            if let Some(specs) = check_specs(data_dir)?.get(&applied.project).filter(|s| !s.is_empty()) {
+                let project = store.projects().await?.into_iter().map(|p| p.config).find(|p| p.name == applied.project);
+                let series = store.series(&applied.head).await?;
+                if let (Some(project), Some(series)) = (project, series) {
+                    quire_worker::checks::after_apply(store, &project, specs, &series, commit, applied.tag.as_deref()).await?;
+                    eprintln!("quire: checks run or queued for testers: {}", specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
+                }
             }
             match &applied.tag {
                 Some(tag) => eprintln!("quire: applied <{}> as {commit}, pushed as {tag}", applied.head),

@@ -321,3 +321,142 @@ both_backends!(apply_and_worker_apply_the_sample_series_to_its_tree, |site: Site
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 });
+
+/// A running `quire serve` (killed on drop).
+struct Server {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn serve(site: &Site, extra: &[&str]) -> Server {
+    serve_on(site, free_port(), extra)
+}
+
+fn serve_on(site: &Site, port: u16, extra: &[&str]) -> Server {
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--listen", listen.as_str()];
+    args.extend_from_slice(extra);
+    let child = site.cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let url = format!("http://{listen}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ureq::get(&format!("{url}/healthz")).call().is_err() {
+        assert!(std::time::Instant::now() < deadline, "quire serve did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Server { child, url }
+}
+
+/// Waits until `cond` holds (polling), failing after `secs`.
+fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// The store of a site, opened next to the running server, to watch its jobs.
+fn job_states(site: &Site, kind_prefix: &str) -> Vec<(String, u64)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
+        let counts = store.job_counts().await.unwrap();
+        store.close().await;
+        counts.into_iter().filter(|c| c.kind.starts_with(kind_prefix)).map(|c| (c.state, c.count)).collect()
+    })
+}
+
+fn checks_named(site: &Site, id: &str, name: &str) -> Vec<Value> {
+    let shown = site.json(&["series", "show", id, "--json"]);
+    shown["checks"].as_array().unwrap().iter().filter(|c| c["name"] == name).cloned().collect()
+}
+
+// Checks end to end: `quire serve` applies the sample's series and queues the `build` script for
+// testers; tester A (a real `quire tester` process) is killed mid-job; tester B finishes every job,
+// the lost one once; the built-in `style` check ran in the worker; tokens guard the API.
+both_backends!(testers_run_check_scripts_and_a_killed_tester_loses_its_job, |site: Site| {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("demo");
+    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh")).arg(work.path().join("d.mbox")).arg(&repo).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let bare = work.path().join("published.git");
+    assert!(Command::new("git").args(["init", "-q", "--bare"]).arg(&bare).status().unwrap().success());
+    // The script tries to reach the server (reachable from here): in the sandbox it cannot.
+    let port = free_port();
+    let config = format!(
+        "[[project]]\nname = \"demo\"\ngit = \"{}\"\nbranch = \"main\"\nmirror = \"{}\"\n\n[[project.check]]\nname = \"style\"\nbuiltin = \"style\"\n\n[[project.check]]\nname = \"build\"\nscript = \"sleep 3; test -f include/public/ring.h && echo built ok; curl -s -m 2 http://127.0.0.1:{port}/healthz || echo no network\"\ntimeout = 60\n",
+        repo.display(),
+        bare.display()
+    );
+    std::fs::write(site.dir.path().join("quire.toml"), config).unwrap();
+    site.ok(&["import", "--project", "demo", sample().to_str().unwrap()]);
+    let token = site.ok(&["token", "create", "--scope", "tester", "ci-box"]).trim().to_string();
+    assert!(token.starts_with("quire_") && token.len() > 40, "{token}");
+    let server = serve_on(&site, port, &["--tester-lease", "2"]);
+    assert!(ureq::get(&format!("{}/healthz", server.url)).call().is_ok(), "the server is reachable outside the sandbox");
+
+    // The worker in `serve` applies the three complete series and queues three build jobs.
+    wait_for(60, "three queued build jobs", || job_states(&site, "check:any:build").iter().map(|c| c.1).sum::<u64>() == 3);
+    let style = checks_named(&site, "v2-0@example.org", "style");
+    assert_eq!(style.len(), 1, "{style:?}");
+    assert_eq!(style[0]["state"], "pass", "{style:?}");
+
+    let tester = |name: &str| {
+        site.cmd(&["tester", "--server", &server.url, "--token", &token, "--name", name, "--poll", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut a = tester("A");
+    wait_for(30, "tester A to claim a job", || job_states(&site, "check:any:build").iter().any(|(s, n)| s == "running" && *n == 1));
+    a.kill().unwrap();
+    a.wait().unwrap();
+    let mut b = tester("B");
+    wait_for(90, "every build job done", || job_states(&site, "check:any:build") == vec![("done".to_string(), 3)]);
+    b.kill().unwrap();
+    let said = { let mut s = String::new(); std::io::Read::read_to_string(b.stderr.as_mut().unwrap(), &mut s).unwrap(); s };
+    for id in ["v1-0@example.org", "v2-0@example.org", "lone-1@example.net"] {
+        let build = checks_named(&site, id, "build");
+        assert_eq!(build.len(), 1, "{id}: one build check, not two: {build:?}\n{said}");
+        assert_eq!(build[0]["state"], "pass", "{build:?}");
+        let log = build[0]["log"].as_str().unwrap_or_default();
+        assert!(log.contains("built ok") && log.contains("no network") && !log.contains("ok\nok"), "{log}");
+    }
+
+    // Tokens: none, a wrong one, and external CI posting a result.
+    let claim = |auth: Option<&str>| {
+        let mut r = ureq::post(&format!("{}/api/v1/testers/claim", server.url));
+        if let Some(a) = auth {
+            r = r.set("Authorization", a);
+        }
+        match r.send_json(serde_json::json!({"tester": "x"})) {
+            Ok(resp) => resp.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(claim(None), 401);
+    assert_eq!(claim(Some("Bearer quire_wrong")), 401);
+    assert_eq!(claim(Some(&format!("Bearer {token}"))), 204);
+    let posted = ureq::post(&format!("{}/api/v1/checks", server.url))
+        .set("Authorization", &format!("Token {token}"))
+        .send_json(serde_json::json!({"message_id": "<lone-1@example.net>", "name": "kernelci", "state": "warning", "url": "https://ci.example.org/42", "description": "1 warning"}))
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let ci = checks_named(&site, "lone-1@example.net", "kernelci");
+    assert_eq!((ci.len(), ci[0]["state"].as_str()), (1, Some("warning")));
+    site.ok(&["token", "revoke", "1"]);
+    assert_eq!(claim(Some(&format!("Bearer {token}"))), 401);
+});

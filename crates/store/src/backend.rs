@@ -1699,7 +1699,13 @@ pub(crate) async fn checks(pool: &DbPool, message_id: &str) -> Result<Vec<Check>
 
 pub(crate) async fn add_check(pool: &DbPool, message_id: &str, c: &NewCheck) -> Result<i64> {
     let mut tx = pool.begin().await.ctx("starting a transaction")?;
-    let target = require_message(&mut tx, message_id).await?;
+    let id = add_check_in(&mut tx, message_id, c).await?;
+    tx.commit().await.ctx("saving a check")?;
+    Ok(id)
+}
+
+async fn add_check_in(tx: &mut Conn, message_id: &str, c: &NewCheck) -> Result<i64> {
+    let target = require_message(&mut *tx, message_id).await?;
     let row = sqlx::query(
         "INSERT INTO checks (target_id, name, state, url, description, log, created) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
@@ -1716,8 +1722,7 @@ pub(crate) async fn add_check(pool: &DbPool, message_id: &str, c: &NewCheck) -> 
     .ctx("saving a check")?;
     let id: i64 = get(&row, 0, "saving a check")?;
     let payload = serde_json::json!({"name": c.name, "state": check_state_name(c.state)});
-    let (project, head) = project_and_head_of(&mut tx, target).await?.unzip();
-    add_event_in(&mut tx, "check-finished", project.as_deref(), head.as_deref(), Some(message_id), &payload).await?;
-    tx.commit().await.ctx("saving a check")?;
+    let (project, head) = project_and_head_of(&mut *tx, target).await?.unzip();
+    add_event_in(&mut *tx, "check-finished", project.as_deref(), head.as_deref(), Some(message_id), &payload).await?;
     Ok(id)
 }

@@ -11,7 +11,7 @@
 //! Merged patches are recorded here too: which stored patch an upstream commit merged, and how
 //! it was matched (`patch-id`, or `author+subject`).
 
-use crate::{ApplyResult, Pool, Result, Store};
+use crate::{ApplyResult, NewCheck, Pool, Result, Store};
 
 /// The kind of job that applies a series with git.
 pub const APPLY: &str = "apply";
@@ -29,7 +29,36 @@ pub struct Job {
     pub attempts: u32,
     /// Unix seconds when the lease ends.
     pub lease_until: i64,
+    /// What a check job's runner needs (script, time limit, where the tree is); `None` for
+    /// `apply` jobs.
+    pub payload: Option<serde_json::Value>,
 }
+
+/// A job as an admin or a tester's report sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobInfo {
+    pub id: i64,
+    pub kind: String,
+    /// queued, running, done, failed.
+    pub state: String,
+    pub locked_by: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// An API token (its secret is never stored: only its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Token {
+    pub id: i64,
+    pub name: String,
+    /// `tester` (claim and report jobs, post checks) or `admin`.
+    pub scope: String,
+    pub created: i64,
+}
+
+/// Scopes a token can have.
+pub const TOKEN_SCOPES: &[&str] = &["tester", "admin"];
 
 /// Jobs by kind and state, for metrics and `quire worker --status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -82,36 +111,56 @@ impl Store {
     }
 
     /// Queues a job of `kind` about `message_id` now, or queues it again if it exists (attempts
-    /// reset): for applying one series again on request.
-    pub async fn enqueue_job(&self, kind: &str, message_id: &str, project: &str) -> Result<i64> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::enqueue(p, kind, message_id, project).await)
+    /// reset): for applying one series again on request, or a check after an apply. `payload`
+    /// is handed to whoever claims it.
+    pub async fn enqueue_job(&self, kind: &str, message_id: &str, project: &str, payload: Option<&serde_json::Value>) -> Result<i64> {
+        let payload = payload.map(|p| p.to_string());
+        on_backend!(self.pool, |p, m| m::jobs_sql::enqueue(p, kind, message_id, project, payload.as_deref()).await)
     }
 
-    /// Claims the oldest due job of one of `kinds` (any kind when empty) for `lease_secs`.
+    /// Claims the oldest due job whose kind is one of `kinds` (an entry ending in `*` is a
+    /// prefix: `check:*`), any kind when empty, for `lease_secs`.
     pub async fn claim_job(&self, worker: &str, lease_secs: i64, kinds: &[&str]) -> Result<Option<Job>> {
         on_backend!(self.pool, |p, m| m::jobs_sql::claim(p, worker, lease_secs, kinds).await)
     }
 
-    /// Extends the lease of a job `worker` holds; false when it has lost it.
-    pub async fn extend_job(&self, job: &Job, worker: &str, lease_secs: i64) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::extend(p, job.id, worker, lease_secs).await)
+    /// Extends the lease of job `job_id` that `worker` holds; false when it has lost it.
+    pub async fn extend_job(&self, job_id: i64, worker: &str, lease_secs: i64) -> Result<bool> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::extend(p, job_id, worker, lease_secs).await)
     }
 
     /// Marks a job done; false when `worker` no longer holds it.
-    pub async fn finish_job(&self, job: &Job, worker: &str) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish(p, job.id, worker).await)
+    pub async fn finish_job(&self, job_id: i64, worker: &str) -> Result<bool> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::finish(p, job_id, worker).await)
     }
 
     /// Stores the apply result of the series headed by `head` and marks the job done, atomically,
     /// only while `worker` holds the job. False (and nothing stored) when it lost the job.
-    pub async fn finish_apply_job(&self, job: &Job, worker: &str, head: &str, result: &ApplyResult) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish_apply(p, job.id, worker, head, result).await)
+    pub async fn finish_apply_job(&self, job_id: i64, worker: &str, head: &str, result: &ApplyResult) -> Result<bool> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::finish_apply(p, job_id, worker, head, result).await)
+    }
+
+    /// Stores a check on `message_id` and marks its job done, atomically, only while `worker`
+    /// holds the job: the check's id, or `None` (nothing stored) when it lost the job.
+    pub async fn finish_check_job(&self, job_id: i64, worker: &str, message_id: &str, check: &NewCheck) -> Result<Option<i64>> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::finish_check(p, job_id, worker, message_id, check).await)
     }
 
     /// Gives a job back after an error: queued again at `retry_at` (unix seconds), or failed for
     /// good when `None`. False when `worker` no longer holds it.
-    pub async fn fail_job(&self, job: &Job, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::fail(p, job.id, worker, error, retry_at).await)
+    pub async fn fail_job(&self, job_id: i64, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::fail(p, job_id, worker, error, retry_at).await)
+    }
+
+    /// Job `id` while it is running (`None` when it is not, or does not exist).
+    pub async fn running_job(&self, id: i64) -> Result<Option<JobInfo>> {
+        let job = on_backend!(self.pool, |p, m| m::jobs_sql::job_info(p, id).await)?;
+        Ok(job.filter(|j| j.state == "running"))
+    }
+
+    /// Job `id` in any state.
+    pub async fn job(&self, id: i64) -> Result<Option<JobInfo>> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::job_info(p, id).await)
     }
 
     /// Jobs by kind and state.
@@ -140,5 +189,36 @@ impl Store {
     /// Which of these patches (Message-IDs) are merged upstream, and by which commit.
     pub async fn merged_patches(&self, message_ids: &[String]) -> Result<Vec<MergedPatch>> {
         on_backend!(self.pool, |p, m| m::jobs_sql::merged(p, message_ids).await)
+    }
+
+    /// Creates a token of `scope` (see [`TOKEN_SCOPES`]); returns it and its secret, which is
+    /// shown once and never stored.
+    pub async fn create_token(&self, name: &str, scope: &str) -> Result<(Token, String)> {
+        if !TOKEN_SCOPES.contains(&scope) {
+            return Err(crate::Error::Invalid(format!("unknown token scope {scope:?}: use one of {}", TOKEN_SCOPES.join(", "))));
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
+        let secret = format!("quire_{}", hex::encode(bytes));
+        let hash = crate::derive::sha256_hex(secret.as_bytes());
+        let id = on_backend!(self.pool, |p, m| m::jobs_sql::create_token(p, name, scope, &hash).await)?;
+        let token = Token { id, name: name.to_string(), scope: scope.to_string(), created: crate::now() };
+        Ok((token, secret))
+    }
+
+    /// The live token whose secret this is.
+    pub async fn check_token(&self, secret: &str) -> Result<Option<Token>> {
+        let hash = crate::derive::sha256_hex(secret.trim().as_bytes());
+        on_backend!(self.pool, |p, m| m::jobs_sql::token_by_hash(p, &hash).await)
+    }
+
+    /// Live tokens (without secrets).
+    pub async fn tokens(&self) -> Result<Vec<Token>> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::tokens(p).await)
+    }
+
+    /// Revokes a token; false when there is no live token with that id.
+    pub async fn revoke_token(&self, id: i64) -> Result<bool> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::revoke_token(p, id).await)
     }
 }

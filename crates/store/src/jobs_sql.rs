@@ -4,7 +4,7 @@
 
 pub(crate) mod jobs_sql {
     use super::*;
-    use crate::jobs::{Job, JobCount, MergeCandidate, MergedPatch, UpstreamMatch};
+    use crate::jobs::{Job, JobCount, JobInfo, MergeCandidate, MergedPatch, Token, UpstreamMatch};
 
     /// Queues an `apply` job for every complete series of a project with a git tree that has
     /// neither an apply result nor a job yet. Returns how many were queued.
@@ -26,21 +26,22 @@ pub(crate) mod jobs_sql {
     }
 
     /// Queues (or queues again, resetting attempts) one job about `message_id`.
-    pub(crate) async fn enqueue(pool: &DbPool, kind: &str, message_id: &str, project: &str) -> Result<i64> {
+    pub(crate) async fn enqueue(pool: &DbPool, kind: &str, message_id: &str, project: &str, payload: Option<&str>) -> Result<i64> {
         let mut tx = pool.begin().await.ctx("starting a transaction")?;
         let target = require_message(&mut tx, message_id).await?;
         let t = now();
         let row = sqlx::query(
-            "INSERT INTO jobs (kind, target_id, project, state, not_before, created, updated) \
-             VALUES ($1, $2, $3, 'queued', $4, $4, $4) ON CONFLICT (kind, target_id) DO UPDATE SET \
+            "INSERT INTO jobs (kind, target_id, project, state, not_before, created, updated, payload) \
+             VALUES ($1, $2, $3, 'queued', $4, $4, $4, $5) ON CONFLICT (kind, target_id) DO UPDATE SET \
              state = 'queued', attempts = 0, not_before = excluded.not_before, locked_by = NULL, \
-             locked_until = NULL, last_error = NULL, project = excluded.project, updated = excluded.updated \
-             RETURNING id",
+             locked_until = NULL, last_error = NULL, project = excluded.project, updated = excluded.updated, \
+             payload = excluded.payload RETURNING id",
         )
         .bind(kind)
         .bind(target)
         .bind(clean(project).as_ref())
         .bind(t)
+        .bind(payload.map(clean).as_deref())
         .fetch_one(&mut *tx)
         .await
         .ctx("queueing a job")?;
@@ -54,25 +55,31 @@ pub(crate) mod jobs_sql {
     /// so the single UPDATE is atomic there.
     pub(crate) async fn claim(pool: &DbPool, worker: &str, lease_secs: i64, kinds: &[&str]) -> Result<Option<Job>> {
         let t = now();
-        let kinds_json = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".into());
+        // `kind` or `prefix*` patterns, as parameters $4, $5...
         let kind_filter = if kinds.is_empty() {
             "TRUE".to_string()
-        } else if PG {
-            "kind IN (SELECT jsonb_array_elements_text($4::jsonb))".to_string()
         } else {
-            "kind IN (SELECT value FROM json_each($4))".to_string()
+            let alternatives: Vec<String> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| if k.ends_with('*') { format!("kind LIKE ${} ESCAPE '\\'", i + 4) } else { format!("kind = ${}", i + 4) })
+                .collect();
+            format!("({})", alternatives.join(" OR "))
         };
         let lock = if PG { "FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated = $3 \
              WHERE id = (SELECT id FROM jobs WHERE ((state = 'queued' AND not_before <= $3) \
              OR (state = 'running' AND locked_until < $3)) AND {kind_filter} ORDER BY not_before, id LIMIT 1 {lock}) \
-             RETURNING id, kind, target_id, project, attempts"
+             RETURNING id, kind, target_id, project, attempts, payload"
         );
         let worker = clean(worker);
         let mut q = sqlx::query(&sql).bind(worker.as_ref()).bind(t + lease_secs).bind(t);
-        if !kinds.is_empty() {
-            q = q.bind(kinds_json);
+        for k in kinds {
+            q = q.bind(match k.strip_suffix('*') {
+                Some(prefix) => format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
+                None => k.to_string(),
+            });
         }
         let mut conn = pool.acquire().await.ctx("connecting")?;
         let what = "claiming a job";
@@ -85,6 +92,7 @@ pub(crate) mod jobs_sql {
             .ctx(what)?
             .map(|r| get::<String>(&r, 0, what))
             .transpose()?;
+        let payload: Option<String> = get(&row, 5, what)?;
         Ok(Some(Job {
             id: get(&row, 0, what)?,
             kind: get(&row, 1, what)?,
@@ -92,6 +100,7 @@ pub(crate) mod jobs_sql {
             project: get(&row, 3, what)?,
             attempts: to_u32(get(&row, 4, what)?),
             lease_until: t + lease_secs,
+            payload: payload.and_then(|p| serde_json::from_str(&p).ok()),
         }))
     }
 
@@ -144,6 +153,17 @@ pub(crate) mod jobs_sql {
         Ok(true)
     }
 
+    /// Records a check's result and marks its job done, atomically, only while `worker` holds it.
+    pub(crate) async fn finish_check(pool: &DbPool, id: i64, worker: &str, message_id: &str, c: &NewCheck) -> Result<Option<i64>> {
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        if !finish_in(&mut tx, id, worker).await? {
+            return Ok(None);
+        }
+        let check = add_check_in(&mut tx, message_id, c).await?;
+        tx.commit().await.ctx("saving a check")?;
+        Ok(Some(check))
+    }
+
     /// Gives a job back: queued again at `retry_at`, or failed for good when `retry_at` is None.
     pub(crate) async fn fail(pool: &DbPool, id: i64, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
         let t = now();
@@ -161,6 +181,26 @@ pub(crate) mod jobs_sql {
         .await
         .ctx("failing a job")?;
         Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn job_info(pool: &DbPool, id: i64) -> Result<Option<JobInfo>> {
+        let what = "reading a job";
+        let row = sqlx::query("SELECT kind, state, locked_by, payload, attempts, last_error FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .ctx(what)?;
+        let Some(r) = row else { return Ok(None) };
+        let payload: Option<String> = get(&r, 3, what)?;
+        Ok(Some(JobInfo {
+            id,
+            kind: get(&r, 0, what)?,
+            state: get(&r, 1, what)?,
+            locked_by: get(&r, 2, what)?,
+            payload: payload.and_then(|p| serde_json::from_str(&p).ok()),
+            attempts: to_u32(get(&r, 4, what)?),
+            last_error: get(&r, 5, what)?,
+        }))
     }
 
     pub(crate) async fn job_counts(pool: &DbPool) -> Result<Vec<JobCount>> {
@@ -317,5 +357,52 @@ pub(crate) mod jobs_sql {
             }
         }
         Ok(out)
+    }
+
+    pub(crate) async fn create_token(pool: &DbPool, name: &str, scope: &str, hash: &str) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO tokens (name, scope, hash, created) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(clean(name).as_ref())
+            .bind(scope)
+            .bind(hash)
+            .bind(now())
+            .fetch_one(pool)
+            .await
+            .ctx("creating a token")?;
+        get(&row, 0, "creating a token")
+    }
+
+    /// The live token with this hash (and notes its use).
+    pub(crate) async fn token_by_hash(pool: &DbPool, hash: &str) -> Result<Option<Token>> {
+        let what = "checking a token";
+        let row = sqlx::query("SELECT id, name, scope, created FROM tokens WHERE hash = $1 AND revoked IS NULL")
+            .bind(hash)
+            .fetch_optional(pool)
+            .await
+            .ctx(what)?;
+        let Some(r) = row else { return Ok(None) };
+        let token = Token { id: get(&r, 0, what)?, name: get(&r, 1, what)?, scope: get(&r, 2, what)?, created: get(&r, 3, what)? };
+        sqlx::query("UPDATE tokens SET last_used = $1 WHERE id = $2").bind(now()).bind(token.id).execute(pool).await.ctx(what)?;
+        Ok(Some(token))
+    }
+
+    pub(crate) async fn tokens(pool: &DbPool) -> Result<Vec<Token>> {
+        let what = "listing tokens";
+        let rows = sqlx::query("SELECT id, name, scope, created FROM tokens WHERE revoked IS NULL ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .ctx(what)?;
+        rows.iter()
+            .map(|r| Ok(Token { id: get(r, 0, what)?, name: get(r, 1, what)?, scope: get(r, 2, what)?, created: get(r, 3, what)? }))
+            .collect()
+    }
+
+    pub(crate) async fn revoke_token(pool: &DbPool, id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(pool)
+            .await
+            .ctx("revoking a token")?;
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -66,7 +66,7 @@ macro_rules! on_backend {
 }
 
 mod jobs;
-pub use jobs::{APPLY, Job, JobCount, MergeCandidate, MergedPatch, UpstreamMatch};
+pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch};
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check
 /// results.

@@ -16,13 +16,14 @@ pub mod diffstat;
 pub mod error;
 pub mod interdiff;
 mod pages;
+pub mod testers;
 pub mod quote;
 pub mod url;
 pub mod views;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use quire_store::Store;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,11 +50,13 @@ pub struct WebConfig {
     pub projects: HashMap<String, ProjectWebConfig>,
     /// Series per list page.
     pub per_page: u32,
+    /// How long a tester holds a claimed check job without a heartbeat.
+    pub tester_lease_secs: i64,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { base_url: "http://127.0.0.1:8080".into(), projects: HashMap::new(), per_page: 50 }
+        WebConfig { base_url: "http://127.0.0.1:8080".into(), projects: HashMap::new(), per_page: 50, tester_lease_secs: 120 }
     }
 }
 
@@ -136,6 +139,10 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/testers/claim", post(testers::claim))
+        .route("/api/v1/testers/jobs/{id}/heartbeat", post(testers::heartbeat))
+        .route("/api/v1/testers/jobs/{id}/result", post(testers::result))
+        .route("/api/v1/checks", post(testers::post_check))
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))

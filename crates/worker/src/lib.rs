@@ -17,6 +17,7 @@
 
 pub mod abi;
 pub mod apply;
+pub mod checks;
 pub mod merge;
 
 use std::collections::HashMap;
@@ -71,6 +72,8 @@ pub struct WorkerOptions {
     pub max_attempts: u32,
     /// Projects with the built-in `abi` check (`[project.abi]`), run on every applied series.
     pub abi: HashMap<String, quire_abi::AbiConfig>,
+    /// Projects' `[[project.check]]` tables: built-ins run here, scripts are queued for testers.
+    pub checks: HashMap<String, Vec<checks::CheckSpec>>,
 }
 
 impl WorkerOptions {
@@ -83,6 +86,7 @@ impl WorkerOptions {
             fetch_every: Duration::from_secs(5 * 60),
             max_attempts: 5,
             abi: HashMap::new(),
+            checks: HashMap::new(),
         }
     }
 }
@@ -215,7 +219,7 @@ impl Worker {
     async fn run_job(&mut self, job: &Job, stats: &mut RoundStats) -> Result<()> {
         let worker = self.opts.id.clone();
         let Some(head) = job.target.clone() else {
-            self.store.fail_job(job, &worker, "the message of this job is not stored", None).await?;
+            self.store.fail_job(job.id, &worker, "the message of this job is not stored", None).await?;
             return Ok(());
         };
         let span = tracing::info_span!("apply", head = %head, project = %job.project, attempt = job.attempts);
@@ -228,7 +232,7 @@ impl Worker {
         let outcome = apply_series(&self.store, &self.opts.git_dir, &head, None, fetch).await;
         match outcome {
             Ok(applied) => {
-                if self.store.finish_apply_job(job, &worker, &applied.head, &applied.result).await? {
+                if self.store.finish_apply_job(job.id, &worker, &applied.head, &applied.result).await? {
                     match applied.outcome.applied_commit() {
                         Some(commit) => {
                             stats.applied += 1;
@@ -237,6 +241,9 @@ impl Worker {
                                 let base = applied.outcome.base.commit.clone();
                                 let c = abi::run_abi_check(&self.store, &repo, &applied.head, &base, commit, cfg).await?;
                                 tracing::info!(state = ?c.state, description = ?c.description, "abi check");
+                            }
+                            if let Some(specs) = self.opts.checks.get(&job.project).filter(|s| !s.is_empty()) {
+                                self.run_checks(&applied, specs, commit).await?;
                             }
                         }
                         None => stats.failed_to_apply += 1,
@@ -250,10 +257,20 @@ impl Worker {
                 let retry = (!e.is_permanent() && job.attempts < self.opts.max_attempts)
                     .then(|| chrono::Utc::now().timestamp() + backoff_secs(job.attempts));
                 tracing::warn!(error = %e, retry_at = ?retry, "apply job failed");
-                self.store.fail_job(job, &worker, &e.to_string(), retry).await?;
+                self.store.fail_job(job.id, &worker, &e.to_string(), retry).await?;
             }
         }
         Ok(())
+    }
+}
+
+impl Worker {
+    async fn run_checks(&self, applied: &Applied, specs: &[checks::CheckSpec], commit: &str) -> Result<()> {
+        let Some(project) = self.store.projects().await?.into_iter().map(|p| p.config).find(|p| p.name == applied.project) else {
+            return Ok(());
+        };
+        let Some(series) = self.store.series(&applied.head).await? else { return Ok(()) };
+        checks::after_apply(&self.store, &project, specs, &series, commit, applied.tag.as_deref()).await
     }
 }
 

@@ -187,12 +187,12 @@ both_backends!(based_on_chain_applies_the_base_series_first, |store| async move 
     import(&store, &site.world.path("b.mbox"), b_mbox.as_bytes()).await;
     import(&store, &site.world.path("a.mbox"), a_mbox.as_bytes()).await;
     let mut worker = site.worker(&store, "w1");
-    store.enqueue_job(quire_store::APPLY, &b_cover, "demo").await.expect("enqueue");
+    store.enqueue_job(quire_store::APPLY, &b_cover, "demo", None).await.expect("enqueue");
     let job = store.claim_job("w1", 60, &[quire_store::APPLY]).await.expect("claim").expect("B's job");
     assert_eq!(job.target.as_deref(), Some(b_cover.as_str()));
     let applied = quire_worker::apply_series(&store, &site.git_dir, &b_cover, None, true).await.expect("apply B");
     assert_eq!(applied.prerequisites, vec![a_cover.clone()], "{:?}", applied.result.log);
-    assert!(store.finish_apply_job(&job, "w1", &applied.head, &applied.result).await.expect("finish"));
+    assert!(store.finish_apply_job(job.id, "w1", &applied.head, &applied.result).await.expect("finish"));
     let a = store.apply_result(&a_cover).await.expect("read").expect("A applied first");
     let b = store.apply_result(&b_cover).await.expect("read").expect("B applied");
     assert_eq!((a.state, b.state), (ApplyState::Applied, ApplyState::Applied), "{:?}", b.log);
@@ -284,8 +284,8 @@ both_backends!(a_worker_killed_mid_queue_loses_its_job_and_every_series_is_appli
     }
     // The dead worker comes back: it cannot store a second result.
     let fake = store.apply_result(&covers[0]).await.expect("read").expect("result");
-    assert!(!store.finish_apply_job(&lost, "dead", &covers[0], &fake).await.expect("finish"));
-    assert!(!store.fail_job(&lost, "dead", "late", None).await.expect("fail"));
+    assert!(!store.finish_apply_job(lost.id, "dead", &covers[0], &fake).await.expect("finish"));
+    assert!(!store.fail_job(lost.id, "dead", "late", None).await.expect("fail"));
     let counts = store.job_counts().await.expect("counts");
     assert_eq!(counts.iter().map(|c| (c.state.as_str(), c.count)).collect::<Vec<_>>(), vec![("done", 3)]);
 });

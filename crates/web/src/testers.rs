@@ -1,0 +1,196 @@
+//! The API testers and external CI talk to (`/api/v1/testers/...`, `POST /api/v1/checks`).
+//!
+//! A tester (`quire tester`) claims a check job for `lease` seconds, heartbeats while its script
+//! runs, and reports the result; the result is stored only while it still holds the job (a
+//! tester that died loses the job to the next one when its lease expires). Tokens of scope
+//! `tester` may do this and post checks, nothing else; `admin` tokens too.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::AppState;
+use quire_store::{CheckState, NewCheck, Token};
+
+/// An API error: a status and one line, as JSON `{"detail": "..."}` (Patchwork's shape).
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "detail": self.1 }))).into_response()
+    }
+}
+
+fn store_error(e: quire_store::Error) -> ApiError {
+    tracing::warn!(error = %e, "API store error");
+    ApiError(StatusCode::SERVICE_UNAVAILABLE, "the database is not available; try again".into())
+}
+
+/// The token of `Authorization: Bearer <token>` (or Patchwork's `Token <token>`), if it may act
+/// as a tester.
+pub async fn tester_token(state: &AppState, headers: &HeaderMap) -> Result<Token, ApiError> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let secret = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("Token ")).map(str::trim).unwrap_or("");
+    if secret.is_empty() {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "a token is needed: `Authorization: Bearer <token>` (quire token create)".into()));
+    }
+    match state.store.check_token(secret).await.map_err(store_error)? {
+        Some(t) if t.scope == "tester" || t.scope == "admin" => Ok(t),
+        Some(t) => Err(ApiError(StatusCode::FORBIDDEN, format!("token {:?} (scope {}) may not run checks", t.name, t.scope))),
+        None => Err(ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())),
+    }
+}
+
+/// The lock owner of a tester: its token and the name it gives, so that one token's testers
+/// cannot finish each other's jobs by accident.
+fn owner(token: &Token, tester: &str) -> String {
+    format!("tester:{}:{}", token.id, tester)
+}
+
+fn safe_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 100 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
+#[derive(Deserialize)]
+pub struct ClaimRequest {
+    pub tester: String,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+/// `POST /api/v1/testers/claim`: 200 with the job, or 204 when none is due.
+pub async fn claim(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<ClaimRequest>) -> Result<Response, ApiError> {
+    let token = tester_token(&state, &headers).await?;
+    if !safe_name(&req.tester) || !req.capabilities.iter().all(|c| safe_name(c)) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "tester and capability names: letters, digits, `-_.@`, at most 100".into()));
+    }
+    let kinds: Vec<String> =
+        std::iter::once("check:any:*".to_string()).chain(req.capabilities.iter().map(|c| format!("check:{c}:*"))).collect();
+    let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+    let lease = state.config.tester_lease_secs.max(1);
+    let job = state.store.claim_job(&owner(&token, &req.tester), lease, &kinds).await.map_err(store_error)?;
+    let Some(job) = job else { return Ok(StatusCode::NO_CONTENT.into_response()) };
+    tracing::info!(job = job.id, kind = %job.kind, tester = %req.tester, "check job claimed");
+    Ok(Json(json!({ "job_id": job.id, "kind": job.kind, "lease_secs": lease, "attempt": job.attempts, "job": job.payload }))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Heartbeat {
+    pub tester: String,
+}
+
+/// `POST /api/v1/testers/jobs/{id}/heartbeat`: 204, or 409 when the job is no longer this
+/// tester's (its lease expired and another took it).
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(req): Json<Heartbeat>,
+) -> Result<StatusCode, ApiError> {
+    let token = tester_token(&state, &headers).await?;
+    let lease = state.config.tester_lease_secs.max(1);
+    match state.store.extend_job(id, &owner(&token, &req.tester), lease).await.map_err(store_error)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not held by tester {:?}", req.tester))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Report {
+    pub tester: String,
+    pub state: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub log: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+fn check_state(s: &str) -> Result<CheckState, ApiError> {
+    match s {
+        "pass" | "success" => Ok(CheckState::Pass),
+        "warning" => Ok(CheckState::Warning),
+        "fail" => Ok(CheckState::Fail),
+        "error" => Ok(CheckState::Error),
+        other => Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown check state {other:?}: use pass, warning, fail or error"))),
+    }
+}
+
+/// Logs past this are cut (from the front: the end of a log says what failed).
+const MAX_LOG: usize = 4 << 20;
+
+fn tail(log: Option<String>) -> Option<String> {
+    log.map(|l| {
+        if l.len() <= MAX_LOG {
+            return l;
+        }
+        let mut start = l.len() - MAX_LOG;
+        while !l.is_char_boundary(start) {
+            start += 1;
+        }
+        format!("[... {start} bytes cut ...]\n{}", &l[start..])
+    })
+}
+
+/// `POST /api/v1/testers/jobs/{id}/result`: stores the check on the series and finishes the
+/// job, once: 201, or 409 when the job is no longer this tester's.
+pub async fn result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Json(req): Json<Report>,
+) -> Result<Response, ApiError> {
+    let token = tester_token(&state, &headers).await?;
+    let check_state = check_state(&req.state)?;
+    // The job's payload names the check and the series; a tester cannot choose them.
+    let (name, series) = match state.store.running_job(id).await.map_err(store_error)? {
+        Some(job) if job.locked_by.as_deref() == Some(owner(&token, &req.tester).as_str()) => {
+            let p = job.payload.unwrap_or_default();
+            match (p["check"].as_str(), p["series"].as_str()) {
+                (Some(n), Some(s)) => (n.to_string(), s.to_string()),
+                _ => return Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not a check job"))),
+            }
+        }
+        _ => return Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not held by tester {:?}", req.tester))),
+    };
+    let check = NewCheck { name, state: check_state, url: req.url, description: req.description, log: tail(req.log) };
+    match state.store.finish_check_job(id, &owner(&token, &req.tester), &series, &check).await.map_err(store_error)? {
+        Some(check_id) => Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response()),
+        None => Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not held by tester {:?}", req.tester))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PostCheck {
+    /// The series head or a patch.
+    pub message_id: String,
+    pub name: String,
+    pub state: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub log: Option<String>,
+}
+
+/// `POST /api/v1/checks`: an external CI's result for a series or a patch.
+pub async fn post_check(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<PostCheck>) -> Result<Response, ApiError> {
+    tester_token(&state, &headers).await?;
+    let check_state = check_state(&req.state)?;
+    if !safe_name(&req.name) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "check names: letters, digits, `-_.@`, at most 100".into()));
+    }
+    let id = req.message_id.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+    if state.store.message(&id).await.map_err(store_error)?.is_none() {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no message <{id}>")));
+    }
+    let check = NewCheck { name: req.name, state: check_state, url: req.url, description: req.description, log: tail(req.log) };
+    let check_id = state.store.add_check(&id, &check).await.map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())
+}
