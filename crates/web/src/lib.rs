@@ -15,6 +15,7 @@ pub mod diff;
 pub mod diffstat;
 pub mod error;
 pub mod interdiff;
+pub mod metrics;
 mod pages;
 pub mod testers;
 pub mod quote;
@@ -70,6 +71,7 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     projects: Arc<tokio::sync::Mutex<ProjectCache>>,
     row_states: Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, RowState)>>>,
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 /// What a list line shows of a series beyond its summary: applied or not, checks passed or
@@ -97,7 +99,13 @@ pub const PROJECT_CACHE_TTL: std::time::Duration = std::time::Duration::from_sec
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> AppState {
-        AppState { store: Arc::new(store), config: Arc::new(config), projects: Default::default(), row_states: Default::default() }
+        AppState {
+            store: Arc::new(store),
+            config: Arc::new(config),
+            projects: Default::default(),
+            row_states: Default::default(),
+            metrics: Default::default(),
+        }
     }
 
     /// The list state of the series `head`, at most [`PROJECT_CACHE_TTL`] old.
@@ -139,6 +147,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/v1/testers/claim", post(testers::claim))
         .route("/api/v1/testers/jobs/{id}/heartbeat", post(testers::heartbeat))
         .route("/api/v1/testers/jobs/{id}/result", post(testers::result))
@@ -158,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{project}/{id}/checks/{check}", get(pages::check_log))
         .fallback(pages::not_found)
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
