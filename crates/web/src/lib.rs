@@ -14,6 +14,7 @@ pub mod build;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
+pub mod inbox;
 pub mod interdiff;
 mod pages;
 pub mod quote;
@@ -139,7 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))
-        .route("/{project}/", get(pages::series_list))
+        .route("/{project}/", get(inbox::list_get).post(inbox::list_post))
         .route("/{project}/new.atom", get(pages::atom))
         .route("/{project}/{id}", get(pages::message_slash))
         .route("/{project}/{id}/", get(pages::message))
@@ -149,8 +150,23 @@ pub fn router(state: AppState) -> Router {
         .route("/{project}/{id}/patch", get(pages::patch))
         .route("/{project}/{id}/apply.log", get(pages::apply_log))
         .route("/{project}/{id}/checks/{check}", get(pages::check_log))
+        // public-inbox's URLs (b4, lei); `/all/` (static) wins over `{project}`.
+        .route("/{project}/{id}/t.mbox.gz", get(inbox::t_mbox_gz))
+        .route("/{project}/{id}/T/", get(inbox::thread_flat))
+        .route("/all/", get(inbox::all_get).post(inbox::all_post))
+        .route("/all/{id}", get(inbox::all_message_slash))
+        .route("/all/{id}/", get(inbox::all_message))
+        .route("/all/{id}/raw", get(inbox::all_raw))
+        .route("/all/{id}/t.mbox.gz", get(inbox::all_t_mbox_gz))
+        .route("/all/{id}/T/", get(inbox::all_thread_flat))
         .fallback(pages::not_found)
-        .layer(tower_http::compression::CompressionLayer::new())
+        // Gzipped mboxes are sent as they are: compressing them again would give them a
+        // Content-Encoding, and b4 then fails with BadGzipFile.
+        .layer(tower_http::compression::CompressionLayer::new().compress_when({
+            use tower_http::compression::Predicate as _;
+            use tower_http::compression::predicate::{DefaultPredicate, NotForContentType};
+            DefaultPredicate::new().and(NotForContentType::const_new("application/gzip"))
+        }))
         .with_state(state)
 }
 

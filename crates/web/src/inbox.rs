@@ -1,0 +1,418 @@
+//! public-inbox's URLs, so that b4 and lei work with `b4.midmask = http://HOST/<list>/%s`.
+//!
+//! - `GET /<list>/<msgid>/t.mbox.gz`: the whole thread, mboxrd, gzipped. Sent as
+//!   `Content-Type: application/gzip` and never with `Content-Encoding` (b4 gunzips the body
+//!   itself and fails with BadGzipFile when an HTTP layer already did).
+//! - `POST /<list>/?x=m[&t=1]&q=QUERY` (body `x=m`) and `GET /<list>/?x=m&q=QUERY`: the
+//!   matching messages (with `t=1`, their whole threads) as a gzipped mboxrd; 404 when nothing
+//!   matches, 400 with one line when the query cannot be read.
+//! - `/<list>/<msgid>/T/`: the thread on one page. `/<list>/<msgid>/`, `/raw` and
+//!   `/<list>/new.atom` are the pages' own routes.
+//! - `/all/...`: the same across every list; `/<msgid>/` at the root answers 302 to
+//!   `/all/<msgid>/` (b4 finds a message's list that way when its midmask names no list).
+//!
+//! `<list>` is a project's name. Message-IDs arrive percent-encoded (`%40`, `%2F`); axum
+//! decodes them, and implausible ones (NUL, 10 KB) are 404s before they reach the store.
+
+use std::io::Write as _;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use quire_store::{InboxMail, MessageRecord};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::build;
+use crate::error::WebError;
+use crate::url::{anchor, bare_id, implausible_id, message_url, segment};
+use crate::views::MessagePage;
+
+/// The name under which every list is searched together, as on lore.
+pub const ALL: &str = "all";
+
+/// The parameters public-inbox reads on a list's URL.
+#[derive(Debug, Default, Deserialize)]
+pub struct InboxQuery {
+    /// `m` asks for an mbox of the results.
+    x: Option<String>,
+    /// `1` expands every match to its whole thread.
+    t: Option<String>,
+    q: Option<String>,
+}
+
+impl InboxQuery {
+    fn wants_mbox(&self) -> bool {
+        self.x.as_deref() == Some("m")
+    }
+    fn threads(&self) -> bool {
+        self.t.as_deref().is_some_and(|t| t.trim() == "1")
+    }
+}
+
+/// An answer for a program: status and one line of text.
+fn plain(status: StatusCode, line: impl Into<String>) -> Response {
+    let mut text = line.into();
+    text.push('\n');
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+}
+
+fn internal(what: &str, e: quire_store::Error) -> Response {
+    tracing::error!(error = %e, "{what}");
+    plain(StatusCode::INTERNAL_SERVER_ERROR, format!("The server could not read its store while {what}; the error is in its log."))
+}
+
+/// A 302 Found (axum's `Redirect` has no 302).
+fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
+        Err(_) => plain(StatusCode::NOT_FOUND, "That message cannot be named in a URL."),
+    }
+}
+
+/// `mails` as an mboxrd (public-inbox's flavour): a `From mboxrd@z` line before each message,
+/// every line that is `From ` behind any number of `>` gets one more `>`, and a blank line
+/// after each message.
+pub fn mboxrd(mails: &[InboxMail]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(mails.iter().map(|m| m.raw.len() + 64).sum());
+    for m in mails {
+        out.extend_from_slice(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n");
+        for line in m.raw.split_inclusive(|&b| b == b'\n') {
+            let unquoted = &line[line.iter().take_while(|&&b| b == b'>').count()..];
+            if unquoted.starts_with(b"From ") {
+                out.push(b'>');
+            }
+            out.extend_from_slice(line);
+        }
+        if !m.raw.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+    out
+}
+
+/// The gzipped mboxrd answer, or a 404 when there is nothing to send.
+fn gzip_mbox(mails: &[InboxMail], empty: &str) -> Response {
+    if mails.is_empty() {
+        return plain(StatusCode::NOT_FOUND, empty);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let body = match gz.write_all(&mboxrd(mails)).and_then(|()| gz.finish()) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "gzipping an mbox");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "The server could not compress the mbox.");
+        }
+    };
+    // application/gzip and no Content-Encoding: the client gunzips the file itself (and the
+    // compression layer leaves this type alone, see `router`).
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/gzip")], body).into_response()
+}
+
+/// The list a URL names: `None` for `/all/`, else the project (checked to exist).
+async fn list_scope(state: &AppState, list: &str) -> Result<Option<String>, Response> {
+    if list == ALL {
+        return Ok(None);
+    }
+    if implausible_id(list).is_some() {
+        return Err(plain(StatusCode::NOT_FOUND, "No such list."));
+    }
+    match state.project_configs().await {
+        Ok(p) if p.contains_key(list) => Ok(Some(list.to_string())),
+        Ok(_) => Err(plain(StatusCode::NOT_FOUND, format!("No list is named “{list}”."))),
+        Err(e) => Err(internal("reading the projects", e)),
+    }
+}
+
+/// A Message-ID from the URL, angle brackets dropped, or a 404 when no mail can have it.
+fn message_id(raw: &str) -> Result<String, Response> {
+    let id = bare_id(raw);
+    match implausible_id(id) {
+        Some(why) => Err(plain(StatusCode::NOT_FOUND, format!("No message has {why}."))),
+        None => Ok(id.to_string()),
+    }
+}
+
+fn path_parts<T>(p: Result<Path<T>, PathRejection>) -> Result<T, Response> {
+    p.map(|Path(t)| t).map_err(|e| plain(StatusCode::BAD_REQUEST, format!("The address cannot be read: {}", e.body_text())))
+}
+
+fn query_parts(q: Result<Query<InboxQuery>, QueryRejection>) -> Result<InboxQuery, Response> {
+    q.map(|Query(q)| q).map_err(|e| plain(StatusCode::BAD_REQUEST, format!("The query cannot be read: {}", e.body_text())))
+}
+
+/// Runs a search of `list` and answers with its mbox.
+async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) -> Response {
+    let scope = match list_scope(state, list).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // public-inbox takes `q` from the URL; a form body may carry it too.
+    let from_body: InboxQuery = serde_urlencoded_form(body);
+    let q = params.q.as_deref().or(from_body.q.as_deref()).map(str::trim).unwrap_or_default();
+    if q.is_empty() {
+        return plain(StatusCode::BAD_REQUEST, "No query: add q=... (for example q=s:\"subject\").");
+    }
+    let threads = params.threads() || from_body.threads();
+    match state.store.inbox_search(scope.as_deref(), q, threads).await {
+        Ok(mails) => gzip_mbox(&mails, &format!("No message matches “{q}”.")),
+        Err(quire_store::Error::Invalid(why)) => plain(StatusCode::BAD_REQUEST, why),
+        Err(e) => internal("searching", e),
+    }
+}
+
+/// The fields of a urlencoded form body; anything unreadable counts as absent (the body only
+/// repeats `x=m`).
+fn serde_urlencoded_form(body: &[u8]) -> InboxQuery {
+    let mut out = InboxQuery::default();
+    for pair in body.split(|&b| b == b'&') {
+        let mut kv = pair.splitn(2, |&b| b == b'=');
+        let key = kv.next().unwrap_or_default();
+        let value = kv.next().unwrap_or_default();
+        let value = value.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect::<Vec<u8>>();
+        let Ok(value) = percent_encoding::percent_decode(&value).decode_utf8() else { continue };
+        let value = Some(value.into_owned());
+        match key {
+            b"x" => out.x = value,
+            b"t" => out.t = value,
+            b"q" => out.q = value,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `GET /<list>/`: with `x=m` a search (as the POST); else the series list. At the root a
+/// Message-ID that names no list but a stored message answers 302 to `/all/<msgid>/`.
+pub async fn list_get(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+    list: Result<Query<crate::pages::ListQuery>, QueryRejection>,
+) -> Response {
+    let name = match path_parts(path) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let params = match query_parts(inbox) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if params.wants_mbox() {
+        return search(&state, &name, &params, b"").await;
+    }
+    let known = match state.project_configs().await {
+        Ok(p) => p.contains_key(&name),
+        Err(e) => return internal("reading the projects", e),
+    };
+    if !known && let Ok(id) = message_id(&name) {
+        match state.store.message(&id).await {
+            Ok(Some(_)) => return found(&format!("/{ALL}/{}/", segment(&id))),
+            Ok(None) => {}
+            Err(e) => return internal("looking up a message", e),
+        }
+    }
+    match crate::pages::series_list(State(state), Ok(Path(name)), list).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /<list>/?x=m&t=1&q=QUERY`, b4's search.
+pub async fn list_post(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let (name, params) = match (path_parts(path), query_parts(inbox)) {
+        (Ok(n), Ok(p)) => (n, p),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    search(&state, &name, &params, &body).await
+}
+
+/// `GET /all/` and `POST /all/`: searches across every list (there is no series list of all).
+pub async fn all_get(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>) -> Response {
+    match query_parts(inbox) {
+        Ok(p) if p.q.is_some() => search(&state, ALL, &p, b"").await,
+        Ok(_) => found("/"),
+        Err(r) => r,
+    }
+}
+
+pub async fn all_post(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>, body: Bytes) -> Response {
+    match query_parts(inbox) {
+        Ok(p) => search(&state, ALL, &p, &body).await,
+        Err(r) => r,
+    }
+}
+
+/// The thread mbox of `id` under `list`.
+async fn thread_mbox(state: &AppState, list: &str, raw_id: &str) -> Response {
+    let scope = match list_scope(state, list).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let id = match message_id(raw_id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match state.store.inbox_thread(scope.as_deref(), &id).await {
+        Ok(Some(mails)) => gzip_mbox(&mails, &format!("No message <{id}> in {list}.")),
+        Ok(None) => plain(StatusCode::NOT_FOUND, format!("No message <{id}> in {list}.")),
+        Err(e) => internal("reading a thread", e),
+    }
+}
+
+pub async fn t_mbox_gz(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Response {
+    match path_parts(path) {
+        Ok((list, id)) => thread_mbox(&state, &list, &id).await,
+        Err(r) => r,
+    }
+}
+
+pub async fn all_t_mbox_gz(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
+    match path_parts(path) {
+        Ok(id) => thread_mbox(&state, ALL, &id).await,
+        Err(r) => r,
+    }
+}
+
+/// The stored message `id` if it is in `scope` (any list for `None`).
+async fn scoped_message(state: &AppState, scope: Option<&str>, id: &str) -> Result<MessageRecord, Response> {
+    match state.store.message(id).await {
+        Ok(Some(m)) if scope.is_none_or(|s| m.projects.iter().any(|p| p == s)) => Ok(m),
+        Ok(_) => Err(plain(StatusCode::NOT_FOUND, format!("No message <{id}> in {}.", scope.unwrap_or(ALL)))),
+        Err(e) => Err(internal("reading a message", e)),
+    }
+}
+
+/// `/<list>/<msgid>/T/`: every message of the thread on one page, the named one marked.
+async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Response {
+    let scope = match list_scope(state, list).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let id = match message_id(raw_id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let named = match scoped_message(state, scope.as_deref(), &id).await {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    // Links on the page go to a list the message is in.
+    let project = scope.clone().or_else(|| named.projects.first().cloned()).unwrap_or_else(|| ALL.to_string());
+    let ids = match state.store.inbox_thread_ids(scope.as_deref(), &id).await {
+        Ok(ids) => ids,
+        Err(e) => return internal("reading a thread", e),
+    };
+    let mut records = Vec::with_capacity(ids.len());
+    for mid in ids {
+        match state.store.message(&mid).await {
+            Ok(Some(m)) => records.push(m),
+            Ok(None) => {}
+            Err(e) => return internal("reading a thread's messages", e),
+        }
+    }
+    if records.is_empty() {
+        records.push(named);
+    }
+    let title = records.first().map(|m| m.subject.clone()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "(no subject)".into());
+    let page = MessagePage {
+        project_url: format!("/{}/", segment(&project)),
+        title,
+        thread: build::thread_views(&project, &records, chrono::Utc::now().timestamp()),
+        focus: anchor(&id),
+        project,
+    };
+    match askama::Template::render(&page) {
+        Ok(html) => axum::response::Html(html).into_response(),
+        Err(e) => WebError::Internal(anyhow::anyhow!("rendering a thread page: {e}")).into_response(),
+    }
+}
+
+pub async fn thread_flat(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Response {
+    match path_parts(path) {
+        Ok((list, id)) => thread_page(&state, &list, &id).await,
+        Err(r) => r,
+    }
+}
+
+pub async fn all_thread_flat(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
+    match path_parts(path) {
+        Ok(id) => thread_page(&state, ALL, &id).await,
+        Err(r) => r,
+    }
+}
+
+/// `/all/<msgid>/`: 302 to the message under a list it is in (whose page redirects on to its
+/// series).
+pub async fn all_message(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
+    let id = match path_parts(path).and_then(|raw| message_id(&raw)) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match scoped_message(&state, None, &id).await {
+        Ok(m) => match m.projects.first() {
+            Some(p) => found(&message_url(p, &id)),
+            None => plain(StatusCode::NOT_FOUND, format!("<{id}> belongs to no list.")),
+        },
+        Err(r) => r,
+    }
+}
+
+/// `/all/<msgid>` without the slash: where public-inbox sends it.
+pub async fn all_message_slash(path: Result<Path<String>, PathRejection>) -> Response {
+    match path_parts(path) {
+        Ok(raw) => found(&format!("/{ALL}/{}/", segment(&raw))),
+        Err(r) => r,
+    }
+}
+
+/// `/all/<msgid>/raw`: the bytes as received.
+pub async fn all_raw(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
+    let id = match path_parts(path).and_then(|raw| message_id(&raw)) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match state.store.raw(&id).await {
+        Ok(Some(raw)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw).into_response(),
+        Ok(None) => plain(StatusCode::NOT_FOUND, format!("No message <{id}>.")),
+        Err(e) => internal("reading a raw message", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(raw: &str) -> InboxMail {
+        InboxMail { message_id: "x@y".into(), date: None, raw: raw.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn mboxrd_escapes_from_lines_at_every_depth() {
+        let out = mboxrd(&[mail("Subject: a\n\nFrom here\n>From there\n>>From far\nFromage\n"), mail("Subject: b\n\nno newline")]);
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            text,
+            "From mboxrd@z Thu Jan  1 00:00:00 1970\nSubject: a\n\n>From here\n>>From there\n>>>From far\nFromage\n\n\
+             From mboxrd@z Thu Jan  1 00:00:00 1970\nSubject: b\n\nno newline\n\n"
+        );
+    }
+
+    #[test]
+    fn form_bodies_are_read_leniently() {
+        let f = serde_urlencoded_form(b"x=m&t=1&q=s%3A%22a+b%22");
+        assert!(f.wants_mbox() && f.threads());
+        assert_eq!(f.q.as_deref(), Some("s:\"a b\""));
+        let junk = serde_urlencoded_form(b"\xff&&=&q=%ZZ");
+        assert_eq!(junk.q.as_deref(), Some("%ZZ"));
+        assert!(!junk.wants_mbox());
+    }
+}
