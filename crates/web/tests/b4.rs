@@ -381,7 +381,15 @@ impl B4 {
 
     fn run(&self, cwd: &Path, args: &[&str]) -> (String, String) {
         let h = self.home.path();
-        let out = Command::new(&self.bin)
+        let mut cmd = Command::new(&self.bin);
+        // A `pip install --user` b4 finds its modules under the real HOME, which b4 itself
+        // must not see (its config and cache go to the throwaway one).
+        if std::env::var_os("PYTHONUSERBASE").is_none()
+            && let Some(real) = std::env::var_os("HOME")
+        {
+            cmd.env("PYTHONUSERBASE", Path::new(&real).join(".local"));
+        }
+        let out = cmd
             .current_dir(cwd)
             .args(args)
             .env("HOME", h)
