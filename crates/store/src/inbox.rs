@@ -723,6 +723,103 @@ inbox_backend!(pg_inbox, sqlx::Postgres);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Incoming, ProjectConfig};
+
+    const COVER: &str = "From: Alice Author <alice@example.org>\nTo: list1@example.org\nCc: Carol <carol@example.org>\n\
+        Subject: [PATCH 0/2] widget: frob faster\nDate: Wed, 10 Jan 2024 10:00:00 +0000\nMessage-ID: <a0@example.org>\n\n\
+        Frobbing is slow.\n\nchange-id: 20240110-frob-abc\n";
+    const PATCH: &str = "From: Alice Author <alice@example.org>\nTo: list1@example.org\n\
+        Subject: [PATCH 1/2] widget: call frob_fast\nDate: Wed, 10 Jan 2024 10:01:00 +0000\nMessage-ID: <a1@example.org>\n\
+        In-Reply-To: <a0@example.org>\nReferences: <a0@example.org>\n\n\
+        Use the fast path.\n\nSigned-off-by: Alice Author <alice@example.org>\n---\n src/widget.c | 2 +-\n\n\
+        diff --git a/src/widget.c b/src/widget.c\n--- a/src/widget.c\n+++ b/src/widget.c\n@@ -1,3 +1,3 @@\n int x;\n\
+        -frob_slow();\n+frob_fast();\n int y;\n-- \n2.43.0\n";
+    const REVIEW: &str = "From: Bob <bob@example.org>\nTo: list1@example.org\n\
+        Subject: Re: [PATCH 1/2] widget: call frob_fast\nDate: Fri, 12 Jan 2024 09:00:00 +0000\nMessage-ID: <r1@example.org>\n\
+        In-Reply-To: <a1@example.org>\nReferences: <a0@example.org> <a1@example.org>\n\n\
+        > +frob_fast looks fine\nchange-id: not-this-one\n\nReviewed-by: Bob <bob@example.org>\n";
+    const OTHER: &str = "From: Dave <dave@example.org>\nTo: list2@example.org\nSubject: another thing\n\
+        Date: Thu, 01 Jun 2023 09:00:00 +0000\nMessage-ID: <b0@example.org>\n\nHello, 100% unrelated.\n";
+
+    async fn ids(store: &Store, project: Option<&str>, q: &str, threads: bool) -> Vec<String> {
+        let mut out: Vec<String> = store
+            .inbox_search(project, q, threads)
+            .await
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .into_iter()
+            .map(|m| m.message_id)
+            .collect();
+        out.sort();
+        out
+    }
+
+    async fn search_semantics(store: Store) {
+        for (name, list) in [("p1", "list1@example.org"), ("p2", "list2@example.org")] {
+            let p = ProjectConfig { name: name.into(), list_addresses: vec![list.into()], ..Default::default() };
+            store.upsert_project(&p).await.expect("project");
+        }
+        let batch = [COVER, PATCH, REVIEW, OTHER].iter().map(|m| Incoming::parse(m.as_bytes().to_vec(), None)).collect();
+        store.ingest(batch).await.expect("ingest");
+        let pid = store.message("a1@example.org").await.expect("read").and_then(|m| m.patch_id).expect("a patch-id");
+
+        let all = ["a0@example.org", "a1@example.org", "b0@example.org", "r1@example.org"];
+        let cases: Vec<(Option<&str>, String, bool, Vec<&str>)> = vec![
+            (Some("p1"), "s:\"frob faster\"".into(), false, vec!["a0@example.org"]),
+            (Some("p1"), "f:alice".into(), false, vec!["a0@example.org", "a1@example.org"]),
+            (Some("p1"), "f:\"Alice Author <alice@example.org>\"".into(), false, vec!["a0@example.org", "a1@example.org"]),
+            (Some("p1"), "c:carol".into(), false, vec!["a0@example.org"]),
+            (None, "t:list2".into(), false, vec!["b0@example.org"]),
+            (Some("p1"), "nq:\"change-id: 20240110-frob-abc\"".into(), false, vec!["a0@example.org"]),
+            (Some("p1"), "(nq:\"change-id: 20240110-frob-abc\") AND d:20240101..".into(), false, vec!["a0@example.org"]),
+            (Some("p1"), "(nq:\"change-id: 20240110-frob-abc\") AND d:20240111..".into(), false, vec![]),
+            (Some("p1"), "q:\"frob_fast looks\"".into(), false, vec!["r1@example.org"]),
+            (Some("p1"), "nq:\"frob_fast looks\"".into(), false, vec![]),
+            (Some("p1"), "dfn:widget.c".into(), false, vec!["a1@example.org"]),
+            (Some("p1"), "dfb:frob_fast".into(), false, vec!["a1@example.org"]),
+            (Some("p1"), "dfa:frob_slow".into(), false, vec!["a1@example.org"]),
+            (Some("p1"), "dfa:frob_fast".into(), false, vec![]),
+            (Some("p1"), "b:frob_fast".into(), false, vec!["a1@example.org", "r1@example.org"]),
+            (Some("p1"), "bs:faster".into(), false, vec!["a0@example.org"]),
+            (Some("p1"), format!("patchid:{pid} OR patchid:{}", "0".repeat(40)), false, vec!["a1@example.org"]),
+            (Some("p1"), format!("patchid:{pid}"), true, vec!["a0@example.org", "a1@example.org", "r1@example.org"]),
+            (Some("p2"), format!("patchid:{pid}"), true, vec![]),
+            (None, "m:<r1@example.org>".into(), false, vec!["r1@example.org"]),
+            (None, "d:..20240101".into(), false, vec!["b0@example.org"]),
+            (None, "d:20240112".into(), false, vec!["r1@example.org"]),
+            (Some("p1"), "NOT f:alice".into(), false, vec!["r1@example.org"]),
+            (None, "s:\"frob faster\" OR s:another".into(), false, vec!["a0@example.org", "b0@example.org"]),
+            (None, "s:widget AND NOT (f:bob OR s:\"0/2\")".into(), false, vec!["a1@example.org"]),
+            (None, "s:\"widget: frob\" AND f:\"alice@example.org\"".into(), false, vec!["a0@example.org"]),
+            (None, "reviewed-by:bob".into(), false, vec!["r1@example.org"]),
+            (None, "\"100%\"".into(), false, vec!["b0@example.org"]),
+            (None, "rt:20000101..".into(), false, all.to_vec()),
+            (None, "rt:..20000101".into(), false, vec![]),
+        ];
+        for (project, q, threads, want) in cases {
+            assert_eq!(ids(&store, project, &q, threads).await, want, "{project:?} {q} t={threads}");
+        }
+
+        // Threads: whole, from any message; scoped to a list the message is in.
+        let whole = store.inbox_thread(Some("p1"), "r1@example.org").await.expect("thread").expect("known");
+        let order: Vec<&str> = whole.iter().map(|m| m.message_id.as_str()).collect();
+        assert_eq!(order, ["a0@example.org", "a1@example.org", "r1@example.org"]);
+        assert_eq!(whole[1].raw, PATCH.as_bytes());
+        assert_eq!(store.inbox_thread(None, "<a0@example.org>").await.expect("thread").map(|t| t.len()), Some(3));
+        assert!(store.inbox_thread(Some("p2"), "a0@example.org").await.expect("thread").is_none());
+        assert!(store.inbox_thread(Some("p1"), "../a0@example.org").await.expect("thread").is_none());
+        assert!(store.inbox_thread(None, "a\0b").await.expect("thread").is_none());
+        assert_eq!(store.inbox_thread_ids(None, "a1@example.org").await.expect("ids").len(), 3);
+
+        // Bad queries: one line naming the problem.
+        for (bad, says) in [("s:\"open", "unclosed quote"), ("is:rfc", "is:"), ("", "empty query"), ("a OR", "after `OR`")] {
+            match store.inbox_search(None, bad, false).await {
+                Err(Error::Invalid(why)) => assert!(why.contains(says) && !why.contains('\n'), "{bad}: {why}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    crate::both_backends!(search_on_both_backends, |store| search_semantics(store));
 
     #[test]
     fn time_ranges() {
