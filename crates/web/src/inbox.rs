@@ -59,16 +59,40 @@ fn plain(status: StatusCode, line: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
-fn internal(what: &str, e: quire_store::Error) -> Response {
-    tracing::error!(error = %e, "{what}");
-    plain(StatusCode::INTERNAL_SERVER_ERROR, format!("The server could not read its store while {what}; the error is in its log."))
+/// Why a request gets no mail: the status and one line for the client (b4 shows it).
+#[derive(Debug)]
+pub struct Refusal {
+    status: StatusCode,
+    line: String,
 }
 
+impl Refusal {
+    fn new(status: StatusCode, line: impl Into<String>) -> Refusal {
+        Refusal { status, line: line.into() }
+    }
+    fn not_found(line: impl Into<String>) -> Refusal {
+        Refusal::new(StatusCode::NOT_FOUND, line)
+    }
+    /// The store failed: logged in full, told briefly.
+    fn internal(what: &str, e: quire_store::Error) -> Refusal {
+        tracing::error!(error = %e, "{what}");
+        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("The server could not read its store while {what}; the error is in its log."))
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        plain(self.status, self.line)
+    }
+}
+
+type Answer = Result<Response, Refusal>;
+
 /// A 302 Found (axum's `Redirect` has no 302).
-fn found(location: &str) -> Response {
+fn found(location: &str) -> Answer {
     match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
-        Err(_) => plain(StatusCode::NOT_FOUND, "That message cannot be named in a URL."),
+        Ok(v) => Ok((StatusCode::FOUND, [(header::LOCATION, v)]).into_response()),
+        Err(_) => Err(Refusal::not_found("That message cannot be named in a URL.")),
     }
 }
 
@@ -95,78 +119,75 @@ pub fn mboxrd(mails: &[InboxMail]) -> Vec<u8> {
 }
 
 /// The gzipped mboxrd answer, or a 404 when there is nothing to send.
-fn gzip_mbox(mails: &[InboxMail], empty: &str) -> Response {
+fn gzip_mbox(mails: &[InboxMail], empty: &str) -> Answer {
     if mails.is_empty() {
-        return plain(StatusCode::NOT_FOUND, empty);
+        return Err(Refusal::not_found(empty));
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let body = match gz.write_all(&mboxrd(mails)).and_then(|()| gz.finish()) {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::error!(error = %e, "gzipping an mbox");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "The server could not compress the mbox.");
-        }
-    };
+    let body = gz.write_all(&mboxrd(mails)).and_then(|()| gz.finish()).map_err(|e| {
+        tracing::error!(error = %e, "gzipping an mbox");
+        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "The server could not compress the mbox.")
+    })?;
     // application/gzip and no Content-Encoding: the client gunzips the file itself (and the
     // compression layer leaves this type alone, see `router`).
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/gzip")], body).into_response()
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/gzip")], body).into_response())
 }
 
 /// The list a URL names: `None` for `/all/`, else the project (checked to exist).
-async fn list_scope(state: &AppState, list: &str) -> Result<Option<String>, Response> {
+async fn list_scope(state: &AppState, list: &str) -> Result<Option<String>, Refusal> {
     if list == ALL {
         return Ok(None);
     }
     if implausible_id(list).is_some() {
-        return Err(plain(StatusCode::NOT_FOUND, "No such list."));
+        return Err(Refusal::not_found("No such list."));
     }
-    match state.project_configs().await {
-        Ok(p) if p.contains_key(list) => Ok(Some(list.to_string())),
-        Ok(_) => Err(plain(StatusCode::NOT_FOUND, format!("No list is named “{list}”."))),
-        Err(e) => Err(internal("reading the projects", e)),
+    let projects = state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+    if projects.contains_key(list) {
+        Ok(Some(list.to_string()))
+    } else {
+        Err(Refusal::not_found(format!("No list is named “{list}”.")))
     }
 }
 
 /// A Message-ID from the URL, angle brackets dropped, or a 404 when no mail can have it.
-fn message_id(raw: &str) -> Result<String, Response> {
+fn message_id(raw: &str) -> Result<String, Refusal> {
     let id = bare_id(raw);
     match implausible_id(id) {
-        Some(why) => Err(plain(StatusCode::NOT_FOUND, format!("No message has {why}."))),
+        Some(why) => Err(Refusal::not_found(format!("No message has {why}."))),
         None => Ok(id.to_string()),
     }
 }
 
-fn path_parts<T>(p: Result<Path<T>, PathRejection>) -> Result<T, Response> {
-    p.map(|Path(t)| t).map_err(|e| plain(StatusCode::BAD_REQUEST, format!("The address cannot be read: {}", e.body_text())))
+fn path_parts<T>(p: Result<Path<T>, PathRejection>) -> Result<T, Refusal> {
+    p.map(|Path(t)| t)
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("The address cannot be read: {}", e.body_text())))
 }
 
-fn query_parts(q: Result<Query<InboxQuery>, QueryRejection>) -> Result<InboxQuery, Response> {
-    q.map(|Query(q)| q).map_err(|e| plain(StatusCode::BAD_REQUEST, format!("The query cannot be read: {}", e.body_text())))
+fn query_parts(q: Result<Query<InboxQuery>, QueryRejection>) -> Result<InboxQuery, Refusal> {
+    q.map(|Query(q)| q)
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("The query cannot be read: {}", e.body_text())))
 }
 
 /// Runs a search of `list` and answers with its mbox.
-async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) -> Response {
-    let scope = match list_scope(state, list).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) -> Answer {
+    let scope = list_scope(state, list).await?;
     // public-inbox takes `q` from the URL; a form body may carry it too.
-    let from_body: InboxQuery = serde_urlencoded_form(body);
+    let from_body: InboxQuery = form(body);
     let q = params.q.as_deref().or(from_body.q.as_deref()).map(str::trim).unwrap_or_default();
     if q.is_empty() {
-        return plain(StatusCode::BAD_REQUEST, "No query: add q=... (for example q=s:\"subject\").");
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "No query: add q=... (for example q=s:\"subject\")."));
     }
     let threads = params.threads() || from_body.threads();
     match state.store.inbox_search(scope.as_deref(), q, threads).await {
         Ok(mails) => gzip_mbox(&mails, &format!("No message matches “{q}”.")),
-        Err(quire_store::Error::Invalid(why)) => plain(StatusCode::BAD_REQUEST, why),
-        Err(e) => internal("searching", e),
+        Err(quire_store::Error::Invalid(why)) => Err(Refusal::new(StatusCode::BAD_REQUEST, why)),
+        Err(e) => Err(Refusal::internal("searching", e)),
     }
 }
 
 /// The fields of a urlencoded form body; anything unreadable counts as absent (the body only
 /// repeats `x=m`).
-fn serde_urlencoded_form(body: &[u8]) -> InboxQuery {
+fn form(body: &[u8]) -> InboxQuery {
     let mut out = InboxQuery::default();
     for pair in body.split(|&b| b == b'&') {
         let mut kv = pair.splitn(2, |&b| b == b'=');
@@ -192,33 +213,20 @@ pub async fn list_get(
     path: Result<Path<String>, PathRejection>,
     inbox: Result<Query<InboxQuery>, QueryRejection>,
     list: Result<Query<crate::pages::ListQuery>, QueryRejection>,
-) -> Response {
-    let name = match path_parts(path) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let params = match query_parts(inbox) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let name = path_parts(path)?;
+    let params = query_parts(inbox)?;
     if params.wants_mbox() {
         return search(&state, &name, &params, b"").await;
     }
-    let known = match state.project_configs().await {
-        Ok(p) => p.contains_key(&name),
-        Err(e) => return internal("reading the projects", e),
-    };
-    if !known && let Ok(id) = message_id(&name) {
-        match state.store.message(&id).await {
-            Ok(Some(_)) => return found(&format!("/{ALL}/{}/", segment(&id))),
-            Ok(None) => {}
-            Err(e) => return internal("looking up a message", e),
-        }
+    let projects = state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+    if !projects.contains_key(&name)
+        && let Ok(id) = message_id(&name)
+        && state.store.message(&id).await.map_err(|e| Refusal::internal("looking up a message", e))?.is_some()
+    {
+        return found(&format!("/{ALL}/{}/", segment(&id)));
     }
-    match crate::pages::series_list(State(state), Ok(Path(name)), list).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    Ok(crate::pages::series_list(State(state), Ok(Path(name)), list).await.into_response())
 }
 
 /// `POST /<list>/?x=m&t=1&q=QUERY`, b4's search.
@@ -227,96 +235,65 @@ pub async fn list_post(
     path: Result<Path<String>, PathRejection>,
     inbox: Result<Query<InboxQuery>, QueryRejection>,
     body: Bytes,
-) -> Response {
-    let (name, params) = match (path_parts(path), query_parts(inbox)) {
-        (Ok(n), Ok(p)) => (n, p),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
-    search(&state, &name, &params, &body).await
+) -> Answer {
+    let name = path_parts(path)?;
+    search(&state, &name, &query_parts(inbox)?, &body).await
 }
 
 /// `GET /all/` and `POST /all/`: searches across every list (there is no series list of all).
-pub async fn all_get(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>) -> Response {
-    match query_parts(inbox) {
-        Ok(p) if p.q.is_some() => search(&state, ALL, &p, b"").await,
-        Ok(_) => found("/"),
-        Err(r) => r,
+pub async fn all_get(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>) -> Answer {
+    let params = query_parts(inbox)?;
+    if params.q.is_none() {
+        return found("/");
     }
+    search(&state, ALL, &params, b"").await
 }
 
-pub async fn all_post(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>, body: Bytes) -> Response {
-    match query_parts(inbox) {
-        Ok(p) => search(&state, ALL, &p, &body).await,
-        Err(r) => r,
-    }
+pub async fn all_post(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>, body: Bytes) -> Answer {
+    search(&state, ALL, &query_parts(inbox)?, &body).await
 }
 
 /// The thread mbox of `id` under `list`.
-async fn thread_mbox(state: &AppState, list: &str, raw_id: &str) -> Response {
-    let scope = match list_scope(state, list).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let id = match message_id(raw_id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+async fn thread_mbox(state: &AppState, list: &str, raw_id: &str) -> Answer {
+    let scope = list_scope(state, list).await?;
+    let id = message_id(raw_id)?;
     match state.store.inbox_thread(scope.as_deref(), &id).await {
         Ok(Some(mails)) => gzip_mbox(&mails, &format!("No message <{id}> in {list}.")),
-        Ok(None) => plain(StatusCode::NOT_FOUND, format!("No message <{id}> in {list}.")),
-        Err(e) => internal("reading a thread", e),
+        Ok(None) => Err(Refusal::not_found(format!("No message <{id}> in {list}."))),
+        Err(e) => Err(Refusal::internal("reading a thread", e)),
     }
 }
 
-pub async fn t_mbox_gz(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Response {
-    match path_parts(path) {
-        Ok((list, id)) => thread_mbox(&state, &list, &id).await,
-        Err(r) => r,
-    }
+pub async fn t_mbox_gz(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Answer {
+    let (list, id) = path_parts(path)?;
+    thread_mbox(&state, &list, &id).await
 }
 
-pub async fn all_t_mbox_gz(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
-    match path_parts(path) {
-        Ok(id) => thread_mbox(&state, ALL, &id).await,
-        Err(r) => r,
-    }
+pub async fn all_t_mbox_gz(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+    thread_mbox(&state, ALL, &path_parts(path)?).await
 }
 
 /// The stored message `id` if it is in `scope` (any list for `None`).
-async fn scoped_message(state: &AppState, scope: Option<&str>, id: &str) -> Result<MessageRecord, Response> {
+async fn scoped_message(state: &AppState, scope: Option<&str>, id: &str) -> Result<MessageRecord, Refusal> {
     match state.store.message(id).await {
         Ok(Some(m)) if scope.is_none_or(|s| m.projects.iter().any(|p| p == s)) => Ok(m),
-        Ok(_) => Err(plain(StatusCode::NOT_FOUND, format!("No message <{id}> in {}.", scope.unwrap_or(ALL)))),
-        Err(e) => Err(internal("reading a message", e)),
+        Ok(_) => Err(Refusal::not_found(format!("No message <{id}> in {}.", scope.unwrap_or(ALL)))),
+        Err(e) => Err(Refusal::internal("reading a message", e)),
     }
 }
 
 /// `/<list>/<msgid>/T/`: every message of the thread on one page, the named one marked.
-async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Response {
-    let scope = match list_scope(state, list).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let id = match message_id(raw_id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let named = match scoped_message(state, scope.as_deref(), &id).await {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Answer {
+    let scope = list_scope(state, list).await?;
+    let id = message_id(raw_id)?;
+    let named = scoped_message(state, scope.as_deref(), &id).await?;
     // Links on the page go to a list the message is in.
     let project = scope.clone().or_else(|| named.projects.first().cloned()).unwrap_or_else(|| ALL.to_string());
-    let ids = match state.store.inbox_thread_ids(scope.as_deref(), &id).await {
-        Ok(ids) => ids,
-        Err(e) => return internal("reading a thread", e),
-    };
+    let ids = state.store.inbox_thread_ids(scope.as_deref(), &id).await.map_err(|e| Refusal::internal("reading a thread", e))?;
     let mut records = Vec::with_capacity(ids.len());
     for mid in ids {
-        match state.store.message(&mid).await {
-            Ok(Some(m)) => records.push(m),
-            Ok(None) => {}
-            Err(e) => return internal("reading a thread's messages", e),
+        if let Some(m) = state.store.message(&mid).await.map_err(|e| Refusal::internal("reading a thread's messages", e))? {
+            records.push(m);
         }
     }
     if records.is_empty() {
@@ -331,59 +308,43 @@ async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Response {
         project,
     };
     match askama::Template::render(&page) {
-        Ok(html) => axum::response::Html(html).into_response(),
-        Err(e) => WebError::Internal(anyhow::anyhow!("rendering a thread page: {e}")).into_response(),
+        Ok(html) => Ok(axum::response::Html(html).into_response()),
+        Err(e) => Ok(WebError::Internal(anyhow::anyhow!("rendering a thread page: {e}")).into_response()),
     }
 }
 
-pub async fn thread_flat(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Response {
-    match path_parts(path) {
-        Ok((list, id)) => thread_page(&state, &list, &id).await,
-        Err(r) => r,
-    }
+pub async fn thread_flat(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Answer {
+    let (list, id) = path_parts(path)?;
+    thread_page(&state, &list, &id).await
 }
 
-pub async fn all_thread_flat(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
-    match path_parts(path) {
-        Ok(id) => thread_page(&state, ALL, &id).await,
-        Err(r) => r,
-    }
+pub async fn all_thread_flat(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+    thread_page(&state, ALL, &path_parts(path)?).await
 }
 
 /// `/all/<msgid>/`: 302 to the message under a list it is in (whose page redirects on to its
 /// series).
-pub async fn all_message(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
-    let id = match path_parts(path).and_then(|raw| message_id(&raw)) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    match scoped_message(&state, None, &id).await {
-        Ok(m) => match m.projects.first() {
-            Some(p) => found(&message_url(p, &id)),
-            None => plain(StatusCode::NOT_FOUND, format!("<{id}> belongs to no list.")),
-        },
-        Err(r) => r,
+pub async fn all_message(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+    let id = message_id(&path_parts(path)?)?;
+    let m = scoped_message(&state, None, &id).await?;
+    match m.projects.first() {
+        Some(p) => found(&message_url(p, &id)),
+        None => Err(Refusal::not_found(format!("<{id}> belongs to no list."))),
     }
 }
 
 /// `/all/<msgid>` without the slash: where public-inbox sends it.
-pub async fn all_message_slash(path: Result<Path<String>, PathRejection>) -> Response {
-    match path_parts(path) {
-        Ok(raw) => found(&format!("/{ALL}/{}/", segment(&raw))),
-        Err(r) => r,
-    }
+pub async fn all_message_slash(path: Result<Path<String>, PathRejection>) -> Answer {
+    found(&format!("/{ALL}/{}/", segment(&path_parts(path)?)))
 }
 
 /// `/all/<msgid>/raw`: the bytes as received.
-pub async fn all_raw(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
-    let id = match path_parts(path).and_then(|raw| message_id(&raw)) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+pub async fn all_raw(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+    let id = message_id(&path_parts(path)?)?;
     match state.store.raw(&id).await {
-        Ok(Some(raw)) => (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw).into_response(),
-        Ok(None) => plain(StatusCode::NOT_FOUND, format!("No message <{id}>.")),
-        Err(e) => internal("reading a raw message", e),
+        Ok(Some(raw)) => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw).into_response()),
+        Ok(None) => Err(Refusal::not_found(format!("No message <{id}>."))),
+        Err(e) => Err(Refusal::internal("reading a raw message", e)),
     }
 }
 
@@ -408,10 +369,10 @@ mod tests {
 
     #[test]
     fn form_bodies_are_read_leniently() {
-        let f = serde_urlencoded_form(b"x=m&t=1&q=s%3A%22a+b%22");
+        let f = form(b"x=m&t=1&q=s%3A%22a+b%22");
         assert!(f.wants_mbox() && f.threads());
         assert_eq!(f.q.as_deref(), Some("s:\"a b\""));
-        let junk = serde_urlencoded_form(b"\xff&&=&q=%ZZ");
+        let junk = form(b"\xff&&=&q=%ZZ");
         assert_eq!(junk.q.as_deref(), Some("%ZZ"));
         assert!(!junk.wants_mbox());
     }
