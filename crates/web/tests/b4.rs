@@ -480,6 +480,15 @@ async fn real_b4_against_quire() {
     want.sort();
     assert_eq!(ids, want, "b4 mbox of the v1 thread");
 
+    // b4 am -c of v1 looks for newer revisions with `s:"..." AND f:"..." AND d:..` and takes v2.
+    let (_, stderr) = b4.run(&out, &["am", "-c", "-o", out.to_str().expect("utf-8"), "-n", "newer", &v1_cover]);
+    assert!(stderr.contains("Added from v2") && stderr.contains("latest revision: v2"), "{stderr}");
+    let newer = std::fs::read_to_string(out.join("newer.mbx")).unwrap_or_else(|e| panic!("b4 am -c: {e}\n{stderr}"));
+    let newer = patches_and_trailers(&newer);
+    let subjects: Vec<&str> = newer.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(subjects, ["[PATCH v2 1/2] greeting: say hello warmly", "[PATCH v2 2/2] README: describe the greeting warmly"]);
+    assert!(newer[0].1.contains(&"Reviewed-by: Rita Reviewer <rita@example.org>".to_string()), "{newer:?}");
+
     // b4 am of v1 and of v2: the patches and trailers quire am gives.
     for (cover, name) in [(&v1_cover, "v1"), (&v2_cover, "v2")] {
         let (_, stderr) = b4.run(&out, &["am", "-o", out.to_str().expect("utf-8"), "-n", name, cover]);
