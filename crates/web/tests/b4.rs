@@ -367,13 +367,15 @@ struct B4 {
 }
 
 impl B4 {
-    /// b4 with its own HOME, git config and cache, pointed at `base/<list>/`.
+    /// b4 with its own HOME, git config and cache, pointed at `base/<list>/` (at `base/`
+    /// when `list` is empty, as `https://lore.kernel.org/%s` is).
     fn new(bin: PathBuf, base: &str, list: &str) -> B4 {
         let home = tempfile::tempdir().expect("b4 home");
+        let at = if list.is_empty() { base.to_string() } else { format!("{base}/{list}") };
         let config = format!(
             "[user]\n\tname = Max Maintainer\n\temail = max@example.org\n\
-             [b4]\n\tmidmask = {base}/{list}/%s\n\tlinkmask = {base}/{list}/%s\n\
-             \tsearchmask = {base}/{list}/?x=m&t=1&q=%s\n\tattestation-policy = off\n"
+             [b4]\n\tmidmask = {at}/%s\n\tlinkmask = {at}/%s\n\
+             \tsearchmask = {at}/?x=m&t=1&q=%s\n\tattestation-policy = off\n"
         );
         std::fs::write(home.path().join(".gitconfig"), config).expect("write gitconfig");
         B4 { bin, home }
@@ -479,6 +481,14 @@ async fn real_b4_against_quire() {
     let mut want: Vec<String> = v1.iter().chain(&reviews).map(|m| header(m, "Message-ID").trim_matches(['<', '>']).to_string()).collect();
     want.sort();
     assert_eq!(ids, want, "b4 mbox of the v1 thread");
+
+    // With a midmask that names no list, b4 asks /all/.
+    let root = B4::new(b4.bin.clone(), &base, "");
+    let all_out = work.path().join("all");
+    std::fs::create_dir(&all_out).expect("mkdir");
+    root.run(&all_out, &["mbox", "-o", all_out.to_str().expect("utf-8"), &v2_cover]);
+    let got = std::fs::read_to_string(all_out.join(format!("{v2_cover}.mbx"))).expect("b4 mbox output from /all/");
+    assert_eq!(got.matches("\nSubject: [PATCH v2 ").count(), 3, "{got}");
 
     // b4 am -c of v1 looks for newer revisions with `s:"..." AND f:"..." AND d:..` and takes v2.
     let (_, stderr) = b4.run(&out, &["am", "-c", "-o", out.to_str().expect("utf-8"), "-n", "newer", &v1_cover]);
