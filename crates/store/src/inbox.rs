@@ -61,6 +61,7 @@ impl Store {
     /// not parse, or uses a series-only term (`is:`, `state:`...), is [`Error::Invalid`] with
     /// one line naming the problem.
     pub async fn inbox_search(&self, project: Option<&str>, query: &str, threads: bool) -> Result<Vec<InboxMail>> {
+        bounded(query)?;
         let parsed = quire_query::parse(query)
             .map_err(|e| Error::Invalid(format!("cannot read the query: {e}")))?;
         let plan = Plan::new(&parsed)?;
@@ -83,6 +84,44 @@ impl Store {
 // ---------------------------------------------------------------------------------------------
 // The query, checked once.
 
+/// Longest query read, in bytes: b4's longest (one `patchid:` per patch of a big series) is a
+/// few KB.
+pub const MAX_QUERY_LEN: usize = 64 * 1024;
+/// Deepest parenthesis nesting read: the parser recurses per level.
+const MAX_NESTING: usize = 32;
+/// Most terms in one query: each becomes SQL, and SQLite refuses expressions deeper than 1000.
+const MAX_TERMS: usize = 500;
+
+/// Refuses, before parsing, queries too long or too deeply nested to be worth reading.
+fn bounded(query: &str) -> Result<()> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(Error::Invalid(format!("the query is {} bytes long; at most {MAX_QUERY_LEN} are read", query.len())));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in query.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Err(Error::Invalid(format!("the query nests parentheses {deepest} deep; at most {MAX_NESTING} are read")));
+    }
+    Ok(())
+}
+
+fn count_terms(q: &Query) -> usize {
+    match q {
+        Query::And(parts) | Query::Or(parts) => parts.iter().map(count_terms).sum(),
+        Query::Not(inner) => count_terms(inner),
+        Query::Term(_) => 1,
+    }
+}
+
 /// A query ready to run: the AST, checked for terms that mean nothing for single messages,
 /// with what the candidates must carry to be judged.
 #[derive(Debug)]
@@ -94,6 +133,10 @@ pub(crate) struct Plan {
 
 impl Plan {
     fn new(query: &Query) -> Result<Plan> {
+        let terms = count_terms(query);
+        if terms > MAX_TERMS {
+            return Err(Error::Invalid(format!("the query has {terms} terms; at most {MAX_TERMS} are read")));
+        }
         let mut needs_raw = false;
         check(query, &mut needs_raw)?;
         Ok(Plan { query: query.clone(), needs_raw })
@@ -810,11 +853,26 @@ mod tests {
         assert!(store.inbox_thread(None, "a\0b").await.expect("thread").is_none());
         assert_eq!(store.inbox_thread_ids(None, "a1@example.org").await.expect("ids").len(), 3);
 
+        // Big but bounded queries run (b4 sends one patchid: per patch).
+        let big = format!("patchid:{pid} OR ") + &vec!["patchid:0"; 499].join(" OR ");
+        assert_eq!(ids(&store, None, &big, false).await, ["a1@example.org"]);
+
         // Bad queries: one line naming the problem.
-        for (bad, says) in [("s:\"open", "unclosed quote"), ("is:rfc", "is:"), ("", "empty query"), ("a OR", "after `OR`")] {
+        let deep = format!("{}a{}", "(".repeat(10_000), ")".repeat(10_000));
+        let long = "patchid:0 OR ".repeat(6000) + "patchid:1";
+        let many = "patchid:0 OR ".repeat(600) + "patchid:1";
+        for (bad, says) in [
+            ("s:\"open", "unclosed quote"),
+            ("is:rfc", "is:"),
+            ("", "empty query"),
+            ("a OR", "after `OR`"),
+            (deep.as_str(), "nests parentheses"),
+            (long.as_str(), "bytes long"),
+            (many.as_str(), "601 terms"),
+        ] {
             match store.inbox_search(None, bad, false).await {
-                Err(Error::Invalid(why)) => assert!(why.contains(says) && !why.contains('\n'), "{bad}: {why}"),
-                other => panic!("{bad}: {other:?}"),
+                Err(Error::Invalid(why)) => assert!(why.contains(says) && !why.contains('\n'), "{}: {why}", &bad[..bad.len().min(40)]),
+                other => panic!("{}: {other:?}", &bad[..bad.len().min(40)]),
             }
         }
     }

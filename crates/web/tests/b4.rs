@@ -229,8 +229,16 @@ async fn routes_on_real_mail(store: Store) {
     // Nothing found: 404. A bad query: 400 with one line naming the problem.
     let r = request(&state, Method::POST, "/ltp/?x=m&t=1&q=patchid%3Adeadbeef", "x=m").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    for (bad, says) in [("s%3A%22unclosed", "unclosed quote"), ("is%3Arfc", "is:"), ("frm%3Ax", "did you mean"), ("(a", "parenthesis")] {
+    let deep = "%28".repeat(5000);
+    for (bad, says) in [
+        ("s%3A%22unclosed", "unclosed quote"),
+        ("is%3Arfc", "is:"),
+        ("frm%3Ax", "did you mean"),
+        ("(a", "parenthesis"),
+        (deep.as_str(), "nests parentheses"),
+    ] {
         let r = request(&state, Method::POST, &format!("/ltp/?x=m&q={bad}"), "x=m").await;
+        let bad = &bad[..bad.len().min(40)];
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         let text = r.text();
         assert!(text.contains(says) && text.trim_end().lines().count() == 1, "{bad}: {text}");
