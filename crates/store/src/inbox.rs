@@ -517,7 +517,8 @@ macro_rules! inbox_backend {
                     qb.push(" AND m.thread_key = ");
                     qb.push_bind(key.clone());
                     push_project(&mut qb, project);
-                    qb.push(" ORDER BY m.date, m.id LIMIT ");
+                    // NULL dates sort first on both backends (PostgreSQL would put them last).
+                    qb.push(" ORDER BY COALESCE(m.date, 0), m.id LIMIT ");
                     qb.push_bind(i64::try_from(limit - out.len()).unwrap_or(i64::MAX));
                     for r in qb.build().fetch_all(pool).await.ctx(what)? {
                         out.push((get(&r, 0, what)?, get(&r, 1, what)?, get(&r, 2, what)?, get(&r, 3, what)?));

@@ -8,8 +8,9 @@
 //!   matches, 400 with one line when the query cannot be read.
 //! - `/<list>/<msgid>/T/`: the thread on one page. `/<list>/<msgid>/`, `/raw` and
 //!   `/<list>/new.atom` are the pages' own routes.
-//! - `/all/...`: the same across every list; `/<msgid>/` at the root answers 302 to
-//!   `/all/<msgid>/` (b4 finds a message's list that way when its midmask names no list).
+//! - `/all/...`: the same across every list (a project named `all` is hidden behind it);
+//!   `/<msgid>/` at the root answers 302 to `/all/<msgid>/` (b4 finds a message's list that
+//!   way when its midmask names no list).
 //!
 //! `<list>` is a project's name. Message-IDs arrive percent-encoded (`%40`, `%2F`); axum
 //! decodes them, and implausible ones (NUL, 10 KB) are 404s before they reach the store.

@@ -4,7 +4,8 @@
 //! [`serve`] listens. Pages: `/` (projects), `/<project>/` (series list, `?page=N&q=words`),
 //! `/<project>/<message-id>/` (series page, redirect to it, or message page),
 //! `/<project>/<id>/interdiff/<other>`, downloads (`mbox`, `raw`, `patch`, `apply.log`) and
-//! `/<project>/new.atom`.
+//! `/<project>/new.atom`; public-inbox's URLs for b4 and lei (`t.mbox.gz`, `?x=m&q=` searches,
+//! `T/`, `/all/`) in [`inbox`].
 //!
 //! Invariants: mail text is never marked safe (askama escapes it everywhere); no input gives
 //! a 500 (ids are checked before they reach the store, bad ones are 404 pages).
