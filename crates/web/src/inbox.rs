@@ -349,6 +349,56 @@ pub async fn all_raw(State(state): State<AppState>, path: Result<Path<String>, P
     }
 }
 
+/// Entries of the `/all/` feed.
+const ALL_FEED_ENTRIES: u32 = 30;
+
+/// `/all/new.atom`: the newest series of every list, as each list's own `new.atom` shows them.
+pub async fn all_atom(State(state): State<AppState>) -> Answer {
+    let projects = state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+    let filter = quire_store::SeriesFilter { words: Vec::new(), page: 1, per_page: ALL_FEED_ENTRIES, include_superseded: true };
+    let mut newest = Vec::new();
+    for name in projects.keys() {
+        let listed = state.store.series_list(name, &filter).await.map_err(|e| Refusal::internal("listing series", e))?;
+        newest.extend(listed.items);
+    }
+    // Newest first; a series cross-posted to several lists once.
+    newest.sort_by(|a, b| (b.date, &b.message_id, &b.project).cmp(&(a.date, &a.message_id, &a.project)));
+    newest.dedup_by(|a, b| a.message_id == b.message_id);
+    newest.truncate(ALL_FEED_ENTRIES as usize);
+    let base = state.config.base_url.trim_end_matches('/');
+    let html_link = format!("{base}/{ALL}/");
+    let entries = newest
+        .iter()
+        .map(|s| {
+            let link = format!("{base}{}", message_url(&s.project, &s.message_id));
+            let name = build::person(&s.submitter);
+            crate::views::AtomEntry {
+                id: link.clone(),
+                title: build::series_title(&s.subject, &s.name),
+                link,
+                updated: crate::age::rfc3339(s.date),
+                author_name: if name.trim().is_empty() { "unknown".into() } else { name },
+                author_email: s.submitter.email.clone(),
+                summary: format!("{}: {} by {}", s.project, crate::age::plural(u64::from(s.patches), "patch"), build::person(&s.submitter)),
+            }
+        })
+        .collect();
+    // An empty feed was last updated now, as far as a reader can tell.
+    let updated = newest.iter().map(|s| s.date).max().unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let feed = crate::views::AtomFeed {
+        id: format!("{html_link}new.atom"),
+        title: "all lists: new series".into(),
+        self_link: format!("{html_link}new.atom"),
+        html_link,
+        updated: crate::age::rfc3339(updated),
+        entries,
+    };
+    match askama::Template::render(&feed) {
+        Ok(xml) => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response()),
+        Err(e) => Ok(WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")).into_response()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

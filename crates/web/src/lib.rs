@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{project}/{id}/t.mbox.gz", get(inbox::t_mbox_gz))
         .route("/{project}/{id}/T/", get(inbox::thread_flat))
         .route("/all/", get(inbox::all_get).post(inbox::all_post))
+        .route("/all/new.atom", get(inbox::all_atom))
         .route("/all/{id}", get(inbox::all_message_slash))
         .route("/all/{id}/", get(inbox::all_message))
         .route("/all/{id}/raw", get(inbox::all_raw))

@@ -196,6 +196,14 @@ async fn routes_on_real_mail(store: Store) {
     // new.atom is the project's feed.
     let r = get(&state, "/ltp/new.atom").await;
     assert_eq!((r.status, r.content_type.as_str()), (StatusCode::OK, "application/atom+xml; charset=utf-8"));
+    // /all/new.atom: every list's newest series, each linked under its list.
+    let r = get(&state, "/all/new.atom").await;
+    assert_eq!((r.status, r.content_type.as_str()), (StatusCode::OK, "application/atom+xml; charset=utf-8"), "{}", r.text());
+    let atom = r.text();
+    let doc = roxmltree::Document::parse(&atom).expect("the feed is XML");
+    let links: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("link") && n.parent().is_some_and(|p| p.has_tag_name("entry"))).filter_map(|n| n.attribute("href")).collect();
+    assert_eq!(links.len(), 30, "{atom}");
+    assert!(links.iter().any(|l| l.contains("/ltp/")), "{links:?}");
     // Without x=m the list URL is still the series list.
     let r = get(&state, "/ltp/").await;
     assert!(r.status == StatusCode::OK && r.content_type.starts_with("text/html"));
