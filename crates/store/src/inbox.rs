@@ -61,13 +61,27 @@ impl Store {
     /// not parse, or uses a series-only term (`is:`, `state:`...), is [`Error::Invalid`] with
     /// one line naming the problem.
     pub async fn inbox_search(&self, project: Option<&str>, query: &str, threads: bool) -> Result<Vec<InboxMail>> {
-        bounded(query)?;
-        let parsed = quire_query::parse(query)
-            .map_err(|e| Error::Invalid(format!("cannot read the query: {e}")))?;
-        let plan = Plan::new(&parsed)?;
+        let plan = Plan::read(query)?;
         match &*self.pool {
-            Pool::Sqlite(p) => sqlite_inbox::search(p, project, &plan, threads).await,
-            Pool::Pg(p) => pg_inbox::search(p, project, &plan, threads).await,
+            Pool::Sqlite(p) => sqlite_inbox::search(p, project, None, &plan, threads).await,
+            Pool::Pg(p) => pg_inbox::search(p, project, None, &plan, threads).await,
+        }
+    }
+
+    /// The messages of the thread of `message_id` (within `project`) that match `query`, as
+    /// public-inbox's `/<list>/<msgid>/?x=m&q=` answers (liblore asks it for what is new in a
+    /// thread). `None` when there is no such message; errors as [`Store::inbox_search`].
+    pub async fn inbox_search_thread(&self, project: Option<&str>, message_id: &str, query: &str) -> Result<Option<Vec<InboxMail>>> {
+        let plan = Plan::read(query)?;
+        match &*self.pool {
+            Pool::Sqlite(p) => {
+                let Some(key) = sqlite_inbox::thread_key(p, project, message_id).await? else { return Ok(None) };
+                sqlite_inbox::search(p, project, Some(&key), &plan, false).await.map(Some)
+            }
+            Pool::Pg(p) => {
+                let Some(key) = pg_inbox::thread_key(p, project, message_id).await? else { return Ok(None) };
+                pg_inbox::search(p, project, Some(&key), &plan, false).await.map(Some)
+            }
         }
     }
 
@@ -114,6 +128,50 @@ fn bounded(query: &str) -> Result<()> {
     Ok(())
 }
 
+/// Marks a `dt:` term carried through quire-query as a phrase: quire-query does not know
+/// public-inbox's `dt:` (a date-time range on the Date header, `YYYYMMDDHHMMSS..`, which b4
+/// sends), so `dt:V` is rewritten to the phrase `"<DT>V"` and read back from it here.
+const DT: &str = "\u{1}dt:";
+
+/// `query` with every `dt:VALUE` term written as the phrase `"\u{1}dt:VALUE"`.
+fn with_dt_terms(query: &str) -> String {
+    let mut out = String::with_capacity(query.len() + 8);
+    let mut rest = query;
+    let mut at_word_start = true;
+    let mut in_quote = false;
+    while let Some(c) = rest.chars().next() {
+        if !in_quote && at_word_start && rest.len() > 3 && rest.is_char_boundary(3) && rest[..3].eq_ignore_ascii_case("dt:") {
+            let value_len = rest[3..].find(|c: char| c.is_whitespace() || c == ')' || c == '(').unwrap_or(rest.len() - 3);
+            let value = &rest[3..3 + value_len];
+            if !value.is_empty() && !value.contains('"') {
+                out.push('"');
+                out.push_str(DT);
+                out.push_str(value);
+                out.push('"');
+                rest = &rest[3 + value_len..];
+                at_word_start = false;
+                continue;
+            }
+        }
+        if c == '"' {
+            in_quote = !in_quote;
+        }
+        at_word_start = !in_quote && (c.is_whitespace() || c == '(' || c == '-');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The range of a `dt:` term carried as a phrase, `[from, to)` in Unix seconds.
+fn dt_range(t: &Term) -> Option<Result<(Option<i64>, Option<i64>)>> {
+    let Term::Text { value, .. } = t else { return None };
+    let v = value.strip_prefix(DT)?;
+    Some(time_range(v).ok_or_else(|| {
+        Error::Invalid(format!("`dt:{v}` is not a date-time range: write `dt:YYYYMMDDHHMMSS..YYYYMMDDHHMMSS`"))
+    }))
+}
+
 fn count_terms(q: &Query) -> usize {
     match q {
         Query::And(parts) | Query::Or(parts) => parts.iter().map(count_terms).sum(),
@@ -132,6 +190,14 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Bounds, `dt:` and parse: the query as a client sent it, ready to run.
+    fn read(query: &str) -> Result<Plan> {
+        bounded(query)?;
+        let parsed = quire_query::parse(&with_dt_terms(query))
+            .map_err(|e| Error::Invalid(format!("cannot read the query: {e}")))?;
+        Plan::new(&parsed)
+    }
+
     fn new(query: &Query) -> Result<Plan> {
         let terms = count_terms(query);
         if terms > MAX_TERMS {
@@ -166,6 +232,7 @@ fn check(q: &Query, needs_raw: &mut bool) -> Result<()> {
                     *needs_raw = true;
                     Ok(())
                 }
+                Term::Text { .. } => dt_range(t).map_or(Ok(()), |r| r.map(|_| ())),
                 Term::Field { field: Field::Recipients, value } => {
                     if time_range(value).is_none() {
                         *needs_raw = true;
@@ -229,6 +296,8 @@ fn instant(s: &str) -> Option<(i64, Granularity)> {
             )?,
             Granularity::Second,
         ),
+        // Unix seconds, as liblore sends `rt:` (`rt:1704067200..`).
+        9..=11 => return Some((digits.parse().ok()?, Granularity::Second)),
         _ => return None,
     };
     Some((date.and_utc().timestamp(), g))
@@ -346,9 +415,11 @@ fn in_days(date: Option<i64>, after: Option<i64>, before: Option<i64>) -> bool {
 
 fn term_matches(t: &Term, c: &Candidate, now: i64) -> bool {
     match t {
-        Term::Text { value, .. } => {
-            contains(&c.subject, value) || contains(&c.body, value) || contains(c.diff(), value)
-        }
+        Term::Text { value, .. } => match dt_range(t) {
+            Some(Ok((from, to))) => c.date.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d < t)),
+            Some(Err(_)) => false,
+            None => contains(&c.subject, value) || contains(&c.body, value) || contains(c.diff(), value),
+        },
         Term::Date { after, before } => in_days(c.date, *after, *before),
         Term::Age { younger, seconds } => match c.date {
             Some(d) if *younger => d >= now.saturating_sub(*seconds),
@@ -430,7 +501,7 @@ fn constrains(q: &Query) -> bool {
         Query::Or(parts) => !parts.is_empty() && parts.iter().all(constrains),
         Query::Not(_) => false,
         Query::Term(t) => match t {
-            Term::Text { value, .. } => like_word(value).is_some(),
+            Term::Text { value, .. } => dt_range(t).is_some_and(|r| r.is_ok()) || like_word(value).is_some(),
             Term::Date { .. } | Term::Age { .. } => true,
             Term::Field { field, value } => match field {
                 Field::PatchId | Field::MessageId | Field::DiffAdded | Field::DiffBefore => true,
@@ -483,7 +554,7 @@ macro_rules! inbox_backend {
             }
 
             /// The thread key of a stored message (within `project` when given).
-            async fn thread_key(pool: &DbPool, project: Option<&str>, message_id: &str) -> Result<Option<String>> {
+            pub(crate) async fn thread_key(pool: &DbPool, project: Option<&str>, message_id: &str) -> Result<Option<String>> {
                 let mid = bare(message_id);
                 let mut qb = QueryBuilder::<Db>::new("SELECT m.thread_key FROM messages m WHERE m.mid_hash = ");
                 qb.push_bind(text_hash(&mid));
@@ -594,6 +665,10 @@ macro_rules! inbox_backend {
             fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term) {
                 let now = crate::now();
                 match t {
+                    Term::Text { .. } if dt_range(t).is_some() => {
+                        let (from, to) = dt_range(t).and_then(|r| r.ok()).unwrap_or((None, None));
+                        push_days(qb, "m.date", from, to);
+                    }
                     Term::Text { value, .. } => {
                         qb.push("(");
                         push_like(qb, "m.subject", value);
@@ -685,7 +760,13 @@ macro_rules! inbox_backend {
                 })
             }
 
-            pub(crate) async fn search(pool: &DbPool, project: Option<&str>, plan: &Plan, threads: bool) -> Result<Vec<InboxMail>> {
+            pub(crate) async fn search(
+                pool: &DbPool,
+                project: Option<&str>,
+                thread: Option<&str>,
+                plan: &Plan,
+                threads: bool,
+            ) -> Result<Vec<InboxMail>> {
                 let what = "searching messages";
                 let now = crate::now();
                 // (row id, Message-ID, thread key, date) of each match, newest first.
@@ -700,6 +781,12 @@ macro_rules! inbox_backend {
                          FROM messages m JOIN raw_messages r ON r.id = m.id WHERE 1 = 1"
                     ));
                     push_project(&mut qb, project);
+                    if let Some(key) = thread {
+                        qb.push(" AND m.thread_hash = ");
+                        qb.push_bind(text_hash(key));
+                        qb.push(" AND m.thread_key = ");
+                        qb.push_bind(key.to_string());
+                    }
                     if let Some(b) = below {
                         qb.push(" AND m.id < ");
                         qb.push_bind(b);
@@ -837,6 +924,9 @@ mod tests {
             (None, "reviewed-by:bob".into(), false, vec!["r1@example.org"]),
             (None, "\"100%\"".into(), false, vec!["b0@example.org"]),
             (None, "rt:20000101..".into(), false, all.to_vec()),
+            (None, "rt:946684800..".into(), false, all.to_vec()),
+            (None, "f:\"alice@example.org\" AND dt:20240110093000..20240110100030".into(), false, vec!["a0@example.org"]),
+            (None, "dt:20240110100030..".into(), false, vec!["a1@example.org", "r1@example.org"]),
             (None, "rt:..20000101".into(), false, vec![]),
         ];
         for (project, q, threads, want) in cases {
@@ -853,6 +943,18 @@ mod tests {
         assert!(store.inbox_thread(Some("p1"), "../a0@example.org").await.expect("thread").is_none());
         assert!(store.inbox_thread(None, "a\0b").await.expect("thread").is_none());
         assert_eq!(store.inbox_thread_ids(None, "a1@example.org").await.expect("ids").len(), 3);
+
+        // Within one thread: only its messages that match, no expansion.
+        let in_thread = |q: &'static str| {
+            let store = store.clone();
+            async move {
+                let found = store.inbox_search_thread(Some("p1"), "a1@example.org", q).await.expect("search");
+                found.map(|m| m.into_iter().map(|m| m.message_id).collect::<Vec<_>>())
+            }
+        };
+        assert_eq!(in_thread("dt:20240111000000..").await, Some(vec!["r1@example.org".to_string()]));
+        assert_eq!(in_thread("s:another").await, Some(vec![]));
+        assert!(store.inbox_search_thread(Some("p2"), "a1@example.org", "s:x").await.expect("search").is_none());
 
         // Big but bounded queries run (b4 sends one patchid: per patch).
         let big = format!("patchid:{pid} OR ") + &vec!["patchid:0"; 499].join(" OR ");
@@ -886,9 +988,23 @@ mod tests {
         assert_eq!(time_range("..20240101"), Some((None, Some(1_704_067_200 + 86_400))));
         assert_eq!(time_range("20240101"), Some((Some(1_704_067_200), Some(1_704_067_200 + 86_400))));
         assert_eq!(time_range("20240101000000..20240101000010"), Some((Some(1_704_067_200), Some(1_704_067_210))));
+        assert_eq!(time_range("1704067200.."), Some((Some(1_704_067_200), None)));
         assert_eq!(time_range("someone@example.org"), None);
         assert_eq!(time_range(".."), None);
         assert_eq!(time_range("20241399.."), None);
+    }
+
+    #[test]
+    fn dt_terms_become_marked_phrases() {
+        assert_eq!(with_dt_terms("f:\"a@b\" AND dt:20240101000000..20240101010000"), "f:\"a@b\" AND \"\u{1}dt:20240101000000..20240101010000\"");
+        assert_eq!(with_dt_terms("(dt:2024..)"), "(\"\u{1}dt:2024..\")");
+        assert_eq!(with_dt_terms("-dt:x NOT dt:y"), "-\"\u{1}dt:x\" NOT \"\u{1}dt:y\"");
+        // Not at a word start, inside quotes, or empty: left alone.
+        assert_eq!(with_dt_terms("s:\"a dt:1\" nodt:1 dt: é"), "s:\"a dt:1\" nodt:1 dt: é");
+        let parsed = quire_query::parse(&with_dt_terms("dt:20240101000000..")).expect("parses");
+        let Query::Term(t) = &parsed else { panic!("{parsed:?}") };
+        assert!(matches!(dt_range(t), Some(Ok((Some(1_704_067_200), None)))));
+        assert!(Plan::read("dt:yesterday..").expect_err("bad dt").to_string().contains("dt:yesterday"));
     }
 
     #[test]

@@ -323,10 +323,71 @@ pub async fn all_thread_flat(State(state): State<AppState>, path: Result<Path<St
     thread_page(&state, ALL, &path_parts(path)?).await
 }
 
+/// `/<list>/<msgid>/?x=m&q=QUERY`: the messages of that thread matching the query (liblore
+/// asks `dt:`/`rt:` ranges for what is new in a thread), gzipped mboxrd; 404 when none.
+async fn thread_search(state: &AppState, list: &str, raw_id: &str, params: &InboxQuery, body: &[u8]) -> Answer {
+    let scope = list_scope(state, list).await?;
+    let id = message_id(raw_id)?;
+    let from_body = form(body);
+    let q = params.q.as_deref().or(from_body.q.as_deref()).map(str::trim).unwrap_or_default();
+    if q.is_empty() {
+        return Err(Refusal::new(StatusCode::BAD_REQUEST, "No query: add q=... (for example q=dt:20240101000000..)."));
+    }
+    match state.store.inbox_search_thread(scope.as_deref(), &id, q).await {
+        Ok(Some(mails)) => gzip_mbox(&mails, &format!("No message of the thread of <{id}> matches “{q}”.")),
+        Ok(None) => Err(Refusal::not_found(format!("No message <{id}> in {list}."))),
+        Err(quire_store::Error::Invalid(why)) => Err(Refusal::new(StatusCode::BAD_REQUEST, why)),
+        Err(e) => Err(Refusal::internal("searching a thread", e)),
+    }
+}
+
+/// `GET /<list>/<msgid>/`: with `x=m` a search of the thread; else the message's page.
+pub async fn message_get(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+) -> Answer {
+    let (list, id) = path_parts(path)?;
+    let params = query_parts(inbox)?;
+    if params.wants_mbox() {
+        return thread_search(&state, &list, &id, &params, b"").await;
+    }
+    Ok(crate::pages::message(State(state), Ok(Path((list, id)))).await.into_response())
+}
+
+/// `POST /<list>/<msgid>/?x=m&q=QUERY`.
+pub async fn message_post(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+    body: Bytes,
+) -> Answer {
+    let (list, id) = path_parts(path)?;
+    thread_search(&state, &list, &id, &query_parts(inbox)?, &body).await
+}
+
+pub async fn all_message_post(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+    body: Bytes,
+) -> Answer {
+    thread_search(&state, ALL, &path_parts(path)?, &query_parts(inbox)?, &body).await
+}
+
 /// `/all/<msgid>/`: 302 to the message under a list it is in (whose page redirects on to its
-/// series).
-pub async fn all_message(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
-    let id = message_id(&path_parts(path)?)?;
+/// series); with `x=m` a search of the thread.
+pub async fn all_message(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+) -> Answer {
+    let raw = path_parts(path)?;
+    let params = query_parts(inbox)?;
+    if params.wants_mbox() {
+        return thread_search(&state, ALL, &raw, &params, b"").await;
+    }
+    let id = message_id(&raw)?;
     let m = scoped_message(&state, None, &id).await?;
     match m.projects.first() {
         Some(p) => found(&message_url(p, &id)),

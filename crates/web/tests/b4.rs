@@ -234,6 +234,21 @@ async fn routes_on_real_mail(store: Store) {
     let r = request(&state, Method::POST, &format!("/patchwork/?x=m&q={}", quote_plus(&query)), "x=m").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
+    // Within one thread (liblore's "what is new since"): POST with an empty body, no expansion.
+    let newest = store.message(last).await.expect("message").expect("stored");
+    let since = chrono::DateTime::from_timestamp(newest.date.expect("dated"), 0).expect("a date").format("%Y%m%d%H%M%S");
+    for uri in [format!("/ltp/{q}/?x=m&q=dt%3A{since}.."), format!("/all/{q}/?x=m&q=dt%3A{since}..")] {
+        let r = request(&state, Method::POST, &uri, "").await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text());
+        let got = mbox_ids(&r.gunzip());
+        assert!(got.contains(last) && got.iter().all(|id| ids.contains(id)), "{uri}: {got:?} not within {ids:?}");
+        assert!(got.len() < ids.len(), "{uri}: {got:?}");
+    }
+    let r = get(&state, &format!("/ltp/{q}/?x=m&q=dt%3A20990101000000..")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = request(&state, Method::POST, "/ltp/nobody%40example.org/?x=m&q=s%3Ax", "").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
     // Nothing found: 404. A bad query: 400 with one line naming the problem.
     let r = request(&state, Method::POST, "/ltp/?x=m&t=1&q=patchid%3Adeadbeef", "x=m").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
