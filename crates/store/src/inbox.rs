@@ -1005,6 +1005,10 @@ mod tests {
         let Query::Term(t) = &parsed else { panic!("{parsed:?}") };
         assert!(matches!(dt_range(t), Some(Ok((Some(1_704_067_200), None)))));
         assert!(Plan::read("dt:yesterday..").expect_err("bad dt").to_string().contains("dt:yesterday"));
+        // Odd inputs read without a panic, whatever they give.
+        for odd in ["dt:é", "dtdt:1", "dt:\"", "\"dt:x", "dt:)(", "(((dt:", "dt:..", "DT:20240101..", "é dt:ü", "dt:\u{1}dt:1"] {
+            let _ = Plan::read(odd);
+        }
     }
 
     #[test]
