@@ -431,9 +431,15 @@ impl B4 {
             .env("XDG_DATA_HOME", h.join(".local/share"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("GIT_CONFIG_GLOBAL")
+            // The server is local: no proxy may stand in between.
             .env_remove("http_proxy")
             .env_remove("https_proxy")
+            .env_remove("all_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
             .env("NO_PROXY", "127.0.0.1")
+            .env("no_proxy", "127.0.0.1")
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run b4");
