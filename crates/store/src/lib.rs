@@ -17,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 mod am;
 mod derive;
 mod error;
+mod inbox;
 mod types;
 
 #[cfg(feature = "testing")]
@@ -24,6 +25,7 @@ pub mod testing;
 
 pub use am::AmMbox;
 pub use error::{Error, Result};
+pub use inbox::{InboxMail, MAX_EXPANDED, MAX_MATCHES, MAX_SCANNED};
 pub use quire_series::Role;
 pub use types::*;
 

@@ -4,7 +4,8 @@
 //! [`serve`] listens. Pages: `/` (projects), `/<project>/` (series list, `?page=N&q=words`),
 //! `/<project>/<message-id>/` (series page, redirect to it, or message page),
 //! `/<project>/<id>/interdiff/<other>`, downloads (`mbox`, `raw`, `patch`, `apply.log`) and
-//! `/<project>/new.atom`.
+//! `/<project>/new.atom`; public-inbox's URLs for b4 and lei (`t.mbox.gz`, `?x=m&q=` searches,
+//! `T/`, `/all/`) in [`inbox`].
 //!
 //! Invariants: mail text is never marked safe (askama escapes it everywhere); no input gives
 //! a 500 (ids are checked before they reach the store, bad ones are 404 pages).
@@ -14,6 +15,7 @@ pub mod build;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
+pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
 mod pages;
@@ -156,18 +158,34 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))
-        .route("/{project}/", get(pages::series_list))
+        .route("/{project}/", get(inbox::list_get).post(inbox::list_post))
         .route("/{project}/new.atom", get(pages::atom))
         .route("/{project}/{id}", get(pages::message_slash))
-        .route("/{project}/{id}/", get(pages::message))
+        .route("/{project}/{id}/", get(inbox::message_get).post(inbox::message_post))
         .route("/{project}/{id}/interdiff/{other}", get(pages::interdiff))
         .route("/{project}/{id}/mbox", get(pages::mbox))
         .route("/{project}/{id}/raw", get(pages::raw))
         .route("/{project}/{id}/patch", get(pages::patch))
         .route("/{project}/{id}/apply.log", get(pages::apply_log))
         .route("/{project}/{id}/checks/{check}", get(pages::check_log))
+        // public-inbox's URLs (b4, lei); `/all/` (static) wins over `{project}`.
+        .route("/{project}/{id}/t.mbox.gz", get(inbox::t_mbox_gz))
+        .route("/{project}/{id}/T/", get(inbox::thread_flat))
+        .route("/all/", get(inbox::all_get).post(inbox::all_post))
+        .route("/all/new.atom", get(inbox::all_atom))
+        .route("/all/{id}", get(inbox::all_message_slash))
+        .route("/all/{id}/", get(inbox::all_message).post(inbox::all_message_post))
+        .route("/all/{id}/raw", get(inbox::all_raw))
+        .route("/all/{id}/t.mbox.gz", get(inbox::all_t_mbox_gz))
+        .route("/all/{id}/T/", get(inbox::all_thread_flat))
         .fallback(pages::not_found)
-        .layer(tower_http::compression::CompressionLayer::new())
+        // Gzipped mboxes are sent as they are: compressing them again would give them a
+        // Content-Encoding, and b4 then fails with BadGzipFile.
+        .layer(tower_http::compression::CompressionLayer::new().compress_when({
+            use tower_http::compression::Predicate as _;
+            use tower_http::compression::predicate::{DefaultPredicate, NotForContentType};
+            DefaultPredicate::new().and(NotForContentType::const_new("application/gzip"))
+        }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
