@@ -86,9 +86,24 @@ enum Command {
     /// Run the projects' check scripts on applied series, claimed from a quire server over HTTP
     /// (on this machine or another), without network and with a time limit.
     Tester(tester::TesterArgs),
+    /// Write the stored raw mail back out as an mbox (mboxrd), byte for byte as received: a
+    /// backup, or a move to another site (`quire import` of it gives the same store).
+    Export(ExportArgs),
+    /// Bring the database's schema up to date and exit (every command does it at start).
+    Migrate,
     /// API tokens: for testers and external CI (scope `tester`), or admins.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Only the mail of this project.
+    #[arg(long)]
+    project: Option<String>,
+    /// Write here instead of standard output; gzipped when the name ends in `.gz`.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -279,6 +294,11 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Apply(args) => worker::apply_cmd(&store, data_dir, args).await,
             Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
             Command::Token(cmd) => token(&store, cmd).await,
+            Command::Export(args) => export(&store, args, quiet).await,
+            Command::Migrate => {
+                eprintln!("quire: the schema of {} is up to date", store.target());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Init | Command::Abi(_) | Command::Tester(_) => unreachable!("handled before the store is opened"),
         };
         store.close().await;
@@ -527,6 +547,47 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
         tokio::spawn(async move { w.run(std::future::pending()).await });
     }
     quire_web::serve(store, args.listen, config).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(store: &Store, args: ExportArgs, quiet: bool) -> Result<ExitCode> {
+    if let Some(p) = &args.project {
+        if !store.projects().await?.iter().any(|s| &s.config.name == p) {
+            eprintln!("quire: no project {p:?}; see `quire project list`");
+            return Ok(ExitCode::from(exit::NOT_FOUND));
+        }
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = std::io::BufWriter::new(file);
+            if path.extension().is_some_and(|e| e == "gz") {
+                Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()))
+            } else {
+                Box::new(file)
+            }
+        }
+    };
+    let bar = output::progress_bar(quiet || args.output.is_none());
+    let (mut after, mut count) = (0i64, 0u64);
+    loop {
+        let batch = store.raw_messages_after(after, 1000, args.project.as_deref()).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.0;
+        for (_, raw) in &batch {
+            quire_import::mbox::write_mboxrd(&mut out, raw).context("writing the export")?;
+        }
+        count += batch.len() as u64;
+        bar.set_message(format!("{count} messages"));
+        bar.tick();
+    }
+    out.flush().context("writing the export")?;
+    drop(out);
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!("quire: exported {count} messages");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -364,6 +364,23 @@ pub fn quote(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// The envelope line `quire export` writes (the shape [`is_envelope`] and every reader accept).
+pub const EXPORT_ENVELOPE: &[u8] = b"From quire@localhost Thu Jan  1 00:00:00 1970\n";
+
+/// Writes one message as mboxrd: the envelope, every line quoted with [`quote`], and the blank
+/// separator line (`\r\n` after CRLF mail) that [`MboxReader`] strips again, so that reading
+/// gives back exactly `raw` when it ends with a line end.
+pub fn write_mboxrd(out: &mut impl io::Write, raw: &[u8]) -> io::Result<()> {
+    out.write_all(EXPORT_ENVELOPE)?;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        out.write_all(&quote(line))?;
+    }
+    if !raw.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    out.write_all(if raw.ends_with(b"\r\n") { b"\r\n" } else { b"\n" })
+}
+
 /// Every mbox writer ends a message with an extra blank line that is not part of the message.
 fn strip_separator_blank_line(bytes: &mut Vec<u8>) {
     if bytes.ends_with(b"\r\n\r\n") {
@@ -378,24 +395,35 @@ mod tests {
     use super::*;
     use std::io::{Cursor, Write};
 
+    #[test]
+    fn what_write_mboxrd_writes_reads_back_byte_for_byte() {
+        let messages: Vec<&[u8]> = vec![
+            b"From: a@b\nSubject: x\n\nFrom the start\n>From quoted\n\n",
+            b"From: a@b\r\nSubject: crlf\r\n\r\nbody\r\n",
+            b"Subject: no final newline\n\nlast",
+        ];
+        let mut out = Vec::new();
+        for m in &messages {
+            write_mboxrd(&mut out, m).unwrap();
+        }
+        let read: Vec<Vec<u8>> = MboxReader::new(Cursor::new(out), 1 << 20).map(|m| m.unwrap().bytes).collect();
+        assert_eq!(read[0], messages[0]);
+        assert_eq!(read[1], messages[1]);
+        // A message without a final line end gets one.
+        assert_eq!(read[2], b"Subject: no final newline\n\nlast\n");
+    }
+
     const BIG: usize = 64 << 20;
 
     fn read_all(data: &[u8]) -> Vec<Vec<u8>> {
         MboxReader::new(Cursor::new(data.to_vec()), BIG).map(|m| m.expect("message").bytes).collect()
     }
 
-    /// Writes messages as an mboxrd writer (public-inbox, b4) does.
-    fn write_mboxrd(messages: &[&[u8]]) -> Vec<u8> {
+    /// Writes messages as an mboxrd writer (public-inbox, b4, `quire export`) does.
+    fn write_all_mboxrd(messages: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
         for m in messages {
-            out.extend_from_slice(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n");
-            for line in m.split_inclusive(|&b| b == b'\n') {
-                out.extend_from_slice(&quote(line));
-            }
-            if !m.ends_with(b"\n") {
-                out.push(b'\n');
-            }
-            out.push(b'\n');
+            super::write_mboxrd(&mut out, m).expect("write to memory");
         }
         out
     }
@@ -404,7 +432,7 @@ mod tests {
     fn mboxrd_quoting_round_trips_every_level() {
         let m1: &[u8] = b"Subject: a\n\nFrom the start\n>From quoted once\n>>From quoted twice\n> From not quoted\nFrom\n";
         let m2: &[u8] = b"Subject: b\n\nbody\n";
-        let mbox = write_mboxrd(&[m1, m2]);
+        let mbox = write_all_mboxrd(&[m1, m2]);
         assert!(mbox.windows(19).any(|w| w == b"\n>>>From quoted twi"));
         assert_eq!(read_all(&mbox), vec![m1.to_vec(), m2.to_vec()]);
     }
@@ -437,7 +465,7 @@ mod tests {
                 .map(|_| (0..1 + next(8)).flat_map(|_| LINES[next(LINES.len() as u64) as usize].to_vec()).collect())
                 .collect();
             let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-            assert_eq!(read_all(&write_mboxrd(&refs)), messages);
+            assert_eq!(read_all(&write_all_mboxrd(&refs)), messages);
         }
     }
 
@@ -555,7 +583,7 @@ mod tests {
 
     #[test]
     fn gzip_is_detected_by_magic_bytes_not_name() {
-        let mbox = write_mboxrd(&[b"Subject: a\n\n>From x\n", b"Subject: b\n\nb\n"]);
+        let mbox = write_all_mboxrd(&[b"Subject: a\n\n>From x\n", b"Subject: b\n\nb\n"]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&mbox[..40]).expect("gzip");
         let mut data = gz.finish().expect("gzip");

@@ -1099,6 +1099,39 @@ pub(crate) async fn raw(pool: &DbPool, message_id: &str) -> Result<Option<Vec<u8
     zstd::decode_all(data.as_slice()).map(Some).map_err(|e| corrupt(format!("raw message {id}"), e))
 }
 
+/// Raw copies with a row id above `after`, in the order they were stored (canonical copies before
+/// their later duplicates), at most `limit`; only those of `project` when given.
+pub(crate) async fn raw_batch(pool: &DbPool, after: i64, limit: i64, project: Option<&str>) -> Result<Vec<(i64, Vec<u8>)>> {
+    let what = "reading raw messages";
+    let rows = match project {
+        None => sqlx::query("SELECT id, data FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .ctx(what)?,
+        Some(p) => sqlx::query(
+            "SELECT r.id, r.data FROM raw_messages r WHERE r.id > $1 AND EXISTS (SELECT 1 FROM message_projects mp \
+             JOIN projects p ON p.id = mp.project_id WHERE mp.message_id = COALESCE(r.duplicate_of, r.id) AND p.name = $3) \
+             ORDER BY r.id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .bind(clean(p).as_ref())
+        .fetch_all(pool)
+        .await
+        .ctx(what)?,
+    };
+    rows.iter()
+        .map(|r| {
+            let id: i64 = get(r, 0, what)?;
+            let data: Vec<u8> = get(r, 1, what)?;
+            let raw = zstd::decode_all(data.as_slice()).map_err(|e| corrupt(format!("raw message {id}"), e))?;
+            Ok((id, raw))
+        })
+        .collect()
+}
+
 pub(crate) async fn messages_count(pool: &DbPool) -> Result<u64> {
     let row = sqlx::query("SELECT COUNT(*) FROM messages").fetch_one(pool).await.ctx("counting messages")?;
     Ok(to_u64(get(&row, 0, "counting messages")?))

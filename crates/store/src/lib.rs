@@ -67,6 +67,7 @@ macro_rules! on_backend {
     };
 }
 
+mod export;
 mod jobs;
 pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch};
 

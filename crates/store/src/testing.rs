@@ -48,6 +48,30 @@ pub async fn pg_store() -> Store {
     }
 }
 
+/// The URL of a fresh, empty PostgreSQL database (no schema): for tests of the migrations.
+pub async fn pg_empty_database() -> Result<String> {
+    let server = match std::env::var("QUIRE_TEST_PG") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => local_cluster()?.clone(),
+    };
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!("m_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .map_err(|e| Error::TestSetup(format!("cannot connect to test PostgreSQL {server}: {e}")))?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .map_err(|e| Error::TestSetup(format!("cannot create database {name}: {e}")))?;
+    let _ = admin.close().await;
+    Ok(with_database(&server, &name))
+}
+
+/// The 64-bit hash the store keys Message-IDs by (for tests that write rows by hand).
+pub fn text_hash(text: &str) -> i64 {
+    crate::derive::text_hash(text)
+}
+
 /// As [`pg_store`], returning what went wrong instead of panicking.
 pub async fn try_pg_store() -> Result<Store> {
     let server = match std::env::var("QUIRE_TEST_PG") {
