@@ -5,6 +5,7 @@ mod abi;
 mod config;
 mod output;
 mod tester;
+mod watch;
 mod worker;
 
 use anyhow::{Context, Result, bail};
@@ -91,6 +92,9 @@ enum Command {
     Export(ExportArgs),
     /// Bring the database's schema up to date and exit (every command does it at start).
     Migrate,
+    /// Follow live mail feeds: IMAP mailboxes (imap://USER@HOST/MAILBOX), public-inboxes
+    /// (pi+file:///PATH, pi+https://URL), importing new mail as it arrives.
+    Watch(watch::WatchArgs),
     /// API tokens: for testers and external CI (scope `tester`), or admins.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -295,6 +299,7 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
             Command::Token(cmd) => token(&store, cmd).await,
             Command::Export(args) => export(&store, args, quiet).await,
+            Command::Watch(args) => watch::watch_cmd(&store, data_dir, args, quiet).await,
             Command::Migrate => {
                 eprintln!("quire: the schema of {} is up to date", store.target());
                 Ok(ExitCode::SUCCESS)

@@ -14,9 +14,12 @@
 
 pub mod maildir;
 pub mod mbox;
+pub mod imap;
 pub mod public_inbox;
 mod read;
 pub mod stdin;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -217,6 +220,9 @@ pub enum Error {
     Store(#[from] quire_store::Error),
     #[error("import pipeline: {0}")]
     Pipeline(String),
+    /// A live source (an IMAP server) failed: watchers retry.
+    #[error("{0}")]
+    Source(String),
 }
 
 impl Error {
@@ -227,7 +233,7 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self {
             Error::Store(e) => store_error_is_temporary(e),
-            Error::Pipeline(_) => true,
+            Error::Pipeline(_) | Error::Source(_) => true,
             Error::Read { .. } | Error::Unrecognised { .. } | Error::Git { .. } | Error::Stdin { .. } => false,
         }
     }
