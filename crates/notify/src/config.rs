@@ -218,8 +218,8 @@ mod tests {
         let e = e.message;
         assert!(e.contains("unknown event `check-fail`") && e.contains("check-failed"), "{e}");
         let r = ReportRule { event: "check-failed".into(), to: vec!["list".into()], ..Default::default() };
-        assert!(validate_project(&[r.clone()], &[], false, true).unwrap_err().message.contains("list_address"));
-        assert!(validate_project(&[r.clone()], &[], true, false).unwrap_err().message.contains("[smtp]"));
+        assert!(validate_project(std::slice::from_ref(&r), &[], false, true).unwrap_err().message.contains("list_address"));
+        assert!(validate_project(std::slice::from_ref(&r), &[], true, false).unwrap_err().message.contains("[smtp]"));
         let bad = ReportRule { to: vec!["a@b\r\nBcc: x@y".into()], ..r.clone() };
         assert!(validate_project(&[bad], &[], true, true).is_err());
         let bad = ReportRule { body: Some("{nope}".into()), ..r };

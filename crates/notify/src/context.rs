@@ -62,10 +62,10 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
         ctx.submitter = Some(s.submitter.clone());
         if let Some(head) = store.message(&s.message_id).await? {
             let mut references = head.references.clone();
-            if let Some(irt) = &head.in_reply_to {
-                if !references.contains(irt) {
-                    references.push(irt.clone());
-                }
+            if let Some(irt) = &head.in_reply_to
+                && !references.contains(irt)
+            {
+                references.push(irt.clone());
             }
             ctx.parent = Some(Parent { message_id: head.message_id.clone(), references, subject: head.subject.clone() });
         }

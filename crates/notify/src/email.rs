@@ -57,9 +57,7 @@ pub fn reply_subject(original: &str) -> String {
     let mut s = header_text(original);
     loop {
         let lower = s.to_ascii_lowercase();
-        if lower.starts_with("re:") {
-            s = s[3..].trim_start().to_string();
-        } else if lower.starts_with("aw:") {
+        if lower.starts_with("re:") || lower.starts_with("aw:") {
             s = s[3..].trim_start().to_string();
         } else {
             break;
@@ -88,7 +86,7 @@ pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], me
     let from = parse_mailbox(from)?;
     let mut recipients: Vec<Mailbox> = Vec::new();
     let mut add = |m: Mailbox| {
-        if !recipients.iter().any(|r| r.email.to_string().eq_ignore_ascii_case(&m.email.to_string())) {
+        if !recipients.iter().any(|r| AsRef::<str>::as_ref(&r.email).eq_ignore_ascii_case(m.email.as_ref())) {
             recipients.push(m);
         }
     };
@@ -96,10 +94,10 @@ pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], me
         match t.as_str() {
             "list" => list.iter().filter_map(|a| parse_mailbox(a).ok()).for_each(&mut add),
             "submitter" => {
-                if let Some(s) = &ctx.submitter {
-                    if let Ok(email) = s.email.trim().parse() {
-                        add(Mailbox::new(Some(header_text(&s.name)).filter(|n| !n.is_empty()), email));
-                    }
+                if let Some(s) = &ctx.submitter
+                    && let Ok(email) = s.email.trim().parse()
+                {
+                    add(Mailbox::new(Some(header_text(&s.name)).filter(|n| !n.is_empty()), email));
                 }
             }
             a => add(parse_mailbox(a)?),
@@ -130,14 +128,14 @@ pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], me
     for r in recipients {
         b = b.to(r);
     }
-    if let Some(p) = parent {
-        if let Some(id) = safe_msgid(&p.message_id) {
-            let mut refs: Vec<String> = p.references.iter().filter_map(|r| safe_msgid(r)).collect();
-            refs.retain(|r| *r != id);
-            refs.push(id.clone());
-            let refs = &refs[refs.len().saturating_sub(MAX_REFERENCES)..];
-            b = b.in_reply_to(format!("<{id}>")).references(refs.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "));
-        }
+    if let Some(p) = parent
+        && let Some(id) = safe_msgid(&p.message_id)
+    {
+        let mut refs: Vec<String> = p.references.iter().filter_map(|r| safe_msgid(r)).collect();
+        refs.retain(|r| *r != id);
+        refs.push(id.clone());
+        let refs = &refs[refs.len().saturating_sub(MAX_REFERENCES)..];
+        b = b.in_reply_to(format!("<{id}>")).references(refs.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "));
     }
     for (name, value) in [("Auto-Submitted", "auto-generated".to_string()), ("X-Quire-Event", ctx.event.to_string())] {
         if let Ok(n) = HeaderName::new_from_ascii(name.to_string()) {
