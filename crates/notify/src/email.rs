@@ -148,9 +148,16 @@ pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], me
 /// Why a mail was not sent.
 #[derive(Debug)]
 pub struct SendError {
-    /// The server refused it for good (5xx): trying again would not help.
+    /// Do not try again: the server refused it for good (5xx), or the connection broke in a way
+    /// that leaves open whether the server took it (then a second try could mail it twice).
     pub permanent: bool,
     pub message: String,
+}
+
+/// Whether sending may be tried again without risking a second copy: the server answered 4xx
+/// (it did not take the mail), or no connection could be made (nothing was sent).
+fn retryable(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_transient() || e.is_tls() || e.to_string().starts_with("Connection error")
 }
 
 /// An SMTP connection setup, made once per notifier.
@@ -184,7 +191,15 @@ impl Mailer {
         self.transport
             .send(m)
             .map(|_| ())
-            .map_err(|e| SendError { permanent: e.is_permanent(), message: e.to_string() })
+            .map_err(|e| {
+                let permanent = !retryable(&e);
+                let message = if permanent && !e.is_permanent() {
+                    format!("{e}; the server may have taken it, so it is not sent again")
+                } else {
+                    e.to_string()
+                };
+                SendError { permanent, message }
+            })
     }
 }
 

@@ -25,11 +25,16 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start() -> SmtpSink {
+        SmtpSink::start_on(None)
+    }
+
+    fn start_on(port: Option<u16>) -> SmtpSink {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .arg(dir.path())
+            .args(port.map(|p| p.to_string()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -369,4 +374,72 @@ both_backends!(a_webhook_answering_404_is_given_up, |store| async move {
     let d = store.deliveries_of_event(event.id).await.expect("deliveries");
     assert_eq!(d[0].state, "failed");
     assert!(d[0].last_error.as_deref().unwrap_or_default().contains("404"), "{:?}", d[0].last_error);
+});
+
+both_backends!(mail_is_retried_while_the_server_is_down_and_sent_once_it_is_up, |store| async move {
+    demo_project(&store).await;
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let smtp = SmtpConfig { port, ..SmtpSink::start().smtp() };
+    let cfg = config(Some(smtp), vec![rule("series-new", &["list"])], vec![]);
+    let mut notifier = Notifier::new(store.clone(), cfg, options("n1")).expect("notifier");
+    notifier.round().await.expect("first round");
+    post_series(&store, "t7", "[PATCH 0/1] x", "Alice Dev <alice@example.org>").await;
+    let down = notifier.round().await.expect("round");
+    assert_eq!((down.mailed, down.retrying, down.failed), (0, 1, 0), "{down:?}");
+    let event = store.events(0, 100).await.expect("events").into_iter().find(|e| e.kind == "series-new").expect("event");
+    let d = store.deliveries_of_event(event.id).await.expect("deliveries");
+    assert_eq!(d[0].state, "pending");
+    assert!(d[0].last_error.as_deref().unwrap_or_default().contains("Connection error"), "{:?}", d[0].last_error);
+    let sink = SmtpSink::start_on(Some(port));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let up = notifier.round().await.expect("round");
+    assert_eq!((up.mailed, up.retrying), (1, 0), "{up:?}");
+    assert_eq!(sink.mails().len(), 1);
+    let d = store.deliveries_of_event(event.id).await.expect("deliveries");
+    assert_eq!((d[0].state.as_str(), d[0].attempts), ("done", 2));
+});
+
+both_backends!(a_refused_recipient_fails_for_good_and_a_deferred_one_is_retried, |store| async move {
+    let sink = SmtpSink::start();
+    demo_project(&store).await;
+    let reports = vec![rule("series-new", &["bounce@example.org"]), rule("series-new", &["later@example.org"])];
+    let mut notifier = Notifier::new(store.clone(), config(Some(sink.smtp()), reports, vec![]), options("n1")).expect("notifier");
+    notifier.round().await.expect("first round");
+    post_series(&store, "t8", "[PATCH 0/1] x", "Alice Dev <alice@example.org>").await;
+    let stats = notifier.round().await.expect("round");
+    assert_eq!((stats.mailed, stats.failed, stats.retrying), (0, 1, 1), "{stats:?}");
+    assert!(sink.mails().is_empty());
+    let event = store.events(0, 100).await.expect("events").into_iter().find(|e| e.kind == "series-new").expect("event");
+    let d = store.deliveries_of_event(event.id).await.expect("deliveries");
+    let by_target: HashMap<&str, &quire_store::DeliveryInfo> = d.iter().map(|d| (d.target.as_str(), d)).collect();
+    assert_eq!(by_target["bounce@example.org"].state, "failed");
+    assert!(by_target["bounce@example.org"].last_error.as_deref().unwrap_or_default().contains("550"), "{d:?}");
+    assert_eq!(by_target["later@example.org"].state, "pending");
+    assert!(by_target["later@example.org"].last_error.as_deref().unwrap_or_default().contains("451"), "{d:?}");
+});
+
+both_backends!(notifiers_running_at_once_mail_each_event_once, |store| async move {
+    let sink = SmtpSink::start();
+    demo_project(&store).await;
+    let cfg = config(Some(sink.smtp()), vec![rule("series-new", &["list"]), rule("series-complete", &["list"])], vec![]);
+    let mut notifiers: Vec<Notifier> =
+        (0..4).map(|i| Notifier::new(store.clone(), cfg.clone(), options(&format!("n{i}"))).expect("notifier")).collect();
+    for n in &mut notifiers {
+        n.round().await.expect("first round");
+    }
+    for i in 0..6 {
+        post_series(&store, &format!("c{i}"), &format!("[PATCH 0/1] series {i}"), "Alice Dev <alice@example.org>").await;
+    }
+    let rounds = notifiers.into_iter().map(|mut n| tokio::spawn(async move { n.round().await.expect("round") }));
+    let mut mailed = 0;
+    for r in rounds {
+        mailed += r.await.expect("task").mailed;
+    }
+    assert_eq!(mailed, 12, "6 series-new and 6 series-complete");
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 12);
+    let mut ids: Vec<String> = mails.iter().map(|(_, raw)| header(&String::from_utf8_lossy(raw), "Message-ID").concat()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "twelve different reports");
 });
