@@ -79,10 +79,10 @@ const DEFAULT_BODY: &str = "{result}\n\nSeries: {subject}\n{series_url}\n";
 const DEFAULT_LOG: &str = "\nLog ({log_url}), last lines:\n\n{log_tail}";
 const FOOTER: &str = "\n-- \nquire: {event} of project {project}\n";
 
-/// The report mail for `rule`: From, To (resolved), Subject, threading, body.
-/// `list` is the project's list addresses; `message_id` the report's own Message-ID (without
-/// `<>`). An error says why no mail can be built (no valid recipient...).
-pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], message_id: &str) -> Result<Message, String> {
+/// The report mail for `rule` to `to` (entries of the rule's `to`): From, To (resolved),
+/// Subject, threading, body. `list` is the project's list addresses; `message_id` the report's
+/// own Message-ID (without `<>`). An error says why no mail can be built (no valid recipient...).
+pub fn compose(rule: &ReportRule, to: &[String], ctx: &Context, from: &str, list: &[String], message_id: &str) -> Result<Message, String> {
     let from = parse_mailbox(from)?;
     let mut recipients: Vec<Mailbox> = Vec::new();
     let mut add = |m: Mailbox| {
@@ -90,7 +90,7 @@ pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], me
             recipients.push(m);
         }
     };
-    for t in &rule.to {
+    for t in to {
         match t.as_str() {
             "list" => list.iter().filter_map(|a| parse_mailbox(a).ok()).for_each(&mut add),
             "submitter" => {
@@ -104,7 +104,7 @@ pub fn compose(rule: &ReportRule, ctx: &Context, from: &str, list: &[String], me
         }
     }
     if recipients.is_empty() {
-        return Err(format!("no recipient: `to = {:?}` names no usable address for this event", rule.to));
+        return Err(format!("no recipient: `to = {:?}` names no usable address for this event", to));
     }
     let reply = is_reply(rule, ctx);
     let parent = ctx.parent.as_ref().filter(|_| reply);

@@ -28,6 +28,11 @@ pub mod webhook;
 
 pub use config::{EVENTS, ReportRule, SmtpConfig, WebhookRule, event_names, validate_project, validate_smtp};
 
+/// The target of a mail delivery: the rule's `to` entries it covers, as a JSON array.
+pub fn email_target(to: &[String]) -> String {
+    serde_json::Value::from(to.to_vec()).to_string()
+}
+
 /// The store cursor of planned events.
 pub const CURSOR: &str = "notify:planned";
 
@@ -227,8 +232,14 @@ impl Notifier {
                 out.push(NewDelivery { event_id: e.id, channel: channel.to_string(), target });
             }
         };
+        // A recipient named by several rules gets the first one's mail only: one mail per event.
+        let mut covered: Vec<String> = Vec::new();
         for r in rules.reports.iter().filter(|r| config::matches(&r.event, e)) {
-            push(EMAIL, r.to.join(", "));
+            let to: Vec<String> = r.to.iter().filter(|t| !covered.iter().any(|c| c.eq_ignore_ascii_case(t))).cloned().collect();
+            covered.extend(to.iter().cloned());
+            if !to.is_empty() {
+                push(EMAIL, email_target(&to));
+            }
         }
         for w in &rules.webhooks {
             if w.events.is_empty() || w.events.iter().any(|n| config::matches(n, e)) {
@@ -257,14 +268,14 @@ impl Notifier {
             Err(e) => return self.retry(d, format!("reading the event's series: {e}")),
         };
         if d.channel == EMAIL {
-            let (Some(mailer), Some(rule)) =
-                (&self.mailer, rules.reports.iter().find(|r| r.to.join(", ") == d.target && config::matches(&r.event, &d.event)))
-            else {
+            let to: Vec<String> = serde_json::from_str(&d.target).unwrap_or_default();
+            let rule = rules.reports.iter().find(|r| config::matches(&r.event, &d.event) && to.iter().all(|t| r.to.contains(t)));
+            let (Some(mailer), Some(rule), false) = (&self.mailer, rule, to.is_empty()) else {
                 return DeliveryOutcome::Failed { error: "no [smtp] section or no report rule for it any more".into() };
             };
             let domain = mailer.from.rsplit('@').next().unwrap_or("quire").trim_end_matches('>').to_string();
             let message_id = format!("quire.event-{}.delivery-{}@{domain}", d.event.id, d.id);
-            let message = match email::compose(rule, &ctx, &mailer.from, &rules.list_addresses, &message_id) {
+            let message = match email::compose(rule, &to, &ctx, &mailer.from, &rules.list_addresses, &message_id) {
                 Ok(m) => m,
                 Err(e) => return DeliveryOutcome::Failed { error: e },
             };
