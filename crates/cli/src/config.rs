@@ -12,6 +12,8 @@ pub const FILE_NAME: &str = "quire.toml";
 pub struct Config {
     #[serde(default, rename = "project")]
     pub projects: Vec<ProjectConfig>,
+    /// How report mails leave (`[smtp]`); needed by `[[project.report]]`.
+    pub smtp: Option<quire_notify::SmtpConfig>,
 }
 
 /// One `[[project]]` table.
@@ -39,6 +41,12 @@ pub struct ProjectConfig {
     /// script run by testers in the applied tree.
     #[serde(default, rename = "check")]
     pub checks: Vec<quire_worker::checks::CheckSpec>,
+    /// Mail on events (`[[project.report]]`): which event, to whom, with which templates.
+    #[serde(default, rename = "report")]
+    pub reports: Vec<quire_notify::ReportRule>,
+    /// Signed JSON POSTs on events (`[[project.webhook]]`).
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<quire_notify::WebhookRule>,
 }
 
 pub const STARTER: &str = r##"# quire configuration: the projects this quire follows.
@@ -71,6 +79,20 @@ pub const STARTER: &str = r##"# quire configuration: the projects this quire fol
 # paths = ["xen/**"]                             # only series touching these (default: all)
 # timeout = 3600                                 # seconds
 # capability = "x86"                             # only testers started with --capability x86
+#
+# [[project.report]]                             # mail on an event (needs [smtp] below)
+# event = "check-failed"                         # see docs/config.md for the event names
+# to = ["list", "submitter"]                     # "list", "submitter" or addresses
+#
+# [[project.webhook]]                            # JSON POST, signed: X-Quire-Signature: sha256=<hmac>
+# url = "https://ci.example.org/quire-hook"
+# secret_file = "/etc/quire/webhook-secret"
+# events = ["series-new", "check-failed"]        # default: every event
+#
+# [smtp]                                         # how report mails leave
+# host = "localhost"
+# port = 25
+# from = "quire <quire@example.org>"
 "##;
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -91,6 +113,9 @@ pub fn load(data_dir: &Path) -> Result<Config> {
 /// Parses configuration text; errors name the line and the field.
 pub fn parse(text: &str) -> Result<Config, String> {
     let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+    if let Some(smtp) = &config.smtp {
+        quire_notify::validate_smtp(smtp).map_err(|e| format!("{}{e}", line_prefix(text, "[smtp]", None)))?;
+    }
     let mut seen = std::collections::HashSet::new();
     for p in &config.projects {
         validate_name(&p.name).map_err(|e| format!("project `{}`: {e}", p.name))?;
@@ -110,8 +135,27 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 return Err(format!("project `{}`: check `{}` needs `git`: checks run on applied series", p.name, c.name));
             }
         }
+        quire_notify::validate_project(&p.reports, &p.webhooks, !p.list_address.is_empty(), config.smtp.is_some()).map_err(|e| {
+            let at = e.value.as_deref().map(|v| line_prefix(text, &format!("name = \"{}\"", p.name), Some(v))).unwrap_or_default();
+            format!("{at}project `{}`: {}", p.name, e.message)
+        })?;
     }
     Ok(config)
+}
+
+/// `line N: ` of the first line holding `"value"` (or `anchor` itself when `value` is None)
+/// after the line holding `anchor`; empty when not found.
+fn line_prefix(text: &str, anchor: &str, value: Option<&str>) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.contains(anchor)) else { return String::new() };
+    let found = match value {
+        None => Some(start),
+        Some(v) => {
+            let quoted = format!("\"{v}\"");
+            lines.iter().enumerate().skip(start).find(|(_, l)| l.contains(&quoted)).map(|(i, _)| i)
+        }
+    };
+    found.map(|i| format!("line {}: ", i + 1)).unwrap_or_default()
 }
 
 /// A project name appears in URLs: keep it to what needs no escaping.
@@ -178,6 +222,23 @@ mod tests {
         assert!(e.contains("exactly one of `builtin` or `script`"), "{e}");
         let e = parse("[[project]]\nname = \"x\"\n[[project.check]]\nname = \"s\"\nbuiltin = \"style\"\n").unwrap_err();
         assert!(e.contains("needs `git`"), "{e}");
+    }
+
+    #[test]
+    fn report_and_webhook_tables_are_validated_with_their_line() {
+        let ok = "[smtp]\nhost = \"localhost\"\nfrom = \"quire@example.org\"\n[[project]]\nname = \"x\"\nlist_address = [\"l@example.org\"]\n\
+                  [[project.report]]\nevent = \"check-failed\"\nto = [\"list\"]\n[[project.webhook]]\nurl = \"http://127.0.0.1:1/h\"\nsecret = \"k\"\n";
+        let c = parse(ok).unwrap();
+        assert_eq!(c.projects[0].reports[0].to, ["list"]);
+        assert_eq!(c.smtp.as_ref().unwrap().port, 25);
+        let e = parse(&ok.replace("\"check-failed\"", "\"check-fail\"")).unwrap_err();
+        assert!(e.starts_with("line 8: project `x`: report 1") && e.contains("unknown event `check-fail`"), "{e}");
+        let e = parse(&ok.replace("to = [\"list\"]", "tu = [\"list\"]")).unwrap_err();
+        assert!(e.contains("line 9") && e.contains("tu"), "{e}");
+        let e = parse(&ok.replace("from = \"quire@example.org\"", "from = \"nobody\"")).unwrap_err();
+        assert!(e.starts_with("line 1: [smtp]: `from`"), "{e}");
+        let e = parse(&ok.replace("[smtp]\nhost = \"localhost\"\nfrom = \"quire@example.org\"\n", "")).unwrap_err();
+        assert!(e.contains("needs an `[smtp]` section"), "{e}");
     }
 
     #[test]

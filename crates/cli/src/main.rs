@@ -7,6 +7,7 @@ mod output;
 mod tester;
 mod watch;
 mod worker;
+mod notify;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -84,6 +85,10 @@ enum Command {
     /// Apply every complete series as it arrives and notice merges upstream (jobs come from the
     /// store: run as many workers as you like; `quire serve` runs one unless --no-worker).
     Worker(worker::WorkerArgs),
+    /// Deliver reports for events: mail (SMTP) and signed webhooks, as configured in
+    /// [[project.report]] / [[project.webhook]]; each once, across restarts (`quire serve` runs one
+    /// unless --no-notify).
+    Notify(notify::NotifyArgs),
     /// Run the projects' check scripts on applied series, claimed from a quire server over HTTP
     /// (on this machine or another), without network and with a time limit.
     Tester(tester::TesterArgs),
@@ -238,6 +243,9 @@ struct ServeArgs {
     /// Do not run the git worker in this process (run `quire worker` processes instead).
     #[arg(long)]
     no_worker: bool,
+    /// Do not deliver reports in this process (run `quire notify` instead).
+    #[arg(long)]
+    no_notify: bool,
     /// Seconds a tester holds a claimed check job without a heartbeat before another may take it.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=86400))]
     tester_lease: i64,
@@ -297,6 +305,7 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Serve(args) => serve(store.clone(), data_dir, args).await,
             Command::Apply(args) => worker::apply_cmd(&store, data_dir, args).await,
             Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
+            Command::Notify(args) => notify::notify_cmd(&store, data_dir, args).await,
             Command::Token(cmd) => token(&store, cmd).await,
             Command::Export(args) => export(&store, args, quiet).await,
             Command::Watch(args) => watch::watch_cmd(&store, data_dir, args, quiet).await,
@@ -550,6 +559,11 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
         // Stops with the process; a job it held is taken again when its lease expires.
         let mut w = quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir)?);
         tokio::spawn(async move { w.run(std::future::pending()).await });
+    }
+    if !args.no_notify {
+        if let Some(mut n) = notify::serve_notifier(&store, data_dir, &config.base_url)? {
+            tokio::spawn(async move { n.run(std::future::pending()).await });
+        }
     }
     quire_web::serve(store, args.listen, config).await?;
     Ok(ExitCode::SUCCESS)

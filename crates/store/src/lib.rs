@@ -35,6 +35,7 @@ mod sqlite {
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     include!("backend.rs");
     include!("jobs_sql.rs");
+    include!("deliveries_sql.rs");
 }
 
 mod pg {
@@ -43,6 +44,7 @@ mod pg {
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     include!("backend.rs");
     include!("jobs_sql.rs");
+    include!("deliveries_sql.rs");
 }
 
 enum Pool {
@@ -67,8 +69,10 @@ macro_rules! on_backend {
     };
 }
 
+mod deliveries;
 mod export;
 mod jobs;
+pub use deliveries::{Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK};
 pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch};
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check

@@ -15,6 +15,7 @@ pub mod build;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
+mod events_feed;
 pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
@@ -160,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{project}", get(pages::project_slash))
         .route("/{project}/", get(inbox::list_get).post(inbox::list_post))
         .route("/{project}/new.atom", get(pages::atom))
+        .route("/{project}/events.atom", get(events_feed::events_atom))
         .route("/{project}/{id}", get(pages::message_slash))
         .route("/{project}/{id}/", get(inbox::message_get).post(inbox::message_post))
         .route("/{project}/{id}/interdiff/{other}", get(pages::interdiff))
