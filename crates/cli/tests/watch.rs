@@ -38,7 +38,8 @@ fn messages_in(data: &Path) -> u64 {
 fn wait_for_messages(data: &Path, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while messages_in(data) < n {
-        assert!(Instant::now() < deadline, "expected {n} messages, have {}", messages_in(data));
+        let log = std::fs::read_to_string(data.join("watch.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "expected {n} messages, have {}; quire watch said:\n{log}", messages_in(data));
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -66,7 +67,8 @@ fn imap_watch_survives_sigkill_and_imports_nothing_twice() {
     for (i, m) in mail[..4].iter().enumerate() {
         dovecot.deliver(i, m);
     }
-    let mut child = quire(data, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let log = std::fs::File::create(data.join("watch.log")).unwrap();
+    let mut child = quire(data, &args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     wait_for_messages(data, 4);
     for (i, m) in mail[4..7].iter().enumerate() {
         dovecot.deliver(4 + i, m);
@@ -150,7 +152,8 @@ fn public_inbox_watch_imports_new_commits_incrementally() {
     assert!(text(&out).contains("nothing new"), "{}", text(&out));
 
     // Live: new commits are picked up at the next look.
-    let mut child = quire(&data, &["watch", url.as_str(), "--poll", "1", "--project", "demo"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let log = std::fs::File::create(data.join("watch.log")).unwrap();
+    let mut child = quire(&data, &["watch", url.as_str(), "--poll", "1", "--project", "demo"]).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     for (i, m) in mail[5..8].iter().enumerate() {
         pi_append(&repo, &work, 5 + i, m);
     }

@@ -157,10 +157,31 @@ impl Store {
             .pragma("wal_autocheckpoint", "16384");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|source| Error::Open { target: target.clone(), source })?;
-        sqlite::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source })?;
+        // SQLite has no lock for migrations: two processes starting together on a new file (a
+        // `quire serve` and a `quire watch`) would both create the tables. A lock file beside the
+        // database makes the second wait and then find the schema up to date.
+        let filename = options.get_filename().to_path_buf();
+        let lock = if filename.as_os_str().is_empty() || filename.to_string_lossy().contains(":memory:") {
+            None
+        } else {
+            let mut path = filename.into_os_string();
+            path.push(".migrate-lock");
+            let locked = tokio::task::spawn_blocking(move || {
+                let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+                file.lock()?;
+                Ok::<_, std::io::Error>(file)
+            })
+            .await
+            .map_err(|e| Error::Invalid(format!("locking {target} for its migrations: {e}")))?
+            .map_err(|e| Error::Invalid(format!("cannot lock {target} for its migrations: {e}")))?;
+            Some(locked)
+        };
+        let migrated = sqlite::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source });
+        drop(lock);
+        migrated?;
         Ok(Store { pool: std::sync::Arc::new(Pool::Sqlite(pool)), target })
     }
 

@@ -137,3 +137,27 @@ async fn postgres_store_of_the_first_release_is_migrated_and_reindexed() {
     assert!(store.enqueue_ready_series().await.is_ok());
     assert!(store.create_token("t", "tester").await.is_ok());
 }
+
+/// Processes that start together on a new SQLite file (`quire serve` beside `quire watch`) must
+/// not both create the schema: each open waits for the migration lock and then finds it done.
+#[test]
+fn sqlite_stores_opened_at_once_on_a_new_file_all_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let path = dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async move {
+                    let store = Store::open(&path, None).await.map_err(|e| e.to_string())?;
+                    let n = store.messages_count().await.map_err(|e| e.to_string())?;
+                    store.close().await;
+                    Ok::<u64, String>(n)
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), Ok(0));
+    }
+}
