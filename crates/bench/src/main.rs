@@ -1,38 +1,112 @@
-//! `quire-bench gen --messages N --seed S -o FILE.mbox[.gz]`: deterministic list-archive generator.
-use std::io::{BufWriter, Write};
+//! `quire-bench`: the corpus generator and the one command that runs every benchmark.
+//!
+//!     quire-bench gen --messages N [--seed S] -o FILE.mbox[.gz]
+//!     quire-bench profile ARCHIVE.mbox[.gz]...
+//!     quire-bench run [--out BENCHMARKS.md] [--sizes 100000,1000000] [--no-postgres] ...
 
-fn main() {
-    if let Err(e) = run(std::env::args().skip(1).collect()) {
-        eprintln!("quire-bench: {e}");
-        std::process::exit(2);
+use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "quire-bench", about = "quire's benchmarks and the list-archive generator they use")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write a list archive (mboxrd) with the shape of real lists; same seed, same bytes.
+    Gen {
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file; `.gz` compresses.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print the shape of real archives (what the generator's figures were taken from).
+    Profile { archives: Vec<PathBuf> },
+    /// Run every benchmark and print one table (and write it to --out).
+    Run {
+        /// The release quire binary.
+        #[arg(long, default_value = "target/release/quire")]
+        quire: PathBuf,
+        /// The repository (for ../shared/corpus, scripts/, cargo bench).
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Where stores and generated archives go.
+        #[arg(long, default_value = "/tmp/quire-bench")]
+        work: PathBuf,
+        /// Write the table here too, with the machine, commit and date.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Sizes of generated archives to import.
+        #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+        sizes: Vec<u64>,
+        /// Leave out the PostgreSQL rows.
+        #[arg(long)]
+        no_postgres: bool,
+        /// Concurrent clients of the web rows.
+        #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+        clients: Vec<usize>,
+        /// Seconds per web row.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        /// Leave out git mailsplit and public-inbox.
+        #[arg(long)]
+        no_peers: bool,
+        /// Leave out the apply benchmark (cargo bench -p quire-worker --bench apply).
+        #[arg(long)]
+        no_apply: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Gen { messages, seed, output } => gen_cmd(messages, seed, &output),
+        Cmd::Profile { archives } => profile_cmd(&archives),
+        Cmd::Run { quire, repo, work, out, sizes, no_postgres, clients, seconds, no_peers, no_apply } => {
+            let opts = quire_bench::run::Options { quire, repo, work, out, sizes, postgres: !no_postgres, clients, seconds, peers: !no_peers, apply: !no_apply };
+            quire_bench::run::run(&opts)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quire-bench: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn run(args: Vec<String>) -> Result<(), String> {
-    let mut it = args.iter();
-    match it.next().map(String::as_str) {
-        Some("gen") => {
-            let (mut n, mut seed, mut out) = (1000u64, 1u64, None::<String>);
-            while let Some(a) = it.next() {
-                let v = it.next().ok_or(format!("{a} needs a value"))?;
-                match a.as_str() {
-                    "--messages" => n = v.parse().map_err(|e| format!("--messages {v}: {e}"))?,
-                    "--seed" => seed = v.parse().map_err(|e| format!("--seed {v}: {e}"))?,
-                    "-o" => out = Some(v.clone()),
-                    _ => return Err(format!("unknown option {a}")),
-                }
-            }
-            let out = out.ok_or("gen needs -o FILE")?;
-            let f = std::fs::File::create(&out).map_err(|e| format!("create {out}: {e}"))?;
-            let res = if out.ends_with(".gz") {
-                let mut gz = flate2::write::GzEncoder::new(BufWriter::new(f), flate2::Compression::fast());
-                quire_bench::generate(n, seed, &mut gz).and_then(|_| gz.finish().map(|_| ()))
-            } else {
-                let mut w = BufWriter::new(f);
-                quire_bench::generate(n, seed, &mut w).and_then(|_| w.flush())
-            };
-            res.map_err(|e| format!("write {out}: {e}"))
-        }
-        _ => Err("usage: quire-bench gen --messages N --seed S -o FILE.mbox[.gz]".into()),
+fn gen_cmd(n: u64, seed: u64, out: &std::path::Path) -> Result<(), String> {
+    let f = std::fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let res = if out.extension().is_some_and(|e| e == "gz") {
+        let mut gz = flate2::write::GzEncoder::new(BufWriter::new(f), flate2::Compression::fast());
+        quire_bench::generate(n, seed, &mut gz).and_then(|_| gz.finish().map(|_| ()))
+    } else {
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        quire_bench::generate(n, seed, &mut w).and_then(|_| w.flush())
+    };
+    res.map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+fn profile_cmd(archives: &[PathBuf]) -> Result<(), String> {
+    if archives.is_empty() {
+        return Err("name the archives to profile: quire-bench profile ARCHIVE.mbox[.gz]...".into());
     }
+    for a in archives {
+        let f = std::fs::File::open(a).map_err(|e| format!("cannot open {}: {e}", a.display()))?;
+        let mut raw = Vec::new();
+        let read = if a.extension().is_some_and(|e| e == "gz") { flate2::read::GzDecoder::new(f).read_to_end(&mut raw) } else { std::io::BufReader::new(f).read_to_end(&mut raw) };
+        read.map_err(|e| format!("cannot read {}: {e}", a.display()))?;
+        println!("{}\n{}", a.display(), quire_bench::profile::profile(&raw));
+    }
+    Ok(())
 }
