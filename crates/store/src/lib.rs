@@ -35,6 +35,7 @@ mod sqlite {
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     include!("backend.rs");
     include!("jobs_sql.rs");
+    include!("workflow_sql.rs");
 }
 
 mod pg {
@@ -43,6 +44,7 @@ mod pg {
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     include!("backend.rs");
     include!("jobs_sql.rs");
+    include!("workflow_sql.rs");
 }
 
 enum Pool {
@@ -69,6 +71,11 @@ macro_rules! on_backend {
 
 mod export;
 mod jobs;
+mod workflow;
+pub use workflow::{
+    Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person, ProjectRef, ROLES, SeriesInfo,
+    SeriesMember, SeriesQuery, USER_SCOPE, User,
+};
 pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch};
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check
