@@ -361,6 +361,11 @@ impl Store {
         on_backend!(self.pool, |p, m| m::workflow_sql::series_info(p, id).await)
     }
 
+    /// The id of the series headed by `head` (its row id), if one is.
+    pub async fn series_id_of_head(&self, head: &str) -> Result<Option<i64>> {
+        on_backend!(self.pool, |p, m| m::workflow_sql::series_id_of_head(p, head).await)
+    }
+
     /// The Message-ID of a stored message row.
     pub async fn message_id_of(&self, id: i64) -> Result<Option<String>> {
         on_backend!(self.pool, |p, m| m::workflow_sql::message_id_of(p, id).await)

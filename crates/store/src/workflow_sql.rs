@@ -445,6 +445,13 @@ pub(crate) mod workflow_sql {
         Ok(series_infos_of(pool, rows).await?.pop())
     }
 
+    pub(crate) async fn series_id_of_head(pool: &DbPool, head: &str) -> Result<Option<i64>> {
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        let Some(id) = message_row_id(&mut conn, head).await? else { return Ok(None) };
+        let row = sqlx::query("SELECT head_id FROM series WHERE head_id = $1 LIMIT 1").bind(id).fetch_optional(&mut *conn).await.ctx("finding a series")?;
+        row.map(|r| get(&r, 0, "finding a series")).transpose()
+    }
+
     pub(crate) async fn message_id_of(pool: &DbPool, id: i64) -> Result<Option<String>> {
         let row = sqlx::query("SELECT message_id FROM messages WHERE id = $1").bind(id).fetch_optional(pool).await.ctx("reading a message")?;
         row.map(|r| get(&r, 0, "reading a message")).transpose()

@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
 mod pages;
+pub mod patchwork;
 pub mod testers;
 pub mod quote;
 pub mod url;
@@ -155,6 +156,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/testers/jobs/{id}/heartbeat", post(testers::heartbeat))
         .route("/api/v1/testers/jobs/{id}/result", post(testers::result))
         .route("/api/v1/checks", post(testers::post_check))
+        // Patchwork's REST API and download URLs (git-pw, pwclient): static prefixes win over
+        // `{project}`, so projects named api, project, series, patch or bundle are shadowed.
+        .route("/api", axum::routing::any(patchwork::api))
+        .route("/api/", axum::routing::any(patchwork::api))
+        .route("/api/{*rest}", axum::routing::any(patchwork::api))
+        .route("/series/{*rest}", get(patchwork::series_download))
+        .route("/project/{*rest}", get(patchwork::project_download))
+        .route("/patch/{*rest}", get(patchwork::patch_redirect))
+        .route("/bundle/{*rest}", get(patchwork::bundle_download))
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))
