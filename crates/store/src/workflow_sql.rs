@@ -495,7 +495,7 @@ pub(crate) mod workflow_sql {
             "SELECT m.id, m.message_id, m.subject, m.from_name, m.from_email, COALESCE(m.date, 0), m.body, \
              (SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = m.from_email) \
              FROM messages m JOIN messages t ON t.id = $1 \
-             WHERE m.thread_hash = t.thread_hash AND m.in_reply_to = t.message_id AND m.id <> t.id ORDER BY m.date, m.id",
+             WHERE m.thread_hash = t.thread_hash AND m.in_reply_to = t.message_id AND m.id <> t.id AND m.kind = 'reply' ORDER BY m.date, m.id",
         )
         .bind(id)
         .fetch_all(pool)

@@ -203,3 +203,229 @@ async fn real_git_pw_against_quire() {
     assert_eq!(names.len(), 1);
     assert!(names[0].ends_with(".patch"), "{names:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The API over HTTP without git-pw: errors, paging, auth, writes as pwclient sends them, downloads.
+
+mod http {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Method, Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use quire_web::{AppState, WebConfig, router};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    pub struct Reply {
+        pub status: StatusCode,
+        pub headers: axum::http::HeaderMap,
+        pub body: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        }
+        pub fn header(&self, name: header::HeaderName) -> String {
+            self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        }
+    }
+
+    pub async fn call(state: &AppState, method: Method, uri: &str, token: Option<&str>, ct: &str, body: &str) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "pw.example.org");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Token {t}"));
+        }
+        if !ct.is_empty() {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let resp = router(state.clone()).oneshot(req.body(Body::from(body.to_string())).expect("request")).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(state: &AppState, uri: &str) -> Reply {
+        call(state, Method::GET, uri, None, "", "").await
+    }
+
+    pub fn state(store: Store) -> AppState {
+        AppState::new(store, WebConfig::default())
+    }
+}
+
+async fn patchwork_api_over_http(store: Store) {
+    use axum::http::{Method, StatusCode, header};
+    let work = tempfile::tempdir().expect("work dir");
+    fill(&store, work.path()).await;
+    let maint = store.add_user("maint", "maint@example.org", "Mai Ntainer").await.expect("user");
+    store.grant_role(maint.id, "ltp", "maintainer").await.expect("role");
+    let other = store.add_user("other", "other@example.org", "").await.expect("user");
+    let (_, token) = store.create_user_token("t", maint.id).await.expect("token");
+    let (_, other_token) = store.create_user_token("o", other.id).await.expect("token");
+    let (_, tester_token) = store.create_token("ci", "tester").await.expect("token");
+    let state = http::state(store.clone());
+
+    // Index per version; bundles only from 1.1; an unknown version is a 404 that says which exist.
+    let idx = http::get(&state, "/api/1.3/").await.json();
+    assert_eq!(idx["patches"], "http://pw.example.org/api/1.3/patches/");
+    assert!(http::get(&state, "/api/1.0/").await.json().get("bundles").is_none());
+    let r = http::get(&state, "/api/9.9/").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["detail"].as_str().unwrap().contains("1.0, 1.1, 1.2, 1.3"));
+
+    // Paging: bare arrays, Link headers with next/prev/first/last.
+    let r = http::get(&state, "/api/1.3/patches/?project=ltp&per_page=2&order=id&page=2").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let items = r.json();
+    assert_eq!(items.as_array().map(Vec::len), Some(2));
+    let link = r.header(header::LINK);
+    assert!(link.contains("<http://pw.example.org/api/1.3/patches/?order=id&page=3&per_page=2&project=ltp>; rel=\"next\""), "{link}");
+    assert!(link.contains("page=1&per_page=2&project=ltp>; rel=\"prev\""), "{link}");
+    assert!(link.contains("rel=\"first\"") && link.contains("rel=\"last\""), "{link}");
+    let first_page = http::get(&state, "/api/1.3/patches/?project=ltp&per_page=2&order=id").await.json();
+    assert!(first_page[1]["id"].as_i64() < items[0]["id"].as_i64(), "ordered by id across pages");
+    // 1.0 has no web_url; 1.2 has list_archive_url.
+    assert!(items[0].get("web_url").is_some() && items[0].get("list_archive_url").is_some());
+    let old = http::get(&state, "/api/1.0/patches/?project=ltp&per_page=1").await.json();
+    assert!(old[0].get("web_url").is_none() && old[0].get("list_archive_url").is_none());
+
+    // Bad filters are 400s with a message (Patchwork answers `200 []`).
+    for (q, word) in [
+        ("state=bogus", "state=bogus"),
+        ("order=sideways", "order=sideways"),
+        ("archived=maybe", "archived=maybe"),
+        ("per_page=0", "per_page=0"),
+        ("since=yesterday", "since=yesterday"),
+        ("page=x", "page=x"),
+    ] {
+        let r = http::get(&state, &format!("/api/1.3/patches/?project=ltp&{q}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(r.json()["detail"].as_str().unwrap().contains(word), "{q}: {}", r.json());
+    }
+    assert_eq!(http::get(&state, "/api/1.3/patches/?project=nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(http::get(&state, "/api/1.3/patches/999999999/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(http::get(&state, "/api/1.3/patches/abc/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(http::get(&state, "/api/1.3/nothing/").await.status, StatusCode::NOT_FOUND);
+
+    // Detail of a patch with replies: headers, content, diff, comments.
+    let series = store.series_infos(&SeriesQuery { project: Some("ltp".into()), per_page: 300, ..Default::default() }).await.expect("series");
+    let mut with_comments = None;
+    for s in &series.items {
+        for p in &s.patches {
+            if !store.comments(p.id).await.expect("comments").is_empty() {
+                with_comments = Some((s.clone(), p.clone()));
+                break;
+            }
+        }
+        if with_comments.is_some() {
+            break;
+        }
+    }
+    let (s, p) = with_comments.expect("an LTP patch with replies");
+    let d = http::get(&state, &format!("/api/1.3/patches/{}/", p.id)).await.json();
+    assert_eq!(d["msgid"], format!("<{}>", p.message_id));
+    assert_eq!(d["headers"]["Message-ID"].as_str().or(d["headers"]["Message-Id"].as_str()), Some(format!("<{}>", p.message_id).as_str()));
+    assert!(d["diff"].as_str().unwrap_or("").contains("diff --git"), "{d}");
+    assert_eq!(d["series"][0]["id"], s.id);
+    assert_eq!(d["state"], "new");
+    let comments = http::get(&state, &format!("/api/1.3/patches/{}/comments/", p.id)).await.json();
+    assert!(!comments.as_array().unwrap().is_empty());
+    assert!(comments[0]["subject"].as_str().unwrap().to_lowercase().starts_with("re:"), "{comments}");
+
+    // Writes: no token 403, another user's token 403, a bad state 400 naming the states, and a
+    // form-encoded PATCH with `False` as pwclient sends it.
+    let uri = format!("/api/1.3/patches/{}/", p.id);
+    let form = "application/x-www-form-urlencoded";
+    let r = http::call(&state, Method::PATCH, &uri, None, form, "state=accepted").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = http::call(&state, Method::PATCH, &uri, Some(&other_token), form, "state=accepted").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.json()["detail"].as_str().unwrap().contains("not a maintainer of project ltp"));
+    let r = http::call(&state, Method::PATCH, &uri, Some("quire_nonsense"), form, "state=accepted").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = http::call(&state, Method::PATCH, &uri, Some(&token), "application/json", r#"{"state":"bogus"}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["state"][0].as_str().unwrap().contains("Expected one of: new, under-review"));
+    let r = http::call(&state, Method::PATCH, &uri, Some(&token), form, &format!("state=changes-requested&archived=True&delegate={}&commit_ref=", maint.id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let j = r.json();
+    assert_eq!((j["state"].as_str(), j["archived"].as_bool(), j["delegate"]["username"].as_str()), (Some("changes-requested"), Some(true), Some("maint")));
+    assert_eq!(store.patch(p.id).await.unwrap().unwrap().state, "changes-requested");
+    let r = http::get(&state, "/api/1.3/patches/?project=ltp&archived=true&delegate=maint").await.json();
+    assert_eq!(r.as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![p.id]);
+
+    // Checks: a tester token posts (form), the list and the patch's summary show it; `pending`
+    // is refused with the reason.
+    let checks_uri = format!("/api/1.3/patches/{}/checks/", p.id);
+    let r = http::call(&state, Method::POST, &checks_uri, Some(&tester_token), form, "state=fail&context=ci-test&description=boom").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.header(header::LOCATION).contains(&checks_uri));
+    let r = http::call(&state, Method::POST, &checks_uri, Some(&tester_token), "application/json", r#"{"state":"pending","context":"ci"}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(http::call(&state, Method::POST, &checks_uri, None, form, "state=success").await.status, StatusCode::FORBIDDEN);
+    let list = http::get(&state, &checks_uri).await.json();
+    assert_eq!((list[0]["state"].as_str(), list[0]["context"].as_str()), (Some("fail"), Some("ci-test")));
+    assert_eq!(http::get(&state, &uri).await.json()["check"], "fail");
+
+    // Events: the state change and the check, newest first; a bad category is a 400.
+    let ev = http::get(&state, "/api/1.3/events/?project=ltp&category=patch-state-changed").await.json();
+    assert_eq!(ev[0]["payload"]["current_state"], "changes-requested");
+    assert_eq!(ev[0]["payload"]["patch"]["id"], p.id);
+    assert_eq!(http::get(&state, "/api/1.3/events/?category=nope").await.status, StatusCode::BAD_REQUEST);
+    let ev = http::get(&state, "/api/1.3/events/?category=check-created").await.json();
+    assert_eq!(ev[0]["payload"]["check"]["state"], "fail");
+
+    // People and users as git-pw looks them up.
+    let people = http::get(&state, &format!("/api/1.3/people/?q={}", s.summary.submitter.email)).await.json();
+    assert_eq!(people[0]["email"], s.summary.submitter.email.as_str());
+    let users = http::get(&state, "/api/1.3/users/?q=maint").await.json();
+    assert_eq!(users.as_array().map(Vec::len), Some(1));
+    let me = http::call(&state, Method::GET, &format!("/api/1.3/users/{}/", maint.id), Some(&token), "", "").await.json();
+    assert!(me.get("settings").is_some());
+
+    // Bundles: JSON create; private ones are the owner's only; 1.1 cannot write.
+    let r = http::call(&state, Method::POST, "/api/1.3/bundles/", Some(&token), "application/json", &format!(r#"{{"name":"mine","patches":[{}],"public":false}}"#, p.id)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.json()["id"].as_i64().unwrap();
+    assert_eq!(http::get(&state, &format!("/api/1.3/bundles/{id}/")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(http::call(&state, Method::GET, &format!("/api/1.3/bundles/{id}/"), Some(&token), "", "").await.status, StatusCode::OK);
+    let r = http::call(&state, Method::POST, "/api/1.1/bundles/", Some(&token), form, "name=x&patches=1").await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = http::call(&state, Method::POST, "/api/1.3/bundles/", Some(&token), form, "name=empty").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Downloads: file names in Content-Disposition, `?series=*` adds the earlier patches, the
+    // raw diff, the series mbox, old-style /patch/N/mbox/ redirects.
+    let last = s.patches.last().expect("patches");
+    let patch_uri = format!("/project/ltp/patch/{}/mbox/", quire_web::url::segment(&last.message_id));
+    let r = http::get(&state, &patch_uri).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header(header::CONTENT_DISPOSITION).starts_with("attachment; filename=") && r.header(header::CONTENT_DISPOSITION).ends_with(".patch"));
+    let one = String::from_utf8_lossy(&r.body).matches("\nSubject: ").count() + usize::from(r.body.starts_with(b"Subject: "));
+    let r = http::get(&state, &format!("{patch_uri}?series=*")).await;
+    let all = String::from_utf8_lossy(&r.body).matches("\nSubject: ").count();
+    assert_eq!((one, all), (1, s.patches.len()), "{}", String::from_utf8_lossy(&r.body));
+    let r = http::get(&state, &patch_uri.replace("/mbox/", "/raw/")).await;
+    assert!(r.header(header::CONTENT_DISPOSITION).ends_with(".diff"));
+    assert!(String::from_utf8_lossy(&r.body).starts_with("diff --git") || String::from_utf8_lossy(&r.body).contains("\ndiff --git"));
+    let r = http::get(&state, &format!("/series/{}/mbox/", s.id)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(String::from_utf8_lossy(&r.body).matches("\nSubject: ").count(), s.patches.len());
+    let r = http::get(&state, &format!("/patch/{}/mbox/", last.id)).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    assert_eq!(r.header(header::LOCATION), patch_uri);
+    assert_eq!(http::get(&state, "/series/0/mbox/").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patchwork_api_on_sqlite() {
+    let (_dir, store) = common::sqlite_store().await;
+    patchwork_api_over_http(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patchwork_api_on_postgres() {
+    patchwork_api_over_http(common::pg_store().await).await;
+}
