@@ -356,6 +356,20 @@ async fn patchwork_api_over_http(store: Store) {
     let r = http::get(&state, "/api/1.3/patches/?project=ltp&archived=true&delegate=maint").await.json();
     assert_eq!(r.as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![p.id]);
 
+    // The state is not derived from mail: a reindex keeps it (patches are numbered by raw row).
+    store.reindex(|_, _| {}).await.expect("reindex");
+    let kept = store.patch(p.id).await.expect("patch").expect("still there");
+    assert_eq!((kept.state.as_str(), kept.archived), ("changes-requested", true));
+
+    // Superseded is automatic: the patches of an LTP series that has a newer revision read
+    // `superseded`, and git-pw's default listing (new, under-review) leaves them out.
+    let all = store.series_infos(&SeriesQuery { project: Some("ltp".into()), per_page: 1000, ..Default::default() }).await.expect("series");
+    let old = all.items.iter().find(|s| s.summary.superseded_by.is_some() && !s.patches.is_empty()).expect("an LTP series with a newer revision");
+    let j = http::get(&state, &format!("/api/1.3/patches/{}/", old.patches[0].id)).await.json();
+    assert_eq!(j["state"], "superseded");
+    let listed = http::get(&state, &format!("/api/1.3/patches/?project=ltp&series={}&state=new&state=under-review", old.id)).await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(0));
+
     // Checks: a tester token posts (form), the list and the patch's summary show it; `pending`
     // is refused with the reason.
     let checks_uri = format!("/api/1.3/patches/{}/checks/", p.id);
