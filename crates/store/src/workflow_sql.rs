@@ -252,10 +252,15 @@ pub(crate) mod workflow_sql {
         let mut out = Vec::with_capacity(rows.len());
         for (mut p, d) in rows {
             if let Some(d) = d {
-                if !cache.contains_key(&d) {
-                    cache.insert(d, user(pool, d).await?);
-                }
-                p.delegate = cache.get(&d).cloned().flatten();
+                let known = match cache.get(&d) {
+                    Some(u) => u.clone(),
+                    None => {
+                        let u = user(pool, d).await?;
+                        cache.insert(d, u.clone());
+                        u
+                    }
+                };
+                p.delegate = known;
             }
             out.push(p);
         }

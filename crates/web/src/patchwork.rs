@@ -143,7 +143,7 @@ pub async fn api(State(state): State<AppState>, method: Method, uri: Uri, header
 async fn api_inner(state: AppState, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> PwResult<Response> {
     let path = uri.path().to_string();
     let rest = path.strip_prefix("/api").unwrap_or("");
-    let mut segs: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s)).collect();
+    let mut segs: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let base = base_url(&state, &headers);
     let (version_text, api) = match segs.first() {
         Some(v) if v.len() == 3 && v.as_bytes()[1] == b'.' && v.as_bytes()[0].is_ascii_digit() => {
@@ -1027,11 +1027,11 @@ async fn events_list(ctx: &Ctx) -> PwResult<Response> {
         let category = CATEGORIES.iter().find(|(_, k)| *k == e.kind).map(|(c, _)| *c).unwrap_or("unknown");
         let mut payload = serde_json::Map::new();
         if let Some(head) = &e.series_head
-            && let Some(s) = ctx.state.store.series(head).await.map_err(store_err)?
+            && let Some(id) = ctx.state.store.series_id_of_head(head).await.map_err(store_err)?
+            && let Some(s) = ctx.state.store.series_info(id).await.map_err(store_err)?
         {
-            if let Some(info) = ctx.state.store.series_id_of_head(head).await.map_err(store_err)? {
-                payload.insert("series".into(), series_embed(ctx, &s.project, info, &s.name, s.version, s.date));
-            }
+            let sum = &s.summary;
+            payload.insert("series".into(), series_embed(ctx, &sum.project, id, &sum.name, sum.version, sum.date));
         }
         if let Some(mid) = &e.message_id
             && e.kind != "series-new"
