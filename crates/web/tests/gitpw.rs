@@ -356,6 +356,20 @@ async fn patchwork_api_over_http(store: Store) {
     let r = http::get(&state, "/api/1.3/patches/?project=ltp&archived=true&delegate=maint").await.json();
     assert_eq!(r.as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![p.id]);
 
+    // pwclient's requests, as its wire trace shows them: `archived=False` in the query,
+    // `"archived": "yes"` in a JSON PATCH, a JSON check.
+    let email = p_submitter_email(&store, p.id).await;
+    let r = http::get(&state, &format!("/api/1.3/patches/?state=new&project=ltp&archived=False&submitter={email}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json().as_array().unwrap().iter().all(|x| x["submitter"]["email"] == email.as_str() && x["state"] == "new"));
+    let other_patch = s.patches.iter().map(|m| m.id).find(|&id| id != p.id).expect("a second patch");
+    let r = http::call(&state, Method::PATCH, &format!("/api/1.3/patches/{other_patch}/"), Some(&token), "application/json", r#"{"state": "accepted", "commit_ref": "abc123", "archived": "yes"}"#).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!((r.json()["state"].as_str(), r.json()["commit_ref"].as_str(), r.json()["archived"].as_bool()), (Some("accepted"), Some("abc123"), Some(true)));
+    let r = http::call(&state, Method::POST, &format!("/api/1.3/patches/{other_patch}/checks/"), Some(&token), "application/json", r#"{"context": "ci", "state": "success", "target_url": "https://ci.example.com/2", "description": "ok"}"#).await;
+    assert_eq!(r.status, StatusCode::CREATED, "a maintainer posts checks: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["target_url"], "https://ci.example.com/2");
+
     // The state is not derived from mail: a reindex keeps it (patches are numbered by raw row).
     store.reindex(|_, _| {}).await.expect("reindex");
     let kept = store.patch(p.id).await.expect("patch").expect("still there");
@@ -385,8 +399,10 @@ async fn patchwork_api_over_http(store: Store) {
 
     // Events: the state change and the check, newest first; a bad category is a 400.
     let ev = http::get(&state, "/api/1.3/events/?project=ltp&category=patch-state-changed").await.json();
-    assert_eq!(ev[0]["payload"]["current_state"], "changes-requested");
-    assert_eq!(ev[0]["payload"]["patch"]["id"], p.id);
+    assert_eq!((ev[0]["payload"]["current_state"].as_str(), ev[0]["payload"]["previous_state"].as_str()), (Some("accepted"), Some("new")));
+    let mine = ev.as_array().unwrap().iter().find(|e| e["payload"]["patch"]["id"] == p.id).expect("the first change");
+    assert_eq!(mine["payload"]["current_state"], "changes-requested");
+    assert!(ev[0]["id"].as_i64() > mine["id"].as_i64(), "newest first");
     assert_eq!(http::get(&state, "/api/1.3/events/?category=nope").await.status, StatusCode::BAD_REQUEST);
     let ev = http::get(&state, "/api/1.3/events/?category=check-created").await.json();
     assert_eq!(ev[0]["payload"]["check"]["state"], "fail");
@@ -431,6 +447,10 @@ async fn patchwork_api_over_http(store: Store) {
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.header(header::LOCATION), patch_uri);
     assert_eq!(http::get(&state, "/series/0/mbox/").await.status, StatusCode::NOT_FOUND);
+}
+
+async fn p_submitter_email(store: &Store, id: i64) -> String {
+    store.patch(id).await.expect("patch").expect("exists").submitter.email
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
