@@ -84,6 +84,8 @@ pub struct PatchInfo {
     pub series_version: u32,
     pub series_date: i64,
     pub number: u32,
+    /// Patches the series announces.
+    pub series_total: u32,
 }
 
 /// How lists are ordered: a column and a direction.

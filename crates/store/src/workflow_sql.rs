@@ -128,7 +128,7 @@ pub(crate) mod workflow_sql {
                   THEN 'superseded' ELSE COALESCE(ps.state, 'new') END AS state, \
              COALESCE(ps.archived, FALSE) AS archived, ps.delegate_id AS delegate_id, ps.commit_ref AS commit_ref, \
              s.head_id AS series_id, s.head AS series_head, s.name AS series_name, s.version AS series_version, \
-             s.date AS series_date, COALESCE(sm.number, 1) AS number, \
+             s.date AS series_date, COALESCE(sm.number, 1) AS number, s.total AS series_total, \
              (SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = m.from_email) AS submitter_id \
              FROM series_members sm JOIN series s ON s.id = sm.series_id JOIN projects p ON p.id = s.project_id \
              JOIN messages m ON m.id = sm.message_id LEFT JOIN patch_states ps ON ps.message_id = m.id \
@@ -138,7 +138,7 @@ pub(crate) mod workflow_sql {
 
     const PATCH_COLS: &str = "x.id, x.msgid, x.project, x.project_id, x.subject, x.from_name, x.from_email, x.date, x.hash, \
          x.state, x.archived, x.delegate_id, x.commit_ref, x.series_id, x.series_head, x.series_name, x.series_version, \
-         x.series_date, x.number, x.submitter_id";
+         x.series_date, x.number, x.submitter_id, x.series_total";
 
     fn patch_row(r: &DbRow) -> Result<(PatchInfo, Option<i64>)> {
         let what = "reading a patch";
@@ -167,6 +167,7 @@ pub(crate) mod workflow_sql {
                 series_version: to_u32(get(r, 16, what)?),
                 series_date: get(r, 17, what)?,
                 number: to_u32(get(r, 18, what)?),
+                series_total: to_u32(get(r, 20, what)?),
             },
             get(r, 11, what)?,
         ))

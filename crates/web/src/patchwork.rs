@@ -509,11 +509,7 @@ impl Projects {
 }
 
 async fn patch_json(ctx: &Ctx, projects: &Projects, p: &PatchInfo, detail: bool) -> PwResult<Value> {
-    let total = match ctx.state.store.series_info(p.series_id).await.map_err(store_err)? {
-        Some(s) => s.summary.total,
-        None => p.number,
-    };
-    let name = patch_name(&p.subject, p.series_version, p.number, total);
+    let name = patch_name(&p.subject, p.series_version, p.number, p.series_total);
     let web = patch_web_url(ctx, &p.project, &p.message_id);
     let checks = ctx.state.store.checks(&p.message_id).await.map_err(store_err)?;
     let mut v = json!({
@@ -1039,7 +1035,7 @@ async fn events_list(ctx: &Ctx) -> PwResult<Response> {
         {
             let f = PatchFilter { msgid: Some(mid.clone()), per_page: 1, ..Default::default() };
             if let Some(p) = ctx.state.store.patches(&f).await.map_err(store_err)?.items.into_iter().next() {
-                let total = ctx.state.store.series_info(p.series_id).await.map_err(store_err)?.map(|s| s.summary.total).unwrap_or(p.number);
+                let total = p.series_total;
                 let m = SeriesMember { id: p.id, message_id: p.message_id.clone(), subject: p.subject.clone(), date: p.date, number: p.number };
                 payload.insert("patch".into(), member_json(ctx, "patches", &p.project, &m, patch_name(&p.subject, p.series_version, p.number, total)));
             }
@@ -1089,7 +1085,7 @@ async fn bundle_patches(ctx: &Ctx, b: &Bundle) -> PwResult<Vec<Value>> {
     let mut out = Vec::new();
     for &id in &b.patches {
         if let Some(p) = ctx.state.store.patch(id).await.map_err(store_err)? {
-            let total = ctx.state.store.series_info(p.series_id).await.map_err(store_err)?.map(|s| s.summary.total).unwrap_or(p.number);
+            let total = p.series_total;
             let m = SeriesMember { id: p.id, message_id: p.message_id.clone(), subject: p.subject.clone(), date: p.date, number: p.number };
             out.push(member_json(ctx, "patches", &p.project, &m, patch_name(&p.subject, p.series_version, p.number, total)));
         }
@@ -1292,7 +1288,7 @@ pub async fn project_download(State(state): State<AppState>, uri: Uri) -> Respon
                 let f = PatchFilter { project: Some(project.clone()), msgid: Some(msgid.clone()), per_page: 1, ..Default::default() };
                 let p = state.store.patches(&f).await.map_err(store_err)?.items.into_iter().next();
                 let p = p.ok_or_else(|| PwError::not_found(format!("no patch <{msgid}> in project {project}")))?;
-                let total = state.store.series_info(p.series_id).await.map_err(store_err)?.map(|s| s.summary.total).unwrap_or(p.number);
+                let total = p.series_total;
                 let name = slug(&patch_name(&p.subject, p.series_version, p.number, total));
                 if action == "raw" {
                     let m = state.store.message(&p.message_id).await.map_err(store_err)?;
