@@ -6,6 +6,7 @@ mod config;
 mod output;
 mod tester;
 mod watch;
+mod users;
 mod worker;
 mod notify;
 
@@ -103,6 +104,9 @@ enum Command {
     /// API tokens: for testers and external CI (scope `tester`), or admins.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Accounts for the APIs and their roles per project (maintainers may change patch states).
+    #[command(subcommand)]
+    User(users::UserCommand),
 }
 
 #[derive(Args)]
@@ -124,6 +128,9 @@ enum TokenCommand {
         /// `tester` (claim and report check jobs, post checks) or `admin`.
         #[arg(long, default_value = "tester")]
         scope: String,
+        /// Make a token that acts as this user (see `quire user add`); --scope is then ignored.
+        #[arg(long)]
+        user: Option<String>,
     },
     /// List live tokens (without secrets).
     List,
@@ -306,7 +313,9 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Apply(args) => worker::apply_cmd(&store, data_dir, args).await,
             Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
             Command::Notify(args) => notify::notify_cmd(&store, data_dir, args).await,
+            Command::Token(TokenCommand::Create { name, user: Some(user), .. }) => users::create_user_token(&store, &name, &user).await,
             Command::Token(cmd) => token(&store, cmd).await,
+            Command::User(cmd) => users::user_cmd(&store, cmd).await,
             Command::Export(args) => export(&store, args, quiet).await,
             Command::Watch(args) => watch::watch_cmd(&store, data_dir, args, quiet).await,
             Command::Migrate => {
@@ -612,7 +621,7 @@ async fn export(store: &Store, args: ExportArgs, quiet: bool) -> Result<ExitCode
 
 async fn token(store: &Store, cmd: TokenCommand) -> Result<ExitCode> {
     match cmd {
-        TokenCommand::Create { name, scope } => {
+        TokenCommand::Create { name, scope, .. } => {
             let (token, secret) = store.create_token(&name, &scope).await?;
             println!("{secret}");
             eprintln!("quire: token {} ({}, scope {}): keep the line above, it is not shown again", token.id, token.name, token.scope);

@@ -36,6 +36,7 @@ mod sqlite {
     include!("backend.rs");
     include!("jobs_sql.rs");
     include!("deliveries_sql.rs");
+    include!("workflow_sql.rs");
 }
 
 mod pg {
@@ -45,6 +46,7 @@ mod pg {
     include!("backend.rs");
     include!("jobs_sql.rs");
     include!("deliveries_sql.rs");
+    include!("workflow_sql.rs");
 }
 
 enum Pool {
@@ -73,6 +75,11 @@ mod deliveries;
 mod export;
 mod jobs;
 pub use deliveries::{Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK};
+mod workflow;
+pub use workflow::{
+    Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person, ProjectRef, ROLES, SeriesInfo,
+    SeriesMember, SeriesQuery, USER_SCOPE, User,
+};
 pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch};
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check

@@ -11,6 +11,7 @@
 //! a 500 (ids are checked before they reach the store, bad ones are 404 pages).
 
 pub mod age;
+pub mod api;
 pub mod build;
 pub mod diff;
 pub mod diffstat;
@@ -20,6 +21,7 @@ pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
 mod pages;
+pub mod patchwork;
 pub mod testers;
 pub mod quote;
 pub mod url;
@@ -155,7 +157,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/testers/claim", post(testers::claim))
         .route("/api/v1/testers/jobs/{id}/heartbeat", post(testers::heartbeat))
         .route("/api/v1/testers/jobs/{id}/result", post(testers::result))
-        .route("/api/v1/checks", post(testers::post_check))
+        .route("/api/v1/checks", get(api::checks).post(testers::post_check))
+        .route("/api/v1", get(api::index))
+        .route("/api/v1/", get(api::index))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/projects", get(api::projects))
+        .route("/api/v1/projects/{project}/series", get(api::project_series))
+        .route("/api/v1/search", get(api::search))
+        .route("/api/v1/series/{*id}", get(api::series))
+        .route("/api/v1/messages/{*id}", get(api::message))
+        .route("/api/v1/events", get(api::events))
+        .route("/api/v1/patches/{*id}", axum::routing::patch(api::patch_update))
+        // Patchwork's REST API and download URLs (git-pw, pwclient): static prefixes win over
+        // `{project}`, so projects named api, project, series, patch or bundle are shadowed.
+        .route("/api", axum::routing::any(patchwork::api))
+        .route("/api/", axum::routing::any(patchwork::api))
+        .route("/api/{*rest}", axum::routing::any(patchwork::api))
+        .route("/series/{*rest}", get(patchwork::series_download))
+        .route("/project/{*rest}", get(patchwork::project_download))
+        .route("/patch/{*rest}", get(patchwork::patch_redirect))
+        .route("/bundle/{*rest}", get(patchwork::bundle_download))
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))
