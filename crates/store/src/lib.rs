@@ -35,6 +35,7 @@ mod sqlite {
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     include!("backend.rs");
     include!("jobs_sql.rs");
+    include!("search_sql.rs");
 }
 
 mod pg {
@@ -43,6 +44,7 @@ mod pg {
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     include!("backend.rs");
     include!("jobs_sql.rs");
+    include!("search_sql.rs");
 }
 
 enum Pool {
@@ -228,6 +230,21 @@ impl Store {
     /// The series of `project`, newest first, filtered by `q`.
     pub async fn series_list(&self, project: &str, q: &SeriesFilter) -> Result<Page<SeriesSummary>> {
         on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)
+    }
+
+    /// The series matching `query` (see docs/search.md), in `project` or in every project,
+    /// newest first; `page` is 1-based. A term the series search cannot answer (`dfa:`) is an
+    /// [`Error::BadQuery`]; parse the text with [`quire_query::parse`] (or
+    /// [`Store::series_search_text`]) first.
+    pub async fn series_search(&self, project: Option<&str>, query: &quire_query::Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+        on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page).await)
+    }
+
+    /// As [`Store::series_search`] on the text of a query: a query that does not parse is an
+    /// [`Error::BadQuery`] naming the column and what was expected.
+    pub async fn series_search_text(&self, project: Option<&str>, query: &str, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+        let query = quire_query::parse(query)?;
+        self.series_search(project, &query, page, per_page).await
     }
 
     /// The series that `message_id` belongs to (as cover letter, patch or reply), with its
