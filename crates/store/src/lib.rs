@@ -18,6 +18,7 @@ mod am;
 mod derive;
 mod error;
 mod inbox;
+pub mod search;
 mod types;
 
 #[cfg(feature = "testing")]
@@ -26,6 +27,7 @@ pub mod testing;
 pub use am::AmMbox;
 pub use error::{Error, Result};
 pub use inbox::{InboxMail, MAX_EXPANDED, MAX_MATCHES, MAX_SCANNED};
+pub use quire_query::{ParseError, Query};
 pub use quire_series::Role;
 pub use types::*;
 
