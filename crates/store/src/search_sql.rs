@@ -203,13 +203,39 @@ fn contains_pattern(v: &str) -> String {
 /// text as is through `phraseto_tsquery`. A word that the tokenizer splits (`io_uring`) is
 /// then a phrase of its parts on both engines.
 fn fts_phrase(v: &str) -> String {
-    if PG { clean(v).into_owned() } else { format!("\"{}\"", clean(v).replace('"', "\"\"")) }
+    if PG { words_only(v) } else { format!("\"{}\"", clean(v).replace('"', "\"\"")) }
 }
 
+/// Every run of non-alphanumerics made one space, as the PostgreSQL index sees text.
+fn words_only(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// Words or a phrase in the subject and body (`column` None), or in one of them, of a
+/// series' own messages. PostgreSQL finds candidates with the GIN index of `tsv` (subject and
+/// body) and checks the one column on those only.
 fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     if PG {
         qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE ");
-        qb.push(OWN_MEMBER).push(" AND m.tsv @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push("))");
+        qb.push(OWN_MEMBER).push(" AND m.tsv @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+        match column {
+            Some("subject") => {
+                qb.push(" AND to_tsvector('simple', regexp_replace(m.subject, '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+            }
+            Some(_) => {
+                qb.push(" AND to_tsvector('simple', regexp_replace(left(m.body, 100000), '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+            }
+            None => {}
+        }
+        qb.push(")");
     } else {
         let q = match column {
             Some(c) => format!("{c} : {}", fts_phrase(value)),
@@ -277,9 +303,7 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
         Term::Field { field, value } => match field {
             Field::SubjectOrBody | Field::NonQuoted | Field::Quoted => push_text(qb, value, None),
             Field::Body => push_text(qb, value, Some("body")),
-            Field::Subject => {
-                qb.push("LOWER(s.subject) LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\'");
-            }
+            Field::Subject => push_text(qb, value, Some("subject")),
             Field::From => {
                 let pat = contains_pattern(value);
                 qb.push("(LOWER(s.submitter_name) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR LOWER(s.submitter_email) LIKE ");
