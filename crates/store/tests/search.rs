@@ -107,11 +107,11 @@ both_backends!(real_slices, |store| async move {
     // from: — the submitter; version:; is:obsolete (v6 is the newest of "add restrictions").
     let v = heads(&store, "from:garzarella subject:\"add restrictions\" version:6").await;
     assert_eq!(v, [restrictions]);
-    let revisions = total(&store, "from:garzarella subject:\"add restrictions support untrusted\"").await;
+    let revisions = total(&store, "from:garzarella subject:\"add restrictions to support untrusted\"").await;
     assert_eq!(revisions, 6, "RFC, RFC v2, v3, v4, v5, v6");
-    assert_eq!(total(&store, "from:garzarella subject:\"add restrictions support untrusted\" is:obsolete").await, 5);
-    assert_eq!(total(&store, "from:garzarella subject:\"add restrictions support untrusted\" is:rfc").await, 2);
-    assert_eq!(total(&store, "from:\"stefano garzarella\" subject:\"add restrictions support untrusted\" -is:obsolete").await, 1);
+    assert_eq!(total(&store, "from:garzarella subject:\"add restrictions to support untrusted\" is:obsolete").await, 5);
+    assert_eq!(total(&store, "from:garzarella subject:\"add restrictions to support untrusted\" is:rfc").await, 2);
+    assert_eq!(total(&store, "from:\"stefano garzarella\" subject:\"add restrictions to support untrusted\" -is:obsolete").await, 1);
 
     // Negation and NOT are the complement; OR is the union; AND binds tighter than OR.
     for a in ["is:rfc", "has:replies", "is:reviewed", "has:trailers", "from:axboe", "syzbot", "is:pull", "version:2"] {
@@ -328,7 +328,7 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
         assert_eq!(total(&store, "from:%").await, 0, "a LIKE wildcard is a plain character");
         assert_eq!(total(&store, "from:a_n").await, 0);
         assert_eq!(total(&store, "\"100\" done").await, 1);
-        assert_eq!(total(&store, "x' OR y=z").await, 0);
+        assert_eq!(total(&store, "qqq' OR zzz=www").await, 0);
     }
 });
 
