@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
 mod pages;
+mod search;
 pub mod testers;
 pub mod quote;
 pub mod url;
