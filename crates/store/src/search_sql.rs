@@ -220,20 +220,18 @@ fn words_only(v: &str) -> String {
 }
 
 /// Words or a phrase in the subject and body (`column` None), or in one of them, of a
-/// series' own messages. PostgreSQL finds candidates with the GIN index of `tsv` (subject and
-/// body) and checks the one column on those only.
+/// series' own messages. PostgreSQL has GIN indexes on `tsv` (subject and body) and
+/// `tsv_subject`; for the body alone it checks the candidates `tsv` gives.
 fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     if PG {
         qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE ");
-        qb.push(OWN_MEMBER).push(" AND m.tsv @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+        let index = if column == Some("subject") { "m.tsv_subject" } else { "m.tsv" };
+        qb.push(OWN_MEMBER).push(" AND ").push(index).push(" @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
         match column {
-            Some("subject") => {
-                qb.push(" AND to_tsvector('simple', regexp_replace(m.subject, '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
-            }
+            None | Some("subject") => {}
             Some(_) => {
                 qb.push(" AND to_tsvector('simple', regexp_replace(left(m.body, 100000), '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
             }
-            None => {}
         }
         qb.push(")");
     } else {

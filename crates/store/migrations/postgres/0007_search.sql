@@ -11,6 +11,10 @@ ALTER TABLE messages ADD COLUMN tsv tsvector
     GENERATED ALWAYS AS (to_tsvector('simple'::regconfig,
         regexp_replace(subject || ' ' || left(body, 100000), '[^[:alnum:]]+', ' ', 'g'))) STORED;
 CREATE INDEX messages_tsv ON messages USING GIN (tsv);
+-- The subject alone, for `subject:` (most words of a list are in most subjects' bodies).
+ALTER TABLE messages ADD COLUMN tsv_subject tsvector
+    GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, regexp_replace(subject, '[^[:alnum:]]+', ' ', 'g'))) STORED;
+CREATE INDEX messages_tsv_subject ON messages USING GIN (tsv_subject);
 
 CREATE TABLE search_addresses (
     id BIGSERIAL PRIMARY KEY,
