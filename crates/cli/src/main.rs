@@ -4,6 +4,7 @@
 mod abi;
 mod config;
 mod output;
+mod search;
 mod tester;
 mod watch;
 mod users;
@@ -164,7 +165,8 @@ struct ListArgs {
     /// The project (default: every project).
     #[arg(long)]
     project: Option<String>,
-    /// Words that must all appear in the subject.
+    /// A search query (docs/search.md): words, "phrases", from: file: is:reviewed age:<2w ...
+    /// (`-q` is the global --quiet.)
     #[arg(long)]
     query: Option<String>,
     /// Also list series superseded by a newer revision.
@@ -425,6 +427,9 @@ fn clean_msgid(arg: &str) -> String {
 }
 
 async fn series_list(store: &Store, args: ListArgs) -> Result<ExitCode> {
+    if let Some(q) = args.query.as_deref() {
+        return search::series_search(store, args.project.as_deref(), q, args.all, args.page, args.limit, args.json).await;
+    }
     let filter = SeriesFilter {
         words: args.query.as_deref().unwrap_or("").split_whitespace().map(str::to_string).collect(),
         page: args.page,

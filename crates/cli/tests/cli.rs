@@ -143,7 +143,7 @@ both_backends!(the_sample_archive_imports_into_series_with_their_reviews, |site:
     assert!(list.contains("[GIT PULL] demo fixes for 1.1"), "{list}");
     assert!(!list.contains("<v1-0@example.org>"), "{list}");
     assert!(site.ok(&["series", "list", "--all"]).contains("<v1-0@example.org>"));
-    let json = site.json(&["series", "list", "--json", "--query", "ring_fini"]);
+    let json = site.json(&["series", "list", "--json", "--query", "subject:ring_fini"]);
     assert_eq!(json["series"].as_array().unwrap().len(), 1);
 });
 

@@ -60,6 +60,8 @@ const IS_VALUES: &[&str] = &[
     "complete", "incomplete", "reviewed", "obsolete", "applied", "failed", "merged", "pull", "rfc",
 ];
 const HAS_VALUES: &[&str] = &["replies", "trailers"];
+/// What `state:` takes (the series search's states).
+pub const STATE_VALUES: &[&str] = &["new", "pending", "incomplete", "obsolete", "applied", "failed", "merged"];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok { LParen, RParen, Or, And, Not, Minus, Word { prefix: Option<String>, value: String, quoted: bool, pos: usize, vpos: usize } }
@@ -249,7 +251,7 @@ fn term(q: &str, prefix: Option<String>, value: String, quoted: bool, pos: usize
         "reviewed-by" => field(Field::ReviewedBy),
         "acked-by" => field(Field::AckedBy),
         "tested-by" => field(Field::TestedBy),
-        "state" => Ok(Term::State(value.to_ascii_lowercase())),
+        "state" => keyword(q, vpos, &p, value, STATE_VALUES).map(Term::State),
         "version" => value.trim_start_matches(['v', 'V']).parse().map(Term::Version)
             .map_err(|_| err(q, vpos, |c| format!("`version:` takes a number like `2` at column {c}"))),
         "age" => age(&value).ok_or_else(|| err(q, vpos, |c| format!("`age:` takes a duration like `<2w` at column {c}"))),

@@ -46,7 +46,7 @@ fn special_terms() {
     assert_eq!(t("before:1970-01-02"), Query::Term(Term::Date { after: None, before: Some(1) }));
     assert_eq!(t("is:RFC"), Query::Term(Term::Is("rfc".into())));
     assert_eq!(t("has:replies"), Query::Term(Term::Has("replies".into())));
-    assert_eq!(t("state:accepted"), Query::Term(Term::State("accepted".into())));
+    assert_eq!(t("state:Merged"), Query::Term(Term::State("merged".into())));
     assert_eq!(t("check:ci=fail"), Query::Term(Term::Check { name: "ci".into(), result: "fail".into() }));
 }
 #[test]
@@ -91,4 +91,11 @@ fn non_ascii_never_panics_and_columns_count_chars() {
     for q in ["é:", "age:<é", "age:<2é", "d:é..", "\u{1F600}:\u{1F600}", "((((", "))))", "-(-", "version:", "\"", "a:\"b"] {
         let _ = parse(q);
     }
+}
+
+#[test]
+fn unknown_state_names_the_states() {
+    let x = e("is:rfc state:accepted");
+    assert_eq!(x.column, 14);
+    assert_eq!(x.to_string(), "unknown `state:accepted` at column 14: expected one of new, pending, incomplete, obsolete, applied, failed, merged");
 }

@@ -343,6 +343,7 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
 
     let keys = thread_keys(conn, &news).await?;
     insert_messages(conn, &news, &keys).await?;
+    search_index_messages(conn, &news).await?;
     insert_memberships(conn, &memberships).await?;
 
     let mut touched: BTreeSet<String> = keys.iter().cloned().collect();
@@ -671,6 +672,8 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         members_of.entry(head.as_str()).or_default().push((mid.as_str(), *role));
     }
 
+    let meta_of: HashMap<&str, &MessageMeta> = rows.values().map(|n| (n.meta.message_id.as_str(), &n.meta)).collect();
+    let mut search_facts: Vec<(i64, SeriesFacts)> = Vec::new();
     let mut kept: HashSet<i64> = HashSet::new();
     let mut member_rows: Vec<(i64, i64, Role)> = Vec::new();
     let mut created: Vec<(i64, i64, String)> = Vec::new();
@@ -684,6 +687,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         let last_activity =
             members.iter().filter_map(|(m, _)| date_of.get(m).copied()).chain([s.date]).max().unwrap_or(s.date);
         let cover_id = s.cover_letter.as_deref().and_then(|c| id_of.get(c).copied());
+        let facts = series_facts(s, members, &meta_of);
         let mut projects = projects_of.get(&head_id).cloned().unwrap_or_default();
         projects.sort_unstable();
         projects.dedup();
@@ -726,6 +730,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
             .ctx("storing a series")?;
             let series_id: i64 = get(&row, 0, "storing a series")?;
             kept.insert(series_id);
+            search_facts.push((series_id, facts.clone()));
             out.series_touched += 1;
             let project_name = project_names.get(&project).cloned();
             let previous = old.get(&(project, head_id));
@@ -751,6 +756,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     let gone: Vec<i64> = old.values().map(|o| o.id).filter(|id| !kept.contains(id)).collect();
     let replaced: Vec<i64> = old.values().map(|o| o.id).collect();
     execute_in(conn, "DELETE FROM series_members WHERE series_id IN", &replaced, "replacing series members").await?;
+    search_index_series(conn, &replaced, &search_facts).await?;
     execute_in(conn, "DELETE FROM series WHERE id IN", &gone, "removing series that no longer exist").await?;
     let mut seen = HashSet::new();
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
@@ -912,6 +918,7 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         let mut tx = begin_write(pool).await?;
         // Events are history, not derived data: a rebuild neither erases nor repeats them
         // (replaying it would announce every series as new again).
+        search_clear(&mut tx).await?;
         for table in ["series_members", "series", "message_projects", "messages"] {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.ctx("dropping derived data")?;
         }

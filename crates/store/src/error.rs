@@ -19,6 +19,10 @@ pub enum Error {
     Corrupt { context: String, detail: String },
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// A search query that does not parse, or holds a term the search cannot answer: the
+    /// message says where and what was expected.
+    #[error("bad query: {0}")]
+    BadQuery(String),
     #[error("test database setup failed: {0}")]
     TestSetup(String),
 }
@@ -38,4 +42,10 @@ impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
 
 pub(crate) fn corrupt(context: impl Into<String>, detail: impl ToString) -> Error {
     Error::Corrupt { context: context.into(), detail: detail.to_string() }
+}
+
+impl From<quire_query::ParseError> for Error {
+    fn from(e: quire_query::ParseError) -> Self {
+        Error::BadQuery(e.message)
+    }
 }

@@ -18,6 +18,7 @@ mod am;
 mod derive;
 mod error;
 mod inbox;
+pub mod search;
 mod types;
 
 #[cfg(feature = "testing")]
@@ -26,6 +27,7 @@ pub mod testing;
 pub use am::AmMbox;
 pub use error::{Error, Result};
 pub use inbox::{InboxMail, MAX_EXPANDED, MAX_MATCHES, MAX_SCANNED};
+pub use quire_query::{ParseError, Query};
 pub use quire_series::Role;
 pub use types::*;
 
@@ -37,6 +39,7 @@ mod sqlite {
     include!("jobs_sql.rs");
     include!("deliveries_sql.rs");
     include!("workflow_sql.rs");
+    include!("search_sql.rs");
 }
 
 mod pg {
@@ -47,6 +50,7 @@ mod pg {
     include!("jobs_sql.rs");
     include!("deliveries_sql.rs");
     include!("workflow_sql.rs");
+    include!("search_sql.rs");
 }
 
 enum Pool {
@@ -260,6 +264,21 @@ impl Store {
     /// The series of `project`, newest first, filtered by `q`.
     pub async fn series_list(&self, project: &str, q: &SeriesFilter) -> Result<Page<SeriesSummary>> {
         on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)
+    }
+
+    /// The series matching `query` (see docs/search.md), in `project` or in every project,
+    /// newest first; `page` is 1-based. A term the series search cannot answer (`dfa:`) is an
+    /// [`Error::BadQuery`]; parse the text with [`quire_query::parse`] (or
+    /// [`Store::series_search_text`]) first.
+    pub async fn series_search(&self, project: Option<&str>, query: &quire_query::Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+        on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page).await)
+    }
+
+    /// As [`Store::series_search`] on the text of a query: a query that does not parse is an
+    /// [`Error::BadQuery`] naming the column and what was expected.
+    pub async fn series_search_text(&self, project: Option<&str>, query: &str, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+        let query = quire_query::parse(query)?;
+        self.series_search(project, &query, page, per_page).await
     }
 
     /// The series that `message_id` belongs to (as cover letter, patch or reply), with its

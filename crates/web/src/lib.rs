@@ -22,6 +22,7 @@ pub mod interdiff;
 pub mod metrics;
 mod pages;
 pub mod patchwork;
+mod search;
 pub mod testers;
 pub mod quote;
 pub mod url;

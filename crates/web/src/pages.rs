@@ -124,12 +124,6 @@ fn page_number(raw: Option<&str>) -> WebResult<u32> {
     }
 }
 
-/// The words of `?q=`: plain words matched on subjects (a query language comes later). At
-/// most 16 words of 100 characters, so a pasted novel costs nothing.
-fn query_words(q: &str) -> Vec<String> {
-    q.split_whitespace().take(16).map(|w| w.chars().take(100).collect()).collect()
-}
-
 fn list_url(project: &str, page: u32, q: &str) -> String {
     let mut url = format!("/{}/?page={page}", segment(project));
     if !q.is_empty() {
@@ -149,8 +143,19 @@ pub async fn series_list(
     project_links(&state, &project).await?;
     let page = page_number(query.page.as_deref())?;
     let q = query.q.unwrap_or_default().trim().to_string();
-    let filter = SeriesFilter { words: query_words(&q), page, per_page: state.config.per_page, include_superseded: true };
-    let listed = state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?;
+    let mut bad_query = None;
+    let listed = if q.is_empty() {
+        let filter = SeriesFilter { words: Vec::new(), page, per_page: state.config.per_page, include_superseded: true };
+        state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?
+    } else {
+        match crate::search::find(&state.store, &project, &q, page, state.config.per_page).await.map_err(store_err("searching series"))? {
+            crate::search::Found::Page(p) => p,
+            crate::search::Found::BadQuery(m) => {
+                bad_query = Some(m);
+                quire_store::Page { items: Vec::new(), total: 0, page, per_page: state.config.per_page }
+            }
+        }
+    };
     // The summary carries no apply or check state: read per line (concurrently), remembered
     // a few seconds.
     let states = futures::future::join_all(listed.items.iter().map(|s| state.row_state(&s.message_id)))
@@ -160,7 +165,9 @@ pub async fn series_list(
         .map_err(store_err("reading a series' apply and check state"))?;
     let now = now();
     let pages = listed.total.div_ceil(u64::from(listed.per_page.max(1)));
-    render(&ListPage {
+    let status = if bad_query.is_some() { axum::http::StatusCode::BAD_REQUEST } else { axum::http::StatusCode::OK };
+    let page_html = render(&ListPage {
+        bad_query,
         project_url: format!("/{}/", segment(&project)),
         atom_url: format!("/{}/new.atom", segment(&project)),
         rows: listed.items.iter().zip(&states).map(|(s, st)| build::series_row(&project, s, st.applied, st.checks_pass, now)).collect(),
@@ -169,7 +176,8 @@ pub async fn series_list(
         project,
         q,
         page,
-    })
+    })?;
+    Ok((status, page_html).into_response())
 }
 
 pub async fn message_slash(path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Redirect> {

@@ -72,6 +72,8 @@ pub struct SeriesRow {
 #[derive(Template)]
 #[template(path = "list.html")]
 pub struct ListPage {
+    /// `?q=` did not parse: why (the page answers 400).
+    pub bad_query: Option<String>,
     pub project: String,
     pub project_url: String,
     pub q: String,

@@ -1,0 +1,51 @@
+//! `quire series list --query Q`: the series search (docs/search.md).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use quire_store::Store;
+
+/// EX_USAGE: the query the user typed is wrong.
+const BAD_QUERY: u8 = 64;
+
+pub(crate) async fn series_search(
+    store: &Store,
+    project: Option<&str>,
+    text: &str,
+    all: bool,
+    page: u32,
+    limit: u32,
+    json: bool,
+) -> Result<ExitCode> {
+    let query = match quire_query::parse(text) {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_query(&e.message)),
+    };
+    let query = if all { query } else { quire_store::search::newest_revisions_only(query) };
+    if let Some(p) = project {
+        let known = store.projects().await?;
+        if !known.iter().any(|k| k.config.name == p) {
+            let names: Vec<_> = known.iter().map(|k| k.config.name.as_str()).collect();
+            bail!("no project `{p}`; known projects: {}", names.join(", "));
+        }
+    }
+    let found = match store.series_search(project, &query, page, limit).await {
+        Ok(found) => found,
+        Err(quire_store::Error::BadQuery(message)) => return Ok(bad_query(&message)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "total": found.total, "page": page, "series": found.items }))?;
+        writeln!(out)?;
+    } else {
+        crate::output::series_table(&mut out, &found.items)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bad_query(message: &str) -> ExitCode {
+    eprintln!("quire: bad query: {message}");
+    ExitCode::from(BAD_QUERY)
+}

@@ -1,0 +1,113 @@
+//! `quire series list --query Q` driven as a user drives it, on SQLite and PostgreSQL: the query
+//! language of docs/search.md, obsolete revisions hidden unless --all or asked about, and a bad
+//! query answered with one line naming the column and what was expected, exit status 64.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Site {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Site {
+    fn sqlite() -> Site {
+        Site { dir: tempfile::tempdir().unwrap(), database_url: None }
+    }
+
+    fn postgres() -> Site {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let url = rt.block_on(async {
+            let store = quire_store::testing::pg_store().await;
+            let url = store.target().to_string();
+            store.close().await;
+            url
+        });
+        Site { dir: tempfile::tempdir().unwrap(), database_url: Some(url) }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(QUIRE);
+        c.arg("--data-dir").arg(self.dir.path()).args(args);
+        c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            c.env("QUIRE_DATABASE_URL", url);
+        }
+        c.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "quire {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The heads found by `series list --json --query q` (and `extra` arguments), and the total.
+    fn found(&self, q: &str, extra: &[&str]) -> (u64, Vec<String>) {
+        let mut args = vec!["series", "list", "--json", "--limit", "1000", "--query", q];
+        args.extend_from_slice(extra);
+        let v: Value = serde_json::from_str(&self.ok(&args)).unwrap();
+        let heads = v["series"].as_array().unwrap().iter().map(|s| s["message_id"].as_str().unwrap().to_string()).collect();
+        (v["total"].as_u64().unwrap(), heads)
+    }
+}
+
+fn search(site: Site) {
+    site.ok(&["import", repo_root().join("samples/demo.mbox").to_str().unwrap()]);
+    // samples/demo.mbox: "ring: setup helper" v1 and v2 (v1 obsolete), "[PATCH] ring: add
+    // ring_fini", a pull request.
+    assert_eq!(site.found("subject:setup", &[]), (1, vec!["v2-0@example.org".to_string()]));
+    assert_eq!(site.found("subject:setup", &["--all"]).0, 2);
+    assert_eq!(site.found("is:obsolete", &[]), (1, vec!["v1-0@example.org".to_string()]));
+    // "ring" is in the ring_fini patch and in the pull request's shortlog (grep -n ring).
+    assert_eq!(site.found("ring -subject:setup", &[]).1, ["pull-1@example.com", "lone-1@example.net"]);
+    assert_eq!(site.found("ring -subject:setup -is:pull", &[]).1, ["lone-1@example.net"]);
+    assert_eq!(site.found("is:pull OR ring_fini", &[]).0, 2);
+    assert_eq!(site.found("\"public header\" version:2", &[]).1, ["v2-0@example.org"]);
+    // The table form lists the same series.
+    let table = site.ok(&["series", "list", "--query", "is:pull"]);
+    assert!(table.contains("[GIT PULL] demo fixes for 1.1"), "{table}");
+    assert_eq!(table.lines().count(), 1, "{table}");
+
+    // Real mail: zcat ltp-2019-2020.4k.mbox.gz | grep -i '^Subject: .*\[PATCH.*fanotify' (not
+    // Re:), grouped by series: 9 series (crates/store/tests/search.rs).
+    let ltp = repo_root().join("../shared/corpus/ltp-2019-2020.4k.mbox.gz");
+    site.ok(&["import", "--project", "ltp", ltp.to_str().unwrap()]);
+    assert_eq!(site.found("subject:fanotify", &["--all"]).0, 9);
+    assert_eq!(site.found("subject:fanotify", &["--all", "--project", "ltp"]).0, 9);
+    assert_eq!(site.found("project:ltp file:testcases/kernel/syscalls/fanotify/", &["--all"]).0, 14);
+
+    // Bad queries: one line on stderr with the column and what was expected; exit 64.
+    for (q, says) in [
+        ("(fanotify", "quire: bad query: unbalanced parenthesis: `(` at column 1 is never closed\n"),
+        ("frm:jan", "quire: bad query: unknown prefix `frm:` at column 1; did you mean `from:`?\n"),
+        ("fanotify is:done", "quire: bad query: unknown `is:done` at column 13: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc\n"),
+        ("age:<2x", "quire: bad query: `age:` takes a duration like `<2w` at column 5\n"),
+        ("", "quire: bad query: empty query: expected a search term at column 1\n"),
+    ] {
+        let out = site.run(&["series", "list", "--query", q]);
+        assert_eq!(out.status.code(), Some(64), "{q}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), says, "{q}");
+        assert!(out.stdout.is_empty(), "{q}");
+    }
+    let out = site.run(&["series", "list", "--project", "nope", "--query", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no project `nope`; known projects:"));
+}
+
+#[test]
+fn sqlite() {
+    search(Site::sqlite());
+}
+
+#[test]
+fn postgres() {
+    search(Site::postgres());
+}

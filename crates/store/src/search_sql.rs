@@ -1,0 +1,433 @@
+// The series search (issue 4): the one place where a parsed `quire_query::Query` becomes SQL,
+// for both dialects, and where the search tables of migration 0007 are kept in step.
+// Compiled twice like backend.rs (inside `mod sqlite` and `mod pg`). Every user value is bound
+// as a parameter; only fixed SQL text is pushed.
+//
+// Each term is a condition on the series row `s` (joined to its project `p`): a column test,
+// or `s.id IN (subquery)` over the derived tables, so AND/OR/NOT combine them freely and each
+// subquery is evaluated once, not per series.
+
+use quire_query::{Field, Query, Term};
+
+/// Terms a query may hold (each one is a subquery at most).
+const MAX_SEARCH_TERMS: usize = 64;
+
+/// Series' own messages (cover letter and patches), not the replies under them.
+const OWN_MEMBER: &str = "sm.role <> 'reply'";
+
+/// Writes the search rows of freshly stored messages: full text (SQLite; PostgreSQL's is a
+/// generated column), recipients and touched files.
+async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<()> {
+    if news.is_empty() {
+        return Ok(());
+    }
+    if !PG {
+        for chunk in news.chunks(INSERT_ROWS) {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_fts (rowid, subject, body) ");
+            qb.push_values(chunk, |mut b, (d, _)| {
+                b.push_bind(d.raw_id).push_bind(d.parsed.subject.as_str()).push_bind(d.parsed.body.as_str());
+            });
+            qb.build().execute(&mut *conn).await.ctx("indexing message text")?;
+        }
+    }
+    // Recipients: distinct lowercased `name <email>` texts, then (message, kind, address) rows.
+    let mut wanted: Vec<(i64, &'static str, String)> = Vec::new();
+    for (d, _) in news {
+        let p = &d.parsed;
+        for (kind, list) in [("to", &p.to), ("cc", &p.cc)] {
+            for a in list.iter() {
+                wanted.push((d.raw_id, kind, address_text(&a.name, &a.email)));
+            }
+        }
+    }
+    let mut texts: Vec<&str> = wanted.iter().map(|(_, _, t)| t.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for chunk in texts.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO search_addresses (text) ");
+        qb.push_values(chunk, |mut b, t| {
+            b.push_bind(*t);
+        });
+        qb.push(" ON CONFLICT (text) DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx("indexing recipients")?;
+        let mut qb = QueryBuilder::<Db>::new("SELECT id, text FROM search_addresses WHERE text IN (");
+        let mut sep = qb.separated(", ");
+        for t in chunk {
+            sep.push_bind(*t);
+        }
+        qb.push(")");
+        for r in qb.build().fetch_all(&mut *conn).await.ctx("indexing recipients")? {
+            ids.insert(get(&r, 1, "indexing recipients")?, get(&r, 0, "indexing recipients")?);
+        }
+    }
+    let mut rows: Vec<(i64, &str, i64)> =
+        wanted.iter().filter_map(|(m, k, t)| ids.get(t).map(|id| (*m, *k, *id))).collect();
+    rows.sort_unstable();
+    rows.dedup();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_addresses (message_id, kind, address_id) ");
+        qb.push_values(chunk, |mut b, (m, k, a)| {
+            b.push_bind(*m).push_bind(*k).push_bind(*a);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx("indexing recipients")?;
+    }
+    // Files: new and old paths.
+    let mut files: Vec<(i64, &str)> = Vec::new();
+    for (d, _) in news {
+        if let Some(diff) = &d.parsed.diff {
+            for f in &diff.files {
+                files.push((d.raw_id, f.path.as_str()));
+                if let Some(old) = &f.old_path {
+                    files.push((d.raw_id, old.as_str()));
+                }
+            }
+        }
+    }
+    files.sort_unstable();
+    files.dedup();
+    for chunk in files.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_files (message_id, path) ");
+        qb.push_values(chunk, |mut b, (m, path)| {
+            b.push_bind(*m).push_bind(*path);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx("indexing touched files")?;
+    }
+    Ok(())
+}
+
+fn address_text(name: &str, email: &str) -> String {
+    let (name, email) = (name.trim(), email.trim());
+    if name.is_empty() { format!("<{}>", email.to_lowercase()) } else { format!("{} <{}>", name.to_lowercase(), email.to_lowercase()) }
+}
+
+/// What the search keeps of one series: the trailers given to it (lowercased tag, person) and
+/// whether every patch has a Reviewed-by or Acked-by.
+#[derive(Clone, Default)]
+struct SeriesFacts {
+    trailers: Vec<(String, String)>,
+    reviewed: bool,
+}
+
+/// Collects a series' trailers b4's way (the patches' own and those of replies, a reply to the
+/// cover letter counting for every patch) from the metas of its thread.
+fn series_facts(s: &quire_series::Series, members: &[(&str, Role)], meta_of: &HashMap<&str, &MessageMeta>) -> SeriesFacts {
+    let thread: Vec<MessageMeta> = members.iter().filter_map(|(m, _)| meta_of.get(m).map(|x| (*x).clone())).collect();
+    let collected = quire_series::collect_trailers(s, &thread, &[]);
+    let mut trailers = Vec::new();
+    let mut reviewed_patches = HashSet::new();
+    for (n, list) in &collected {
+        for c in list {
+            let tag = c.trailer.tag.to_ascii_lowercase();
+            if tag == "reviewed-by" || tag == "acked-by" {
+                reviewed_patches.insert(*n);
+            }
+            let person = match &c.trailer.person {
+                Some(a) => address_text(&a.name, &a.email),
+                None => c.trailer.value.to_lowercase(),
+            };
+            trailers.push((tag, person));
+        }
+    }
+    trailers.sort_unstable();
+    trailers.dedup();
+    let reviewed = !s.patches.is_empty() && s.patches.iter().all(|(n, _)| reviewed_patches.contains(n));
+    SeriesFacts { trailers, reviewed }
+}
+
+/// Replaces the search rows of the series in `replaced` (ids before this assembly; those that
+/// are gone just lose them) with `facts` of the series as assembled now.
+async fn search_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64, SeriesFacts)]) -> Result<()> {
+    let what = "indexing series trailers";
+    let mut ids: Vec<i64> = replaced.iter().copied().chain(facts.iter().map(|(id, _)| *id)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    execute_in(conn, "DELETE FROM series_trailers WHERE series_id IN", &ids, what).await?;
+    execute_in(conn, "DELETE FROM series_reviewed WHERE series_id IN", &ids, what).await?;
+    let rows: Vec<(i64, &str, &str)> =
+        facts.iter().flat_map(|(id, f)| f.trailers.iter().map(move |(t, p)| (*id, t.as_str(), p.as_str()))).collect();
+    for chunk in rows.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_trailers (series_id, tag, person) ");
+        qb.push_values(chunk, |mut b, (id, t, p)| {
+            b.push_bind(*id).push_bind(*t).push_bind(*p);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx(what)?;
+    }
+    let reviewed: Vec<i64> = facts.iter().filter(|(_, f)| f.reviewed).map(|(id, _)| *id).collect();
+    for chunk in reviewed.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_reviewed (series_id) ");
+        qb.push_values(chunk, |mut b, id| {
+            b.push_bind(*id);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx(what)?;
+    }
+    Ok(())
+}
+
+/// Empties every search table (reindex rebuilds them with the messages and series).
+async fn search_clear(conn: &mut Conn) -> Result<()> {
+    if !PG {
+        sqlx::query("INSERT INTO message_fts (message_fts) VALUES ('delete-all')")
+            .execute(&mut *conn)
+            .await
+            .ctx("dropping the full-text index")?;
+    }
+    for table in ["message_addresses", "search_addresses", "message_files", "series_trailers", "series_reviewed"] {
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *conn).await.ctx("dropping search data")?;
+    }
+    Ok(())
+}
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::BadQuery(message.into())
+}
+
+fn count_terms(q: &Query) -> usize {
+    match q {
+        Query::Term(_) => 1,
+        Query::Not(x) => count_terms(x),
+        Query::And(v) | Query::Or(v) => v.iter().map(count_terms).sum(),
+    }
+}
+
+/// `%value%` for LIKE, lowercased, wildcards escaped (with `ESCAPE '\'`).
+fn contains_pattern(v: &str) -> String {
+    like_pattern(v.trim())
+}
+
+/// A phrase for the full-text engine: FTS5 `"..."` (quotes doubled); PostgreSQL takes the
+/// text as is through `phraseto_tsquery`. A word that the tokenizer splits (`io_uring`) is
+/// then a phrase of its parts on both engines.
+fn fts_phrase(v: &str) -> String {
+    if PG { words_only(v) } else { format!("\"{}\"", clean(v).replace('"', "\"\"")) }
+}
+
+/// Every run of non-alphanumerics made one space, as the PostgreSQL index sees text.
+fn words_only(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with(' ') {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// Words or a phrase in the subject and body (`column` None), or in one of them, of a
+/// series' own messages. PostgreSQL has GIN indexes on `tsv` (subject and body) and
+/// `tsv_subject`; for the body alone it checks the candidates `tsv` gives.
+fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
+    if PG {
+        qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE ");
+        let index = if column == Some("subject") { "m.tsv_subject" } else { "m.tsv" };
+        qb.push(OWN_MEMBER).push(" AND ").push(index).push(" @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+        match column {
+            None | Some("subject") => {}
+            Some(_) => {
+                qb.push(" AND to_tsvector('simple', regexp_replace(left(m.body, 100000), '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+            }
+        }
+        qb.push(")");
+    } else {
+        let q = match column {
+            Some(c) => format!("{c} : {}", fts_phrase(value)),
+            None => fts_phrase(value),
+        };
+        qb.push("s.id IN (SELECT sm.series_id FROM message_fts JOIN series_members sm ON sm.message_id = message_fts.rowid WHERE ");
+        qb.push(OWN_MEMBER).push(" AND message_fts MATCH ").push_bind(q).push(")");
+    }
+}
+
+fn push_addresses(qb: &mut QueryBuilder<'_, Db>, kinds: &str, value: &str) {
+    qb.push("s.id IN (SELECT sm.series_id FROM search_addresses a JOIN message_addresses ma ON ma.address_id = a.id \
+             JOIN series_members sm ON sm.message_id = ma.message_id WHERE ");
+    qb.push(OWN_MEMBER).push(" AND ma.kind IN ").push(kinds);
+    qb.push(" AND a.text LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
+}
+
+fn push_trailer(qb: &mut QueryBuilder<'_, Db>, tag: &'static str, value: &str) {
+    qb.push("s.id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ").push_bind(tag);
+    qb.push(" AND st.person LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
+}
+
+fn push_apply_state(qb: &mut QueryBuilder<'_, Db>, state: &'static str) {
+    qb.push("s.head_id IN (SELECT ar.head_id FROM apply_results ar WHERE ar.state = ").push_bind(state).push(")");
+}
+
+/// Every patch of the series was found upstream.
+const MERGED: &str = "s.id IN (SELECT sm.series_id FROM series_members sm LEFT JOIN merged_patches mp \
+     ON mp.message_id = sm.message_id WHERE sm.role = 'patch' GROUP BY sm.series_id \
+     HAVING COUNT(mp.message_id) = COUNT(*))";
+
+fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
+    match what {
+        "complete" => {
+            qb.push("s.complete");
+        }
+        "incomplete" => {
+            qb.push("NOT s.complete");
+        }
+        "reviewed" => {
+            qb.push("s.id IN (SELECT series_id FROM series_reviewed)");
+        }
+        "obsolete" => {
+            qb.push(SUPERSEDED_BY).push(" IS NOT NULL");
+        }
+        "applied" => push_apply_state(qb, "applied"),
+        "failed" => push_apply_state(qb, "failed"),
+        "merged" => {
+            qb.push(MERGED);
+        }
+        "pull" => {
+            qb.push("s.is_pull");
+        }
+        "rfc" => {
+            qb.push("s.is_rfc");
+        }
+        other => return Err(bad(format!("unknown `is:{other}`"))),
+    }
+    Ok(())
+}
+
+fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
+    match t {
+        Term::Text { value, .. } => push_text(qb, value, None),
+        Term::Field { field, value } => match field {
+            Field::SubjectOrBody | Field::NonQuoted | Field::Quoted => push_text(qb, value, None),
+            Field::Body => push_text(qb, value, Some("body")),
+            Field::Subject => push_text(qb, value, Some("subject")),
+            Field::From => {
+                let pat = contains_pattern(value);
+                qb.push("(LOWER(s.submitter_name) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR LOWER(s.submitter_email) LIKE ");
+                qb.push_bind(pat).push(" ESCAPE '\\')");
+            }
+            Field::To => push_addresses(qb, "('to')", value),
+            Field::Cc => push_addresses(qb, "('cc')", value),
+            Field::Recipients => push_addresses(qb, "('to', 'cc')", value),
+            Field::MessageId => {
+                let mid = clean(value.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
+                qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.mid_hash = ");
+                qb.push_bind(text_hash(&mid)).push(" AND m.message_id = ").push_bind(mid).push(")");
+            }
+            Field::PatchId => {
+                qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.patch_id = ");
+                qb.push_bind(value.trim().to_ascii_lowercase()).push(")");
+            }
+            Field::Project => {
+                qb.push("p.name = ").push_bind(clean(value).into_owned());
+            }
+            Field::File => {
+                let prefix = clean(value.trim().trim_start_matches("a/").trim_start_matches("b/")).into_owned();
+                let high = format!("{prefix}\u{10FFFF}");
+                qb.push("s.id IN (SELECT sm.series_id FROM message_files f JOIN series_members sm ON sm.message_id = f.message_id WHERE f.path >= ");
+                qb.push_bind(prefix).push(" AND f.path < ").push_bind(high).push(")");
+            }
+            Field::ReviewedBy => push_trailer(qb, "reviewed-by", value),
+            Field::AckedBy => push_trailer(qb, "acked-by", value),
+            Field::TestedBy => push_trailer(qb, "tested-by", value),
+            Field::DiffAdded | Field::DiffBefore => {
+                return Err(bad("`dfa:`/`dfb:` (diff lines) are for the public-inbox search; the series search has `file:`"));
+            }
+        },
+        Term::Version(n) => {
+            qb.push("s.version = ").push_bind(i64::from(*n));
+        }
+        Term::Age { younger, seconds } => {
+            let since = now.saturating_sub(*seconds);
+            qb.push(if *younger { "s.date >= " } else { "s.date < " }).push_bind(since);
+        }
+        Term::Date { after, before } => {
+            qb.push("(1 = 1");
+            if let Some(a) = after {
+                qb.push(" AND s.date >= ").push_bind(a.saturating_mul(86_400));
+            }
+            if let Some(b) = before {
+                qb.push(" AND s.date < ").push_bind(b.saturating_mul(86_400));
+            }
+            qb.push(")");
+        }
+        Term::Is(what) => push_is(qb, what)?,
+        Term::Has(what) => match what.as_str() {
+            "replies" => {
+                qb.push("s.reply_count > 0");
+            }
+            "trailers" => {
+                qb.push("s.id IN (SELECT series_id FROM series_trailers)");
+            }
+            other => return Err(bad(format!("unknown `has:{other}`"))),
+        },
+        Term::State(name) => match name.as_str() {
+            "new" => {
+                qb.push("(s.complete AND ").push(SUPERSEDED_BY).push(" IS NULL AND s.head_id NOT IN (SELECT head_id FROM apply_results) AND NOT ");
+                qb.push(MERGED).push(")");
+            }
+            "pending" => push_apply_state(qb, "pending"),
+            "incomplete" | "obsolete" | "applied" | "failed" | "merged" => push_is(qb, name)?,
+            other => return Err(bad(format!("unknown `state:{other}`: expected one of {}", quire_query::STATE_VALUES.join(", ")))),
+        },
+        Term::Check { name, result } => {
+            qb.push("s.id IN (SELECT sm.series_id FROM checks c JOIN series_members sm ON sm.message_id = c.target_id WHERE c.name = ");
+            qb.push_bind(clean(name).into_owned()).push(" AND c.state = ").push_bind(result.clone()).push(")");
+        }
+    }
+    Ok(())
+}
+
+fn push_query(qb: &mut QueryBuilder<'_, Db>, q: &Query, now: i64) -> Result<()> {
+    match q {
+        Query::Term(t) => push_term(qb, t, now),
+        Query::Not(x) => {
+            qb.push("NOT (");
+            push_query(qb, x, now)?;
+            qb.push(")");
+            Ok(())
+        }
+        Query::And(v) | Query::Or(v) => {
+            let op = if matches!(q, Query::And(_)) { " AND " } else { " OR " };
+            qb.push("(");
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    qb.push(op);
+                }
+                push_query(qb, x, now)?;
+            }
+            qb.push(")");
+            Ok(())
+        }
+    }
+}
+
+fn push_search_where(qb: &mut QueryBuilder<'_, Db>, project: Option<&str>, q: &Query, now: i64) -> Result<()> {
+    qb.push(" WHERE ");
+    if let Some(project) = project {
+        qb.push("p.name = ").push_bind(clean(project).into_owned()).push(" AND ");
+    }
+    push_query(qb, q, now)
+}
+
+pub(crate) async fn series_search(pool: &DbPool, project: Option<&str>, q: &Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+    if count_terms(q) > MAX_SEARCH_TERMS {
+        return Err(bad(format!("too many terms: at most {MAX_SEARCH_TERMS}")));
+    }
+    let per_page = per_page.clamp(1, 1000);
+    let page = page.max(1);
+    let now = now();
+    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
+    push_search_where(&mut count, project, q, now)?;
+    let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting found series")?, 0, "counting found series")?;
+    let mut list = QueryBuilder::<Db>::new(series_select());
+    push_search_where(&mut list, project, q, now)?;
+    list.push(" ORDER BY s.date DESC, s.id DESC LIMIT ")
+        .push_bind(i64::from(per_page))
+        .push(" OFFSET ")
+        .push_bind(i64::from(page - 1) * i64::from(per_page));
+    let rows = list.build().fetch_all(pool).await.ctx("searching series")?;
+    let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
+    Ok(Page { items, total: to_u64(total), page, per_page })
+}
