@@ -136,17 +136,23 @@ fn flag(v: &Option<String>, name: &str) -> ApiResult<bool> {
     }
 }
 
-/// `GET /api/v1/projects/{project}/series`: newest first, paged; `q` = words in the subject.
+/// `GET /api/v1/projects/{project}/series`: newest first, paged; `q` = a query in the query language.
 pub async fn project_series(State(state): State<AppState>, Path(project): Path<String>, Query(p): Query<ListParams>) -> ApiResult<Json<Value>> {
     known_project(&state, &project).await?;
     let (page, per_page) = paging(&p)?;
-    let words: Vec<String> = p.q.as_deref().unwrap_or("").split_whitespace().map(String::from).collect();
+    let q = p.q.as_deref().unwrap_or("").trim().to_string();
     let include_superseded = flag(&p.include_superseded, "include_superseded")?;
-    let filter = SeriesFilter { words: words.clone(), page, per_page, include_superseded };
-    let found = state.store.series_list(&project, &filter).await.map_err(store_err)?;
+    let found = if q.is_empty() {
+        let filter = SeriesFilter { words: Vec::new(), page, per_page, include_superseded };
+        state.store.series_list(&project, &filter).await.map_err(store_err)?
+    } else {
+        // A query answers what it asks: `is:obsolete` finds superseded revisions.
+        let parsed = parse_query(&q)?;
+        state.store.series_search(Some(&project), &parsed, page, per_page).await.map_err(store_err)?
+    };
     let mut extra = String::new();
-    if !words.is_empty() {
-        extra.push_str(&format!("&q={}", crate::url::segment(&words.join(" "))));
+    if !q.is_empty() {
+        extra.push_str(&format!("&q={}", crate::url::segment(&q)));
     }
     if include_superseded {
         extra.push_str("&include_superseded=true");
@@ -154,35 +160,26 @@ pub async fn project_series(State(state): State<AppState>, Path(project): Path<S
     Ok(Json(page_json(&format!("/api/v1/projects/{}/series", crate::url::segment(&project)), &found, &extra)))
 }
 
-/// `GET /api/v1/search?q=...&project=P`: series matching a query in the query language. Until
-/// full search lands, the words and `subject:` terms of a query (AND'ed) are matched against
-/// subjects and `project:` picks the project; other terms are refused with a 400 naming them.
+/// `GET /api/v1/search?q=...[&project=P]`: series matching a query in the query language
+/// (docs/search.md), newest first, paged; across projects unless `project` (or `project:` in the
+/// query) names one. A query that does not parse is a 400 naming the column and what was expected.
 pub async fn search(State(state): State<AppState>, Query(p): Query<ListParams>) -> ApiResult<Json<Value>> {
     let (page, per_page) = paging(&p)?;
     let q = p.q.clone().unwrap_or_default();
-    let parsed = quire_query::parse(&q).map_err(|e| bad(format!("q: {}", e.message)))?;
-    let mut words = Vec::new();
-    let mut project = p.project.clone();
-    let terms = match parsed {
-        quire_query::Query::And(parts) => parts,
-        other => vec![other],
-    };
-    for t in terms {
-        match t {
-            quire_query::Query::Term(quire_query::Term::Text { value, .. }) => words.extend(value.split_whitespace().map(String::from)),
-            quire_query::Query::Term(quire_query::Term::Field { field: quire_query::Field::Subject, value }) => {
-                words.extend(value.split_whitespace().map(String::from))
-            }
-            quire_query::Query::Term(quire_query::Term::Field { field: quire_query::Field::Project, value }) => project = Some(value),
-            _ => return Err(bad("q: only words, subject: and project: terms joined by AND are searchable for now; drop the other terms")),
-        }
+    let parsed = parse_query(&q)?;
+    if let Some(project) = &p.project {
+        known_project(&state, project).await?;
     }
-    let project = project.ok_or_else(|| bad("name a project: ?project=NAME or project:NAME in q"))?;
-    known_project(&state, &project).await?;
-    let filter = SeriesFilter { words, page, per_page, include_superseded: true };
-    let found = state.store.series_list(&project, &filter).await.map_err(store_err)?;
-    let extra = format!("&q={}&project={}", crate::url::segment(&q), crate::url::segment(&project));
+    let found = state.store.series_search(p.project.as_deref(), &parsed, page, per_page).await.map_err(store_err)?;
+    let mut extra = format!("&q={}", crate::url::segment(&q));
+    if let Some(project) = &p.project {
+        extra.push_str(&format!("&project={}", crate::url::segment(project)));
+    }
     Ok(Json(page_json("/api/v1/search", &found, &extra)))
+}
+
+fn parse_query(q: &str) -> ApiResult<quire_query::Query> {
+    quire_query::parse(q).map_err(|e| bad(format!("q: {} (at column {})", e.message, e.column)))
 }
 
 /// `GET /api/v1/series/{message_id}`: the series of any of its messages, with each patch's

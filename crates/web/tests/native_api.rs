@@ -227,18 +227,27 @@ async fn native_api(store: Store) {
     let (s, _) = api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(json!({"message_id": "nope@x", "name": "b", "state": "pass"}))).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    // Search: words of a subject find the series; other terms and bad queries are 400s.
+    // Search: the query language (docs/search.md); bad queries are 400s naming the column.
     let word = d["name"].as_str().unwrap().split_whitespace().max_by_key(|w| w.len()).unwrap().to_string();
     let (s, found) = api.get(&format!("/api/v1/search?q={}&project=ltp&per_page=100", seg(&word))).await;
     assert_eq!(s, StatusCode::OK);
     assert!(found["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()), "{word}: {found}");
     let (_, found2) = api.get(&format!("/api/v1/search?q={}", seg(&format!("project:ltp subject:{word}")))).await;
     assert_eq!(found2["total"], found["total"]);
-    for q in ["from:someone", "(((", ""] {
+    let (s, none) = api.get(&format!("/api/v1/search?q={}&project=ltp", seg("from:nobody-at-all.invalid"))).await;
+    assert_eq!((s, none["total"].as_u64()), (StatusCode::OK, Some(0)), "{none}");
+    let (s, negated) = api.get(&format!("/api/v1/search?q={}&project=ltp&per_page=100", seg(&format!("{word} -subject:{word}")))).await;
+    assert_eq!((s, negated["total"].as_u64()), (StatusCode::OK, Some(0)), "{negated}");
+    for q in ["(((", "is:nonsense", ""] {
         let (s, e) = api.get(&format!("/api/v1/search?q={}&project=ltp", seg(q))).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {e}");
     }
-    assert_eq!(api.get("/api/v1/search?q=word").await.0, StatusCode::BAD_REQUEST);
+    let (s, e) = api.get(&format!("/api/v1/search?q={}", seg("((("))).await;
+    assert!(s == StatusCode::BAD_REQUEST && e.to_string().contains("column"), "{e}");
+    // Across projects when none is named.
+    let (s, all) = api.get(&format!("/api/v1/search?q={}&per_page=100", seg(&format!("subject:{word}")))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(all["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()), "{all}");
     assert_eq!(api.get("/api/v1/search?q=word&project=nope").await.0, StatusCode::NOT_FOUND);
 
     // A maintainer changes a patch; others may not; bad input is a 400.
