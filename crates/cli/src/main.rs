@@ -8,6 +8,7 @@ mod tester;
 mod watch;
 mod worker;
 mod notify;
+mod errline;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -32,7 +33,7 @@ mod exit {
     name = "quire",
     version,
     about = "Follow a mailing list's patches: series, revisions, reviews and trailers, apply and checks.",
-    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 65 bad input (import -), 75 temporary failure (import -: retry later)."
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 65 bad input (import -), 75 temporary failure (import -: retry later; any command: disk full)."
 )]
 struct Cli {
     /// Where quire keeps its state: quire.toml, and quire.sqlite unless a database URL is given.
@@ -264,7 +265,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("quire: {e:#}");
+            eprintln!("quire: {}", errline::one_line(&e));
+            if errline::disk_full(&e) {
+                // Retry later (EX_TEMPFAIL), for a mail server and for scripts alike.
+                return ExitCode::from(exit::TEMP_FAIL);
+            }
             if let Some(import) = e.downcast_ref::<quire_import::Error>() {
                 if is_stdin_import {
                     return ExitCode::from(if import.is_temporary() { exit::TEMP_FAIL } else { exit::DATA_ERROR });

@@ -41,6 +41,20 @@ impl Error {
     }
 }
 
+impl Error {
+    /// True when the database refused a write because its disk is full (SQLite SQLITE_FULL,
+    /// PostgreSQL 53100 disk_full). The transaction was rolled back: nothing of it is stored.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Db { source: sqlx::Error::Database(db), .. } => {
+                db.code().is_some_and(|c| c == "53100" || (db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() && c.parse::<u32>().is_ok_and(|n| n & 0xff == 13)))
+            }
+            Error::Db { source: sqlx::Error::Io(io), .. } => io.raw_os_error() == Some(28),
+            _ => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
