@@ -142,3 +142,147 @@ both_backends!(an_import_killed_with_sigkill_and_run_again_stores_every_message_
     assert!(again.2 == expected.2, "the raw messages after kill + import again differ from a clean import's");
     assert_eq!(again.1, expected.1, "the series after kill + import again differ from a clean import's");
 });
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A PostgreSQL cluster of this test alone (scripts/throwaway-postgres), to stop and start.
+struct OwnCluster {
+    url: String,
+    dir: String,
+    port: String,
+}
+
+impl OwnCluster {
+    fn start() -> OwnCluster {
+        let out = Command::new(repo_root().join("scripts/throwaway-postgres")).arg("start").output().unwrap();
+        assert!(out.status.success(), "throwaway-postgres start: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let var = |name: &str| {
+            let line = text.lines().find(|l| l.starts_with(&format!("{name}="))).unwrap_or_else(|| panic!("no {name} in {text}"));
+            line[name.len() + 1..].trim_matches('\'').to_string()
+        };
+        let url = var("QUIRE_TEST_PG");
+        let port = url.split("localhost:").nth(1).and_then(|r| r.split('/').next()).unwrap().to_string();
+        OwnCluster { url, dir: var("QUIRE_TEST_PG_DIR"), port }
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let bindir = std::fs::read_dir("/usr/lib/postgresql").unwrap().map(|e| e.unwrap().path().join("bin")).max().unwrap();
+        let mut c = if nix_is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(bindir.join("pg_ctl"));
+            c
+        } else {
+            Command::new(bindir.join("pg_ctl"))
+        };
+        let data = format!("{}/data", self.dir);
+        let out = c.args(["-D", data.as_str(), "-w", "-s"]).args(args).output().unwrap();
+        assert!(out.status.success(), "pg_ctl {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast"]);
+    }
+
+    fn start_again(&self) {
+        let opts = format!("-c listen_addresses='' -k {} -p {} -c fsync=off", self.dir, self.port);
+        let log = format!("{}/server.log", self.dir);
+        self.pg_ctl(&["-l", log.as_str(), "-o", opts.as_str(), "start"]);
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/throwaway-postgres")).arg("stop").arg(&self.dir).output();
+    }
+}
+
+fn nix_is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// Status, body and time of a GET.
+fn get(url: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+    match agent.get(url).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default(), started.elapsed()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default(), started.elapsed()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// PostgreSQL stopped under a running `quire serve`: every page and the public-inbox API answer a
+// clean 503 quickly (the pool's acquire timeout, not sqlx's 30 s), with one line saying so; after
+// PostgreSQL is started again, the same process answers 200 again.
+#[test]
+fn postgres_stopped_under_a_running_server_gives_503_then_200_again() {
+    let cluster = OwnCluster::start();
+    let site = Site { dir: tempfile::tempdir().unwrap(), database_url: Some(cluster.url.clone()) };
+    let sample = repo_root().join("samples/demo.mbox");
+    site.ok(&["import", "-q", "--project", "demo", sample.to_str().unwrap()]);
+    let series: Value = serde_json::from_slice(&site.ok(&["series", "list", "--json"])).unwrap();
+    let head = series["series"][0]["message_id"].as_str().unwrap().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let child = site
+        .cmd(&["serve", "--listen", listen.as_str(), "--no-worker", "--no-notify"])
+        .env("QUIRE_DB_ACQUIRE_TIMEOUT", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ureq::get(&format!("{base}/healthz")).call().is_err() {
+        assert!(Instant::now() < deadline, "quire serve did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let paths = [
+        "/".to_string(),
+        "/demo/".to_string(),
+        format!("/demo/{head}/"),
+        format!("/demo/{head}/mbox"),
+        format!("/demo/{head}/raw"),
+        format!("/demo/{head}/t.mbox.gz"),
+        "/demo/?q=s:ring&x=A".to_string(),
+        "/all/new.atom".to_string(),
+    ];
+    for p in &paths {
+        let (status, _, _) = get(&format!("{base}{p}"));
+        assert_eq!(status, 200, "GET {p} before the stop");
+    }
+
+    cluster.stop();
+    for p in &paths {
+        let (status, body, took) = get(&format!("{base}{p}"));
+        assert_eq!(status, 503, "GET {p} with PostgreSQL stopped: {body}");
+        assert!(body.contains("The database is not reachable right now; try again in a moment."), "GET {p}: {body}");
+        assert!(took < Duration::from_secs(5), "GET {p} took {took:?} with PostgreSQL stopped");
+    }
+    let (status, _, _) = get(&format!("{base}/healthz"));
+    assert_eq!(status, 200, "the process itself stays up");
+
+    cluster.start_again();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&format!("{base}/demo/")).0 != 200 {
+        assert!(Instant::now() < deadline, "the server did not recover after PostgreSQL came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for p in &paths {
+        let (status, body, _) = get(&format!("{base}{p}"));
+        assert_eq!(status, 200, "GET {p} after PostgreSQL is back: {body}");
+    }
+}
