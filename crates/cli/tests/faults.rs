@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
@@ -284,5 +284,70 @@ fn postgres_stopped_under_a_running_server_gives_503_then_200_again() {
     for p in &paths {
         let (status, body, _) = get(&format!("{base}{p}"));
         assert_eq!(status, 200, "GET {p} after PostgreSQL is back: {body}");
+    }
+}
+
+/// mboxrd's quoting undone, the `From ` line and the separating blank line dropped.
+fn unquoted_body(exported: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(exported.len());
+    for line in exported.split_inclusive(|&b| b == b'\n').skip(1) {
+        let quotes = line.iter().take_while(|&&b| b == b'>').count();
+        if quotes > 0 && line[quotes..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    if out.ends_with(b"\n\n") {
+        out.pop();
+    }
+    out
+}
+
+// The disk fills up during an import (SQLite on an 8 MB tmpfs, in a mount namespace of its own):
+// one clear line, exit 75 (retry later), and the store opens afterwards with whole batches only:
+// every stored message byte for byte one of the archive's.
+#[test]
+fn a_full_disk_during_an_import_is_one_clear_line_and_leaves_whole_batches() {
+    let probe = Command::new("unshare").args(["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        println!("SKIPPED: cannot mount a small tmpfs here (needs root: unshare -m + mount -t tmpfs)");
+        return;
+    }
+    let small = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let slice = ltp_slice();
+    let script = r#"set -u
+mount -t tmpfs -o size=8m tmpfs "$DATA" || exit 99
+"$QUIRE" --data-dir "$DATA" import -q --batch-size 100 "$SLICE" >"$OUT/import.out" 2>"$OUT/import.err"; echo $? >"$OUT/import.rc"
+"$QUIRE" --data-dir "$DATA" export -o "$OUT/export.mbox" 2>"$OUT/export.err"; echo $? >"$OUT/export.rc"
+"#;
+    let status = Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("DATA", small.path())
+        .env("OUT", out.path())
+        .env("QUIRE", QUIRE)
+        .env("SLICE", &slice)
+        .env_remove("QUIRE_DATABASE_URL")
+        .env_remove("QUIRE_DATA_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the script in the mount namespace failed: {status}");
+    let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
+    let stderr = read("import.err");
+    assert_eq!(read("import.rc").trim(), "75", "exit code of an import that filled the disk; stderr: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("quire: ") && stderr.contains("disk is full") && stderr.contains("run the same command again"), "{stderr}");
+    assert_eq!(stderr.matches("database or disk is full").count(), 1, "the cause once: {stderr}");
+
+    assert_eq!(read("export.rc").trim(), "0", "the store opens after the full disk: {}", read("export.err"));
+    let exported = exported_messages(&std::fs::read(out.path().join("export.mbox")).unwrap());
+    assert!(!exported.is_empty(), "some batches were stored before the disk filled");
+    assert_eq!(exported.len() % 100, 0, "only whole batches of 100 are stored, got {}", exported.len());
+    let (reader, _) = quire_import::mbox::open(&slice, 64 << 20).unwrap();
+    let source: std::collections::HashSet<Vec<u8>> = reader.filter_map(Result::ok).take(exported.len() + 100).map(|m| m.bytes).collect();
+    for m in &exported {
+        let body = unquoted_body(m);
+        assert!(source.contains(&body), "a stored message is not one of the archive's, byte for byte:\n{}", String::from_utf8_lossy(&body[..body.len().min(400)]));
     }
 }
