@@ -9,6 +9,7 @@ mod watch;
 mod worker;
 mod notify;
 mod errline;
+mod limits;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -143,6 +144,10 @@ struct ImportArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch_size: u64,
+    /// Largest message stored (bytes, or with K/M/G). Larger ones are refused, each with a line;
+    /// ones beyond 64 MiB are stored whole but parsed only up to 64 MiB, and flagged.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = limits::parse_size)]
+    max_message_size: usize,
 }
 
 #[derive(Subcommand)]
@@ -363,7 +368,7 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
     let opts = quire_import::ImportOptions {
         project: args.project,
         batch_size: args.batch_size as usize,
-        ..Default::default()
+        max_message_bytes: args.max_message_size,
     };
     let bar = output::progress_bar(quiet);
     let progress = |p: &quire_import::Progress| output::show_progress(&bar, p);
