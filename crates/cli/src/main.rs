@@ -10,6 +10,8 @@ mod watch;
 mod users;
 mod worker;
 mod notify;
+mod errline;
+mod limits;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -34,7 +36,7 @@ mod exit {
     name = "quire",
     version,
     about = "Follow a mailing list's patches: series, revisions, reviews and trailers, apply and checks.",
-    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 65 bad input (import -), 75 temporary failure (import -: retry later)."
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 65 bad input (import -), 75 temporary failure (import -: retry later; any command: disk full)."
 )]
 struct Cli {
     /// Where quire keeps its state: quire.toml, and quire.sqlite unless a database URL is given.
@@ -150,6 +152,10 @@ struct ImportArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch_size: u64,
+    /// Largest message stored (bytes, or with K/M/G). Larger ones are refused, each with a line;
+    /// ones beyond 64 MiB are stored whole but parsed only up to 64 MiB, and flagged.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = limits::parse_size)]
+    max_message_size: usize,
 }
 
 #[derive(Subcommand)]
@@ -273,7 +279,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("quire: {e:#}");
+            eprintln!("quire: {}", errline::one_line(&e));
+            if errline::disk_full(&e) {
+                // Retry later (EX_TEMPFAIL), for a mail server and for scripts alike.
+                return ExitCode::from(exit::TEMP_FAIL);
+            }
             if let Some(import) = e.downcast_ref::<quire_import::Error>() {
                 if is_stdin_import {
                     return ExitCode::from(if import.is_temporary() { exit::TEMP_FAIL } else { exit::DATA_ERROR });
@@ -369,7 +379,7 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
     let opts = quire_import::ImportOptions {
         project: args.project,
         batch_size: args.batch_size as usize,
-        ..Default::default()
+        max_message_bytes: args.max_message_size,
     };
     let bar = output::progress_bar(quiet);
     let progress = |p: &quire_import::Progress| output::show_progress(&bar, p);

@@ -20,6 +20,7 @@ mod error;
 mod inbox;
 pub mod search;
 mod types;
+mod unavailable;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -202,6 +203,7 @@ impl Store {
             PgConnectOptions::from_str(url).map_err(|source| Error::Open { target: target.clone(), source })?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(unavailable::acquire_timeout())
             .connect_with(options)
             .await
             .map_err(|source| Error::Open { target: target.clone(), source })?;

@@ -30,9 +30,19 @@ impl WebError {
         match self {
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Internal(e) if store_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+/// The one line a client gets while the database cannot be reached.
+pub const UNAVAILABLE: &str = "The database is not reachable right now; try again in a moment.";
+
+/// True when the store error somewhere in `e`'s chain is "the database cannot be reached" (down,
+/// restarting, no connection free in time): a 503, which clients retry, not a 500.
+pub fn store_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<quire_store::Error>().is_some_and(quire_store::Error::is_unavailable))
 }
 
 impl IntoResponse for WebError {
@@ -41,14 +51,19 @@ impl IntoResponse for WebError {
         let (title, detail) = match &self {
             WebError::NotFound(what) => ("Not found".to_string(), what.clone()),
             WebError::BadRequest(why) => ("Bad request".to_string(), why.clone()),
+            WebError::Internal(e) if store_unavailable(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "database unavailable");
+                ("Service unavailable".to_string(), UNAVAILABLE.to_string())
+            }
             WebError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "page failed");
                 ("Something went wrong".to_string(), "The server could not read its store; the error is in its log.".to_string())
             }
         };
         let page = ErrorPage { status: status.as_u16(), title, detail };
+        let retry = (status == StatusCode::SERVICE_UNAVAILABLE).then_some([(header::RETRY_AFTER, "5")]);
         match page.render() {
-            Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Ok(html) => (status, retry, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
             Err(_) => (status, page.detail).into_response(),
         }
     }

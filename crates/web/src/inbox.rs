@@ -76,6 +76,10 @@ impl Refusal {
     }
     /// The store failed: logged in full, told briefly.
     fn internal(what: &str, e: quire_store::Error) -> Refusal {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "{what}");
+            return Refusal::new(StatusCode::SERVICE_UNAVAILABLE, crate::error::UNAVAILABLE);
+        }
         tracing::error!(error = %e, "{what}");
         Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("The server could not read its store while {what}; the error is in its log."))
     }

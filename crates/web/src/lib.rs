@@ -16,6 +16,7 @@ pub mod build;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
+mod headers;
 mod events_feed;
 pub mod inbox;
 pub mod interdiff;
@@ -210,6 +211,7 @@ pub fn router(state: AppState) -> Router {
             use tower_http::compression::predicate::{DefaultPredicate, NotForContentType};
             DefaultPredicate::new().and(NotForContentType::const_new("application/gzip"))
         }))
+        .layer(axum::middleware::from_fn(headers::security))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

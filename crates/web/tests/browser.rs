@@ -147,3 +147,43 @@ fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
     assert!(bytes.starts_with(b"From "), "an mbox starts with an envelope line");
     assert!(String::from_utf8_lossy(&bytes).contains("\nSubject: [PATCH"), "it carries the patches");
 }
+
+// Mail that tries to run script in every field, in the real browser: no payload runs, each reads
+// as text, and the page's stylesheet still applies under the Content-Security-Policy.
+#[test]
+fn script_in_mail_never_runs_in_the_browser() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (base, _store_dir) = rt.block_on(async {
+        let (dir, store) = common::sqlite_store().await;
+        common::add_projects(&store).await;
+        let raw = "From: \"<img src=x onerror=window.__pwned='from'>\" <e@example.com>\r\n\
+                   To: ltp@lists.linux.it\r\n\
+                   List-Id: <ltp.lists.linux.it>\r\n\
+                   Subject: [PATCH] <script>window.__pwned='subject'</script><svg onload=window.__pwned='svg'>\r\n\
+                   Message-ID: <pwn\"onmouseover=\"window.__pwned='id'@example.com>\r\n\
+                   Date: Mon, 2 Mar 2020 10:00:00 +0000\r\n\r\n\
+                   <img src=x onerror=window.__pwned='body'>\r\n\
+                   > <script>window.__pwned='quote'</script>\r\n---\r\n\
+                   diff --git a/<img src=x onerror=window.__pwned='file'>.c b/<img src=x onerror=window.__pwned='file'>.c\r\n\
+                   --- a/x.c\r\n+++ b/x.c\r\n@@ -1 +1,2 @@\r\n a\r\n+<script>window.__pwned='diff'</script>\r\n";
+        common::ingest(&store, vec![raw.as_bytes().to_vec()], None).await;
+        (common::spawn_server(store).await, dir)
+    });
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = launch(profile.path());
+    let tab = browser.new_tab().expect("tab");
+    tab.set_default_timeout(Duration::from_secs(20));
+    let id = quire_web::url::segment("pwn\"onmouseover=\"window.__pwned='id'@example.com");
+    for path in ["/ltp/".to_string(), format!("/ltp/{id}/"), format!("/ltp/{id}/T/"), format!("/ltp/{id}/raw")] {
+        tab.navigate_to(&format!("{base}{path}")).expect("open").wait_until_navigated().expect("loads");
+        std::thread::sleep(Duration::from_millis(300));
+        // Hover everything, in case an attribute slipped through.
+        tab.evaluate("document.querySelectorAll('*').forEach(e => e.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})))", false).expect("hover");
+        assert_eq!(eval_string(&tab, "String(window.__pwned)"), "undefined", "{path}: a payload ran");
+        assert!(eval_bool(&tab, "document.querySelectorAll('script, svg, img').length === 0"), "{path}: markup from the mail became elements");
+        let text = eval_string(&tab, "document.body.innerText");
+        assert!(text.contains("window.__pwned="), "{path}: the payload reads as text: {text}");
+    }
+    tab.navigate_to(&format!("{base}/ltp/{id}/")).expect("open").wait_until_navigated().expect("loads");
+    assert!(eval_bool(&tab, "document.styleSheets.length > 0 && document.styleSheets[0].cssRules.length > 0"), "the stylesheet loads under the CSP");
+}
