@@ -81,7 +81,7 @@ fn pages_keep_answering_under_100_clients_during_an_import_of_both_slices() {
         .map(|c| {
             let (paths, stop, base) = (paths.clone(), stop.clone(), base.clone());
             std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+                let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(90)).build();
                 let mut got: Vec<(&'static str, Duration)> = Vec::new();
                 let mut failures: Vec<String> = Vec::new();
                 let mut i = c * 7;
