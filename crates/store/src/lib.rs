@@ -37,6 +37,7 @@ mod sqlite {
     include!("jobs_sql.rs");
     include!("deliveries_sql.rs");
     include!("workflow_sql.rs");
+    include!("accounts_sql.rs");
 }
 
 mod pg {
@@ -47,6 +48,7 @@ mod pg {
     include!("jobs_sql.rs");
     include!("deliveries_sql.rs");
     include!("workflow_sql.rs");
+    include!("accounts_sql.rs");
 }
 
 enum Pool {
@@ -76,6 +78,8 @@ mod export;
 mod jobs;
 pub use deliveries::{Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK};
 mod workflow;
+pub mod accounts;
+pub use accounts::{Login, Session};
 pub use workflow::{
     Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person, ProjectRef, ROLES, SeriesInfo,
     SeriesMember, SeriesQuery, USER_SCOPE, User,
