@@ -135,4 +135,23 @@ impl Store {
         let id_hash = crate::derive::sha256_hex(secret.as_bytes());
         on_backend!(self.pool, |p, m| m::accounts_sql::delete_session(p, &id_hash).await)
     }
+
+    /// Adds patches (ids, all of `project`) to `owner`'s bundle called `name`, creating it
+    /// (private) when there is none.
+    pub async fn add_to_bundle(&self, owner: &User, project: &str, name: &str, patches: &[i64]) -> Result<crate::Bundle> {
+        let name = name.trim();
+        let mine = self.bundles(None, Some(owner.id)).await?.into_iter().find(|b| b.owner.id == owner.id && b.name == name);
+        let Some(b) = mine else { return self.create_bundle(owner, project, name, false, patches).await };
+        if b.project != project {
+            return Err(crate::Error::Invalid(format!("bundle {name:?} holds patches of project {}: use another name", b.project)));
+        }
+        for &id in patches {
+            match self.patch(id).await? {
+                Some(p) if p.project == project => {}
+                _ => return Err(crate::Error::Invalid(format!("no patch {id} in project {project}"))),
+            }
+        }
+        on_backend!(self.pool, |p, m| m::accounts_sql::add_to_bundle(p, b.id, patches).await)?;
+        self.bundle(b.id).await?.ok_or_else(|| crate::Error::Invalid(format!("bundle {} vanished", b.id)))
+    }
 }

@@ -85,4 +85,24 @@ pub(crate) mod accounts_sql {
         let r = sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(pool).await.ctx("ending a session")?;
         Ok(r.rows_affected() > 0)
     }
+
+    /// Appends patches to a bundle (after its last one); patches in it already stay where they are.
+    pub(crate) async fn add_to_bundle(pool: &DbPool, bundle_id: i64, patches: &[i64]) -> Result<()> {
+        let what = "adding to a bundle";
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        let row = sqlx::query("SELECT COALESCE(MAX(position), -1) FROM bundle_patches WHERE bundle_id = $1").bind(bundle_id).fetch_one(&mut *tx).await.ctx(what)?;
+        let mut next: i64 = get::<i64>(&row, 0, what)? + 1;
+        for &patch in patches {
+            let r = sqlx::query("INSERT INTO bundle_patches (bundle_id, message_id, position) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(bundle_id)
+                .bind(patch)
+                .bind(next)
+                .execute(&mut *tx)
+                .await
+                .ctx(what)?;
+            next += r.rows_affected() as i64;
+        }
+        tx.commit().await.ctx(what)?;
+        Ok(())
+    }
 }
