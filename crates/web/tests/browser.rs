@@ -199,7 +199,11 @@ fn a_maintainer_logs_in_and_sets_a_patch_state_with_the_form() {
 
     // Log out: the forms are gone.
     tab.find_element("form.logout button").expect("log out").click().expect("click");
-    tab.wait_until_navigated().expect("front page");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while eval_string(&tab, "location.pathname") != "/" || eval_string(&tab, "document.readyState") != "complete" {
+        assert!(Instant::now() < deadline, "logging out did not lead to the front page");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     tab.navigate_to(&series).expect("open series").wait_until_navigated().expect("loads");
     tab.wait_for_element("section.workflow").expect("the state table");
     assert!(!eval_bool(&tab, "!!document.querySelector('form.set-state')"), "no forms after logout");
