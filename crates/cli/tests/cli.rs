@@ -491,3 +491,42 @@ both_backends!(export_then_import_gives_the_same_store, |site: Site| {
     assert_eq!(out.status.code(), Some(3));
     site.ok(&["migrate"]);
 });
+
+/// `quire user add --password-file` and `quire user passwd`: the password is read from a file's
+/// first line, stored as an argon2id hash, and a web login works with it; mistakes get one line.
+#[test]
+fn user_passwords_from_files() {
+    let site = Site::sqlite();
+    site.ok(&["project", "add", "demo"]);
+    let pw = site.dir.path().join("pw.txt");
+    std::fs::write(&pw, "first-password\n").unwrap();
+    site.ok(&["user", "add", "maint", "maint@example.org", "--maintainer", "demo", "--password-file", pw.to_str().unwrap()]);
+    std::fs::write(&pw, "short\n").unwrap();
+    let out = site.run(&["user", "passwd", "maint", "--password-file", pw.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("password too short: use at least 8 characters") && err.trim().lines().count() == 1, "{err}");
+    let out = site.run(&["user", "passwd", "nobody", "--password-file", pw.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"nobody\""));
+    let out = site.run(&["user", "passwd", "maint", "--password-file", "/nonexistent/pw"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the password file /nonexistent/pw"));
+
+    let login = |password: &str| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
+            let r = store.login("maint", password, "cli-test", 60).await.unwrap();
+            store.close().await;
+            matches!(r, quire_store::Login::Ok { .. })
+        })
+    };
+    assert!(login("first-password"));
+    // From stdin.
+    let mut child = site.cmd(&["user", "passwd", "maint", "--password-file", "-"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"second-password\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert!(!login("first-password"));
+    assert!(login("second-password"));
+    site.ok(&["user", "passwd", "maint", "--remove"]);
+    assert!(!login("second-password"));
+}

@@ -41,6 +41,7 @@ mod sqlite {
     include!("deliveries_sql.rs");
     include!("workflow_sql.rs");
     include!("search_sql.rs");
+    include!("accounts_sql.rs");
 }
 
 mod pg {
@@ -52,6 +53,7 @@ mod pg {
     include!("deliveries_sql.rs");
     include!("workflow_sql.rs");
     include!("search_sql.rs");
+    include!("accounts_sql.rs");
 }
 
 enum Pool {
@@ -81,6 +83,8 @@ mod export;
 mod jobs;
 pub use deliveries::{Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK};
 mod workflow;
+pub mod accounts;
+pub use accounts::{Login, Session};
 pub use workflow::{
     Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person, ProjectRef, ROLES, SeriesInfo,
     SeriesMember, SeriesQuery, USER_SCOPE, User,

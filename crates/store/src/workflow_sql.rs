@@ -304,6 +304,7 @@ pub(crate) mod workflow_sql {
             None => (before.state.clone(), None, false, None),
         };
         let old_delegate = delegate;
+        let old_archived = archived;
         if let Some(s) = &c.state {
             state = s.clone();
         }
@@ -341,6 +342,10 @@ pub(crate) mod workflow_sql {
             let payload = serde_json::json!({"patch": before.id, "previous_delegate": old_delegate, "current_delegate": delegate, "by": by.username});
             add_event_in(&mut tx, "patch-delegated", Some(&before.project), Some(&before.series_head), Some(&before.message_id), &payload)
                 .await?;
+        }
+        if archived != old_archived {
+            let payload = serde_json::json!({"patch": before.id, "archived": archived, "by": by.username});
+            add_event_in(&mut tx, "patch-archived", Some(&before.project), Some(&before.series_head), Some(&before.message_id), &payload).await?;
         }
         tx.commit().await.ctx(what)
     }

@@ -330,6 +330,7 @@ pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord
         thread: thread_views(project, thread, now),
         mbox_url: format!("{base}mbox"),
         cover_url: base,
+        workflow: Default::default(),
     }
 }
 

@@ -350,13 +350,14 @@ pub async fn message_get(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     inbox: Result<Query<InboxQuery>, QueryRejection>,
+    headers: axum::http::HeaderMap,
 ) -> Answer {
     let (list, id) = path_parts(path)?;
     let params = query_parts(inbox)?;
     if params.wants_mbox() {
         return thread_search(&state, &list, &id, &params, b"").await;
     }
-    Ok(crate::pages::message(State(state), Ok(Path((list, id)))).await.into_response())
+    Ok(crate::pages::message(State(state), Ok(Path((list, id))), headers).await.into_response())
 }
 
 /// `POST /<list>/<msgid>/?x=m&q=QUERY`.

@@ -10,6 +10,7 @@
 //! Invariants: mail text is never marked safe (askama escapes it everywhere); no input gives
 //! a 500 (ids are checked before they reach the store, bad ones are 404 pages).
 
+pub mod accounts;
 pub mod age;
 pub mod api;
 pub mod build;
@@ -179,6 +180,12 @@ pub fn router(state: AppState) -> Router {
         .route("/project/{*rest}", get(patchwork::project_download))
         .route("/patch/{*rest}", get(patchwork::patch_redirect))
         .route("/bundle/{*rest}", get(patchwork::bundle_download))
+        .route("/login", get(accounts::login_get).post(accounts::login_post))
+        .route("/logout", post(accounts::logout_post))
+        .route("/my/bundles", get(accounts::my_bundles))
+        .route("/my/bundles/{id}/mbox", get(accounts::bundle_mbox))
+        .route("/{project}/{id}/workflow", post(accounts::workflow_post))
+        .route("/{project}/{id}/bundle", post(accounts::bundle_post))
         .route("/", get(pages::front))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/{project}", get(pages::project_slash))
@@ -226,5 +233,6 @@ pub async fn serve(store: Store, listen: SocketAddr, config: WebConfig) -> anyho
 
 /// Serves the site on a listener already bound (tests bind 127.0.0.1:0 and read the port).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
-    axum::serve(listener, router(state)).await.context("the web server stopped")
+    // The peer address is what failed logins are counted by (crate::accounts).
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).await.context("the web server stopped")
 }

@@ -221,7 +221,7 @@ async fn lookup(state: &AppState, project: &str, id: &str) -> WebResult<Named> {
     }
 }
 
-pub async fn message(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+pub async fn message(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>, headers: axum::http::HeaderMap) -> WebResult<Response> {
     let (project, raw_id) = path_parts(path)?;
     let links = project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
@@ -232,7 +232,13 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
             let patch_ids: Vec<String> = detail.patches.iter().map(|p| p.message_id.clone()).collect();
             let merged = state.store.merged_patches(&patch_ids).await.map_err(store_err("reading merged patches"))?;
             page.merged = build::merged_lines(&detail, &merged);
-            render(&page)
+            page.workflow = crate::accounts::workflow_view(&state, &project, &detail, &headers).await?;
+            let logged_in = page.workflow.user.is_some();
+            let mut r = render(&page)?;
+            if logged_in {
+                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            }
+            Ok(r)
         }
         Named::InSeries { head } => {
             let to = format!("{}#{}", message_url(&project, &head), anchor(&id));

@@ -1180,7 +1180,7 @@ fn download(body: Vec<u8>, content_type: &'static str, filename: &str) -> Respon
 }
 
 /// Patches `numbers` of the series of `head` as one mbox for `git am`, with collected trailers.
-async fn series_patches_mbox(state: &AppState, head: &str, numbers: Option<&[u32]>) -> PwResult<Vec<u8>> {
+pub(crate) async fn series_patches_mbox(state: &AppState, head: &str, numbers: Option<&[u32]>) -> PwResult<Vec<u8>> {
     let s = state.store.series(head).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no series <{head}>")))?;
     let chosen: Vec<&quire_store::SeriesPatch> = s.patches.iter().filter(|p| numbers.is_none_or(|n| n.contains(&p.number))).collect();
     let mut parsed = Vec::with_capacity(chosen.len());

@@ -202,6 +202,8 @@ pub struct SeriesPage {
     pub thread: Vec<MessageView>,
     pub mbox_url: String,
     pub cover_url: String,
+    /// Patch states for everyone, forms for who may change them (crate::accounts).
+    pub workflow: crate::accounts::WorkflowView,
 }
 
 /// A patch of the series found in the project's branch.

@@ -187,3 +187,65 @@ fn script_in_mail_never_runs_in_the_browser() {
     tab.navigate_to(&format!("{base}/ltp/{id}/")).expect("open").wait_until_navigated().expect("loads");
     assert!(eval_bool(&tab, "document.styleSheets.length > 0 && document.styleSheets[0].cssRules.length > 0"), "the stylesheet loads under the CSP");
 }
+
+/// A maintainer logs in through the form, sets a patch's state with the series page's form, and
+/// sees the new state on the page; after logging out the forms are gone.
+#[test]
+fn a_maintainer_logs_in_and_sets_a_patch_state_with_the_form() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (base, _store_dir) = rt.block_on(async {
+        let (dir, store) = common::sqlite_store().await;
+        let demo = quire_store::ProjectConfig { name: "demo".into(), list_ids: vec!["demo.lists.example.org".into()], ..Default::default() };
+        store.upsert_project(&demo).await.expect("project");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/demo.mbox");
+        common::ingest(&store, common::mbox_messages(&sample, usize::MAX), None).await;
+        let u = store.add_user("maint", "maint@example.org", "").await.expect("user");
+        store.grant_role(u.id, "demo", "maintainer").await.expect("role");
+        store.set_password(u.id, Some("maint-password")).await.expect("password");
+        (common::spawn_server(store).await, dir)
+    });
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = launch(profile.path());
+    let tab = browser.new_tab().expect("tab");
+    tab.set_default_timeout(Duration::from_secs(20));
+    let series = format!("{base}/demo/v2-0@example.org/");
+
+    // Anonymous: the states, a link to log in, no forms.
+    tab.navigate_to(&series).expect("open series").wait_until_navigated().expect("loads");
+    tab.wait_for_element("section.workflow table.patch-states").expect("the state table");
+    assert!(!eval_bool(&tab, "!!document.querySelector('form.set-state')"), "no forms for anonymous");
+    tab.find_element("p.login-hint a").expect("log in link").click().expect("click");
+    tab.wait_until_navigated().expect("login page");
+
+    // The login form brings us back to the series.
+    tab.wait_for_element("form.login").expect("login form");
+    tab.find_element("#username").expect("username").click().expect("focus").type_into("maint").expect("type");
+    tab.find_element("#password").expect("password").click().expect("focus").type_into("maint-password").expect("type");
+    tab.find_element("form.login button").expect("button").click().expect("submit");
+    tab.wait_until_navigated().expect("back to the series");
+    tab.wait_for_element("form.set-state").expect("the maintainer's forms");
+    assert!(eval_string(&tab, "location.pathname").ends_with("/demo/v2-0@example.org/"));
+    assert_eq!(eval_string(&tab, "document.querySelector('.account .who').textContent"), "maint");
+
+    // Accept patch 2 with its form.
+    let row = "tr.patch-state[data-msgid='v2-2@example.org']";
+    tab.evaluate(&format!("document.querySelector(\"{row} select[name=state]\").value = 'accepted'"), false).expect("choose a state");
+    tab.find_element(&format!("{row} form.set-state button")).expect("the row's button").click().expect("submit");
+    tab.wait_until_navigated().expect("the page again");
+    tab.wait_for_element(&format!("{row} .state-accepted")).expect("patch 2 reads accepted");
+    assert_eq!(eval_string(&tab, &format!("document.querySelector(\"{row} .state\").textContent")), "accepted");
+    assert_eq!(eval_string(&tab, "document.querySelector(\"tr.patch-state[data-msgid='v2-1@example.org'] .state\").textContent"), "new");
+    full_page_png(&tab, &screenshot_dir().join("series-maintainer.png"));
+
+    // Log out: the forms are gone.
+    tab.find_element("form.logout button").expect("log out").click().expect("click");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while eval_string(&tab, "location.pathname") != "/" || eval_string(&tab, "document.readyState") != "complete" {
+        assert!(Instant::now() < deadline, "logging out did not lead to the front page");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tab.navigate_to(&series).expect("open series").wait_until_navigated().expect("loads");
+    tab.wait_for_element("section.workflow").expect("the state table");
+    assert!(!eval_bool(&tab, "!!document.querySelector('form.set-state')"), "no forms after logout");
+    assert_eq!(eval_string(&tab, &format!("document.querySelector(\"{row} .state\").textContent")), "accepted");
+}
