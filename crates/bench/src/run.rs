@@ -282,7 +282,7 @@ fn series_ids(o: &Options, store: &Path) -> Result<Vec<String>, String> {
     for page in 1..=3 {
         let out = quire_cmd(o, store, None).args(["series", "list", "--json", "--limit", "200", "--page", &page.to_string()]).output().map_err(|e| e.to_string())?;
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("series list --json: {e}"))?;
-        let items = v.get("items").or(Some(&v)).and_then(|x| x.as_array()).cloned().unwrap_or_default();
+        let items = v.get("series").or(v.get("items")).and_then(|x| x.as_array()).cloned().unwrap_or_default();
         ids.extend(items.iter().filter_map(|s| s.get("message_id").and_then(|m| m.as_str()).map(str::to_string)));
     }
     if ids.is_empty() {
