@@ -493,12 +493,6 @@ mod tests {
     }
 
     #[test]
-    fn query_words_are_bounded() {
-        assert_eq!(query_words("  mm:  fix "), vec!["mm:", "fix"]);
-        assert_eq!(query_words(&"w ".repeat(1000)).len(), 16);
-    }
-
-    #[test]
     fn file_names_are_safe() {
         assert_eq!(file_name("a/b\"c@d", "mbox"), "a_b_c@d.mbox");
     }
