@@ -229,7 +229,7 @@ async fn native_api(store: Store) {
 
     // Search: the query language (docs/search.md); bad queries are 400s naming the column.
     let word = d["name"].as_str().unwrap().split_whitespace().max_by_key(|w| w.len()).unwrap().to_string();
-    let (s, found) = api.get(&format!("/api/v1/search?q={}&project=ltp&per_page=100", seg(&word))).await;
+    let (s, found) = api.get(&format!("/api/v1/search?q={}&project=ltp&per_page=100", seg(&format!("subject:{word}")))).await;
     assert_eq!(s, StatusCode::OK);
     assert!(found["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()), "{word}: {found}");
     let (_, found2) = api.get(&format!("/api/v1/search?q={}", seg(&format!("project:ltp subject:{word}")))).await;
