@@ -111,6 +111,34 @@ async fn begin_write(pool: &DbPool) -> Result<sqlx::Transaction<'static, Db>> {
 // ---------------------------------------------------------------------------------------------
 // Ingest
 
+/// Where a batch's time goes, logged at debug level (`QUIRE_LOG=quire_store=debug`): the
+/// first thing to look at when an import is slow.
+struct Phases {
+    last: std::time::Instant,
+    spent: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        Phases { last: std::time::Instant::now(), spent: Vec::new() }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.spent.push((phase, now - self.last));
+        self.last = now;
+    }
+
+    fn log(&self, messages: u64) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let total: std::time::Duration = self.spent.iter().map(|(_, d)| *d).sum();
+            let parts: Vec<String> =
+                self.spent.iter().map(|(p, d)| format!("{p} {:.1}", d.as_secs_f64() * 1000.0)).collect();
+            tracing::debug!(messages, total_ms = total.as_secs_f64() * 1000.0, phases_ms = %parts.join(", "), "batch stored");
+        }
+    }
+}
+
 struct RawRow {
     id: i64,
     message_id: String,
@@ -128,6 +156,8 @@ struct Derivable {
     canonical: Option<i64>,
     parsed: ParsedMessage,
     forced_project: Option<String>,
+    /// The diff text already compressed (by [`Incoming::parse`]); `None`: compress it here.
+    diff_zstd: Option<Vec<u8>>,
 }
 
 struct StoredRaw {
@@ -136,20 +166,27 @@ struct StoredRaw {
 }
 
 pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
+    let mut phases = Phases::new();
     let mut tx = begin_write(pool).await?;
+    phases.mark("begin");
     let mut out = BatchOutcome::default();
     let mut batch = batch;
     for inc in &mut batch {
         sanitize(&mut inc.parsed);
     }
     let mut stored = stored_raws(&mut tx, &batch).await?;
+    phases.mark("lookup");
     let max_id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM raw_messages")
         .fetch_one(&mut *tx)
         .await
         .ctx("reading the last raw id")
         .and_then(|r| get(&r, 0, "reading the last raw id"))?;
     let mut next_id = max_id + 1;
-    let shas = par_map(&batch, |inc| sha256_hex(&inc.raw));
+    let shas = par_map(&batch, |inc| match &inc.prepared {
+        Some(p) => p.sha256.clone(),
+        None => sha256_hex(&inc.raw),
+    });
+    phases.mark("sha256");
     let mut fresh = Vec::new();
     for (inc, sha) in batch.into_iter().zip(shas) {
         let mid = inc.parsed.message_id.clone();
@@ -171,12 +208,19 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
         fresh.push((next_id, inc, sha, duplicate_of));
         next_id += 1;
     }
-    let compressed = par_map(&fresh, |(_, inc, _, _)| compress(&inc.raw));
+    let compressed = par_map(&fresh, |(_, inc, _, _)| match &inc.prepared {
+        Some(_) => Ok(Vec::new()),
+        None => compress(&inc.raw),
+    });
+    phases.mark("compress");
     let mut raws = Vec::with_capacity(fresh.len());
     let mut derivables = Vec::with_capacity(fresh.len());
     for ((id, inc, sha, duplicate_of), data) in fresh.into_iter().zip(compressed) {
         let mid = inc.parsed.message_id;
-        let data = data.map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?;
+        let (data, diff_zstd) = match inc.prepared {
+            Some(p) => (p.raw_zstd, p.diff_zstd),
+            None => (data.map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?, None),
+        };
         let forced_project = inc.project.as_deref().map(|p| clean(p).into_owned());
         raws.push(RawRow {
             id,
@@ -188,15 +232,18 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
             forced_project: forced_project.clone(),
         });
         let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
-        derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project });
+        derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project, diff_zstd });
     }
     insert_raws(&mut tx, &raws).await?;
     drop(raws);
-    derive(&mut tx, derivables, &mut out, Events::Record).await?;
+    phases.mark("raw rows");
+    derive(&mut tx, derivables, &mut out, Events::Record, &mut phases).await?;
     if let Some((key, value)) = cursor {
         write_cursor(&mut tx, key, value).await?;
     }
     tx.commit().await.ctx("committing a batch")?;
+    phases.mark("commit");
+    phases.log(out.new_messages);
     Ok(out)
 }
 
@@ -306,7 +353,7 @@ enum Events {
     Keep,
 }
 
-async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, events: Events) -> Result<()> {
+async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, events: Events, phases: &mut Phases) -> Result<()> {
     if items.is_empty() {
         return Ok(());
     }
@@ -341,9 +388,13 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
         }
     }
 
+    phases.mark("projects");
     let keys = thread_keys(conn, &news).await?;
+    phases.mark("thread keys");
     insert_messages(conn, &news, &keys).await?;
+    phases.mark("message rows");
     search_index_messages(conn, &news).await?;
+    phases.mark("search rows");
     insert_memberships(conn, &memberships).await?;
 
     let mut touched: BTreeSet<String> = keys.iter().cloned().collect();
@@ -353,7 +404,10 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
     for (item, _) in &news {
         count_new(out, &item.parsed);
     }
-    reassemble(conn, touched, out, events).await
+    phases.mark("memberships");
+    reassemble(conn, touched, out, events).await?;
+    phases.mark("series");
+    Ok(())
 }
 
 fn count_new(out: &mut BatchOutcome, parsed: &ParsedMessage) {
@@ -442,7 +496,10 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
             diff: p
                 .diff
                 .as_ref()
-                .map(|diff| compress(diff.text.as_bytes()))
+                .map(|diff| match &d.diff_zstd {
+                    Some(z) => Ok(z.clone()),
+                    None => compress(diff.text.as_bytes()),
+                })
                 .transpose()
                 .map_err(|e| Error::Invalid(format!("cannot compress the diff of {}: {e}", p.message_id)))?,
             unthreaded: is_unthreaded_patch(meta),
@@ -950,9 +1007,13 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         drop(rows);
         let items = parse_raws(raws)?;
         done += items.len() as u64;
+        let mut phases = Phases::new();
         let mut tx = begin_write(pool).await?;
-        derive(&mut tx, items, &mut BatchOutcome::default(), Events::Keep).await?;
+        phases.mark("begin");
+        derive(&mut tx, items, &mut BatchOutcome::default(), Events::Keep, &mut phases).await?;
         tx.commit().await.ctx("committing a reindex batch")?;
+        phases.mark("commit");
+        phases.log(done);
         progress(done, total);
     }
     Ok(())
@@ -991,7 +1052,7 @@ fn parse_raws(raws: Vec<StoredRawRow>) -> Result<Vec<Derivable>> {
                             let mut parsed = quire_mail::parse(&bytes);
                             sanitize(&mut parsed);
                             parsed.message_id = mid;
-                            Ok(Derivable { raw_id, canonical, parsed, forced_project })
+                            Ok(Derivable { raw_id, canonical, parsed, forced_project, diff_zstd: None })
                         })
                         .collect::<Result<Vec<_>>>()
                 })

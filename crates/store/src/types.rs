@@ -12,13 +12,46 @@ pub struct Incoming {
     pub parsed: ParsedMessage,
     /// The project named by `--project`: used when neither List-Id nor To/Cc names a project.
     pub project: Option<String>,
+    /// The hash and compressed forms the store writes, made by [`Incoming::parse`] on the
+    /// importer's parsing threads so that the store's single writer does not wait for them.
+    /// `None`: the store makes them.
+    pub(crate) prepared: Option<Prepared>,
+}
+
+/// See [`Incoming::prepared`].
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) sha256: String,
+    pub(crate) raw_zstd: Vec<u8>,
+    /// The compressed diff text, when the message has a diff.
+    pub(crate) diff_zstd: Option<Vec<u8>>,
 }
 
 impl Incoming {
-    /// Parses `raw` with `quire_mail::parse`.
+    /// Parses `raw` with `quire_mail::parse` and prepares what the store will write (hash,
+    /// compressed bytes and diff): the CPU-bound part of an ingest, done by the caller's thread.
     pub fn parse(raw: Vec<u8>, project: Option<String>) -> Incoming {
-        let parsed = quire_mail::parse(&raw);
-        Incoming { raw, parsed, project }
+        let mut parsed = quire_mail::parse(&raw);
+        crate::sanitize(&mut parsed);
+        let prepared = Prepared::of(&raw, &parsed);
+        Incoming { raw, parsed, project, prepared }
+    }
+
+    /// A message parsed by the caller. The store hashes and compresses it when it is ingested.
+    pub fn new(raw: Vec<u8>, parsed: ParsedMessage, project: Option<String>) -> Incoming {
+        Incoming { raw, parsed, project, prepared: None }
+    }
+}
+
+impl Prepared {
+    /// `None` when compressing fails: the store then tries again and reports the error.
+    fn of(raw: &[u8], parsed: &ParsedMessage) -> Option<Prepared> {
+        let raw_zstd = crate::derive::compress(raw).ok()?;
+        let diff_zstd = match &parsed.diff {
+            Some(d) => Some(crate::derive::compress(d.text.as_bytes()).ok()?),
+            None => None,
+        };
+        Some(Prepared { sha256: crate::derive::sha256_hex(raw), raw_zstd, diff_zstd })
     }
 }
 

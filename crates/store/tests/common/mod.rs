@@ -84,11 +84,11 @@ pub fn incoming(p: ParsedMessage) -> Incoming {
         p.message_id, p.subject, p.from.name, p.from.email, p.body
     )
     .into_bytes();
-    Incoming { raw, parsed: p, project: None }
+    Incoming::new(raw, p, None)
 }
 
 pub fn incoming_with_raw(p: ParsedMessage, raw: &[u8]) -> Incoming {
-    Incoming { raw: raw.to_vec(), parsed: p, project: None }
+    Incoming::new(raw.to_vec(), p, None)
 }
 
 /// The messages of a gzipped mboxrd archive, `From ` lines removed and `>From ` unescaped.
