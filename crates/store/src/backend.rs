@@ -1262,7 +1262,7 @@ pub(crate) async fn series_list(pool: &DbPool, project: &str, q: &SeriesFilter) 
         .push_bind(i64::from(page - 1) * i64::from(per_page));
     let rows = list.build().fetch_all(pool).await.ctx("listing series")?;
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), page, per_page })
+    Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
 }
 
 /// The series a message belongs to: as patch or cover letter first, else as a reply; the

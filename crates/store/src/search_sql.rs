@@ -12,6 +12,9 @@ use quire_query::{Field, Query, Term};
 /// Terms a query may hold (each one is a subquery at most).
 const MAX_SEARCH_TERMS: usize = 64;
 
+/// Columns of `series_select()` (the search adds its count after them).
+const SERIES_COLUMNS: usize = 21;
+
 /// Series' own messages (cover letter and patches), not the replies under them.
 const OWN_MEMBER: &str = "sm.role <> 'reply'";
 
@@ -412,22 +415,52 @@ fn push_search_where(qb: &mut QueryBuilder<'_, Db>, project: Option<&str>, q: &Q
 }
 
 pub(crate) async fn series_search(pool: &DbPool, project: Option<&str>, q: &Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+    series_search_capped(pool, project, q, page, per_page, crate::search::SEARCH_TOTAL_CAP).await
+}
+
+/// The search with the total counted up to `cap` (or to the end of the asked page, if
+/// further): one statement finds the newest `cap + 1` matching series in date order, the page
+/// is cut from them and the total is their number (`total_capped` when there were more).
+pub(crate) async fn series_search_capped(
+    pool: &DbPool,
+    project: Option<&str>,
+    q: &Query,
+    page: u32,
+    per_page: u32,
+    cap: u64,
+) -> Result<Page<SeriesSummary>> {
     if count_terms(q) > MAX_SEARCH_TERMS {
         return Err(bad(format!("too many terms: at most {MAX_SEARCH_TERMS}")));
     }
     let per_page = per_page.clamp(1, 1000);
     let page = page.max(1);
+    let offset = i64::from(page - 1) * i64::from(per_page);
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX).max(offset + i64::from(per_page));
     let now = now();
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
-    push_search_where(&mut count, project, q, now)?;
-    let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting found series")?, 0, "counting found series")?;
-    let mut list = QueryBuilder::<Db>::new(series_select());
+    let mut list = QueryBuilder::<Db>::new("WITH found AS MATERIALIZED (SELECT s.id AS id, s.date AS date FROM series s JOIN projects p ON p.id = s.project_id");
     push_search_where(&mut list, project, q, now)?;
-    list.push(" ORDER BY s.date DESC, s.id DESC LIMIT ")
+    list.push(" ORDER BY s.date DESC, s.id DESC LIMIT ").push_bind(cap + 1).push(") ");
+    let select = series_select();
+    let (columns, _) = select.split_once(" FROM series s ").ok_or_else(|| Error::Invalid("series columns".into()))?;
+    list.push(columns);
+    list.push(", (SELECT COUNT(*) FROM found) FROM found f JOIN series s ON s.id = f.id JOIN projects p ON p.id = s.project_id");
+    list.push(" ORDER BY f.date DESC, f.id DESC LIMIT ")
         .push_bind(i64::from(per_page))
         .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
+        .push_bind(offset);
     let rows = list.build().fetch_all(pool).await.ctx("searching series")?;
+    let found: i64 = match rows.first() {
+        Some(r) => get(r, SERIES_COLUMNS, "searching series")?,
+        None if page == 1 => 0,
+        None => {
+            // Past the last page: the rows carry no count.
+            let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT s.id FROM series s JOIN projects p ON p.id = s.project_id");
+            push_search_where(&mut count, project, q, now)?;
+            count.push(" LIMIT ").push_bind(cap + 1).push(") found");
+            get(&count.build().fetch_one(pool).await.ctx("counting found series")?, 0, "counting found series")?
+        }
+    };
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), page, per_page })
+    let total_capped = found > cap;
+    Ok(Page { items, total: to_u64(found.min(cap)), total_capped, page, per_page })
 }

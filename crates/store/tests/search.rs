@@ -51,6 +51,22 @@ both_backends!(real_slices, |store| async move {
     let all = total(&store, "is:complete OR is:incomplete").await;
     // 687 ltp + 1062 io-uring series (`quire project list` after importing both slices).
     assert_eq!(all, 1749);
+    // The count stops at the cap: the page is the same, the total says "more than".
+    let every = quire_query::parse("is:complete OR is:incomplete").unwrap();
+    let exact = store.series_search(None, &every, 3, 20).await.unwrap();
+    let capped = store.series_search_capped(None, &every, 3, 20, 100).await.unwrap();
+    assert_eq!((capped.total, capped.total_capped, &capped.items), (100, true, &exact.items));
+    assert_eq!((exact.total, exact.total_capped), (1749, false));
+    // A page past the cap counts to its end, so that there is a next page.
+    let far = store.series_search_capped(None, &every, 7, 20, 100).await.unwrap();
+    assert_eq!((far.total, far.total_capped, far.items.len()), (140, true, 20));
+    let exact_far = store.series_search(None, &every, 7, 20).await.unwrap();
+    assert_eq!(far.items, exact_far.items);
+    // Past the last page: no items, the exact total.
+    let past = store.series_search_capped(None, &every, 100, 20, 100).await.unwrap();
+    assert_eq!((past.total, past.total_capped, past.items.len()), (1749, false, 0));
+    let just = store.series_search_capped(None, &every, 1, 20, 1749).await.unwrap();
+    assert_eq!((just.total, just.total_capped), (1749, false));
 
     // subject: — words of the subjects of a series' own messages.
     // zcat io-uring*.gz | grep -i '^Subject: \[PATCH.*io_uring_register': 12 patches, in 12
