@@ -761,6 +761,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     let mut seen = HashSet::new();
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
     insert_members(conn, &member_rows).await?;
+    search_index_series_rows(conn, &replaced.iter().chain(&kept).copied().collect::<Vec<_>>()).await?;
     if events == Events::Record {
         superseded_events(conn, &created, &project_names).await?;
     }

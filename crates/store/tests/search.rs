@@ -180,7 +180,17 @@ both_backends!(real_slices, |store| async move {
     assert!(scoped.items.iter().all(|s| s.project == "ltp"));
 
     // Reindex rebuilds the same search.
-    let sample = ["subject:io_uring_register", "cc:sgarzare", "file:man/", "is:reviewed", "reviewed-by:hrubis", "ENOSYS"];
+    let sample = [
+        "subject:io_uring_register",
+        "cc:sgarzare",
+        "file:man/",
+        "is:reviewed",
+        "reviewed-by:hrubis",
+        "ENOSYS",
+        "is:obsolete",
+        "from:vorel -is:obsolete",
+        "to:io-uring@vger.kernel.org is:complete",
+    ];
     let mut before = Vec::new();
     for q in sample {
         before.push(heads(&store, q).await);
@@ -307,6 +317,33 @@ both_backends!(every_term_on_handmade_series, |store| async move {
     expect("is:reviewed", &["r@x", "b0@x"]).await;
     // (Reindex re-parses raw mail, which these hand-made messages do not carry: the real
     // slices test it.)
+});
+
+both_backends!(a_later_revision_makes_the_older_obsolete, |store| async move {
+    if !assembly_available() {
+        return;
+    }
+    let ids = async |q: &str| -> Vec<String> {
+        let page = store.series_search_text(None, q, 1, 50).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        page.items.into_iter().map(|s| s.message_id).collect()
+    };
+    let mut v1 = patch("o1@x", 1, 1, 1, "mm: fold pages");
+    v1.date = Some(T0);
+    store.ingest(vec![incoming(v1)]).await.unwrap();
+    assert_eq!(ids("is:obsolete").await, Vec::<String>::new());
+    assert_eq!(ids("state:new").await, ["o1@x"]);
+    // v2 and v3 in later batches, each in its own thread: the older revisions turn obsolete.
+    let mut v2 = patch("o2@x", 2, 1, 1, "mm: fold pages");
+    v2.date = Some(T0 + DAY);
+    store.ingest(vec![incoming(v2)]).await.unwrap();
+    assert_eq!(ids("is:obsolete").await, ["o1@x"]);
+    assert_eq!(ids("-is:obsolete").await, ["o2@x"]);
+    let mut v3 = patch("o3@x", 3, 1, 1, "mm: fold pages");
+    v3.date = Some(T0 + 2 * DAY);
+    store.ingest(vec![incoming(v3)]).await.unwrap();
+    assert_eq!(ids("is:obsolete").await, ["o2@x", "o1@x"]);
+    assert_eq!(ids("state:new").await, ["o3@x"]);
+    assert_eq!(ids("subject:fold version:3").await, ["o3@x"]);
 });
 
 /// The RFC patch of `every_term_on_handmade_series`, to reply to.
