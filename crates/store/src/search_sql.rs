@@ -215,7 +215,7 @@ async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     execute_in(
         conn,
         "INSERT INTO series_files (path, series_id) SELECT DISTINCT f.path, sm.series_id FROM series_members sm \
-         JOIN message_files f ON f.message_id = sm.message_id WHERE sm.role <> 'reply' AND sm.series_id IN",
+         JOIN message_files f ON f.message_id = sm.message_id WHERE sm.series_id IN",
         ids,
         what,
     )
@@ -344,8 +344,9 @@ fn push_apply_state(qb: &mut QueryBuilder<'_, Db>, state: &'static str) {
 
 /// Every patch of the series was found upstream: series with a patch found whose patches were
 /// all found (from the patches found, not from every series).
-const MERGED: &str = "ss.series_id IN (SELECT sm.series_id FROM merged_patches mp JOIN series_members sm \
-     ON sm.message_id = mp.message_id WHERE sm.role = 'patch' GROUP BY sm.series_id \
+/// (CROSS JOIN: SQLite keeps the order written, else it walks every member to group them.)
+const MERGED: &str = "ss.series_id IN (SELECT sm.series_id FROM merged_patches mp CROSS JOIN series_members sm \
+     WHERE sm.message_id = mp.message_id AND sm.role = 'patch' GROUP BY sm.series_id \
      HAVING COUNT(*) = (SELECT COUNT(*) FROM series_members x WHERE x.series_id = sm.series_id AND x.role = 'patch'))";
 
 fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {

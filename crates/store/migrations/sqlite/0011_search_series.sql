@@ -34,7 +34,7 @@ CREATE INDEX series_search_obsolete ON series_search(date, series_id) WHERE obso
 CREATE INDEX series_search_rfc ON series_search(date, series_id) WHERE is_rfc;
 CREATE INDEX series_search_pull ON series_search(date, series_id) WHERE is_pull;
 
--- Paths the series' own messages touch, one row per series and path.
+-- Paths the series' messages touch (a reply may carry a diff too), one row per series and path.
 CREATE TABLE series_files (
     path TEXT NOT NULL,
     series_id BIGINT NOT NULL,
@@ -70,8 +70,7 @@ SELECT s.date, s.id, s.project_id, s.head_id, s.version, s.revision_hash, LOWER(
 FROM series s;
 
 INSERT INTO series_files (path, series_id)
-SELECT DISTINCT f.path, sm.series_id FROM series_members sm JOIN message_files f ON f.message_id = sm.message_id
-WHERE sm.role <> 'reply';
+SELECT DISTINCT f.path, sm.series_id FROM series_members sm JOIN message_files f ON f.message_id = sm.message_id;
 
 INSERT INTO series_addresses (address_id, kind, series_id)
 SELECT DISTINCT ma.address_id, ma.kind, sm.series_id FROM series_members sm JOIN message_addresses ma ON ma.message_id = sm.message_id
