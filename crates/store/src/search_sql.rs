@@ -243,12 +243,13 @@ async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     .await?;
     for chunk in groups.chunks(IN_CHUNK / 2) {
         let mut qb = QueryBuilder::<Db>::new("UPDATE series_search SET obsolete = (SELECT ");
-        qb.push(OBSOLETE).push(" FROM series s WHERE s.id = series_search.series_id) WHERE (project_id, revision_hash) IN (VALUES ");
+        qb.push(OBSOLETE).push(" FROM series s WHERE s.id = series_search.series_id) WHERE series_id IN (SELECT g.series_id FROM (VALUES ");
         let mut sep = qb.separated(", ");
         for (project, hash) in chunk {
             sep.push("(").push_bind_unseparated(*project).push_unseparated(", ").push_bind_unseparated(*hash).push_unseparated(")");
         }
-        qb.push(")");
+        // Joined, not `(a, b) IN (VALUES ...)`: SQLite would scan every row for that.
+        qb.push(") AS v JOIN series_search g ON g.project_id = v.column1 AND g.revision_hash = v.column2)");
         qb.build().execute(&mut *conn).await.ctx(what)?;
     }
     Ok(())

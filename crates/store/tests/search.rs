@@ -281,6 +281,9 @@ both_backends!(every_term_on_handmade_series, |store| async move {
     expect("project:demo", &["r@x", "b0@x", "a0@x"]).await;
     expect("setup", &["b0@x", "a0@x"]).await;
     expect("\"use after free\"", &["a0@x"]).await;
+    expect("b:setup", &["a0@x"]).await;
+    expect("b:\"use after free\" subject:setup", &["a0@x"]).await;
+    expect("b:tweak", &[]).await;
     expect("use free", &["b0@x", "a0@x"]).await;
     expect("-setup", &["r@x"]).await;
     expect("tweak OR \"use after\"", &["r@x", "a0@x"]).await;
