@@ -818,6 +818,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     let mut seen = HashSet::new();
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
     insert_members(conn, &member_rows).await?;
+    search_index_series_rows(conn, &replaced.iter().chain(&kept).copied().collect::<Vec<_>>()).await?;
     if events == Events::Record {
         superseded_events(conn, &created, &project_names).await?;
     }
@@ -1323,7 +1324,7 @@ pub(crate) async fn series_list(pool: &DbPool, project: &str, q: &SeriesFilter) 
         .push_bind(i64::from(page - 1) * i64::from(per_page));
     let rows = list.build().fetch_all(pool).await.ctx("listing series")?;
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), page, per_page })
+    Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
 }
 
 /// The series a message belongs to: as patch or cover letter first, else as a reply; the

@@ -280,6 +280,13 @@ impl Store {
         on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page).await)
     }
 
+    /// As [`Store::series_search`] with the total counted up to `cap` instead of
+    /// [`search::SEARCH_TOTAL_CAP`] (for tests of the cap).
+    #[doc(hidden)]
+    pub async fn series_search_capped(&self, project: Option<&str>, query: &quire_query::Query, page: u32, per_page: u32, cap: u64) -> Result<Page<SeriesSummary>> {
+        on_backend!(self.pool, |p, m| m::series_search_capped(p, project, query, page, per_page, cap).await)
+    }
+
     /// As [`Store::series_search`] on the text of a query: a query that does not parse is an
     /// [`Error::BadQuery`] naming the column and what was expected.
     pub async fn series_search_text(&self, project: Option<&str>, query: &str, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {

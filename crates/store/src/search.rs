@@ -3,6 +3,11 @@
 
 use quire_query::{Query, Term};
 
+/// The series search counts its matches up to this many: past it, `Page::total` is this
+/// number and `Page::total_capped` is set ("more than 10,000"). Counting further would cost
+/// a query matching most of a large store a pass over all of it.
+pub const SEARCH_TOTAL_CAP: u64 = 10_000;
+
 /// Whether `q` asks about obsolete series itself (`is:obsolete`, `state:obsolete`, negated or
 /// not): then a front end that hides obsolete series by default leaves it as it is.
 pub fn mentions_obsolete(q: &Query) -> bool {

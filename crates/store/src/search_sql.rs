@@ -3,25 +3,43 @@
 // Compiled twice like backend.rs (inside `mod sqlite` and `mod pg`). Every user value is bound
 // as a parameter; only fixed SQL text is pushed.
 //
-// Each term is a condition on the series row `s` (joined to its project `p`): a column test,
-// or `s.id IN (subquery)` over the derived tables, so AND/OR/NOT combine them freely and each
-// subquery is evaluated once, not per series.
+// Each term is a condition on the series' search row `ss` (series_search, migration 0011: one
+// narrow row per series in date order, with its flags): a column test, or
+// `ss.series_id IN (subquery)` over the derived tables, keyed by series where they can be
+// (series_files, series_addresses, series_trailers), so AND/OR/NOT combine them freely, each
+// subquery is an index range evaluated once, and the newest matches are found by walking the
+// search rows in date order.
 
 use quire_query::{Field, Query, Term};
 
 /// Terms a query may hold (each one is a subquery at most).
 const MAX_SEARCH_TERMS: usize = 64;
 
+/// Columns of `series_select()` (the search adds its count after them).
+const SERIES_COLUMNS: usize = 21;
+
 /// Series' own messages (cover letter and patches), not the replies under them.
 const OWN_MEMBER: &str = "sm.role <> 'reply'";
 
-/// Writes the search rows of freshly stored messages: full text (SQLite; PostgreSQL's is a
-/// generated column), recipients and touched files.
+/// Writes the search rows of freshly stored messages: full text, recipients and touched files.
 async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<()> {
     if news.is_empty() {
         return Ok(());
     }
-    if !PG {
+    if PG {
+        // From the stored rows: the text as the database has it, made words as migration 0007
+        // describes (the body cut at 100,000 characters: a tsvector holds at most 1 MB).
+        let ids: Vec<i64> = news.iter().map(|(d, _)| d.raw_id).collect();
+        execute_in(
+            conn,
+            "INSERT INTO message_search (message_id, tsv, tsv_subject) SELECT id, \
+             to_tsvector('simple'::regconfig, regexp_replace(subject || ' ' || left(body, 100000), '[^[:alnum:]]+', ' ', 'g')), \
+             to_tsvector('simple'::regconfig, regexp_replace(subject, '[^[:alnum:]]+', ' ', 'g')) FROM messages WHERE id IN",
+            &ids,
+            "indexing message text",
+        )
+        .await?;
+    } else {
         for chunk in news.chunks(INSERT_ROWS) {
             let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_fts (rowid, subject, body) ");
             qb.push_values(chunk, |mut b, (d, _)| {
@@ -168,6 +186,75 @@ async fn search_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64, S
     Ok(())
 }
 
+/// Whether a newer revision of the series row `s` is stored (`SUPERSEDED_BY IS NOT NULL`).
+const OBSOLETE: &str = "EXISTS (SELECT 1 FROM series s2 WHERE s2.project_id = s.project_id \
+     AND s2.revision_hash = s.revision_hash AND s2.revision_key = s.revision_key \
+     AND (s2.version > s.version OR (s2.version = s.version AND s2.date > s.date)))";
+
+/// Rebuilds the series-level search rows (migration 0011) of the series in `ids` (those of a
+/// neighbourhood before its assembly, gone or not, and after), once the series, their members
+/// and trailers are stored. `obsolete` is recomputed for every revision of the series touched:
+/// a new revision makes the older ones obsolete, a revision gone may make one current again.
+async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+    let what = "indexing series for the search";
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut groups: Vec<(i64, i64)> = Vec::new();
+    for sql in ["SELECT project_id, revision_hash FROM series_search WHERE series_id IN", "SELECT project_id, revision_hash FROM series WHERE id IN"] {
+        for r in fetch_in(conn, sql, "", ids, what).await? {
+            groups.push((get(&r, 0, what)?, get(&r, 1, what)?));
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    for table in ["series_search", "series_files", "series_addresses"] {
+        execute_in(conn, &format!("DELETE FROM {table} WHERE series_id IN"), ids, what).await?;
+    }
+    execute_in(
+        conn,
+        "INSERT INTO series_search (date, series_id, project_id, head_id, version, revision_hash, submitter_name, \
+         submitter_email, complete, obsolete, reviewed, trailers, replies, is_rfc, is_pull) \
+         SELECT s.date, s.id, s.project_id, s.head_id, s.version, s.revision_hash, LOWER(s.submitter_name), \
+         LOWER(s.submitter_email), s.complete, FALSE, \
+         EXISTS (SELECT 1 FROM series_reviewed r WHERE r.series_id = s.id), \
+         EXISTS (SELECT 1 FROM series_trailers t WHERE t.series_id = s.id), \
+         s.reply_count > 0, s.is_rfc, s.is_pull FROM series s WHERE s.id IN",
+        ids,
+        what,
+    )
+    .await?;
+    execute_in(
+        conn,
+        "INSERT INTO series_files (path, series_id) SELECT DISTINCT f.path, sm.series_id FROM series_members sm \
+         JOIN message_files f ON f.message_id = sm.message_id WHERE sm.series_id IN",
+        ids,
+        what,
+    )
+    .await?;
+    execute_in(
+        conn,
+        "INSERT INTO series_addresses (address_id, kind, series_id) SELECT DISTINCT ma.address_id, ma.kind, sm.series_id \
+         FROM series_members sm JOIN message_addresses ma ON ma.message_id = sm.message_id \
+         WHERE sm.role <> 'reply' AND sm.series_id IN",
+        ids,
+        what,
+    )
+    .await?;
+    for chunk in groups.chunks(IN_CHUNK / 2) {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE series_search SET obsolete = (SELECT ");
+        qb.push(OBSOLETE).push(" FROM series s WHERE s.id = series_search.series_id) WHERE series_id IN (SELECT g.series_id FROM (VALUES ");
+        let mut sep = qb.separated(", ");
+        for (project, hash) in chunk {
+            sep.push("(").push_bind_unseparated(*project).push_unseparated(", ").push_bind_unseparated(*hash).push_unseparated(")");
+        }
+        // Joined, not `(a, b) IN (VALUES ...)`: SQLite would scan every row for that.
+        qb.push(") AS v JOIN series_search g ON g.project_id = v.column1 AND g.revision_hash = v.column2)");
+        qb.build().execute(&mut *conn).await.ctx(what)?;
+    }
+    Ok(())
+}
+
 /// Empties every search table (reindex rebuilds them with the messages and series).
 async fn search_clear(conn: &mut Conn) -> Result<()> {
     if !PG {
@@ -176,7 +263,20 @@ async fn search_clear(conn: &mut Conn) -> Result<()> {
             .await
             .ctx("dropping the full-text index")?;
     }
-    for table in ["message_addresses", "search_addresses", "message_files", "series_trailers", "series_reviewed"] {
+    for table in [
+        "message_addresses",
+        "search_addresses",
+        "message_files",
+        "series_trailers",
+        "series_reviewed",
+        "series_search",
+        "message_search",
+        "series_files",
+        "series_addresses",
+    ] {
+        if table == "message_search" && !PG {
+            continue;
+        }
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *conn).await.ctx("dropping search data")?;
     }
     Ok(())
@@ -224,13 +324,17 @@ fn words_only(v: &str) -> String {
 /// `tsv_subject`; for the body alone it checks the candidates `tsv` gives.
 fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     if PG {
-        qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE ");
+        qb.push("ss.series_id IN (SELECT sm.series_id FROM message_search m JOIN series_members sm ON sm.message_id = m.message_id ");
+        if !matches!(column, None | Some("subject")) {
+            qb.push("JOIN messages b ON b.id = m.message_id ");
+        }
+        qb.push("WHERE ");
         let index = if column == Some("subject") { "m.tsv_subject" } else { "m.tsv" };
         qb.push(OWN_MEMBER).push(" AND ").push(index).push(" @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
         match column {
             None | Some("subject") => {}
             Some(_) => {
-                qb.push(" AND to_tsvector('simple', regexp_replace(left(m.body, 100000), '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+                qb.push(" AND to_tsvector('simple', regexp_replace(left(b.body, 100000), '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
             }
         }
         qb.push(")");
@@ -239,45 +343,46 @@ fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
             Some(c) => format!("{c} : {}", fts_phrase(value)),
             None => fts_phrase(value),
         };
-        qb.push("s.id IN (SELECT sm.series_id FROM message_fts JOIN series_members sm ON sm.message_id = message_fts.rowid WHERE ");
+        qb.push("ss.series_id IN (SELECT sm.series_id FROM message_fts JOIN series_members sm ON sm.message_id = message_fts.rowid WHERE ");
         qb.push(OWN_MEMBER).push(" AND message_fts MATCH ").push_bind(q).push(")");
     }
 }
 
 fn push_addresses(qb: &mut QueryBuilder<'_, Db>, kinds: &str, value: &str) {
-    qb.push("s.id IN (SELECT sm.series_id FROM search_addresses a JOIN message_addresses ma ON ma.address_id = a.id \
-             JOIN series_members sm ON sm.message_id = ma.message_id WHERE ");
-    qb.push(OWN_MEMBER).push(" AND ma.kind IN ").push(kinds);
+    qb.push("ss.series_id IN (SELECT sa.series_id FROM search_addresses a JOIN series_addresses sa ON sa.address_id = a.id WHERE ");
+    qb.push("sa.kind IN ").push(kinds);
     qb.push(" AND a.text LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
 }
 
 fn push_trailer(qb: &mut QueryBuilder<'_, Db>, tag: &'static str, value: &str) {
-    qb.push("s.id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ").push_bind(tag);
+    qb.push("ss.series_id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ").push_bind(tag);
     qb.push(" AND st.person LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
 }
 
 fn push_apply_state(qb: &mut QueryBuilder<'_, Db>, state: &'static str) {
-    qb.push("s.head_id IN (SELECT ar.head_id FROM apply_results ar WHERE ar.state = ").push_bind(state).push(")");
+    qb.push("ss.head_id IN (SELECT ar.head_id FROM apply_results ar WHERE ar.state = ").push_bind(state).push(")");
 }
 
-/// Every patch of the series was found upstream.
-const MERGED: &str = "s.id IN (SELECT sm.series_id FROM series_members sm LEFT JOIN merged_patches mp \
-     ON mp.message_id = sm.message_id WHERE sm.role = 'patch' GROUP BY sm.series_id \
-     HAVING COUNT(mp.message_id) = COUNT(*))";
+/// Every patch of the series was found upstream: series with a patch found whose patches were
+/// all found (from the patches found, not from every series).
+/// (CROSS JOIN: SQLite keeps the order written, else it walks every member to group them.)
+const MERGED: &str = "ss.series_id IN (SELECT sm.series_id FROM merged_patches mp CROSS JOIN series_members sm \
+     WHERE sm.message_id = mp.message_id AND sm.role = 'patch' GROUP BY sm.series_id \
+     HAVING COUNT(*) = (SELECT COUNT(*) FROM series_members x WHERE x.series_id = sm.series_id AND x.role = 'patch'))";
 
 fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
     match what {
         "complete" => {
-            qb.push("s.complete");
+            qb.push("ss.complete");
         }
         "incomplete" => {
-            qb.push("NOT s.complete");
+            qb.push("NOT ss.complete");
         }
         "reviewed" => {
-            qb.push("s.id IN (SELECT series_id FROM series_reviewed)");
+            qb.push("ss.reviewed");
         }
         "obsolete" => {
-            qb.push(SUPERSEDED_BY).push(" IS NOT NULL");
+            qb.push("ss.obsolete");
         }
         "applied" => push_apply_state(qb, "applied"),
         "failed" => push_apply_state(qb, "failed"),
@@ -285,10 +390,10 @@ fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
             qb.push(MERGED);
         }
         "pull" => {
-            qb.push("s.is_pull");
+            qb.push("ss.is_pull");
         }
         "rfc" => {
-            qb.push("s.is_rfc");
+            qb.push("ss.is_rfc");
         }
         other => return Err(bad(format!("unknown `is:{other}`"))),
     }
@@ -304,7 +409,7 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             Field::Subject => push_text(qb, value, Some("subject")),
             Field::From => {
                 let pat = contains_pattern(value);
-                qb.push("(LOWER(s.submitter_name) LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR LOWER(s.submitter_email) LIKE ");
+                qb.push("(ss.submitter_name LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR ss.submitter_email LIKE ");
                 qb.push_bind(pat).push(" ESCAPE '\\')");
             }
             Field::To => push_addresses(qb, "('to')", value),
@@ -312,21 +417,21 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             Field::Recipients => push_addresses(qb, "('to', 'cc')", value),
             Field::MessageId => {
                 let mid = clean(value.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
-                qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.mid_hash = ");
+                qb.push("ss.series_id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.mid_hash = ");
                 qb.push_bind(text_hash(&mid)).push(" AND m.message_id = ").push_bind(mid).push(")");
             }
             Field::PatchId => {
-                qb.push("s.id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.patch_id = ");
+                qb.push("ss.series_id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.patch_id = ");
                 qb.push_bind(value.trim().to_ascii_lowercase()).push(")");
             }
             Field::Project => {
-                qb.push("p.name = ").push_bind(clean(value).into_owned());
+                qb.push("ss.project_id IN (SELECT id FROM projects WHERE name = ").push_bind(clean(value).into_owned()).push(")");
             }
             Field::File => {
                 let prefix = clean(value.trim().trim_start_matches("a/").trim_start_matches("b/")).into_owned();
                 let high = format!("{prefix}\u{10FFFF}");
-                qb.push("s.id IN (SELECT sm.series_id FROM message_files f JOIN series_members sm ON sm.message_id = f.message_id WHERE f.path >= ");
-                qb.push_bind(prefix).push(" AND f.path < ").push_bind(high).push(")");
+                qb.push("ss.series_id IN (SELECT sf.series_id FROM series_files sf WHERE sf.path >= ");
+                qb.push_bind(prefix).push(" AND sf.path < ").push_bind(high).push(")");
             }
             Field::ReviewedBy => push_trailer(qb, "reviewed-by", value),
             Field::AckedBy => push_trailer(qb, "acked-by", value),
@@ -336,35 +441,35 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             }
         },
         Term::Version(n) => {
-            qb.push("s.version = ").push_bind(i64::from(*n));
+            qb.push("ss.version = ").push_bind(i64::from(*n));
         }
         Term::Age { younger, seconds } => {
             let since = now.saturating_sub(*seconds);
-            qb.push(if *younger { "s.date >= " } else { "s.date < " }).push_bind(since);
+            qb.push(if *younger { "ss.date >= " } else { "ss.date < " }).push_bind(since);
         }
         Term::Date { after, before } => {
             qb.push("(1 = 1");
             if let Some(a) = after {
-                qb.push(" AND s.date >= ").push_bind(a.saturating_mul(86_400));
+                qb.push(" AND ss.date >= ").push_bind(a.saturating_mul(86_400));
             }
             if let Some(b) = before {
-                qb.push(" AND s.date < ").push_bind(b.saturating_mul(86_400));
+                qb.push(" AND ss.date < ").push_bind(b.saturating_mul(86_400));
             }
             qb.push(")");
         }
         Term::Is(what) => push_is(qb, what)?,
         Term::Has(what) => match what.as_str() {
             "replies" => {
-                qb.push("s.reply_count > 0");
+                qb.push("ss.replies");
             }
             "trailers" => {
-                qb.push("s.id IN (SELECT series_id FROM series_trailers)");
+                qb.push("ss.trailers");
             }
             other => return Err(bad(format!("unknown `has:{other}`"))),
         },
         Term::State(name) => match name.as_str() {
             "new" => {
-                qb.push("(s.complete AND ").push(SUPERSEDED_BY).push(" IS NULL AND s.head_id NOT IN (SELECT head_id FROM apply_results) AND NOT ");
+                qb.push("(ss.complete AND NOT ss.obsolete AND ss.head_id NOT IN (SELECT head_id FROM apply_results) AND NOT ");
                 qb.push(MERGED).push(")");
             }
             "pending" => push_apply_state(qb, "pending"),
@@ -372,7 +477,7 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             other => return Err(bad(format!("unknown `state:{other}`: expected one of {}", quire_query::STATE_VALUES.join(", ")))),
         },
         Term::Check { name, result } => {
-            qb.push("s.id IN (SELECT sm.series_id FROM checks c JOIN series_members sm ON sm.message_id = c.target_id WHERE c.name = ");
+            qb.push("ss.series_id IN (SELECT sm.series_id FROM checks c JOIN series_members sm ON sm.message_id = c.target_id WHERE c.name = ");
             qb.push_bind(clean(name).into_owned()).push(" AND c.state = ").push_bind(result.clone()).push(")");
         }
     }
@@ -406,28 +511,58 @@ fn push_query(qb: &mut QueryBuilder<'_, Db>, q: &Query, now: i64) -> Result<()> 
 fn push_search_where(qb: &mut QueryBuilder<'_, Db>, project: Option<&str>, q: &Query, now: i64) -> Result<()> {
     qb.push(" WHERE ");
     if let Some(project) = project {
-        qb.push("p.name = ").push_bind(clean(project).into_owned()).push(" AND ");
+        qb.push("ss.project_id IN (SELECT id FROM projects WHERE name = ").push_bind(clean(project).into_owned()).push(") AND ");
     }
     push_query(qb, q, now)
 }
 
 pub(crate) async fn series_search(pool: &DbPool, project: Option<&str>, q: &Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+    series_search_capped(pool, project, q, page, per_page, crate::search::SEARCH_TOTAL_CAP).await
+}
+
+/// The search with the total counted up to `cap` (or to the end of the asked page, if
+/// further): one statement finds the newest `cap + 1` matching series in date order, the page
+/// is cut from them and the total is their number (`total_capped` when there were more).
+pub(crate) async fn series_search_capped(
+    pool: &DbPool,
+    project: Option<&str>,
+    q: &Query,
+    page: u32,
+    per_page: u32,
+    cap: u64,
+) -> Result<Page<SeriesSummary>> {
     if count_terms(q) > MAX_SEARCH_TERMS {
         return Err(bad(format!("too many terms: at most {MAX_SEARCH_TERMS}")));
     }
     let per_page = per_page.clamp(1, 1000);
     let page = page.max(1);
+    let offset = i64::from(page - 1) * i64::from(per_page);
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX).max(offset + i64::from(per_page));
     let now = now();
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
-    push_search_where(&mut count, project, q, now)?;
-    let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting found series")?, 0, "counting found series")?;
-    let mut list = QueryBuilder::<Db>::new(series_select());
+    let mut list = QueryBuilder::<Db>::new("WITH found AS MATERIALIZED (SELECT ss.series_id AS id, ss.date AS date FROM series_search ss");
     push_search_where(&mut list, project, q, now)?;
-    list.push(" ORDER BY s.date DESC, s.id DESC LIMIT ")
+    list.push(" ORDER BY ss.date DESC, ss.series_id DESC LIMIT ").push_bind(cap + 1).push(") ");
+    let select = series_select();
+    let (columns, _) = select.split_once(" FROM series s ").ok_or_else(|| Error::Invalid("series columns".into()))?;
+    list.push(columns);
+    list.push(", (SELECT COUNT(*) FROM found) FROM found f JOIN series s ON s.id = f.id JOIN projects p ON p.id = s.project_id");
+    list.push(" ORDER BY f.date DESC, f.id DESC LIMIT ")
         .push_bind(i64::from(per_page))
         .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
+        .push_bind(offset);
     let rows = list.build().fetch_all(pool).await.ctx("searching series")?;
+    let found: i64 = match rows.first() {
+        Some(r) => get(r, SERIES_COLUMNS, "searching series")?,
+        None if page == 1 => 0,
+        None => {
+            // Past the last page: the rows carry no count.
+            let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT ss.series_id FROM series_search ss");
+            push_search_where(&mut count, project, q, now)?;
+            count.push(" LIMIT ").push_bind(cap + 1).push(") found");
+            get(&count.build().fetch_one(pool).await.ctx("counting found series")?, 0, "counting found series")?
+        }
+    };
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), page, per_page })
+    let total_capped = found > cap;
+    Ok(Page { items, total: to_u64(found.min(cap)), total_capped, page, per_page })
 }

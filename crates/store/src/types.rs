@@ -149,8 +149,12 @@ impl Default for SeriesFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// Items over all pages.
+    /// Items over all pages (with `total_capped`: more than this many).
     pub total: u64,
+    /// The count stopped at `total`: more items match (the series search counts up to
+    /// [`crate::search::SEARCH_TOTAL_CAP`]). Every other list counts exactly.
+    #[serde(default)]
+    pub total_capped: bool,
     pub page: u32,
     pub per_page: u32,
 }

@@ -281,7 +281,7 @@ pub(crate) mod workflow_sql {
         list.push(" LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
         let rows = list.build().fetch_all(pool).await.ctx("listing patches")?;
         let rows = rows.iter().map(patch_row).collect::<Result<Vec<_>>>()?;
-        Ok(Page { items: with_delegates(pool, rows).await?, total: to_u64(total), page, per_page })
+        Ok(Page { items: with_delegates(pool, rows).await?, total: to_u64(total), total_capped: false, page, per_page })
     }
 
     pub(crate) async fn patch(pool: &DbPool, id: i64, _f: &PatchFilter) -> Result<Option<PatchInfo>> {
@@ -447,7 +447,7 @@ pub(crate) mod workflow_sql {
         list.push(format!(" ORDER BY {}", order_sql(q.order, "s.date", "s.head_id", "s.name")));
         list.push(" LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
         let rows = list.build().fetch_all(pool).await.ctx("listing series")?;
-        Ok(Page { items: series_infos_of(pool, rows).await?, total: to_u64(total), page, per_page })
+        Ok(Page { items: series_infos_of(pool, rows).await?, total: to_u64(total), total_capped: false, page, per_page })
     }
 
     pub(crate) async fn series_info(pool: &DbPool, id: i64) -> Result<Option<SeriesInfo>> {
@@ -491,7 +491,7 @@ pub(crate) mod workflow_sql {
             .push_bind(i64::from(page - 1) * i64::from(per_page));
         let rows = list.build().fetch_all(pool).await.ctx("listing covers")?;
         let items = series_infos_of(pool, rows).await?.into_iter().map(|s| (s.summary.project.clone(), s)).collect();
-        Ok(Page { items, total: to_u64(total), page, per_page })
+        Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
     }
 
     pub(crate) async fn cover(pool: &DbPool, id: i64) -> Result<Option<SeriesInfo>> {
@@ -555,7 +555,7 @@ pub(crate) mod workflow_sql {
         let rows = list.build().fetch_all(pool).await.ctx("listing people")?;
         let what = "reading people";
         let items = rows.iter().map(|r| Ok(Person { id: get(r, 0, what)?, name: get(r, 1, what)?, email: get(r, 2, what)? })).collect::<Result<_>>()?;
-        Ok(Page { items, total: to_u64(total), page, per_page })
+        Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
     }
 
     pub(crate) async fn person(pool: &DbPool, id: i64) -> Result<Option<Person>> {
@@ -697,6 +697,6 @@ pub(crate) mod workflow_sql {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Page { items, total: to_u64(total), page, per_page })
+        Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
     }
 }

@@ -61,10 +61,11 @@ fn message_id(raw: &str) -> ApiResult<String> {
 }
 
 fn page_json<T: serde::Serialize>(base: &str, page: &quire_store::Page<T>, extra: &str) -> Value {
-    let more = u64::from(page.page) * u64::from(page.per_page) < page.total;
+    let more = u64::from(page.page) * u64::from(page.per_page) < page.total || page.total_capped;
     json!({
         "items": page.items,
         "total": page.total,
+        "total_capped": page.total_capped,
         "page": page.page,
         "per_page": page.per_page,
         "next": more.then(|| format!("{base}?page={}&per_page={}{extra}", page.page + 1, page.per_page)),

@@ -152,7 +152,7 @@ pub async fn series_list(
             crate::search::Found::Page(p) => p,
             crate::search::Found::BadQuery(m) => {
                 bad_query = Some(m);
-                quire_store::Page { items: Vec::new(), total: 0, page, per_page: state.config.per_page }
+                quire_store::Page { items: Vec::new(), total: 0, total_capped: false, page, per_page: state.config.per_page }
             }
         }
     };
@@ -172,7 +172,7 @@ pub async fn series_list(
         atom_url: format!("/{}/new.atom", segment(&project)),
         rows: listed.items.iter().zip(&states).map(|(s, st)| build::series_row(&project, s, st.applied, st.checks_pass, now)).collect(),
         prev_url: (page > 1).then(|| list_url(&project, page - 1, &q)),
-        next_url: (u64::from(page) < pages).then(|| list_url(&project, page + 1, &q)),
+        next_url: (u64::from(page) < pages || listed.total_capped).then(|| list_url(&project, page + 1, &q)),
         project,
         q,
         page,
