@@ -10,7 +10,7 @@ use quire_series::{MessageMeta, Role};
 use sqlx::{QueryBuilder, Row};
 
 use crate::derive::{
-    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, compress, is_unthreaded_patch, par_map, sha256_hex,
+    ProjectMatcher, ThreadKeyer, UNTHREADED_WINDOW, compress, is_unthreaded_patch, par_map,
     text_hash,
 };
 use crate::error::{Context, Error, Result, corrupt};
@@ -171,9 +171,19 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
     phases.mark("begin");
     let mut out = BatchOutcome::default();
     let mut batch = batch;
-    for inc in &mut batch {
+    // What `Incoming::parse` did not prepare (a message parsed by the caller) is prepared here,
+    // the same way.
+    for inc in batch.iter_mut().filter(|inc| inc.prepared.is_none()) {
         sanitize(&mut inc.parsed);
     }
+    let made = par_map(&batch, |inc| inc.prepared.is_none().then(|| Prepared::of(&inc.raw, &inc.parsed)));
+    for (inc, made) in batch.iter_mut().zip(made) {
+        if let Some(made) = made {
+            let mid = &inc.parsed.message_id;
+            inc.prepared = Some(made.map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?);
+        }
+    }
+    phases.mark("prepare");
     let mut stored = stored_raws(&mut tx, &batch).await?;
     phases.mark("lookup");
     let max_id: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM raw_messages")
@@ -182,14 +192,11 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
         .ctx("reading the last raw id")
         .and_then(|r| get(&r, 0, "reading the last raw id"))?;
     let mut next_id = max_id + 1;
-    let shas = par_map(&batch, |inc| match &inc.prepared {
-        Some(p) => p.sha256.clone(),
-        None => sha256_hex(&inc.raw),
-    });
-    phases.mark("sha256");
-    let mut fresh = Vec::new();
-    for (inc, sha) in batch.into_iter().zip(shas) {
-        let mid = inc.parsed.message_id.clone();
+    let mut raws = Vec::with_capacity(batch.len());
+    let mut derivables = Vec::with_capacity(batch.len());
+    for inc in batch {
+        let Some(prepared) = inc.prepared else { continue };
+        let (sha, mid) = (prepared.sha256, inc.parsed.message_id);
         let duplicate_of = match stored.get_mut(&mid) {
             Some(s) if s.shas.contains(&sha) => {
                 out.duplicates += 1;
@@ -205,34 +212,20 @@ pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(
                 None
             }
         };
-        fresh.push((next_id, inc, sha, duplicate_of));
+        let id = next_id;
         next_id += 1;
-    }
-    let compressed = par_map(&fresh, |(_, inc, _, _)| match &inc.prepared {
-        Some(_) => Ok(Vec::new()),
-        None => compress(&inc.raw),
-    });
-    phases.mark("compress");
-    let mut raws = Vec::with_capacity(fresh.len());
-    let mut derivables = Vec::with_capacity(fresh.len());
-    for ((id, inc, sha, duplicate_of), data) in fresh.into_iter().zip(compressed) {
-        let mid = inc.parsed.message_id;
-        let (data, diff_zstd) = match inc.prepared {
-            Some(p) => (p.raw_zstd, p.diff_zstd),
-            None => (data.map_err(|e| Error::Invalid(format!("cannot compress message {mid}: {e}")))?, None),
-        };
         let forced_project = inc.project.as_deref().map(|p| clean(p).into_owned());
         raws.push(RawRow {
             id,
             message_id: mid.clone(),
             sha256: sha,
             size: i64::try_from(inc.raw.len()).unwrap_or(i64::MAX),
-            data,
+            data: prepared.raw_zstd,
             duplicate_of,
             forced_project: forced_project.clone(),
         });
         let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
-        derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project, diff_zstd });
+        derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project, diff_zstd: prepared.diff_zstd });
     }
     insert_raws(&mut tx, &raws).await?;
     drop(raws);

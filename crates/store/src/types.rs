@@ -33,7 +33,8 @@ impl Incoming {
     pub fn parse(raw: Vec<u8>, project: Option<String>) -> Incoming {
         let mut parsed = quire_mail::parse(&raw);
         crate::sanitize(&mut parsed);
-        let prepared = Prepared::of(&raw, &parsed);
+        // A failure is tried again, and reported, by the store.
+        let prepared = Prepared::of(&raw, &parsed).ok();
         Incoming { raw, parsed, project, prepared }
     }
 
@@ -44,14 +45,11 @@ impl Incoming {
 }
 
 impl Prepared {
-    /// `None` when compressing fails: the store then tries again and reports the error.
-    fn of(raw: &[u8], parsed: &ParsedMessage) -> Option<Prepared> {
-        let raw_zstd = crate::derive::compress(raw).ok()?;
-        let diff_zstd = match &parsed.diff {
-            Some(d) => Some(crate::derive::compress(d.text.as_bytes()).ok()?),
-            None => None,
-        };
-        Some(Prepared { sha256: crate::derive::sha256_hex(raw), raw_zstd, diff_zstd })
+    /// From the bytes and the sanitized parse (the diff is stored as sanitized).
+    pub(crate) fn of(raw: &[u8], parsed: &ParsedMessage) -> std::io::Result<Prepared> {
+        let raw_zstd = crate::derive::compress(raw)?;
+        let diff_zstd = parsed.diff.as_ref().map(|d| crate::derive::compress(d.text.as_bytes())).transpose()?;
+        Ok(Prepared { sha256: crate::derive::sha256_hex(raw), raw_zstd, diff_zstd })
     }
 }
 
