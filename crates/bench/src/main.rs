@@ -3,6 +3,7 @@
 //!     quire-bench gen --messages N [--seed S] -o FILE.mbox[.gz]
 //!     quire-bench profile ARCHIVE.mbox[.gz]...
 //!     quire-bench run [--out BENCHMARKS.md] [--sizes 100000,1000000] [--no-postgres] ...
+//!     quire-bench load --urls FILE [--clients 100] [--seconds 8]
 
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -31,6 +32,16 @@ enum Cmd {
     },
     /// Print the shape of real archives (what the generator's figures were taken from).
     Profile { archives: Vec<PathBuf> },
+    /// Fetch the URLs of a file (one per line) round-robin from N client threads for S seconds
+    /// and print p50/p99/req/s: the web rows' load, against any running server.
+    Load {
+        #[arg(long)]
+        urls: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+    },
     /// Run every benchmark and print one table (and write it to --out).
     Run {
         /// The release quire binary.
@@ -63,6 +74,10 @@ enum Cmd {
         /// Leave out the apply benchmark (cargo bench -p quire-worker --bench apply).
         #[arg(long)]
         no_apply: bool,
+        /// Only the row of the web under load during an import of both real slices (issue 9's
+        /// load point); the other options still apply.
+        #[arg(long)]
+        only_load: bool,
     },
 }
 
@@ -71,8 +86,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Gen { messages, seed, output } => gen_cmd(messages, seed, &output),
         Cmd::Profile { archives } => profile_cmd(&archives),
-        Cmd::Run { quire, repo, work, out, sizes, no_postgres, clients, seconds, no_peers, no_apply } => {
-            let opts = quire_bench::run::Options { quire, repo, work, out, sizes, postgres: !no_postgres, clients, seconds, peers: !no_peers, apply: !no_apply };
+        Cmd::Load { urls, clients, seconds } => quire_bench::run::load_cmd(&urls, clients, seconds),
+        Cmd::Run { quire, repo, work, out, sizes, no_postgres, clients, seconds, no_peers, no_apply, only_load } => {
+            let opts = quire_bench::run::Options { quire, repo, work, out, sizes, postgres: !no_postgres, clients, seconds, peers: !no_peers, apply: !no_apply, only_load };
             quire_bench::run::run(&opts)
         }
     };

@@ -21,6 +21,7 @@ pub struct Options {
     pub seconds: u64,
     pub peers: bool,
     pub apply: bool,
+    pub only_load: bool,
 }
 
 /// One row of the table.
@@ -190,6 +191,16 @@ pub fn run(o: &Options) -> Result<(), String> {
     if slices.len() < 2 {
         r.note(format!("the real slices are not in {}: their rows are left out", corpus.display()));
     }
+    if o.only_load {
+        if slices.len() < 2 {
+            return Err(format!("the load row needs both real slices in {}", corpus.display()));
+        }
+        during_import_rows(o, &mut r, &slices)?;
+        if let Some(out) = &o.out {
+            write_markdown(o, &r, out)?;
+        }
+        return Ok(());
+    }
 
     // Generated archives.
     let mut generated = Vec::new();
@@ -259,6 +270,11 @@ pub fn run(o: &Options) -> Result<(), String> {
     for (label, store) in [("both slices", Some(real_store.clone())), ("largest generated", big_store.as_ref().map(|(_, d)| d.clone()))] {
         let Some(store) = store.filter(|s| s.exists()) else { continue };
         web_rows(o, &mut r, label, &store)?;
+    }
+
+    // The web while an import runs: issue 9's load point.
+    if slices.len() == 2 {
+        during_import_rows(o, &mut r, &slices)?;
     }
 
     if o.apply {
@@ -334,6 +350,11 @@ struct Load {
 
 /// `clients` threads fetching `urls` round-robin for `seconds`.
 fn load(urls: &[String], clients: usize, seconds: u64) -> Load {
+    load_while(urls, clients, || std::thread::sleep(Duration::from_secs(seconds)))
+}
+
+/// `clients` threads fetching `urls` round-robin until `wait` returns.
+fn load_while(urls: &[String], clients: usize, wait: impl FnOnce()) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let urls = Arc::new(urls.to_vec());
     let started = Instant::now();
@@ -364,7 +385,7 @@ fn load(urls: &[String], clients: usize, seconds: u64) -> Load {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_secs(seconds));
+    wait();
     stop.store(true, Ordering::Relaxed);
     let mut out = Load { latencies: Vec::new(), failures: 0, elapsed: Duration::ZERO };
     for t in threads {
@@ -376,6 +397,27 @@ fn load(urls: &[String], clients: usize, seconds: u64) -> Load {
     out.elapsed = started.elapsed();
     out.latencies.sort();
     out
+}
+
+/// `quire-bench load`: the web rows' load against URLs of a file.
+pub fn load_cmd(file: &Path, clients: usize, seconds: u64) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let urls: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    if urls.is_empty() {
+        return Err(format!("{} has no URLs: write one per line", file.display()));
+    }
+    let l = load(&urls, clients.max(1), seconds);
+    let n = l.latencies.len() as f64;
+    println!(
+        "{} requests, {clients} clients, {seconds} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} req/s, {} failed",
+        l.latencies.len(),
+        pct(&l.latencies, 0.5),
+        pct(&l.latencies, 0.99),
+        pct(&l.latencies, 1.0),
+        n / l.elapsed.as_secs_f64(),
+        l.failures
+    );
+    if l.failures > 0 { Err(format!("{} requests failed", l.failures)) } else { Ok(()) }
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -408,6 +450,68 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Series pages at the largest client count while `quire import` of both real slices writes into
+/// the store being served. The store holds a generated archive before (the pages read), so the
+/// import stores all 12,000 real messages, none of them already there. Twice: on a server just
+/// started (every page rendered for the first time under the import), and on a server that has
+/// served each page once before (what a running site is).
+fn during_import_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) -> Result<(), String> {
+    let before = o.work.join("gen-load-5000.mbox.gz");
+    {
+        let f = std::fs::File::create(&before).map_err(|e| format!("cannot create {}: {e}", before.display()))?;
+        let mut w = flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::fast());
+        crate::generate(5000, 2, &mut w).and_then(|_| w.finish()).and_then(|mut b| b.flush()).map_err(|e| format!("writing {}: {e}", before.display()))?;
+    }
+    let clients = o.clients.iter().copied().max().unwrap_or(100);
+    for warm in [false, true] {
+        let store = o.work.join(if warm { "store-load-warm" } else { "store-load-cold" });
+        let _ = std::fs::remove_dir_all(&store);
+        let u = measure(quire_cmd(o, &store, None).args(["-q", "import", "--project", "bench"]).arg(&before))?;
+        if !u.ok {
+            return Err(format!("import of the archive served during the load failed: {}", u.stderr.trim()));
+        }
+        let ids = series_ids(o, &store)?;
+        let server = serve(o, &store)?;
+        let urls: Vec<String> = ids.iter().take(300).map(|id| format!("{}/bench/{}/", server.base, enc(id))).collect();
+        if warm {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+            for u in &urls {
+                let _ = agent.get(u).call().map(|r| r.into_string());
+            }
+        }
+        let figures = during_import(o, &store, slices, &urls, clients, "lists")?;
+        r.row(
+            format!("web series page during an import of both slices, {clients} clients, {}", if warm { "pages served once before" } else { "server just started" }),
+            figures,
+            format!("quire-bench run --only-load (quire serve + {clients} clients on {} series pages while `quire import` of both slices runs)", urls.len()),
+        );
+    }
+    Ok(())
+}
+
+fn during_import(o: &Options, store: &Path, slices: &[PathBuf], urls: &[String], clients: usize, project: &str) -> Result<String, String> {
+    let mut import = quire_cmd(o, store, None);
+    import.args(["import", "--project", project]).args(slices);
+    let mut result = None;
+    let l = load_while(urls, clients, || result = Some(measure(&mut import)));
+    let u = result.ok_or("the import did not run")??;
+    if !u.ok {
+        return Err(format!("the import under load failed: {}", u.stderr.trim()));
+    }
+    let n = u.stdout.lines().filter_map(imported_count).sum::<u64>();
+    let n_req = l.latencies.len() as f64;
+    Ok(format!(
+        "p50 {:.1} ms, **p99 {:.1} ms**, max {:.0} ms, {:.0} req/s, {} failed; the import: {n} msgs in {:.1} s ({:.0} msgs/s)",
+        pct(&l.latencies, 0.5),
+        pct(&l.latencies, 0.99),
+        pct(&l.latencies, 1.0),
+        n_req / l.elapsed.as_secs_f64(),
+        l.failures,
+        u.wall.as_secs_f64(),
+        n as f64 / u.wall.as_secs_f64()
+    ))
 }
 
 fn apply_rows(o: &Options, r: &mut Report) {

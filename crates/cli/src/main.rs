@@ -269,7 +269,18 @@ struct ServeArgs {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (the same index in its v2 and v3 headers).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Memory freed goes back to the system at once instead of after mimalloc's 10 ms delay: an
+    // import frees its batches continuously, and the delay kept ~50 MiB more resident (peak
+    // RSS of an import of both real slices 318 -> 266 MiB, same speed). `MIMALLOC_PURGE_DELAY`
+    // in the environment still decides when it is set.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: first thing in main, before any other thread exists (the call is not thread safe).
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.quiet);
     let is_stdin_import = matches!(&cli.command, Command::Import(a) if a.paths.iter().any(|p| p == "-"));

@@ -745,15 +745,16 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
             let row = sqlx::query(
                 "INSERT INTO series (project_id, head_id, head, cover_id, version, total, complete, subject, name, \
                  submitter_name, submitter_email, date, is_rfc, is_pull, revision_key, revision_hash, patch_count, \
-                 reply_count, last_activity) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                 reply_count, last_activity, changed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                  ON CONFLICT (project_id, head_id) DO UPDATE SET head = excluded.head, cover_id = excluded.cover_id, \
                  version = excluded.version, total = excluded.total, complete = excluded.complete, \
                  subject = excluded.subject, name = excluded.name, submitter_name = excluded.submitter_name, \
                  submitter_email = excluded.submitter_email, date = excluded.date, is_rfc = excluded.is_rfc, \
                  is_pull = excluded.is_pull, revision_key = excluded.revision_key, \
                  revision_hash = excluded.revision_hash, patch_count = excluded.patch_count, \
-                 reply_count = excluded.reply_count, last_activity = excluded.last_activity \
+                 reply_count = excluded.reply_count, last_activity = excluded.last_activity, \
+                 changed = excluded.changed \
                  RETURNING id",
             )
             .bind(project)
@@ -775,6 +776,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
             .bind(i64::try_from(s.patches.len()).unwrap_or(i64::MAX))
             .bind(i64::try_from(reply_count).unwrap_or(i64::MAX))
             .bind(last_activity)
+            .bind(crate::change_stamp())
             .fetch_one(&mut *conn)
             .await
             .ctx("storing a series")?;
@@ -816,6 +818,47 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         superseded_events(conn, &created, &project_names).await?;
     }
     Ok(())
+}
+
+/// Marks the series that the message rows `ids` belong to as changed (`series.changed`): the
+/// web renders their pages again.
+async fn touch_series_of(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+    let what = "marking series as changed";
+    let series: Vec<i64> = fetch_in(conn, "SELECT DISTINCT series_id FROM series_members WHERE message_id IN", "", ids, what)
+        .await?
+        .iter()
+        .map(|r| get(r, 0, what))
+        .collect::<Result<_>>()?;
+    execute_in(conn, &format!("UPDATE series SET changed = {} WHERE id IN", crate::change_stamp()), &series, what).await
+}
+
+pub(crate) async fn series_page_stamp(pool: &DbPool, project: &str, message_id: &str) -> Result<Option<u64>> {
+    let what = "reading what a series page depends on";
+    let mid = clean(message_id);
+    let rows = sqlx::query(
+        "SELECT s2.id, s2.changed FROM messages m \
+         JOIN series s ON s.head_id = m.id AND s.project_id = (SELECT id FROM projects WHERE name = $3) \
+         JOIN series s2 ON s2.project_id = s.project_id AND s2.revision_hash = s.revision_hash \
+         WHERE m.mid_hash = $1 AND m.message_id = $2 ORDER BY s2.id",
+    )
+    .bind(text_hash(&mid))
+    .bind(mid.as_ref())
+    .bind(project)
+    .fetch_all(pool)
+    .await
+    .ctx(what)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    // FNV-1a over the (id, changed) pairs of the series and its revisions.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for r in &rows {
+        let (id, changed): (i64, i64) = (get(r, 0, what)?, get(r, 1, what)?);
+        for b in id.to_le_bytes().into_iter().chain(changed.to_le_bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(Some(h))
 }
 
 async fn insert_members(conn: &mut Conn, members: &[(i64, i64, Role)]) -> Result<()> {
@@ -1747,6 +1790,7 @@ async fn set_apply_result_in(tx: &mut Conn, series_head: &str, r: &ApplyResult) 
     .execute(&mut *tx)
     .await
     .ctx("saving an apply result")?;
+    touch_series_of(&mut *tx, &[id]).await?;
     if r.state != ApplyState::Pending {
         let payload = serde_json::json!({"state": apply_state_name(r.state), "result_commit": r.result_commit});
         let project = project_and_head_of(&mut *tx, id).await?.map(|(p, _)| p);
@@ -1816,6 +1860,7 @@ async fn add_check_in(tx: &mut Conn, message_id: &str, c: &NewCheck) -> Result<i
     .await
     .ctx("saving a check")?;
     let id: i64 = get(&row, 0, "saving a check")?;
+    touch_series_of(&mut *tx, &[target]).await?;
     let payload = serde_json::json!({"name": c.name, "state": check_state_name(c.state)});
     let (project, head) = project_and_head_of(&mut *tx, target).await?.unzip();
     add_event_in(&mut *tx, "check-finished", project.as_deref(), head.as_deref(), Some(message_id), &payload).await?;

@@ -308,6 +308,7 @@ pub(crate) mod jobs_sql {
                 touched.push(m.row_id);
             }
         }
+        touch_series_of(&mut tx, &touched).await?;
         // Series of the project containing a newly merged patch, now merged in full.
         let mut heads = Vec::new();
         for chunk in touched.chunks(IN_CHUNK) {

@@ -56,6 +56,24 @@ mod pg {
     include!("accounts_sql.rs");
 }
 
+/// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
+/// every call in this process, and nanoseconds since 1970, so unlike what another process
+/// (an import, a worker) writes for the same series in practice, and unlike anything written
+/// before a `quire reindex` rebuilt the series.
+pub(crate) fn change_stamp() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).unwrap_or(0);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev.saturating_add(1));
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
 enum Pool {
     Sqlite(sqlite::DbPool),
     Pg(pg::DbPool),
@@ -306,6 +324,15 @@ impl Store {
     /// belongs to no series.
     pub async fn thread(&self, series_head: &str) -> Result<Vec<MessageRecord>> {
         on_backend!(self.pool, |p, m| m::thread(p, series_head).await)
+    }
+
+    /// What the series page of `message_id` in `project` depends on, as one number: `None` when
+    /// the message is not the head of a series of that project. It changes whenever the series
+    /// or one of its revisions is assembled again, or an apply result, a check, a patch state or
+    /// a merge of its patches is stored (`series.changed`, migration 0012): the web serves a page
+    /// it rendered before while this stays the same.
+    pub async fn series_page_stamp(&self, project: &str, message_id: &str) -> Result<Option<u64>> {
+        on_backend!(self.pool, |p, m| m::series_page_stamp(p, project, message_id).await)
     }
 
     /// One message with its decoded body and diff.

@@ -333,6 +333,7 @@ pub(crate) mod workflow_sql {
         .execute(&mut *tx)
         .await
         .ctx(what)?;
+        touch_series_of(&mut tx, &[before.id]).await?;
         if state != before.state {
             let payload = serde_json::json!({"patch": before.id, "previous_state": before.state, "current_state": state, "by": by.username});
             add_event_in(&mut tx, "patch-state-changed", Some(&before.project), Some(&before.series_head), Some(&before.message_id), &payload)

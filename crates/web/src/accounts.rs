@@ -50,7 +50,7 @@ fn store_err(what: &'static str) -> impl FnOnce(quire_store::Error) -> WebError 
 }
 
 /// The session cookie's value, if the request has one.
-fn cookie_secret(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn cookie_secret(headers: &HeaderMap) -> Option<String> {
     for v in headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for part in v.split(';') {

@@ -23,6 +23,7 @@ pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
 mod pages;
+pub mod page_cache;
 pub mod patchwork;
 mod search;
 pub mod testers;
@@ -80,6 +81,8 @@ pub struct AppState {
     projects: Arc<tokio::sync::Mutex<ProjectCache>>,
     row_states: Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, RowState)>>>,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// Series pages rendered for anonymous visitors, kept while their stamp holds.
+    pub(crate) pages: Arc<page_cache::PageCache>,
 }
 
 /// What a list line shows of a series beyond its summary: applied or not, checks passed or
@@ -113,6 +116,7 @@ impl AppState {
             projects: Default::default(),
             row_states: Default::default(),
             metrics: Default::default(),
+            pages: Default::default(),
         }
     }
 

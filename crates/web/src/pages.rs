@@ -225,6 +225,20 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
     let (project, raw_id) = path_parts(path)?;
     let links = project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
+    // Anonymous visitors get the page rendered before while its stamp holds
+    // (crate::page_cache); the stamp is read before the page's data, so a change made while
+    // the page renders makes the next request render it again.
+    let kept = if crate::accounts::cookie_secret(&headers).is_none() {
+        let stamp = state.store.series_page_stamp(&project, &id).await.map_err(store_err("reading a series"))?;
+        stamp.map(|s| (s ^ links_hash(&links), (project.clone(), id.clone())))
+    } else {
+        None
+    };
+    if let Some((stamp, key)) = &kept
+        && let Some(r) = state.pages.get(key, *stamp, &headers)
+    {
+        return Ok(r);
+    }
     match lookup(&state, &project, &id).await? {
         Named::Series(detail) => {
             let thread = state.store.thread(&detail.message_id).await.map_err(store_err("reading a series' thread"))?;
@@ -234,7 +248,13 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
             page.merged = build::merged_lines(&detail, &merged);
             page.workflow = crate::accounts::workflow_view(&state, &project, &detail, &headers).await?;
             let logged_in = page.workflow.user.is_some();
-            let mut r = render(&page)?;
+            let html = page.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
+            if let Some((stamp, key)) = kept
+                && !logged_in
+            {
+                state.pages.put(key, stamp, &html);
+            }
+            let mut r = Html(html).into_response();
             if logged_in {
                 r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             }
@@ -258,6 +278,15 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
             })
         }
     }
+}
+
+/// The project's links (mirror, tag prefix) as a number, mixed into a kept page's stamp: a
+/// changed setting renders the pages again.
+fn links_hash(links: &ProjectLinks) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&links.mirror_url, &links.tag_prefix).hash(&mut h);
+    h.finish()
 }
 
 /// The series named by `id` (its head, or any message of it), or a 404.

@@ -81,6 +81,7 @@ async fn pages_on_real_mail(store: Store) {
     downloads_mbox_raw_patch(&state).await;
     trailers_per_patch_from_real_reviews(&state).await;
     apply_state_log_fetch_line_and_checks(&store, &state).await;
+    a_kept_series_page_changes_with_what_it_shows(&store, &state).await;
     atom_feed_is_valid_atom(&state).await;
     ltp_list_paginates_and_searches(&state).await;
     ltp_reply_outside_a_series_gets_a_message_page(&store, &state).await;
@@ -230,6 +231,89 @@ async fn apply_state_log_fetch_line_and_checks(store: &Store, state: &AppState) 
     assert!(r.text().contains(&format!("value=\"git fetch https://git.example.org/patchwork.git tags/quire/{V2_HEAD}\"")), "{seen}");
     assert!(seen.contains("checkpatch") && seen.contains("2 errors") && seen.contains("checks fail"), "{seen}");
     assert!(r.text().contains(&format!("href=\"/patchwork/{V2_HEAD}/checks/{build}\">build</a>")), "a check without URL links its log");
+}
+
+async fn get_with(state: &AppState, uri: &str, name: &str, value: &str) -> (Reply, Option<String>, Option<String>) {
+    let req = Request::builder().uri(uri).header(name, value).body(Body::empty()).expect("request");
+    let resp = router(state.clone()).oneshot(req).await.expect("infallible");
+    let kept = resp.headers().get(quire_web::page_cache::KEPT_HEADER).and_then(|v| v.to_str().ok()).map(String::from);
+    let encoding = resp.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(String::from);
+    let status = resp.status();
+    let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
+    (Reply { status, location: None, content_type, body }, kept, encoding)
+}
+
+/// Series pages are kept for anonymous visitors (crate page_cache) and rendered again as soon
+/// as anything they show is written: a check, a patch state, a review reply, an apply result.
+async fn a_kept_series_page_changes_with_what_it_shows(store: &Store, state: &AppState) {
+    let url = format!("/patchwork/{V1_HEAD}/");
+    let kept = |state: &AppState| {
+        let url = url.clone();
+        let state = state.clone();
+        async move { get_with(&state, &url, "accept", "text/html").await }
+    };
+    let first = kept(state).await;
+    let second = kept(state).await;
+    assert_eq!(second.0.status, StatusCode::OK);
+    assert_eq!(second.1.as_deref(), Some("kept"), "the second request is served from the cache");
+    assert_eq!(first.0.body, second.0.body);
+    assert!(second.0.content_type.starts_with("text/html"));
+
+    // Gzip for a client that takes it, the same page inside.
+    let (gz, hit, encoding) = get_with(state, &url, "accept-encoding", "gzip, br").await;
+    assert_eq!((hit.as_deref(), encoding.as_deref()), (Some("kept"), Some("gzip")));
+    let mut html = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.body.as_slice()), &mut html).expect("gzip");
+    assert_eq!(html, first.0.body);
+
+    // A check on one of its patches.
+    store
+        .add_check(V1_PATCH2, &NewCheck { name: "cache-check".into(), state: CheckState::Warning, url: None, description: Some("seen at once".into()), log: None })
+        .await
+        .expect("record check");
+    let (r, hit, _) = kept(state).await;
+    assert_eq!(hit, None, "a new check renders the page again");
+    assert!(r.seen().contains("seen at once"), "{}", r.seen());
+    assert_eq!(kept(state).await.1.as_deref(), Some("kept"));
+
+    // A patch's state.
+    let user = store.add_user("cachemaint", "cachemaint@example.org", "").await.expect("user");
+    let patches = store
+        .patches(&quire_store::PatchFilter { project: Some("patchwork".into()), per_page: 1000, ..Default::default() })
+        .await
+        .expect("patches");
+    let patch = patches.items.iter().find(|p| p.message_id == V1_PATCH2).expect("patch 2 of v1");
+    let change = quire_store::PatchUpdate { state: Some("changes-requested".into()), ..Default::default() };
+    store.update_patch(patch.id, &change, &user).await.expect("update").expect("patch");
+    let (r, hit, _) = kept(state).await;
+    assert_eq!(hit, None, "a new patch state renders the page again");
+    assert!(r.text().contains("state-changes-requested"), "{}", r.seen());
+
+    // A review reply with a trailer.
+    let reply = format!(
+        "From: Kate Cache <kate@example.org>\nTo: patchwork@lists.ozlabs.org\nSubject: Re: [PATCH 2/2] test: Convert to Python 3\n\
+         Date: Mon, 12 Sep 2016 11:00:00 +0100\nMessage-ID: <cache-review@example.org>\nIn-Reply-To: <{V1_PATCH2}>\n\
+         References: <{V1_HEAD}> <{V1_PATCH2}>\n\nLooks right.\n\nReviewed-by: Kate Cache <kate@example.org>\n"
+    );
+    common::ingest(store, vec![reply.into_bytes()], Some("patchwork")).await;
+    let (r, hit, _) = kept(state).await;
+    assert_eq!(hit, None, "a new reply renders the page again");
+    assert!(r.seen().contains("Reviewed-by: Kate Cache"), "{}", r.seen());
+
+    // An apply result.
+    let applied = ApplyResult { state: ApplyState::Failed, base: None, result_commit: None, tree_url: None, log: Some("cache: does not apply\n".into()), failed_patch: Some(2), updated: 1_700_000_001 };
+    store.set_apply_result(V1_HEAD, &applied).await.expect("record apply");
+    let (r, hit, _) = kept(state).await;
+    assert_eq!(hit, None, "an apply result renders the page again");
+    assert!(r.seen().contains("cache: does not apply"), "{}", r.seen());
+
+    // A visitor with a session cookie (here not a valid one) never gets a kept page.
+    for _ in 0..2 {
+        let (r, hit, _) = get_with(state, &url, "cookie", "quire_session=not-a-session").await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(hit, None);
+    }
 }
 
 async fn atom_feed_is_valid_atom(state: &AppState) {
