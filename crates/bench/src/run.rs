@@ -465,8 +465,8 @@ fn during_import_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) -> Result
         crate::generate(5000, 2, &mut w).and_then(|_| w.finish()).and_then(|mut b| b.flush()).map_err(|e| format!("writing {}: {e}", before.display()))?;
     }
     let clients = o.clients.iter().copied().max().unwrap_or(100);
-    for warm in [false, true] {
-        let store = o.work.join(if warm { "store-load-warm" } else { "store-load-cold" });
+    for (warm, nice) in [(false, false), (true, false), (false, true), (true, true)] {
+        let store = o.work.join(format!("store-load-{}{}", if warm { "warm" } else { "cold" }, if nice { "-nice" } else { "" }));
         let _ = std::fs::remove_dir_all(&store);
         let u = measure(quire_cmd(o, &store, None).args(["-q", "import", "--project", "bench"]).arg(&before))?;
         if !u.ok {
@@ -481,19 +481,29 @@ fn during_import_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) -> Result
                 let _ = agent.get(u).call().map(|r| r.into_string());
             }
         }
-        let figures = during_import(o, &store, slices, &urls, clients, "lists")?;
+        let figures = during_import(o, &store, slices, &urls, clients, nice)?;
         r.row(
-            format!("web series page during an import of both slices, {clients} clients, {}", if warm { "pages served once before" } else { "server just started" }),
+            format!(
+                "web series page during an import of both slices{}, {clients} clients, {}",
+                if nice { " run with `nice -n 19` (as contrib/quire-watch.service)" } else { "" },
+                if warm { "pages served once before" } else { "server just started" }
+            ),
             figures,
-            format!("quire-bench run --only-load (quire serve + {clients} clients on {} series pages while `quire import` of both slices runs)", urls.len()),
+            format!("quire-bench run --only-load (quire serve + {clients} clients on {} series pages while {}`quire import` of both slices runs)", urls.len(), if nice { "`nice -n 19` " } else { "" }),
         );
     }
     Ok(())
 }
 
-fn during_import(o: &Options, store: &Path, slices: &[PathBuf], urls: &[String], clients: usize, project: &str) -> Result<String, String> {
-    let mut import = quire_cmd(o, store, None);
-    import.args(["import", "--project", project]).args(slices);
+fn during_import(o: &Options, store: &Path, slices: &[PathBuf], urls: &[String], clients: usize, nice: bool) -> Result<String, String> {
+    let mut import = if nice {
+        let mut c = Command::new("nice");
+        c.args(["-n", "19"]).arg(&o.quire).arg("--data-dir").arg(store).env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
+        c
+    } else {
+        quire_cmd(o, store, None)
+    };
+    import.args(["import", "--project", "lists"]).args(slices);
     let mut result = None;
     let l = load_while(urls, clients, || result = Some(measure(&mut import)));
     let u = result.ok_or("the import did not run")??;
