@@ -60,10 +60,31 @@ struct Usage {
     ok: bool,
 }
 
-/// Runs `cmd` to the end and reads its peak RSS from wait4 (the child alone, not us).
+/// Runs `cmd` to the end and reads its peak RSS from `/proc/<pid>/status` (VmHWM) while it runs.
+///
+/// Not from wait4's ru_maxrss: on Linux a forked child's ru_maxrss starts at the parent's RSS at
+/// fork time (a 500 MiB parent spawning /bin/true reads back about 500 MiB), so quire-bench's own
+/// size would show up in every row. VmHWM belongs to the exec'd image alone; it is a high-water
+/// mark, so sampling every few milliseconds misses at most the last moments before exit.
+/// ru_maxrss is the fallback when no sample was taken (a child that ended at once).
 fn measure(cmd: &mut Command) -> Result<Usage, String> {
     let started = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        let status = format!("/proc/{}/status", child.id());
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = std::fs::read_to_string(&status).ok().as_deref().and_then(vm_hwm_kib) {
+                    peak = peak.max(kib);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
     let mut out = child.stdout.take().ok_or("no stdout")?;
     let mut err = child.stderr.take().ok_or("no stderr")?;
     let reader = std::thread::spawn(move || {
@@ -79,11 +100,19 @@ fn measure(cmd: &mut Command) -> Result<Usage, String> {
     // SAFETY: rusage is plain data; wait4 fills it for our own child, which we have not waited for.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    done.store(true, Ordering::Relaxed);
+    let sampled = sampler.join().unwrap_or(0);
     if r != pid {
         return Err(format!("wait4 failed for {cmd:?}"));
     }
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok(Usage { wall: started.elapsed(), max_rss_kib: usage.ru_maxrss as u64, stdout, stderr, ok })
+    let max_rss_kib = if sampled > 0 { sampled } else { usage.ru_maxrss as u64 };
+    Ok(Usage { wall: started.elapsed(), max_rss_kib, stdout, stderr, ok })
+}
+
+/// "VmHWM:\t  123456 kB" in a /proc status file -> 123456.
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|n| n.parse().ok())
 }
 
 fn mib(kib: u64) -> String {
@@ -645,4 +674,28 @@ fn write_markdown(o: &Options, r: &Report, out: &Path) -> Result<(), String> {
         }
     }
     std::fs::write(out, md).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_hwm_is_read_from_a_status_file() {
+        assert_eq!(vm_hwm_kib("Name:\tquire\nVmPeak:\t  9000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n"), Some(123456));
+        assert_eq!(vm_hwm_kib("Name:\tzombie\nState:\tZ (zombie)\n"), None);
+    }
+
+    /// A big parent must not make a small child look big (wait4's ru_maxrss does on Linux).
+    #[test]
+    fn a_childs_peak_rss_is_its_own() {
+        let mut ballast = vec![0u8; 256 << 20];
+        for i in (0..ballast.len()).step_by(4096) {
+            ballast[i] = 1;
+        }
+        let u = measure(Command::new("sleep").arg("0.2")).expect("sleep runs");
+        assert!(u.ok);
+        assert!(u.max_rss_kib > 0 && u.max_rss_kib < 64 * 1024, "sleep's peak RSS read as {} KiB", u.max_rss_kib);
+        std::hint::black_box(&ballast);
+    }
 }
