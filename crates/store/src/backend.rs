@@ -398,8 +398,7 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
         count_new(out, &item.parsed);
     }
     phases.mark("memberships");
-    reassemble(conn, touched, out, events).await?;
-    phases.mark("series");
+    reassemble(conn, touched, out, events, phases).await?;
     Ok(())
 }
 
@@ -688,11 +687,12 @@ struct OldSeries {
 }
 
 /// Re-assembles the series of the touched threads and replaces their rows.
-async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchOutcome, events: Events) -> Result<()> {
+async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchOutcome, events: Events, phases: &mut Phases) -> Result<()> {
     if touched.is_empty() {
         return Ok(());
     }
     let rows = neighbourhood(conn, touched).await?;
+    phases.mark("series: neighbourhood");
     let ids: Vec<i64> = rows.keys().copied().collect();
     let what = "reading the series of a neighbourhood";
 
@@ -710,11 +710,13 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         projects_of.entry(get(&r, 0, what)?).or_default().push(get(&r, 1, what)?);
     }
     let project_names: HashMap<i64, String> = load_projects(conn).await?.into_iter().map(|(id, c)| (id, c.name)).collect();
+    phases.mark("series: old rows");
 
     let mut metas: Vec<MessageMeta> = rows.values().map(|n| n.meta.clone()).collect();
     // Assembly is order-independent; sorting keeps runs reproducible when debugging.
     metas.sort_by(|a, b| a.message_id.cmp(&b.message_id));
     let assembly = crate::assemble(&metas);
+    phases.mark("series: assemble");
     let id_of: HashMap<&str, i64> = rows.values().map(|n| (n.meta.message_id.as_str(), n.id)).collect();
     let date_of: HashMap<&str, i64> = rows.values().map(|n| (n.meta.message_id.as_str(), n.meta.date)).collect();
     let mut members_of: HashMap<&str, Vec<(&str, Role)>> = HashMap::new();
@@ -805,18 +807,24 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
             }
         }
     }
+    phases.mark("series: upserts");
     let gone: Vec<i64> = old.values().map(|o| o.id).filter(|id| !kept.contains(id)).collect();
     let replaced: Vec<i64> = old.values().map(|o| o.id).collect();
     execute_in(conn, "DELETE FROM series_members WHERE series_id IN", &replaced, "replacing series members").await?;
+    phases.mark("series: old members");
     search_index_series(conn, &replaced, &search_facts).await?;
+    phases.mark("series: search facts");
     execute_in(conn, "DELETE FROM series WHERE id IN", &gone, "removing series that no longer exist").await?;
     let mut seen = HashSet::new();
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
     insert_members(conn, &member_rows).await?;
+    phases.mark("series: members");
     search_index_series_rows(conn, &replaced.iter().chain(&kept).copied().collect::<Vec<_>>()).await?;
+    phases.mark("series: search rows");
     if events == Events::Record {
         superseded_events(conn, &created, &project_names).await?;
     }
+    phases.mark("series: superseded");
     Ok(())
 }
 
