@@ -729,6 +729,11 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     let mut kept: HashSet<i64> = HashSet::new();
     let mut member_rows: Vec<(i64, i64, Role)> = Vec::new();
     let mut created: Vec<(i64, i64, String)> = Vec::new();
+    let mut events_out: Vec<EventRow> = Vec::new();
+    // Every series row of the neighbourhood first, then written in multi-row upserts: one
+    // statement per series was the largest part of an import's series phase.
+    let mut upserts: Vec<SeriesUpsert> = Vec::new();
+    let mut seen_rows: HashSet<(i64, i64)> = HashSet::new();
     for s in &assembly.series {
         let Some(&head_id) = id_of.get(s.head.as_str()) else {
             tracing::warn!(head = %s.head, "assembled series head is not in its neighbourhood; skipped");
@@ -744,69 +749,52 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         projects.sort_unstable();
         projects.dedup();
         for project in projects {
-            let row = sqlx::query(
-                "INSERT INTO series (project_id, head_id, head, cover_id, version, total, complete, subject, name, \
-                 submitter_name, submitter_email, date, is_rfc, is_pull, revision_key, revision_hash, patch_count, \
-                 reply_count, last_activity, changed) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-                 ON CONFLICT (project_id, head_id) DO UPDATE SET head = excluded.head, cover_id = excluded.cover_id, \
-                 version = excluded.version, total = excluded.total, complete = excluded.complete, \
-                 subject = excluded.subject, name = excluded.name, submitter_name = excluded.submitter_name, \
-                 submitter_email = excluded.submitter_email, date = excluded.date, is_rfc = excluded.is_rfc, \
-                 is_pull = excluded.is_pull, revision_key = excluded.revision_key, \
-                 revision_hash = excluded.revision_hash, patch_count = excluded.patch_count, \
-                 reply_count = excluded.reply_count, last_activity = excluded.last_activity, \
-                 changed = excluded.changed \
-                 RETURNING id",
-            )
-            .bind(project)
-            .bind(head_id)
-            .bind(s.head.as_str())
-            .bind(cover_id)
-            .bind(i64::from(s.version))
-            .bind(i64::from(s.total))
-            .bind(s.complete)
-            .bind(s.subject.as_str())
-            .bind(s.name.as_str())
-            .bind(s.submitter.name.as_str())
-            .bind(s.submitter.email.as_str())
-            .bind(s.date)
-            .bind(s.is_rfc)
-            .bind(s.is_pull)
-            .bind(s.revision_key.as_str())
-            .bind(text_hash(&s.revision_key))
-            .bind(i64::try_from(s.patches.len()).unwrap_or(i64::MAX))
-            .bind(i64::try_from(reply_count).unwrap_or(i64::MAX))
-            .bind(last_activity)
-            .bind(crate::change_stamp())
-            .fetch_one(&mut *conn)
-            .await
-            .ctx("storing a series")?;
-            let series_id: i64 = get(&row, 0, "storing a series")?;
-            kept.insert(series_id);
-            search_facts.push((series_id, facts.clone()));
-            out.series_touched += 1;
-            let project_name = project_names.get(&project).cloned();
-            let previous = old.get(&(project, head_id));
-            if previous.is_none() {
-                out.series_created += 1;
-                created.push((series_id, project, s.revision_key.clone()));
+            if !seen_rows.insert((project, head_id)) {
+                tracing::warn!(head = %s.head, "two assembled series share a head; the second is skipped");
+                continue;
             }
-            if events == Events::Record && previous.is_none() {
-                let payload = serde_json::json!({"version": s.version, "total": s.total, "subject": s.subject});
-                add_event_in(conn, SERIES_NEW, project_name.as_deref(), Some(&s.head), None, &payload).await?;
-            }
-            if events == Events::Record && s.complete && !previous.is_some_and(|p| p.complete) {
-                let payload = serde_json::json!({"version": s.version, "total": s.total});
-                add_event_in(conn, SERIES_COMPLETE, project_name.as_deref(), Some(&s.head), None, &payload).await?;
-            }
-            for (mid, role) in members {
-                if let Some(&mid_id) = id_of.get(mid) {
-                    member_rows.push((series_id, mid_id, *role));
-                }
+            upserts.push(SeriesUpsert {
+                series: s,
+                project,
+                head_id,
+                cover_id,
+                reply_count: i64::try_from(reply_count).unwrap_or(i64::MAX),
+                last_activity,
+                facts: facts.clone(),
+                members,
+            });
+        }
+    }
+    let ids_of_rows = upsert_series(conn, &upserts).await?;
+    for u in &upserts {
+        let s = u.series;
+        let Some(&series_id) = ids_of_rows.get(&(u.project, u.head_id)) else {
+            return Err(Error::Invalid(format!("the upsert of series {} returned no row", s.head)));
+        };
+        kept.insert(series_id);
+        search_facts.push((series_id, u.facts.clone()));
+        out.series_touched += 1;
+        let project_name = project_names.get(&u.project).cloned();
+        let previous = old.get(&(u.project, u.head_id));
+        if previous.is_none() {
+            out.series_created += 1;
+            created.push((series_id, u.project, s.revision_key.clone()));
+        }
+        if events == Events::Record && previous.is_none() {
+            let payload = serde_json::json!({"version": s.version, "total": s.total, "subject": s.subject});
+            events_out.push(EventRow::new(SERIES_NEW, project_name.clone(), Some(s.head.clone()), payload));
+        }
+        if events == Events::Record && s.complete && !previous.is_some_and(|p| p.complete) {
+            let payload = serde_json::json!({"version": s.version, "total": s.total});
+            events_out.push(EventRow::new(SERIES_COMPLETE, project_name.clone(), Some(s.head.clone()), payload));
+        }
+        for (mid, role) in u.members {
+            if let Some(&mid_id) = id_of.get(mid) {
+                member_rows.push((series_id, mid_id, *role));
             }
         }
     }
+    insert_events(conn, &events_out).await?;
     phases.mark("series: upserts");
     let gone: Vec<i64> = old.values().map(|o| o.id).filter(|id| !kept.contains(id)).collect();
     let replaced: Vec<i64> = old.values().map(|o| o.id).collect();
@@ -825,6 +813,105 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         superseded_events(conn, &created, &project_names).await?;
     }
     phases.mark("series: superseded");
+    Ok(())
+}
+
+/// One series row to write, with what the rest of `reassemble` needs of it.
+struct SeriesUpsert<'a> {
+    series: &'a quire_series::Series,
+    project: i64,
+    head_id: i64,
+    cover_id: Option<i64>,
+    reply_count: i64,
+    last_activity: i64,
+    facts: SeriesFacts,
+    members: &'a [(&'a str, Role)],
+}
+
+/// Rows per multi-row series upsert (20 values each).
+const UPSERT_ROWS: usize = 200;
+
+/// Inserts or updates the series rows; their ids by (project, head message row).
+async fn upsert_series(conn: &mut Conn, rows: &[SeriesUpsert<'_>]) -> Result<HashMap<(i64, i64), i64>> {
+    let what = "storing series";
+    let stamp = crate::change_stamp();
+    let mut ids = HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(UPSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO series (project_id, head_id, head, cover_id, version, total, complete, subject, name, \
+             submitter_name, submitter_email, date, is_rfc, is_pull, revision_key, revision_hash, patch_count, \
+             reply_count, last_activity, changed) ",
+        );
+        qb.push_values(chunk, |mut b, u| {
+            let s = u.series;
+            b.push_bind(u.project)
+                .push_bind(u.head_id)
+                .push_bind(s.head.as_str())
+                .push_bind(u.cover_id)
+                .push_bind(i64::from(s.version))
+                .push_bind(i64::from(s.total))
+                .push_bind(s.complete)
+                .push_bind(s.subject.as_str())
+                .push_bind(s.name.as_str())
+                .push_bind(s.submitter.name.as_str())
+                .push_bind(s.submitter.email.as_str())
+                .push_bind(s.date)
+                .push_bind(s.is_rfc)
+                .push_bind(s.is_pull)
+                .push_bind(s.revision_key.as_str())
+                .push_bind(text_hash(&s.revision_key))
+                .push_bind(i64::try_from(s.patches.len()).unwrap_or(i64::MAX))
+                .push_bind(u.reply_count)
+                .push_bind(u.last_activity)
+                .push_bind(stamp);
+        });
+        qb.push(
+            " ON CONFLICT (project_id, head_id) DO UPDATE SET head = excluded.head, cover_id = excluded.cover_id, \
+             version = excluded.version, total = excluded.total, complete = excluded.complete, \
+             subject = excluded.subject, name = excluded.name, submitter_name = excluded.submitter_name, \
+             submitter_email = excluded.submitter_email, date = excluded.date, is_rfc = excluded.is_rfc, \
+             is_pull = excluded.is_pull, revision_key = excluded.revision_key, \
+             revision_hash = excluded.revision_hash, patch_count = excluded.patch_count, \
+             reply_count = excluded.reply_count, last_activity = excluded.last_activity, \
+             changed = excluded.changed \
+             RETURNING id, project_id, head_id",
+        );
+        for r in qb.build().fetch_all(&mut *conn).await.ctx(what)? {
+            ids.insert((get(&r, 1, what)?, get(&r, 2, what)?), get(&r, 0, what)?);
+        }
+    }
+    Ok(ids)
+}
+
+/// An event to record, written with others in one statement by `insert_events`.
+struct EventRow {
+    kind: &'static str,
+    project: Option<String>,
+    series_head: Option<String>,
+    payload: String,
+}
+
+impl EventRow {
+    fn new(kind: &'static str, project: Option<String>, series_head: Option<String>, payload: serde_json::Value) -> EventRow {
+        EventRow { kind, project, series_head, payload: payload.to_string() }
+    }
+}
+
+/// Records `events` in their order (multi-row inserts keep it: ids ascend with the rows).
+async fn insert_events(conn: &mut Conn, events: &[EventRow]) -> Result<()> {
+    let created = now();
+    for chunk in events.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO events (kind, project, series_head, message_id, payload, created) ");
+        qb.push_values(chunk, |mut b, e| {
+            b.push_bind(e.kind)
+                .push_bind(e.project.as_deref())
+                .push_bind(e.series_head.as_deref())
+                .push_bind(None::<&str>)
+                .push_bind(e.payload.as_str())
+                .push_bind(created);
+        });
+        qb.build().execute(&mut *conn).await.ctx("recording events")?;
+    }
     Ok(())
 }
 
