@@ -982,6 +982,38 @@ fn newer(a: &RevisionRow, b: &RevisionRow) -> bool {
     a.version > b.version || (a.version == b.version && a.date > b.date)
 }
 
+/// The revisions of many series at once (`revisions_of` for each (project, revision key)).
+async fn revisions_of_many<'k>(conn: &mut Conn, keys: &[(i64, &'k str)]) -> Result<HashMap<(i64, &'k str), Vec<RevisionRow>>> {
+    let what = "loading revisions";
+    let wanted: HashMap<(i64, &str), &'k str> = keys.iter().map(|&(p, k)| ((p, k), k)).collect();
+    let mut hashes_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (project, key) in keys {
+        hashes_of.entry(*project).or_default().push(text_hash(key));
+    }
+    let mut out: HashMap<(i64, &'k str), Vec<RevisionRow>> = HashMap::new();
+    for (project, hashes) in hashes_of {
+        // The project id is ours (an integer), so it may be part of the statement's text.
+        let sql = format!(
+            "SELECT id, head, version, date, subject, revision_key FROM series WHERE project_id = {project} AND revision_hash IN"
+        );
+        for r in fetch_in(conn, &sql, "", &hashes, what).await? {
+            let key: String = get(&r, 5, what)?;
+            let Some(&key) = wanted.get(&(project, key.as_str())) else { continue };
+            out.entry((project, key)).or_default().push(RevisionRow {
+                id: get(&r, 0, what)?,
+                head: get(&r, 1, what)?,
+                version: get(&r, 2, what)?,
+                date: get(&r, 3, what)?,
+                subject: get(&r, 4, what)?,
+            });
+        }
+    }
+    for revisions in out.values_mut() {
+        revisions.sort_by_key(|r| (r.version, r.date, r.id));
+    }
+    Ok(out)
+}
+
 async fn revisions_of(conn: &mut Conn, project: i64, revision_key: &str) -> Result<Vec<RevisionRow>> {
     let what = "loading revisions";
     let rows = sqlx::query(
@@ -1012,10 +1044,13 @@ async fn revisions_of(conn: &mut Conn, project: i64, revision_key: &str) -> Resu
 /// `series-superseded` for every older revision that a series created by this batch made
 /// superseded (it was not superseded by an already stored series before).
 async fn superseded_events(conn: &mut Conn, created: &[(i64, i64, String)], names: &HashMap<i64, String>) -> Result<()> {
+    let mut events = Vec::new();
     let created_ids: HashSet<i64> = created.iter().map(|c| c.0).collect();
     let mut done: HashSet<i64> = HashSet::new();
+    let keys: Vec<(i64, &str)> = created.iter().map(|(_, p, k)| (*p, k.as_str())).collect();
+    let all = revisions_of_many(conn, &keys).await?;
     for (series_id, project, key) in created {
-        let revisions = revisions_of(conn, *project, key).await?;
+        let Some(revisions) = all.get(&(*project, key.as_str())) else { continue };
         let Some(new) = revisions.iter().find(|r| r.id == *series_id).cloned() else { continue };
         for old in revisions.iter().filter(|r| newer(&new, r)) {
             let was_superseded = revisions.iter().any(|u| !created_ids.contains(&u.id) && newer(u, old));
@@ -1025,11 +1060,10 @@ async fn superseded_events(conn: &mut Conn, created: &[(i64, i64, String)], name
             let newest = revisions.iter().filter(|u| newer(u, old)).max_by_key(|u| (u.version, u.date, u.id));
             let by = newest.map(|n| n.head.as_str()).unwrap_or(new.head.as_str());
             let payload = serde_json::json!({"superseded_by": by});
-            add_event_in(conn, SERIES_SUPERSEDED, names.get(project).map(String::as_str), Some(&old.head), None, &payload)
-                .await?;
+            events.push(EventRow::new(SERIES_SUPERSEDED, names.get(project).cloned(), Some(old.head.clone()), payload));
         }
     }
-    Ok(())
+    insert_events(conn, &events).await
 }
 
 async fn add_event_in(
