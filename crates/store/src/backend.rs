@@ -927,6 +927,19 @@ async fn touch_series_of(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     execute_in(conn, &format!("UPDATE series SET changed = {} WHERE id IN", crate::change_stamp()), &series, what).await
 }
 
+pub(crate) async fn project_stamp(pool: &DbPool, project: &str) -> Result<Option<u64>> {
+    let what = "reading what a project's lists depend on";
+    let row = sqlx::query("SELECT p.id, (SELECT MAX(s.changed) FROM series s WHERE s.project_id = p.id) FROM projects p WHERE p.name = $1")
+        .bind(project)
+        .fetch_optional(pool)
+        .await
+        .ctx(what)?;
+    let Some(row) = row else { return Ok(None) };
+    let (id, changed): (i64, Option<i64>) = (get(&row, 0, what)?, get(&row, 1, what)?);
+    // The project's id too: a project removed and made again under its name starts over.
+    Ok(Some(((id as u64) << 48) ^ (changed.unwrap_or(0) as u64)))
+}
+
 pub(crate) async fn series_page_stamp(pool: &DbPool, project: &str, message_id: &str) -> Result<Option<u64>> {
     let what = "reading what a series page depends on";
     let mid = clean(message_id);

@@ -335,6 +335,14 @@ impl Store {
         on_backend!(self.pool, |p, m| m::series_page_stamp(p, project, message_id).await)
     }
 
+    /// What the series lists and searches of `project` depend on, as one number (`None` when
+    /// there is no such project): the newest `series.changed` of its series, which moves
+    /// whenever one of them is assembled again or gets an apply result, a check, a patch state
+    /// or a merge. The web serves a list page it rendered before while this stays the same.
+    pub async fn project_stamp(&self, project: &str) -> Result<Option<u64>> {
+        on_backend!(self.pool, |p, m| m::project_stamp(p, project).await)
+    }
+
     /// One message with its decoded body and diff.
     pub async fn message(&self, message_id: &str) -> Result<Option<MessageRecord>> {
         on_backend!(self.pool, |p, m| m::message(p, message_id).await)

@@ -218,6 +218,7 @@ pub async fn list_get(
     path: Result<Path<String>, PathRejection>,
     inbox: Result<Query<InboxQuery>, QueryRejection>,
     list: Result<Query<crate::pages::ListQuery>, QueryRejection>,
+    headers: axum::http::HeaderMap,
 ) -> Answer {
     let name = path_parts(path)?;
     let params = query_parts(inbox)?;
@@ -231,7 +232,7 @@ pub async fn list_get(
     {
         return found(&format!("/{ALL}/{}/", segment(&id)));
     }
-    Ok(crate::pages::series_list(State(state), Ok(Path(name)), list).await.into_response())
+    Ok(crate::pages::series_list(State(state), Ok(Path(name)), list, headers).await.into_response())
 }
 
 /// `POST /<list>/?x=m&t=1&q=QUERY`, b4's search.

@@ -83,6 +83,9 @@ pub struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Series pages rendered for anonymous visitors, kept while their stamp holds.
     pub(crate) pages: Arc<page_cache::PageCache>,
+    /// Series list and search pages rendered for anonymous visitors, kept while their
+    /// project's stamp holds.
+    pub(crate) lists: Arc<page_cache::PageCache>,
 }
 
 /// What a list line shows of a series beyond its summary: applied or not, checks passed or
@@ -117,12 +120,16 @@ impl AppState {
             row_states: Default::default(),
             metrics: Default::default(),
             pages: Default::default(),
+            lists: Default::default(),
         }
     }
 
     /// The list state of the series `head`, at most [`PROJECT_CACHE_TTL`] old.
-    pub(crate) async fn row_state(&self, head: &str) -> Result<RowState, quire_store::Error> {
-        if let Ok(states) = self.row_states.lock()
+    /// `fresh` reads it from the store whatever is remembered: a page that will be kept under
+    /// a stamp must not show a state older than the stamp.
+    pub(crate) async fn row_state(&self, head: &str, fresh: bool) -> Result<RowState, quire_store::Error> {
+        if !fresh
+            && let Ok(states) = self.row_states.lock()
             && let Some((at, state)) = states.get(head)
             && at.elapsed() < PROJECT_CACHE_TTL
         {

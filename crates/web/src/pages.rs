@@ -137,12 +137,27 @@ pub async fn series_list(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
 ) -> WebResult<Response> {
     let project = path_parts(path)?;
     let Query(query) = query.map_err(|e| WebError::BadRequest(format!("The query cannot be read: {}", e.body_text())))?;
     project_links(&state, &project).await?;
     let page = page_number(query.page.as_deref())?;
     let q = query.q.unwrap_or_default().trim().to_string();
+    // Anonymous visitors get the page (list or search) rendered before while the project's
+    // stamp holds: any series of it assembled again, applied, checked or changed state moves
+    // it. Read before the page's data, like the series page's (crate::page_cache).
+    let kept = if crate::accounts::cookie_secret(&headers).is_none() {
+        let stamp = state.store.project_stamp(&project).await.map_err(store_err("reading a project"))?;
+        stamp.map(|s| (s, (project.clone(), format!("{page}\n{q}"))))
+    } else {
+        None
+    };
+    if let Some((stamp, key)) = &kept
+        && let Some(r) = state.lists.get(key, *stamp, &headers)
+    {
+        return Ok(r);
+    }
     let mut bad_query = None;
     let listed = if q.is_empty() {
         let filter = SeriesFilter { words: Vec::new(), page, per_page: state.config.per_page, include_superseded: true };
@@ -157,8 +172,10 @@ pub async fn series_list(
         }
     };
     // The summary carries no apply or check state: read per line (concurrently), remembered
-    // a few seconds.
-    let states = futures::future::join_all(listed.items.iter().map(|s| state.row_state(&s.message_id)))
+    // a few seconds, except for a page to be kept (it is rendered again when the stamp moves,
+    // and then must show what moved it).
+    let fresh = kept.is_some();
+    let states = futures::future::join_all(listed.items.iter().map(|s| state.row_state(&s.message_id, fresh)))
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
@@ -166,7 +183,7 @@ pub async fn series_list(
     let now = now();
     let pages = listed.total.div_ceil(u64::from(listed.per_page.max(1)));
     let status = if bad_query.is_some() { axum::http::StatusCode::BAD_REQUEST } else { axum::http::StatusCode::OK };
-    let page_html = render(&ListPage {
+    let html = ListPage {
         bad_query,
         project_url: format!("/{}/", segment(&project)),
         atom_url: format!("/{}/new.atom", segment(&project)),
@@ -176,8 +193,15 @@ pub async fn series_list(
         project,
         q,
         page,
-    })?;
-    Ok((status, page_html).into_response())
+    }
+    .render()
+    .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
+    if let Some((stamp, key)) = kept
+        && status == axum::http::StatusCode::OK
+    {
+        state.lists.put(key, stamp, &html);
+    }
+    Ok((status, Html(html)).into_response())
 }
 
 pub async fn message_slash(path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Redirect> {

@@ -82,6 +82,7 @@ async fn pages_on_real_mail(store: Store) {
     trailers_per_patch_from_real_reviews(&state).await;
     apply_state_log_fetch_line_and_checks(&store, &state).await;
     a_kept_series_page_changes_with_what_it_shows(&store, &state).await;
+    kept_list_and_search_pages_change_with_the_project(&store, &state).await;
     atom_feed_is_valid_atom(&state).await;
     ltp_list_paginates_and_searches(&state).await;
     ltp_reply_outside_a_series_gets_a_message_page(&store, &state).await;
@@ -314,6 +315,54 @@ async fn a_kept_series_page_changes_with_what_it_shows(store: &Store, state: &Ap
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(hit, None);
     }
+}
+
+/// The series list and search pages are kept for anonymous visitors too, under the project's
+/// stamp: a new series or an apply result shows at once.
+async fn kept_list_and_search_pages_change_with_the_project(store: &Store, state: &AppState) {
+    for url in ["/patchwork/", "/patchwork/?page=1&q=python"] {
+        let first = get_with(state, url, "accept", "text/html").await;
+        let second = get_with(state, url, "accept", "text/html").await;
+        assert_eq!(second.0.status, StatusCode::OK, "{url}");
+        assert_eq!(second.1.as_deref(), Some("kept"), "{url}: the second request is served from the cache");
+        assert_eq!(first.0.body, second.0.body, "{url}");
+    }
+    // Another page or another query is another page.
+    assert_eq!(get_with(state, "/patchwork/?page=1&q=python3", "accept", "text/html").await.1, None);
+    // A bad query is answered (400) but never kept.
+    for _ in 0..2 {
+        let (r, hit, _) = get_with(state, "/patchwork/?q=%28unclosed", "accept", "text/html").await;
+        assert_eq!((r.status, hit), (StatusCode::BAD_REQUEST, None));
+    }
+
+    // A new series of the project.
+    let patch = "From: Lena List <lena@example.org>\nTo: patchwork@lists.ozlabs.org\n\
+                 Subject: [PATCH] docs: python cache of the list page\nDate: Mon, 12 Sep 2016 12:00:00 +0100\n\
+                 Message-ID: <list-cache@example.org>\n\nText.\n\n---\n a | 1 +\n 1 file changed\n\n\
+                 diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -0,0 +1 @@\n+a\n";
+    common::ingest(store, vec![patch.as_bytes().to_vec()], Some("patchwork")).await;
+    for url in ["/patchwork/", "/patchwork/?page=1&q=python"] {
+        let (r, hit, _) = get_with(state, url, "accept", "text/html").await;
+        assert_eq!(hit, None, "{url}: a new series renders the page again");
+        assert!(r.seen().contains("python cache of the list page"), "{url}: {}", r.seen());
+    }
+
+    // An apply result of it: the list line says so at once, not after the line cache's delay.
+    let applied = ApplyResult {
+        state: ApplyState::Applied,
+        base: None,
+        result_commit: None,
+        tree_url: None,
+        log: Some("Applying: ok\n".into()),
+        failed_patch: None,
+        updated: 1_700_000_002,
+    };
+    let before = get_with(state, "/patchwork/", "accept", "text/html").await;
+    assert_eq!(before.1.as_deref(), Some("kept"));
+    store.set_apply_result("list-cache@example.org", &applied).await.expect("record apply");
+    let (after, hit, _) = get_with(state, "/patchwork/", "accept", "text/html").await;
+    assert_eq!(hit, None, "an apply result renders the list again");
+    assert_ne!(after.body, before.0.body, "the list line shows the apply result");
 }
 
 async fn atom_feed_is_valid_atom(state: &AppState) {
