@@ -378,12 +378,17 @@ struct Load {
 }
 
 /// `clients` threads fetching `urls` round-robin for `seconds`.
-fn load(urls: &[String], clients: usize, seconds: u64) -> Load {
-    load_while(urls, clients, || std::thread::sleep(Duration::from_secs(seconds)))
+fn load(urls: &[String], clients: usize, seconds: u64, cookie: Option<&'static str>) -> Load {
+    load_while(urls, clients, cookie, || std::thread::sleep(Duration::from_secs(seconds)))
 }
 
-/// `clients` threads fetching `urls` round-robin until `wait` returns.
-fn load_while(urls: &[String], clients: usize, wait: impl FnOnce()) -> Load {
+/// A session cookie that names no session: the server treats the request as a logged-in
+/// user's (pages rendered for it, never served from the kept pages) and then as anonymous.
+const NO_SESSION: &str = "quire_session=quire-bench-renders-every-page";
+
+/// `clients` threads fetching `urls` round-robin until `wait` returns, each request with
+/// `cookie` when given.
+fn load_while(urls: &[String], clients: usize, cookie: Option<&'static str>, wait: impl FnOnce()) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let urls = Arc::new(urls.to_vec());
     let started = Instant::now();
@@ -399,7 +404,11 @@ fn load_while(urls: &[String], clients: usize, wait: impl FnOnce()) -> Load {
                     let url = &urls[i % urls.len()];
                     i += 1;
                     let t = Instant::now();
-                    match agent.get(url).call() {
+                    let mut req = agent.get(url);
+                    if let Some(cookie) = cookie {
+                        req = req.set("cookie", cookie);
+                    }
+                    match req.call() {
                         Ok(resp) => {
                             let mut sink = Vec::new();
                             if resp.into_reader().read_to_end(&mut sink).is_err() {
@@ -435,7 +444,7 @@ pub fn load_cmd(file: &Path, clients: usize, seconds: u64) -> Result<(), String>
     if urls.is_empty() {
         return Err(format!("{} has no URLs: write one per line", file.display()));
     }
-    let l = load(&urls, clients.max(1), seconds);
+    let l = load(&urls, clients.max(1), seconds, None);
     let n = l.latencies.len() as f64;
     println!(
         "{} requests, {clients} clients, {seconds} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} req/s, {} failed",
@@ -461,15 +470,25 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
     let server = serve(o, store)?;
     let b = &server.base;
     let queries = ["io_uring", "from:axboe", "is:reviewed", "subject:fix", "version:2", "has:replies", "\"fix a race\"", "-rfc fix"];
-    let endpoints: Vec<(&str, Vec<String>)> = vec![
-        ("series page", ids.iter().take(300).map(|id| format!("{b}/bench/{}/", enc(id))).collect()),
-        ("series list", (1..=5).map(|p| format!("{b}/bench/?page={p}")).collect()),
-        ("search", queries.iter().map(|q| format!("{b}/bench/?q={}", enc(q))).collect()),
-        ("mbox", ids.iter().take(300).map(|id| format!("{b}/bench/{}/mbox", enc(id))).collect()),
+    let lists: Vec<String> = (1..=5).map(|p| format!("{b}/bench/?page={p}")).collect();
+    let mboxes: Vec<String> = ids.iter().take(300).map(|id| format!("{b}/bench/{}/mbox", enc(id))).collect();
+    let pages: Vec<String> = ids.iter().take(300).map(|id| format!("{b}/bench/{}/", enc(id))).collect();
+    let searches: Vec<String> = queries.iter().map(|q| format!("{b}/bench/?q={}", enc(q))).collect();
+    // Anonymous visitors get pages kept rendered while nothing on them changed; the rows
+    // "rendered each time" send a session cookie (as a logged-in maintainer does), so every
+    // request reads the store and renders: what a first visit or a changed page costs.
+    let endpoints: Vec<(&str, &Vec<String>, Option<&'static str>)> = vec![
+        ("series page", &pages, None),
+        ("series page rendered each time", &pages, Some(NO_SESSION)),
+        ("series list", &lists, None),
+        ("series list rendered each time", &lists, Some(NO_SESSION)),
+        ("search", &searches, None),
+        ("search rendered each time", &searches, Some(NO_SESSION)),
+        ("mbox", &mboxes, None),
     ];
-    for (name, urls) in &endpoints {
+    for (name, urls, cookie) in endpoints {
         for &c in &o.clients {
-            let l = load(urls, c, o.seconds);
+            let l = load(urls, c, o.seconds, cookie);
             let n = l.latencies.len() as f64;
             r.row(
                 format!("web {name}, {label}, {c} client{}", if c == 1 { "" } else { "s" }),
@@ -534,7 +553,7 @@ fn during_import(o: &Options, store: &Path, slices: &[PathBuf], urls: &[String],
     };
     import.args(["import", "--project", "lists"]).args(slices);
     let mut result = None;
-    let l = load_while(urls, clients, || result = Some(measure(&mut import)));
+    let l = load_while(urls, clients, None, || result = Some(measure(&mut import)));
     let u = result.ok_or("the import did not run")??;
     if !u.ok {
         return Err(format!("the import under load failed: {}", u.stderr.trim()));

@@ -1972,6 +1972,37 @@ async fn checks_by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Check>> {
     Ok(out)
 }
 
+pub(crate) async fn line_states(pool: &DbPool, heads: &[String]) -> Result<HashMap<String, LineState>> {
+    let what = "reading the apply and check states of series";
+    let mut conn = pool.acquire().await.ctx("connecting")?;
+    let wanted: HashMap<String, &String> = heads.iter().map(|h| (clean(h).into_owned(), h)).collect();
+    let hashes: Vec<i64> = wanted.keys().map(|m| text_hash(m)).collect();
+    let mut head_of: HashMap<i64, &String> = HashMap::new();
+    for r in fetch_in(&mut conn, "SELECT id, message_id FROM messages WHERE mid_hash IN", "", &hashes, what).await? {
+        let mid: String = get(&r, 1, what)?;
+        if let Some(&head) = wanted.get(&mid) {
+            head_of.insert(get(&r, 0, what)?, head);
+        }
+    }
+    let ids: Vec<i64> = head_of.keys().copied().collect();
+    let mut out: HashMap<String, LineState> = HashMap::new();
+    for r in fetch_in(&mut conn, "SELECT head_id, state FROM apply_results WHERE head_id IN", "", &ids, what).await? {
+        let (id, state): (i64, String) = (get(&r, 0, what)?, get(&r, 1, what)?);
+        let state = apply_state_from_name(&state).ok_or_else(|| corrupt("apply state", state))?;
+        if let Some(head) = head_of.get(&id) {
+            out.entry((*head).clone()).or_default().apply = Some(state);
+        }
+    }
+    for r in fetch_in(&mut conn, "SELECT target_id, state FROM checks WHERE target_id IN", "", &ids, what).await? {
+        let (id, state): (i64, String) = (get(&r, 0, what)?, get(&r, 1, what)?);
+        let state = check_state_from_name(&state).ok_or_else(|| corrupt("check state", state))?;
+        if let Some(head) = head_of.get(&id) {
+            out.entry((*head).clone()).or_default().checks.push(state);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn checks(pool: &DbPool, message_id: &str) -> Result<Vec<Check>> {
     let mut conn = pool.acquire().await.ctx("connecting")?;
     let Some(id) = message_row_id(&mut conn, message_id).await? else { return Ok(Vec::new()) };

@@ -387,6 +387,13 @@ impl Store {
         on_backend!(self.pool, |p, m| m::add_check(p, message_id, check).await)
     }
 
+    /// What a list line shows of each series named by its head beyond its summary: the apply
+    /// state and the states of the checks on the head, in three statements for a whole page.
+    /// Heads with neither are absent.
+    pub async fn line_states(&self, heads: &[String]) -> Result<std::collections::HashMap<String, LineState>> {
+        on_backend!(self.pool, |p, m| m::line_states(p, heads).await)
+    }
+
     /// The checks recorded on one message (for a series' checks see [`SeriesDetail::checks`]).
     pub async fn checks(&self, message_id: &str) -> Result<Vec<Check>> {
         on_backend!(self.pool, |p, m| m::checks(p, message_id).await)

@@ -398,6 +398,14 @@ pub(crate) fn kind_from_name(name: &str) -> Option<MessageKind> {
     })
 }
 
+/// The apply state and check states of a series' head, as a list line shows them
+/// ([`crate::Store::line_states`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineState {
+    pub apply: Option<ApplyState>,
+    pub checks: Vec<CheckState>,
+}
+
 pub(crate) fn apply_state_name(s: ApplyState) -> &'static str {
     match s {
         ApplyState::Pending => "pending",

@@ -332,6 +332,11 @@ both_backends!(apply_results_checks_and_events, |store| async move {
     assert_eq!(checks.len(), 1);
     assert_eq!((checks[0].id, checks[0].state, checks[0].name.as_str()), (id, CheckState::Warning, "checkpatch"));
     assert!(store.add_check("nope@x", &check).await.is_err());
+    // A list page's lines, in one read: the head with its states, others absent.
+    ingest(&store, vec![patch("plain@x", 1, 1, 1, "fs: nothing yet")]).await;
+    let lines = store.line_states(&["ap@x".into(), "plain@x".into(), "nope@x".into()]).await.unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines["ap@x"], quire_store::LineState { apply: Some(ApplyState::Applied), checks: vec![CheckState::Warning] });
     let kinds: Vec<String> = store.events(0, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&"series-applied".to_string()) && kinds.contains(&"check-finished".to_string()), "{kinds:?}");
     if assembly_available() {

@@ -5,7 +5,7 @@ use crate::age::Age;
 use crate::diffstat::{FORMAT_PATCH_WIDTH, cover_letter_stat, series_files, stat_lines, summary_line};
 use crate::url::{anchor, message_url, segment};
 use crate::views::*;
-use quire_store::{ApplyResult, ApplyState, Check, CheckState, MessageRecord, SeriesDetail, SeriesPatch, SeriesSummary};
+use quire_store::{ApplyState, Check, CheckState, MessageRecord, SeriesDetail, SeriesPatch, SeriesSummary};
 use std::collections::{HashMap, HashSet};
 
 /// What the badges of a series say.
@@ -41,20 +41,24 @@ pub fn is_reviewed(patches: &[SeriesPatch]) -> bool {
         })
 }
 
-pub fn applied(apply: Option<&ApplyResult>) -> Option<bool> {
-    match apply.map(|a| a.state) {
+pub fn applied(apply: Option<ApplyState>) -> Option<bool> {
+    match apply {
         Some(ApplyState::Applied) => Some(true),
         Some(ApplyState::Failed) => Some(false),
         Some(ApplyState::Pending) | None => None,
     }
 }
 
-pub fn checks_pass(checks: &[Check]) -> Option<bool> {
-    if checks.is_empty() {
-        None
-    } else {
-        Some(!checks.iter().any(|c| matches!(c.state, CheckState::Fail | CheckState::Error)))
+/// None without checks, else whether none failed or erred.
+pub fn checks_pass(checks: impl IntoIterator<Item = CheckState>) -> Option<bool> {
+    let mut any = false;
+    for c in checks {
+        if matches!(c, CheckState::Fail | CheckState::Error) {
+            return Some(false);
+        }
+        any = true;
     }
+    any.then_some(true)
 }
 
 pub fn badges(f: &SeriesFacts) -> Vec<Badge> {
@@ -245,13 +249,13 @@ pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
 pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord], links: &ProjectLinks, now: i64) -> SeriesPage {
     let base = message_url(project, &detail.message_id);
     let newest = detail.revisions.iter().max_by_key(|r| (r.version, r.date)).map(|r| r.message_id.as_str());
-    let applied_state = applied(detail.apply.as_ref());
+    let applied_state = applied(detail.apply.as_ref().map(|a| a.state));
     let facts = SeriesFacts {
         is_rfc: detail.is_rfc,
         is_pull: detail.is_pull,
         reviewed: Some(is_reviewed(&detail.patches)),
         applied: applied_state,
-        checks_pass: checks_pass(&detail.checks),
+        checks_pass: checks_pass(detail.checks.iter().map(|c| c.state)),
         complete: detail.complete,
         patches: detail.patches.len() as u32,
         total: detail.total,
@@ -512,8 +516,8 @@ mod tests {
     #[test]
     fn check_states_fold_into_pass_or_fail() {
         let c = |state| Check { id: 1, message_id: "x".into(), name: "ci".into(), state, url: None, description: None, log: None, created: 0 };
-        assert_eq!(checks_pass(&[]), None);
-        assert_eq!(checks_pass(&[c(CheckState::Pass), c(CheckState::Warning)]), Some(true));
-        assert_eq!(checks_pass(&[c(CheckState::Pass), c(CheckState::Error)]), Some(false));
+        assert_eq!(checks_pass([]), None);
+        assert_eq!(checks_pass([c(CheckState::Pass), c(CheckState::Warning)].iter().map(|c| c.state)), Some(true));
+        assert_eq!(checks_pass([c(CheckState::Pass), c(CheckState::Error)].iter().map(|c| c.state)), Some(false));
     }
 }

@@ -79,7 +79,6 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub config: Arc<WebConfig>,
     projects: Arc<tokio::sync::Mutex<ProjectCache>>,
-    row_states: Arc<std::sync::Mutex<HashMap<String, (std::time::Instant, RowState)>>>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Series pages rendered for anonymous visitors, kept while their stamp holds.
     pub(crate) pages: Arc<page_cache::PageCache>,
@@ -89,16 +88,19 @@ pub struct AppState {
 }
 
 /// What a list line shows of a series beyond its summary: applied or not, checks passed or
-/// not. The store's summary does not carry it, and two reads per line cost more than the rest
-/// of the page together, so it is kept [`PROJECT_CACHE_TTL`] per series.
+/// not (read for a whole page at once, `Store::line_states`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RowState {
     pub applied: Option<bool>,
     pub checks_pass: Option<bool>,
 }
 
-/// Series whose list state is remembered at most; past it the memory starts over.
-const ROW_STATE_CAPACITY: usize = 50_000;
+impl RowState {
+    pub(crate) fn of(line: Option<&quire_store::LineState>) -> RowState {
+        let Some(line) = line else { return RowState::default() };
+        RowState { applied: build::applied(line.apply), checks_pass: build::checks_pass(line.checks.iter().copied()) }
+    }
+}
 
 /// The projects' settings, read again after [`PROJECT_CACHE_TTL`]: every page names a project,
 /// and the store's project list counts messages, which is not worth doing per request.
@@ -117,34 +119,10 @@ impl AppState {
             store: Arc::new(store),
             config: Arc::new(config),
             projects: Default::default(),
-            row_states: Default::default(),
             metrics: Default::default(),
             pages: Default::default(),
             lists: Default::default(),
         }
-    }
-
-    /// The list state of the series `head`, at most [`PROJECT_CACHE_TTL`] old.
-    /// `fresh` reads it from the store whatever is remembered: a page that will be kept under
-    /// a stamp must not show a state older than the stamp.
-    pub(crate) async fn row_state(&self, head: &str, fresh: bool) -> Result<RowState, quire_store::Error> {
-        if !fresh
-            && let Ok(states) = self.row_states.lock()
-            && let Some((at, state)) = states.get(head)
-            && at.elapsed() < PROJECT_CACHE_TTL
-        {
-            return Ok(state.clone());
-        }
-        let apply = self.store.apply_result(head).await?;
-        let checks = self.store.checks(head).await?;
-        let state = RowState { applied: build::applied(apply.as_ref()), checks_pass: build::checks_pass(&checks) };
-        if let Ok(mut states) = self.row_states.lock() {
-            if states.len() >= ROW_STATE_CAPACITY {
-                states.clear();
-            }
-            states.insert(head.to_string(), (std::time::Instant::now(), state.clone()));
-        }
-        Ok(state)
     }
 
     /// The settings of every project, by name, at most [`PROJECT_CACHE_TTL`] old.

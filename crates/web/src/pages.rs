@@ -171,15 +171,10 @@ pub async fn series_list(
             }
         }
     };
-    // The summary carries no apply or check state: read per line (concurrently), remembered
-    // a few seconds, except for a page to be kept (it is rendered again when the stamp moves,
-    // and then must show what moved it).
-    let fresh = kept.is_some();
-    let states = futures::future::join_all(listed.items.iter().map(|s| state.row_state(&s.message_id, fresh)))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(store_err("reading a series' apply and check state"))?;
+    // The summary carries no apply or check state: read for the whole page at once.
+    let heads: Vec<String> = listed.items.iter().map(|s| s.message_id.clone()).collect();
+    let lines = state.store.line_states(&heads).await.map_err(store_err("reading the series' apply and check states"))?;
+    let states: Vec<crate::RowState> = heads.iter().map(|h| crate::RowState::of(lines.get(h))).collect();
     let now = now();
     let pages = listed.total.div_ceil(u64::from(listed.per_page.max(1)));
     let status = if bad_query.is_some() { axum::http::StatusCode::BAD_REQUEST } else { axum::http::StatusCode::OK };
