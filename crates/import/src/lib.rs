@@ -391,6 +391,11 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
     if joined != (true, true) {
         return Err(Error::Pipeline("a reading or parsing thread panicked".into()));
     }
+    if summary.batches > 0
+        && let Err(e) = store.optimize().await
+    {
+        tracing::warn!(error = %e, "the query planner's statistics were not updated");
+    }
     summary.elapsed = started.elapsed();
     Ok(summary)
 }

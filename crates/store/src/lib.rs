@@ -216,7 +216,12 @@ impl Store {
         let migrated = sqlite::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source });
         drop(lock);
         migrated?;
-        Ok(Store { pool: std::sync::Arc::new(Pool::Sqlite(pool)), target })
+        let store = Store { pool: std::sync::Arc::new(Pool::Sqlite(pool)), target };
+        // Statistics are an aid: a store that cannot write them (disk full) still opens.
+        if let Err(e) = store.optimize().await {
+            tracing::warn!(error = %e, "the query planner's statistics were not updated");
+        }
+        Ok(store)
     }
 
     async fn open_pg(url: &str) -> Result<Store> {
@@ -269,7 +274,30 @@ impl Store {
     /// mail, in id order, in batches; `progress(done, total)` after each batch. Apply results,
     /// checks, projects, cursors and events (history: neither erased nor replayed) are kept.
     pub async fn reindex(&self, progress: impl Fn(u64, u64) + Send + Sync) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::reindex(p, &progress).await)
+        on_backend!(self.pool, |p, m| m::reindex(p, &progress).await)?;
+        if let Err(e) = self.optimize().await {
+            tracing::warn!(error = %e, "the query planner's statistics were not updated");
+        }
+        Ok(())
+    }
+
+    /// Brings the query planner's statistics up to date where tables grew or shrank a lot
+    /// since they were last gathered (SQLite's `PRAGMA optimize`, sampling a few hundred rows
+    /// per index; a no-op when nothing changed much). Without them SQLite takes the project's
+    /// index for a search instead of walking the newest series first: 130 ms instead of 5 ms
+    /// for `version:2` on a million messages. Run when a store is opened and after an import
+    /// or a reindex; PostgreSQL's autovacuum does the same by itself.
+    pub async fn optimize(&self) -> Result<()> {
+        match &*self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query("PRAGMA optimize=0x10002")
+                    .execute(pool)
+                    .await
+                    .map_err(|source| Error::Db { context: "updating the query planner's statistics".into(), source })?;
+                Ok(())
+            }
+            Pool::Pg(_) => Ok(()),
+        }
     }
 
     /// Creates or replaces the configuration of project `config.name`.
