@@ -766,13 +766,13 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
         }
     }
     let ids_of_rows = upsert_series(conn, &upserts).await?;
-    for u in &upserts {
+    for u in upserts {
         let s = u.series;
         let Some(&series_id) = ids_of_rows.get(&(u.project, u.head_id)) else {
             return Err(Error::Invalid(format!("the upsert of series {} returned no row", s.head)));
         };
         kept.insert(series_id);
-        search_facts.push((series_id, u.facts.clone()));
+        search_facts.push((series_id, u.facts));
         out.series_touched += 1;
         let project_name = project_names.get(&u.project).cloned();
         let previous = old.get(&(u.project, u.head_id));
@@ -885,15 +885,16 @@ async fn upsert_series(conn: &mut Conn, rows: &[SeriesUpsert<'_>]) -> Result<Has
 
 /// An event to record, written with others in one statement by `insert_events`.
 struct EventRow {
-    kind: &'static str,
+    kind: String,
     project: Option<String>,
     series_head: Option<String>,
+    message_id: Option<String>,
     payload: String,
 }
 
 impl EventRow {
-    fn new(kind: &'static str, project: Option<String>, series_head: Option<String>, payload: serde_json::Value) -> EventRow {
-        EventRow { kind, project, series_head, payload: payload.to_string() }
+    fn new(kind: &str, project: Option<String>, series_head: Option<String>, payload: serde_json::Value) -> EventRow {
+        EventRow { kind: kind.to_string(), project, series_head, message_id: None, payload: payload.to_string() }
     }
 }
 
@@ -903,10 +904,10 @@ async fn insert_events(conn: &mut Conn, events: &[EventRow]) -> Result<()> {
     for chunk in events.chunks(INSERT_ROWS) {
         let mut qb = QueryBuilder::<Db>::new("INSERT INTO events (kind, project, series_head, message_id, payload, created) ");
         qb.push_values(chunk, |mut b, e| {
-            b.push_bind(e.kind)
+            b.push_bind(e.kind.as_str())
                 .push_bind(e.project.as_deref())
                 .push_bind(e.series_head.as_deref())
-                .push_bind(None::<&str>)
+                .push_bind(e.message_id.as_deref())
                 .push_bind(e.payload.as_str())
                 .push_bind(created);
         });
@@ -1028,30 +1029,7 @@ async fn revisions_of_many<'k>(conn: &mut Conn, keys: &[(i64, &'k str)]) -> Resu
 }
 
 async fn revisions_of(conn: &mut Conn, project: i64, revision_key: &str) -> Result<Vec<RevisionRow>> {
-    let what = "loading revisions";
-    let rows = sqlx::query(
-        "SELECT id, head, version, date, subject, revision_key FROM series WHERE project_id = $1 AND revision_hash = $2",
-    )
-    .bind(project)
-    .bind(text_hash(revision_key))
-    .fetch_all(&mut *conn)
-    .await
-    .ctx(what)?;
-    let mut out = Vec::new();
-    for r in rows {
-        if get::<String>(&r, 5, what)? != revision_key {
-            continue;
-        }
-        out.push(RevisionRow {
-            id: get(&r, 0, what)?,
-            head: get(&r, 1, what)?,
-            version: get(&r, 2, what)?,
-            date: get(&r, 3, what)?,
-            subject: get(&r, 4, what)?,
-        });
-    }
-    out.sort_by_key(|r| (r.version, r.date, r.id));
-    Ok(out)
+    Ok(revisions_of_many(conn, &[(project, revision_key)]).await?.remove(&(project, revision_key)).unwrap_or_default())
 }
 
 /// `series-superseded` for every older revision that a series created by this batch made
@@ -1087,19 +1065,14 @@ async fn add_event_in(
     message_id: Option<&str>,
     payload: &serde_json::Value,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (kind, project, series_head, message_id, payload, created) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(kind)
-    .bind(project)
-    .bind(series_head)
-    .bind(message_id)
-    .bind(payload.to_string())
-    .bind(now())
-    .execute(&mut *conn)
-    .await
-    .ctx("recording an event")?;
-    Ok(())
+    let event = EventRow {
+        kind: kind.to_string(),
+        project: project.map(str::to_string),
+        series_head: series_head.map(str::to_string),
+        message_id: message_id.map(str::to_string),
+        payload: payload.to_string(),
+    };
+    insert_events(conn, &[event]).await
 }
 
 pub(crate) async fn add_event(
