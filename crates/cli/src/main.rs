@@ -264,6 +264,10 @@ struct ServeArgs {
     /// Seconds a tester holds a claimed check job without a heartbeat before another may take it.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=86400))]
     tester_lease: i64,
+    /// Series pages rendered at start, the newest of each project, before /readyz says ready
+    /// (at most 20 s; 0: none).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(0..=100000))]
+    warm_pages: u32,
 }
 
 #[global_allocator]
@@ -603,7 +607,8 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
             tokio::spawn(async move { n.run(std::future::pending()).await });
         }
     }
-    quire_web::serve(store, args.listen, config).await?;
+    let warm = quire_web::warm::WarmOptions { pages: args.warm_pages as usize, ..Default::default() };
+    quire_web::serve(store, args.listen, config, warm).await?;
     Ok(ExitCode::SUCCESS)
 }
 

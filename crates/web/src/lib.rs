@@ -30,6 +30,7 @@ pub mod testers;
 pub mod quote;
 pub mod url;
 pub mod views;
+pub mod warm;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -85,6 +86,8 @@ pub struct AppState {
     /// Series list and search pages rendered for anonymous visitors, kept while their
     /// project's stamp holds.
     pub(crate) lists: Arc<page_cache::PageCache>,
+    /// False while the start's pages are rendered (crate::warm); `/readyz` says so.
+    pub(crate) warmth: Arc<warm::Warmth>,
 }
 
 /// What a list line shows of a series beyond its summary: applied or not, checks passed or
@@ -122,6 +125,7 @@ impl AppState {
             metrics: Default::default(),
             pages: Default::default(),
             lists: Default::default(),
+            warmth: Default::default(),
         }
     }
 
@@ -212,12 +216,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the site on `listen` until the process is stopped.
-pub async fn serve(store: Store, listen: SocketAddr, config: WebConfig) -> anyhow::Result<()> {
+/// Serves the site on `listen` until the process is stopped, rendering the newest pages at
+/// start as `warm` says (crate::warm; `/readyz` is 503 until it is done).
+pub async fn serve(store: Store, listen: SocketAddr, config: WebConfig, warm: warm::WarmOptions) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().unwrap_or(listen);
     tracing::info!(%addr, "serving");
-    serve_on(listener, AppState::new(store, config)).await
+    let state = AppState::new(store, config);
+    warm::begin(&state, warm);
+    tokio::spawn(warm::warm(state.clone(), warm));
+    serve_on(listener, state).await
 }
 
 /// Serves the site on a listener already bound (tests bind 127.0.0.1:0 and read the port).

@@ -173,9 +173,13 @@ async fn refresh_store_metrics(state: &AppState) -> Result<(), quire_store::Erro
     Ok(())
 }
 
-/// `GET /readyz`: 200 when the database answers, 503 (with why) when it does not: a load
-/// balancer stops sending traffic until it is back, while `/healthz` says the process lives.
+/// `GET /readyz`: 200 when the database answers, 503 (with why) when it does not or while the
+/// server renders its newest pages at start (crate::warm): a load balancer stops sending
+/// traffic until it is back, while `/healthz` says the process lives.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.warmth.is_warm() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "warming up: rendering the newest pages\n").into_response();
+    }
     match tokio::time::timeout(Duration::from_secs(2), state.store.cursor("readyz")).await {
         Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
         Ok(Err(e)) => (

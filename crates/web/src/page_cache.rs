@@ -19,7 +19,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-/// A kept page is rendered again after this long, for its relative dates.
+/// A kept page is rendered again after this long at least, for its relative dates; each page
+/// gets up to as long again on top (from a hash of its key), so that pages rendered together,
+/// as at start (crate::warm), are not all rendered again in the same second.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
 
 /// The header of a page served from the cache: `x-quire-page: kept`.
@@ -31,6 +33,8 @@ const BUDGET: usize = 64 << 20;
 struct Kept {
     stamp: u64,
     made: Instant,
+    /// [`MAX_AGE`] and this page's share of as long again.
+    lifetime: Duration,
     html: Bytes,
     gzip: Bytes,
 }
@@ -56,7 +60,7 @@ impl PageCache {
     /// The page kept for `key` if it was made for `stamp` less than [`MAX_AGE`] ago.
     pub fn get(&self, key: &(String, String), stamp: u64, headers: &HeaderMap) -> Option<Response> {
         let inner = self.inner.lock().ok()?;
-        let kept = inner.pages.get(key).filter(|k| k.stamp == stamp && k.made.elapsed() < MAX_AGE)?;
+        let kept = inner.pages.get(key).filter(|k| k.stamp == stamp && k.made.elapsed() < k.lifetime)?;
         let (html, gzip) = (kept.html.clone(), kept.gzip.clone());
         drop(inner);
         let mut r = if accepts_gzip(headers) {
@@ -83,7 +87,7 @@ impl PageCache {
             return;
         }
         let Ok(gzip) = gz.finish() else { return };
-        let kept = Kept { stamp, made: Instant::now(), html: Bytes::copy_from_slice(html.as_bytes()), gzip: Bytes::from(gzip) };
+        let kept = Kept { stamp, made: Instant::now(), lifetime: lifetime(&key), html: Bytes::copy_from_slice(html.as_bytes()), gzip: Bytes::from(gzip) };
         if kept.size() > BUDGET / 8 {
             return;
         }
@@ -109,6 +113,21 @@ impl PageCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether the kept pages take half the budget or more (the start's warm-up stops there).
+    pub fn is_half_full(&self) -> bool {
+        self.inner.lock().map(|i| i.bytes >= BUDGET / 2).unwrap_or(true)
+    }
+}
+
+/// How long the page kept for `key` lives: [`MAX_AGE`] plus a share of it that depends on the
+/// key only (FNV-1a; any spread will do).
+fn lifetime(key: &(String, String)) -> Duration {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.0.bytes().chain([0]).chain(key.1.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    MAX_AGE + MAX_AGE.mul_f64((h % 1000) as f64 / 1000.0)
 }
 
 /// Whether the request's Accept-Encoding takes gzip (not with q=0).
@@ -167,5 +186,14 @@ mod tests {
         let inner = c.inner.lock().unwrap();
         assert!(inner.bytes <= BUDGET, "{} bytes kept", inner.bytes);
         assert!(!inner.pages.is_empty());
+    }
+
+    #[test]
+    fn pages_kept_together_expire_apart() {
+        let lifetimes: Vec<Duration> = (0..300).map(|i| lifetime(&("p".into(), format!("{i}@example.org")))).collect();
+        assert!(lifetimes.iter().all(|l| *l >= MAX_AGE && *l < 2 * MAX_AGE), "{lifetimes:?}");
+        // 300 pages rendered in the same second: no 10-second window holds more than half.
+        let in_window = |from: Duration| lifetimes.iter().filter(|l| **l >= from && **l < from + Duration::from_secs(10)).count();
+        assert!((30..50).all(|s| in_window(Duration::from_secs(s)) < 150), "{lifetimes:?}");
     }
 }

@@ -112,6 +112,13 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+impl ListQuery {
+    /// The first page, no search (what `/<project>/` shows).
+    pub(crate) fn first() -> ListQuery {
+        ListQuery { page: None, q: None }
+    }
+}
+
 /// `?page=` as a page number: absent or empty is 1; anything else must be a number from 1.
 fn page_number(raw: Option<&str>) -> WebResult<u32> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {

@@ -72,6 +72,7 @@ fn state_for(store: Store) -> AppState {
 
 async fn pages_on_real_mail(store: Store) {
     common::fill_with_real_mail(&store).await;
+    a_server_just_started_renders_its_newest_pages(&store).await;
     let state = state_for(store.clone());
     front_page_lists_projects_with_counts(&state).await;
     series_list_shows_revisions_and_badges(&state).await;
@@ -315,6 +316,44 @@ async fn a_kept_series_page_changes_with_what_it_shows(store: &Store, state: &Ap
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(hit, None);
     }
+}
+
+/// At start the server renders each project's first list page and its newest series pages,
+/// round robin over the projects, and `/readyz` says "not ready" until it is done: the first
+/// visitors of a server just started get kept pages.
+async fn a_server_just_started_renders_its_newest_pages(store: &Store) {
+    use quire_web::warm::{self, WarmOptions};
+    let state = state_for(store.clone());
+    let options = WarmOptions { pages: 3, ..Default::default() };
+    warm::begin(&state, options);
+    let r = get(&state, "/readyz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().contains("warming up"), "{}", r.text());
+
+    let done = warm::warm(state.clone(), options).await;
+    // Three projects (io-uring has no mail here), three series pages.
+    assert_eq!((done.lists, done.series), (3, 3), "{done:?}");
+    assert_eq!(get(&state, "/readyz").await.status, StatusCode::OK);
+
+    let newest = |project: &'static str| async move {
+        let page = store.series_list(project, &Default::default()).await.expect("list");
+        page.items.into_iter().map(|s| s.message_id).collect::<Vec<_>>()
+    };
+    let (pw, ltp) = (newest("patchwork").await, newest("ltp").await);
+    assert!(pw.len() >= 2 && ltp.len() >= 2);
+    for url in ["/patchwork/".to_string(), "/ltp/".into(), format!("/patchwork/{}/", pw[0]), format!("/ltp/{}/", ltp[0]), format!("/ltp/{}/", ltp[1])] {
+        let (r, kept, _) = get_with(&state, &url, "accept", "text/html").await;
+        assert_eq!((r.status, kept.as_deref()), (StatusCode::OK, Some("kept")), "{url} was rendered at start");
+    }
+    let url = format!("/patchwork/{}/", pw[1]);
+    assert_eq!(get_with(&state, &url, "accept", "text/html").await.1, None, "{url}: the fourth page is past the warm-up");
+
+    // No warm-up: ready at once.
+    let state = state_for(store.clone());
+    let none = WarmOptions { pages: 0, ..Default::default() };
+    warm::begin(&state, none);
+    assert_eq!(get(&state, "/readyz").await.status, StatusCode::OK);
+    assert_eq!(warm::warm(state.clone(), none).await.series, 0);
 }
 
 /// The series list and search pages are kept for anonymous visitors too, under the project's
