@@ -231,3 +231,20 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Whether every connection the store's pool can hand out enforces foreign keys (always true
+/// on PostgreSQL): holds all of them at once, so the one a rebuild used is among them.
+pub async fn foreign_keys_everywhere(store: &Store) -> Result<bool> {
+    let crate::Pool::Sqlite(pool) = &*store.pool else { return Ok(true) };
+    let mut held = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        held.push(pool.acquire().await.map_err(|e| Error::Invalid(format!("acquiring a connection: {e}")))?);
+    }
+    for conn in &mut held {
+        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **conn).await.map_err(|e| Error::Invalid(format!("reading PRAGMA foreign_keys: {e}")))?;
+        if on != 1 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
