@@ -333,7 +333,10 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
     let cursors = public_inbox_cursors(store, inputs).await?;
     let bytes_total = total_bytes(inputs);
 
-    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<read::Sent>(1);
+    // Batches in flight: one being stored, one parsed waiting for the store, one being parsed,
+    // one read waiting for the parser (handed over, not queued: a rendezvous). Each is
+    // `batch_size` messages held whole; fewer would leave a stage idle.
+    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<read::Sent>(0);
     let (parsed_tx, mut parsed_rx) = tokio::sync::mpsc::channel::<Result<ParsedBatch, Error>>(1);
 
     let reader = {

@@ -1181,30 +1181,20 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         dropped?;
     }
     progress(0, total);
+    // Batch N+1 is read and parsed (on every core) while batch N is derived and written.
     let mut last = 0i64;
     let mut done = 0u64;
+    let mut parsing: Option<tokio::task::JoinHandle<Result<Vec<Derivable>>>> = None;
     loop {
-        let what = "reading raw messages";
-        let rows = sqlx::query(
-            "SELECT id, message_id, data, duplicate_of, forced_project FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(last)
-        .bind(REINDEX_BATCH)
-        .fetch_all(&mut *conn)
-        .await
-        .ctx(what)?;
-        if rows.is_empty() {
-            break;
-        }
-        let mut raws = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = get(r, 0, what)?;
-            let data: Vec<u8> = get(r, 2, what)?;
-            raws.push((id, get::<String>(r, 1, what)?, data, get::<Option<i64>>(r, 3, what)?, get::<Option<String>>(r, 4, what)?));
-            last = id;
-        }
-        drop(rows);
-        let items = parse_raws(raws)?;
+        let raws = read_raw_batch(&mut conn, &mut last).await?;
+        let next = (!raws.is_empty()).then(|| tokio::task::spawn_blocking(move || parse_raws(raws)));
+        let Some(previous) = std::mem::replace(&mut parsing, next) else {
+            if parsing.is_none() {
+                break;
+            }
+            continue;
+        };
+        let items = previous.await.map_err(|e| Error::Invalid(format!("parsing raw messages: {e}")))??;
         done += items.len() as u64;
         let mut phases = Phases::new();
         let mut tx = begin_write_on(&mut conn).await?;
@@ -1214,15 +1204,39 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         phases.mark("commit");
         phases.log(done);
         progress(done, total);
+        if parsing.is_none() {
+            break;
+        }
     }
     Ok(())
 }
 
-/// Decompresses and parses raw rows on every core. The stored Message-ID is kept: raw rows
-/// are keyed by it, and derived rows must point at the same message as before.
+/// The next [`REINDEX_BATCH`] raw rows after id `last` (moved to the last one read).
+async fn read_raw_batch(conn: &mut Conn, last: &mut i64) -> Result<Vec<StoredRawRow>> {
+    let what = "reading raw messages";
+    let rows = sqlx::query(
+        "SELECT id, message_id, data, duplicate_of, forced_project FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(*last)
+    .bind(REINDEX_BATCH)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(what)?;
+    let mut raws = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = get(r, 0, what)?;
+        let data: Vec<u8> = get(r, 2, what)?;
+        raws.push((id, get::<String>(r, 1, what)?, data, get::<Option<i64>>(r, 3, what)?, get::<Option<String>>(r, 4, what)?));
+        *last = id;
+    }
+    Ok(raws)
+}
+
 /// A raw row as read back: id, Message-ID, compressed bytes, canonical copy, forced project.
 type StoredRawRow = (i64, String, Vec<u8>, Option<i64>, Option<String>);
 
+/// Decompresses and parses raw rows on every core. The stored Message-ID is kept: raw rows
+/// are keyed by it, and derived rows must point at the same message as before.
 fn parse_raws(raws: Vec<StoredRawRow>) -> Result<Vec<Derivable>> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).max(1);
     let per = raws.len().div_ceil(threads).max(1);
