@@ -1,88 +1,17 @@
 //! The `quire` program driven as a user drives it, on the sample archive that ships with quire,
 //! on SQLite and on PostgreSQL.
 
+#[macro_use]
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 fn sample() -> PathBuf {
     repo_root().join("samples/demo.mbox")
-}
-
-/// A data dir, and a PostgreSQL database URL for the PostgreSQL variant.
-struct Site {
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-impl Site {
-    fn sqlite() -> Site {
-        Site { dir: tempfile::tempdir().unwrap(), database_url: None }
-    }
-
-    fn postgres() -> Site {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let url = rt.block_on(async {
-            let store = quire_store::testing::pg_store().await;
-            let url = store.target().to_string();
-            store.close().await;
-            url
-        });
-        Site { dir: tempfile::tempdir().unwrap(), database_url: Some(url) }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(QUIRE);
-        c.arg("--data-dir").arg(self.dir.path()).args(args);
-        c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
-        if let Some(url) = &self.database_url {
-            c.env("QUIRE_DATABASE_URL", url);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "quire {args:?} failed ({}): {}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-}
-
-macro_rules! both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                ($body)(Site::sqlite());
-            }
-            #[test]
-            fn postgres() {
-                ($body)(Site::postgres());
-            }
-        }
-    };
 }
 
 fn trailers_of(patch: &Value) -> Vec<(String, String, bool)> {
@@ -322,54 +251,26 @@ both_backends!(apply_and_worker_apply_the_sample_series_to_its_tree, |site: Site
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 });
 
-/// A running `quire serve` (killed on drop).
-struct Server {
-    child: std::process::Child,
+/// A running `quire serve` (killed on drop) and its URL.
+struct Serving {
+    _server: Server,
     url: String,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn serve(site: &Site, extra: &[&str]) -> Server {
-    serve_on(site, free_port(), extra)
-}
-
-fn serve_on(site: &Site, port: u16, extra: &[&str]) -> Server {
+fn serve_on(site: &Site, port: u16, extra: &[&str]) -> Serving {
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec!["serve", "--listen", listen.as_str()];
     args.extend_from_slice(extra);
     let child = site.cmd(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let url = format!("http://{listen}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while ureq::get(&format!("{url}/healthz")).call().is_err() {
-        assert!(std::time::Instant::now() < deadline, "quire serve did not come up");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Server { child, url }
-}
-
-/// Waits until `cond` holds (polling), failing after `secs`.
-fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let server = Server(child);
+    wait_until_serving(&url);
+    Serving { _server: server, url }
 }
 
 /// The store of a site, opened next to the running server, to watch its jobs.
 fn job_states(site: &Site, kind_prefix: &str) -> Vec<(String, u64)> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    block_on(async {
         let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
         let counts = store.job_counts().await.unwrap();
         store.close().await;
@@ -475,7 +376,7 @@ both_backends!(export_then_import_gives_the_same_store, |site: Site| {
     let stdout = site.ok(&["export"]);
     assert_eq!(stdout.as_bytes(), std::fs::read(&first).unwrap().as_slice(), "stdout and -o agree");
 
-    let other = if site.database_url.is_some() { Site::postgres() } else { Site::sqlite() };
+    let other = site.same_backend();
     other.ok(&["import", "--project", "demo", gz.to_str().unwrap()]);
     let list = |s: &Site| s.json(&["series", "list", "--all", "--json"]);
     assert_eq!(list(&site), list(&other));
@@ -512,8 +413,7 @@ fn user_passwords_from_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the password file /nonexistent/pw"));
 
     let login = |password: &str| {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
+        block_on(async {
             let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
             let r = store.login("maint", password, "cli-test", 60).await.unwrap();
             store.close().await;

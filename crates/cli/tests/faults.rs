@@ -2,63 +2,30 @@
 //! slice and run again; PostgreSQL stopped and started under a running `quire serve`; the disk
 //! filling up during an import. Slower than the other CLI tests (each imports a real slice).
 
+#[macro_use]
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
-
 fn ltp_slice() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/ltp-2019-2020.4k.mbox.gz")
+    repo_root().join("../shared/corpus/ltp-2019-2020.4k.mbox.gz")
 }
 
-/// A data dir, and a PostgreSQL database URL for the PostgreSQL variant.
-struct Site {
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-}
-
-impl Site {
-    fn sqlite() -> Site {
-        Site { dir: tempfile::tempdir().unwrap(), database_url: None }
-    }
-
-    fn postgres() -> Site {
-        let url = block_on(async {
-            let store = quire_store::testing::pg_store().await;
-            let url = store.target().to_string();
-            store.close().await;
-            url
-        });
-        Site { dir: tempfile::tempdir().unwrap(), database_url: Some(url) }
-    }
-
-    fn same_backend(&self) -> Site {
-        if self.database_url.is_some() { Site::postgres() } else { Site::sqlite() }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(QUIRE);
-        c.arg("--data-dir").arg(self.dir.path()).args(args);
-        c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
-        if let Some(url) = &self.database_url {
-            c.env("QUIRE_DATABASE_URL", url);
-        }
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> Vec<u8> {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "quire {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
-        out.stdout
-    }
-
+/// What a test sees of a site's store.
+trait Inspect {
     /// Messages stored (every project), read through the store while quire may be writing.
+    fn stored_messages(&self) -> u64;
+
+    /// What a user can see of the store: the message count, every series (JSON), and every raw
+    /// message as `quire export` gives it back, sorted (the order of the rows may differ).
+    fn fingerprint(&self) -> (u64, Value, Vec<Vec<u8>>);
+}
+
+impl Inspect for Site {
     fn stored_messages(&self) -> u64 {
         block_on(async {
             let Ok(store) = quire_store::Store::open(self.dir.path(), self.database_url.as_deref()).await else { return 0 };
@@ -68,11 +35,9 @@ impl Site {
         })
     }
 
-    /// What a user can see of the store: the message count, every series (JSON), and every raw
-    /// message as `quire export` gives it back, sorted (the order of the rows may differ).
     fn fingerprint(&self) -> (u64, Value, Vec<Vec<u8>>) {
-        let series: Value = serde_json::from_slice(&self.ok(&["series", "list", "--all", "--limit", "1000", "--json"])).unwrap();
-        (self.stored_messages(), series, exported_messages(&self.ok(&["export"])))
+        let series = self.json(&["series", "list", "--all", "--limit", "1000", "--json"]);
+        (self.stored_messages(), series, exported_messages(&self.ok_bytes(&["export"])))
     }
 }
 
@@ -87,22 +52,6 @@ fn exported_messages(mbox: &[u8]) -> Vec<Vec<u8>> {
     }
     out.sort();
     out
-}
-
-macro_rules! both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                ($body)(Site::sqlite());
-            }
-            #[test]
-            fn postgres() {
-                ($body)(Site::postgres());
-            }
-        }
-    };
 }
 
 // SIGKILL in the middle of an import (some batches stored, most not), then the same import
@@ -142,10 +91,6 @@ both_backends!(an_import_killed_with_sigkill_and_run_again_stores_every_message_
     assert!(again.2 == expected.2, "the raw messages after kill + import again differ from a clean import's");
     assert_eq!(again.1, expected.1, "the series after kill + import again differ from a clean import's");
 });
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A PostgreSQL cluster of this test alone (scripts/throwaway-postgres), to stop and start.
 struct OwnCluster {
@@ -214,15 +159,6 @@ fn get(url: &str) -> (u16, String, Duration) {
     }
 }
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 // PostgreSQL stopped under a running `quire serve`: every page and the public-inbox API answer a
 // clean 503 quickly (the pool's acquire timeout, not sqlx's 30 s), with one line saying so; after
 // PostgreSQL is started again, the same process answers 200 again.
@@ -232,9 +168,9 @@ fn postgres_stopped_under_a_running_server_gives_503_then_200_again() {
     let site = Site { dir: tempfile::tempdir().unwrap(), database_url: Some(cluster.url.clone()) };
     let sample = repo_root().join("samples/demo.mbox");
     site.ok(&["import", "-q", "--project", "demo", sample.to_str().unwrap()]);
-    let series: Value = serde_json::from_slice(&site.ok(&["series", "list", "--json"])).unwrap();
+    let series = site.json(&["series", "list", "--json"]);
     let head = series["series"][0]["message_id"].as_str().unwrap().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let listen = format!("127.0.0.1:{port}");
     let child = site
@@ -245,11 +181,7 @@ fn postgres_stopped_under_a_running_server_gives_503_then_200_again() {
         .spawn()
         .unwrap();
     let _server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("{base}/healthz")).call().is_err() {
-        assert!(Instant::now() < deadline, "quire serve did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_serving(&base);
     let paths = [
         "/".to_string(),
         "/demo/".to_string(),

@@ -2,59 +2,13 @@
 //! (aiosmtpd on 127.0.0.1, crates/notify/tests/smtp_sink.py), the events feed, and a mistake in
 //! quire.toml; on SQLite and on PostgreSQL.
 
+#[macro_use]
+mod common;
+
+use common::*;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Site {
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-impl Site {
-    fn sqlite() -> Site {
-        Site { dir: tempfile::tempdir().unwrap(), database_url: None }
-    }
-
-    fn postgres() -> Site {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let url = rt.block_on(async {
-            let store = quire_store::testing::pg_store().await;
-            let url = store.target().to_string();
-            store.close().await;
-            url
-        });
-        Site { dir: tempfile::tempdir().unwrap(), database_url: Some(url) }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(QUIRE);
-        c.arg("--data-dir").arg(self.dir.path()).args(args);
-        c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
-        if let Some(url) = &self.database_url {
-            c.env("QUIRE_DATABASE_URL", url);
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let out = self.run(args);
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-        assert!(out.status.success(), "quire {args:?} failed ({}): {stdout}{stderr}", out.status);
-        (stdout, stderr)
-    }
-}
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 
 /// aiosmtpd on 127.0.0.1, keeping what it receives.
 struct Sink {
@@ -105,23 +59,6 @@ impl Drop for Sink {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn config(port: u16, check_event: &str) -> String {
     format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"quire <quire@example.org>\"\n\n\
@@ -131,29 +68,13 @@ fn config(port: u16, check_event: &str) -> String {
     )
 }
 
-macro_rules! both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn sqlite() {
-                ($body)(Site::sqlite());
-            }
-            #[test]
-            fn postgres() {
-                ($body)(Site::postgres());
-            }
-        }
-    };
-}
-
 both_backends!(quire_notify_and_serve_mail_each_event_once, |site: Site| {
     let sink = Sink::start();
     std::fs::write(site.dir.path().join("quire.toml"), config(sink.port, "check-failed")).unwrap();
-    let (_, err) = site.ok(&["notify", "--once"]);
+    let (_, err) = site.ok_with_stderr(&["notify", "--once"]);
     assert!(err.contains("planned 0, mailed 0"), "{err}");
     site.ok(&["import", &repo_root().join("samples/demo.mbox").to_string_lossy()]);
-    let (_, err) = site.ok(&["notify", "--once"]);
+    let (_, err) = site.ok_with_stderr(&["notify", "--once"]);
     let mails = sink.mails();
     assert!(!mails.is_empty(), "series-new mails: {err}");
     assert!(err.contains(&format!("mailed {}", mails.len())), "{err}");
@@ -163,15 +84,15 @@ both_backends!(quire_notify_and_serve_mail_each_event_once, |site: Site| {
     }
     assert!(mails.iter().any(|(raw, _)| raw.contains("[demo] new: [PATCH 0/3] ring: setup helper and public header cleanup")));
     // A second process: nothing again.
-    let (_, err) = site.ok(&["notify", "--once"]);
+    let (_, err) = site.ok_with_stderr(&["notify", "--once"]);
     assert!(err.contains("mailed 0"), "{err}");
     assert_eq!(sink.mails().len(), mails.len());
-    let (status, _) = site.ok(&["notify", "--status"]);
+    let status = site.ok(&["notify", "--status"]);
     assert!(status.contains(&format!("email\tdone\t{}", mails.len())), "{status}");
 
     // quire serve delivers too: an external CI posts a failed check, the list gets a reply.
-    let (token, _) = site.ok(&["token", "create", "ci"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let token = site.ok(&["token", "create", "ci"]);
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let url = format!("http://{listen}");
     let _server = Server(site.cmd(&["serve", "--listen", &listen, "--base-url", "https://q.example.org"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());

@@ -2,58 +2,21 @@
 //! language of docs/search.md, obsolete revisions hidden unless --all or asked about, and a bad
 //! query answered with one line naming the column and what was expected, exit status 64.
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
+use common::*;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Site {
-    dir: tempfile::TempDir,
-    database_url: Option<String>,
-}
-
-impl Site {
-    fn sqlite() -> Site {
-        Site { dir: tempfile::tempdir().unwrap(), database_url: None }
-    }
-
-    fn postgres() -> Site {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let url = rt.block_on(async {
-            let store = quire_store::testing::pg_store().await;
-            let url = store.target().to_string();
-            store.close().await;
-            url
-        });
-        Site { dir: tempfile::tempdir().unwrap(), database_url: Some(url) }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(QUIRE);
-        c.arg("--data-dir").arg(self.dir.path()).args(args);
-        c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
-        if let Some(url) = &self.database_url {
-            c.env("QUIRE_DATABASE_URL", url);
-        }
-        c.output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "quire {args:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
+/// `series list --query` on a site, for the assertions below.
+trait Found {
     /// The heads found by `series list --json --query q` (and `extra` arguments), and the total.
+    fn found(&self, q: &str, extra: &[&str]) -> (u64, Vec<String>);
+}
+
+impl Found for Site {
     fn found(&self, q: &str, extra: &[&str]) -> (u64, Vec<String>) {
         let mut args = vec!["series", "list", "--json", "--limit", "1000", "--query", q];
         args.extend_from_slice(extra);
-        let v: Value = serde_json::from_str(&self.ok(&args)).unwrap();
+        let v = self.json(&args);
         let heads = v["series"].as_array().unwrap().iter().map(|s| s["message_id"].as_str().unwrap().to_string()).collect();
         (v["total"].as_u64().unwrap(), heads)
     }
