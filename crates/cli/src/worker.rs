@@ -98,7 +98,7 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
                 eprintln!("quire: abi check: {:?}: {}", check.state, check.description.as_deref().unwrap_or_default());
             }
             if let Some(specs) = check_specs(data_dir)?.get(&applied.project).filter(|s| !s.is_empty()) {
-                let project = store.projects().await?.into_iter().map(|p| p.config).find(|p| p.name == applied.project);
+                let project = store.project_configs().await?.into_iter().find(|p| p.name == applied.project);
                 let series = store.series(&applied.head).await?;
                 if let (Some(project), Some(series)) = (project, series) {
                     quire_worker::checks::after_apply(store, &project, specs, &series, commit, applied.tag.as_deref()).await?;

@@ -1302,6 +1302,12 @@ pub(crate) async fn upsert_project(pool: &DbPool, p: &ProjectConfig) -> Result<(
     Ok(())
 }
 
+/// Every project's settings, without counting their series and messages.
+pub(crate) async fn project_configs(pool: &DbPool) -> Result<Vec<ProjectConfig>> {
+    let mut conn = pool.acquire().await.ctx("loading projects")?;
+    Ok(load_projects(&mut conn).await?.into_iter().map(|(_, c)| c).collect())
+}
+
 pub(crate) async fn projects(pool: &DbPool) -> Result<Vec<ProjectSummary>> {
     let what = "listing projects";
     let rows = sqlx::query(
@@ -1511,17 +1517,28 @@ fn like_pattern(word: &str) -> String {
 pub(crate) async fn series_list(pool: &DbPool, project: &str, q: &SeriesFilter) -> Result<Page<SeriesSummary>> {
     let per_page = q.per_page.clamp(1, 1000);
     let page = q.page.max(1);
+    let words: Vec<&str> = q.words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect();
+    // Superseded or not is the search row's `obsolete` flag (kept in step with every
+    // assembly), not worked out per series.
     let filters = |qb: &mut QueryBuilder<'_, Db>| {
         qb.push(" WHERE p.name = ").push_bind(clean(project).into_owned());
-        for w in q.words.iter().filter(|w| !w.trim().is_empty()) {
-            qb.push(" AND LOWER(s.subject) LIKE ").push_bind(like_pattern(w.trim())).push(" ESCAPE '\\'");
+        for w in &words {
+            qb.push(" AND LOWER(s.subject) LIKE ").push_bind(like_pattern(w)).push(" ESCAPE '\\'");
         }
         if !q.include_superseded {
-            qb.push(" AND ").push(SUPERSEDED_BY).push(" IS NULL");
+            qb.push(" AND NOT EXISTS (SELECT 1 FROM series_search o WHERE o.series_id = s.id AND o.obsolete)");
         }
     };
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
-    filters(&mut count);
+    let mut count = if words.is_empty() && !q.include_superseded {
+        // The current series of a project, counted on their own index (migration 0016).
+        let mut c = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series_search ss JOIN projects p ON p.id = ss.project_id");
+        c.push(" WHERE p.name = ").push_bind(clean(project).into_owned()).push(" AND ss.obsolete = FALSE");
+        c
+    } else {
+        let mut c = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
+        filters(&mut c);
+        c
+    };
     let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting series")?, 0, "counting series")?;
     let mut list = QueryBuilder::<Db>::new(series_select());
     filters(&mut list);

@@ -207,9 +207,16 @@ both_backends!(newer_revision_supersedes, |store| async move {
     let project = store.message("v1@x").await.unwrap().unwrap().projects[0].clone();
     let listed = store.series_list(&project, &SeriesFilter::default()).await.unwrap();
     assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x"]);
+    assert_eq!(listed.total, 1);
+    // The same with a word: counted the other way.
+    let worded = SeriesFilter { words: vec!["frob".into()], ..Default::default() };
+    let listed_worded = store.series_list(&project, &worded).await.unwrap();
+    assert_eq!(listed_worded.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x"]);
+    assert_eq!(listed_worded.total, 1);
     let all = SeriesFilter { include_superseded: true, ..Default::default() };
     let listed = store.series_list(&project, &all).await.unwrap();
     assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x", "v1@x"]);
+    assert_eq!(listed.total, 2);
     let superseded: Vec<_> = store.events(0, 100).await.unwrap().into_iter().filter(|e| e.kind == "series-superseded").collect();
     assert_eq!(superseded.len(), 1);
     assert_eq!(superseded[0].series_head.as_deref(), Some("v1@x"));

@@ -137,8 +137,8 @@ impl AppState {
         {
             return Ok(cache.projects.clone());
         }
-        let fresh = self.store.projects().await?;
-        cache.projects = Arc::new(fresh.into_iter().map(|p| (p.config.name.clone(), p.config)).collect());
+        let fresh = self.store.project_configs().await?;
+        cache.projects = Arc::new(fresh.into_iter().map(|c| (c.name.clone(), c)).collect());
         cache.read_at = Some(std::time::Instant::now());
         Ok(cache.projects.clone())
     }

@@ -87,6 +87,7 @@ pub fn incoming(p: ParsedMessage) -> Incoming {
     Incoming::new(raw, p, None)
 }
 
+#[allow(dead_code)] // not every test target uses it
 pub fn incoming_with_raw(p: ParsedMessage, raw: &[u8]) -> Incoming {
     Incoming::new(raw.to_vec(), p, None)
 }
