@@ -1177,19 +1177,13 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
     dropped?;
     progress(0, total);
     // Batch N+1 is read and parsed (on every core) while batch N is derived and written.
+    let parse = |raws: Vec<StoredRawRow>| (!raws.is_empty()).then(|| tokio::task::spawn_blocking(move || parse_raws(raws)));
     let mut last = 0i64;
     let mut done = 0u64;
-    let mut parsing: Option<tokio::task::JoinHandle<Result<Vec<Derivable>>>> = None;
-    loop {
-        let raws = read_raw_batch(&mut conn, &mut last).await?;
-        let next = (!raws.is_empty()).then(|| tokio::task::spawn_blocking(move || parse_raws(raws)));
-        let Some(previous) = std::mem::replace(&mut parsing, next) else {
-            if parsing.is_none() {
-                break;
-            }
-            continue;
-        };
-        let items = previous.await.map_err(|e| Error::Invalid(format!("parsing raw messages: {e}")))??;
+    let mut parsing = parse(read_raw_batch(&mut conn, &mut last).await?);
+    while let Some(parsed) = parsing.take() {
+        parsing = parse(read_raw_batch(&mut conn, &mut last).await?);
+        let items = parsed.await.map_err(|e| Error::Invalid(format!("parsing raw messages: {e}")))??;
         done += items.len() as u64;
         let mut phases = Phases::new();
         let mut tx = begin_write_on(&mut conn).await?;
@@ -1199,9 +1193,6 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         phases.mark("commit");
         phases.log(done);
         progress(done, total);
-        if parsing.is_none() {
-            break;
-        }
     }
     Ok(())
 }
