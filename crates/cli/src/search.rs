@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use quire_store::Store;
 
 /// EX_USAGE: the query the user typed is wrong.
@@ -24,11 +24,7 @@ pub(crate) async fn series_search(
     };
     let query = if all { query } else { quire_store::search::newest_revisions_only(query) };
     if let Some(p) = project {
-        let known = store.projects().await?;
-        if !known.iter().any(|k| k.config.name == p) {
-            let names: Vec<_> = known.iter().map(|k| k.config.name.as_str()).collect();
-            bail!("no project `{p}`; known projects: {}", names.join(", "));
-        }
+        crate::require_project(store, p).await?;
     }
     let found = match store.series_search(project, &query, page, limit).await {
         Ok(found) => found,
