@@ -3,7 +3,7 @@
 //!     quire-bench gen --messages N [--seed S] -o FILE.mbox[.gz]
 //!     quire-bench profile ARCHIVE.mbox[.gz]...
 //!     quire-bench run [--out BENCHMARKS.md] [--sizes 100000,1000000] [--no-postgres] ...
-//!     quire-bench load --urls FILE [--clients 100] [--seconds 8]
+//!     quire-bench load --urls FILE [--clients 100] [--seconds 8] [--rendered]
 
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -41,6 +41,10 @@ enum Cmd {
         clients: usize,
         #[arg(long, default_value_t = 8)]
         seconds: u64,
+        /// Send a session cookie, so that the server renders every page instead of serving
+        /// pages kept rendered (the rows "rendered each time").
+        #[arg(long)]
+        rendered: bool,
     },
     /// Run every benchmark and print one table (and write it to --out).
     Run {
@@ -86,7 +90,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Gen { messages, seed, output } => gen_cmd(messages, seed, &output),
         Cmd::Profile { archives } => profile_cmd(&archives),
-        Cmd::Load { urls, clients, seconds } => quire_bench::run::load_cmd(&urls, clients, seconds),
+        Cmd::Load { urls, clients, seconds, rendered } => quire_bench::run::load_cmd(&urls, clients, seconds, rendered),
         Cmd::Run { quire, repo, work, out, sizes, no_postgres, clients, seconds, no_peers, no_apply, only_load } => {
             let opts = quire_bench::run::Options { quire, repo, work, out, sizes, postgres: !no_postgres, clients, seconds, peers: !no_peers, apply: !no_apply, only_load };
             quire_bench::run::run(&opts)

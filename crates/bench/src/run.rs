@@ -438,13 +438,13 @@ fn load_while(urls: &[String], clients: usize, cookie: Option<&'static str>, wai
 }
 
 /// `quire-bench load`: the web rows' load against URLs of a file.
-pub fn load_cmd(file: &Path, clients: usize, seconds: u64) -> Result<(), String> {
+pub fn load_cmd(file: &Path, clients: usize, seconds: u64, rendered: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let urls: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
     if urls.is_empty() {
         return Err(format!("{} has no URLs: write one per line", file.display()));
     }
-    let l = load(&urls, clients.max(1), seconds, None);
+    let l = load(&urls, clients.max(1), seconds, rendered.then_some(NO_SESSION));
     let n = l.latencies.len() as f64;
     println!(
         "{} requests, {clients} clients, {seconds} s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} req/s, {} failed",

@@ -820,6 +820,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     phases.mark("series: upserts");
     let gone: Vec<i64> = old.values().map(|o| o.id).filter(|id| !kept.contains(id)).collect();
     let replaced: Vec<i64> = old.values().map(|o| o.id).collect();
+    let own_before = own_members(conn, &replaced).await?;
     execute_in(conn, "DELETE FROM series_members WHERE series_id IN", &replaced, "replacing series members").await?;
     phases.mark("series: old members");
     search_index_series(conn, &replaced, &search_facts).await?;
@@ -829,6 +830,8 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
     insert_members(conn, &member_rows).await?;
     phases.mark("series: members");
+    search_index_series_text(conn, &own_before, &member_rows).await?;
+    phases.mark("series: text");
     search_index_series_rows(conn, &replaced.iter().chain(&kept).copied().collect::<Vec<_>>()).await?;
     phases.mark("series: search rows");
     if events == Events::Record {
