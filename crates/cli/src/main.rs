@@ -149,9 +149,13 @@ struct ImportArgs {
     /// Project for mail whose List-Id and To/Cc match no configured project.
     #[arg(long)]
     project: Option<String>,
-    /// Messages per database transaction.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    /// Messages per database transaction at most.
+    #[arg(long, default_value_t = 2500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     batch_size: u64,
+    /// Bytes of mail per database transaction at most (or with K/M/G): small messages go in
+    /// larger batches, large ones in smaller, so that memory stays bounded.
+    #[arg(long, value_name = "SIZE", default_value = "3M", value_parser = limits::parse_size)]
+    batch_bytes: usize,
     /// Largest message stored (bytes, or with K/M/G). Larger ones are refused, each with a line;
     /// ones beyond 64 MiB are stored whole but parsed only up to 64 MiB, and flagged.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = limits::parse_size)]
@@ -397,6 +401,7 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
     let opts = quire_import::ImportOptions {
         project: args.project,
         batch_size: args.batch_size as usize,
+        batch_bytes: args.batch_bytes,
         max_message_bytes: args.max_message_size,
     };
     let bar = output::progress_bar(quiet);

@@ -89,15 +89,25 @@ pub fn detect(path: &Path) -> Result<SourceKind, Error> {
 pub struct ImportOptions {
     /// The project of messages whose List-Id and To/Cc name no configured project.
     pub project: Option<String>,
-    /// Messages per store transaction.
+    /// Messages per store transaction at most.
     pub batch_size: usize,
+    /// Bytes of raw mail per store transaction at most (a batch holds one message at least).
+    /// A transaction's cost goes with its messages (statements, index pages written), the
+    /// memory of the batches in flight with their bytes (a parsed message holds about 8 times
+    /// its size): small messages go in larger batches, large ones in smaller.
+    pub batch_bytes: usize,
     /// Larger messages are skipped (and reported), never held in memory whole.
     pub max_message_bytes: usize,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { project: None, batch_size: 1000, max_message_bytes: quire_mail::Limits::default().max_message_bytes }
+        ImportOptions {
+            project: None,
+            batch_size: 2500,
+            batch_bytes: 3 << 20,
+            max_message_bytes: quire_mail::Limits::default().max_message_bytes,
+        }
     }
 }
 
@@ -335,18 +345,18 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
 
     // Batches in flight: one being stored, one parsed waiting for the store, one being parsed,
     // one read waiting for the parser (handed over, not queued: a rendezvous). Each is
-    // `batch_size` messages held whole; fewer would leave a stage idle.
+    // `batch_size` messages or `batch_bytes` held whole; fewer would leave a stage idle.
     let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<read::Sent>(0);
     let (parsed_tx, mut parsed_rx) = tokio::sync::mpsc::channel::<Result<ParsedBatch, Error>>(1);
 
     let reader = {
         let inputs = inputs.to_vec();
-        let (batch_size, limit) = (opts.batch_size, opts.max_message_bytes);
+        let (batch_size, batch_bytes, limit) = (opts.batch_size, opts.batch_bytes, opts.max_message_bytes);
         std::thread::Builder::new()
             .name("quire-import-read".into())
             .spawn(move || {
                 let mut send = |sent: read::Sent| raw_tx.send(sent).is_ok();
-                read::Reader::new(batch_size, limit, &cursors, &mut send).read_all(&inputs);
+                read::Reader::new((batch_size, batch_bytes), limit, &cursors, &mut send).read_all(&inputs);
             })
             .map_err(|e| Error::Pipeline(format!("cannot start the reading thread: {e}")))?
     };

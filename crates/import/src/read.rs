@@ -28,6 +28,9 @@ pub(crate) type Sent = Result<RawBatch, Error>;
 
 pub(crate) struct Reader<'a> {
     batch_size: usize,
+    batch_bytes: usize,
+    /// Bytes of the messages of the batch being built.
+    current_bytes: usize,
     max_message_bytes: usize,
     /// Store cursors of public-inbox epochs, read before the import started.
     cursors: &'a HashMap<String, String>,
@@ -42,14 +45,17 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// `batch`: (messages, bytes) per batch at most.
     pub fn new(
-        batch_size: usize,
+        (batch_size, batch_bytes): (usize, usize),
         max_message_bytes: usize,
         cursors: &'a HashMap<String, String>,
         send: &'a mut dyn FnMut(Sent) -> bool,
     ) -> Self {
         Reader {
             batch_size: batch_size.max(1),
+            batch_bytes: batch_bytes.max(1),
+            current_bytes: 0,
             max_message_bytes,
             cursors,
             send,
@@ -65,8 +71,9 @@ impl<'a> Reader<'a> {
     }
 
     fn push(&mut self, bytes: Vec<u8>) {
+        self.current_bytes += bytes.len();
         self.current.messages.push(bytes);
-        if self.current.messages.len() >= self.batch_size {
+        if self.current.messages.len() >= self.batch_size || self.current_bytes >= self.batch_bytes {
             self.flush();
         }
     }
@@ -83,6 +90,7 @@ impl<'a> Reader<'a> {
         }
         let input = self.current.input.clone();
         let mut batch = std::mem::replace(&mut self.current, empty_batch(input));
+        self.current_bytes = 0;
         batch.bytes_read = self.bytes_read();
         if self.open {
             self.open = (self.send)(Ok(batch));

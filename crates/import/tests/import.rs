@@ -177,6 +177,27 @@ both_backends!(progress_reports_every_batch_up_to_the_total_bytes, |store: Store
     assert_eq!(seen.last().map(|p| p.bytes_read), Some(total));
 });
 
+both_backends!(batches_are_cut_by_bytes_too, |store: Store| async move {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mbox = dir.path().join("list.mbox");
+    let all: Vec<Vec<u8>> = (0..25).flat_map(|i| series_messages(1000 + i * 10)).collect();
+    write_mboxrd(&mbox, &all);
+    // A budget of three messages' bytes: every batch ends at the message that reaches it.
+    let budget = all[..3].iter().map(Vec::len).sum::<usize>();
+    let seen = RefCell::new(Vec::<u64>::new());
+    let opts = ImportOptions { batch_size: 1000, batch_bytes: budget, ..ImportOptions::default() };
+    let summary = import(&store, &inputs(&[&mbox]), &opts, &|p| seen.borrow_mut().push(p.messages)).await.expect("import");
+    assert_eq!(summary.messages, 100);
+    let seen = seen.into_inner();
+    let sizes: Vec<u64> = seen.iter().scan(0, |last, &n| Some(n - std::mem::replace(last, n))).collect();
+    assert!(sizes.len() >= 100 / 4, "{sizes:?}");
+    assert!(sizes.iter().all(|&n| (1..=4).contains(&n)), "{sizes:?}");
+    // A message larger than the budget is a batch of its own, never refused for it.
+    let opts = ImportOptions { batch_bytes: 1, ..ImportOptions::default() };
+    let again = import(&store, &inputs(&[&mbox]), &opts, &|_| {}).await.expect("import");
+    assert_eq!((again.duplicates, again.batches), (100, 100));
+});
+
 #[tokio::test]
 async fn unreachable_or_closed_store_is_a_temporary_failure() {
     // Nothing listens on port 1: the mail server should retry later (EX_TEMPFAIL).

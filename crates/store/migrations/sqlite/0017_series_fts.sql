@@ -9,3 +9,5 @@ INSERT INTO series_fts (rowid, subject, body)
     SELECT sm.series_id, group_concat(m.subject, char(10)), group_concat(m.body, char(10))
     FROM series_members sm JOIN messages m ON m.id = sm.message_id
     WHERE sm.role <> 'reply' GROUP BY sm.series_id;
+-- The message-to-own-series index served only the join this table replaces.
+DROP INDEX series_members_own;
