@@ -154,7 +154,7 @@ struct ImportArgs {
     batch_size: u64,
     /// Bytes of mail per database transaction at most (or with K/M/G): small messages go in
     /// larger batches, large ones in smaller, so that memory stays bounded.
-    #[arg(long, value_name = "SIZE", default_value = "3M", value_parser = limits::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = limits::parse_size)]
     batch_bytes: usize,
     /// Largest message stored (bytes, or with K/M/G). Larger ones are refused, each with a line;
     /// ones beyond 64 MiB are stored whole but parsed only up to 64 MiB, and flagged.
