@@ -95,7 +95,7 @@ async fn execute_in(conn: &mut Conn, before: &str, values: &[i64], what: &str) -
 
 /// The tables a rebuild empties and fills again from the raw messages (with the search tables,
 /// `search_clear`), children first.
-const DERIVED_TABLES: [&str; 4] = ["series_members", "series", "message_projects", "messages"];
+const DERIVED_TABLES: [&str; 5] = ["project_counts", "series_members", "series", "message_projects", "messages"];
 
 /// [`begin_write`] on a connection already held.
 async fn begin_write_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, Db>> {
@@ -569,17 +569,42 @@ mod erased {
     }
 }
 
+/// Stores (message, project) memberships and counts the new ones in `project_counts`.
 async fn insert_memberships(conn: &mut Conn, pairs: &[(i64, i64)]) -> Result<()> {
-    let mut pairs = pairs.to_vec();
+    // By project, so that each statement's inserted rows are that project's new messages.
+    let mut pairs: Vec<(i64, i64)> = pairs.iter().map(|&(m, p)| (p, m)).collect();
     pairs.sort_unstable();
     pairs.dedup();
-    for chunk in pairs.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_projects (message_id, project_id) ");
-        qb.push_values(chunk, |mut b, (m, p)| {
-            b.push_bind(*m).push_bind(*p);
-        });
-        qb.push(" ON CONFLICT (message_id, project_id) DO NOTHING");
-        qb.build().execute(&mut *conn).await.ctx("storing message projects")?;
+    let mut added: HashMap<i64, (i64, i64)> = HashMap::new();
+    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+        for chunk in group.chunks(INSERT_ROWS) {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_projects (message_id, project_id) ");
+            qb.push_values(chunk, |mut b, (p, m)| {
+                b.push_bind(*m).push_bind(*p);
+            });
+            qb.push(" ON CONFLICT (message_id, project_id) DO NOTHING");
+            let done = qb.build().execute(&mut *conn).await.ctx("storing message projects")?;
+            added.entry(chunk[0].0).or_default().1 += i64::try_from(done.rows_affected()).unwrap_or(i64::MAX);
+        }
+    }
+    add_project_counts(conn, &added).await
+}
+
+/// Adds (series, messages) to each project's counts (migration 0018).
+async fn add_project_counts(conn: &mut Conn, deltas: &HashMap<i64, (i64, i64)>) -> Result<()> {
+    let mut deltas: Vec<(i64, (i64, i64))> = deltas.iter().filter(|(_, d)| **d != (0, 0)).map(|(p, d)| (*p, *d)).collect();
+    deltas.sort_unstable();
+    for (project, (series, messages)) in deltas {
+        sqlx::query(
+            "INSERT INTO project_counts (project_id, series, messages) VALUES ($1, $2, $3) ON CONFLICT (project_id) \
+             DO UPDATE SET series = project_counts.series + excluded.series, messages = project_counts.messages + excluded.messages",
+        )
+        .bind(project)
+        .bind(series)
+        .bind(messages)
+        .execute(&mut *conn)
+        .await
+        .ctx("counting a project's series and messages")?;
     }
     Ok(())
 }
@@ -819,6 +844,16 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     insert_events(conn, &events_out).await?;
     phases.mark("series: upserts");
     let gone: Vec<i64> = old.values().map(|o| o.id).filter(|id| !kept.contains(id)).collect();
+    let mut series_added: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (_, project, _) in &created {
+        series_added.entry(*project).or_default().0 += 1;
+    }
+    for ((project, _), o) in &old {
+        if !kept.contains(&o.id) {
+            series_added.entry(*project).or_default().0 -= 1;
+        }
+    }
+    add_project_counts(conn, &series_added).await?;
     let replaced: Vec<i64> = old.values().map(|o| o.id).collect();
     let own_before = own_members(conn, &replaced).await?;
     execute_in(conn, "DELETE FROM series_members WHERE series_id IN", &replaced, "replacing series members").await?;
@@ -1306,9 +1341,8 @@ pub(crate) async fn projects(pool: &DbPool) -> Result<Vec<ProjectSummary>> {
     let what = "listing projects";
     let rows = sqlx::query(
         "SELECT p.id, p.name, p.list_ids, p.list_addresses, p.git_url, p.branch, p.mirror_url, p.tag_prefix, \
-         (SELECT COUNT(*) FROM series s WHERE s.project_id = p.id), \
-         (SELECT COUNT(*) FROM message_projects mp WHERE mp.project_id = p.id) \
-         FROM projects p ORDER BY p.name",
+         COALESCE(c.series, 0), COALESCE(c.messages, 0) \
+         FROM projects p LEFT JOIN project_counts c ON c.project_id = p.id ORDER BY p.name",
     )
     .fetch_all(pool)
     .await

@@ -303,3 +303,21 @@ pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<S
     }
     Ok(mismatches)
 }
+
+/// Each project's (name, series, messages) counted row by row, by name: what
+/// [`Store::projects`] must say from the counts the writers keep (migration 0018).
+pub async fn counted_projects(store: &Store) -> Result<Vec<(String, u64, u64)>> {
+    let sql = "SELECT p.name, (SELECT COUNT(*) FROM series s WHERE s.project_id = p.id), \
+               (SELECT COUNT(*) FROM message_projects mp WHERE mp.project_id = p.id) FROM projects p ORDER BY p.name";
+    let fail = |e: sqlx::Error| Error::Invalid(format!("counting projects: {e}"));
+    let rows: Vec<(String, i64, i64)> = match &*store.pool {
+        crate::Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.map_err(fail)?,
+        crate::Pool::Pg(pool) => sqlx::query_as(sql).fetch_all(pool).await.map_err(fail)?,
+    };
+    Ok(rows.into_iter().map(|(n, s, m)| (n, s.max(0) as u64, m.max(0) as u64)).collect())
+}
+
+/// [`Store::projects`] as (name, series, messages), to compare with [`counted_projects`].
+pub async fn kept_project_counts(store: &Store) -> Result<Vec<(String, u64, u64)>> {
+    Ok(store.projects().await?.into_iter().map(|p| (p.config.name, p.series, p.messages)).collect())
+}

@@ -246,12 +246,16 @@ both_backends!(series_text_follows_its_own_messages_in_any_order, |store| async 
         store.ingest(batch).await.unwrap();
     }
     assert_eq!(quire_store::testing::series_text_mismatches(&store, 300).await.unwrap(), Vec::<String>::new());
+    // The project's counts kept through all those series made, re-headed and gone.
+    let counted = quire_store::testing::counted_projects(&store).await.unwrap();
+    assert_eq!(quire_store::testing::kept_project_counts(&store).await.unwrap(), counted);
     let before = heads(&store, "io_uring").await;
     assert!(before.len() > 100, "{}", before.len());
     // A rebuild gives the same search.
     store.reindex(|_, _| {}).await.unwrap();
     assert_eq!(quire_store::testing::series_text_mismatches(&store, 300).await.unwrap(), Vec::<String>::new());
     assert_eq!(heads(&store, "io_uring").await, before);
+    assert_eq!(quire_store::testing::kept_project_counts(&store).await.unwrap(), counted);
 });
 
 both_backends!(every_term_on_handmade_series, |store| async move {

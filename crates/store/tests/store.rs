@@ -97,7 +97,18 @@ both_backends!(cross_posted_copy_adds_its_project, |store| async move {
     store.ingest(vec![incoming_with_raw(b, b"List-Id: io-uring")]).await.unwrap();
     let rec = store.message("cross@x").await.unwrap().unwrap();
     assert_eq!(rec.projects, vec!["io-uring".to_string(), "ltp".to_string()]);
+    // Each project counts the message once; the same copy again adds nothing.
+    store.ingest(vec![incoming_with_raw(rec_copy(), b"List-Id: io-uring")]).await.unwrap();
+    let kept = quire_store::testing::kept_project_counts(&store).await.unwrap();
+    assert_eq!(kept, quire_store::testing::counted_projects(&store).await.unwrap());
+    assert!(kept.iter().all(|(_, _, messages)| *messages == 1), "{kept:?}");
 });
+
+fn rec_copy() -> quire_mail::ParsedMessage {
+    let mut b = msg("cross@x", "[PATCH] both", MessageKind::Reply);
+    b.list_id = Some("io-uring.vger.kernel.org".into());
+    b
+}
 
 both_backends!(unparsable_is_stored_and_flagged, |store| async move {
     let mut bad = msg("0123@quire.invalid", "", MessageKind::Unparsable);
@@ -363,6 +374,8 @@ both_backends!(reindex_rebuilds_the_same_data, |store| async move {
     let stats = store.stats().await.unwrap();
     let all = SeriesFilter { include_superseded: true, per_page: 1000, ..Default::default() };
     let projects = store.projects().await.unwrap();
+    let counted = quire_store::testing::counted_projects(&store).await.unwrap();
+    assert_eq!(quire_store::testing::kept_project_counts(&store).await.unwrap(), counted);
     let mut series_before = Vec::new();
     for p in &projects {
         series_before.push(store.series_list(&p.config.name, &all).await.unwrap());

@@ -99,10 +99,9 @@ async fn apply_in_chain(
 /// The project as configured, or why it cannot be applied to.
 async fn project_config(store: &Store, name: &str) -> Result<ProjectConfig> {
     let project = store
-        .projects()
+        .project_configs()
         .await?
         .into_iter()
-        .map(|p| p.config)
         .find(|p| p.name == name)
         .ok_or_else(|| Error::NoProject(name.to_string()))?;
     if project.git_url.is_none() {

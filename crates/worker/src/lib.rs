@@ -208,10 +208,9 @@ impl Worker {
     async fn projects_with_tree(&self) -> Result<Vec<ProjectConfig>> {
         Ok(self
             .store
-            .projects()
+            .project_configs()
             .await?
             .into_iter()
-            .map(|p| p.config)
             .filter(|p| p.git_url.is_some())
             .collect())
     }
@@ -266,7 +265,7 @@ impl Worker {
 
 impl Worker {
     async fn run_checks(&self, applied: &Applied, specs: &[checks::CheckSpec], commit: &str) -> Result<()> {
-        let Some(project) = self.store.projects().await?.into_iter().map(|p| p.config).find(|p| p.name == applied.project) else {
+        let Some(project) = self.store.project_configs().await?.into_iter().find(|p| p.name == applied.project) else {
             return Ok(());
         };
         let Some(series) = self.store.series(&applied.head).await? else { return Ok(()) };
