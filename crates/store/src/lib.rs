@@ -295,7 +295,7 @@ impl Store {
                     .await
                     .map_err(err)?;
                 if stats.is_some() {
-                    sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl LIKE 'message\\_fts%' ESCAPE '\\' OR tbl LIKE 'series\\_fts%' ESCAPE '\\'")
+                    sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl LIKE 'series\\_fts%' ESCAPE '\\'")
                         .execute(pool)
                         .await
                         .map_err(err)?;

@@ -21,7 +21,8 @@ const SERIES_COLUMNS: usize = 21;
 /// Series' own messages (cover letter and patches), not the replies under them.
 const OWN_MEMBER: &str = "sm.role <> 'reply'";
 
-/// Writes the search rows of freshly stored messages: full text, recipients and touched files.
+/// Writes the search rows of freshly stored messages: full text (PostgreSQL), recipients and
+/// touched files.
 async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<()> {
     if news.is_empty() {
         return Ok(());
@@ -39,15 +40,9 @@ async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)
             "indexing message text",
         )
         .await?;
-    } else {
-        for chunk in news.chunks(INSERT_ROWS) {
-            let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_fts (rowid, subject, body) ");
-            qb.push_values(chunk, |mut b, (d, _)| {
-                b.push_bind(d.raw_id).push_bind(d.parsed.subject.as_str()).push_bind(d.parsed.body.as_str());
-            });
-            qb.build().execute(&mut *conn).await.ctx("indexing message text")?;
-        }
     }
+    // SQLite keeps no text per message (migration 0019 dropped message_fts, which nothing read
+    // once the series search matched series_fts): the text is indexed per series.
     // Recipients: distinct lowercased `name <email>` texts, then (message, kind, address) rows.
     let mut wanted: Vec<(i64, &'static str, String)> = Vec::new();
     for (d, _) in news {
@@ -312,12 +307,10 @@ async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
 /// Empties every search table (reindex rebuilds them with the messages and series).
 async fn search_clear(conn: &mut Conn) -> Result<()> {
     if !PG {
-        for table in ["message_fts", "series_fts"] {
-            sqlx::query(&format!("INSERT INTO {table} ({table}) VALUES ('delete-all')"))
-                .execute(&mut *conn)
-                .await
-                .ctx("dropping the full-text index")?;
-        }
+        sqlx::query("INSERT INTO series_fts (series_fts) VALUES ('delete-all')")
+            .execute(&mut *conn)
+            .await
+            .ctx("dropping the full-text index")?;
     }
     for table in [
         "message_addresses",
