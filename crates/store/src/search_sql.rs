@@ -21,6 +21,25 @@ const SERIES_COLUMNS: usize = 21;
 /// Series' own messages (cover letter and patches), not the replies under them.
 const OWN_MEMBER: &str = "sm.role <> 'reply'";
 
+/// SQLite: the text of each series as `series_fts` holds it (migration 0017): (series id,
+/// subjects, bodies) of its own messages, for the series the caller's `AND ...` and
+/// `GROUP BY sm.series_id` pick.
+pub(crate) const SERIES_TEXT: &str = "SELECT sm.series_id, group_concat(m.subject, char(10)), group_concat(m.body, char(10)) \
+     FROM series_members sm JOIN messages m ON m.id = sm.message_id WHERE sm.role <> 'reply'";
+
+/// (series, message) pairs as each series' messages, sorted and without repeats.
+fn messages_by_series(pairs: impl IntoIterator<Item = (i64, i64)>) -> HashMap<i64, Vec<i64>> {
+    let mut by_series: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (series, message) in pairs {
+        by_series.entry(series).or_default().push(message);
+    }
+    for v in by_series.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    by_series
+}
+
 /// Writes the search rows of freshly stored messages: full text (PostgreSQL), recipients and
 /// touched files.
 async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<()> {
@@ -186,17 +205,13 @@ async fn search_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64, S
 /// the text of only the series whose own messages changed (a reply changes none).
 async fn own_members(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>> {
     let what = "reading the series' own messages";
-    let mut own: HashMap<i64, Vec<i64>> = HashMap::new();
     if PG {
-        return Ok(own);
+        return Ok(HashMap::new());
     }
-    for r in fetch_in(conn, "SELECT series_id, message_id FROM series_members WHERE role <> 'reply' AND series_id IN", "", ids, what).await? {
-        own.entry(get(&r, 0, what)?).or_default().push(get(&r, 1, what)?);
-    }
-    for v in own.values_mut() {
-        v.sort_unstable();
-    }
-    Ok(own)
+    let sql = format!("SELECT sm.series_id, sm.message_id FROM series_members sm WHERE {OWN_MEMBER} AND sm.series_id IN");
+    let rows = fetch_in(conn, &sql, "", ids, what).await?;
+    let pairs = rows.iter().map(|r| Ok((get(r, 0, what)?, get(r, 1, what)?))).collect::<Result<Vec<(i64, i64)>>>()?;
+    Ok(messages_by_series(pairs))
 }
 
 /// SQLite: keeps `series_fts` (migration 0017: the subjects and bodies of a series' own
@@ -209,29 +224,12 @@ async fn search_index_series_text(conn: &mut Conn, before: &HashMap<i64, Vec<i64
         return Ok(());
     }
     let what = "indexing series text";
-    let mut now: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (series, message, role) in members {
-        if *role != Role::Reply {
-            now.entry(*series).or_default().push(*message);
-        }
-    }
-    for v in now.values_mut() {
-        v.sort_unstable();
-        v.dedup();
-    }
+    let now = messages_by_series(members.iter().filter(|(_, _, role)| *role != Role::Reply).map(|(s, m, _)| (*s, *m)));
     let changed: Vec<i64> = now.iter().filter(|(id, own)| before.get(*id) != Some(*own)).map(|(id, _)| *id).collect();
     let stale: Vec<i64> = before.iter().filter(|(id, own)| now.get(*id) != Some(*own)).map(|(id, _)| *id).collect();
     execute_in(conn, "DELETE FROM series_fts WHERE rowid IN", &stale, what).await?;
-    fetch_in(
-        conn,
-        "INSERT INTO series_fts (rowid, subject, body) SELECT sm.series_id, group_concat(m.subject, char(10)), \
-         group_concat(m.body, char(10)) FROM series_members sm JOIN messages m ON m.id = sm.message_id \
-         WHERE sm.role <> 'reply' AND sm.series_id IN",
-        "GROUP BY sm.series_id",
-        &changed,
-        what,
-    )
-    .await?;
+    let insert = format!("INSERT INTO series_fts (rowid, subject, body) {SERIES_TEXT} AND sm.series_id IN");
+    fetch_in(conn, &insert, "GROUP BY sm.series_id", &changed, what).await?;
     Ok(())
 }
 

@@ -251,20 +251,19 @@ pub async fn foreign_keys_everywhere(store: &Store) -> Result<bool> {
 
 /// SQLite: the words whose series, matched in `series_fts` as imports and assemblies kept it,
 /// differ from those matched in the same table built from scratch out of the stored series and
-/// messages (as migration 0017 builds it). Checks the most frequent `words` words and those
+/// messages (the rows an assembly writes, for every series at once). Checks the most frequent `words` words and those
 /// of the rarest kind (in one series), so that a series missing its text, holding a stale
 /// text, or a series gone still matching shows. Always empty on PostgreSQL (no such table).
 pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<String>> {
     let crate::Pool::Sqlite(pool) = &*store.pool else { return Ok(Vec::new()) };
     let fail = |what: &'static str| move |e: sqlx::Error| Error::Invalid(format!("{what}: {e}"));
     let mut conn = pool.acquire().await.map_err(fail("acquiring a connection"))?;
+    let fill = format!("INSERT INTO temp.fresh_series_fts (rowid, subject, body) {} GROUP BY sm.series_id", crate::sqlite::SERIES_TEXT);
     for sql in [
         "DROP TABLE IF EXISTS temp.fresh_series_fts",
         "DROP TABLE IF EXISTS temp.fresh_vocab",
         "CREATE VIRTUAL TABLE temp.fresh_series_fts USING fts5(subject, body, content = '', tokenize = 'unicode61 remove_diacritics 2')",
-        "INSERT INTO temp.fresh_series_fts (rowid, subject, body) SELECT sm.series_id, group_concat(m.subject, char(10)), \
-         group_concat(m.body, char(10)) FROM series_members sm JOIN messages m ON m.id = sm.message_id \
-         WHERE sm.role <> 'reply' GROUP BY sm.series_id",
+        &fill,
         "CREATE VIRTUAL TABLE temp.fresh_vocab USING fts5vocab(temp, fresh_series_fts, row)",
     ] {
         sqlx::query(sql).execute(&mut *conn).await.map_err(fail("building the series text from scratch"))?;
