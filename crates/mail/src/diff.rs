@@ -297,9 +297,11 @@ pub fn patch_id(diff: &str) -> String {
             } else if let Some(p) = line.strip_prefix("index ") {
                 if let Some(dots) = p.find("..") {
                     let post = &p[dots + 2..];
-                    let post_end = post.find(' ').unwrap_or(post.len().saturating_sub(1));
+                    // Up to the mode, else all but the line's last character (its newline; a
+                    // last line without one loses a character, never half of one).
+                    let post_end = post.find(' ').unwrap_or_else(|| post.char_indices().last().map_or(0, |(i, _)| i));
                     pre_oid = p[..dots].chars().take(64).collect();
-                    post_oid = post[..post_end.min(post.len())].chars().take(64).collect();
+                    post_oid = post[..post_end].chars().take(64).collect();
                 }
                 continue;
             } else if line.starts_with("--- ") {
@@ -421,6 +423,15 @@ mod tests {
         assert_eq!(stat.len(), 1);
         assert_eq!(stat[0].path, "new/foo.c");
         assert_eq!((stat[0].insertions, stat[0].deletions), (1, 1));
+    }
+
+    #[test]
+    fn an_index_line_ending_in_a_multibyte_character_is_no_panic() {
+        // Found by the fuzzer (target diff): `index a..b` as the last line, without a newline,
+        // its last character two bytes long.
+        for diff in ["diff --git a/x b/x\nindex 0..aude/publ3\u{3d8}", "index 0..\u{3d8}", "index 0..ab\n"] {
+            let _ = patch_id(diff);
+        }
     }
 
     #[test]
