@@ -275,7 +275,9 @@ mount -t tmpfs -o size=8m tmpfs "$DATA" || exit 99
     assert_eq!(read("export.rc").trim(), "0", "the store opens after the full disk: {}", read("export.err"));
     let exported = exported_messages(&std::fs::read(out.path().join("export.mbox")).unwrap());
     assert!(!exported.is_empty(), "some batches were stored before the disk filled");
-    assert_eq!(exported.len() % 100, 0, "only whole batches of 100 are stored, got {}", exported.len());
+    // Batches of 100, the first three smaller (12, 25, 50): stored counts 12, 37, 87, 187, ...
+    let n = exported.len();
+    assert!([12, 37].contains(&n) || (n >= 87 && (n - 87) % 100 == 0), "only whole batches are stored, got {n}");
     let (reader, _) = quire_import::mbox::open(&slice, 64 << 20).unwrap();
     let source: std::collections::HashSet<Vec<u8>> = reader.filter_map(Result::ok).take(exported.len() + 100).map(|m| m.bytes).collect();
     for m in &exported {

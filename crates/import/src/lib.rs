@@ -6,7 +6,8 @@
 //!
 //! [`import`] is the pipeline: a reading thread cuts the inputs into batches of raw messages, a
 //! parsing thread parses each batch in parallel (rayon, `quire_mail::parse`), and the async
-//! side stores each batch in one store transaction. The stages are joined by channels of two
+//! side stores each batch in one store transaction. Reading and parsing run at a lower
+//! priority than the store (see [`lower_priority`]). The stages are joined by channels of two
 //! batches, so memory stays flat whatever the archive size. A message that cannot be read
 //! whole (over the size limit) is skipped and reported; a message that cannot be understood is
 //! stored and flagged by the store. Only an I/O error on an input or a store error stops an
@@ -356,6 +357,7 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
         std::thread::Builder::new()
             .name("quire-import-read".into())
             .spawn(move || {
+                lower_priority();
                 let mut send = |sent: read::Sent| raw_tx.send(sent).is_ok();
                 read::Reader::new((batch_size, batch_bytes), limit, &cursors, &mut send).read_all(&inputs);
             })
@@ -366,8 +368,16 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
         std::thread::Builder::new()
             .name("quire-import-parse".into())
             .spawn(move || {
+                lower_priority();
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("quire-parse-{i}"))
+                    .start_handler(|_| lower_priority())
+                    .build();
                 for sent in raw_rx {
-                    let parsed = sent.map(|batch| parse_batch(batch, &project));
+                    let parsed = sent.map(|batch| match &pool {
+                        Ok(pool) => pool.install(|| parse_batch(batch, &project)),
+                        Err(_) => parse_batch(batch, &project),
+                    });
                     if parsed_tx.blocking_send(parsed).is_err() {
                         break;
                     }
@@ -412,6 +422,21 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
     }
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Reading and parsing run ahead of the store, which is the slowest stage and runs one
+/// transaction at a time: when they compete for the cores, the store should win, and the
+/// others fill the time it leaves (its threads wait on each other and on the disk). A nice
+/// of 10 for the reading and parsing threads (Linux, where a nice is per thread): importing
+/// both real slices on 2 cores 1.53 -> 1.40 s (median of 7). Also keeps an import out of
+/// the way of a server's requests in the same process.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread (`who` 0) only reads its arguments; raising a
+    // nice needs no privilege, and a failure leaves the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 fn parse_batch(batch: read::RawBatch, project: &Option<String>) -> ParsedBatch {

@@ -42,6 +42,8 @@ pub(crate) struct Reader<'a> {
     counter: Option<Arc<AtomicU64>>,
     /// False once the receiving side has gone: stop reading.
     open: bool,
+    /// Batches sent so far (see [`Reader::push`]).
+    sent: u32,
 }
 
 impl<'a> Reader<'a> {
@@ -63,6 +65,7 @@ impl<'a> Reader<'a> {
             bytes_done: 0,
             counter: None,
             open: true,
+            sent: 0,
         }
     }
 
@@ -70,10 +73,14 @@ impl<'a> Reader<'a> {
         self.bytes_done + self.counter.as_ref().map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
+    /// The first batches are smaller (an eighth, a quarter, a half of the limits, then whole):
+    /// the store waits for the first batch to be read and parsed, and a whole one is about
+    /// 80 ms of that on 2 cores for real mail.
     fn push(&mut self, bytes: Vec<u8>) {
         self.current_bytes += bytes.len();
         self.current.messages.push(bytes);
-        if self.current.messages.len() >= self.batch_size || self.current_bytes >= self.batch_bytes {
+        let shrink = 8usize >> self.sent.min(3);
+        if self.current.messages.len() >= (self.batch_size / shrink).max(1) || self.current_bytes >= self.batch_bytes / shrink {
             self.flush();
         }
     }
@@ -95,6 +102,7 @@ impl<'a> Reader<'a> {
         if self.open {
             self.open = (self.send)(Ok(batch));
         }
+        self.sent = self.sent.saturating_add(1);
     }
 
     /// Reads every input in order. Stops at the first input error (sent after the batches

@@ -440,3 +440,35 @@ async fn import_slice(store: &Store, name: &str) {
 both_backends!(real_ltp_archive_is_stored_whole, |store| async move {
     import_slice(&store, "ltp-2019-2020.4k.mbox.gz").await;
 });
+
+// The WAL is copied back into the database file after each import batch, in the background,
+// not only when it reaches 64 MiB at a commit (which stopped the import for the copy): a copy
+// of the database file alone soon holds what was ingested.
+#[tokio::test]
+async fn sqlite_checkpoints_each_batch_in_the_background() {
+    let (dir, store) = quire_store::testing::sqlite_store().await;
+    let raws = mboxrd_messages(&corpus("ltp-2019-2020.4k.mbox.gz"));
+    for chunk in raws[..300].chunks(100) {
+        let batch = chunk.iter().map(|r| quire_store::Incoming::parse(r.clone(), Some("ltp".into()))).collect();
+        store.ingest(batch).await.unwrap();
+    }
+    let stored = store.messages_count().await.unwrap();
+    assert!(stored > 250, "{stored}");
+    let wal = dir.path().join("quire.sqlite-wal");
+    assert!(wal.exists(), "the store is open: its WAL is there");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        // The file without its WAL, as a reader that knows nothing of the WAL would see it.
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(dir.path().join("quire.sqlite"), copy.path().join("quire.sqlite")).unwrap();
+        let in_file = match Store::open(copy.path(), None).await {
+            Ok(s) => s.messages_count().await.unwrap_or(0),
+            Err(_) => 0,
+        };
+        if in_file == stored {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "after 20 s the database file holds {in_file} of {stored} messages");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
