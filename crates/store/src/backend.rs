@@ -97,7 +97,8 @@ async fn execute_in(conn: &mut Conn, before: &str, values: &[i64], what: &str) -
 /// `search_clear`), children first.
 const DERIVED_TABLES: [&str; 5] = ["project_counts", "series_members", "series", "message_projects", "messages"];
 
-/// [`begin_write`] on a connection already held.
+/// Starts a writing transaction on `conn`. Writers are serialised (SQLite: `BEGIN IMMEDIATE`;
+/// PostgreSQL: a lock on raw_messages) because raw ids are allocated by the writer.
 async fn begin_write_on(conn: &mut Conn) -> Result<sqlx::Transaction<'_, Db>> {
     use sqlx::Connection as _;
     if PG {
@@ -118,17 +119,6 @@ async fn lock_writers(tx: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-/// Starts a writing transaction. Writers are serialised (SQLite: `BEGIN IMMEDIATE`;
-/// PostgreSQL: a lock on raw_messages) because raw ids are allocated by the writer.
-async fn begin_write(pool: &DbPool) -> Result<sqlx::Transaction<'static, Db>> {
-    if PG {
-        let mut tx = pool.begin().await.ctx("starting a transaction")?;
-        lock_writers(&mut tx).await?;
-        Ok(tx)
-    } else {
-        pool.begin_with("BEGIN IMMEDIATE").await.ctx("starting a transaction")
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Ingest
@@ -188,8 +178,14 @@ struct StoredRaw {
 }
 
 pub(crate) async fn ingest(pool: &DbPool, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
+    let mut conn = pool.acquire().await.ctx("opening a connection to store a batch")?;
+    ingest_on(&mut conn, batch, cursor).await
+}
+
+/// [`ingest`] on a given connection (SQLite: the store's writing connection).
+pub(crate) async fn ingest_on(conn: &mut Conn, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
     let mut phases = Phases::new();
-    let mut tx = begin_write(pool).await?;
+    let mut tx = begin_write_on(conn).await?;
     phases.mark("begin");
     let mut out = BatchOutcome::default();
     let mut batch = batch;
