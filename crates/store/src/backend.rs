@@ -1177,15 +1177,26 @@ pub(crate) async fn events(pool: &DbPool, after: i64, limit: u32) -> Result<Vec<
 // Reindex
 
 pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<()> {
+    let mut conn = pool.acquire().await.ctx("opening a connection for the rebuild")?;
+    let rebuilt = reindex_on(&mut conn, progress).await;
+    if rebuilt.is_err() {
+        // Never back in the pool in a state it may not know (foreign keys off).
+        conn.close_on_drop();
+    }
+    rebuilt
+}
+
+/// [`reindex`] on a given connection (SQLite: the store's writing connection). One connection
+/// reads and writes the whole rebuild: each connection keeps its own page cache, and reads
+/// spread over four of them held 350 MiB on 1M messages. After an error the connection may
+/// have its foreign keys off: the caller drops it.
+pub(crate) async fn reindex_on(conn: &mut Conn, progress: &(dyn Fn(u64, u64) + Send + Sync)) -> Result<()> {
     let total: i64 = sqlx::query("SELECT COUNT(*) FROM raw_messages")
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await
         .ctx("counting raw messages")
         .and_then(|r| get(&r, 0, "counting raw messages"))?;
     let total = to_u64(total);
-    // One connection reads and writes the whole rebuild: each connection of the pool keeps its
-    // own page cache (64 MiB), and reads spread over four of them held 350 MiB on 1M messages.
-    let mut conn = pool.acquire().await.ctx("opening a connection for the rebuild")?;
     // Events are history, not derived data: a rebuild neither erases nor repeats them
     // (replaying it would announce every series as new again).
     //
@@ -1199,7 +1210,7 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
         sqlx::query("PRAGMA foreign_keys = OFF").execute(&mut *conn).await.ctx("dropping derived data")?;
     }
     let dropped = async {
-        let mut tx = begin_write_on(&mut conn).await?;
+        let mut tx = begin_write_on(&mut *conn).await?;
         search_clear(&mut tx).await?;
         for table in DERIVED_TABLES {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await.ctx("dropping derived data")?;
@@ -1208,8 +1219,7 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
     }
     .await;
     if !PG && sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await.is_err() {
-        // Never back in the pool without its foreign keys.
-        conn.close_on_drop();
+        // Never used again without its foreign keys: the caller drops the connection.
         return Err(Error::Invalid("cannot turn foreign keys back on after dropping derived data".into()));
     }
     dropped?;
@@ -1218,13 +1228,13 @@ pub(crate) async fn reindex(pool: &DbPool, progress: &(dyn Fn(u64, u64) + Send +
     let parse = |raws: Vec<StoredRawRow>| (!raws.is_empty()).then(|| tokio::task::spawn_blocking(move || parse_raws(raws)));
     let mut last = 0i64;
     let mut done = 0u64;
-    let mut parsing = parse(read_raw_batch(&mut conn, &mut last).await?);
+    let mut parsing = parse(read_raw_batch(&mut *conn, &mut last).await?);
     while let Some(parsed) = parsing.take() {
-        parsing = parse(read_raw_batch(&mut conn, &mut last).await?);
+        parsing = parse(read_raw_batch(&mut *conn, &mut last).await?);
         let items = parsed.await.map_err(|e| Error::Invalid(format!("parsing raw messages: {e}")))??;
         done += items.len() as u64;
         let mut phases = Phases::new();
-        let mut tx = begin_write_on(&mut conn).await?;
+        let mut tx = begin_write_on(&mut *conn).await?;
         phases.mark("begin");
         derive(&mut tx, items, &mut BatchOutcome::default(), Events::Keep, &mut phases).await?;
         tx.commit().await.ctx("committing a reindex batch")?;

@@ -308,6 +308,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
+            // The writing connection's page cache (see `SqliteOwn`); the pool's are smaller.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
@@ -316,7 +317,11 @@ impl Store {
             // (the default: 1,000 pages of 4 KiB) would copy it back at nearly every commit.
             // Every 64 MiB instead, counted in the file's own pages.
             .after_connect(|conn, _| Box::pin(sqlite_connection_setup(conn)))
-            .connect_with(options.clone())
+            // Readers (the web's requests) get a small page cache each: the pool hands its
+            // connections out in turn, and each filled its own 64 MiB (quire serve on 1M
+            // messages, 10 clients on series pages rendered each time for 30 s: peak RSS 458 ->
+            // 109-116 MiB with 8 MiB, p99 27.0 -> 21.6-25.1 ms). The kernel caches the file.
+            .connect_with(options.clone().pragma("cache_size", "-8192"))
             .await
             .map_err(|source| Error::Open { target: target.clone(), source })?;
         // SQLite has no lock for migrations: two processes starting together on a new file (a
@@ -435,7 +440,10 @@ impl Store {
             self.checkpoint_soon();
             progress(done, total);
         };
-        on_backend!(self.pool, |p, m| m::reindex(p, &after_batch).await)?;
+        match (&*self.pool, &self.own) {
+            (Pool::Sqlite(_), Some(own)) => own.writer.with(async |conn| sqlite::reindex_on(conn, &after_batch).await).await?,
+            _ => on_backend!(self.pool, |p, m| m::reindex(p, &after_batch).await)?,
+        }
         if let Err(e) = self.optimize().await {
             tracing::warn!(error = %e, "the query planner's statistics were not updated");
         }
