@@ -313,9 +313,6 @@ impl Store {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            // A batch writes megabytes of compressed mail: checkpointing the WAL every 4 MB
-            // (the default: 1,000 pages of 4 KiB) would copy it back at nearly every commit.
-            // Every 64 MiB instead, counted in the file's own pages.
             .after_connect(|conn, _| Box::pin(sqlite_connection_setup(conn)))
             // Readers (the web's requests) get a small page cache each: the pool hands its
             // connections out in turn, and each filled its own 64 MiB (quire serve on 1M
