@@ -249,8 +249,7 @@ pub(crate) async fn ingest_on(conn: &mut Conn, batch: Vec<Incoming>, cursor: Opt
         let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
         derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project, diff_zstd: prepared.diff_zstd });
     }
-    insert_raws(&mut tx, &raws).await?;
-    drop(raws);
+    insert_raws(&mut tx, raws).await?;
     phases.mark("raw rows");
     derive(&mut tx, derivables, &mut out, Events::Record, &mut phases).await?;
     if let Some((key, value)) = cursor {
@@ -292,21 +291,25 @@ async fn stored_raws(conn: &mut Conn, batch: &[Incoming]) -> Result<HashMap<Stri
     Ok(stored)
 }
 
-async fn insert_raws(conn: &mut Conn, raws: &[RawRow]) -> Result<()> {
+/// Binds the rows' texts and mail by value: sqlx copies what is bound by reference before it
+/// hands a statement to SQLite's thread (`into_static`), which was a copy of every batch.
+async fn insert_raws(conn: &mut Conn, raws: Vec<RawRow>) -> Result<()> {
     let received = now();
-    for chunk in raws.chunks(INSERT_ROWS) {
+    let mut raws = raws.into_iter().peekable();
+    while raws.peek().is_some() {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO raw_messages (id, message_id, mid_hash, sha256, size, data, duplicate_of, forced_project, received) ",
         );
-        qb.push_values(chunk, |mut b, r| {
+        qb.push_values(raws.by_ref().take(INSERT_ROWS), |mut b, r| {
+            let mid_hash = text_hash(&r.message_id);
             b.push_bind(r.id)
-                .push_bind(r.message_id.as_str())
-                .push_bind(text_hash(&r.message_id))
-                .push_bind(r.sha256.as_str())
+                .push_bind(r.message_id)
+                .push_bind(mid_hash)
+                .push_bind(r.sha256)
                 .push_bind(r.size)
-                .push_bind(r.data.as_slice())
+                .push_bind(r.data)
                 .push_bind(r.duplicate_of)
-                .push_bind(r.forced_project.as_deref())
+                .push_bind(r.forced_project)
                 .push_bind(received);
         });
         qb.build().execute(&mut *conn).await.ctx("storing raw messages")?;
@@ -406,7 +409,7 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
     phases.mark("projects");
     let keys = thread_keys(conn, &news).await?;
     phases.mark("thread keys");
-    insert_messages(conn, &news, &keys).await?;
+    insert_messages(conn, &mut news, &keys).await?;
     phases.mark("message rows");
     search_index_messages(conn, &news).await?;
     phases.mark("search rows");
@@ -483,7 +486,9 @@ async fn thread_keys(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Resu
     Ok(keys)
 }
 
-async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], keys: &[String]) -> Result<()> {
+/// Takes each message's body and compressed diff out of `news` to bind them by value (see
+/// [`insert_raws`]); nothing reads them after.
+async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)], keys: &[String]) -> Result<()> {
     struct Row<'a> {
         d: &'a Derivable,
         meta: String,
@@ -492,11 +497,15 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
         files: Option<String>,
         based_on: Option<String>,
         problems: Option<String>,
+        /// The diff compressed here (when the batch came unprepared).
         diff: Option<Vec<u8>>,
         unthreaded: bool,
     }
-    let pairs: Vec<(&(Derivable, MessageMeta), &String)> = news.iter().zip(keys).collect();
-    fn prepare<'a>(&((d, meta), key): &(&'a (Derivable, MessageMeta), &'a String)) -> Result<Row<'a>> {
+    let taken: Vec<(String, Option<Vec<u8>>)> =
+        news.iter_mut().map(|(d, _)| (std::mem::take(&mut d.parsed.body), d.diff_zstd.take())).collect();
+    let pairs: Vec<(&(Derivable, MessageMeta), &String, bool)> =
+        news.iter().zip(keys).zip(&taken).map(|((n, k), (_, z))| (n, k, z.is_some())).collect();
+    fn prepare<'a>(&((d, meta), key, compressed): &(&'a (Derivable, MessageMeta), &'a String, bool)) -> Result<Row<'a>> {
         let p = &d.parsed;
         let to_json = |v: &dyn erased::Json| v.json().map_err(|e| corrupt(format!("serializing message {}", p.message_id), e));
         Ok(Row {
@@ -510,23 +519,22 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
             diff: p
                 .diff
                 .as_ref()
-                .map(|diff| match &d.diff_zstd {
-                    Some(z) => Ok(z.clone()),
-                    None => compress(diff.text.as_bytes()),
-                })
+                .filter(|_| !compressed)
+                .map(|diff| compress(diff.text.as_bytes()))
                 .transpose()
                 .map_err(|e| Error::Invalid(format!("cannot compress the diff of {}: {e}", p.message_id)))?,
             unthreaded: is_unthreaded_patch(meta),
         })
     }
     let rows = par_map(&pairs, prepare).into_iter().collect::<Result<Vec<_>>>()?;
-    for chunk in rows.chunks(INSERT_ROWS) {
+    let mut rows = rows.into_iter().zip(taken).peekable();
+    while rows.peek().is_some() {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO messages (id, message_id, mid_hash, thread_key, thread_hash, subject, from_name, from_email, \
              date, kind, in_reply_to, patch_id, diffstat, files, base_commit, based_on, pull_url, pull_branch, problems, \
              unthreaded_patch, meta, body, diff) ",
         );
-        qb.push_values(chunk, |mut b, r| {
+        qb.push_values(rows.by_ref().take(INSERT_ROWS), |mut b, (r, (body, diff_zstd))| {
             let p = &r.d.parsed;
             b.push_bind(r.d.raw_id)
                 .push_bind(p.message_id.as_str())
@@ -540,17 +548,17 @@ async fn insert_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)], key
                 .push_bind(kind_name(p.kind))
                 .push_bind(p.in_reply_to.as_deref())
                 .push_bind(p.diff.as_ref().map(|d| d.patch_id.as_str()))
-                .push_bind(r.diffstat.as_deref())
-                .push_bind(r.files.as_deref())
+                .push_bind(r.diffstat)
+                .push_bind(r.files)
                 .push_bind(p.base_commit.as_deref())
-                .push_bind(r.based_on.as_deref())
+                .push_bind(r.based_on)
                 .push_bind(p.pull.as_ref().map(|x| x.url.as_str()))
                 .push_bind(p.pull.as_ref().map(|x| x.branch.as_str()))
-                .push_bind(r.problems.as_deref())
+                .push_bind(r.problems)
                 .push_bind(r.unthreaded)
-                .push_bind(r.meta.as_str())
-                .push_bind(p.body.as_str())
-                .push_bind(r.diff.as_deref());
+                .push_bind(r.meta)
+                .push_bind(body)
+                .push_bind(diff_zstd.or(r.diff));
         });
         qb.build().execute(&mut *conn).await.ctx("storing messages")?;
     }
