@@ -324,7 +324,11 @@ impl Store {
             .busy_timeout(Duration::from_secs(30))
             // The writing connection's page cache (see `SqliteOwn`); the pool's are smaller.
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Rows a statement's thread may send ahead (sqlx: 50): reading a batch's threads
+            // with their metadata, it stopped every 50 rows until this side took them. Both
+            // real slices: 10.5k -> 7.6k voluntary context switches.
+            .row_buffer_size(4096);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .after_connect(|conn, _| Box::pin(sqlite_connection_setup(conn)))
