@@ -50,7 +50,7 @@ impl Store {
     /// thread's messages that do. `None` when there is no such message.
     pub async fn inbox_thread(&self, project: Option<&str>, message_id: &str) -> Result<Option<Vec<InboxMail>>> {
         match &*self.pool {
-            Pool::Sqlite(p) => sqlite_inbox::thread(p, project, message_id).await,
+            Pool::Sqlite(p, _) => sqlite_inbox::thread(p, project, message_id).await,
             Pool::Pg(p) => pg_inbox::thread(p, project, message_id).await,
         }
     }
@@ -63,7 +63,7 @@ impl Store {
     pub async fn inbox_search(&self, project: Option<&str>, query: &str, threads: bool) -> Result<Vec<InboxMail>> {
         let plan = Plan::read(query)?;
         match &*self.pool {
-            Pool::Sqlite(p) => sqlite_inbox::search(p, project, None, &plan, threads).await,
+            Pool::Sqlite(p, _) => sqlite_inbox::search(p, project, None, &plan, threads).await,
             Pool::Pg(p) => pg_inbox::search(p, project, None, &plan, threads).await,
         }
     }
@@ -74,7 +74,7 @@ impl Store {
     pub async fn inbox_search_thread(&self, project: Option<&str>, message_id: &str, query: &str) -> Result<Option<Vec<InboxMail>>> {
         let plan = Plan::read(query)?;
         match &*self.pool {
-            Pool::Sqlite(p) => {
+            Pool::Sqlite(p, _) => {
                 let Some(key) = sqlite_inbox::thread_key(p, project, message_id).await? else { return Ok(None) };
                 sqlite_inbox::search(p, project, Some(&key), &plan, false).await.map(Some)
             }
@@ -89,7 +89,7 @@ impl Store {
     /// bytes), oldest first; empty when there is no such message.
     pub async fn inbox_thread_ids(&self, project: Option<&str>, message_id: &str) -> Result<Vec<String>> {
         match &*self.pool {
-            Pool::Sqlite(p) => sqlite_inbox::thread_ids(p, project, message_id).await,
+            Pool::Sqlite(p, _) => sqlite_inbox::thread_ids(p, project, message_id).await,
             Pool::Pg(p) => pg_inbox::thread_ids(p, project, message_id).await,
         }
     }

@@ -75,7 +75,8 @@ pub(crate) fn change_stamp() -> i64 {
 }
 
 enum Pool {
-    Sqlite(sqlite::DbPool),
+    /// The pool (the web's readers) and the connections imports write on (see [`SqliteOwn`]).
+    Sqlite(sqlite::DbPool, std::sync::Arc<SqliteOwn>),
     Pg(pg::DbPool),
 }
 
@@ -84,7 +85,7 @@ enum Pool {
 macro_rules! on_backend {
     ($self:expr, |$pool:ident, $m:ident| $body:expr) => {
         match &*$self {
-            Pool::Sqlite($pool) => {
+            Pool::Sqlite($pool, _) => {
                 use crate::sqlite as $m;
                 $body
             }
@@ -143,8 +144,6 @@ pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN
 pub struct Store {
     pool: std::sync::Arc<Pool>,
     target: String,
-    /// SQLite: the connections of imports and of their checkpoints (`None` on PostgreSQL).
-    own: Option<std::sync::Arc<SqliteOwn>>,
 }
 
 /// The SQLite connections a store keeps outside its pool: one that imports write on, one
@@ -367,7 +366,7 @@ impl Store {
             pending: Default::default(),
             running: Default::default(),
         };
-        Ok(Store { pool: std::sync::Arc::new(Pool::Sqlite(pool)), target, own: Some(std::sync::Arc::new(own)) })
+        Ok(Store { pool: std::sync::Arc::new(Pool::Sqlite(pool, std::sync::Arc::new(own))), target })
     }
 
     async fn open_pg(url: &str) -> Result<Store> {
@@ -381,13 +380,13 @@ impl Store {
             .await
             .map_err(|source| Error::Open { target: target.clone(), source })?;
         pg::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source })?;
-        Ok(Store { pool: std::sync::Arc::new(Pool::Pg(pool)), target, own: None })
+        Ok(Store { pool: std::sync::Arc::new(Pool::Pg(pool)), target })
     }
 
     /// "sqlite" or "postgres".
     pub fn backend(&self) -> &'static str {
         match *self.pool {
-            Pool::Sqlite(_) => "sqlite",
+            Pool::Sqlite(..) => "sqlite",
             Pool::Pg(_) => "postgres",
         }
     }
@@ -400,12 +399,12 @@ impl Store {
     /// Closes the connections (waits for the ones in use).
     pub async fn close(&self) {
         match &*self.pool {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p, own) => {
+                p.close().await;
+                own.writer.close().await;
+                own.checkpointer.close().await;
+            }
             Pool::Pg(p) => p.close().await,
-        }
-        if let Some(own) = &self.own {
-            own.writer.close().await;
-            own.checkpointer.close().await;
         }
     }
 
@@ -417,9 +416,9 @@ impl Store {
     /// As [`Store::ingest`], and sets cursor `key` to `value` in the same transaction, so a
     /// crash never records a cursor past mail that was not stored.
     pub async fn ingest_with_cursor(&self, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
-        let outcome = match (&*self.pool, &self.own) {
-            (Pool::Sqlite(_), Some(own)) => own.writer.with(async |conn| sqlite::ingest_on(conn, batch, cursor).await).await?,
-            _ => on_backend!(self.pool, |p, m| m::ingest(p, batch, cursor).await)?,
+        let outcome = match &*self.pool {
+            Pool::Sqlite(_, own) => own.writer.with(async |conn| sqlite::ingest_on(conn, batch, cursor).await).await?,
+            Pool::Pg(p) => pg::ingest(p, batch, cursor).await?,
         };
         self.checkpoint_soon();
         Ok(outcome)
@@ -429,7 +428,7 @@ impl Store {
     /// once more when it ends (see [`SqliteOwn`]). SQLite only; needs a tokio runtime.
     fn checkpoint_soon(&self) {
         use std::sync::atomic::Ordering::SeqCst;
-        let Some(own) = &self.own else { return };
+        let Pool::Sqlite(_, own) = &*self.pool else { return };
         own.pending.store(true, SeqCst);
         if own.running.swap(true, SeqCst) {
             return;
@@ -455,9 +454,9 @@ impl Store {
             self.checkpoint_soon();
             progress(done, total);
         };
-        match (&*self.pool, &self.own) {
-            (Pool::Sqlite(_), Some(own)) => own.writer.with(async |conn| sqlite::reindex_on(conn, &after_batch).await).await?,
-            _ => on_backend!(self.pool, |p, m| m::reindex(p, &after_batch).await)?,
+        match &*self.pool {
+            Pool::Sqlite(_, own) => own.writer.with(async |conn| sqlite::reindex_on(conn, &after_batch).await).await?,
+            Pool::Pg(p) => pg::reindex(p, &after_batch).await?,
         }
         if let Err(e) = self.optimize().await {
             tracing::warn!(error = %e, "the query planner's statistics were not updated");
@@ -472,21 +471,17 @@ impl Store {
     /// instead of walking the newest series first: 130 ms instead of 5 ms for `version:2` on a
     /// million messages. Sampling (`analysis_limit`, 12 ms instead of 0.8 s there) misleads it
     /// the same way: it counted 1,001 series per project where one project had 121,193.
-    /// Run after an import or a reindex, not when a
-    /// store opens: statistics of near-empty tables are worse than none. The full-text index's
+    /// Run after an import or a reindex, not when a store opens: statistics of near-empty
+    /// tables are worse than none. The full-text index's
     /// own tables keep none at all: with the counts of a young store in them, its merges
     /// slowed a 1M-message import from 162 s to 364 s. PostgreSQL's autovacuum analyzes by
     /// itself.
     pub async fn optimize(&self) -> Result<()> {
-        match (&*self.pool, &self.own) {
+        match &*self.pool {
             // On the writing connection, whose page cache holds what an import or a reindex
             // just wrote (ANALYZE reads every index whole).
-            (Pool::Sqlite(_), Some(own)) => own.writer.with(async |conn| sqlite_optimize(conn).await).await,
-            (Pool::Sqlite(pool), None) => {
-                let mut conn = pool.acquire().await.map_err(|source| Error::Db { context: "opening a connection".into(), source })?;
-                sqlite_optimize(&mut conn).await
-            }
-            (Pool::Pg(_), _) => Ok(()),
+            Pool::Sqlite(_, own) => own.writer.with(async |conn| sqlite_optimize(conn).await).await,
+            Pool::Pg(_) => Ok(()),
         }
     }
 

@@ -235,7 +235,7 @@ macro_rules! both_backends {
 /// Whether every connection the store's pool can hand out enforces foreign keys (always true
 /// on PostgreSQL): holds all of them at once, so the one a rebuild used is among them.
 pub async fn foreign_keys_everywhere(store: &Store) -> Result<bool> {
-    let crate::Pool::Sqlite(pool) = &*store.pool else { return Ok(true) };
+    let crate::Pool::Sqlite(pool, _) = &*store.pool else { return Ok(true) };
     let mut held = Vec::new();
     for _ in 0..pool.options().get_max_connections() {
         held.push(pool.acquire().await.map_err(|e| Error::Invalid(format!("acquiring a connection: {e}")))?);
@@ -255,7 +255,7 @@ pub async fn foreign_keys_everywhere(store: &Store) -> Result<bool> {
 /// of the rarest kind (in one series), so that a series missing its text, holding a stale
 /// text, or a series gone still matching shows. Always empty on PostgreSQL (no such table).
 pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<String>> {
-    let crate::Pool::Sqlite(pool) = &*store.pool else { return Ok(Vec::new()) };
+    let crate::Pool::Sqlite(pool, _) = &*store.pool else { return Ok(Vec::new()) };
     let fail = |what: &'static str| move |e: sqlx::Error| Error::Invalid(format!("{what}: {e}"));
     let mut conn = pool.acquire().await.map_err(fail("acquiring a connection"))?;
     let fill = format!("INSERT INTO temp.fresh_series_fts (rowid, subject, body) {} GROUP BY sm.series_id", crate::sqlite::SERIES_TEXT);
@@ -310,7 +310,7 @@ pub async fn counted_projects(store: &Store) -> Result<Vec<(String, u64, u64)>> 
                (SELECT COUNT(*) FROM message_projects mp WHERE mp.project_id = p.id) FROM projects p ORDER BY p.name";
     let fail = |e: sqlx::Error| Error::Invalid(format!("counting projects: {e}"));
     let rows: Vec<(String, i64, i64)> = match &*store.pool {
-        crate::Pool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await.map_err(fail)?,
+        crate::Pool::Sqlite(pool, _) => sqlx::query_as(sql).fetch_all(pool).await.map_err(fail)?,
         crate::Pool::Pg(pool) => sqlx::query_as(sql).fetch_all(pool).await.map_err(fail)?,
     };
     Ok(rows.into_iter().map(|(n, s, m)| (n, s.max(0) as u64, m.max(0) as u64)).collect())
