@@ -286,9 +286,9 @@ const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 /// rows as the next one comes, so the same memory is taken and freed over and over. Purged at
 /// once (as quire did) and in transparent huge pages (mimalloc asks for them, and Debian gives
 /// them on request), each batch faulted its memory back in 2 MiB pages zeroed by the kernel:
-/// page faults were 11% of the storing thread's time, and an import of both real slices took
-/// 1.32 s (median of 9). Without huge pages and purged after 100 ms: 1.17 s, and a lower peak
-/// (204 -> 187 MiB; 1M generated messages 205 -> 186 MiB). `MIMALLOC_PURGE_DELAY` and
+/// page faults were 11% of the storing thread's time. Without huge pages and purged after
+/// 100 ms, an import of both real slices took 1.22 s instead of 1.33 s (medians of 9, run in
+/// turn) with a lower peak (203 -> 189 MiB; 1M generated messages 205 -> 186 MiB). `MIMALLOC_PURGE_DELAY` and
 /// `MIMALLOC_ALLOW_THP` in the environment still decide when set.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
