@@ -11,7 +11,9 @@ use crate::dwarf::{read_enum, read_layouts};
 use crate::error::{Error, Result, io};
 use crate::git::{changed_paths, directories_needed, extract_tree, resolve_commit};
 use crate::layout::TypeLayout;
-use crate::report::{CompileFailure, ConfigurationReport, Report, Revision, Shape, TypeChange, TypeStatus};
+use crate::report::{
+    CompileFailure, ConfigurationReport, Report, Revision, Shape, TypeChange, TypeStatus,
+};
 
 /// Compares the public headers of `before` and `after` in the git repository at `repo`: only
 /// headers matching `cfg.headers` that differ between the two are built. Read-only for the
@@ -27,12 +29,19 @@ pub fn check_revisions(repo: &Path, before: &str, after: &str, cfg: &AbiConfig) 
         .filter(|p| matcher.is_match(p))
         .collect();
     headers.sort();
-    let mut report =
-        Report { before: before_commit.clone(), after: after_commit.clone(), headers, configurations: Vec::new() };
+    let mut report = Report {
+        before: before_commit.clone(),
+        after: after_commit.clone(),
+        headers,
+        configurations: Vec::new(),
+    };
     if report.headers.is_empty() {
         return Ok(report);
     }
-    let scratch = tempfile::Builder::new().prefix("quire-abi-").tempdir().map_err(io("creating a temporary directory"))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("quire-abi-")
+        .tempdir()
+        .map_err(io("creating a temporary directory"))?;
     let before_tree = scratch.path().join("before");
     let after_tree = scratch.path().join("after");
     let dirs = directories_needed(&cfg.headers, &cfg.include_dirs);
@@ -78,12 +87,17 @@ pub fn check_trees(
     let mut jobs = Vec::new();
     for (config, (target, defines)) in configs.iter().enumerate() {
         for header in 0..headers.len() {
-            for (revision, tree) in [(Revision::Before, &before_tree), (Revision::After, &after_tree)] {
+            for (revision, tree) in
+                [(Revision::Before, &before_tree), (Revision::After, &after_tree)]
+            {
                 jobs.push(Job { config, header, revision, tree, target, defines });
             }
         }
     }
-    let scratch = tempfile::Builder::new().prefix("quire-abi-build-").tempdir().map_err(io("creating a temporary directory"))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("quire-abi-build-")
+        .tempdir()
+        .map_err(io("creating a temporary directory"))?;
     let sides = run_jobs(&jobs, headers, cfg, scratch.path())?;
     let mut reports = Vec::new();
     for (config, (target, defines)) in configs.iter().enumerate() {
@@ -98,7 +112,14 @@ pub fn check_trees(
         for (index, header) in headers.iter().enumerate() {
             let before = sides.get(&(config, index, Revision::Before)).unwrap_or(&Side::Absent);
             let after = sides.get(&(config, index, Revision::After)).unwrap_or(&Side::Absent);
-            collect_side_types(header, before, after, &mut report, &mut before_types, &mut after_types);
+            collect_side_types(
+                header,
+                before,
+                after,
+                &mut report,
+                &mut before_types,
+                &mut after_types,
+            );
         }
         report.types = type_changes(&before_types, &after_types);
         reports.push(report);
@@ -120,7 +141,10 @@ fn run_jobs(
     let next = AtomicUsize::new(0);
     let results: Mutex<HashMap<(usize, usize, Revision), Side>> = Mutex::new(HashMap::new());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(jobs.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(jobs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -188,7 +212,10 @@ const PROBE_ENUM: &str = "__quire_abi_alignments";
 /// told from an unpacked one. The probe declares an enum whose values are `_Alignof` of
 /// every type read, and the compiler's answer replaces the computed one. If the probe does
 /// not build, the computed alignments stay.
-pub fn build_layouts(build: &Build<'_>, workdir: &Path) -> Result<std::result::Result<Vec<TypeLayout>, String>> {
+pub fn build_layouts(
+    build: &Build<'_>,
+    workdir: &Path,
+) -> Result<std::result::Result<Vec<TypeLayout>, String>> {
     let what = format!("{} for {}", build.header, build.target.triple);
     let mut layouts = match compile(build, workdir)? {
         Outcome::Failed(message) => return Ok(Err(message)),
@@ -204,8 +231,12 @@ pub fn build_layouts(build: &Build<'_>, workdir: &Path) -> Result<std::result::R
     probe.push_str("};\n");
     if let Outcome::Object(bytes) = compile_with_epilogue(build, workdir, &probe)? {
         for enumerator in read_enum(&bytes, PROBE_ENUM, &what)? {
-            let index = enumerator.name.strip_prefix("__quire_abi_align_").and_then(|i| i.parse::<usize>().ok());
-            let (Some(layout), Ok(alignment)) = (index.and_then(|i| layouts.get_mut(i)), u64::try_from(enumerator.value))
+            let index = enumerator
+                .name
+                .strip_prefix("__quire_abi_align_")
+                .and_then(|i| i.parse::<usize>().ok());
+            let (Some(layout), Ok(alignment)) =
+                (index.and_then(|i| layouts.get_mut(i)), u64::try_from(enumerator.value))
             else {
                 continue;
             };
@@ -246,7 +277,9 @@ fn collect_side_types(
             breaking: matches!(before, Side::Types(_)),
         });
     }
-    let own = |types: &[TypeLayout]| -> Vec<TypeLayout> { types.iter().filter(|t| t.file == header).cloned().collect() };
+    let own = |types: &[TypeLayout]| -> Vec<TypeLayout> {
+        types.iter().filter(|t| t.file == header).cloned().collect()
+    };
     match (before, after) {
         (Side::Types(b), Side::Types(a)) => {
             merge(before_types, b.to_vec());
@@ -275,23 +308,34 @@ fn shape(t: &TypeLayout) -> Shape {
 
 /// Pairs each type before with its counterpart after: same name in the same header first,
 /// then same name in another header (a type moved between headers is the same type to C).
-fn pair_types<'a>(before: &'a [TypeLayout], after: &'a [TypeLayout]) -> Vec<(Option<&'a TypeLayout>, Option<&'a TypeLayout>)> {
+fn pair_types<'a>(
+    before: &'a [TypeLayout],
+    after: &'a [TypeLayout],
+) -> Vec<(Option<&'a TypeLayout>, Option<&'a TypeLayout>)> {
     let mut used = vec![false; after.len()];
     let mut partner: Vec<Option<usize>> = vec![None; before.len()];
     for same_header in [true, false] {
-        let same = |o: &TypeLayout, n: &TypeLayout| o.name == n.name && (!same_header || o.file == n.file);
+        let same =
+            |o: &TypeLayout, n: &TypeLayout| o.name == n.name && (!same_header || o.file == n.file);
         for (i, old) in before.iter().enumerate() {
             if partner.get(i).copied().flatten().is_some() {
                 continue;
             }
-            let found = after.iter().enumerate().find(|(j, new)| !used.get(*j).copied().unwrap_or(true) && same(old, new));
+            let found = after
+                .iter()
+                .enumerate()
+                .find(|(j, new)| !used.get(*j).copied().unwrap_or(true) && same(old, new));
             if let Some((j, _)) = found {
                 used[j] = true;
                 partner[i] = Some(j);
             }
         }
     }
-    let mut pairs: Vec<_> = before.iter().zip(&partner).map(|(old, p)| (Some(old), p.and_then(|j| after.get(j)))).collect();
+    let mut pairs: Vec<_> = before
+        .iter()
+        .zip(&partner)
+        .map(|(old, p)| (Some(old), p.and_then(|j| after.get(j))))
+        .collect();
     pairs.extend(after.iter().zip(&used).filter(|(_, u)| !**u).map(|(new, _)| (None, Some(new))));
     pairs
 }

@@ -3,7 +3,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::config::Target;
-use crate::error::{Error, io, Result};
+use crate::error::{Error, Result, io};
 
 /// How many lines of clang's diagnostics a report keeps: the first error and its context are
 /// what a reviewer needs; the rest usually follows from it.
@@ -64,7 +64,12 @@ pub fn compile_with_epilogue(build: &Build<'_>, workdir: &Path, epilogue: &str) 
     compile_source(build, workdir, epilogue, "-probe")
 }
 
-fn compile_source(build: &Build<'_>, workdir: &Path, epilogue: &str, suffix: &str) -> Result<Outcome> {
+fn compile_source(
+    build: &Build<'_>,
+    workdir: &Path,
+    epilogue: &str,
+    suffix: &str,
+) -> Result<Outcome> {
     let stem = format!(
         "{}-{}-{:x}{suffix}",
         build.target.name.replace(['/', ' '], "_"),
@@ -75,8 +80,7 @@ fn compile_source(build: &Build<'_>, workdir: &Path, epilogue: &str, suffix: &st
     let object = workdir.join(format!("{stem}.o"));
     let mut tu = translation_unit(build.tree, build.header, build.prelude);
     tu.push_str(epilogue);
-    std::fs::write(&source, tu)
-        .map_err(io(format!("writing {}", source.display())))?;
+    std::fs::write(&source, tu).map_err(io(format!("writing {}", source.display())))?;
     let mut cmd = Command::new(build.clang);
     cmd.arg(format!("--target={}", build.target.triple))
         .args(["-ffreestanding", "-g", "-c", "-fno-eliminate-unused-debug-types"])
@@ -126,7 +130,8 @@ pub fn diagnostic(stderr: &str, tree: &Path, workdir: &Path) -> String {
     }
     let first_error = lines.iter().position(|l| l.contains("error:")).unwrap_or(0);
     let start = first_error.saturating_sub(CHAIN_LINES);
-    let kept: Vec<&str> = lines.iter().skip(start).take(DIAGNOSTIC_LINES).map(String::as_str).collect();
+    let kept: Vec<&str> =
+        lines.iter().skip(start).take(DIAGNOSTIC_LINES).map(String::as_str).collect();
     if kept.is_empty() { "clang failed without a message".to_owned() } else { kept.join("\n") }
 }
 
@@ -184,7 +189,10 @@ mod tests {
                       root:x:0:0:hunter2\n^\n";
         let message = diagnostic(stderr, Path::new("/t"), Path::new("/w"));
         assert!(message.contains("evil.h:1:10: note"), "{message}");
-        assert!(message.contains("#include \"/etc/secret\""), "lines of the tree are quoted: {message}");
+        assert!(
+            message.contains("#include \"/etc/secret\""),
+            "lines of the tree are quoted: {message}"
+        );
         assert!(message.contains("/etc/secret:1:1: error: unknown type name 'root'"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
 

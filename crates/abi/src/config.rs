@@ -112,7 +112,11 @@ mod tests {
         assert_eq!(Target::resolve("riscv64-linux-gnu").expect("triple").name, "riscv64-linux-gnu");
         assert!(Target::resolve("sparc").is_err());
         let none = AbiConfig { targets: Vec::new(), ..AbiConfig::default() };
-        assert_eq!(none.resolved_targets().map(|t| t.len()).ok(), Some(4), "no target means the defaults");
+        assert_eq!(
+            none.resolved_targets().map(|t| t.len()).ok(),
+            Some(4),
+            "no target means the defaults"
+        );
     }
 
     #[test]
@@ -126,12 +130,16 @@ mod tests {
         assert_eq!(cfg.targets.len(), 4, "targets default when absent");
         assert_eq!(cfg.effective_macro_sets().len(), 2);
         assert_eq!(cfg.clang, PathBuf::from("/usr/bin/clang"));
-        assert!(toml::from_str::<AbiConfig>("header = []").is_err(), "a misspelt key is refused, not ignored");
+        assert!(
+            toml::from_str::<AbiConfig>("header = []").is_err(),
+            "a misspelt key is refused, not ignored"
+        );
     }
 
     #[test]
     fn double_star_glob_matches_nested_public_headers_only() {
-        let cfg = AbiConfig { headers: vec!["xen/include/public/**/*.h".into()], ..AbiConfig::default() };
+        let cfg =
+            AbiConfig { headers: vec!["xen/include/public/**/*.h".into()], ..AbiConfig::default() };
         let m = cfg.header_matcher().expect("glob");
         assert!(m.is_match("xen/include/public/xen.h"));
         assert!(m.is_match("xen/include/public/arch-x86/xen.h"));

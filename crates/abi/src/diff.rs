@@ -14,29 +14,77 @@ pub struct BitField {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum LayoutChange {
-    Kind { before: TypeKind, after: TypeKind },
-    Size { before: u64, after: u64 },
-    Alignment { before: u64, after: u64 },
-    TrailingPadding { before: u64, after: u64 },
-    MemberAdded { member: MemberLayout },
-    MemberRemoved { member: MemberLayout },
-    MemberOffset { member: String, before: u64, after: u64 },
-    MemberBitField { member: String, before: Option<BitField>, after: Option<BitField> },
-    MemberSize { member: String, before: u64, after: u64 },
+    Kind {
+        before: TypeKind,
+        after: TypeKind,
+    },
+    Size {
+        before: u64,
+        after: u64,
+    },
+    Alignment {
+        before: u64,
+        after: u64,
+    },
+    TrailingPadding {
+        before: u64,
+        after: u64,
+    },
+    MemberAdded {
+        member: MemberLayout,
+    },
+    MemberRemoved {
+        member: MemberLayout,
+    },
+    MemberOffset {
+        member: String,
+        before: u64,
+        after: u64,
+    },
+    MemberBitField {
+        member: String,
+        before: Option<BitField>,
+        after: Option<BitField>,
+    },
+    MemberSize {
+        member: String,
+        before: u64,
+        after: u64,
+    },
     /// Only when the types differ after typedefs are looked through: `uint32_t` becoming
     /// `unsigned int` is the same type, `uint64_aligned_t` becoming `uint64_t` shows up as the
     /// offsets it moves, not here.
-    MemberType { member: String, before: String, after: String },
+    MemberType {
+        member: String,
+        before: String,
+        after: String,
+    },
     /// The same type under another name (`uint64_aligned_t` to `uint64_t`): no change by
     /// itself, so only listed next to real changes of the type, where it is often their cause.
-    MemberTypeSpelling { member: String, before: String, after: String },
-    EnumeratorAdded { name: String, value: i128 },
-    EnumeratorRemoved { name: String, value: i128 },
-    EnumeratorValue { name: String, before: i128, after: i128 },
+    MemberTypeSpelling {
+        member: String,
+        before: String,
+        after: String,
+    },
+    EnumeratorAdded {
+        name: String,
+        value: i128,
+    },
+    EnumeratorRemoved {
+        name: String,
+        value: i128,
+    },
+    EnumeratorValue {
+        name: String,
+        before: i128,
+        after: i128,
+    },
     /// A member change that only uses bytes the old layout had reserved (`resv`, `pad`,
     /// `reserved`...), with the type's size and alignment unchanged: how UAPI and hypercall
     /// structs grow without breaking anyone (io_uring's `cq_flags` took `resv[2]` this way).
-    InReservedBytes { inner: Box<LayoutChange> },
+    InReservedBytes {
+        inner: Box<LayoutChange>,
+    },
 }
 
 impl LayoutChange {
@@ -66,10 +114,15 @@ pub fn compare_layouts(before: &TypeLayout, after: &TypeLayout) -> Vec<LayoutCha
         changes.push(LayoutChange::Alignment { before: before.alignment, after: after.alignment });
     }
     if before.kind != TypeKind::Enum && before.trailing_padding() != after.trailing_padding() {
-        changes.push(LayoutChange::TrailingPadding { before: before.trailing_padding(), after: after.trailing_padding() });
+        changes.push(LayoutChange::TrailingPadding {
+            before: before.trailing_padding(),
+            after: after.trailing_padding(),
+        });
     }
     let members = member_changes(&before.members, &after.members);
-    let same_footprint = before.kind == after.kind && before.size == after.size && before.alignment == after.alignment;
+    let same_footprint = before.kind == after.kind
+        && before.size == after.size
+        && before.alignment == after.alignment;
     if same_footprint {
         let reserved = reserved_bytes(before);
         changes.extend(members.into_iter().map(|c| mark_reserved_use(c, before, after, &reserved)));
@@ -88,13 +141,13 @@ fn respelled_members(before: &[MemberLayout], after: &[MemberLayout]) -> Vec<Lay
         .iter()
         .filter_map(|old| {
             let new = after.iter().find(|m| m.name == old.name)?;
-            (old.canonical_type == new.canonical_type && old.type_name != new.type_name).then(|| {
-                LayoutChange::MemberTypeSpelling {
+            (old.canonical_type == new.canonical_type && old.type_name != new.type_name).then(
+                || LayoutChange::MemberTypeSpelling {
                     member: old.name.clone(),
                     before: old.type_name.clone(),
                     after: new.type_name.clone(),
-                }
-            })
+                },
+            )
         })
         .collect()
 }
@@ -108,14 +161,26 @@ fn member_changes(before: &[MemberLayout], after: &[MemberLayout]) -> Vec<Layout
         };
         let member = || old.name.clone();
         if old.offset != new.offset {
-            changes.push(LayoutChange::MemberOffset { member: member(), before: old.offset, after: new.offset });
+            changes.push(LayoutChange::MemberOffset {
+                member: member(),
+                before: old.offset,
+                after: new.offset,
+            });
         }
         let (old_bits, new_bits) = (bit_field(old), bit_field(new));
         if old_bits != new_bits {
-            changes.push(LayoutChange::MemberBitField { member: member(), before: old_bits, after: new_bits });
+            changes.push(LayoutChange::MemberBitField {
+                member: member(),
+                before: old_bits,
+                after: new_bits,
+            });
         }
         if old.size != new.size {
-            changes.push(LayoutChange::MemberSize { member: member(), before: old.size, after: new.size });
+            changes.push(LayoutChange::MemberSize {
+                member: member(),
+                before: old.size,
+                after: new.size,
+            });
         }
         if old.canonical_type != new.canonical_type {
             changes.push(LayoutChange::MemberType {
@@ -141,7 +206,8 @@ fn enumerator_changes(before: &TypeLayout, after: &TypeLayout) -> Vec<LayoutChan
     let mut changes = Vec::new();
     for old in &before.enumerators {
         match after.enumerators.iter().find(|e| e.name == old.name) {
-            None => changes.push(LayoutChange::EnumeratorRemoved { name: old.name.clone(), value: old.value }),
+            None => changes
+                .push(LayoutChange::EnumeratorRemoved { name: old.name.clone(), value: old.value }),
             Some(new) if new.value != old.value => changes.push(LayoutChange::EnumeratorValue {
                 name: old.name.clone(),
                 before: old.value,
@@ -152,7 +218,8 @@ fn enumerator_changes(before: &TypeLayout, after: &TypeLayout) -> Vec<LayoutChan
     }
     for new in &after.enumerators {
         if !before.enumerators.iter().any(|e| e.name == new.name) {
-            changes.push(LayoutChange::EnumeratorAdded { name: new.name.clone(), value: new.value });
+            changes
+                .push(LayoutChange::EnumeratorAdded { name: new.name.clone(), value: new.value });
         }
     }
     changes
@@ -190,8 +257,14 @@ fn within(ranges: &[(u64, u64)], start: u64, end: u64) -> bool {
     ranges.iter().any(|(s, e)| *s <= start && end <= *e)
 }
 
-fn mark_reserved_use(change: LayoutChange, before: &TypeLayout, after: &TypeLayout, reserved: &[(u64, u64)]) -> LayoutChange {
-    let after_member_within = |name: &str| after.member(name).is_some_and(|m| within(reserved, m.offset, m.end()));
+fn mark_reserved_use(
+    change: LayoutChange,
+    before: &TypeLayout,
+    after: &TypeLayout,
+    reserved: &[(u64, u64)],
+) -> LayoutChange {
+    let after_member_within =
+        |name: &str| after.member(name).is_some_and(|m| within(reserved, m.offset, m.end()));
     let uses_reserved = match &change {
         LayoutChange::MemberRemoved { member } => is_reserved_name(&member.name),
         LayoutChange::MemberAdded { member } => within(reserved, member.offset, member.end()),
@@ -199,7 +272,8 @@ fn mark_reserved_use(change: LayoutChange, before: &TypeLayout, after: &TypeLayo
         | LayoutChange::MemberSize { member, .. }
         | LayoutChange::MemberType { member, .. }
         | LayoutChange::MemberBitField { member, .. } => {
-            before.member(member).is_some_and(|m| is_reserved_name(&m.name)) && after_member_within(member)
+            before.member(member).is_some_and(|m| is_reserved_name(&m.name))
+                && after_member_within(member)
         }
         _ => false,
     };
@@ -212,7 +286,21 @@ mod tests {
 
     #[test]
     fn reserved_names_of_kernel_and_xen_headers() {
-        for name in ["resv", "resv2", "__resv", "reserved", "rsvd1", "pad", "_pad0", "__pad2", "padding", "unused", "spare", "u.pad", "reserved_1"] {
+        for name in [
+            "resv",
+            "resv2",
+            "__resv",
+            "reserved",
+            "rsvd1",
+            "pad",
+            "_pad0",
+            "__pad2",
+            "padding",
+            "unused",
+            "spare",
+            "u.pad",
+            "reserved_1",
+        ] {
             assert!(is_reserved_name(name), "{name}");
         }
         for name in ["flags", "paddr", "result", "upad", "padded_len", "resv_ptr"] {

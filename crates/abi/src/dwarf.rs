@@ -27,7 +27,8 @@ impl gimli::read::Relocate for Relocations<'_> {
     }
 }
 
-type Reader<'a> = gimli::RelocateReader<gimli::EndianSlice<'a, gimli::RunTimeEndian>, Relocations<'a>>;
+type Reader<'a> =
+    gimli::RelocateReader<gimli::EndianSlice<'a, gimli::RunTimeEndian>, Relocations<'a>>;
 
 /// Every struct, union and enum declared in a file under `tree_root`, laid out for `triple`
 /// (the triple decides scalar alignment, which DWARF does not record). `what` names the
@@ -36,7 +37,12 @@ type Reader<'a> = gimli::RelocateReader<gimli::EndianSlice<'a, gimli::RunTimeEnd
 /// Alignment is computed from the members; DWARF does not say whether a struct was packed, so
 /// a packed struct whose members happen to sit at natural offsets gets its natural alignment
 /// here. [`crate::check::build_layouts`] asks clang for the exact figure afterwards.
-pub fn read_layouts(object_bytes: &[u8], tree_root: &Path, triple: &str, what: &str) -> Result<Vec<TypeLayout>> {
+pub fn read_layouts(
+    object_bytes: &[u8],
+    tree_root: &Path,
+    triple: &str,
+    what: &str,
+) -> Result<Vec<TypeLayout>> {
     let root = normalize(tree_root);
     let mut layouts = Vec::new();
     for_each_unit(object_bytes, triple, what, |dies, files| {
@@ -56,7 +62,10 @@ pub fn read_enum(object_bytes: &[u8], name: &str, what: &str) -> Result<Vec<Enum
     for_each_unit(object_bytes, "", what, |dies, _| {
         for offset in &dies.order {
             let Some(die) = dies.die(*offset) else { continue };
-            if die.tag == dw::DW_TAG_enumeration_type && die.name.as_deref() == Some(name) && found.is_empty() {
+            if die.tag == dw::DW_TAG_enumeration_type
+                && die.name.as_deref() == Some(name)
+                && found.is_empty()
+            {
                 found = dies.enumerators(die);
             }
         }
@@ -72,13 +81,20 @@ fn for_each_unit(
 ) -> Result<()> {
     let object_error = |message: String| Error::Object { what: what.to_owned(), message };
     let file = object::File::parse(object_bytes).map_err(|e| object_error(e.to_string()))?;
-    let endian = if file.is_little_endian() { gimli::RunTimeEndian::Little } else { gimli::RunTimeEndian::Big };
+    let endian = if file.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
     let sections = gimli::DwarfSections::load(|id| -> std::result::Result<_, Error> {
         match file.section_by_name(id.name()) {
             Some(section) => {
-                let data = section.uncompressed_data().map_err(|e| object_error(format!("{}: {e}", id.name())))?;
-                let relocations =
-                    section.relocation_map().map_err(|e| object_error(format!("relocations of {}: {e}", id.name())))?;
+                let data = section
+                    .uncompressed_data()
+                    .map_err(|e| object_error(format!("{}: {e}", id.name())))?;
+                let relocations = section
+                    .relocation_map()
+                    .map_err(|e| object_error(format!("relocations of {}: {e}", id.name())))?;
                 Ok((data, relocations))
             }
             None => Ok((Cow::Borrowed(&[][..]), object::read::RelocationMap::default())),
@@ -159,7 +175,12 @@ struct Dies {
 const MAX_DEPTH: usize = 64;
 
 impl Dies {
-    fn read(dwarf: &gimli::Dwarf<Reader<'_>>, unit: &gimli::Unit<Reader<'_>>, triple: &str, little_endian: bool) -> gimli::Result<Dies> {
+    fn read(
+        dwarf: &gimli::Dwarf<Reader<'_>>,
+        unit: &gimli::Unit<Reader<'_>>,
+        triple: &str,
+        little_endian: bool,
+    ) -> gimli::Result<Dies> {
         let mut dies = HashMap::new();
         let mut order = Vec::new();
         let mut stack: Vec<usize> = Vec::new();
@@ -220,7 +241,9 @@ impl Dies {
         let mut typedef_of: HashMap<usize, (&str, Option<u64>)> = HashMap::new();
         for offset in &self.order {
             let Some(die) = self.die(*offset) else { continue };
-            if let (dw::DW_TAG_typedef, Some(name), Some(target)) = (die.tag, die.name.as_deref(), die.type_ref) {
+            if let (dw::DW_TAG_typedef, Some(name), Some(target)) =
+                (die.tag, die.name.as_deref(), die.type_ref)
+            {
                 typedef_of.entry(target).or_insert((name, die.decl_file));
             }
         }
@@ -236,7 +259,9 @@ impl Dies {
                 (None, Some((typedef, file))) => ((*typedef).to_owned(), file.or(die.decl_file)),
                 (None, None) => continue,
             };
-            let Some(file) = decl_file.and_then(|i| files.get(&i)).and_then(|p| relative_to(p, root)) else {
+            let Some(file) =
+                decl_file.and_then(|i| files.get(&i)).and_then(|p| relative_to(p, root))
+            else {
                 continue;
             };
             out.push(self.layout(*offset, die, name, kind, file));
@@ -244,7 +269,14 @@ impl Dies {
         out
     }
 
-    fn layout(&self, offset: usize, die: &Die, name: String, kind: TypeKind, file: String) -> TypeLayout {
+    fn layout(
+        &self,
+        offset: usize,
+        die: &Die,
+        name: String,
+        kind: TypeKind,
+        file: String,
+    ) -> TypeLayout {
         let (alignment, packed) = match kind {
             TypeKind::Enum => (self.align_of(offset, 0), false),
             TypeKind::Struct | TypeKind::Union => self.aggregate_alignment(offset, 0),
@@ -256,7 +288,16 @@ impl Dies {
         } else {
             self.flatten_members(die, 0, "", &mut members, 0);
         }
-        TypeLayout { name, kind, file, size: die.byte_size.unwrap_or(0), alignment, packed, members, enumerators }
+        TypeLayout {
+            name,
+            kind,
+            file,
+            size: die.byte_size.unwrap_or(0),
+            alignment,
+            packed,
+            members,
+            enumerators,
+        }
     }
 
     fn enumerators(&self, die: &Die) -> Vec<Enumerator> {
@@ -290,7 +331,14 @@ impl Dies {
 
     /// Members in declaration order, descending into members of anonymous struct/union type so
     /// that each field a C program can name gets its own line.
-    fn flatten_members(&self, die: &Die, base_bits: u64, prefix: &str, out: &mut Vec<MemberLayout>, depth: usize) {
+    fn flatten_members(
+        &self,
+        die: &Die,
+        base_bits: u64,
+        prefix: &str,
+        out: &mut Vec<MemberLayout>,
+        depth: usize,
+    ) {
         if depth > MAX_DEPTH {
             return;
         }
@@ -299,10 +347,10 @@ impl Dies {
                 continue;
             }
             let member = self.member(child, base_bits, prefix);
-            let anonymous_aggregate = child
-                .type_ref
-                .and_then(|t| self.die(t))
-                .filter(|t| matches!(t.tag, dw::DW_TAG_structure_type | dw::DW_TAG_union_type) && t.name.is_none());
+            let anonymous_aggregate = child.type_ref.and_then(|t| self.die(t)).filter(|t| {
+                matches!(t.tag, dw::DW_TAG_structure_type | dw::DW_TAG_union_type)
+                    && t.name.is_none()
+            });
             match (&child.name, anonymous_aggregate) {
                 (Some(name), Some(inner)) => {
                     let inner_prefix = format!("{prefix}{name}.");
@@ -310,7 +358,13 @@ impl Dies {
                     out.push(member);
                     self.flatten_members(inner, offset_bits, &inner_prefix, out, depth + 1);
                 }
-                (None, Some(inner)) => self.flatten_members(inner, member.offset.saturating_mul(8), prefix, out, depth + 1),
+                (None, Some(inner)) => self.flatten_members(
+                    inner,
+                    member.offset.saturating_mul(8),
+                    prefix,
+                    out,
+                    depth + 1,
+                ),
                 _ => out.push(member),
             }
         }
@@ -318,14 +372,17 @@ impl Dies {
 
     fn member(&self, die: &Die, base_bits: u64, prefix: &str) -> MemberLayout {
         let type_size = die.type_ref.and_then(|t| self.size_of(t, 0)).unwrap_or(0);
-        let location_bits = base_bits.saturating_add(die.member_location.unwrap_or(0).saturating_mul(8));
+        let location_bits =
+            base_bits.saturating_add(die.member_location.unwrap_or(0).saturating_mul(8));
         let bit_field = die.bit_size.map(|width| {
             let start = match (die.data_bit_offset, die.legacy_bit_offset) {
                 (Some(data_bit), _) => base_bits.saturating_add(data_bit),
                 (None, Some(from_msb)) => {
                     let storage_bits = die.byte_size.unwrap_or(type_size).saturating_mul(8);
                     if self.little_endian {
-                        location_bits.saturating_add(storage_bits).saturating_sub(from_msb.saturating_add(width))
+                        location_bits
+                            .saturating_add(storage_bits)
+                            .saturating_sub(from_msb.saturating_add(width))
                     } else {
                         location_bits.saturating_add(from_msb)
                     }
@@ -346,8 +403,12 @@ impl Dies {
             bit_size: bit_field.map(|b| b.1),
             size: type_size,
             alignment: die.alignment.map_or(type_alignment, |a| a.max(type_alignment)),
-            type_name: die.type_ref.map_or_else(|| "void".to_owned(), |t| self.type_name(t, false, 0)),
-            canonical_type: die.type_ref.map_or_else(|| "void".to_owned(), |t| self.type_name(t, true, 0)),
+            type_name: die
+                .type_ref
+                .map_or_else(|| "void".to_owned(), |t| self.type_name(t, false, 0)),
+            canonical_type: die
+                .type_ref
+                .map_or_else(|| "void".to_owned(), |t| self.type_name(t, true, 0)),
         }
     }
 
@@ -363,7 +424,11 @@ impl Dies {
             dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => Some(self.address_size),
             dw::DW_TAG_array_type => {
                 let element = self.size_of(die.type_ref?, depth + 1)?;
-                Some(self.array_counts(die).iter().fold(element, |acc, n| acc.saturating_mul(n.unwrap_or(0))))
+                Some(
+                    self.array_counts(die)
+                        .iter()
+                        .fold(element, |acc, n| acc.saturating_mul(n.unwrap_or(0))),
+                )
             }
             dw::DW_TAG_subroutine_type => Some(0),
             _ => self.size_of(die.type_ref?, depth + 1),
@@ -385,9 +450,13 @@ impl Dies {
             return 1;
         }
         match die.tag {
-            dw::DW_TAG_structure_type | dw::DW_TAG_union_type => self.aggregate_alignment(offset, depth).0,
+            dw::DW_TAG_structure_type | dw::DW_TAG_union_type => {
+                self.aggregate_alignment(offset, depth).0
+            }
             // An aligned typedef may lower alignment as well as raise it, so it wins outright.
-            dw::DW_TAG_typedef => die.alignment.unwrap_or_else(|| die.type_ref.map_or(1, |t| self.align_of(t, depth + 1))),
+            dw::DW_TAG_typedef => die
+                .alignment
+                .unwrap_or_else(|| die.type_ref.map_or(1, |t| self.align_of(t, depth + 1))),
             dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type => self.address_size,
             dw::DW_TAG_base_type => self.scalar_alignment(die.byte_size.unwrap_or(1), die.encoding),
             dw::DW_TAG_array_type if die.vector => natural_alignment(die.byte_size.unwrap_or(1)),
@@ -395,7 +464,9 @@ impl Dies {
                 || self.scalar_alignment(die.byte_size.unwrap_or(4), None),
                 |t| self.align_of(t, depth + 1),
             ),
-            _ => die.alignment.unwrap_or_else(|| die.type_ref.map_or(1, |t| self.align_of(t, depth + 1))),
+            _ => die
+                .alignment
+                .unwrap_or_else(|| die.type_ref.map_or(1, |t| self.align_of(t, depth + 1))),
         }
     }
 
@@ -425,13 +496,15 @@ impl Dies {
             .map(|m| {
                 let type_alignment = m.type_ref.map_or(1, |t| self.align_of(t, depth + 1));
                 let alignment = m.alignment.map_or(type_alignment, |a| a.max(type_alignment));
-                let byte_offset = if m.bit_size.is_some() { None } else { Some(m.member_location.unwrap_or(0)) };
+                let byte_offset =
+                    if m.bit_size.is_some() { None } else { Some(m.member_location.unwrap_or(0)) };
                 (byte_offset, alignment)
             })
             .collect();
         let natural = members.iter().map(|m| m.1).max().unwrap_or(1).max(1);
         let fits = |p: u64| {
-            size % p == 0 && members.iter().all(|(off, a)| off.is_none_or(|o| o % p.min(*a).max(1) == 0))
+            size % p == 0
+                && members.iter().all(|(off, a)| off.is_none_or(|o| o % p.min(*a).max(1) == 0))
         };
         let mut alignment = natural;
         let packed = !fits(natural);
@@ -454,7 +527,9 @@ impl Dies {
         if depth > MAX_DEPTH {
             return "?".to_owned();
         }
-        let inner = |t: Option<usize>| t.map_or_else(|| "void".to_owned(), |t| self.type_name(t, canonical, depth + 1));
+        let inner = |t: Option<usize>| {
+            t.map_or_else(|| "void".to_owned(), |t| self.type_name(t, canonical, depth + 1))
+        };
         match die.tag {
             dw::DW_TAG_base_type => die.name.clone().unwrap_or_else(|| "?".to_owned()),
             dw::DW_TAG_typedef if canonical => inner(die.type_ref),
@@ -467,7 +542,10 @@ impl Dies {
                 });
                 format!("{kind} {}", die.name.as_deref().unwrap_or("{...}"))
             }
-            dw::DW_TAG_const_type | dw::DW_TAG_volatile_type | dw::DW_TAG_restrict_type | dw::DW_TAG_atomic_type
+            dw::DW_TAG_const_type
+            | dw::DW_TAG_volatile_type
+            | dw::DW_TAG_restrict_type
+            | dw::DW_TAG_atomic_type
                 if canonical =>
             {
                 inner(die.type_ref)
@@ -483,7 +561,9 @@ impl Dies {
                         let params: Vec<String> = d
                             .children
                             .iter()
-                            .filter(|c| self.die(**c).is_some_and(|p| p.tag == dw::DW_TAG_formal_parameter))
+                            .filter(|c| {
+                                self.die(**c).is_some_and(|p| p.tag == dw::DW_TAG_formal_parameter)
+                            })
                             .map(|c| inner(self.die(*c).and_then(|p| p.type_ref)))
                             .collect();
                         format!("{ret} (*)({})", params.join(", "))
@@ -602,7 +682,10 @@ fn member_location(value: &gimli::AttributeValue<Reader<'_>>) -> Option<u64> {
 }
 
 /// The unit's file table as absolute, normalized paths, by the index `DW_AT_decl_file` uses.
-fn file_paths(dwarf: &gimli::Dwarf<Reader<'_>>, unit: &gimli::Unit<Reader<'_>>) -> gimli::Result<HashMap<u64, PathBuf>> {
+fn file_paths(
+    dwarf: &gimli::Dwarf<Reader<'_>>,
+    unit: &gimli::Unit<Reader<'_>>,
+) -> gimli::Result<HashMap<u64, PathBuf>> {
     let mut paths = HashMap::new();
     let Some(program) = &unit.line_program else { return Ok(paths) };
     let header = program.header();
@@ -617,7 +700,9 @@ fn file_paths(dwarf: &gimli::Dwarf<Reader<'_>>, unit: &gimli::Unit<Reader<'_>>) 
         let name = dwarf.attr_string(unit, entry.path_name())?;
         let name = PathBuf::from(gimli::Reader::to_string_lossy(&name)?.into_owned());
         let dir = match entry.directory(header) {
-            Some(d) => PathBuf::from(gimli::Reader::to_string_lossy(&dwarf.attr_string(unit, d)?)?.into_owned()),
+            Some(d) => PathBuf::from(
+                gimli::Reader::to_string_lossy(&dwarf.attr_string(unit, d)?)?.into_owned(),
+            ),
             None => PathBuf::new(),
         };
         paths.insert(index, normalize(&comp_dir.join(dir).join(name)));
@@ -670,8 +755,14 @@ mod tests {
 
     #[test]
     fn clang_paths_with_dot_segments_normalize_to_the_tree() {
-        assert_eq!(normalize(Path::new("/tmp/t/./include/../include/a.h")), PathBuf::from("/tmp/t/include/a.h"));
-        assert_eq!(relative_to(Path::new("/tmp/t/include/a.h"), Path::new("/tmp/t")).as_deref(), Some("include/a.h"));
+        assert_eq!(
+            normalize(Path::new("/tmp/t/./include/../include/a.h")),
+            PathBuf::from("/tmp/t/include/a.h")
+        );
+        assert_eq!(
+            relative_to(Path::new("/tmp/t/include/a.h"), Path::new("/tmp/t")).as_deref(),
+            Some("include/a.h")
+        );
         assert_eq!(relative_to(Path::new("/usr/lib/clang/stdint.h"), Path::new("/tmp/t")), None);
     }
 }

@@ -13,7 +13,9 @@ pub enum Error {
     Git { repo: PathBuf, args: String, message: String },
     #[error("invalid header glob {glob:?}: {source}")]
     Glob { glob: String, source: globset::Error },
-    #[error("unknown target {0:?}: give a short name (x86_64, i386, aarch64, arm) or a clang triple")]
+    #[error(
+        "unknown target {0:?}: give a short name (x86_64, i386, aarch64, arm) or a clang triple"
+    )]
     Target(String),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },

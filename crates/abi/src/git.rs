@@ -2,15 +2,16 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::error::{Error, io, Result};
+use crate::error::{Error, Result, io};
 
 fn git(repo: &Path, args: &[&str]) -> Result<Vec<u8>> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { Error::GitMissing } else { Error::Io { context: "running git".into(), source: e } })?;
+    let out = Command::new("git").arg("-C").arg(repo).args(args).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::GitMissing
+        } else {
+            Error::Io { context: "running git".into(), source: e }
+        }
+    })?;
     if !out.status.success() {
         return Err(Error::Git {
             repo: repo.to_owned(),
@@ -56,7 +57,11 @@ pub fn directories_needed(globs: &[String], include_dirs: &[String]) -> Option<V
     for glob in globs {
         let prefix = literal_prefix(glob);
         // A glob naming one file (`include/foo.h`) needs its directory.
-        let dir = if prefix == glob.as_str() { prefix.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned()) } else { prefix };
+        let dir = if prefix == glob.as_str() {
+            prefix.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned())
+        } else {
+            prefix
+        };
         if dir.is_empty() {
             return None;
         }
@@ -91,7 +96,8 @@ pub fn extract_tree(repo: &Path, commit: &str, dest: &Path, dirs: Option<&[Strin
     std::fs::create_dir_all(dest).map_err(io(format!("creating {}", dest.display())))?;
     let mut pathspecs: Vec<&str> = Vec::new();
     if let Some(dirs) = dirs {
-        pathspecs = dirs.iter().map(String::as_str).filter(|d| exists_in(repo, commit, d)).collect();
+        pathspecs =
+            dirs.iter().map(String::as_str).filter(|d| exists_in(repo, commit, d)).collect();
         if pathspecs.is_empty() {
             return Ok(());
         }
@@ -104,9 +110,19 @@ pub fn extract_tree(repo: &Path, commit: &str, dest: &Path, dirs: Option<&[Strin
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| if e.kind() == std::io::ErrorKind::NotFound { Error::GitMissing } else { Error::Io { context: "running git archive".into(), source: e } })?;
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::GitMissing
+            } else {
+                Error::Io { context: "running git archive".into(), source: e }
+            }
+        })?;
     let Some(stdout) = archive.stdout.take() else {
-        return Err(Error::Git { repo: repo.to_owned(), args: format!("archive {commit}"), message: "no output".into() });
+        return Err(Error::Git {
+            repo: repo.to_owned(),
+            args: format!("archive {commit}"),
+            message: "no output".into(),
+        });
     };
     let tar = Command::new("tar")
         .arg("-x")
@@ -147,7 +163,8 @@ pub fn remove_escaping_symlinks(root: &Path) -> Result<()> {
             if kind.is_symlink() {
                 let inside = path.canonicalize().is_ok_and(|target| target.starts_with(&root));
                 if !inside {
-                    std::fs::remove_file(&path).map_err(io(format!("removing {}", path.display())))?;
+                    std::fs::remove_file(&path)
+                        .map_err(io(format!("removing {}", path.display())))?;
                 }
             } else if kind.is_dir() {
                 pending.push(path);
@@ -163,10 +180,18 @@ mod tests {
 
     #[test]
     fn xen_public_glob_extracts_only_the_public_directory_and_include_dirs() {
-        let dirs = directories_needed(&["xen/include/public/**/*.h".into()], &["xen/include/".into()]);
+        let dirs =
+            directories_needed(&["xen/include/public/**/*.h".into()], &["xen/include/".into()]);
         assert_eq!(dirs, Some(vec!["xen/include".to_owned(), "xen/include/public".to_owned()]));
-        assert_eq!(directories_needed(&["include/uapi/linux/io_uring.h".into()], &[]), Some(vec!["include/uapi/linux".to_owned()]));
-        assert_eq!(directories_needed(&["**/*.h".into()], &[]), None, "matches anywhere: whole tree");
+        assert_eq!(
+            directories_needed(&["include/uapi/linux/io_uring.h".into()], &[]),
+            Some(vec!["include/uapi/linux".to_owned()])
+        );
+        assert_eq!(
+            directories_needed(&["**/*.h".into()], &[]),
+            None,
+            "matches anywhere: whole tree"
+        );
         assert_eq!(directories_needed(&["*.h".into()], &[]), None);
         assert_eq!(directories_needed(&["inc/*.h".into()], &["../outside".into()]), None);
     }

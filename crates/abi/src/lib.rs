@@ -26,4 +26,6 @@ pub use config::{AbiConfig, DEFAULT_TARGETS, Target};
 pub use diff::{BitField, LayoutChange};
 pub use error::{Error, Result};
 pub use layout::{Enumerator, MemberLayout, TypeKind, TypeLayout};
-pub use report::{CompileFailure, ConfigurationReport, Report, Revision, Shape, TypeChange, TypeStatus};
+pub use report::{
+    CompileFailure, ConfigurationReport, Report, Revision, Shape, TypeChange, TypeStatus,
+};

@@ -121,7 +121,10 @@ impl Report {
     pub fn grouped_configurations(&self) -> Vec<(Vec<String>, &ConfigurationReport)> {
         let mut groups: Vec<(Vec<String>, &ConfigurationReport)> = Vec::new();
         for config in &self.configurations {
-            match groups.iter_mut().find(|(_, g)| g.failures == config.failures && g.types == config.types) {
+            match groups
+                .iter_mut()
+                .find(|(_, g)| g.failures == config.failures && g.types == config.types)
+            {
                 Some((labels, _)) => labels.push(config.label()),
                 None => groups.push((vec![config.label()], config)),
             }
@@ -141,7 +144,8 @@ impl Report {
         for (labels, config) in self.grouped_configurations() {
             render_configuration(&mut out, &labels.join(", "), config);
         }
-        let verdict = if self.is_breaking() { "breaking ABI change" } else { "no breaking ABI change" };
+        let verdict =
+            if self.is_breaking() { "breaking ABI change" } else { "no breaking ABI change" };
         let _ = writeln!(out, "result: {verdict}");
         out
     }
@@ -161,7 +165,8 @@ fn render_configuration(out: &mut String, label: &str, config: &ConfigurationRep
     };
     let _ = writeln!(out, "\n{label}: {verdict}");
     for (index, failure) in config.failures.iter().enumerate() {
-        let same_as_before = |f: &&CompileFailure| f.header == failure.header && f.message == failure.message;
+        let same_as_before =
+            |f: &&CompileFailure| f.header == failure.header && f.message == failure.message;
         let earlier = config.failures.get(..index).unwrap_or(&[]);
         let later = config.failures.get(index + 1..).unwrap_or(&[]);
         if failure.revision == Revision::After && earlier.iter().any(|f| same_as_before(&f)) {
@@ -188,9 +193,10 @@ fn render_type(out: &mut String, change: &TypeChange) {
     match change.status {
         TypeStatus::Added | TypeStatus::Removed => {
             let status = if change.status == TypeStatus::Added { "added" } else { "removed" };
-            let shape = change.after.or(change.before).map_or(String::new(), |s| {
-                format!(", size {} alignment {}", s.size, s.alignment)
-            });
+            let shape = change
+                .after
+                .or(change.before)
+                .map_or(String::new(), |s| format!(", size {} alignment {}", s.size, s.alignment));
             let _ = writeln!(out, "  {} ({}): {status}{shape}, {mark}", change.name, change.file);
         }
         TypeStatus::Changed => {
@@ -228,14 +234,24 @@ fn row(change: &LayoutChange) -> [String; 3] {
             format!("{} at {} size {}", member.type_name, member.offset, member.size),
             "-".into(),
         ],
-        C::MemberOffset { member, before, after } => [format!("{member} offset"), s(before), s(after)],
-        C::MemberBitField { member, before, after } => [format!("{member} bits"), bits(before), bits(after)],
+        C::MemberOffset { member, before, after } => {
+            [format!("{member} offset"), s(before), s(after)]
+        }
+        C::MemberBitField { member, before, after } => {
+            [format!("{member} bits"), bits(before), bits(after)]
+        }
         C::MemberSize { member, before, after } => [format!("{member} size"), s(before), s(after)],
-        C::MemberType { member, before, after } => [format!("{member} type"), before.clone(), after.clone()],
-        C::MemberTypeSpelling { member, before, after } => [format!("{member} type"), before.clone(), after.clone()],
+        C::MemberType { member, before, after } => {
+            [format!("{member} type"), before.clone(), after.clone()]
+        }
+        C::MemberTypeSpelling { member, before, after } => {
+            [format!("{member} type"), before.clone(), after.clone()]
+        }
         C::EnumeratorAdded { name, value } => [format!("{name} added"), "-".into(), s(value)],
         C::EnumeratorRemoved { name, value } => [format!("{name} removed"), s(value), "-".into()],
-        C::EnumeratorValue { name, before, after } => [format!("{name} value"), s(before), s(after)],
+        C::EnumeratorValue { name, before, after } => {
+            [format!("{name} value"), s(before), s(after)]
+        }
         C::InReservedBytes { inner } => {
             let [what, before, after] = row(inner);
             [format!("{what} (in reserved bytes)"), before, after]

@@ -58,7 +58,9 @@ fn build(target: &Target, dir: &Path) -> Vec<TypeLayout> {
             std::fs::write(dir.join(format!("{}.o", target.name)), &bytes).expect("keep object");
             read_layouts(&bytes, dir, &target.triple, "rich.h").expect("DWARF reads")
         }
-        Outcome::Failed(message) => panic!("rich.h does not compile for {}: {message}", target.triple),
+        Outcome::Failed(message) => {
+            panic!("rich.h does not compile for {}: {message}", target.triple)
+        }
     }
 }
 
@@ -85,13 +87,30 @@ fn every_type_of_the_header_reaches_the_dwarf_though_nothing_uses_it() {
     let layouts = build(&targets()[0], &root);
     let names: Vec<&str> = layouts.iter().map(|l| l.name.as_str()).collect();
     for expected in [
-        "struct xen_foo", "struct scalars", "anon_t", "union u", "struct packed1", "struct packed2",
-        "struct attr_packed", "struct bits", "struct nest", "struct al16", "struct member_aligned",
-        "struct lowered", "struct arrays", "struct fnptr", "enum small", "enum negative", "struct flexible",
+        "struct xen_foo",
+        "struct scalars",
+        "anon_t",
+        "union u",
+        "struct packed1",
+        "struct packed2",
+        "struct attr_packed",
+        "struct bits",
+        "struct nest",
+        "struct al16",
+        "struct member_aligned",
+        "struct lowered",
+        "struct arrays",
+        "struct fnptr",
+        "enum small",
+        "enum negative",
+        "struct flexible",
     ] {
         assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
-    assert!(!names.iter().any(|n| n.contains("int64_t") || n.contains("max_align")), "prelude types stay out: {names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("int64_t") || n.contains("max_align")),
+        "prelude types stay out: {names:?}"
+    );
     let negative = layouts.iter().find(|l| l.name == "enum negative").expect("enum");
     assert_eq!(negative.enumerators.iter().map(|e| e.value).collect::<Vec<_>>(), vec![-5, 7]);
     let fnptr = layouts.iter().find(|l| l.name == "struct fnptr").expect("fnptr");
@@ -106,7 +125,8 @@ fn sizes_alignments_and_offsets_agree_with_clang_on_every_default_target() {
         let dir = temp_tree();
         let root = dir.path().canonicalize().expect("canonical");
         let layouts = build(&target, &root);
-        let mut asserts = String::from("#include <stdint.h>\n#include <stddef.h>\n#include \"rich.h\"\n");
+        let mut asserts =
+            String::from("#include <stdint.h>\n#include <stddef.h>\n#include \"rich.h\"\n");
         let mut count = 0;
         for layout in &layouts {
             let ty = c_type(layout);
@@ -200,11 +220,17 @@ fn parse_pahole(output: &str) -> std::collections::HashMap<String, PaholeStruct>
         let name = name.trim_start_matches('*').split(['[', ':']).next().unwrap_or(name).to_owned();
         match numbers.as_slice() {
             [offset, size] => {
-                let (Ok(offset), Ok(size)) = (offset.parse::<u64>(), size.parse::<u64>()) else { continue };
+                let (Ok(offset), Ok(size)) = (offset.parse::<u64>(), size.parse::<u64>()) else {
+                    continue;
+                };
                 s.members.push((name, offset, size));
             }
             [offset, bit, size] if offset.ends_with(':') => {
-                let parsed = (offset.trim_end_matches(':').parse::<u64>(), bit.parse::<u64>(), size.parse::<u64>());
+                let parsed = (
+                    offset.trim_end_matches(':').parse::<u64>(),
+                    bit.parse::<u64>(),
+                    size.parse::<u64>(),
+                );
                 let (Ok(offset), Ok(bit), Ok(size)) = parsed else { continue };
                 s.bit_fields.push((name, offset, bit, size));
             }
@@ -228,13 +254,27 @@ fn layout_figures_agree_with_pahole_on_the_same_objects() {
         assert!(out.status.success(), "pahole: {}", String::from_utf8_lossy(&out.stderr));
         let pahole = parse_pahole(&String::from_utf8_lossy(&out.stdout));
         let mut compared = 0;
-        for struct_name in ["struct xen_foo", "struct scalars", "struct packed1", "struct packed2", "struct attr_packed", "struct arrays", "struct al16", "struct holds_al16", "struct nest"] {
+        for struct_name in [
+            "struct xen_foo",
+            "struct scalars",
+            "struct packed1",
+            "struct packed2",
+            "struct attr_packed",
+            "struct arrays",
+            "struct al16",
+            "struct holds_al16",
+            "struct nest",
+        ] {
             let ours = layouts.iter().find(|l| l.name == struct_name).expect("read by us");
-            let theirs = pahole.get(struct_name).unwrap_or_else(|| panic!("{name}: pahole shows no {struct_name}"));
+            let theirs = pahole
+                .get(struct_name)
+                .unwrap_or_else(|| panic!("{name}: pahole shows no {struct_name}"));
             assert_eq!(theirs.size, Some(ours.size), "{name} {struct_name} size");
             assert!(!theirs.members.is_empty(), "{name} {struct_name}: parsed members");
             for (member, offset, size) in &theirs.members {
-                let m = ours.member(member).unwrap_or_else(|| panic!("{name} {struct_name}.{member} unknown to us"));
+                let m = ours
+                    .member(member)
+                    .unwrap_or_else(|| panic!("{name} {struct_name}.{member} unknown to us"));
                 assert_eq!((m.offset, m.size), (*offset, *size), "{name} {struct_name}.{member}");
                 compared += 1;
             }
@@ -251,6 +291,10 @@ fn layout_figures_agree_with_pahole_on_the_same_objects() {
         // The case the whole crate exists for, as pahole prints it.
         let xen = &pahole["struct xen_foo"];
         let expected_d = if name == "i386" { 20 } else { 24 };
-        assert!(xen.members.contains(&("d".to_owned(), expected_d, 8)), "{name}: {:?}", xen.members);
+        assert!(
+            xen.members.contains(&("d".to_owned(), expected_d, 8)),
+            "{name}: {:?}",
+            xen.members
+        );
     }
 }

@@ -12,7 +12,8 @@ use std::io::Read;
 use common::Repo;
 use quire_abi::{AbiConfig, LayoutChange, TypeStatus, check_revisions};
 
-const ARCHIVE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/io-uring-2019-2021.8k.mbox.gz");
+const ARCHIVE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/io-uring-2019-2021.8k.mbox.gz");
 const MESSAGE_ID: &str = "<20200515163805.235098-2-sgarzare@redhat.com>";
 const HEADER: &str = "include/uapi/linux/io_uring.h";
 
@@ -31,7 +32,13 @@ fn message_body(archive: &str, message_id: &str) -> String {
     let message = &text[start..end];
     let body = message.split_once("\n\n").map_or("", |(_, body)| body);
     body.lines()
-        .map(|l| if l.trim_start_matches('>').starts_with("From ") && l.starts_with('>') { &l[1..] } else { l })
+        .map(|l| {
+            if l.trim_start_matches('>').starts_with("From ") && l.starts_with('>') {
+                &l[1..]
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -70,7 +77,8 @@ fn io_uring_cq_flags_takes_reserved_bytes_without_breaking() {
         targets: vec!["x86_64".to_owned()],
         ..AbiConfig::default()
     };
-    let report = check_revisions(repo.path(), &without_patch, &with_patch, &cfg).expect("check runs");
+    let report =
+        check_revisions(repo.path(), &without_patch, &with_patch, &cfg).expect("check runs");
     assert_eq!(report.headers, vec![HEADER]);
     let x86 = report.configuration("x86_64", &[]).expect("built");
     assert!(x86.failures.is_empty(), "{:?}", x86.failures);
@@ -88,7 +96,11 @@ fn io_uring_cq_flags_takes_reserved_bytes_without_breaking() {
             other => panic!("not within reserved bytes: {other:?}"),
         })
         .collect();
-    assert!(inner.iter().any(|c| matches!(c, LayoutChange::MemberRemoved { member } if member.name == "resv")));
+    assert!(
+        inner
+            .iter()
+            .any(|c| matches!(c, LayoutChange::MemberRemoved { member } if member.name == "resv"))
+    );
     assert!(inner.iter().any(|c| matches!(c, LayoutChange::MemberAdded { member } if member.name == "flags" && member.offset == 24)));
     assert!(!offsets.breaking);
     assert!(!report.is_breaking());

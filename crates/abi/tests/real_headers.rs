@@ -32,7 +32,9 @@ fn io_uring_layouts(work: &Path) -> Vec<TypeLayout> {
         extra_args: &[],
     };
     match compile(&build, work).expect("clang runs") {
-        Outcome::Object(bytes) => read_layouts(&bytes, Path::new(INCLUDE), &target.triple, HEADER).expect("DWARF reads"),
+        Outcome::Object(bytes) => {
+            read_layouts(&bytes, Path::new(INCLUDE), &target.triple, HEADER).expect("DWARF reads")
+        }
         Outcome::Failed(message) => panic!("{HEADER} does not build for x86_64: {message}"),
     }
 }
@@ -59,7 +61,10 @@ fn io_uring_sqe_is_the_64_byte_wire_format_with_its_union_members_flattened() {
     let cqe = layouts.iter().find(|l| l.name == "struct io_uring_cqe").expect("cqe read");
     assert_eq!(cqe.size, 16);
     let ops = layouts.iter().find(|l| l.name == "enum io_uring_op").expect("opcodes read");
-    assert_eq!(ops.enumerators.first().map(|e| (e.name.as_str(), e.value)), Some(("IORING_OP_NOP", 0)));
+    assert_eq!(
+        ops.enumerators.first().map(|e| (e.name.as_str(), e.value)),
+        Some(("IORING_OP_NOP", 0))
+    );
     assert!(!layouts.iter().any(|l| l.name.contains("__kernel_fsid_t") && l.file == HEADER));
 }
 
@@ -77,8 +82,15 @@ fn every_io_uring_layout_agrees_with_clang() {
             layout.size, layout.alignment
         ));
         count += 2;
-        for m in layout.members.iter().filter(|m| m.bit_size.is_none() && !m.name.contains("<anonymous>")) {
-            asserts.push_str(&format!("_Static_assert(offsetof({ty}, {}) == {}, \"{ty}.{}\");\n", m.name, m.offset, m.name));
+        for m in layout
+            .members
+            .iter()
+            .filter(|m| m.bit_size.is_none() && !m.name.contains("<anonymous>"))
+        {
+            asserts.push_str(&format!(
+                "_Static_assert(offsetof({ty}, {}) == {}, \"{ty}.{}\");\n",
+                m.name, m.offset, m.name
+            ));
             count += 1;
         }
     }
@@ -89,7 +101,11 @@ fn every_io_uring_layout_agrees_with_clang() {
         .arg(&source)
         .output()
         .expect("clang runs");
-    assert!(out.status.success(), "{count} assertions; clang disagrees:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{count} assertions; clang disagrees:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(count > 150, "covers the header: {count}");
 }
 
@@ -99,17 +115,30 @@ fn every_io_uring_layout_agrees_with_clang() {
 #[test]
 fn header_unbuildable_on_foreign_targets_is_reported_per_target() {
     require_header();
-    let targets: Vec<Target> = ["x86_64", "i386"].iter().map(|t| Target::resolve(t).expect("known")).collect();
-    let reports = check_trees(Path::new(INCLUDE), Path::new(INCLUDE), &[HEADER.to_owned()], &targets, &AbiConfig::default())
-        .expect("check runs");
+    let targets: Vec<Target> =
+        ["x86_64", "i386"].iter().map(|t| Target::resolve(t).expect("known")).collect();
+    let reports = check_trees(
+        Path::new(INCLUDE),
+        Path::new(INCLUDE),
+        &[HEADER.to_owned()],
+        &targets,
+        &AbiConfig::default(),
+    )
+    .expect("check runs");
     let x86_64 = &reports[0];
     assert!(x86_64.failures.is_empty() && x86_64.types.is_empty(), "{:?}", x86_64.failures);
     let i386 = &reports[1];
     assert_eq!(i386.failures.len(), 2, "before and after");
     assert!(!i386.is_breaking());
     let message = &i386.failures[0].message;
-    assert!(message.contains("fatal error: 'asm/") && message.contains("file not found"), "{message}");
-    assert!(message.starts_with("In file included from"), "the include chain comes first: {message}");
+    assert!(
+        message.contains("fatal error: 'asm/") && message.contains("file not found"),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("In file included from"),
+        "the include chain comes first: {message}"
+    );
     assert!(message.lines().count() <= quire_abi::compile::DIAGNOSTIC_LINES);
 }
 
@@ -147,9 +176,13 @@ fn packed_uapi_structs_get_the_compilers_alignment() {
     let work = tempfile::tempdir().expect("temp dir");
     let mut checked = 0;
     for header in headers {
-        assert!(Path::new(INCLUDE).join(header).is_file(), "{header} missing: apt-get install linux-libc-dev");
+        assert!(
+            Path::new(INCLUDE).join(header).is_file(),
+            "{header} missing: apt-get install linux-libc-dev"
+        );
         let build = x86_64_build(&target, header);
-        let layouts = build_layouts(&build, work.path()).expect("clang runs").expect("header builds");
+        let layouts =
+            build_layouts(&build, work.path()).expect("clang runs").expect("header builds");
         let mut asserts = format!("#include <stddef.h>\n#include <{header}>\n");
         for layout in layouts.iter().filter(|l| l.file == header) {
             let ty = &layout.name;
@@ -158,18 +191,31 @@ fn packed_uapi_structs_get_the_compilers_alignment() {
                 layout.size, layout.alignment
             ));
             for m in layout.members.iter().filter(|m| m.bit_size.is_none()) {
-                asserts.push_str(&format!("_Static_assert(offsetof({ty}, {}) == {}, \"{ty}.{}\");\n", m.name, m.offset, m.name));
+                asserts.push_str(&format!(
+                    "_Static_assert(offsetof({ty}, {}) == {}, \"{ty}.{}\");\n",
+                    m.name, m.offset, m.name
+                ));
             }
             checked += 1;
         }
         let source = work.path().join("asserts.c");
         std::fs::write(&source, asserts).expect("write");
         let out = Command::new("/usr/bin/clang")
-            .args(["--target=x86_64-linux-gnu", "-ffreestanding", "-fsyntax-only", "-ferror-limit=0", "-w"])
+            .args([
+                "--target=x86_64-linux-gnu",
+                "-ffreestanding",
+                "-fsyntax-only",
+                "-ferror-limit=0",
+                "-w",
+            ])
             .arg(&source)
             .output()
             .expect("clang runs");
-        assert!(out.status.success(), "{header}: clang disagrees:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{header}: clang disagrees:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(checked > 60, "{checked} types");
 
@@ -177,8 +223,11 @@ fn packed_uapi_structs_get_the_compilers_alignment() {
     let layouts = build_layouts(&build, work.path()).expect("clang runs").expect("builds");
     let config = layouts.iter().find(|l| l.name == "struct virtio_net_config").expect("read");
     assert_eq!((config.alignment, config.packed), (1, true));
-    let Outcome::Object(bytes) = compile(&build, work.path()).expect("clang runs") else { panic!("builds") };
-    let computed = read_layouts(&bytes, Path::new(INCLUDE), &target.triple, "virtio_net.h").expect("reads");
+    let Outcome::Object(bytes) = compile(&build, work.path()).expect("clang runs") else {
+        panic!("builds")
+    };
+    let computed =
+        read_layouts(&bytes, Path::new(INCLUDE), &target.triple, "virtio_net.h").expect("reads");
     let guessed = computed.iter().find(|l| l.name == "struct virtio_net_config").expect("read");
     assert!(guessed.alignment > 1, "DWARF alone cannot see this packing: the probe is needed");
 }

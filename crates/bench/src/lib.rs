@@ -51,16 +51,53 @@ pub const SHAPE: Shape = Shape {
 };
 
 const NAMES: &[&str] = &[
-    "Jens Axboe", "Pavel Begunkov", "Cyril Hrubis", "Petr Vorel", "Li Wang", "Jürgen Groß", "Zhang Wei", "Hao Xu",
-    "Stefano Stabellini", "Jan Beulich", "Andrew Cooper", "Roger Pau Monné", "Ольга Иванова", "José García",
+    "Jens Axboe",
+    "Pavel Begunkov",
+    "Cyril Hrubis",
+    "Petr Vorel",
+    "Li Wang",
+    "Jürgen Groß",
+    "Zhang Wei",
+    "Hao Xu",
+    "Stefano Stabellini",
+    "Jan Beulich",
+    "Andrew Cooper",
+    "Roger Pau Monné",
+    "Ольга Иванова",
+    "José García",
 ];
 const FILES: &[&str] = &[
-    "fs/io_uring.c", "include/uapi/linux/io_uring.h", "lib/tst_test.c", "testcases/kernel/syscalls/read/read01.c", "fs/io-wq.c",
-    "xen/include/public/io/ring.h", "xen/arch/x86/mm.c", "tools/libs/ctrl/xc_domain.c", "include/linux/sched.h",
+    "fs/io_uring.c",
+    "include/uapi/linux/io_uring.h",
+    "lib/tst_test.c",
+    "testcases/kernel/syscalls/read/read01.c",
+    "fs/io-wq.c",
+    "xen/include/public/io/ring.h",
+    "xen/arch/x86/mm.c",
+    "tools/libs/ctrl/xc_domain.c",
+    "include/linux/sched.h",
 ];
-const TOPICS: &[&str] = &["io_uring:", "syscalls/read:", "lib:", "xen/arm:", "x86/mm:", "tools/libxc:", "sched:", "docs:"];
+const TOPICS: &[&str] = &[
+    "io_uring:",
+    "syscalls/read:",
+    "lib:",
+    "xen/arm:",
+    "x86/mm:",
+    "tools/libxc:",
+    "sched:",
+    "docs:",
+];
 const VERBS: &[&str] = &["fix", "add", "remove", "rework", "use", "avoid", "handle", "document"];
-const OBJECTS: &[&str] = &["request handling", "a race in teardown", "the ring size check", "locking", "error paths", "a NULL dereference", "timeouts", "the test for EINVAL"];
+const OBJECTS: &[&str] = &[
+    "request handling",
+    "a race in teardown",
+    "the ring size check",
+    "locking",
+    "error paths",
+    "a NULL dereference",
+    "timeouts",
+    "the test for EINVAL",
+];
 const TRAILERS: &[&str] = &["Reviewed-by", "Acked-by", "Tested-by"];
 
 fn chance(rng: &mut fastrand::Rng, per_mille: u32) -> bool {
@@ -80,7 +117,8 @@ fn weighted(rng: &mut fastrand::Rng, weights: &[u32]) -> usize {
 }
 
 fn local_part(name: &str) -> String {
-    let l: String = name.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>().to_lowercase();
+    let l: String =
+        name.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>().to_lowercase();
     if l.is_empty() { "someone".into() } else { l }
 }
 
@@ -96,9 +134,15 @@ fn b64(b: &[u8]) -> String {
     const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(b.len() * 4 / 3 + 4);
     for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
-            if i <= c.len() { s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char) } else { s.push('=') }
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char)
+            } else {
+                s.push('=')
+            }
         }
     }
     s
@@ -121,7 +165,11 @@ fn qp(text: &str) -> String {
     for line in text.split('\n') {
         let mut col = 0;
         for &b in line.as_bytes() {
-            let piece = if b == b'=' || b >= 0x80 || (b < 0x20 && b != b'\t') { format!("={b:02X}") } else { (b as char).to_string() };
+            let piece = if b == b'=' || b >= 0x80 || (b < 0x20 && b != b'\t') {
+                format!("={b:02X}")
+            } else {
+                (b as char).to_string()
+            };
             if col + piece.len() > 75 {
                 out.push_str("=\n");
                 col = 0;
@@ -137,11 +185,19 @@ fn qp(text: &str) -> String {
 
 /// One unified diff with correct hunk counts, `hunks` hunks in `file`.
 fn diff(rng: &mut fastrand::Rng, file: &str, hunks: usize) -> String {
-    let mut d = format!("diff --git a/{file} b/{file}\nindex {:07x}..{:07x} 100644\n--- a/{file}\n+++ b/{file}\n", rng.u32(..1 << 28), rng.u32(..1 << 28));
+    let mut d = format!(
+        "diff --git a/{file} b/{file}\nindex {:07x}..{:07x} 100644\n--- a/{file}\n+++ b/{file}\n",
+        rng.u32(..1 << 28),
+        rng.u32(..1 << 28)
+    );
     let mut start = rng.usize(1..200);
     for _ in 0..hunks {
         let (del, add, ctx) = (rng.usize(0..4), rng.usize(1..12), 3);
-        d.push_str(&format!("@@ -{start},{} +{start},{} @@ static int f_{start}(struct req *req)\n", ctx + del, ctx + add));
+        d.push_str(&format!(
+            "@@ -{start},{} +{start},{} @@ static int f_{start}(struct req *req)\n",
+            ctx + del,
+            ctx + add
+        ));
         for i in 0..ctx {
             d.push_str(&format!(" \tctx_line_{i}(req);\n"));
         }
@@ -198,13 +254,20 @@ impl<W: Write> Out<'_, W> {
         if let Some(p) = m.reply_to {
             writeln!(w, "In-Reply-To: {p}\nReferences: {p}")?;
         }
-        writeln!(w, "To: list@lists.example.org\nList-Id: <list.lists.example.org>\nMIME-Version: 1.0")?;
+        writeln!(
+            w,
+            "To: list@lists.example.org\nList-Id: <list.lists.example.org>\nMIME-Version: 1.0"
+        )?;
         let body = match m.encoding {
             "base64" => b64_lines(m.body.as_bytes()),
             "quoted-printable" => qp(m.body),
             _ => m.body.to_string(),
         };
-        writeln!(w, "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: {}\n", m.encoding)?;
+        writeln!(
+            w,
+            "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: {}\n",
+            m.encoding
+        )?;
         for line in body.lines() {
             // mboxrd: a body line matching ^>*From  gets one more '>'.
             if line.trim_start_matches('>').starts_with("From ") {
@@ -268,9 +331,14 @@ pub fn generate<W: Write>(n: u64, seed: u64, w: &mut W) -> io::Result<()> {
                 posts.push((root.clone(), format!("[PATCH{vtag} 0/{npatch}] {topic}"), body));
             }
             for i in 1..=npatch {
-                let id = if npatch == 1 { root.clone() } else { format!("<{sid}.v{v}.{i}@gen.example.org>") };
+                let id = if npatch == 1 {
+                    root.clone()
+                } else {
+                    format!("<{sid}.v{v}.{i}@gen.example.org>")
+                };
                 let file = FILES[rng.usize(..FILES.len())];
-                let hunks = if chance(&mut rng, s.big_patch) { rng.usize(10..60) } else { rng.usize(1..4) };
+                let hunks =
+                    if chance(&mut rng, s.big_patch) { rng.usize(10..60) } else { rng.usize(1..4) };
                 let num = if npatch > 1 { format!(" {i}/{npatch}") } else { String::new() };
                 let subject = format!("[PATCH{vtag}{num}] {topic} part {i}");
                 let body = format!(
@@ -284,7 +352,15 @@ pub fn generate<W: Write>(n: u64, seed: u64, w: &mut W) -> io::Result<()> {
             for (k, (id, subject, body)) in posts.iter().enumerate() {
                 let reply_to = if k > 0 { Some(root.as_str()) } else { None };
                 let from = addr(author);
-                out.write(&Mail { from, subject, id: Some(id), reply_to, body, encoding, date_ok: true })?;
+                out.write(&Mail {
+                    from,
+                    subject,
+                    id: Some(id),
+                    reply_to,
+                    body,
+                    encoding,
+                    date_ok: true,
+                })?;
                 replies(&mut out, &mut rng, id, subject, sid)?;
             }
         }
@@ -292,7 +368,13 @@ pub fn generate<W: Write>(n: u64, seed: u64, w: &mut W) -> io::Result<()> {
     Ok(())
 }
 
-fn replies<W: Write>(out: &mut Out<W>, rng: &mut fastrand::Rng, post: &str, subject: &str, sid: u64) -> io::Result<()> {
+fn replies<W: Write>(
+    out: &mut Out<W>,
+    rng: &mut fastrand::Rng,
+    post: &str,
+    subject: &str,
+    sid: u64,
+) -> io::Result<()> {
     let s = &SHAPE;
     let count = weighted(rng, &s.replies);
     let mut parent = post.to_string();
@@ -302,13 +384,29 @@ fn replies<W: Write>(out: &mut Out<W>, rng: &mut fastrand::Rng, post: &str, subj
         }
         let who = NAMES[rng.usize(..NAMES.len())];
         let id = format!("<r{}.{sid}@gen.example.org>", out.written);
-        let mut body = format!("On Mon, Someone wrote:\n> Handle the case properly: the caller may pass a request that was\n> already completed, and the old code dereferenced it.\n>\n> From the diff above\n\n{}\n", ["Looks good.", "Why is this needed? The caller checks it already.", "This breaks the build on arm32.", "Nit: the comment is stale."][rng.usize(..4)]);
+        let mut body = format!(
+            "On Mon, Someone wrote:\n> Handle the case properly: the caller may pass a request that was\n> already completed, and the old code dereferenced it.\n>\n> From the diff above\n\n{}\n",
+            [
+                "Looks good.",
+                "Why is this needed? The caller checks it already.",
+                "This breaks the build on arm32.",
+                "Nit: the comment is stale."
+            ][rng.usize(..4)]
+        );
         if chance(rng, s.trailer) {
             body.push_str(&format!("\n{}: {}\n", TRAILERS[rng.usize(..TRAILERS.len())], addr(who)));
         }
         body.push_str(&format!("\n-- \n{who}\n"));
         let subject = format!("Re: {subject}");
-        out.write(&Mail { from: addr(who), subject: &subject, id: Some(&id), reply_to: Some(&parent), body: &body, encoding: "8bit", date_ok: true })?;
+        out.write(&Mail {
+            from: addr(who),
+            subject: &subject,
+            id: Some(&id),
+            reply_to: Some(&parent),
+            body: &body,
+            encoding: "8bit",
+            date_ok: true,
+        })?;
         if chance(rng, s.deeper) {
             parent = id;
         }
@@ -316,7 +414,12 @@ fn replies<W: Write>(out: &mut Out<W>, rng: &mut fastrand::Rng, post: &str, subj
     Ok(())
 }
 
-fn pull_request<W: Write>(out: &mut Out<W>, rng: &mut fastrand::Rng, sid: u64, author: &str) -> io::Result<()> {
+fn pull_request<W: Write>(
+    out: &mut Out<W>,
+    rng: &mut fastrand::Rng,
+    sid: u64,
+    author: &str,
+) -> io::Result<()> {
     let id = format!("<pull.{sid}@gen.example.org>");
     let body = format!(
         "The following changes since commit {:040x}:\n\n  Linux 6.{} (2021-01-01)\n\nare available in the Git repository at:\n\n  git://git.example.org/pub/scm/linux/kernel/git/maint/linux.git tags/for-6.{}-{sid}\n\nfor you to fetch changes up to {:040x}:\n\n  io_uring: fix things ({sid})\n\n----------------------------------------------------------------\nFixes for this cycle.\n",
@@ -326,17 +429,57 @@ fn pull_request<W: Write>(out: &mut Out<W>, rng: &mut fastrand::Rng, sid: u64, a
         rng.u128(..)
     );
     let subject = format!("[GIT PULL] fixes for 6.{} ({sid})", rng.u32(..10));
-    out.write(&Mail { from: addr(author), subject: &subject, id: Some(&id), reply_to: None, body: &body, encoding: "8bit", date_ok: true })?;
+    out.write(&Mail {
+        from: addr(author),
+        subject: &subject,
+        id: Some(&id),
+        reply_to: None,
+        body: &body,
+        encoding: "8bit",
+        date_ok: true,
+    })?;
     replies(out, rng, &id, &subject, sid)
 }
 
 fn odd_mail<W: Write>(out: &mut Out<W>, rng: &mut fastrand::Rng, sid: u64) -> io::Result<()> {
     let id = format!("<odd.{sid}@gen.example.org>");
     match rng.u32(..4) {
-        0 => out.write(&Mail { from: "nobody".into(), subject: "", id: Some(&id), reply_to: None, body: "no subject, no address\n", encoding: "8bit", date_ok: true }),
-        1 => out.write(&Mail { from: addr("Spam Bot"), subject: "[PATCH] no message id", id: None, reply_to: None, body: "hello\n", encoding: "8bit", date_ok: true }),
-        2 => out.write(&Mail { from: addr("Late Mailer"), subject: "a date from nowhere", id: Some(&id), reply_to: None, body: "bad date\n", encoding: "8bit", date_ok: false }),
-        _ => out.write(&Mail { from: addr("Mobile"), subject: "Re: something", id: Some(&id), reply_to: Some("<not-in-archive@elsewhere>"), body: "Sent from my phone\n", encoding: "base64", date_ok: true }),
+        0 => out.write(&Mail {
+            from: "nobody".into(),
+            subject: "",
+            id: Some(&id),
+            reply_to: None,
+            body: "no subject, no address\n",
+            encoding: "8bit",
+            date_ok: true,
+        }),
+        1 => out.write(&Mail {
+            from: addr("Spam Bot"),
+            subject: "[PATCH] no message id",
+            id: None,
+            reply_to: None,
+            body: "hello\n",
+            encoding: "8bit",
+            date_ok: true,
+        }),
+        2 => out.write(&Mail {
+            from: addr("Late Mailer"),
+            subject: "a date from nowhere",
+            id: Some(&id),
+            reply_to: None,
+            body: "bad date\n",
+            encoding: "8bit",
+            date_ok: false,
+        }),
+        _ => out.write(&Mail {
+            from: addr("Mobile"),
+            subject: "Re: something",
+            id: Some(&id),
+            reply_to: Some("<not-in-archive@elsewhere>"),
+            body: "Sent from my phone\n",
+            encoding: "base64",
+            date_ok: true,
+        }),
     }
 }
 
@@ -354,8 +497,13 @@ fn rfc2822(secs: u64) -> String {
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (mo <= 2) as i64;
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!("{}, {d} {} {y} {h:02}:{m:02}:{s:02} +0000", WD[days.rem_euclid(7) as usize], MO[(mo - 1) as usize])
+    const MO: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {d} {} {y} {h:02}:{m:02}:{s:02} +0000",
+        WD[days.rem_euclid(7) as usize],
+        MO[(mo - 1) as usize]
+    )
 }
 
 #[cfg(test)]
@@ -380,12 +528,18 @@ mod tests {
         let mut back = Vec::new();
         let mut soft = false;
         for line in qp(text).split('\n') {
-            let (line, cont) = match line.strip_suffix('=') { Some(l) => (l, true), None => (line, false) };
+            let (line, cont) = match line.strip_suffix('=') {
+                Some(l) => (l, true),
+                None => (line, false),
+            };
             let bytes = line.as_bytes();
             let mut i = 0;
             while i < bytes.len() {
                 if bytes[i] == b'=' {
-                    back.push(u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16).unwrap());
+                    back.push(
+                        u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap(), 16)
+                            .unwrap(),
+                    );
                     i += 3;
                 } else {
                     back.push(bytes[i]);
@@ -415,7 +569,10 @@ mod tests {
         assert!((520..=720).contains(&share(p.replies)), "{p:?}");
         assert!((200..=380).contains(&share(p.patches)), "{p:?}");
         assert!((15..=60).contains(&share(p.cover_letters)), "{p:?}");
-        assert!(p.pull_requests > 0 && p.quoted_printable > 0 && p.base64 > 0 && p.with_trailers > 0, "{p:?}");
+        assert!(
+            p.pull_requests > 0 && p.quoted_printable > 0 && p.base64 > 0 && p.with_trailers > 0,
+            "{p:?}"
+        );
         assert!(p.versions.len() >= 5, "revisions v1..v5: {p:?}");
         assert!(p.max_depth >= 3, "{p:?}");
     }

@@ -12,7 +12,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "quire-bench", about = "quire's benchmarks and the list-archive generator they use")]
+#[command(
+    name = "quire-bench",
+    about = "quire's benchmarks and the list-archive generator they use"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -90,9 +93,35 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Gen { messages, seed, output } => gen_cmd(messages, seed, &output),
         Cmd::Profile { archives } => profile_cmd(&archives),
-        Cmd::Load { urls, clients, seconds, rendered } => quire_bench::run::load_cmd(&urls, clients, seconds, rendered),
-        Cmd::Run { quire, repo, work, out, sizes, no_postgres, clients, seconds, no_peers, no_apply, only_load } => {
-            let opts = quire_bench::run::Options { quire, repo, work, out, sizes, postgres: !no_postgres, clients, seconds, peers: !no_peers, apply: !no_apply, only_load };
+        Cmd::Load { urls, clients, seconds, rendered } => {
+            quire_bench::run::load_cmd(&urls, clients, seconds, rendered)
+        }
+        Cmd::Run {
+            quire,
+            repo,
+            work,
+            out,
+            sizes,
+            no_postgres,
+            clients,
+            seconds,
+            no_peers,
+            no_apply,
+            only_load,
+        } => {
+            let opts = quire_bench::run::Options {
+                quire,
+                repo,
+                work,
+                out,
+                sizes,
+                postgres: !no_postgres,
+                clients,
+                seconds,
+                peers: !no_peers,
+                apply: !no_apply,
+                only_load,
+            };
             quire_bench::run::run(&opts)
         }
     };
@@ -106,7 +135,8 @@ fn main() -> ExitCode {
 }
 
 fn gen_cmd(n: u64, seed: u64, out: &std::path::Path) -> Result<(), String> {
-    let f = std::fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let f =
+        std::fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let res = if out.extension().is_some_and(|e| e == "gz") {
         let mut gz = flate2::write::GzEncoder::new(BufWriter::new(f), flate2::Compression::fast());
         quire_bench::generate(n, seed, &mut gz).and_then(|_| gz.finish().map(|_| ()))
@@ -124,7 +154,11 @@ fn profile_cmd(archives: &[PathBuf]) -> Result<(), String> {
     for a in archives {
         let f = std::fs::File::open(a).map_err(|e| format!("cannot open {}: {e}", a.display()))?;
         let mut raw = Vec::new();
-        let read = if a.extension().is_some_and(|e| e == "gz") { flate2::read::GzDecoder::new(f).read_to_end(&mut raw) } else { std::io::BufReader::new(f).read_to_end(&mut raw) };
+        let read = if a.extension().is_some_and(|e| e == "gz") {
+            flate2::read::GzDecoder::new(f).read_to_end(&mut raw)
+        } else {
+            std::io::BufReader::new(f).read_to_end(&mut raw)
+        };
         read.map_err(|e| format!("cannot read {}: {e}", a.display()))?;
         println!("{}\n{}", a.display(), quire_bench::profile::profile(&raw));
     }

@@ -117,10 +117,16 @@ impl fmt::Display for Profile {
         writeln!(f, "replies with trailers {}", pm(self.with_trailers))?;
         writeln!(f, "quoted-printable {}", pm(self.quoted_printable))?;
         writeln!(f, "base64          {}", pm(self.base64))?;
-        let versions: Vec<String> = self.versions.iter().take(8).map(|(v, c)| format!("v{v}:{c}")).collect();
+        let versions: Vec<String> =
+            self.versions.iter().take(8).map(|(v, c)| format!("v{v}:{c}")).collect();
         writeln!(f, "revisions       {}", versions.join(" "))?;
-        let depths: Vec<String> = self.depths.iter().take(10).map(|(d, c)| format!("{d}:{c}")).collect();
+        let depths: Vec<String> =
+            self.depths.iter().take(10).map(|(d, c)| format!("{d}:{c}")).collect();
         writeln!(f, "reply depth     {} (max {})", depths.join(" "), self.max_depth)?;
-        writeln!(f, "size bytes      p50 {} p90 {} p99 {} max {}", self.sizes[0], self.sizes[1], self.sizes[2], self.sizes[3])
+        writeln!(
+            f,
+            "size bytes      p50 {} p90 {} p99 {} max {}",
+            self.sizes[0], self.sizes[1], self.sizes[2], self.sizes[3]
+        )
     }
 }

@@ -37,7 +37,12 @@ struct Report {
 }
 
 impl Report {
-    fn row(&mut self, what: impl Into<String>, figures: impl Into<String>, command: impl Into<String>) {
+    fn row(
+        &mut self,
+        what: impl Into<String>,
+        figures: impl Into<String>,
+        command: impl Into<String>,
+    ) {
         let row = Row { what: what.into(), figures: figures.into(), command: command.into() };
         println!("| {} | {} | `{}` |", row.what, row.figures, row.command);
         let _ = std::io::stdout().flush();
@@ -69,7 +74,11 @@ struct Usage {
 /// ru_maxrss is the fallback when no sample was taken (a child that ended at once).
 fn measure(cmd: &mut Command) -> Result<Usage, String> {
     let started = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let done = done.clone();
@@ -77,7 +86,9 @@ fn measure(cmd: &mut Command) -> Result<Usage, String> {
         std::thread::spawn(move || {
             let mut peak = 0u64;
             while !done.load(Ordering::Relaxed) {
-                if let Some(kib) = std::fs::read_to_string(&status).ok().as_deref().and_then(vm_hwm_kib) {
+                if let Some(kib) =
+                    std::fs::read_to_string(&status).ok().as_deref().and_then(vm_hwm_kib)
+                {
                     peak = peak.max(kib);
                 }
                 std::thread::sleep(Duration::from_millis(5));
@@ -112,7 +123,11 @@ fn measure(cmd: &mut Command) -> Result<Usage, String> {
 
 /// "VmHWM:\t  123456 kB" in a /proc status file -> 123456.
 fn vm_hwm_kib(status: &str) -> Option<u64> {
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|n| n.parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }
 
 fn mib(kib: u64) -> String {
@@ -132,7 +147,11 @@ fn mail_bytes(path: &Path) -> u64 {
 
 /// "imported 7992 messages (...)" -> 7992 (+ already stored ones are not counted).
 fn imported_count(summary: &str) -> Option<u64> {
-    summary.lines().find_map(|l| l.strip_prefix("imported ")).and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok())
+    summary
+        .lines()
+        .find_map(|l| l.strip_prefix("imported "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }
 
 struct Pg {
@@ -144,12 +163,22 @@ struct Pg {
 impl Pg {
     fn start(repo: &Path) -> Result<Pg, String> {
         let script = repo.join("scripts/throwaway-postgres");
-        let out = Command::new(&script).arg("start").output().map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        let out = Command::new(&script)
+            .arg("start")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
         if !out.status.success() {
-            return Err(format!("throwaway-postgres: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(format!(
+                "throwaway-postgres: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).map(|v| v.trim_matches('\'').to_string());
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(|v| v.trim_matches('\'').to_string())
+        };
         match (get("QUIRE_TEST_PG"), get("QUIRE_TEST_PG_DIR")) {
             (Some(url), Some(dir)) => Ok(Pg { url, dir, script }),
             _ => Err(format!("throwaway-postgres printed no URL: {text}")),
@@ -158,7 +187,11 @@ impl Pg {
 
     /// A fresh database's URL.
     fn database(&self, name: &str) -> Result<String, String> {
-        let out = Command::new("psql").arg(&self.url).args(["-qc", &format!("CREATE DATABASE {name}")]).output().map_err(|e| format!("cannot run psql: {e}"))?;
+        let out = Command::new("psql")
+            .arg(&self.url)
+            .args(["-qc", &format!("CREATE DATABASE {name}")])
+            .output()
+            .map_err(|e| format!("cannot run psql: {e}"))?;
         if !out.status.success() {
             return Err(format!("psql: {}", String::from_utf8_lossy(&out.stderr).trim()));
         }
@@ -188,7 +221,16 @@ const SHORT_IMPORT_RUNS: usize = 5;
 /// An import into a new store at `data` (removed first), `runs` times on SQLite (once on
 /// PostgreSQL): the median wall time and the highest peak RSS.
 #[allow(clippy::too_many_arguments)]
-fn import_row(o: &Options, r: &mut Report, label: &str, files: &[PathBuf], data: &Path, url: Option<&str>, backend: &str, runs: usize) -> Result<(), String> {
+fn import_row(
+    o: &Options,
+    r: &mut Report,
+    label: &str,
+    files: &[PathBuf],
+    data: &Path,
+    url: Option<&str>,
+    backend: &str,
+    runs: usize,
+) -> Result<(), String> {
     let bytes: u64 = files.iter().map(|f| mail_bytes(f)).sum();
     let runs = if url.is_some() { 1 } else { runs.max(1) };
     let mut walls = Vec::with_capacity(runs);
@@ -217,8 +259,17 @@ fn import_row(o: &Options, r: &mut Report, label: &str, files: &[PathBuf], data:
     let files_s: Vec<String> = files.iter().map(|f| shorten(f)).collect();
     r.row(
         format!("import {label}, {backend}"),
-        format!("{n} msgs in {time}: **{:.0} msgs/s**, {:.1} MB/s, peak RSS {}", n as f64 / secs, bytes as f64 / 1e6 / secs, mib(peak)),
-        format!("quire {}import --project bench {}", if url.is_some() { "--database-url $PG " } else { "" }, files_s.join(" ")),
+        format!(
+            "{n} msgs in {time}: **{:.0} msgs/s**, {:.1} MB/s, peak RSS {}",
+            n as f64 / secs,
+            bytes as f64 / 1e6 / secs,
+            mib(peak)
+        ),
+        format!(
+            "quire {}import --project bench {}",
+            if url.is_some() { "--database-url $PG " } else { "" },
+            files_s.join(" ")
+        ),
     );
     Ok(())
 }
@@ -233,13 +284,21 @@ fn shorten(p: &Path) -> String {
 
 pub fn run(o: &Options) -> Result<(), String> {
     if !o.quire.exists() {
-        return Err(format!("{} does not exist: build it with `cargo build --release -p quire`", o.quire.display()));
+        return Err(format!(
+            "{} does not exist: build it with `cargo build --release -p quire`",
+            o.quire.display()
+        ));
     }
-    std::fs::create_dir_all(&o.work).map_err(|e| format!("cannot create {}: {e}", o.work.display()))?;
+    std::fs::create_dir_all(&o.work)
+        .map_err(|e| format!("cannot create {}: {e}", o.work.display()))?;
     let mut r = Report { rows: Vec::new(), notes: Vec::new() };
     println!("| benchmark | figures | reproduce |\n|---|---|---|");
     let corpus = o.repo.join("../shared/corpus");
-    let slices: Vec<PathBuf> = ["io-uring-2019-2021.8k.mbox.gz", "ltp-2019-2020.4k.mbox.gz"].iter().map(|f| corpus.join(f)).filter(|p| p.exists()).collect();
+    let slices: Vec<PathBuf> = ["io-uring-2019-2021.8k.mbox.gz", "ltp-2019-2020.4k.mbox.gz"]
+        .iter()
+        .map(|f| corpus.join(f))
+        .filter(|p| p.exists())
+        .collect();
     if slices.len() < 2 {
         r.note(format!("the real slices are not in {}: their rows are left out", corpus.display()));
     }
@@ -259,13 +318,28 @@ pub fn run(o: &Options) -> Result<(), String> {
     for &n in &o.sizes {
         let path = o.work.join(format!("gen-{n}.mbox.gz"));
         let started = Instant::now();
-        let f = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let f = std::fs::File::create(&path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         // Gzipped (fast level): a million messages are ~6 GB of mail, ~1 GB compressed.
-        let mut w = flate2::write::GzEncoder::new(std::io::BufWriter::with_capacity(1 << 20, f), flate2::Compression::fast());
-        crate::generate(n, 1, &mut w).and_then(|_| w.finish()).and_then(|mut b| b.flush()).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        let mut w = flate2::write::GzEncoder::new(
+            std::io::BufWriter::with_capacity(1 << 20, f),
+            flate2::Compression::fast(),
+        );
+        crate::generate(n, 1, &mut w)
+            .and_then(|_| w.finish())
+            .and_then(|mut b| b.flush())
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
         let secs = started.elapsed().as_secs_f64();
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        r.row(format!("generate {n} msgs"), format!("{secs:.1} s ({:.0} msgs/s, {:.0} MB gzipped)", n as f64 / secs, size as f64 / 1e6), format!("quire-bench gen --messages {n} --seed 1 -o gen-{n}.mbox.gz"));
+        r.row(
+            format!("generate {n} msgs"),
+            format!(
+                "{secs:.1} s ({:.0} msgs/s, {:.0} MB gzipped)",
+                n as f64 / secs,
+                size as f64 / 1e6
+            ),
+            format!("quire-bench gen --messages {n} --seed 1 -o gen-{n}.mbox.gz"),
+        );
         generated.push((n, path));
     }
 
@@ -287,14 +361,41 @@ pub fn run(o: &Options) -> Result<(), String> {
     for s in &slices {
         let d = o.work.join(format!("store-{}", shorten(s).replace('/', "_")));
         let _ = std::fs::remove_dir_all(&d);
-        import_row(o, &mut r, &shorten(s).replace("../shared/corpus/", ""), std::slice::from_ref(s), &d, None, "SQLite", SHORT_IMPORT_RUNS)?;
+        import_row(
+            o,
+            &mut r,
+            &shorten(s).replace("../shared/corpus/", ""),
+            std::slice::from_ref(s),
+            &d,
+            None,
+            "SQLite",
+            SHORT_IMPORT_RUNS,
+        )?;
         if let Some(pg) = &pg {
             let url = pg.database(&format!("b_{}", r.rows.len()))?;
-            import_row(o, &mut r, &shorten(s).replace("../shared/corpus/", ""), std::slice::from_ref(s), &d.join("pg"), Some(&url), "PostgreSQL", 1)?;
+            import_row(
+                o,
+                &mut r,
+                &shorten(s).replace("../shared/corpus/", ""),
+                std::slice::from_ref(s),
+                &d.join("pg"),
+                Some(&url),
+                "PostgreSQL",
+                1,
+            )?;
         }
     }
     if !slices.is_empty() {
-        import_row(o, &mut r, "both slices", &slices, &real_store, None, "SQLite", SHORT_IMPORT_RUNS)?;
+        import_row(
+            o,
+            &mut r,
+            "both slices",
+            &slices,
+            &real_store,
+            None,
+            "SQLite",
+            SHORT_IMPORT_RUNS,
+        )?;
     }
     let mut big_store = None;
     for (n, path) in &generated {
@@ -302,26 +403,54 @@ pub fn run(o: &Options) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&d);
         // 100k takes seconds, 1M minutes: the drift weighs on the first only.
         let runs = if *n <= 100_000 { SHORT_IMPORT_RUNS } else { 1 };
-        import_row(o, &mut r, &format!("{n} generated"), std::slice::from_ref(path), &d, None, "SQLite", runs)?;
+        import_row(
+            o,
+            &mut r,
+            &format!("{n} generated"),
+            std::slice::from_ref(path),
+            &d,
+            None,
+            "SQLite",
+            runs,
+        )?;
         if let Some(pg) = &pg {
             let url = pg.database(&format!("g_{n}"))?;
-            import_row(o, &mut r, &format!("{n} generated"), std::slice::from_ref(path), &d.join("pg"), Some(&url), "PostgreSQL", 1)?;
+            import_row(
+                o,
+                &mut r,
+                &format!("{n} generated"),
+                std::slice::from_ref(path),
+                &d.join("pg"),
+                Some(&url),
+                "PostgreSQL",
+                1,
+            )?;
         }
         big_store = Some((*n, d));
     }
 
     // Reindex: everything derived rebuilt from the raw mail.
-    for (label, store) in [("both slices", Some(real_store.clone())), ("largest generated", big_store.as_ref().map(|(_, d)| d.clone()))] {
+    for (label, store) in [
+        ("both slices", Some(real_store.clone())),
+        ("largest generated", big_store.as_ref().map(|(_, d)| d.clone())),
+    ] {
         let Some(store) = store.filter(|s| s.exists()) else { continue };
         let u = measure(quire_cmd(o, &store, None).args(["-q", "reindex"]))?;
         if !u.ok {
             return Err(format!("reindex failed: {}", u.stderr.trim()));
         }
-        r.row(format!("reindex {label}, SQLite"), format!("{:.1} s, peak RSS {}", u.wall.as_secs_f64(), mib(u.max_rss_kib)), "quire reindex");
+        r.row(
+            format!("reindex {label}, SQLite"),
+            format!("{:.1} s, peak RSS {}", u.wall.as_secs_f64(), mib(u.max_rss_kib)),
+            "quire reindex",
+        );
     }
 
     // The web under load.
-    for (label, store) in [("both slices", Some(real_store.clone())), ("largest generated", big_store.as_ref().map(|(_, d)| d.clone()))] {
+    for (label, store) in [
+        ("both slices", Some(real_store.clone())),
+        ("largest generated", big_store.as_ref().map(|(_, d)| d.clone())),
+    ] {
         let Some(store) = store.filter(|s| s.exists()) else { continue };
         web_rows(o, &mut r, label, &store)?;
     }
@@ -350,10 +479,23 @@ pub fn run(o: &Options) -> Result<(), String> {
 fn series_ids(o: &Options, store: &Path) -> Result<Vec<String>, String> {
     let mut ids = Vec::new();
     for page in 1..=3 {
-        let out = quire_cmd(o, store, None).args(["series", "list", "--json", "--limit", "200", "--page", &page.to_string()]).output().map_err(|e| e.to_string())?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("series list --json: {e}"))?;
-        let items = v.get("series").or(v.get("items")).and_then(|x| x.as_array()).cloned().unwrap_or_default();
-        ids.extend(items.iter().filter_map(|s| s.get("message_id").and_then(|m| m.as_str()).map(str::to_string)));
+        let out = quire_cmd(o, store, None)
+            .args(["series", "list", "--json", "--limit", "200", "--page", &page.to_string()])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("series list --json: {e}"))?;
+        let items = v
+            .get("series")
+            .or(v.get("items"))
+            .and_then(|x| x.as_array())
+            .cloned()
+            .unwrap_or_default();
+        ids.extend(
+            items
+                .iter()
+                .filter_map(|s| s.get("message_id").and_then(|m| m.as_str()).map(str::to_string)),
+        );
     }
     if ids.is_empty() {
         return Err("the store has no series to fetch".into());
@@ -374,7 +516,10 @@ impl Drop for Server {
 }
 
 fn serve(o: &Options, store: &Path) -> Result<Server, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
     let child = quire_cmd(o, store, None)
         .args(["-q", "serve", "--no-worker", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -413,7 +558,12 @@ const NO_SESSION: &str = "quire_session=quire-bench-renders-every-page";
 
 /// `clients` threads fetching `urls` round-robin until `wait` returns, each request with
 /// `cookie` when given.
-fn load_while(urls: &[String], clients: usize, cookie: Option<&'static str>, wait: impl FnOnce()) -> Load {
+fn load_while(
+    urls: &[String],
+    clients: usize,
+    cookie: Option<&'static str>,
+    wait: impl FnOnce(),
+) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
     let urls = Arc::new(urls.to_vec());
     let started = Instant::now();
@@ -464,8 +614,10 @@ fn load_while(urls: &[String], clients: usize, cookie: Option<&'static str>, wai
 
 /// `quire-bench load`: the web rows' load against URLs of a file.
 pub fn load_cmd(file: &Path, clients: usize, seconds: u64, rendered: bool) -> Result<(), String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let urls: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let urls: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
     if urls.is_empty() {
         return Err(format!("{} has no URLs: write one per line", file.display()));
     }
@@ -494,11 +646,23 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
     let ids = series_ids(o, store)?;
     let server = serve(o, store)?;
     let b = &server.base;
-    let queries = ["io_uring", "from:axboe", "is:reviewed", "subject:fix", "version:2", "has:replies", "\"fix a race\"", "-rfc fix"];
+    let queries = [
+        "io_uring",
+        "from:axboe",
+        "is:reviewed",
+        "subject:fix",
+        "version:2",
+        "has:replies",
+        "\"fix a race\"",
+        "-rfc fix",
+    ];
     let lists: Vec<String> = (1..=5).map(|p| format!("{b}/bench/?page={p}")).collect();
-    let mboxes: Vec<String> = ids.iter().take(300).map(|id| format!("{b}/bench/{}/mbox", enc(id))).collect();
-    let pages: Vec<String> = ids.iter().take(300).map(|id| format!("{b}/bench/{}/", enc(id))).collect();
-    let searches: Vec<String> = queries.iter().map(|q| format!("{b}/bench/?q={}", enc(q))).collect();
+    let mboxes: Vec<String> =
+        ids.iter().take(300).map(|id| format!("{b}/bench/{}/mbox", enc(id))).collect();
+    let pages: Vec<String> =
+        ids.iter().take(300).map(|id| format!("{b}/bench/{}/", enc(id))).collect();
+    let searches: Vec<String> =
+        queries.iter().map(|q| format!("{b}/bench/?q={}", enc(q))).collect();
     // Anonymous visitors get pages kept rendered while nothing on them changed; the rows
     // "rendered each time" send a session cookie (as a logged-in maintainer does), so every
     // request reads the store and renders: what a first visit or a changed page costs.
@@ -517,7 +681,13 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
             let n = l.latencies.len() as f64;
             r.row(
                 format!("web {name}, {label}, {c} client{}", if c == 1 { "" } else { "s" }),
-                format!("p50 {:.1} ms, **p99 {:.1} ms**, {:.0} req/s, {} failed", pct(&l.latencies, 0.5), pct(&l.latencies, 0.99), n / l.elapsed.as_secs_f64(), l.failures),
+                format!(
+                    "p50 {:.1} ms, **p99 {:.1} ms**, {:.0} req/s, {} failed",
+                    pct(&l.latencies, 0.5),
+                    pct(&l.latencies, 0.99),
+                    n / l.elapsed.as_secs_f64(),
+                    l.failures
+                ),
                 format!("quire-bench run (web: {c} clients x {} s)", o.seconds),
             );
         }
@@ -533,21 +703,36 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
 fn during_import_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) -> Result<(), String> {
     let before = o.work.join("gen-load-5000.mbox.gz");
     {
-        let f = std::fs::File::create(&before).map_err(|e| format!("cannot create {}: {e}", before.display()))?;
-        let mut w = flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::fast());
-        crate::generate(5000, 2, &mut w).and_then(|_| w.finish()).and_then(|mut b| b.flush()).map_err(|e| format!("writing {}: {e}", before.display()))?;
+        let f = std::fs::File::create(&before)
+            .map_err(|e| format!("cannot create {}: {e}", before.display()))?;
+        let mut w =
+            flate2::write::GzEncoder::new(std::io::BufWriter::new(f), flate2::Compression::fast());
+        crate::generate(5000, 2, &mut w)
+            .and_then(|_| w.finish())
+            .and_then(|mut b| b.flush())
+            .map_err(|e| format!("writing {}: {e}", before.display()))?;
     }
     let clients = o.clients.iter().copied().max().unwrap_or(100);
     for (warm, nice) in [(false, false), (true, false), (false, true), (true, true)] {
-        let store = o.work.join(format!("store-load-{}{}", if warm { "warm" } else { "cold" }, if nice { "-nice" } else { "" }));
+        let store = o.work.join(format!(
+            "store-load-{}{}",
+            if warm { "warm" } else { "cold" },
+            if nice { "-nice" } else { "" }
+        ));
         let _ = std::fs::remove_dir_all(&store);
-        let u = measure(quire_cmd(o, &store, None).args(["-q", "import", "--project", "bench"]).arg(&before))?;
+        let u = measure(
+            quire_cmd(o, &store, None).args(["-q", "import", "--project", "bench"]).arg(&before),
+        )?;
         if !u.ok {
-            return Err(format!("import of the archive served during the load failed: {}", u.stderr.trim()));
+            return Err(format!(
+                "import of the archive served during the load failed: {}",
+                u.stderr.trim()
+            ));
         }
         let ids = series_ids(o, &store)?;
         let server = serve(o, &store)?;
-        let urls: Vec<String> = ids.iter().take(300).map(|id| format!("{}/bench/{}/", server.base, enc(id))).collect();
+        let urls: Vec<String> =
+            ids.iter().take(300).map(|id| format!("{}/bench/{}/", server.base, enc(id))).collect();
         if warm {
             let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
             for u in &urls {
@@ -568,10 +753,22 @@ fn during_import_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) -> Result
     Ok(())
 }
 
-fn during_import(o: &Options, store: &Path, slices: &[PathBuf], urls: &[String], clients: usize, nice: bool) -> Result<String, String> {
+fn during_import(
+    o: &Options,
+    store: &Path,
+    slices: &[PathBuf],
+    urls: &[String],
+    clients: usize,
+    nice: bool,
+) -> Result<String, String> {
     let mut import = if nice {
         let mut c = Command::new("nice");
-        c.args(["-n", "19"]).arg(&o.quire).arg("--data-dir").arg(store).env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL");
+        c.args(["-n", "19"])
+            .arg(&o.quire)
+            .arg("--data-dir")
+            .arg(store)
+            .env_remove("QUIRE_DATA_DIR")
+            .env_remove("QUIRE_DATABASE_URL");
         c
     } else {
         quire_cmd(o, store, None)
@@ -598,7 +795,11 @@ fn during_import(o: &Options, store: &Path, slices: &[PathBuf], urls: &[String],
 }
 
 fn apply_rows(o: &Options, r: &mut Report) {
-    let out = Command::new("cargo").current_dir(&o.repo).args(["bench", "-q", "-p", "quire-worker", "--bench", "apply"]).stderr(Stdio::null()).output();
+    let out = Command::new("cargo")
+        .current_dir(&o.repo)
+        .args(["bench", "-q", "-p", "quire-worker", "--bench", "apply"])
+        .stderr(Stdio::null())
+        .output();
     match out {
         Ok(out) if out.status.success() => {
             for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -606,14 +807,25 @@ fn apply_rows(o: &Options, r: &mut Report) {
                 // | backend | workers | series | import msgs/s | series/min | p50 ms | p99 ms | peak RSS MiB |
                 if cells.len() == 8 && cells[1].parse::<u32>().is_ok() {
                     r.row(
-                        format!("apply ({}, {} worker{})", cells[0], cells[1], if cells[1] == "1" { "" } else { "s" }),
-                        format!("**{} series/min**, p50 {} ms, p99 {} ms, peak RSS {} MiB", cells[4], cells[5], cells[6], cells[7]),
+                        format!(
+                            "apply ({}, {} worker{})",
+                            cells[0],
+                            cells[1],
+                            if cells[1] == "1" { "" } else { "s" }
+                        ),
+                        format!(
+                            "**{} series/min**, p50 {} ms, p99 {} ms, peak RSS {} MiB",
+                            cells[4], cells[5], cells[6], cells[7]
+                        ),
                         "cargo bench -p quire-worker --bench apply",
                     );
                 }
             }
         }
-        Ok(out) => r.note(format!("the apply benchmark failed: {}", String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or(""))),
+        Ok(out) => r.note(format!(
+            "the apply benchmark failed: {}",
+            String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("")
+        )),
         Err(e) => r.note(format!("cannot run cargo bench: {e}")),
     }
 }
@@ -621,7 +833,9 @@ fn apply_rows(o: &Options, r: &mut Report) {
 /// The peers on the same slices: git mailsplit (the floor), public-inbox-index.
 fn peer_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) {
     for s in slices {
-        let plain = o.work.join(shorten(s).replace("../shared/corpus/", "").trim_end_matches(".gz").to_string());
+        let plain = o
+            .work
+            .join(shorten(s).replace("../shared/corpus/", "").trim_end_matches(".gz").to_string());
         if let Ok(f) = std::fs::File::open(s) {
             let mut d = flate2::read::GzDecoder::new(BufReader::new(f));
             if let Ok(mut w) = std::fs::File::create(&plain) {
@@ -633,10 +847,25 @@ fn peer_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) {
         let dir = o.work.join("mailsplit");
         let _ = std::fs::remove_dir_all(&dir);
         let _ = std::fs::create_dir_all(&dir);
-        match measure(Command::new("git").arg("mailsplit").arg("--mboxrd").arg(format!("-o{}", dir.display())).arg(&plain)) {
+        match measure(
+            Command::new("git")
+                .arg("mailsplit")
+                .arg("--mboxrd")
+                .arg(format!("-o{}", dir.display()))
+                .arg(&plain),
+        ) {
             Ok(u) if u.ok => {
                 let n: u64 = u.stdout.trim().parse().unwrap_or(0);
-                r.row(format!("peer: git mailsplit {label}"), format!("{n} msgs in {:.2} s: **{:.0} msgs/s** (split only), peak RSS {}", u.wall.as_secs_f64(), n as f64 / u.wall.as_secs_f64(), mib(u.max_rss_kib)), format!("git mailsplit --mboxrd -oDIR {}", label.trim_end_matches(".gz")));
+                r.row(
+                    format!("peer: git mailsplit {label}"),
+                    format!(
+                        "{n} msgs in {:.2} s: **{:.0} msgs/s** (split only), peak RSS {}",
+                        u.wall.as_secs_f64(),
+                        n as f64 / u.wall.as_secs_f64(),
+                        mib(u.max_rss_kib)
+                    ),
+                    format!("git mailsplit --mboxrd -oDIR {}", label.trim_end_matches(".gz")),
+                );
             }
             Ok(u) => r.note(format!("git mailsplit failed: {}", u.stderr.trim())),
             Err(e) => r.note(e),
@@ -650,8 +879,17 @@ fn peer_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) {
 /// public-inbox-mda does) by `git fast-import`, then `public-inbox-index` timed: the indexing that
 /// makes an inbox searchable and servable, what quire's import does beyond storing.
 fn public_inbox_row(o: &Options, r: &mut Report, label: &str, mbox: &Path) {
-    if Command::new("public-inbox-index").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        r.note("public-inbox is not installed (apt-get install public-inbox): its rows are left out".to_string());
+    if Command::new("public-inbox-index")
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        r.note(
+            "public-inbox is not installed (apt-get install public-inbox): its rows are left out"
+                .to_string(),
+        );
         return;
     }
     let inbox = o.work.join(format!("pi-{}", label.replace('.', "_")));
@@ -663,7 +901,13 @@ fn public_inbox_row(o: &Options, r: &mut Report, label: &str, mbox: &Path) {
         r.note("git init failed for the public-inbox row".to_string());
         return;
     }
-    let mut fi = match Command::new("git").arg("--git-dir").arg(&inbox).args(["fast-import", "--quiet"]).stdin(Stdio::piped()).spawn() {
+    let mut fi = match Command::new("git")
+        .arg("--git-dir")
+        .arg(&inbox)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => return r.note(format!("git fast-import: {e}")),
     };
@@ -673,7 +917,11 @@ fn public_inbox_row(o: &Options, r: &mut Report, label: &str, mbox: &Path) {
             // A v1 inbox holds each message as a new blob at `xx/yyy...` (40 hex digits):
             // public-inbox-index indexes only paths of that shape (one path for all messages
             // indexed none of them).
-            let _ = write!(w, "commit refs/heads/master\ncommitter pi <pi@example.org> {} +0000\ndata 1\nm\n", 1_600_000_000 + i);
+            let _ = write!(
+                w,
+                "commit refs/heads/master\ncommitter pi <pi@example.org> {} +0000\ndata 1\nm\n",
+                1_600_000_000 + i
+            );
             let _ = write!(w, "M 100644 inline {:02x}/{:038x}\ndata {}\n", i % 256, i, m.len());
             let _ = w.write_all(m);
             let _ = w.write_all(b"\n");
@@ -682,7 +930,13 @@ fn public_inbox_row(o: &Options, r: &mut Report, label: &str, mbox: &Path) {
     }
     let _ = fi.wait();
     let cfg = o.work.join("pi-config");
-    let _ = std::fs::write(&cfg, format!("[publicinbox \"bench\"]\n\tinboxdir = {}\n\taddress = bench@example.org\n\turl = http://example.org/bench\n\tindexlevel = full\n", inbox.display()));
+    let _ = std::fs::write(
+        &cfg,
+        format!(
+            "[publicinbox \"bench\"]\n\tinboxdir = {}\n\taddress = bench@example.org\n\turl = http://example.org/bench\n\tindexlevel = full\n",
+            inbox.display()
+        ),
+    );
     let mut cmd = Command::new("public-inbox-index");
     cmd.env("PI_CONFIG", &cfg).env("HOME", &o.work).arg(&inbox);
     match measure(&mut cmd) {
@@ -711,26 +965,64 @@ fn public_inbox_row(o: &Options, r: &mut Report, label: &str, mbox: &Path) {
                 "git fast-import (v1 inbox), then public-inbox-index INBOX",
             );
         }
-        Ok(u) => r.note(format!("public-inbox-index failed: {}", u.stderr.lines().last().unwrap_or(""))),
+        Ok(u) => {
+            r.note(format!("public-inbox-index failed: {}", u.stderr.lines().last().unwrap_or("")))
+        }
         Err(e) => r.note(e),
     }
 }
 
 fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())).unwrap_or_else(|| "unknown CPU".into());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("MemTotal:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())).map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0)).unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
     format!("{cores} cores ({cpu}), {mem} RAM")
 }
 
 fn write_markdown(o: &Options, r: &Report, out: &Path) -> Result<(), String> {
-    let commit = Command::new("git").current_dir(&o.repo).args(["rev-parse", "--short", "HEAD"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-    let date = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let commit = Command::new("git")
+        .current_dir(&o.repo)
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let mut md = String::new();
     let _ = writeln!(md, "# quire benchmarks\n");
-    let _ = writeln!(md, "Written by `quire-bench run` (crates/bench): machine {}, commit `{commit}`, {date}.", machine());
-    let _ = writeln!(md, "Release build; SQLite on the local disk; PostgreSQL 15 on a unix socket with fsync off (throwaway cluster); the web rows run `quire serve --no-worker` and N client threads on the same 2 cores. SQLite imports of the real slices and of 100k generated messages: the median of {SHORT_IMPORT_RUNS} runs, each into a new store (this machine drifts by 10% from one minute to the next); the others: one run.\n");
-    let _ = writeln!(md, "Reproduce everything: `cargo build --release -p quire -p quire-bench && target/release/quire-bench run --out BENCHMARKS.md`.\n");
+    let _ = writeln!(
+        md,
+        "Written by `quire-bench run` (crates/bench): machine {}, commit `{commit}`, {date}.",
+        machine()
+    );
+    let _ = writeln!(
+        md,
+        "Release build; SQLite on the local disk; PostgreSQL 15 on a unix socket with fsync off (throwaway cluster); the web rows run `quire serve --no-worker` and N client threads on the same 2 cores. SQLite imports of the real slices and of 100k generated messages: the median of {SHORT_IMPORT_RUNS} runs, each into a new store (this machine drifts by 10% from one minute to the next); the others: one run.\n"
+    );
+    let _ = writeln!(
+        md,
+        "Reproduce everything: `cargo build --release -p quire -p quire-bench && target/release/quire-bench run --out BENCHMARKS.md`.\n"
+    );
     let _ = writeln!(md, "| benchmark | figures | reproduce |\n|---|---|---|");
     for row in &r.rows {
         let _ = writeln!(md, "| {} | {} | `{}` |", row.what, row.figures, row.command);
@@ -750,7 +1042,10 @@ mod tests {
 
     #[test]
     fn vm_hwm_is_read_from_a_status_file() {
-        assert_eq!(vm_hwm_kib("Name:\tquire\nVmPeak:\t  9000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n"), Some(123456));
+        assert_eq!(
+            vm_hwm_kib("Name:\tquire\nVmPeak:\t  9000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n"),
+            Some(123456)
+        );
         assert_eq!(vm_hwm_kib("Name:\tzombie\nState:\tZ (zombie)\n"), None);
     }
 
@@ -763,7 +1058,11 @@ mod tests {
         }
         let u = measure(Command::new("sleep").arg("0.2")).expect("sleep runs");
         assert!(u.ok);
-        assert!(u.max_rss_kib > 0 && u.max_rss_kib < 64 * 1024, "sleep's peak RSS read as {} KiB", u.max_rss_kib);
+        assert!(
+            u.max_rss_kib > 0 && u.max_rss_kib < 64 * 1024,
+            "sleep's peak RSS read as {} KiB",
+            u.max_rss_kib
+        );
         std::hint::black_box(&ballast);
     }
 }

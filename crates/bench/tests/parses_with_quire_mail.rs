@@ -14,9 +14,14 @@ fn generated_messages_parse_with_the_intended_kinds() {
         match p.kind {
             MessageKind::Patch => {
                 patch += 1;
-                let d = p.diff.as_ref().unwrap_or_else(|| panic!("patch without diff: {}", p.subject));
+                let d =
+                    p.diff.as_ref().unwrap_or_else(|| panic!("patch without diff: {}", p.subject));
                 assert!(!d.files.is_empty() && d.patch_id.len() == 40, "{}", p.subject);
-                assert!(p.body.contains("Handle the case properly"), "body not decoded: {}", p.subject);
+                assert!(
+                    p.body.contains("Handle the case properly"),
+                    "body not decoded: {}",
+                    p.subject
+                );
             }
             MessageKind::CoverLetter => cover += 1,
             MessageKind::Reply => reply += 1,
@@ -27,6 +32,9 @@ fn generated_messages_parse_with_the_intended_kinds() {
             bad_dates += 1;
         }
     }
-    assert!(patch > 1000 && cover > 50 && reply > 2500 && pull > 0, "patch {patch} cover {cover} reply {reply} pull {pull}");
+    assert!(
+        patch > 1000 && cover > 50 && reply > 2500 && pull > 0,
+        "patch {patch} cover {cover} reply {reply} pull {pull}"
+    );
     assert!(bad_dates < 20, "{bad_dates} messages without a readable date");
 }

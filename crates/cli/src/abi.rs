@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use quire_abi::{AbiConfig, check_revisions};
 
 #[derive(clap::Args)]
-#[command(after_help = "Exit status: 0 no breaking ABI change, 1 breaking change found, 2 usage or tool error.")]
+#[command(
+    after_help = "Exit status: 0 no breaking ABI change, 1 breaking change found, 2 usage or tool error."
+)]
 pub struct AbiArgs {
     /// Run as if started in DIR (a git work tree or repository).
     #[arg(short = 'C', value_name = "DIR", default_value = ".")]
@@ -73,7 +75,8 @@ fn config_from_args(args: &AbiArgs) -> AbiConfig {
     if !args.targets.is_empty() {
         cfg.targets = args.targets.clone();
     }
-    cfg.macro_sets = std::iter::once(Vec::new()).chain(args.defines.iter().map(|d| macro_set(d))).collect();
+    cfg.macro_sets =
+        std::iter::once(Vec::new()).chain(args.defines.iter().map(|d| macro_set(d))).collect();
     cfg
 }
 
@@ -81,7 +84,9 @@ fn config_from_args(args: &AbiArgs) -> AbiConfig {
 fn macro_set(spec: &str) -> Vec<String> {
     spec.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|m| !m.is_empty())
-        .map(|m| if m.starts_with("-D") || m.starts_with("-U") { m.to_owned() } else { format!("-D{m}") })
+        .map(|m| {
+            if m.starts_with("-D") || m.starts_with("-U") { m.to_owned() } else { format!("-D{m}") }
+        })
         .collect()
 }
 

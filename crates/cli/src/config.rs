@@ -114,7 +114,8 @@ pub fn load(data_dir: &Path) -> Result<Config> {
 pub fn parse(text: &str) -> Result<Config, String> {
     let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
     if let Some(smtp) = &config.smtp {
-        quire_notify::validate_smtp(smtp).map_err(|e| format!("{}{e}", line_prefix(text, "[smtp]", None)))?;
+        quire_notify::validate_smtp(smtp)
+            .map_err(|e| format!("{}{e}", line_prefix(text, "[smtp]", None)))?;
     }
     let mut seen = std::collections::HashSet::new();
     for p in &config.projects {
@@ -132,11 +133,24 @@ pub fn parse(text: &str) -> Result<Config, String> {
                 return Err(format!("project `{}`: check `{}` is defined twice", p.name, c.name));
             }
             if p.git.is_none() {
-                return Err(format!("project `{}`: check `{}` needs `git`: checks run on applied series", p.name, c.name));
+                return Err(format!(
+                    "project `{}`: check `{}` needs `git`: checks run on applied series",
+                    p.name, c.name
+                ));
             }
         }
-        quire_notify::validate_project(&p.reports, &p.webhooks, !p.list_address.is_empty(), config.smtp.is_some()).map_err(|e| {
-            let at = e.value.as_deref().map(|v| line_prefix(text, &format!("name = \"{}\"", p.name), Some(v))).unwrap_or_default();
+        quire_notify::validate_project(
+            &p.reports,
+            &p.webhooks,
+            !p.list_address.is_empty(),
+            config.smtp.is_some(),
+        )
+        .map_err(|e| {
+            let at = e
+                .value
+                .as_deref()
+                .map(|v| line_prefix(text, &format!("name = \"{}\"", p.name), Some(v)))
+                .unwrap_or_default();
             format!("{at}project `{}`: {}", p.name, e.message)
         })?;
     }
@@ -197,7 +211,8 @@ mod tests {
         assert_eq!(abi.headers, ["xen/include/public/**/*.h"]);
         assert_eq!(abi.macro_sets.len(), 2);
         assert_eq!(abi.targets.len(), 4, "default targets");
-        let e = parse("[[project]]\nname = \"xen\"\n[project.abi]\nheader = [\"x\"]\n").unwrap_err();
+        let e =
+            parse("[[project]]\nname = \"xen\"\n[project.abi]\nheader = [\"x\"]\n").unwrap_err();
         assert!(e.contains("header") && e.contains("line 4"), "{e}");
     }
 
@@ -218,9 +233,13 @@ mod tests {
     fn check_tables_are_validated() {
         let c = parse("[[project]]\nname = \"x\"\ngit = \"/t\"\n[[project.check]]\nname = \"build\"\nscript = \"make\"\ncapability = \"x86\"\n").unwrap();
         assert_eq!(c.projects[0].checks[0].job_kind(), "check:x86:build");
-        let e = parse("[[project]]\nname = \"x\"\ngit = \"/t\"\n[[project.check]]\nname = \"b\"\n").unwrap_err();
+        let e = parse("[[project]]\nname = \"x\"\ngit = \"/t\"\n[[project.check]]\nname = \"b\"\n")
+            .unwrap_err();
         assert!(e.contains("exactly one of `builtin` or `script`"), "{e}");
-        let e = parse("[[project]]\nname = \"x\"\n[[project.check]]\nname = \"s\"\nbuiltin = \"style\"\n").unwrap_err();
+        let e = parse(
+            "[[project]]\nname = \"x\"\n[[project.check]]\nname = \"s\"\nbuiltin = \"style\"\n",
+        )
+        .unwrap_err();
         assert!(e.contains("needs `git`"), "{e}");
     }
 
@@ -232,12 +251,19 @@ mod tests {
         assert_eq!(c.projects[0].reports[0].to, ["list"]);
         assert_eq!(c.smtp.as_ref().unwrap().port, 25);
         let e = parse(&ok.replace("\"check-failed\"", "\"check-fail\"")).unwrap_err();
-        assert!(e.starts_with("line 8: project `x`: report 1") && e.contains("unknown event `check-fail`"), "{e}");
+        assert!(
+            e.starts_with("line 8: project `x`: report 1")
+                && e.contains("unknown event `check-fail`"),
+            "{e}"
+        );
         let e = parse(&ok.replace("to = [\"list\"]", "tu = [\"list\"]")).unwrap_err();
         assert!(e.contains("line 9") && e.contains("tu"), "{e}");
-        let e = parse(&ok.replace("from = \"quire@example.org\"", "from = \"nobody\"")).unwrap_err();
+        let e =
+            parse(&ok.replace("from = \"quire@example.org\"", "from = \"nobody\"")).unwrap_err();
         assert!(e.starts_with("line 1: [smtp]: `from`"), "{e}");
-        let e = parse(&ok.replace("[smtp]\nhost = \"localhost\"\nfrom = \"quire@example.org\"\n", "")).unwrap_err();
+        let e =
+            parse(&ok.replace("[smtp]\nhost = \"localhost\"\nfrom = \"quire@example.org\"\n", ""))
+                .unwrap_err();
         assert!(e.contains("needs an `[smtp]` section"), "{e}");
     }
 

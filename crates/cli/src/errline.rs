@@ -25,7 +25,8 @@ pub fn one_line(e: &anyhow::Error) -> String {
 pub fn disk_full(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<quire_store::Error>().is_some_and(quire_store::Error::is_disk_full)
-            || c.downcast_ref::<quire_import::Error>().is_some_and(|i| matches!(i, quire_import::Error::Store(s) if s.is_disk_full()))
+            || c.downcast_ref::<quire_import::Error>()
+                .is_some_and(|i| matches!(i, quire_import::Error::Store(s) if s.is_disk_full()))
     })
 }
 

@@ -2,7 +2,6 @@
 //! a line naming them; messages up to it are stored byte for byte, and those beyond the parse
 //! limit of quire-mail (64 MiB) are parsed only up to it and flagged.
 
-
 /// Bytes from `N`, `NK`, `NM` or `NG` (binary multiples), at least 1 KiB.
 pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -12,7 +11,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         Some((i, 'g' | 'G')) => (&t[..i], 30),
         _ => (t, 0),
     };
-    let n: usize = digits.parse().map_err(|_| format!("{s:?} is not a size: write bytes, or a number with K, M or G (e.g. 256M)"))?;
+    let n: usize = digits.parse().map_err(|_| {
+        format!("{s:?} is not a size: write bytes, or a number with K, M or G (e.g. 256M)")
+    })?;
     let bytes = n.checked_mul(1usize << shift).ok_or_else(|| format!("{s} is too large"))?;
     if bytes < 1024 {
         return Err(format!("{s} is too small: at least 1K"));

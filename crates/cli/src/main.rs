@@ -3,15 +3,15 @@
 
 mod abi;
 mod config;
+mod errline;
+mod limits;
+mod notify;
 mod output;
 mod search;
 mod tester;
-mod watch;
 mod users;
+mod watch;
 mod worker;
-mod notify;
-mod errline;
-mod limits;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -312,7 +312,8 @@ fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.quiet);
-    let is_stdin_import = matches!(&cli.command, Command::Import(a) if a.paths.iter().any(|p| p == "-"));
+    let is_stdin_import =
+        matches!(&cli.command, Command::Import(a) if a.paths.iter().any(|p| p == "-"));
     let result = match cli.command {
         Command::Abi(args) => abi::run(args),
         Command::Tester(args) => tester::run(args),
@@ -329,7 +330,11 @@ fn main() -> ExitCode {
             }
             if let Some(import) = e.downcast_ref::<quire_import::Error>() {
                 if is_stdin_import {
-                    return ExitCode::from(if import.is_temporary() { exit::TEMP_FAIL } else { exit::DATA_ERROR });
+                    return ExitCode::from(if import.is_temporary() {
+                        exit::TEMP_FAIL
+                    } else {
+                        exit::DATA_ERROR
+                    });
                 }
             }
             if is_stdin_import {
@@ -352,8 +357,16 @@ fn init_logging(format: LogFormat, quiet: bool) {
     }
 }
 
-fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quiet: bool) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+fn run_async(
+    command: Command,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let store = open_store(data_dir, database_url).await?;
         let code = match command {
@@ -368,7 +381,9 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
             Command::Apply(args) => worker::apply_cmd(&store, data_dir, args).await,
             Command::Worker(args) => worker::worker_cmd(&store, data_dir, args).await,
             Command::Notify(args) => notify::notify_cmd(&store, data_dir, args).await,
-            Command::Token(TokenCommand::Create { name, user: Some(user), .. }) => users::create_user_token(&store, &name, &user).await,
+            Command::Token(TokenCommand::Create { name, user: Some(user), .. }) => {
+                users::create_user_token(&store, &name, &user).await
+            }
             Command::Token(cmd) => token(&store, cmd).await,
             Command::User(cmd) => users::user_cmd(&store, cmd).await,
             Command::Export(args) => export(&store, args, quiet).await,
@@ -377,7 +392,9 @@ fn run_async(command: Command, data_dir: &Path, database_url: Option<&str>, quie
                 eprintln!("quire: the schema of {} is up to date", store.target());
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Init | Command::Abi(_) | Command::Tester(_) => unreachable!("handled before the store is opened"),
+            Command::Init | Command::Abi(_) | Command::Tester(_) => {
+                unreachable!("handled before the store is opened")
+            }
         };
         store.close().await;
         code
@@ -411,14 +428,17 @@ fn init(data_dir: &Path) -> Result<()> {
     if path.exists() {
         bail!("{} exists already; edit it, or remove it to start again", path.display());
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    std::fs::write(&path, config::STARTER).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::write(&path, config::STARTER)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(())
 }
 
 async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode> {
-    let inputs: Vec<quire_import::Input> = args.paths.iter().map(|p| quire_import::Input::from_arg(p)).collect();
+    let inputs: Vec<quire_import::Input> =
+        args.paths.iter().map(|p| quire_import::Input::from_arg(p)).collect();
     let opts = quire_import::ImportOptions {
         project: args.project,
         batch_size: args.batch_size as usize,
@@ -433,7 +453,9 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
     if !quiet {
         println!("{summary}");
         for id in summary.conflicting_duplicates.iter().take(20) {
-            eprintln!("kept a second copy of <{id}>: same Message-ID as a stored message, different bytes");
+            eprintln!(
+                "kept a second copy of <{id}>: same Message-ID as a stored message, different bytes"
+            );
         }
         for p in summary.problems.iter().take(20) {
             eprintln!("flagged <{}>: {}", p.message_id, p.reasons.join("; "));
@@ -482,7 +504,16 @@ fn clean_msgid(arg: &str) -> String {
 
 async fn series_list(store: &Store, args: ListArgs) -> Result<ExitCode> {
     if let Some(q) = args.query.as_deref() {
-        return search::series_search(store, args.project.as_deref(), q, args.all, args.page, args.limit, args.json).await;
+        return search::series_search(
+            store,
+            args.project.as_deref(),
+            q,
+            args.all,
+            args.page,
+            args.limit,
+            args.json,
+        )
+        .await;
     }
     let filter = SeriesFilter {
         words: args.query.as_deref().unwrap_or("").split_whitespace().map(str::to_string).collect(),
@@ -508,7 +539,10 @@ async fn series_list(store: &Store, args: ListArgs) -> Result<ExitCode> {
     items.truncate(args.limit as usize);
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "total": total, "page": args.page, "series": items }))?;
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "total": total, "page": args.page, "series": items }),
+        )?;
         writeln!(out)?;
     } else {
         output::series_table(&mut out, &items)?;
@@ -539,7 +573,9 @@ async fn not_found(store: &Store, id: &str) -> Result<ExitCode> {
             output::kind_name(m.kind),
             m.subject
         ),
-        None => eprintln!("quire: no message <{id}> in the store; import the mail first (quire import ARCHIVE)"),
+        None => eprintln!(
+            "quire: no message <{id}> in the store; import the mail first (quire import ARCHIVE)"
+        ),
     }
     Ok(ExitCode::from(exit::NOT_FOUND))
 }
@@ -551,13 +587,19 @@ async fn am(store: &Store, args: AmArgs, quiet: bool) -> Result<ExitCode> {
         return not_found(store, &id).await;
     };
     match &args.output {
-        Some(path) => std::fs::write(path, &am.mbox).with_context(|| format!("cannot write {}", path.display()))?,
+        Some(path) => std::fs::write(path, &am.mbox)
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout().lock().write_all(&am.mbox)?,
     }
     if !quiet {
         let s = &am.series;
-        let trailers: usize = s.patches.iter().map(|p| p.trailers.iter().filter(|t| t.verified || args.sloppy_trailers).count()).sum();
-        let unverified: usize = s.patches.iter().map(|p| p.trailers.iter().filter(|t| !t.verified).count()).sum();
+        let trailers: usize = s
+            .patches
+            .iter()
+            .map(|p| p.trailers.iter().filter(|t| t.verified || args.sloppy_trailers).count())
+            .sum();
+        let unverified: usize =
+            s.patches.iter().map(|p| p.trailers.iter().filter(|t| !t.verified).count()).sum();
         eprintln!(
             "{} (v{}): {} patch(es), {} trailer(s) added{}",
             s.subject,
@@ -572,7 +614,11 @@ async fn am(store: &Store, args: AmArgs, quiet: bool) -> Result<ExitCode> {
         );
         if !am.missing.is_empty() {
             let missing: Vec<String> = am.missing.iter().map(u32::to_string).collect();
-            eprintln!("warning: the series is incomplete: patch(es) {} of {} missing", missing.join(", "), s.total);
+            eprintln!(
+                "warning: the series is incomplete: patch(es) {} of {} missing",
+                missing.join(", "),
+                s.total
+            );
         }
         if let Some(path) = &args.output {
             if std::io::stderr().is_terminal() {
@@ -596,7 +642,10 @@ async fn project_add(store: &Store, args: ProjectAddArgs) -> Result<ExitCode> {
             tag_prefix: args.tag_prefix,
         })
         .await?;
-    println!("project {} saved; mail imported from now on is matched to it (quire reindex re-sorts stored mail)", args.name);
+    println!(
+        "project {} saved; mail imported from now on is matched to it (quire reindex re-sorts stored mail)",
+        args.name
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -608,7 +657,14 @@ async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
         writeln!(out)?;
     } else {
         for p in &projects {
-            writeln!(out, "{:<20} {:>7} series {:>9} messages  {}", p.config.name, p.series, p.messages, p.config.list_ids.join(", "))?;
+            writeln!(
+                out,
+                "{:<20} {:>7} series {:>9} messages  {}",
+                p.config.name,
+                p.series,
+                p.messages,
+                p.config.list_ids.join(", ")
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -621,7 +677,8 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);
     if !args.no_worker {
         // Stops with the process; a job it held is taken again when its lease expires.
-        let mut w = quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir)?);
+        let mut w =
+            quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir)?);
         tokio::spawn(async move { w.run(std::future::pending()).await });
     }
     if !args.no_notify {
@@ -629,14 +686,16 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
             tokio::spawn(async move { n.run(std::future::pending()).await });
         }
     }
-    let warm = quire_web::warm::WarmOptions { pages: args.warm_pages as usize, ..Default::default() };
+    let warm =
+        quire_web::warm::WarmOptions { pages: args.warm_pages as usize, ..Default::default() };
     quire_web::serve(store, args.listen, config, warm).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// The names of every project, sorted.
 async fn project_names(store: &Store) -> Result<Vec<String>> {
-    let mut names: Vec<String> = store.project_configs().await?.into_iter().map(|c| c.name).collect();
+    let mut names: Vec<String> =
+        store.project_configs().await?.into_iter().map(|c| c.name).collect();
     names.sort();
     Ok(names)
 }
@@ -660,7 +719,8 @@ async fn export(store: &Store, args: ExportArgs, quiet: bool) -> Result<ExitCode
     let mut out: Box<dyn Write> = match &args.output {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             let file = std::io::BufWriter::new(file);
             if path.extension().is_some_and(|e| e == "gz") {
                 Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()))
@@ -696,7 +756,10 @@ async fn token(store: &Store, cmd: TokenCommand) -> Result<ExitCode> {
         TokenCommand::Create { name, scope, .. } => {
             let (token, secret) = store.create_token(&name, &scope).await?;
             println!("{secret}");
-            eprintln!("quire: token {} ({}, scope {}): keep the line above, it is not shown again", token.id, token.name, token.scope);
+            eprintln!(
+                "quire: token {} ({}, scope {}): keep the line above, it is not shown again",
+                token.id, token.name, token.scope
+            );
         }
         TokenCommand::List => {
             for t in store.tokens().await? {

@@ -40,9 +40,22 @@ pub fn notify_config(data_dir: &Path, base_url: &str) -> Result<NotifyConfig> {
     let projects = config
         .projects
         .into_iter()
-        .map(|p| (p.name, ProjectRules { list_addresses: p.list_address, reports: p.reports, webhooks: p.webhooks }))
+        .map(|p| {
+            (
+                p.name,
+                ProjectRules {
+                    list_addresses: p.list_address,
+                    reports: p.reports,
+                    webhooks: p.webhooks,
+                },
+            )
+        })
         .collect();
-    Ok(NotifyConfig { smtp: config.smtp, base_url: base_url.trim_end_matches('/').to_string(), projects })
+    Ok(NotifyConfig {
+        smtp: config.smtp,
+        base_url: base_url.trim_end_matches('/').to_string(),
+        projects,
+    })
 }
 
 /// The notifier `quire serve` runs, when the configuration asks for any report.
@@ -51,7 +64,10 @@ pub fn serve_notifier(store: &Store, data_dir: &Path, base_url: &str) -> Result<
     if config.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Notifier::new(store.clone(), config, NotifyOptions::default()).map_err(|e| anyhow::anyhow!("{e}"))?))
+    Ok(Some(
+        Notifier::new(store.clone(), config, NotifyOptions::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    ))
 }
 
 pub async fn notify_cmd(store: &Store, data_dir: &Path, args: NotifyArgs) -> Result<ExitCode> {
@@ -69,11 +85,16 @@ pub async fn notify_cmd(store: &Store, data_dir: &Path, args: NotifyArgs) -> Res
         );
         return Ok(ExitCode::from(exit::FAILURE));
     }
-    let mut options = NotifyOptions { poll: Duration::from_secs(args.poll), retry_base_secs: args.retry_after, ..NotifyOptions::default() };
+    let mut options = NotifyOptions {
+        poll: Duration::from_secs(args.poll),
+        retry_base_secs: args.retry_after,
+        ..NotifyOptions::default()
+    };
     if let Some(id) = args.id {
         options.id = id;
     }
-    let mut notifier = Notifier::new(store.clone(), config, options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut notifier =
+        Notifier::new(store.clone(), config, options).map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.once {
         let s = notifier.round().await?;
         eprintln!(

@@ -40,7 +40,9 @@ pub fn kind_name(kind: MessageKind) -> &'static str {
 }
 
 fn date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into())
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// One line per series: date, version, patches/total, flags, subject, submitter, id.
@@ -102,7 +104,9 @@ pub fn series_text(out: &mut impl Write, s: &SeriesDetail) -> std::io::Result<()
         let revs: Vec<String> = s
             .revisions
             .iter()
-            .map(|r| format!("v{}{}", r.version, if r.message_id == s.message_id { "*" } else { "" }))
+            .map(|r| {
+                format!("v{}{}", r.version, if r.message_id == s.message_id { "*" } else { "" })
+            })
             .collect();
         writeln!(out, "revisions: {}", revs.join(" "))?;
     }
@@ -121,7 +125,8 @@ pub fn series_text(out: &mut impl Write, s: &SeriesDetail) -> std::io::Result<()
             if t.carried_over {
                 marks.push("from an earlier revision");
             }
-            let marks = if marks.is_empty() { String::new() } else { format!("  ({})", marks.join(", ")) };
+            let marks =
+                if marks.is_empty() { String::new() } else { format!("  ({})", marks.join(", ")) };
             writeln!(out, "    {}: {}{}", t.tag, t.value, marks)?;
         }
     }

@@ -33,7 +33,10 @@ pub(crate) async fn series_search(
     };
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "total": found.total, "total_capped": found.total_capped, "page": page, "series": found.items }))?;
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({ "total": found.total, "total_capped": found.total_capped, "page": page, "series": found.items }),
+        )?;
         writeln!(out)?;
     } else {
         crate::output::series_table(&mut out, &found.items)?;

@@ -57,14 +57,24 @@ pub fn run(args: TesterArgs) -> Result<ExitCode> {
     let server = args.server.trim_end_matches('/').to_string();
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
     let api = Api { agent, server, token: args.token.clone(), tester: name.clone() };
-    eprintln!("quire: tester {name} on {} ({})", api.server, if sandbox.is_empty() { "no sandbox" } else { "no network" });
+    eprintln!(
+        "quire: tester {name} on {} ({})",
+        api.server,
+        if sandbox.is_empty() { "no sandbox" } else { "no network" }
+    );
     loop {
         match api.claim(&args.capabilities)? {
             Some(claimed) => {
                 let report = run_claimed(&api, &claimed, &sandbox, args.work_dir.as_deref());
                 match api.report(claimed.job_id, &report) {
-                    Ok(true) => eprintln!("quire: job {} ({}): {}", claimed.job_id, claimed.kind, report.state),
-                    Ok(false) => eprintln!("quire: job {} was given to another tester meanwhile; result dropped", claimed.job_id),
+                    Ok(true) => eprintln!(
+                        "quire: job {} ({}): {}",
+                        claimed.job_id, claimed.kind, report.state
+                    ),
+                    Ok(false) => eprintln!(
+                        "quire: job {} was given to another tester meanwhile; result dropped",
+                        claimed.job_id
+                    ),
                     Err(e) => eprintln!("quire: cannot report job {}: {e:#}", claimed.job_id),
                 }
             }
@@ -78,9 +88,19 @@ pub fn run(args: TesterArgs) -> Result<ExitCode> {
 /// `unshare -n`; `None` when neither runs.
 fn sandbox_command() -> Option<Vec<String>> {
     for args in [["-rn"], ["-n"]] {
-        let ok = Command::new("unshare").args(args).arg("true").stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+        let ok = Command::new("unshare")
+            .args(args)
+            .arg("true")
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         if ok {
-            return Some(std::iter::once("unshare".to_string()).chain(args.iter().map(|a| a.to_string())).collect());
+            return Some(
+                std::iter::once("unshare".to_string())
+                    .chain(args.iter().map(|a| a.to_string()))
+                    .collect(),
+            );
         }
     }
     None
@@ -115,10 +135,17 @@ impl Api {
     }
 
     fn claim(&self, capabilities: &[String]) -> Result<Option<Claimed>> {
-        let resp = match self.post("/api/v1/testers/claim", json!({ "tester": self.tester, "capabilities": capabilities })) {
+        let resp = match self.post(
+            "/api/v1/testers/claim",
+            json!({ "tester": self.tester, "capabilities": capabilities }),
+        ) {
             Ok(r) => r,
             Err(ureq::Error::Status(code, r)) => {
-                let detail = r.into_json::<Value>().ok().and_then(|v| v["detail"].as_str().map(String::from)).unwrap_or_default();
+                let detail = r
+                    .into_json::<Value>()
+                    .ok()
+                    .and_then(|v| v["detail"].as_str().map(String::from))
+                    .unwrap_or_default();
                 bail!("the server refused the claim ({code}): {detail}");
             }
             Err(e) => {
@@ -142,7 +169,10 @@ impl Api {
     /// True when the job is still ours.
     fn heartbeat(&self, job_id: i64) -> bool {
         !matches!(
-            self.post(&format!("/api/v1/testers/jobs/{job_id}/heartbeat"), json!({ "tester": self.tester })),
+            self.post(
+                &format!("/api/v1/testers/jobs/{job_id}/heartbeat"),
+                json!({ "tester": self.tester })
+            ),
             Err(ureq::Error::Status(409, _))
         )
     }
@@ -159,10 +189,16 @@ impl Api {
 }
 
 /// Fetches the tree and runs the script, heartbeating meanwhile; every failure is a report.
-fn run_claimed(api: &Api, claimed: &Claimed, sandbox: &[String], work_dir: Option<&Path>) -> Report {
+fn run_claimed(
+    api: &Api,
+    claimed: &Claimed,
+    sandbox: &[String],
+    work_dir: Option<&Path>,
+) -> Report {
     let job = &claimed.job;
     let field = |k: &str| job[k].as_str().unwrap_or_default().to_string();
-    let (script, url, reference, commit) = (field("script"), field("fetch_url"), field("fetch_ref"), field("commit"));
+    let (script, url, reference, commit) =
+        (field("script"), field("fetch_url"), field("fetch_ref"), field("commit"));
     let timeout = Duration::from_secs(job["timeout"].as_u64().unwrap_or(1800).max(1));
     let tmp = match work_dir.map(tempfile::TempDir::new_in).unwrap_or_else(tempfile::TempDir::new) {
         Ok(t) => t,
@@ -177,7 +213,12 @@ fn run_claimed(api: &Api, claimed: &Claimed, sandbox: &[String], work_dir: Optio
     let beat = {
         let (done, lost) = (done.clone(), lost.clone());
         let every = Duration::from_secs((claimed.lease / 3).max(1));
-        let api = Api { agent: api.agent.clone(), server: api.server.clone(), token: api.token.clone(), tester: api.tester.clone() };
+        let api = Api {
+            agent: api.agent.clone(),
+            server: api.server.clone(),
+            token: api.token.clone(),
+            tester: api.tester.clone(),
+        };
         let job_id = claimed.job_id;
         std::thread::spawn(move || {
             let mut last = Instant::now();
@@ -198,17 +239,27 @@ fn run_claimed(api: &Api, claimed: &Claimed, sandbox: &[String], work_dir: Optio
     let _ = beat.join();
     match outcome {
         Ok((Some(0), log)) => Report { state: "pass", description: "script passed".into(), log },
-        Ok((Some(code), log)) => Report { state: "fail", description: format!("script exited with {code}"), log },
-        Ok((None, log)) if lost.load(Ordering::Relaxed) => Report { state: "error", description: "job lost to another tester".into(), log },
-        Ok((None, log)) => {
-            Report { state: "error", description: format!("killed after {} s (time limit)", timeout.as_secs()), log }
+        Ok((Some(code), log)) => {
+            Report { state: "fail", description: format!("script exited with {code}"), log }
         }
+        Ok((None, log)) if lost.load(Ordering::Relaxed) => {
+            Report { state: "error", description: "job lost to another tester".into(), log }
+        }
+        Ok((None, log)) => Report {
+            state: "error",
+            description: format!("killed after {} s (time limit)", timeout.as_secs()),
+            log,
+        },
         Err(e) => error_report(format!("cannot run the script: {e:#}")),
     }
 }
 
 fn error_report(why: String) -> Report {
-    Report { state: "error", description: why.lines().next().unwrap_or_default().to_string(), log: format!("{why}\n") }
+    Report {
+        state: "error",
+        description: why.lines().next().unwrap_or_default().to_string(),
+        log: format!("{why}\n"),
+    }
 }
 
 /// `git init` + `git fetch --depth 1 <url> <ref>` + checkout, and the commit is the one the
@@ -245,7 +296,14 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
 
 /// Runs `sh -c script` in `tree` (inside `sandbox`), in its own process group so that a time-out
 /// kills everything it started; returns the exit code (`None` when killed) and the output's tail.
-fn run_script(tree: &Path, script: &str, sandbox: &[String], timeout: Duration, lost: &AtomicBool, scratch: &Path) -> Result<(Option<i32>, String)> {
+fn run_script(
+    tree: &Path,
+    script: &str,
+    sandbox: &[String],
+    timeout: Duration,
+    lost: &AtomicBool,
+    scratch: &Path,
+) -> Result<(Option<i32>, String)> {
     use std::os::unix::process::CommandExt;
     let out_path = scratch.join("output");
     let out = std::fs::File::create(&out_path).context("creating the output file")?;

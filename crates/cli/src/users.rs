@@ -52,7 +52,8 @@ pub async fn user_cmd(store: &Store, cmd: UserCommand) -> Result<ExitCode> {
     match cmd {
         UserCommand::Add { username, email, name, maintainer, role, password_file } => {
             let password = password_file.as_deref().map(read_password).transpose()?;
-            let mut grants: Vec<(String, String)> = maintainer.into_iter().map(|p| ("maintainer".to_string(), p)).collect();
+            let mut grants: Vec<(String, String)> =
+                maintainer.into_iter().map(|p| ("maintainer".to_string(), p)).collect();
             for r in role {
                 let Some((role, project)) = r.split_once(':') else {
                     anyhow::bail!("--role {r:?}: write ROLE:PROJECT, e.g. maintainer:linux-mm");
@@ -62,16 +63,24 @@ pub async fn user_cmd(store: &Store, cmd: UserCommand) -> Result<ExitCode> {
             let projects = store.project_refs().await?;
             for (role, project) in &grants {
                 if !quire_store::ROLES.contains(&role.as_str()) {
-                    anyhow::bail!("unknown role {role:?}: use one of {}", quire_store::ROLES.join(", "));
+                    anyhow::bail!(
+                        "unknown role {role:?}: use one of {}",
+                        quire_store::ROLES.join(", ")
+                    );
                 }
                 if !projects.iter().any(|p| &p.config.name == project) {
-                    anyhow::bail!("no project {project:?}; add it first with `quire project add {project}`");
+                    anyhow::bail!(
+                        "no project {project:?}; add it first with `quire project add {project}`"
+                    );
                 }
             }
             if let Some(p) = &password
                 && p.chars().count() < quire_store::accounts::MIN_PASSWORD_LEN
             {
-                anyhow::bail!("password too short: use at least {} characters", quire_store::accounts::MIN_PASSWORD_LEN);
+                anyhow::bail!(
+                    "password too short: use at least {} characters",
+                    quire_store::accounts::MIN_PASSWORD_LEN
+                );
             }
             let user = store.add_user(&username, &email, &name).await?;
             for (role, project) in grants {
@@ -81,7 +90,10 @@ pub async fn user_cmd(store: &Store, cmd: UserCommand) -> Result<ExitCode> {
                 store.set_password(user.id, Some(p)).await?;
             }
             println!("{}", user.id);
-            eprintln!("quire: user {} added; `quire token create NAME --user {}` gives it an API token", user.username, user.username);
+            eprintln!(
+                "quire: user {} added; `quire token create NAME --user {}` gives it an API token",
+                user.username, user.username
+            );
         }
         UserCommand::Grant { username, role, project } => {
             let Some(user) = store.user_by_name(&username).await? else {
@@ -93,16 +105,26 @@ pub async fn user_cmd(store: &Store, cmd: UserCommand) -> Result<ExitCode> {
             let Some(user) = store.user_by_name(&username).await? else {
                 anyhow::bail!("no user {username:?}; see `quire user list`");
             };
-            let password = if remove { None } else { password_file.as_deref().map(read_password).transpose()? };
+            let password = if remove {
+                None
+            } else {
+                password_file.as_deref().map(read_password).transpose()?
+            };
             store.set_password(user.id, password.as_deref()).await?;
             match password {
-                Some(_) => eprintln!("quire: password of {} set; their web sessions ended", user.username),
-                None => eprintln!("quire: password of {} removed: they cannot log in on the web", user.username),
+                Some(_) => {
+                    eprintln!("quire: password of {} set; their web sessions ended", user.username)
+                }
+                None => eprintln!(
+                    "quire: password of {} removed: they cannot log in on the web",
+                    user.username
+                ),
             }
         }
         UserCommand::List => {
             for u in store.users(None).await? {
-                let roles: Vec<String> = store.roles(u.id).await?.into_iter().map(|(p, r)| format!("{r}:{p}")).collect();
+                let roles: Vec<String> =
+                    store.roles(u.id).await?.into_iter().map(|(p, r)| format!("{r}:{p}")).collect();
                 println!("{}\t{}\t{}\t{}", u.id, u.username, u.email, roles.join(","));
             }
         }
@@ -113,13 +135,18 @@ pub async fn user_cmd(store: &Store, cmd: UserCommand) -> Result<ExitCode> {
 /// The first line of `path` (`-`: stdin), without its line ending.
 fn read_password(path: &std::path::Path) -> Result<String> {
     let text = if path.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| anyhow::anyhow!("cannot read a password from stdin: {e}"))?
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| anyhow::anyhow!("cannot read a password from stdin: {e}"))?
     } else {
-        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the password file {}: {e}", path.display()))?
+        std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the password file {}: {e}", path.display()))?
     };
     let line = text.lines().next().unwrap_or("").to_string();
     if line.is_empty() {
-        anyhow::bail!("the password file {} is empty: write the password on its first line", path.display());
+        anyhow::bail!(
+            "the password file {} is empty: write the password on its first line",
+            path.display()
+        );
     }
     Ok(line)
 }
@@ -131,6 +158,9 @@ pub async fn create_user_token(store: &Store, name: &str, username: &str) -> Res
     };
     let (token, secret) = store.create_user_token(name, user.id).await?;
     println!("{secret}");
-    eprintln!("quire: token {} ({}, user {}): keep the line above, it is not shown again", token.id, token.name, user.username);
+    eprintln!(
+        "quire: token {} ({}, user {}): keep the line above, it is not shown again",
+        token.id, token.name, user.username
+    );
     Ok(ExitCode::SUCCESS)
 }

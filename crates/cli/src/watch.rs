@@ -64,21 +64,31 @@ fn parse_feed(url: &str) -> Result<Feed> {
             return Ok(Feed::PiRemote(rest.to_string()));
         }
     }
-    bail!("{url:?} is not a feed quire can watch: use imap://USER@HOST/MAILBOX, imaps://..., pi+file:///PATH or pi+https://URL")
+    bail!(
+        "{url:?} is not a feed quire can watch: use imap://USER@HOST/MAILBOX, imaps://..., pi+file:///PATH or pi+https://URL"
+    )
 }
 
 fn password(args: &WatchArgs) -> Result<String> {
     if let Some(file) = &args.password_file {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read the password file {}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the password file {}", file.display()))?;
         return Ok(text.lines().next().unwrap_or("").to_string());
     }
     match std::env::var("QUIRE_IMAP_PASSWORD") {
         Ok(p) => Ok(p),
-        Err(_) => bail!("an IMAP feed needs a password: give --password-file FILE or set QUIRE_IMAP_PASSWORD"),
+        Err(_) => bail!(
+            "an IMAP feed needs a password: give --password-file FILE or set QUIRE_IMAP_PASSWORD"
+        ),
     }
 }
 
-pub async fn watch_cmd(store: &Store, data_dir: &Path, args: WatchArgs, quiet: bool) -> Result<ExitCode> {
+pub async fn watch_cmd(
+    store: &Store,
+    data_dir: &Path,
+    args: WatchArgs,
+    quiet: bool,
+) -> Result<ExitCode> {
     let feeds = args.urls.iter().map(|u| parse_feed(u)).collect::<Result<Vec<_>>>()?;
     let needs_password = feeds.iter().any(|f| matches!(f, Feed::Imap(_)));
     let password = if needs_password { password(&args)? } else { String::new() };
@@ -95,17 +105,34 @@ pub async fn watch_cmd(store: &Store, data_dir: &Path, args: WatchArgs, quiet: b
                     if !quiet {
                         eprintln!("quire: watching {url}");
                     }
-                    watch_imap(&store, &src, &password, &opts).await.map(|s| {
-                        if !quiet {
-                            println!("{url}: fetched {}, {} new, {} already stored", s.fetched, s.new_messages, s.duplicates);
-                        }
-                    })
-                    .map_err(anyhow::Error::from)
+                    watch_imap(&store, &src, &password, &opts)
+                        .await
+                        .map(|s| {
+                            if !quiet {
+                                println!(
+                                    "{url}: fetched {}, {} new, {} already stored",
+                                    s.fetched, s.new_messages, s.duplicates
+                                );
+                            }
+                        })
+                        .map_err(anyhow::Error::from)
                 }
-                Feed::PiLocal(path) => watch_public_inbox(&store, &url, None, path, project, poll, once, quiet).await,
+                Feed::PiLocal(path) => {
+                    watch_public_inbox(&store, &url, None, path, project, poll, once, quiet).await
+                }
                 Feed::PiRemote(remote) => {
                     let mirror = data_dir.join("pi-mirrors").join(mirror_name(&remote));
-                    watch_public_inbox(&store, &url, Some(remote), mirror, project, poll, once, quiet).await
+                    watch_public_inbox(
+                        &store,
+                        &url,
+                        Some(remote),
+                        mirror,
+                        project,
+                        poll,
+                        once,
+                        quiet,
+                    )
+                    .await
                 }
             };
             result.with_context(|| format!("watching {url}"))
@@ -149,16 +176,28 @@ async fn watch_public_inbox(
         let round = async {
             if let Some(remote) = &remote {
                 let (remote, path) = (remote.clone(), path.clone());
-                tokio::task::spawn_blocking(move || mirror(&remote, &path)).await.context("the git task stopped")??;
+                tokio::task::spawn_blocking(move || mirror(&remote, &path))
+                    .await
+                    .context("the git task stopped")??;
             }
             if !path.exists() {
                 bail!("{} does not exist", path.display());
             }
             if !quire_import::public_inbox::is_public_inbox(&path) {
-                bail!("{} is not a public-inbox (no git/N.git epochs, not a bare git repository)", path.display());
+                bail!(
+                    "{} is not a public-inbox (no git/N.git epochs, not a bare git repository)",
+                    path.display()
+                );
             }
-            let opts = quire_import::ImportOptions { project: project.clone(), ..Default::default() };
-            let summary = quire_import::import(store, &[quire_import::Input::Path(path.clone())], &opts, &|_| {}).await?;
+            let opts =
+                quire_import::ImportOptions { project: project.clone(), ..Default::default() };
+            let summary = quire_import::import(
+                store,
+                &[quire_import::Input::Path(path.clone())],
+                &opts,
+                &|_| {},
+            )
+            .await?;
             Ok::<_, anyhow::Error>(summary)
         };
         match round.await {
@@ -194,7 +233,8 @@ fn mirror(remote: &str, path: &Path) -> Result<()> {
         git.arg("--git-dir").arg(path).args(["fetch", "--quiet", "--prune", "origin"]);
     } else {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         git.args(["clone", "--quiet", "--mirror", remote]).arg(path);
     }
@@ -212,11 +252,20 @@ mod tests {
     #[test]
     fn feeds_are_told_apart_and_bad_urls_say_what_to_write() {
         assert!(matches!(parse_feed("imap://a@b/INBOX").unwrap(), Feed::Imap(_)));
-        assert!(matches!(parse_feed("pi+file:///srv/inbox").unwrap(), Feed::PiLocal(p) if p == Path::new("/srv/inbox")));
-        assert!(matches!(parse_feed("pi+https://lore.example.org/list/git/0.git").unwrap(), Feed::PiRemote(u) if u == "https://lore.example.org/list/git/0.git"));
-        assert!(parse_feed("pi+file://relative").unwrap_err().to_string().contains("three slashes"));
+        assert!(
+            matches!(parse_feed("pi+file:///srv/inbox").unwrap(), Feed::PiLocal(p) if p == Path::new("/srv/inbox"))
+        );
+        assert!(
+            matches!(parse_feed("pi+https://lore.example.org/list/git/0.git").unwrap(), Feed::PiRemote(u) if u == "https://lore.example.org/list/git/0.git")
+        );
+        assert!(
+            parse_feed("pi+file://relative").unwrap_err().to_string().contains("three slashes")
+        );
         assert!(parse_feed("ftp://x").unwrap_err().to_string().contains("not a feed"));
         let name = mirror_name("https://lore.example.org/list/git/0.git");
-        assert!(name.starts_with("lore.example.org_list_git_0.git-") && !name.contains('/'), "{name}");
+        assert!(
+            name.starts_with("lore.example.org_list_git_0.git-") && !name.contains('/'),
+            "{name}"
+        );
     }
 }

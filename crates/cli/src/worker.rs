@@ -75,7 +75,15 @@ pub fn serve_worker_options(data_dir: &Path) -> Result<WorkerOptions> {
 /// Exit 0 when applied, 1 when it did not apply (or git could not run), 3 when no series has it.
 pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Result<ExitCode> {
     let id = clean_msgid(&args.message_id);
-    let applied = match quire_worker::apply_series(store, &data_dir.join("git"), &id, args.base.as_deref(), true).await {
+    let applied = match quire_worker::apply_series(
+        store,
+        &data_dir.join("git"),
+        &id,
+        args.base.as_deref(),
+        true,
+    )
+    .await
+    {
         Ok(a) => a,
         Err(quire_worker::Error::NoSeries(_)) => {
             eprintln!("quire: no series has a message <{id}>; find it with `quire series list`");
@@ -93,20 +101,48 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
             let commit = applied.result.result_commit.as_deref().unwrap_or_default();
             if let Some(cfg) = abi_configs(data_dir)?.get(&applied.project) {
                 let repo = quire_worker::mirror_dir(&data_dir.join("git"), &applied.project);
-                let check = quire_worker::abi::run_abi_check(store, &repo, &applied.head, &applied.outcome.base.commit, commit, cfg).await?;
+                let check = quire_worker::abi::run_abi_check(
+                    store,
+                    &repo,
+                    &applied.head,
+                    &applied.outcome.base.commit,
+                    commit,
+                    cfg,
+                )
+                .await?;
                 print!("\n{}", check.log.as_deref().unwrap_or_default());
-                eprintln!("quire: abi check: {:?}: {}", check.state, check.description.as_deref().unwrap_or_default());
+                eprintln!(
+                    "quire: abi check: {:?}: {}",
+                    check.state,
+                    check.description.as_deref().unwrap_or_default()
+                );
             }
-            if let Some(specs) = check_specs(data_dir)?.get(&applied.project).filter(|s| !s.is_empty()) {
-                let project = store.project_configs().await?.into_iter().find(|p| p.name == applied.project);
+            if let Some(specs) =
+                check_specs(data_dir)?.get(&applied.project).filter(|s| !s.is_empty())
+            {
+                let project =
+                    store.project_configs().await?.into_iter().find(|p| p.name == applied.project);
                 let series = store.series(&applied.head).await?;
                 if let (Some(project), Some(series)) = (project, series) {
-                    quire_worker::checks::after_apply(store, &project, specs, &series, commit, applied.tag.as_deref()).await?;
-                    eprintln!("quire: checks run or queued for testers: {}", specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "));
+                    quire_worker::checks::after_apply(
+                        store,
+                        &project,
+                        specs,
+                        &series,
+                        commit,
+                        applied.tag.as_deref(),
+                    )
+                    .await?;
+                    eprintln!(
+                        "quire: checks run or queued for testers: {}",
+                        specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                    );
                 }
             }
             match &applied.tag {
-                Some(tag) => eprintln!("quire: applied <{}> as {commit}, pushed as {tag}", applied.head),
+                Some(tag) => {
+                    eprintln!("quire: applied <{}> as {commit}, pushed as {tag}", applied.head)
+                }
                 None => eprintln!("quire: applied <{}> as {commit}", applied.head),
             }
             Ok(ExitCode::SUCCESS)
@@ -126,9 +162,17 @@ pub async fn worker_cmd(store: &Store, data_dir: &Path, args: WorkerArgs) -> Res
         let stats = worker.round().await?;
         eprintln!(
             "quire: queued {}, applied {}, did not apply {}, errors {}, merged series {}",
-            stats.queued, stats.applied, stats.failed_to_apply, stats.job_errors, stats.merged_series
+            stats.queued,
+            stats.applied,
+            stats.failed_to_apply,
+            stats.job_errors,
+            stats.merged_series
         );
-        return Ok(if stats.job_errors > 0 { ExitCode::from(exit::FAILURE) } else { ExitCode::SUCCESS });
+        return Ok(if stats.job_errors > 0 {
+            ExitCode::from(exit::FAILURE)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     eprintln!("quire: worker {} on {}", worker.options().id, store.target());
     worker.run(shutdown_signal()).await;

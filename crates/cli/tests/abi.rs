@@ -6,7 +6,14 @@ fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=Quire Test", "-c", "user.email=test@quire.invalid", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Quire Test",
+            "-c",
+            "user.email=test@quire.invalid",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
@@ -32,7 +39,12 @@ fn xen_repo() -> tempfile::TempDir {
     git(dir.path(), &["init", "-q", "-b", "main"]);
     commit(dir.path(), "xen/include/public/domctl.h", BEFORE, "v1");
     git(dir.path(), &["tag", "v1"]);
-    commit(dir.path(), "xen/include/public/domctl.h", &BEFORE.replace("uint64_aligned_t gfn", "uint64_t gfn"), "No functional change expected");
+    commit(
+        dir.path(),
+        "xen/include/public/domctl.h",
+        &BEFORE.replace("uint64_aligned_t gfn", "uint64_t gfn"),
+        "No functional change expected",
+    );
     git(dir.path(), &["tag", "v2"]);
     commit(
         dir.path(),
@@ -62,7 +74,10 @@ fn stdout(out: &Output) -> String {
 #[test]
 fn breaking_change_on_i386_exits_one_and_shows_the_table() {
     let repo = xen_repo();
-    let out = quire(repo.path(), &["--before", "v1", "--after", "v2", "--path", "xen/include/public/**/*.h"]);
+    let out = quire(
+        repo.path(),
+        &["--before", "v1", "--after", "v2", "--path", "xen/include/public/**/*.h"],
+    );
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("headers touched: xen/include/public/domctl.h"), "{text}");
@@ -71,16 +86,20 @@ fn breaking_change_on_i386_exits_one_and_shows_the_table() {
     let i386 = text.split("i386 (i386-linux-gnu)").nth(1).expect("i386 block");
     let size_row = i386.lines().find(|l| l.trim_start().starts_with("size")).expect("size row");
     assert_eq!(size_row.split_whitespace().collect::<Vec<_>>(), vec!["size", "32", "28"]);
-    let align_row = i386.lines().find(|l| l.trim_start().starts_with("alignment")).expect("alignment row");
+    let align_row =
+        i386.lines().find(|l| l.trim_start().starts_with("alignment")).expect("alignment row");
     assert_eq!(align_row.split_whitespace().collect::<Vec<_>>(), vec!["alignment", "8", "4"]);
-    assert!(i386.contains("gfn type") && i386.contains("uint64_aligned_t") , "{text}");
+    assert!(i386.contains("gfn type") && i386.contains("uint64_aligned_t"), "{text}");
     assert!(text.trim_end().ends_with("result: breaking ABI change"));
 }
 
 #[test]
 fn json_output_carries_the_same_verdict() {
     let repo = xen_repo();
-    let out = quire(repo.path(), &["--before", "v1", "--after", "v2", "--target", "i386", "--target", "x86_64", "--json"]);
+    let out = quire(
+        repo.path(),
+        &["--before", "v1", "--after", "v2", "--target", "i386", "--target", "x86_64", "--json"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
     let configs = json["configurations"].as_array().expect("configurations");
@@ -101,8 +120,15 @@ fn comment_only_change_exits_zero() {
     let out = quire(repo.path(), &["--before", "v2", "--after", "v3", "--define", "__XEN_TOOLS__"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert_eq!(text.matches("no layout change").count(), 1, "4 targets x 2 macro sets on one line: {text}");
-    assert!(text.contains("x86_64 (x86_64-linux-gnu), x86_64 (x86_64-linux-gnu) -D__XEN_TOOLS__, i386"), "{text}");
+    assert_eq!(
+        text.matches("no layout change").count(),
+        1,
+        "4 targets x 2 macro sets on one line: {text}"
+    );
+    assert!(
+        text.contains("x86_64 (x86_64-linux-gnu), x86_64 (x86_64-linux-gnu) -D__XEN_TOOLS__, i386"),
+        "{text}"
+    );
     assert_eq!(text.matches("-D__XEN_TOOLS__").count(), 4, "{text}");
 }
 
@@ -118,10 +144,14 @@ fn unknown_revision_exits_two_with_gits_reason() {
 #[test]
 fn missing_clang_exits_two_naming_the_fix() {
     let repo = xen_repo();
-    let out = quire(repo.path(), &["--before", "v1", "--after", "v2", "--clang", "/nonexistent/clang"]);
+    let out =
+        quire(repo.path(), &["--before", "v1", "--after", "v2", "--clang", "/nonexistent/clang"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim(), "quire abi: clang not found at /nonexistent/clang: install it with `apt-get install clang`");
+    assert_eq!(
+        err.trim(),
+        "quire abi: clang not found at /nonexistent/clang: install it with `apt-get install clang`"
+    );
     assert!(out.stdout.is_empty());
 }
 
@@ -136,10 +166,21 @@ fn missing_required_revision_is_a_usage_error() {
 #[test]
 fn header_that_stops_compiling_exits_one_with_the_compiler_message() {
     let repo = xen_repo();
-    let broken = commit(repo.path(), "xen/include/public/domctl.h", "struct broken { undefined_t x; };\n", "break it");
+    let broken = commit(
+        repo.path(),
+        "xen/include/public/domctl.h",
+        "struct broken { undefined_t x; };\n",
+        "break it",
+    );
     let out = quire(repo.path(), &["--before", "v3", "--after", &broken, "--target", "x86_64"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("xen/include/public/domctl.h does not compile (after, breaking):"), "{text}");
-    assert!(text.contains("xen/include/public/domctl.h:1:17: error: unknown type name 'undefined_t'"), "{text}");
+    assert!(
+        text.contains("xen/include/public/domctl.h does not compile (after, breaking):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("xen/include/public/domctl.h:1:17: error: unknown type name 'undefined_t'"),
+        "{text}"
+    );
 }

@@ -19,7 +19,13 @@ fn trailers_of(patch: &Value) -> Vec<(String, String, bool)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["tag"].as_str().unwrap().to_string(), t["email"].as_str().unwrap().to_string(), t["verified"].as_bool().unwrap()))
+        .map(|t| {
+            (
+                t["tag"].as_str().unwrap().to_string(),
+                t["email"].as_str().unwrap().to_string(),
+                t["verified"].as_bool().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -49,7 +55,10 @@ both_backends!(the_sample_archive_imports_into_series_with_their_reviews, |site:
             ("Acked-by".into(), "grace@example.net".into(), true)
         ]
     );
-    assert_eq!(trailers_of(&patches[1]), vec![("Acked-by".into(), "grace@example.net".into(), true)]);
+    assert_eq!(
+        trailers_of(&patches[1]),
+        vec![("Acked-by".into(), "grace@example.net".into(), true)]
+    );
     assert_eq!(patches[0]["diffstat"][0]["path"], "src/ring.c");
     assert_eq!(patches[0]["patch_id"].as_str().unwrap().len(), 40);
 
@@ -58,11 +67,20 @@ both_backends!(the_sample_archive_imports_into_series_with_their_reviews, |site:
     let v2 = site.json(&["series", "show", "v2-0@example.org", "--json"]);
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["superseded_by"], Value::Null);
-    let revisions: Vec<&str> = v2["revisions"].as_array().unwrap().iter().map(|r| r["message_id"].as_str().unwrap()).collect();
+    let revisions: Vec<&str> = v2["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message_id"].as_str().unwrap())
+        .collect();
     assert_eq!(revisions, ["v1-0@example.org", "v2-0@example.org"]);
     let patches = v2["patches"].as_array().unwrap();
     assert_eq!(patches[0]["patch_id"], v1["patches"][0]["patch_id"]);
-    assert!(trailers_of(&patches[0]).contains(&("Reviewed-by".into(), "charles@example.com".into(), true)));
+    assert!(trailers_of(&patches[0]).contains(&(
+        "Reviewed-by".into(),
+        "charles@example.com".into(),
+        true
+    )));
     assert!(trailers_of(&patches[1]).is_empty());
 
     // The list shows the newest revisions; --all shows v1 too.
@@ -80,7 +98,12 @@ both_backends!(importing_twice_changes_nothing_and_says_so, |site: Site| {
     site.ok(&["import", sample().to_str().unwrap()]);
     let before = site.ok(&["series", "list", "--all", "--json"]);
     let out = site.ok(&["import", sample().to_str().unwrap()]);
-    assert!(out.starts_with("imported 0 messages (0 patches, 0 cover letters, 0 replies, 0 series, 0 unparsable)"), "{out}");
+    assert!(
+        out.starts_with(
+            "imported 0 messages (0 patches, 0 cover letters, 0 replies, 0 series, 0 unparsable)"
+        ),
+        "{out}"
+    );
     assert!(out.contains("16 already stored"), "{out}");
     assert_eq!(site.ok(&["series", "list", "--all", "--json"]), before);
 });
@@ -109,7 +132,10 @@ fn am_writes_the_newest_revision_and_git_am_applies_it() {
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     // The shipped sample is exactly what its generator writes.
-    assert_eq!(std::fs::read(work.path().join("regenerated.mbox")).unwrap(), std::fs::read(sample()).unwrap());
+    assert_eq!(
+        std::fs::read(work.path().join("regenerated.mbox")).unwrap(),
+        std::fs::read(sample()).unwrap()
+    );
 
     let out = site.run(&["am", "v1-1@example.org", "-o", mbox.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -142,7 +168,13 @@ fn import_from_stdin_and_its_exit_codes() {
     let site = Site::sqlite();
     let message = b"From: A <a@example.com>\nTo: demo@lists.example.org\nSubject: [PATCH] x: y\nMessage-Id: <stdin-1@example.com>\nDate: Mon, 4 Mar 2024 10:00:00 +0000\n\nFix.\n\nSigned-off-by: A <a@example.com>\n---\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
     let pipe = |site: &Site, input: &[u8]| {
-        let mut child = site.cmd(&["import", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = site
+            .cmd(&["import", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(input).unwrap();
         child.wait_with_output().unwrap()
     };
@@ -157,7 +189,8 @@ fn import_from_stdin_and_its_exit_codes() {
     std::fs::write(&file, b"x").unwrap();
     let mut c = Command::new(QUIRE);
     c.arg("--data-dir").arg(&file).args(["import", "-"]).env_remove("QUIRE_DATABASE_URL");
-    let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(message).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
@@ -169,16 +202,29 @@ fn unknown_message_ids_and_bad_configuration_get_one_clear_line() {
     site.ok(&["import", sample().to_str().unwrap()]);
     let out = site.run(&["series", "show", "nope@example.org"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no message <nope@example.org> in the store"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no message <nope@example.org> in the store")
+    );
     let out = site.run(&["series", "show", "talk-1@example.com"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("belongs to no series"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("belongs to no series"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    std::fs::write(site.dir.path().join("quire.toml"), "[[project]]\nname = \"demo\"\nlistid = [\"x\"]\n").unwrap();
+    std::fs::write(
+        site.dir.path().join("quire.toml"),
+        "[[project]]\nname = \"demo\"\nlistid = [\"x\"]\n",
+    )
+    .unwrap();
     let out = site.run(&["series", "list"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("quire.toml") && err.contains("line 3") && err.contains("listid"), "{err}");
+    assert!(
+        err.contains("quire.toml") && err.contains("line 3") && err.contains("listid"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -215,11 +261,22 @@ both_backends!(apply_and_worker_apply_the_sample_series_to_its_tree, |site: Site
     let bare = work.path().join("published.git");
     let init = Command::new("git").args(["init", "-q", "--bare"]).arg(&bare).output().unwrap();
     assert!(init.status.success());
-    site.ok(&["project", "add", "demo", "--git", repo.to_str().unwrap(), "--branch", "main", "--mirror", bare.to_str().unwrap()]);
+    site.ok(&[
+        "project",
+        "add",
+        "demo",
+        "--git",
+        repo.to_str().unwrap(),
+        "--branch",
+        "main",
+        "--mirror",
+        bare.to_str().unwrap(),
+    ]);
     site.ok(&["import", "--project", "demo", sample().to_str().unwrap()]);
 
     let out = site.run(&["apply", "<v1-1@example.org>"]);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("git am --3way") && stdout.contains("applied 3 commit(s)"), "{stdout}");
     assert!(stderr.contains("pushed as refs/tags/quire/"), "{stderr}");
@@ -271,10 +328,15 @@ fn serve_on(site: &Site, port: u16, extra: &[&str]) -> Serving {
 /// The store of a site, opened next to the running server, to watch its jobs.
 fn job_states(site: &Site, kind_prefix: &str) -> Vec<(String, u64)> {
     block_on(async {
-        let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
+        let store =
+            quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
         let counts = store.job_counts().await.unwrap();
         store.close().await;
-        counts.into_iter().filter(|c| c.kind.starts_with(kind_prefix)).map(|c| (c.state, c.count)).collect()
+        counts
+            .into_iter()
+            .filter(|c| c.kind.starts_with(kind_prefix))
+            .map(|c| (c.state, c.count))
+            .collect()
     })
 }
 
@@ -289,10 +351,16 @@ fn checks_named(site: &Site, id: &str, name: &str) -> Vec<Value> {
 both_backends!(testers_run_check_scripts_and_a_killed_tester_loses_its_job, |site: Site| {
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("demo");
-    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh")).arg(work.path().join("d.mbox")).arg(&repo).output().unwrap();
+    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh"))
+        .arg(work.path().join("d.mbox"))
+        .arg(&repo)
+        .output()
+        .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let bare = work.path().join("published.git");
-    assert!(Command::new("git").args(["init", "-q", "--bare"]).arg(&bare).status().unwrap().success());
+    assert!(
+        Command::new("git").args(["init", "-q", "--bare"]).arg(&bare).status().unwrap().success()
+    );
     // The script tries to reach the server (reachable from here): in the sandbox it cannot.
     let port = free_port();
     let config = format!(
@@ -305,35 +373,61 @@ both_backends!(testers_run_check_scripts_and_a_killed_tester_loses_its_job, |sit
     let token = site.ok(&["token", "create", "--scope", "tester", "ci-box"]).trim().to_string();
     assert!(token.starts_with("quire_") && token.len() > 40, "{token}");
     let server = serve_on(&site, port, &["--tester-lease", "2"]);
-    assert!(ureq::get(&format!("{}/healthz", server.url)).call().is_ok(), "the server is reachable outside the sandbox");
+    assert!(
+        ureq::get(&format!("{}/healthz", server.url)).call().is_ok(),
+        "the server is reachable outside the sandbox"
+    );
 
     // The worker in `serve` applies the three complete series and queues three build jobs.
-    wait_for(60, "three queued build jobs", || job_states(&site, "check:any:build").iter().map(|c| c.1).sum::<u64>() == 3);
+    wait_for(60, "three queued build jobs", || {
+        job_states(&site, "check:any:build").iter().map(|c| c.1).sum::<u64>() == 3
+    });
     let style = checks_named(&site, "v2-0@example.org", "style");
     assert_eq!(style.len(), 1, "{style:?}");
     assert_eq!(style[0]["state"], "pass", "{style:?}");
 
     let tester = |name: &str| {
-        site.cmd(&["tester", "--server", &server.url, "--token", &token, "--name", name, "--poll", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+        site.cmd(&[
+            "tester",
+            "--server",
+            &server.url,
+            "--token",
+            &token,
+            "--name",
+            name,
+            "--poll",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
     };
     let mut a = tester("A");
-    wait_for(30, "tester A to claim a job", || job_states(&site, "check:any:build").iter().any(|(s, n)| s == "running" && *n == 1));
+    wait_for(30, "tester A to claim a job", || {
+        job_states(&site, "check:any:build").iter().any(|(s, n)| s == "running" && *n == 1)
+    });
     a.kill().unwrap();
     a.wait().unwrap();
     let mut b = tester("B");
-    wait_for(90, "every build job done", || job_states(&site, "check:any:build") == vec![("done".to_string(), 3)]);
+    wait_for(90, "every build job done", || {
+        job_states(&site, "check:any:build") == vec![("done".to_string(), 3)]
+    });
     b.kill().unwrap();
-    let said = { let mut s = String::new(); std::io::Read::read_to_string(b.stderr.as_mut().unwrap(), &mut s).unwrap(); s };
+    let said = {
+        let mut s = String::new();
+        std::io::Read::read_to_string(b.stderr.as_mut().unwrap(), &mut s).unwrap();
+        s
+    };
     for id in ["v1-0@example.org", "v2-0@example.org", "lone-1@example.net"] {
         let build = checks_named(&site, id, "build");
         assert_eq!(build.len(), 1, "{id}: one build check, not two: {build:?}\n{said}");
         assert_eq!(build[0]["state"], "pass", "{build:?}");
         let log = build[0]["log"].as_str().unwrap_or_default();
-        assert!(log.contains("built ok") && log.contains("no network") && !log.contains("ok\nok"), "{log}");
+        assert!(
+            log.contains("built ok") && log.contains("no network") && !log.contains("ok\nok"),
+            "{log}"
+        );
     }
 
     // Tokens: none, a wrong one, and external CI posting a result.
@@ -366,8 +460,17 @@ both_backends!(testers_run_check_scripts_and_a_killed_tester_loses_its_job, |sit
 // store (same series, same raw bytes: exporting again gives the same file), also gzipped.
 both_backends!(export_then_import_gives_the_same_store, |site: Site| {
     let imported = site.run(&["import", "--project", "demo", sample().to_str().unwrap()]);
-    let said = format!("{}{}", String::from_utf8_lossy(&imported.stdout), String::from_utf8_lossy(&imported.stderr));
-    let count: usize = said.split("imported ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{said}"));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&imported.stdout),
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let count: usize = said
+        .split("imported ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
     let work = tempfile::tempdir().unwrap();
     let first = work.path().join("first.mbox");
     let gz = work.path().join("first.mbox.gz");
@@ -380,10 +483,17 @@ both_backends!(export_then_import_gives_the_same_store, |site: Site| {
     other.ok(&["import", "--project", "demo", gz.to_str().unwrap()]);
     let list = |s: &Site| s.json(&["series", "list", "--all", "--json"]);
     assert_eq!(list(&site), list(&other));
-    assert_eq!(site.json(&["series", "show", "v2-0@example.org", "--json"]), other.json(&["series", "show", "v2-0@example.org", "--json"]));
+    assert_eq!(
+        site.json(&["series", "show", "v2-0@example.org", "--json"]),
+        other.json(&["series", "show", "v2-0@example.org", "--json"])
+    );
     let again = work.path().join("again.mbox");
     other.ok(&["export", "-o", again.to_str().unwrap()]);
-    assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&again).unwrap(), "same raw bytes, same order");
+    assert_eq!(
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&again).unwrap(),
+        "same raw bytes, same order"
+    );
     // The sample's messages, each once.
     let text = String::from_utf8(std::fs::read(&first).unwrap()).unwrap();
     let envelopes = text.lines().filter(|l| l.starts_with("From quire@localhost ")).count();
@@ -401,20 +511,38 @@ fn user_passwords_from_files() {
     site.ok(&["project", "add", "demo"]);
     let pw = site.dir.path().join("pw.txt");
     std::fs::write(&pw, "first-password\n").unwrap();
-    site.ok(&["user", "add", "maint", "maint@example.org", "--maintainer", "demo", "--password-file", pw.to_str().unwrap()]);
+    site.ok(&[
+        "user",
+        "add",
+        "maint",
+        "maint@example.org",
+        "--maintainer",
+        "demo",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
     std::fs::write(&pw, "short\n").unwrap();
     let out = site.run(&["user", "passwd", "maint", "--password-file", pw.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("password too short: use at least 8 characters") && err.trim().lines().count() == 1, "{err}");
+    assert!(
+        err.contains("password too short: use at least 8 characters")
+            && err.trim().lines().count() == 1,
+        "{err}"
+    );
     let out = site.run(&["user", "passwd", "nobody", "--password-file", pw.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"nobody\""));
     let out = site.run(&["user", "passwd", "maint", "--password-file", "/nonexistent/pw"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the password file /nonexistent/pw"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read the password file /nonexistent/pw")
+    );
 
     let login = |password: &str| {
         block_on(async {
-            let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
+            let store = quire_store::Store::open(site.dir.path(), site.database_url.as_deref())
+                .await
+                .unwrap();
             let r = store.login("maint", password, "cli-test", 60).await.unwrap();
             store.close().await;
             matches!(r, quire_store::Login::Ok { .. })
@@ -422,7 +550,12 @@ fn user_passwords_from_files() {
     };
     assert!(login("first-password"));
     // From stdin.
-    let mut child = site.cmd(&["user", "passwd", "maint", "--password-file", "-"]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = site
+        .cmd(&["user", "passwd", "maint", "--password-file", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(b"second-password\n").unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
     assert!(!login("first-password"));

@@ -28,8 +28,13 @@ trait Inspect {
 impl Inspect for Site {
     fn stored_messages(&self) -> u64 {
         block_on(async {
-            let Ok(store) = quire_store::Store::open(self.dir.path(), self.database_url.as_deref()).await else { return 0 };
-            let n = store.projects().await.map(|ps| ps.iter().map(|p| p.messages).sum()).unwrap_or(0);
+            let Ok(store) =
+                quire_store::Store::open(self.dir.path(), self.database_url.as_deref()).await
+            else {
+                return 0;
+            };
+            let n =
+                store.projects().await.map(|ps| ps.iter().map(|p| p.messages).sum()).unwrap_or(0);
             store.close().await;
             n
         })
@@ -57,40 +62,64 @@ fn exported_messages(mbox: &[u8]) -> Vec<Vec<u8>> {
 // SIGKILL in the middle of an import (some batches stored, most not), then the same import
 // again: the store is the one a clean import makes: every message once, none lost, the same
 // series, the same raw bytes.
-both_backends!(an_import_killed_with_sigkill_and_run_again_stores_every_message_once, |site: Site| {
-    let slice = ltp_slice();
-    let slice = slice.to_str().unwrap();
-    let clean = site.same_backend();
-    clean.ok(&["import", "-q", slice]);
-    let expected = clean.fingerprint();
-    assert!(expected.0 > 3900, "the clean import stored {} messages", expected.0);
+both_backends!(
+    an_import_killed_with_sigkill_and_run_again_stores_every_message_once,
+    |site: Site| {
+        let slice = ltp_slice();
+        let slice = slice.to_str().unwrap();
+        let clean = site.same_backend();
+        clean.ok(&["import", "-q", slice]);
+        let expected = clean.fingerprint();
+        assert!(expected.0 > 3900, "the clean import stored {} messages", expected.0);
 
-    let mut child = site.cmd(&["import", "-q", "--batch-size", "100", slice]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let at_kill = loop {
-        let n = site.stored_messages();
-        if n >= 300 {
-            break n;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
-        assert!(Instant::now() < deadline, "the import stored nothing in 120 s");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "the import finished before the kill ({at_kill} messages seen)");
-    let after_kill = site.stored_messages();
-    assert!(after_kill < expected.0, "the import was killed after storing everything ({after_kill})");
-    // What the killed import left is usable: whole batches only, readable.
-    let (n, _, raws) = site.fingerprint();
-    assert_eq!(n, raws.len() as u64, "after the kill, the count and the exported messages disagree");
+        let mut child = site
+            .cmd(&["import", "-q", "--batch-size", "100", slice])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let at_kill = loop {
+            let n = site.stored_messages();
+            if n >= 300 {
+                break n;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the import ended before it could be killed"
+            );
+            assert!(Instant::now() < deadline, "the import stored nothing in 120 s");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the import finished before the kill ({at_kill} messages seen)");
+        let after_kill = site.stored_messages();
+        assert!(
+            after_kill < expected.0,
+            "the import was killed after storing everything ({after_kill})"
+        );
+        // What the killed import left is usable: whole batches only, readable.
+        let (n, _, raws) = site.fingerprint();
+        assert_eq!(
+            n,
+            raws.len() as u64,
+            "after the kill, the count and the exported messages disagree"
+        );
 
-    site.ok(&["import", "-q", slice]);
-    let again = site.fingerprint();
-    assert_eq!(again.0, expected.0, "message count after kill + import again");
-    assert!(again.2 == expected.2, "the raw messages after kill + import again differ from a clean import's");
-    assert_eq!(again.1, expected.1, "the series after kill + import again differ from a clean import's");
-});
+        site.ok(&["import", "-q", slice]);
+        let again = site.fingerprint();
+        assert_eq!(again.0, expected.0, "message count after kill + import again");
+        assert!(
+            again.2 == expected.2,
+            "the raw messages after kill + import again differ from a clean import's"
+        );
+        assert_eq!(
+            again.1, expected.1,
+            "the series after kill + import again differ from a clean import's"
+        );
+    }
+);
 
 /// A PostgreSQL cluster of this test alone (scripts/throwaway-postgres), to stop and start.
 struct OwnCluster {
@@ -101,20 +130,35 @@ struct OwnCluster {
 
 impl OwnCluster {
     fn start() -> OwnCluster {
-        let out = Command::new(repo_root().join("scripts/throwaway-postgres")).arg("start").output().unwrap();
-        assert!(out.status.success(), "throwaway-postgres start: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(repo_root().join("scripts/throwaway-postgres"))
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "throwaway-postgres start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let var = |name: &str| {
-            let line = text.lines().find(|l| l.starts_with(&format!("{name}="))).unwrap_or_else(|| panic!("no {name} in {text}"));
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("no {name} in {text}"));
             line[name.len() + 1..].trim_matches('\'').to_string()
         };
         let url = var("QUIRE_TEST_PG");
-        let port = url.split("localhost:").nth(1).and_then(|r| r.split('/').next()).unwrap().to_string();
+        let port =
+            url.split("localhost:").nth(1).and_then(|r| r.split('/').next()).unwrap().to_string();
         OwnCluster { url, dir: var("QUIRE_TEST_PG_DIR"), port }
     }
 
     fn pg_ctl(&self, args: &[&str]) {
-        let bindir = std::fs::read_dir("/usr/lib/postgresql").unwrap().map(|e| e.unwrap().path().join("bin")).max().unwrap();
+        let bindir = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .map(|e| e.unwrap().path().join("bin"))
+            .max()
+            .unwrap();
         let mut c = if nix_is_root() {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(bindir.join("pg_ctl"));
@@ -124,7 +168,12 @@ impl OwnCluster {
         };
         let data = format!("{}/data", self.dir);
         let out = c.args(["-D", data.as_str(), "-w", "-s"]).args(args).output().unwrap();
-        assert!(out.status.success(), "pg_ctl {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn stop(&self) {
@@ -140,7 +189,10 @@ impl OwnCluster {
 
 impl Drop for OwnCluster {
     fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/throwaway-postgres")).arg("stop").arg(&self.dir).output();
+        let _ = Command::new(repo_root().join("scripts/throwaway-postgres"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output();
     }
 }
 
@@ -154,7 +206,9 @@ fn get(url: &str) -> (u16, String, Duration) {
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
     match agent.get(url).call() {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default(), started.elapsed()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default(), started.elapsed()),
+        Err(ureq::Error::Status(code, r)) => {
+            (code, r.into_string().unwrap_or_default(), started.elapsed())
+        }
         Err(e) => panic!("GET {url}: {e}"),
     }
 }
@@ -201,7 +255,10 @@ fn postgres_stopped_under_a_running_server_gives_503_then_200_again() {
     for p in &paths {
         let (status, body, took) = get(&format!("{base}{p}"));
         assert_eq!(status, 503, "GET {p} with PostgreSQL stopped: {body}");
-        assert!(body.contains("The database is not reachable right now; try again in a moment."), "GET {p}: {body}");
+        assert!(
+            body.contains("The database is not reachable right now; try again in a moment."),
+            "GET {p}: {body}"
+        );
         assert!(took < Duration::from_secs(5), "GET {p} took {took:?} with PostgreSQL stopped");
     }
     let (status, _, _) = get(&format!("{base}/healthz"));
@@ -241,9 +298,13 @@ fn unquoted_body(exported: &[u8]) -> Vec<u8> {
 // every stored message byte for byte one of the archive's.
 #[test]
 fn a_full_disk_during_an_import_is_one_clear_line_and_leaves_whole_batches() {
-    let probe = Command::new("unshare").args(["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"]).output();
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"])
+        .output();
     if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        println!("SKIPPED: cannot mount a small tmpfs here (needs root: unshare -m + mount -t tmpfs)");
+        println!(
+            "SKIPPED: cannot mount a small tmpfs here (needs root: unshare -m + mount -t tmpfs)"
+        );
         return;
     }
     let small = tempfile::tempdir().unwrap();
@@ -267,21 +328,43 @@ mount -t tmpfs -o size=8m tmpfs "$DATA" || exit 99
     assert!(status.success(), "the script in the mount namespace failed: {status}");
     let read = |name: &str| std::fs::read_to_string(out.path().join(name)).unwrap();
     let stderr = read("import.err");
-    assert_eq!(read("import.rc").trim(), "75", "exit code of an import that filled the disk; stderr: {stderr}");
+    assert_eq!(
+        read("import.rc").trim(),
+        "75",
+        "exit code of an import that filled the disk; stderr: {stderr}"
+    );
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.starts_with("quire: ") && stderr.contains("disk is full") && stderr.contains("run the same command again"), "{stderr}");
+    assert!(
+        stderr.starts_with("quire: ")
+            && stderr.contains("disk is full")
+            && stderr.contains("run the same command again"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("database or disk is full").count(), 1, "the cause once: {stderr}");
 
-    assert_eq!(read("export.rc").trim(), "0", "the store opens after the full disk: {}", read("export.err"));
+    assert_eq!(
+        read("export.rc").trim(),
+        "0",
+        "the store opens after the full disk: {}",
+        read("export.err")
+    );
     let exported = exported_messages(&std::fs::read(out.path().join("export.mbox")).unwrap());
     assert!(!exported.is_empty(), "some batches were stored before the disk filled");
     // Batches of 100, the first three smaller (12, 25, 50): stored counts 12, 37, 87, 187, ...
     let n = exported.len();
-    assert!([12, 37].contains(&n) || (n >= 87 && (n - 87) % 100 == 0), "only whole batches are stored, got {n}");
+    assert!(
+        [12, 37].contains(&n) || (n >= 87 && (n - 87) % 100 == 0),
+        "only whole batches are stored, got {n}"
+    );
     let (reader, _) = quire_import::mbox::open(&slice, 64 << 20).unwrap();
-    let source: std::collections::HashSet<Vec<u8>> = reader.filter_map(Result::ok).take(exported.len() + 100).map(|m| m.bytes).collect();
+    let source: std::collections::HashSet<Vec<u8>> =
+        reader.filter_map(Result::ok).take(exported.len() + 100).map(|m| m.bytes).collect();
     for m in &exported {
         let body = unquoted_body(m);
-        assert!(source.contains(&body), "a stored message is not one of the archive's, byte for byte:\n{}", String::from_utf8_lossy(&body[..body.len().min(400)]));
+        assert!(
+            source.contains(&body),
+            "a stored message is not one of the archive's, byte for byte:\n{}",
+            String::from_utf8_lossy(&body[..body.len().min(400)])
+        );
     }
 }

@@ -8,16 +8,25 @@ use std::process::Command;
 const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
 
 fn small(id: &str) -> String {
-    format!("From x@example.com Mon Mar  2 10:00:00 2020\nFrom: S <s@example.com>\nTo: ltp@lists.linux.it\nSubject: small {id}\nMessage-ID: <{id}@example.com>\nDate: Mon, 2 Mar 2020 10:00:00 +0000\n\nsmall\n\n")
+    format!(
+        "From x@example.com Mon Mar  2 10:00:00 2020\nFrom: S <s@example.com>\nTo: ltp@lists.linux.it\nSubject: small {id}\nMessage-ID: <{id}@example.com>\nDate: Mon, 2 Mar 2020 10:00:00 +0000\n\nsmall\n\n"
+    )
 }
 
 fn header(id: &str) -> String {
-    format!("From x@example.com Mon Mar  2 10:00:00 2020\nFrom: B <b@example.com>\nTo: ltp@lists.linux.it\nSubject: big {id}\nMessage-ID: <{id}@example.com>\nDate: Mon, 2 Mar 2020 10:00:00 +0000\n\n")
+    format!(
+        "From x@example.com Mon Mar  2 10:00:00 2020\nFrom: B <b@example.com>\nTo: ltp@lists.linux.it\nSubject: big {id}\nMessage-ID: <{id}@example.com>\nDate: Mon, 2 Mar 2020 10:00:00 +0000\n\n"
+    )
 }
 
 /// Runs python3 `code` with `args`; panics with its error output.
 fn python(code: &str, args: &[&str]) -> String {
-    let out = Command::new("python3").arg("-c").arg(code).args(args).output().expect("python3 (the tests use it to write archives)");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("python3 (the tests use it to write archives)");
     assert!(out.status.success(), "python3: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -69,15 +78,34 @@ for _ in range(8): out.write(line)
 member(b"\n\n" + sys.argv[5].encode())
 out.close()
 "#;
-    python(code, &[bomb.to_str().unwrap(), &small("before"), &header("bomb-lines"), &header("bomb-line"), &small("after")]);
+    python(
+        code,
+        &[
+            bomb.to_str().unwrap(),
+            &small("before"),
+            &header("bomb-lines"),
+            &header("bomb-line"),
+            &small("after"),
+        ],
+    );
     let packed = std::fs::metadata(&bomb).unwrap().len();
     assert!(packed < 8 << 20, "the bomb is small: {packed} bytes");
     let data = dir.path().join("data");
-    let (rc, stderr, peak_mib) = quire_with_peak(&data, &["import", "--max-message-size", "16M", bomb.to_str().unwrap()]);
-    eprintln!("gzip bomb ({packed} bytes packed, 1.5 GiB unpacked): exit {rc}, peak {peak_mib} MiB\n{stderr}");
+    let (rc, stderr, peak_mib) =
+        quire_with_peak(&data, &["import", "--max-message-size", "16M", bomb.to_str().unwrap()]);
+    eprintln!(
+        "gzip bomb ({packed} bytes packed, 1.5 GiB unpacked): exit {rc}, peak {peak_mib} MiB\n{stderr}"
+    );
     assert!(peak_mib < 200, "peak resident size {peak_mib} MiB for a 16 MiB message limit");
-    assert!(stored(&data, "before@example.com").is_some() && stored(&data, "after@example.com").is_some(), "the small messages around the bomb are stored: {stderr}");
-    assert!(stored(&data, "bomb-lines@example.com").is_none() && stored(&data, "bomb-line@example.com").is_none());
+    assert!(
+        stored(&data, "before@example.com").is_some()
+            && stored(&data, "after@example.com").is_some(),
+        "the small messages around the bomb are stored: {stderr}"
+    );
+    assert!(
+        stored(&data, "bomb-lines@example.com").is_none()
+            && stored(&data, "bomb-line@example.com").is_none()
+    );
     assert!(stderr.contains("bytes limit: skipped"), "the refusal is said: {stderr}");
 }
 
@@ -98,7 +126,8 @@ out.write(sys.argv[3].encode())
 "#;
     python(code, &[mbox.to_str().unwrap(), &header("huge"), &small("next")]);
     let data = dir.path().join("data");
-    let (rc, stderr, peak_mib) = quire_with_peak(&data, &["import", "--max-message-size", "50M", mbox.to_str().unwrap()]);
+    let (rc, stderr, peak_mib) =
+        quire_with_peak(&data, &["import", "--max-message-size", "50M", mbox.to_str().unwrap()]);
     eprintln!("100 MB message, limit 50M: exit {rc}, peak {peak_mib} MiB\n{stderr}");
     assert!(stored(&data, "huge@example.com").is_none(), "beyond --max-message-size: refused");
     assert!(stored(&data, "next@example.com").is_some(), "the next message is stored");
@@ -109,10 +138,24 @@ out.write(sys.argv[3].encode())
     eprintln!("100 MB message, default limit: exit {rc}, peak {peak_mib} MiB\n{stderr}");
     assert_eq!(rc, 0, "{stderr}");
     let huge = stored(&data, "huge@example.com").expect("the 100 MB message is stored");
-    assert!(huge.problems.iter().any(|p| p.contains("larger than the limit")), "flagged: {:?}", huge.problems);
-    assert!(huge.body.len() <= 64 << 20, "parsed only up to the limit: body of {} bytes", huge.body.len());
+    assert!(
+        huge.problems.iter().any(|p| p.contains("larger than the limit")),
+        "flagged: {:?}",
+        huge.problems
+    );
+    assert!(
+        huge.body.len() <= 64 << 20,
+        "parsed only up to the limit: body of {} bytes",
+        huge.body.len()
+    );
     let export = dir.path().join("out.mbox");
-    let out = Command::new(QUIRE).arg("--data-dir").arg(&data).args(["export", "-o", export.to_str().unwrap()]).env_remove("QUIRE_DATABASE_URL").output().unwrap();
+    let out = Command::new(QUIRE)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["export", "-o", export.to_str().unwrap()])
+        .env_remove("QUIRE_DATABASE_URL")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exported = std::fs::metadata(&export).unwrap().len();
     assert!(exported > 100_000_000, "the whole message comes back out: {exported} bytes");

@@ -21,7 +21,11 @@ fn corpus(name: &str) -> PathBuf {
 
 fn quire(data: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(QUIRE);
-    c.arg("--data-dir").arg(data).args(args).env_remove("QUIRE_DATABASE_URL").env_remove("QUIRE_DATA_DIR");
+    c.arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("QUIRE_DATABASE_URL")
+        .env_remove("QUIRE_DATA_DIR");
     c
 }
 
@@ -48,24 +52,45 @@ fn pages_keep_answering_under_100_clients_during_an_import_of_both_slices() {
     let ltp = corpus("ltp-2019-2020.4k.mbox.gz");
     let io_uring = corpus("io-uring-2019-2021.8k.mbox.gz");
     // Half the mail is there before: pages to read while the rest comes in.
-    let out = quire(data, &["project", "add", "ltp", "--list-id", "ltp.lists.linux.it"]).output().unwrap();
+    let out = quire(data, &["project", "add", "ltp", "--list-id", "ltp.lists.linux.it"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = quire(data, &["import", "-q", ltp.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let list: Value = serde_json::from_slice(&quire(data, &["series", "list", "--project", "ltp", "--limit", "50", "--json"]).output().unwrap().stdout).unwrap();
-    let ids: Vec<String> = list["series"].as_array().unwrap().iter().map(|s| s["message_id"].as_str().unwrap().to_string()).collect();
+    let list: Value = serde_json::from_slice(
+        &quire(data, &["series", "list", "--project", "ltp", "--limit", "50", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let ids: Vec<String> = list["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["message_id"].as_str().unwrap().to_string())
+        .collect();
     assert!(ids.len() >= 20, "{} series", ids.len());
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    let _server = Kill(quire(data, &["serve", "--listen", &listen, "--no-worker", "--no-notify"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let _server = Kill(
+        quire(data, &["serve", "--listen", &listen, "--no-worker", "--no-notify"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://{listen}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while ureq::get(&format!("{base}/healthz")).call().is_err() {
         assert!(Instant::now() < deadline, "quire serve did not come up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let seg = |id: &str| id.replace('%', "%25").replace('/', "%2F").replace('#', "%23").replace('?', "%3F");
+    let seg = |id: &str| {
+        id.replace('%', "%25").replace('/', "%2F").replace('#', "%23").replace('?', "%3F")
+    };
     let mut paths: Vec<(&'static str, String)> = Vec::new();
     for id in &ids {
         paths.push(("series", format!("/ltp/{}/", seg(id))));
@@ -74,7 +99,12 @@ fn pages_keep_answering_under_100_clients_during_an_import_of_both_slices() {
     }
     let paths = Arc::new(paths);
 
-    let mut import = quire(data, &["import", "-q", io_uring.to_str().unwrap(), ltp.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut import =
+        quire(data, &["import", "-q", io_uring.to_str().unwrap(), ltp.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
@@ -115,12 +145,28 @@ fn pages_keep_answering_under_100_clients_during_an_import_of_both_slices() {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut import.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.success(), "the import failed under load: {stderr}");
-    eprintln!("import of both slices under load: {import_time:?}; {} requests, {} failed", all.len(), failures.len());
+    eprintln!(
+        "import of both slices under load: {import_time:?}; {} requests, {} failed",
+        all.len(),
+        failures.len()
+    );
     for kind in ["series", "list", "mbox"] {
-        let mut t: Vec<Duration> = all.iter().filter(|(k, _)| *k == kind).map(|(_, d)| *d).collect();
+        let mut t: Vec<Duration> =
+            all.iter().filter(|(k, _)| *k == kind).map(|(_, d)| *d).collect();
         t.sort();
-        eprintln!("{kind:>6}: {:>6} requests  p50 {:>8.1?}  p99 {:>8.1?}  max {:>8.1?}", t.len(), percentile(&t, 0.5), percentile(&t, 0.99), t.last().copied().unwrap_or_default());
+        eprintln!(
+            "{kind:>6}: {:>6} requests  p50 {:>8.1?}  p99 {:>8.1?}  max {:>8.1?}",
+            t.len(),
+            percentile(&t, 0.5),
+            percentile(&t, 0.99),
+            t.last().copied().unwrap_or_default()
+        );
     }
-    assert!(failures.is_empty(), "{} requests failed, first: {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} requests failed, first: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
     assert!(all.len() >= CLIENTS, "only {} requests answered", all.len());
 }

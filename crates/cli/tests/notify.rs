@@ -29,7 +29,8 @@ impl Sink {
             .expect("python3 with aiosmtpd (scripts/install-deps)");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("smtp_sink.py did not start: {line:?}"));
+        let port =
+            line.trim().parse().unwrap_or_else(|_| panic!("smtp_sink.py did not start: {line:?}"));
         Sink { child, dir, port }
     }
 
@@ -44,8 +45,16 @@ impl Sink {
         names
             .iter()
             .map(|p| {
-                let envelope: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p.with_extension("json")).unwrap()).unwrap();
-                let rcpt = envelope["rcpt_tos"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+                let envelope: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(p.with_extension("json")).unwrap(),
+                )
+                .unwrap();
+                let rcpt = envelope["rcpt_tos"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect();
                 (String::from_utf8_lossy(&std::fs::read(p).unwrap()).replace("\r\n ", " "), rcpt)
             })
             .collect()
@@ -80,9 +89,14 @@ both_backends!(quire_notify_and_serve_mail_each_event_once, |site: Site| {
     assert!(err.contains(&format!("mailed {}", mails.len())), "{err}");
     for (raw, rcpt) in &mails {
         assert_eq!(rcpt, &["maintainer@example.org"]);
-        assert!(raw.contains("\r\nSubject: [demo] new: [") || raw.starts_with("Subject: [demo] new: ["), "{raw}");
+        assert!(
+            raw.contains("\r\nSubject: [demo] new: [") || raw.starts_with("Subject: [demo] new: ["),
+            "{raw}"
+        );
     }
-    assert!(mails.iter().any(|(raw, _)| raw.contains("[demo] new: [PATCH 0/3] ring: setup helper and public header cleanup")));
+    assert!(mails.iter().any(|(raw, _)| {
+        raw.contains("[demo] new: [PATCH 0/3] ring: setup helper and public header cleanup")
+    }));
     // A second process: nothing again.
     let (_, err) = site.ok_with_stderr(&["notify", "--once"]);
     assert!(err.contains("mailed 0"), "{err}");
@@ -95,9 +109,16 @@ both_backends!(quire_notify_and_serve_mail_each_event_once, |site: Site| {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let url = format!("http://{listen}");
-    let _server = Server(site.cmd(&["serve", "--listen", &listen, "--base-url", "https://q.example.org"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let _server = Server(
+        site.cmd(&["serve", "--listen", &listen, "--base-url", "https://q.example.org"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(30, "quire serve", || ureq::get(&format!("{url}/healthz")).call().is_ok());
-    let log: String = (1..=80).map(|i| format!("build step {i}\n")).collect::<String>() + "ring.c:3: error: expected ';'\n";
+    let log: String = (1..=80).map(|i| format!("build step {i}\n")).collect::<String>()
+        + "ring.c:3: error: expected ';'\n";
     let posted = ureq::post(&format!("{url}/api/v1/checks"))
         .set("Authorization", &format!("Bearer {}", token.trim()))
         .send_json(serde_json::json!({"message_id": "v1-2@example.org", "name": "build", "state": "fail", "log": log}));
@@ -105,18 +126,39 @@ both_backends!(quire_notify_and_serve_mail_each_event_once, |site: Site| {
     wait_for(30, "the check report", || sink.mails().len() == mails.len() + 1);
     let (raw, rcpt) = sink.mails().pop().unwrap();
     assert_eq!(rcpt, ["demo@lists.example.org"]);
-    assert!(raw.contains("\r\nSubject: Re: [PATCH 0/3] ring: setup helper and public header cleanup\r\n"), "{raw}");
+    assert!(
+        raw.contains(
+            "\r\nSubject: Re: [PATCH 0/3] ring: setup helper and public header cleanup\r\n"
+        ),
+        "{raw}"
+    );
     assert!(raw.contains("\r\nIn-Reply-To: <v1-0@example.org>\r\n"), "{raw}");
     assert!(raw.contains("\r\nReferences: <v1-0@example.org>\r\n"), "{raw}");
-    assert!(raw.contains("ring.c:3: error: expected ';'") && raw.contains("https://q.example.org/demo/v1-0@example.org/"), "{raw}");
+    assert!(
+        raw.contains("ring.c:3: error: expected ';'")
+            && raw.contains("https://q.example.org/demo/v1-0@example.org/"),
+        "{raw}"
+    );
 
     let feed = ureq::get(&format!("{url}/demo/events.atom")).call().unwrap();
     assert_eq!(feed.header("content-type"), Some("application/atom+xml; charset=utf-8"));
     let feed = feed.into_string().unwrap();
     assert!(feed.contains("<title>check build: fail: [PATCH 0/3] ring: setup helper and public header cleanup</title>"), "{feed}");
-    assert!(feed.contains("<title>new series: [PATCH 0/3] ring: setup helper and public header cleanup</title>"), "{feed}");
+    assert!(
+        feed.contains(
+            "<title>new series: [PATCH 0/3] ring: setup helper and public header cleanup</title>"
+        ),
+        "{feed}"
+    );
     assert!(feed.contains("<link rel=\"alternate\" type=\"text/html\" href=\"https://q.example.org/demo/v1-0@example.org/\"/>"), "{feed}");
-    assert_eq!(ureq::get(&format!("{url}/nope/events.atom")).call().err().and_then(|e| e.into_response()).map(|r| r.status()), Some(404));
+    assert_eq!(
+        ureq::get(&format!("{url}/nope/events.atom"))
+            .call()
+            .err()
+            .and_then(|e| e.into_response())
+            .map(|r| r.status()),
+        Some(404)
+    );
 });
 
 #[test]

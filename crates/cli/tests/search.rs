@@ -17,7 +17,12 @@ impl Found for Site {
         let mut args = vec!["series", "list", "--json", "--limit", "1000", "--query", q];
         args.extend_from_slice(extra);
         let v = self.json(&args);
-        let heads = v["series"].as_array().unwrap().iter().map(|s| s["message_id"].as_str().unwrap().to_string()).collect();
+        let heads = v["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["message_id"].as_str().unwrap().to_string())
+            .collect();
         (v["total"].as_u64().unwrap(), heads)
     }
 }
@@ -30,7 +35,10 @@ fn search(site: Site) {
     assert_eq!(site.found("subject:setup", &["--all"]).0, 2);
     assert_eq!(site.found("is:obsolete", &[]), (1, vec!["v1-0@example.org".to_string()]));
     // "ring" is in the ring_fini patch and in the pull request's shortlog (grep -n ring).
-    assert_eq!(site.found("ring -subject:setup", &[]).1, ["pull-1@example.com", "lone-1@example.net"]);
+    assert_eq!(
+        site.found("ring -subject:setup", &[]).1,
+        ["pull-1@example.com", "lone-1@example.net"]
+    );
     assert_eq!(site.found("ring -subject:setup -is:pull", &[]).1, ["lone-1@example.net"]);
     assert_eq!(site.found("is:pull OR ring_fini", &[]).0, 2);
     assert_eq!(site.found("\"public header\" version:2", &[]).1, ["v2-0@example.org"]);
@@ -45,13 +53,22 @@ fn search(site: Site) {
     site.ok(&["import", "--project", "ltp", ltp.to_str().unwrap()]);
     assert_eq!(site.found("subject:fanotify", &["--all"]).0, 9);
     assert_eq!(site.found("subject:fanotify", &["--all", "--project", "ltp"]).0, 9);
-    assert_eq!(site.found("project:ltp file:testcases/kernel/syscalls/fanotify/", &["--all"]).0, 14);
+    assert_eq!(
+        site.found("project:ltp file:testcases/kernel/syscalls/fanotify/", &["--all"]).0,
+        14
+    );
 
     // Bad queries: one line on stderr with the column and what was expected; exit 64.
     for (q, says) in [
-        ("(fanotify", "quire: bad query: unbalanced parenthesis: `(` at column 1 is never closed\n"),
+        (
+            "(fanotify",
+            "quire: bad query: unbalanced parenthesis: `(` at column 1 is never closed\n",
+        ),
         ("frm:jan", "quire: bad query: unknown prefix `frm:` at column 1; did you mean `from:`?\n"),
-        ("fanotify is:done", "quire: bad query: unknown `is:done` at column 13: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc\n"),
+        (
+            "fanotify is:done",
+            "quire: bad query: unknown `is:done` at column 13: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc\n",
+        ),
         ("age:<2x", "quire: bad query: `age:` takes a duration like `<2w` at column 5\n"),
         ("", "quire: bad query: empty query: expected a search term at column 1\n"),
     ] {

@@ -31,7 +31,19 @@ fn users_roles_and_user_tokens() {
     assert_eq!(text(&quire(d, &["user", "list"]).stdout), "");
 
     assert!(quire(d, &["project", "add", "ltp", "-q"]).status.success());
-    let out = quire(d, &["user", "add", "maint", "maint@example.org", "--name", "Mai Ntainer", "--maintainer", "ltp"]);
+    let out = quire(
+        d,
+        &[
+            "user",
+            "add",
+            "maint",
+            "maint@example.org",
+            "--name",
+            "Mai Ntainer",
+            "--maintainer",
+            "ltp",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = quire(d, &["user", "add", "maint", "x@example.org"]);
     assert!(!out.status.success());

@@ -13,7 +13,9 @@ const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
 fn quire(data: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(QUIRE);
     c.arg("--data-dir").arg(data).args(args);
-    c.env_remove("QUIRE_DATA_DIR").env_remove("QUIRE_DATABASE_URL").env_remove("QUIRE_IMAP_PASSWORD");
+    c.env_remove("QUIRE_DATA_DIR")
+        .env_remove("QUIRE_DATABASE_URL")
+        .env_remove("QUIRE_IMAP_PASSWORD");
     c
 }
 
@@ -39,7 +41,11 @@ fn wait_for_messages(data: &Path, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while messages_in(data) < n {
         let log = std::fs::read_to_string(data.join("watch.log")).unwrap_or_default();
-        assert!(Instant::now() < deadline, "expected {n} messages, have {}; quire watch said:\n{log}", messages_in(data));
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} messages, have {}; quire watch said:\n{log}",
+            messages_in(data)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -61,7 +67,16 @@ fn imap_watch_survives_sigkill_and_imports_nothing_twice() {
     let secret = data.join("imap-password");
     std::fs::write(&secret, "secret\n").unwrap();
     let url = format!("imap://lists@127.0.0.1:{}/INBOX", dovecot.port);
-    let args = ["watch", url.as_str(), "--password-file", secret.to_str().unwrap(), "--project", "demo", "--poll", "1"];
+    let args = [
+        "watch",
+        url.as_str(),
+        "--password-file",
+        secret.to_str().unwrap(),
+        "--project",
+        "demo",
+        "--poll",
+        "1",
+    ];
 
     let mail = sample_messages();
     for (i, m) in mail[..4].iter().enumerate() {
@@ -88,7 +103,10 @@ fn imap_watch_survives_sigkill_and_imports_nothing_twice() {
     assert_eq!(messages_in(data), 9);
 
     // The password from the environment; a wrong one is one clear line and exit 1.
-    let out = quire(data, &["watch", url.as_str(), "--once"]).env("QUIRE_IMAP_PASSWORD", "wrong").output().unwrap();
+    let out = quire(data, &["watch", url.as_str(), "--once"])
+        .env("QUIRE_IMAP_PASSWORD", "wrong")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("login as lists"), "{}", text(&out));
 }
@@ -105,7 +123,11 @@ fn feeds_that_cannot_be_watched_get_one_clear_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("pi+file:///PATH"), "{}", text(&out));
     let out = output(data.path(), &["watch", "pi+file:///nonexistent/inbox", "--once"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/inbox does not exist"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/inbox does not exist"),
+        "{}",
+        text(&out)
+    );
 }
 
 fn git(dir: &Path, args: &[&str]) {
@@ -153,7 +175,11 @@ fn public_inbox_watch_imports_new_commits_incrementally() {
 
     // Live: new commits are picked up at the next look.
     let log = std::fs::File::create(data.join("watch.log")).unwrap();
-    let mut child = quire(&data, &["watch", url.as_str(), "--poll", "1", "--project", "demo"]).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let mut child = quire(&data, &["watch", url.as_str(), "--poll", "1", "--project", "demo"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
     for (i, m) in mail[5..8].iter().enumerate() {
         pi_append(&repo, &work, 5 + i, m);
     }

@@ -13,7 +13,8 @@ use quire_git::{ApplyRequest, apply};
 use std::time::{Duration, Instant};
 
 fn main() {
-    let n: usize = std::env::var("QUIRE_BENCH_SERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let n: usize =
+        std::env::var("QUIRE_BENCH_SERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let world = World::new();
     let repo = world.clone("dev");
     let base = world.head();
@@ -22,14 +23,19 @@ fn main() {
         sh(&repo, &["checkout", "--quiet", "-B", &format!("s{i}"), &base]);
         for j in 0..3 {
             let file = format!("s{i}_{j}.c");
-            write(&repo, &file, &format!("/* series {i} patch {j} */\nint f{i}_{j}(void) {{ return {j}; }}\n"));
+            write(
+                &repo,
+                &file,
+                &format!("/* series {i} patch {j} */\nint f{i}_{j}(void) {{ return {j}; }}\n"),
+            );
             sh(&repo, &["add", &file]);
             sh(&repo, &["commit", "--quiet", "-m", &format!("add {file}")]);
         }
         series.push(format_patch(&repo, &base, Some(&base)));
     }
     let mirror = mirror(&world);
-    let workers: usize = std::env::var("QUIRE_BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let workers: usize =
+        std::env::var("QUIRE_BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let start = Instant::now();
     let mut latencies: Vec<Duration> = std::thread::scope(|s| {
@@ -41,9 +47,17 @@ fn main() {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(mbox) = series.get(i) else { break mine };
                         let t = Instant::now();
-                        let req = ApplyRequest { mbox: mbox.clone(), base_commit: Some(base.clone()), ..Default::default() };
+                        let req = ApplyRequest {
+                            mbox: mbox.clone(),
+                            base_commit: Some(base.clone()),
+                            ..Default::default()
+                        };
                         let out = apply(&mirror, &req).expect("apply runs");
-                        assert!(out.applied_commit().is_some(), "series failed to apply:\n{}", out.log);
+                        assert!(
+                            out.applied_commit().is_some(),
+                            "series failed to apply:\n{}",
+                            out.log
+                        );
                         mine.push(t.elapsed());
                     }
                 })
@@ -54,10 +68,17 @@ fn main() {
     let total = start.elapsed();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
-    println!("series applied: {n} (3 patches + cover letter each), {workers} worker(s), in {:.2}s", total.as_secs_f64());
+    println!(
+        "series applied: {n} (3 patches + cover letter each), {workers} worker(s), in {:.2}s",
+        total.as_secs_f64()
+    );
     println!("series/min: {:.0}", n as f64 / total.as_secs_f64() * 60.0);
     println!("latency p50: {:.1} ms, p99: {:.1} ms", ms(pct(0.50)), ms(pct(0.99)));
-    println!("peak RSS: this process {} KiB, largest git child {} KiB", self_peak_kib(), children_peak_kib());
+    println!(
+        "peak RSS: this process {} KiB, largest git child {} KiB",
+        self_peak_kib(),
+        children_peak_kib()
+    );
 }
 
 fn ms(d: Duration) -> f64 {

@@ -164,11 +164,7 @@ fn resolve_base_commit(mirror: &Mirror, rev: &str) -> Result<Option<String>, Err
 }
 
 fn with_skipped(skipped: &[String], applied: String) -> String {
-    if skipped.is_empty() {
-        applied
-    } else {
-        format!("{}; {applied}", skipped.join("; "))
-    }
+    if skipped.is_empty() { applied } else { format!("{}; {applied}", skipped.join("; ")) }
 }
 
 fn short(id: &str) -> &str {
@@ -186,9 +182,10 @@ struct Worktree<'m> {
 impl<'m> Worktree<'m> {
     fn add(mirror: &'m Mirror, base: &str, log: &mut Log) -> Result<Worktree<'m>, Error> {
         let parent = mirror.dir().join(WORKTREES_DIR);
-        let dir = tempfile::Builder::new().prefix("apply-").tempdir_in(&parent).map_err(
-            |source| Error::Io { what: "creating worktree directory in", path: parent.clone(), source },
-        )?;
+        let dir =
+            tempfile::Builder::new().prefix("apply-").tempdir_in(&parent).map_err(|source| {
+                Error::Io { what: "creating worktree directory in", path: parent.clone(), source }
+            })?;
         let path = dir.path().to_path_buf();
         let path_str = path.to_string_lossy().into_owned();
         let wt = Worktree { mirror, path, _dir: dir, removed: false };
@@ -228,7 +225,12 @@ impl WorktreeLock {
     fn take(mirror: &Mirror) -> Result<WorktreeLock, Error> {
         let path = mirror.dir().join("quire-worktrees.lock");
         let io = |source| Error::Io { what: "locking", path: path.clone(), source };
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
         file.lock().map_err(io)?;
         Ok(WorktreeLock(file))
     }
@@ -307,9 +309,7 @@ fn keep_alive(mirror: &Mirror, commit: &str, log: &mut Log) -> Result<(), Error>
 fn failure_message(stdout: &str, stderr: &str) -> String {
     let mut lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     lines.extend(
-        stdout
-            .lines()
-            .filter(|l| l.starts_with("Patch failed at") || l.starts_with("CONFLICT")),
+        stdout.lines().filter(|l| l.starts_with("Patch failed at") || l.starts_with("CONFLICT")),
     );
     // The hints on how to resolve by hand are for people at a terminal, not for the report.
     lines.retain(|l| !l.starts_with("hint:"));
@@ -342,7 +342,6 @@ pub(crate) fn patch_number(subject: &str) -> Option<u32> {
         .split_whitespace()
         .find_map(|w| w.split_once('/').and_then(|(n, _)| n.parse().ok()))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -36,8 +36,8 @@ mod mirror;
 mod upstream;
 
 pub use apply::{
-    ApplyBase, ApplyOutcome, ApplyRequest, ApplyResult, BaseSource, ChosenBase, FailedPatch,
-    apply, choose_base,
+    ApplyBase, ApplyOutcome, ApplyRequest, ApplyResult, BaseSource, ChosenBase, FailedPatch, apply,
+    choose_base,
 };
 pub use mirror::{DEFAULT_TIMEOUT, Fetched, Mirror};
 pub use refname::{message_id_from_ref_name, ref_name_for_message_id, tag_ref};

@@ -31,7 +31,10 @@ fn is_from_line(line: &[u8]) -> bool {
     let mut words = text.split_whitespace().rev();
     let (Some(year), Some(time)) = (words.next(), words.next()) else { return false };
     let is_time = time.len() == 8
-        && time.bytes().enumerate().all(|(i, b)| if i == 2 || i == 5 { b == b':' } else { b.is_ascii_digit() });
+        && time
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| if i == 2 || i == 5 { b == b':' } else { b.is_ascii_digit() });
     is_time && year.parse::<u32>().is_ok_and(|y| y > 90)
 }
 

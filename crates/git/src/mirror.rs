@@ -44,7 +44,10 @@ impl Mirror {
         check_branch_name(branch)?;
         if url.starts_with('-') || url.trim().is_empty() {
             // It would be read as an option of `git remote add` / `git fetch`.
-            return Err(Error::BadRef { name: url.to_string(), message: "not a repository url".into() });
+            return Err(Error::BadRef {
+                name: url.to_string(),
+                message: "not a repository url".into(),
+            });
         }
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             what: "creating mirror directory",
@@ -64,7 +67,13 @@ impl Mirror {
                 source,
             })?;
         }
-        let mirror = Mirror { dir, url: url.to_string(), branch: branch.to_string(), home, timeout: DEFAULT_TIMEOUT };
+        let mirror = Mirror {
+            dir,
+            url: url.to_string(),
+            branch: branch.to_string(),
+            home,
+            timeout: DEFAULT_TIMEOUT,
+        };
         let mut log = Log::default();
         if !mirror.dir.join("HEAD").exists() {
             mirror.git_ok(&mut log, &["init", "--bare", "--quiet", "."])?;
@@ -118,7 +127,8 @@ impl Mirror {
         }
         let mut log = Log::default();
         let spec = format!("{rev}^{{commit}}");
-        let ran = self.git(&mut log, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let ran =
+            self.git(&mut log, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
         Ok(ran.success.then(|| ran.stdout.trim().to_string()).filter(|s| !s.is_empty()))
     }
 

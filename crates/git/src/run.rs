@@ -111,10 +111,8 @@ pub fn git(
     // Its own process group, so that a timeout kills the helpers git started too
     // (git-remote-https, ssh) and nothing keeps our pipes open.
     cmd.process_group(0);
-    let spawn_err = |e: std::io::Error| Error::Spawn {
-        command: format!("git {}", args.join(" ")),
-        source: e,
-    };
+    let spawn_err =
+        |e: std::io::Error| Error::Spawn { command: format!("git {}", args.join(" ")), source: e };
     let mut child = cmd.spawn().map_err(spawn_err)?;
     // Write stdin from a thread: git may fill its stdout pipe before reading all of a large mbox.
     let writer = match (stdin, child.stdin.take()) {
@@ -142,7 +140,10 @@ pub fn git(
     let Some(status) = status else {
         log.record(cwd, args, &ran, None);
         log.text.push_str(&format!("[killed after {} s]\n", env.timeout.as_secs()));
-        return Err(Error::Timeout { command: format!("git {}", args.join(" ")), seconds: env.timeout.as_secs() });
+        return Err(Error::Timeout {
+            command: format!("git {}", args.join(" ")),
+            seconds: env.timeout.as_secs(),
+        });
     };
     log.record(cwd, args, &ran, status.code());
     Ok(ran)

@@ -20,7 +20,10 @@ pub fn push_tag(
         message: format!("commit {commit} is not in the mirror"),
     })?;
     if push_url.starts_with('-') {
-        return Err(Error::Git { command: "git push".into(), message: format!("bad url {push_url}") });
+        return Err(Error::Git {
+            command: "git push".into(),
+            message: format!("bad url {push_url}"),
+        });
     }
     let mut log = Log::default();
     let refspec = format!("+{full}:{tag}");
@@ -34,7 +37,10 @@ fn check_ref_format(mirror: &Mirror, name: &str) -> Result<(), Error> {
     if ran.success {
         Ok(())
     } else {
-        Err(Error::BadRef { name: name.to_string(), message: "refused by git check-ref-format".into() })
+        Err(Error::BadRef {
+            name: name.to_string(),
+            message: "refused by git check-ref-format".into(),
+        })
     }
 }
 
@@ -50,8 +56,14 @@ pub struct UpstreamCommit {
 
 /// The non-merge commits in `old..new` (all of `new`'s history when `old` is `None`), newest
 /// first, with their stable patch-ids.
-pub fn patch_ids(mirror: &Mirror, old: Option<&str>, new: &str) -> Result<Vec<UpstreamCommit>, Error> {
-    let new = mirror.resolve_commit(new)?.ok_or_else(|| Error::NoBase(format!("{new} unknown to the tree")))?;
+pub fn patch_ids(
+    mirror: &Mirror,
+    old: Option<&str>,
+    new: &str,
+) -> Result<Vec<UpstreamCommit>, Error> {
+    let new = mirror
+        .resolve_commit(new)?
+        .ok_or_else(|| Error::NoBase(format!("{new} unknown to the tree")))?;
     let range = match old {
         Some(old) => {
             let old = mirror
@@ -66,8 +78,17 @@ pub fn patch_ids(mirror: &Mirror, old: Option<&str>, new: &str) -> Result<Vec<Up
         &mut log,
         &["log", "--no-merges", "-z", "--format=%H%x00%ae%x00%s", &range, "--"],
     )?;
-    let diffs = mirror.git_ok(&mut log, &["log", "--no-merges", "-p", "--no-color", "--format=commit %H", &range, "--"])?;
-    let ids = git_ok(&mut log, &mirror.env(), mirror.dir(), &["patch-id", "--stable"], Some(diffs.stdout.as_bytes()))?;
+    let diffs = mirror.git_ok(
+        &mut log,
+        &["log", "--no-merges", "-p", "--no-color", "--format=commit %H", &range, "--"],
+    )?;
+    let ids = git_ok(
+        &mut log,
+        &mirror.env(),
+        mirror.dir(),
+        &["patch-id", "--stable"],
+        Some(diffs.stdout.as_bytes()),
+    )?;
     let by_commit = parse_patch_ids(&ids.stdout);
     Ok(parse_log_meta(&meta.stdout)
         .into_iter()

@@ -8,7 +8,11 @@ fn three_patch_series(world: &World, name: &str) -> (std::path::PathBuf, String,
     let base = sh(&repo, &["rev-parse", "HEAD"]);
     let tip = commit_edits(
         &repo,
-        &[(2, "line two", "lib: spell out two"), (5, "line five", "lib: spell out five"), (9, "line nine", "lib: spell out nine")],
+        &[
+            (2, "line two", "lib: spell out two"),
+            (5, "line five", "lib: spell out five"),
+            (9, "line nine", "lib: spell out nine"),
+        ],
     );
     let mbox = format_patch(&repo, &base, Some(&base));
     (repo, tip, mbox)
@@ -28,13 +32,18 @@ fn format_patch_series_with_cover_letter_applies_on_its_base_commit() {
     let out = apply(&mirror, &req).expect("apply");
     assert_eq!(out.base.source, BaseSource::BaseCommit, "{}", out.log);
     assert_eq!(out.base.commit, base);
-    let ApplyResult::Applied { commit, commits } = &out.result else { panic!("{:?}\n{}", out.result, out.log) };
+    let ApplyResult::Applied { commit, commits } = &out.result else {
+        panic!("{:?}\n{}", out.result, out.log)
+    };
     assert_eq!(*commits, 3);
     // Same content as the contributor's branch, committed by quire.
     let got_tree = sh(mirror.dir(), &["rev-parse", &format!("{commit}^{{tree}}")]);
     assert_eq!(got_tree, tree_of(&repo, &tip));
     let who = sh(mirror.dir(), &["log", "-1", "--format=%cn <%ce> / %an <%ae> / %s", commit]);
-    assert_eq!(who, "quire <quire@localhost> / Alice Dev <alice@example.org> / lib: spell out nine");
+    assert_eq!(
+        who,
+        "quire <quire@localhost> / Alice Dev <alice@example.org> / lib: spell out nine"
+    );
     assert!(out.log.contains("git am --3way"), "{}", out.log);
 }
 
@@ -60,7 +69,9 @@ fn conflict_names_the_failing_patch_and_cleans_the_worktree() {
     let req = ApplyRequest { mbox, ..Default::default() };
     let out = apply(&mirror, &req).expect("apply");
     assert_eq!(out.base.source, BaseSource::BranchHead);
-    let ApplyResult::Failed { patch: Some(p), message } = &out.result else { panic!("{:?}\n{}", out.result, out.log) };
+    let ApplyResult::Failed { patch: Some(p), message } = &out.result else {
+        panic!("{:?}\n{}", out.result, out.log)
+    };
     assert_eq!(p.number, Some(2));
     assert_eq!(p.index, 3, "git am counts the cover letter");
     assert_eq!(p.subject, "[PATCH 2/3] lib: spell out five");
@@ -91,7 +102,11 @@ fn unknown_base_commit_falls_back_to_the_branch_head_and_says_so() {
     let out = apply(&mirror, &req).expect("apply");
     assert_eq!(out.base.source, BaseSource::BranchHead);
     assert_eq!(out.base.commit, head);
-    let want = format!("base-commit {} unknown to the tree; applied on main at {}", &private[..12], &head[..12]);
+    let want = format!(
+        "base-commit {} unknown to the tree; applied on main at {}",
+        &private[..12],
+        &head[..12]
+    );
     assert_eq!(out.base.reason, want);
     assert!(out.applied_commit().is_some(), "{}", out.log);
 }
@@ -104,7 +119,11 @@ fn base_commit_that_is_a_ref_name_is_not_looked_up() {
     let req = ApplyRequest { mbox, base_commit: Some("HEAD~1".into()), ..Default::default() };
     let out = apply(&mirror, &req).expect("apply");
     assert_eq!(out.base.source, BaseSource::BranchHead);
-    assert!(out.base.reason.starts_with("base-commit HEAD~1 unknown to the tree"), "{}", out.base.reason);
+    assert!(
+        out.base.reason.starts_with("base-commit HEAD~1 unknown to the tree"),
+        "{}",
+        out.base.reason
+    );
 }
 
 #[test]
@@ -116,15 +135,26 @@ fn based_on_series_applies_on_the_result_of_the_other() {
     let first_tip = sh(&repo, &["rev-parse", "HEAD"]);
     let first = format_patch(&repo, &base, Some(&base));
     // The second series edits the lines the first one wrote: it needs the first applied.
-    commit_edits(&repo, &[(2, "line 2 (two)", "lib: both forms of two"), (4, "line 4 (four)", "lib: both forms of four")]);
+    commit_edits(
+        &repo,
+        &[
+            (2, "line 2 (two)", "lib: both forms of two"),
+            (4, "line 4 (four)", "lib: both forms of four"),
+        ],
+    );
     let second = format_patch(&repo, &first_tip, Some(&first_tip));
     let tip = sh(&repo, &["rev-parse", "HEAD"]);
     let mirror = mirror(&world);
 
-    let a = apply(&mirror, &ApplyRequest { mbox: first, base_commit: Some(base), ..Default::default() }).expect("apply");
+    let a = apply(
+        &mirror,
+        &ApplyRequest { mbox: first, base_commit: Some(base), ..Default::default() },
+    )
+    .expect("apply");
     let a_commit = a.applied_commit().expect("first applies").to_string();
     // The second alone, on the branch head, conflicts.
-    let alone = apply(&mirror, &ApplyRequest { mbox: second.clone(), ..Default::default() }).expect("apply");
+    let alone = apply(&mirror, &ApplyRequest { mbox: second.clone(), ..Default::default() })
+        .expect("apply");
     assert!(matches!(alone.result, ApplyResult::Failed { .. }), "{:?}", alone.result);
 
     let req = ApplyRequest {
@@ -137,7 +167,11 @@ fn based_on_series_applies_on_the_result_of_the_other() {
     assert_eq!(b.base.source, BaseSource::BasedOn);
     assert_eq!(
         b.base.reason,
-        format!("base-commit {} unknown to the tree; applied on the result of <first@x> at {}", &first_tip[..12], &a_commit[..12])
+        format!(
+            "base-commit {} unknown to the tree; applied on the result of <first@x> at {}",
+            &first_tip[..12],
+            &a_commit[..12]
+        )
     );
     let b_commit = b.applied_commit().expect("second applies");
     let got_tree = sh(mirror.dir(), &["rev-parse", &format!("{b_commit}^{{tree}}")]);
@@ -152,10 +186,15 @@ fn override_base_wins_and_unknown_override_is_an_error() {
     let (_repo, _tip, mbox) = three_patch_series(&world, "alice");
     world.upstream_edit(18, "line eighteen", "lib: eighteen");
     let mirror = mirror(&world);
-    let req = ApplyRequest { mbox: mbox.clone(), base_override: Some(first.clone()), ..Default::default() };
+    let req = ApplyRequest {
+        mbox: mbox.clone(),
+        base_override: Some(first.clone()),
+        ..Default::default()
+    };
     let out = apply(&mirror, &req).expect("apply");
     assert_eq!((out.base.source, out.base.commit.as_str()), (BaseSource::Override, first.as_str()));
-    let bad = ApplyRequest { mbox, base_override: Some("no-such-rev".into()), ..Default::default() };
+    let bad =
+        ApplyRequest { mbox, base_override: Some("no-such-rev".into()), ..Default::default() };
     let err = apply(&mirror, &bad).expect_err("unknown --base");
     assert!(err.to_string().contains("--base no-such-rev unknown to the tree"), "{err}");
 }
@@ -164,7 +203,11 @@ fn override_base_wins_and_unknown_override_is_an_error() {
 fn mbox_without_patches_fails_with_git_message() {
     let world = World::new();
     let mirror = mirror(&world);
-    let out = apply(&mirror, &ApplyRequest { mbox: b"hello, not a mail\n".to_vec(), ..Default::default() }).expect("apply");
+    let out = apply(
+        &mirror,
+        &ApplyRequest { mbox: b"hello, not a mail\n".to_vec(), ..Default::default() },
+    )
+    .expect("apply");
     let ApplyResult::Failed { patch, message } = &out.result else { panic!("{:?}", out.result) };
     assert_eq!(*patch, None);
     assert!(!message.is_empty());
@@ -187,7 +230,11 @@ fn series_applied_from_parallel_workers_on_one_mirror_all_succeed() {
             .iter()
             .map(|mbox| {
                 let mirror = &mirror;
-                let req = ApplyRequest { mbox: mbox.clone(), base_commit: Some(base.clone()), ..Default::default() };
+                let req = ApplyRequest {
+                    mbox: mbox.clone(),
+                    base_commit: Some(base.clone()),
+                    ..Default::default()
+                };
                 s.spawn(move || apply(mirror, &req))
             })
             .collect();

@@ -12,14 +12,18 @@ use std::io::Read as _;
 fn corpus_messages(name: &str) -> Vec<quire_mail::ParsedMessage> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/").to_string() + name;
     let mut data = Vec::new();
-    GzDecoder::new(std::fs::File::open(&path).expect("corpus")).read_to_end(&mut data).expect("gunzip");
+    GzDecoder::new(std::fs::File::open(&path).expect("corpus"))
+        .read_to_end(&mut data)
+        .expect("gunzip");
     let mut msgs: Vec<Vec<u8>> = Vec::new();
     let mut prev_blank = true;
     for line in data.split_inclusive(|&b| b == b'\n') {
         if prev_blank && line.starts_with(b"From ") {
             msgs.push(Vec::new());
         } else if let Some(m) = msgs.last_mut() {
-            m.extend_from_slice(line.strip_prefix(b">").filter(|l| l.starts_with(b"From ")).unwrap_or(line));
+            m.extend_from_slice(
+                line.strip_prefix(b">").filter(|l| l.starts_with(b"From ")).unwrap_or(line),
+            );
         }
         prev_blank = line.trim_ascii().is_empty();
     }
@@ -41,7 +45,12 @@ fn preimage(diff: &str) -> Option<BTreeMap<String, String>> {
         } else if line.starts_with("new file mode") {
             files.remove(current.as_ref()?);
             current = None;
-        } else if line.starts_with("rename ") || line.starts_with("copy ") || line.starts_with("GIT binary") || line.starts_with("Binary files") || line.starts_with('\\') {
+        } else if line.starts_with("rename ")
+            || line.starts_with("copy ")
+            || line.starts_with("GIT binary")
+            || line.starts_with("Binary files")
+            || line.starts_with('\\')
+        {
             return None;
         } else if line.starts_with("@@") {
             in_hunk = true;
@@ -69,18 +78,19 @@ fn in_body_from(body: &str) -> Option<String> {
 
 #[test]
 fn ltp_patch_mails_rendered_by_quire_am_apply_with_git_am() {
-    let mut candidates: Vec<(quire_mail::ParsedMessage, BTreeMap<String, String>)> = corpus_messages("ltp-2019-2020.4k.mbox.gz")
-        .into_iter()
-        .filter(|m| m.subject_info.number.unwrap_or(1) >= 1 && !m.subject_info.is_reply)
-        .filter_map(|m| {
-            let d = m.diff.as_ref()?;
-            if !d.text.starts_with("diff --git") {
-                return None;
-            }
-            let pre = preimage(&d.text)?;
-            Some((m, pre))
-        })
-        .collect();
+    let mut candidates: Vec<(quire_mail::ParsedMessage, BTreeMap<String, String>)> =
+        corpus_messages("ltp-2019-2020.4k.mbox.gz")
+            .into_iter()
+            .filter(|m| m.subject_info.number.unwrap_or(1) >= 1 && !m.subject_info.is_reply)
+            .filter_map(|m| {
+                let d = m.diff.as_ref()?;
+                if !d.text.starts_with("diff --git") {
+                    return None;
+                }
+                let pre = preimage(&d.text)?;
+                Some((m, pre))
+            })
+            .collect();
     candidates.truncate(40);
     assert_eq!(candidates.len(), 40);
 
@@ -113,7 +123,9 @@ fn ltp_patch_mails_rendered_by_quire_am_apply_with_git_am() {
                 let expected = in_body_from(&m.body).unwrap_or_else(|| m.from.email.clone());
                 assert_eq!(author, expected, "{}", m.message_id);
             }
-            ApplyResult::Failed { message, .. } => failed.push(format!("{}: {message}", m.message_id)),
+            ApplyResult::Failed { message, .. } => {
+                failed.push(format!("{}: {message}", m.message_id))
+            }
         }
     }
     assert!(failed.is_empty(), "{} of 40 failed:\n{}", failed.len(), failed.join("\n"));

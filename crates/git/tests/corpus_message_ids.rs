@@ -9,7 +9,9 @@ use std::io::Read as _;
 fn corpus(name: &str) -> String {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/").to_string() + name;
     let mut bytes = Vec::new();
-    GzDecoder::new(std::fs::File::open(&path).expect("corpus file")).read_to_end(&mut bytes).expect("gunzip");
+    GzDecoder::new(std::fs::File::open(&path).expect("corpus file"))
+        .read_to_end(&mut bytes)
+        .expect("gunzip");
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -75,7 +77,10 @@ fn io_uring_message_ids_are_valid_tag_names_and_decode_back() {
     assert!(ids.len() > 7000, "{}", ids.len());
     // The kernel test robot's ids hold a `%`: encoded too, so that decoding stays exact.
     assert!(ids.contains("202001242024.G3dRihh2%lkp@intel.com"));
-    assert_eq!(ref_name_for_message_id("202001242024.G3dRihh2%lkp@intel.com"), "202001242024.G3dRihh2%25lkp@intel.com");
+    assert_eq!(
+        ref_name_for_message_id("202001242024.G3dRihh2%lkp@intel.com"),
+        "202001242024.G3dRihh2%25lkp@intel.com"
+    );
     round_trip_through_git(&ids);
 }
 

@@ -10,14 +10,18 @@ use std::io::Read as _;
 fn corpus_messages(name: &str) -> Vec<quire_mail::ParsedMessage> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/").to_string() + name;
     let mut data = Vec::new();
-    GzDecoder::new(std::fs::File::open(&path).expect("corpus")).read_to_end(&mut data).expect("gunzip");
+    GzDecoder::new(std::fs::File::open(&path).expect("corpus"))
+        .read_to_end(&mut data)
+        .expect("gunzip");
     let mut msgs: Vec<Vec<u8>> = Vec::new();
     let mut prev_blank = true;
     for line in data.split_inclusive(|&b| b == b'\n') {
         if prev_blank && line.starts_with(b"From ") {
             msgs.push(Vec::new());
         } else if let Some(m) = msgs.last_mut() {
-            m.extend_from_slice(line.strip_prefix(b">").filter(|l| l.starts_with(b"From ")).unwrap_or(line));
+            m.extend_from_slice(
+                line.strip_prefix(b">").filter(|l| l.starts_with(b"From ")).unwrap_or(line),
+            );
         }
         prev_blank = line.trim_ascii().is_empty();
     }

@@ -6,16 +6,26 @@ use quire_git::{ApplyRequest, apply, push_tag};
 use std::os::unix::fs::PermissionsExt as _;
 
 const HOOKS: &[&str] = &[
-    "applypatch-msg", "pre-applypatch", "post-applypatch", "pre-commit", "commit-msg",
-    "post-commit", "post-checkout", "post-rewrite", "reference-transaction", "pre-push",
-    "pre-auto-gc", "post-index-change",
+    "applypatch-msg",
+    "pre-applypatch",
+    "post-applypatch",
+    "pre-commit",
+    "commit-msg",
+    "post-commit",
+    "post-checkout",
+    "post-rewrite",
+    "reference-transaction",
+    "pre-push",
+    "pre-auto-gc",
+    "post-index-change",
 ];
 
 fn plant(dir: &std::path::Path, witness: &std::path::Path) {
     std::fs::create_dir_all(dir).expect("hooks dir");
     for h in HOOKS {
         let path = dir.join(h);
-        std::fs::write(&path, format!("#!/bin/sh\necho {h} >> '{}'\n", witness.display())).expect("hook");
+        std::fs::write(&path, format!("#!/bin/sh\necho {h} >> '{}'\n", witness.display()))
+            .expect("hook");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
 }
@@ -39,7 +49,8 @@ fn hooks_planted_in_the_mirror_never_run() {
     assert!(witness.exists(), "the planted reference-transaction hook should run for plain git");
     std::fs::remove_file(&witness).expect("reset witness");
 
-    let out = apply(&mirror, &ApplyRequest { mbox, base_commit: Some(base), ..Default::default() }).expect("apply");
+    let out = apply(&mirror, &ApplyRequest { mbox, base_commit: Some(base), ..Default::default() })
+        .expect("apply");
     let commit = out.applied_commit().expect("applies").to_string();
     let public = world.path("public.git");
     sh(world.tmp.path(), &["init", "--quiet", "--bare", &public.to_string_lossy()]);

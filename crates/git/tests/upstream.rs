@@ -1,16 +1,24 @@
 mod common;
 
 use common::*;
-use quire_git::{ApplyRequest, Mirror, apply, message_id_from_ref_name, patch_ids, patch_ids_of_mbox, push_tag};
+use quire_git::{
+    ApplyRequest, Mirror, apply, message_id_from_ref_name, patch_ids, patch_ids_of_mbox, push_tag,
+};
 
 fn applied_series(world: &World) -> (Mirror, String, Vec<u8>) {
     let repo = world.clone("alice");
     let base = world.head();
-    commit_edits(&repo, &[(2, "line two", "lib: spell out two"), (5, "line five", "lib: spell out five")]);
+    commit_edits(
+        &repo,
+        &[(2, "line two", "lib: spell out two"), (5, "line five", "lib: spell out five")],
+    );
     let mbox = format_patch(&repo, &base, Some(&base));
     let mirror = mirror(world);
-    let out = apply(&mirror, &ApplyRequest { mbox: mbox.clone(), base_commit: Some(base), ..Default::default() })
-        .expect("apply");
+    let out = apply(
+        &mirror,
+        &ApplyRequest { mbox: mbox.clone(), base_commit: Some(base), ..Default::default() },
+    )
+    .expect("apply");
     let commit = out.applied_commit().expect("applies").to_string();
     (mirror, commit, mbox)
 }
@@ -52,7 +60,8 @@ fn pushed_tag_is_fetchable_by_its_message_id_even_with_characters_refs_cannot_ho
 fn push_of_unknown_commit_is_an_error() {
     let world = World::new();
     let (mirror, _, _) = applied_series(&world);
-    let err = push_tag(&mirror, "/nonexistent", "quire", "<a@b>", "0123456789abcdef0123").expect_err("unknown");
+    let err = push_tag(&mirror, "/nonexistent", "quire", "<a@b>", "0123456789abcdef0123")
+        .expect_err("unknown");
     assert!(err.to_string().contains("not in the mirror"), "{err}");
 }
 
@@ -104,7 +113,8 @@ fn reopening_a_mirror_keeps_its_objects_and_follows_a_new_url() {
     let (mirror, commit, _) = applied_series(&world);
     let moved = world.path("moved");
     std::fs::rename(&world.upstream, &moved).expect("move upstream");
-    let reopened = Mirror::open_or_clone(mirror.dir(), &moved.to_string_lossy(), "main").expect("reopen");
+    let reopened =
+        Mirror::open_or_clone(mirror.dir(), &moved.to_string_lossy(), "main").expect("reopen");
     assert_eq!(reopened.resolve_commit(&commit).expect("resolve"), Some(commit));
     assert!(reopened.fetch().is_ok());
 }
@@ -112,9 +122,11 @@ fn reopening_a_mirror_keeps_its_objects_and_follows_a_new_url() {
 #[test]
 fn bad_branch_name_is_refused() {
     let world = World::new();
-    let err = Mirror::open_or_clone(&world.path("m.git"), "/x", "--upload-pack=touch /tmp/x").expect_err("bad");
+    let err = Mirror::open_or_clone(&world.path("m.git"), "/x", "--upload-pack=touch /tmp/x")
+        .expect_err("bad");
     assert!(matches!(err, quire_git::Error::BadRef { .. }), "{err}");
-    let err = Mirror::open_or_clone(&world.path("m.git"), "--upload-pack=touch /tmp/x", "main").expect_err("bad");
+    let err = Mirror::open_or_clone(&world.path("m.git"), "--upload-pack=touch /tmp/x", "main")
+        .expect_err("bad");
     assert!(err.to_string().contains("not a repository url"), "{err}");
 }
 

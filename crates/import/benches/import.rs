@@ -18,14 +18,19 @@ fn corpus(name: &str) -> PathBuf {
 
 fn decompressed_len(path: &PathBuf) -> u64 {
     let file = std::fs::File::open(path).expect("corpus file");
-    std::io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut std::io::sink()).expect("gunzip")
+    std::io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut std::io::sink())
+        .expect("gunzip")
 }
 
 /// Peak resident set size of this process so far, from /proc/self/status (VmHWM).
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -62,7 +67,9 @@ async fn bench(backend: &str, store: &Store, name: &str) {
     let path = corpus(name);
     let file_bytes = std::fs::metadata(&path).expect("stat").len() as f64;
     let raw_bytes = decompressed_len(&path) as f64;
-    let summary = import(store, &[Input::Path(path)], &ImportOptions::default(), &|_| {}).await.expect("import");
+    let summary = import(store, &[Input::Path(path)], &ImportOptions::default(), &|_| {})
+        .await
+        .expect("import");
     let secs = summary.elapsed.as_secs_f64();
     let mut latencies = summary.batch_store_times.clone();
     latencies.sort();
@@ -81,7 +88,11 @@ async fn bench(backend: &str, store: &Store, name: &str) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     for name in SLICES {
         bench_stages(name);
     }

@@ -39,13 +39,16 @@ impl ImapSource {
             .ok_or_else(|| format!("{url:?} names no user: write imap://USER@HOST/MAILBOX"))?;
         let user = percent_encoding::percent_decode_str(user).decode_utf8_lossy().into_owned();
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|_| format!("{url:?}: bad port {p:?}"))?),
+            Some((h, p)) => {
+                (h.to_string(), p.parse::<u16>().map_err(|_| format!("{url:?}: bad port {p:?}"))?)
+            }
             None => (hostport.to_string(), if tls { 993 } else { 143 }),
         };
         if user.is_empty() || host.is_empty() {
             return Err(format!("{url:?}: write imap://USER@HOST/MAILBOX"));
         }
-        let mailbox = percent_encoding::percent_decode_str(mailbox).decode_utf8_lossy().into_owned();
+        let mailbox =
+            percent_encoding::percent_decode_str(mailbox).decode_utf8_lossy().into_owned();
         let mailbox = if mailbox.is_empty() { "INBOX".to_string() } else { mailbox };
         Ok(ImapSource { tls, host, port, user, mailbox })
     }
@@ -73,7 +76,13 @@ pub struct WatchOptions {
 
 impl Default for WatchOptions {
     fn default() -> Self {
-        WatchOptions { project: None, batch_size: 500, poll: Duration::from_secs(60), once: false, stop: Arc::default() }
+        WatchOptions {
+            project: None,
+            batch_size: 500,
+            poll: Duration::from_secs(60),
+            once: false,
+            stop: Arc::default(),
+        }
     }
 }
 
@@ -99,20 +108,34 @@ fn connect(src: &ImapSource, password: &str) -> Result<Session, Error> {
         .tls_kind(imap::TlsKind::Rust)
         .connect()
         .map_err(|e| imap_err(&format!("connecting to {}:{}", src.host, src.port), e))?;
-    client.login(&src.user, password).map_err(|(e, _)| imap_err(&format!("login as {}", src.user), e))
+    client
+        .login(&src.user, password)
+        .map_err(|(e, _)| imap_err(&format!("login as {}", src.user), e))
 }
 
 /// Watches `src` until `once` is done (or forever), storing new mail. Runs the IMAP
 /// conversation on a blocking thread.
-pub async fn watch_imap(store: &Store, src: &ImapSource, password: &str, opts: &WatchOptions) -> Result<WatchStats, Error> {
+pub async fn watch_imap(
+    store: &Store,
+    src: &ImapSource,
+    password: &str,
+    opts: &WatchOptions,
+) -> Result<WatchStats, Error> {
     let handle = tokio::runtime::Handle::current();
-    let (store, src, password, opts) = (store.clone(), src.clone(), password.to_string(), opts.clone());
+    let (store, src, password, opts) =
+        (store.clone(), src.clone(), password.to_string(), opts.clone());
     tokio::task::spawn_blocking(move || watch_blocking(&handle, &store, &src, &password, &opts))
         .await
         .map_err(|e| Error::Source(format!("the IMAP watcher stopped: {e}")))?
 }
 
-fn watch_blocking(rt: &tokio::runtime::Handle, store: &Store, src: &ImapSource, password: &str, opts: &WatchOptions) -> Result<WatchStats, Error> {
+fn watch_blocking(
+    rt: &tokio::runtime::Handle,
+    store: &Store,
+    src: &ImapSource,
+    password: &str,
+    opts: &WatchOptions,
+) -> Result<WatchStats, Error> {
     let mut stats = WatchStats::default();
     let mut backoff = Duration::from_secs(1);
     loop {
@@ -140,7 +163,9 @@ fn session_round(
     let mut session = connect(src, password)?;
     let idle = session.capabilities().map(|c| c.has_str("IDLE")).unwrap_or(false);
     loop {
-        let mailbox = session.select(&src.mailbox).map_err(|e| imap_err(&format!("selecting {}", src.mailbox), e))?;
+        let mailbox = session
+            .select(&src.mailbox)
+            .map_err(|e| imap_err(&format!("selecting {}", src.mailbox), e))?;
         let validity = mailbox.uid_validity.unwrap_or(0);
         catch_up(rt, store, src, &mut session, validity, opts, stats)?;
         if opts.once || opts.stop.load(Ordering::Relaxed) {
@@ -184,7 +209,9 @@ fn catch_up(
         _ => 0,
     };
     loop {
-        let uids = session.uid_search(format!("UID {}:*", last.saturating_add(1))).map_err(|e| imap_err("UID SEARCH", e))?;
+        let uids = session
+            .uid_search(format!("UID {}:*", last.saturating_add(1)))
+            .map_err(|e| imap_err("UID SEARCH", e))?;
         // `n:*` always matches the last message, even below n.
         let mut uids: Vec<u32> = uids.into_iter().filter(|u| *u > last).collect();
         if uids.is_empty() {
@@ -193,7 +220,8 @@ fn catch_up(
         uids.sort_unstable();
         uids.truncate(opts.batch_size.max(1));
         let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        let fetches = session.uid_fetch(&set, "(UID BODY.PEEK[])").map_err(|e| imap_err("UID FETCH", e))?;
+        let fetches =
+            session.uid_fetch(&set, "(UID BODY.PEEK[])").map_err(|e| imap_err("UID FETCH", e))?;
         let mut batch = Vec::new();
         let mut highest = last;
         for f in fetches.iter() {
@@ -205,7 +233,9 @@ fn catch_up(
         highest = highest.max(uids.last().copied().unwrap_or(last));
         stats.fetched += batch.len() as u64;
         let value = format!("{validity}:{highest}");
-        let outcome = rt.block_on(store.ingest_with_cursor(batch, Some((&key, &value)))).map_err(Error::Store)?;
+        let outcome = rt
+            .block_on(store.ingest_with_cursor(batch, Some((&key, &value))))
+            .map_err(Error::Store)?;
         stats.new_messages += outcome.new_messages;
         stats.duplicates += outcome.duplicates;
         last = highest;
@@ -218,14 +248,25 @@ mod tests {
 
     #[test]
     fn urls_name_user_host_port_and_mailbox() {
-        let s = ImapSource::parse("imap://lists%40example.org@127.0.0.1:1143/Lists/xen-devel").unwrap();
+        let s =
+            ImapSource::parse("imap://lists%40example.org@127.0.0.1:1143/Lists/xen-devel").unwrap();
         assert_eq!(
             s,
-            ImapSource { tls: false, host: "127.0.0.1".into(), port: 1143, user: "lists@example.org".into(), mailbox: "Lists/xen-devel".into() }
+            ImapSource {
+                tls: false,
+                host: "127.0.0.1".into(),
+                port: 1143,
+                user: "lists@example.org".into(),
+                mailbox: "Lists/xen-devel".into()
+            }
         );
         let s = ImapSource::parse("imaps://me@mail.example.org").unwrap();
         assert_eq!((s.tls, s.port, s.mailbox.as_str()), (true, 993, "INBOX"));
-        assert!(ImapSource::parse("imap://mail.example.org/INBOX").unwrap_err().contains("names no user"));
+        assert!(
+            ImapSource::parse("imap://mail.example.org/INBOX")
+                .unwrap_err()
+                .contains("names no user")
+        );
         assert!(ImapSource::parse("pop3://x@y").is_err());
         assert!(ImapSource::parse("imap://x@y:port/INBOX").unwrap_err().contains("bad port"));
     }

@@ -13,9 +13,9 @@
 //! stored and flagged by the store. Only an I/O error on an input or a store error stops an
 //! import, and the batches before it stay stored.
 
+pub mod imap;
 pub mod maildir;
 pub mod mbox;
-pub mod imap;
 pub mod public_inbox;
 mod read;
 pub mod stdin;
@@ -71,7 +71,8 @@ pub fn detect(path: &Path) -> Result<SourceKind, Error> {
         return Ok(SourceKind::Stdin);
     }
     let input = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| Error::Read { input: input.clone(), source })?;
+    let meta =
+        std::fs::metadata(path).map_err(|source| Error::Read { input: input.clone(), source })?;
     if meta.is_dir() {
         if maildir::is_maildir(path) {
             Ok(SourceKind::Maildir)
@@ -197,7 +198,10 @@ impl fmt::Display for Summary {
             more.push(format!("{} already stored", self.duplicates));
         }
         if !self.conflicting_duplicates.is_empty() {
-            more.push(format!("{} stored again with different bytes", self.conflicting_duplicates.len()));
+            more.push(format!(
+                "{} stored again with different bytes",
+                self.conflicting_duplicates.len()
+            ));
         }
         if !self.skipped.is_empty() {
             more.push(format!("{} skipped", self.skipped.len()));
@@ -218,7 +222,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{input} is a directory but neither a maildir (cur/, new/) nor a public-inbox (git/N.git or a bare git repository)")]
+    #[error(
+        "{input} is a directory but neither a maildir (cur/, new/) nor a public-inbox (git/N.git or a bare git repository)"
+    )]
     Unrecognised { input: String },
     #[error("cannot read public-inbox {input}: {source}")]
     Git {
@@ -246,7 +252,10 @@ impl Error {
         match self {
             Error::Store(e) => store_error_is_temporary(e),
             Error::Pipeline(_) | Error::Source(_) => true,
-            Error::Read { .. } | Error::Unrecognised { .. } | Error::Git { .. } | Error::Stdin { .. } => false,
+            Error::Read { .. }
+            | Error::Unrecognised { .. }
+            | Error::Git { .. }
+            | Error::Stdin { .. } => false,
         }
     }
 }
@@ -265,9 +274,17 @@ pub fn store_error_is_temporary(error: &quire_store::Error) -> bool {
 /// Connection trouble, timeouts, a locked or busy database, a full disk: all pass.
 fn sqlx_error_is_temporary(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
-            let dialect = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() { Dialect::Sqlite } else { Dialect::Postgres };
+            let dialect = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                Dialect::Sqlite
+            } else {
+                Dialect::Postgres
+            };
             db.code().is_some_and(|code| database_code_is_temporary(dialect, &code))
         }
         _ => false,
@@ -286,12 +303,17 @@ fn database_code_is_temporary(dialect: Dialect, code: &str) -> bool {
     match dialect {
         // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_NOMEM 7, SQLITE_IOERR 10, SQLITE_FULL 13,
         // SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15.
-        Dialect::Sqlite => code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 15)),
+        Dialect::Sqlite => {
+            code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 15))
+        }
         // 08: connection exception; 53: insufficient resources (disk full, out of memory, too
         // many connections); 57P0x: server shutting down or starting; 40001/40P01:
         // serialization failure or deadlock; 55P03: lock not available.
         Dialect::Postgres => {
-            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P0") || matches!(code, "40001" | "40P01" | "55P03")
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P0")
+                || matches!(code, "40001" | "40P01" | "55P03")
         }
     }
 }
@@ -312,7 +334,9 @@ fn total_bytes(inputs: &[Input]) -> Option<u64> {
         let Input::Path(path) = input else { return None };
         match detect(path).ok()? {
             SourceKind::Mbox => total += std::fs::metadata(path).ok()?.len(),
-            SourceKind::Maildir => total += maildir::list(path).ok()?.iter().map(|e| e.size).sum::<u64>(),
+            SourceKind::Maildir => {
+                total += maildir::list(path).ok()?.iter().map(|e| e.size).sum::<u64>()
+            }
             SourceKind::PublicInbox | SourceKind::Stdin => return None,
         }
     }
@@ -320,7 +344,10 @@ fn total_bytes(inputs: &[Input]) -> Option<u64> {
 }
 
 /// The store cursors of every public-inbox epoch among the inputs.
-async fn public_inbox_cursors(store: &Store, inputs: &[Input]) -> Result<HashMap<String, String>, Error> {
+async fn public_inbox_cursors(
+    store: &Store,
+    inputs: &[Input],
+) -> Result<HashMap<String, String>, Error> {
     let mut cursors = HashMap::new();
     for input in inputs {
         // An input that cannot be read is reported by the reading stage, in its turn, after
@@ -340,7 +367,12 @@ async fn public_inbox_cursors(store: &Store, inputs: &[Input]) -> Result<HashMap
 
 /// Imports `inputs` in order into `store`. `progress` is called after every stored batch.
 /// See the crate documentation for the stages and what stops an import.
-pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progress: &dyn Fn(&Progress)) -> Result<Summary, Error> {
+pub async fn import(
+    store: &Store,
+    inputs: &[Input],
+    opts: &ImportOptions,
+    progress: &dyn Fn(&Progress),
+) -> Result<Summary, Error> {
     let started = Instant::now();
     let cursors = public_inbox_cursors(store, inputs).await?;
     let bytes_total = total_bytes(inputs);
@@ -353,13 +385,15 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
 
     let reader = {
         let inputs = inputs.to_vec();
-        let (batch_size, batch_bytes, limit) = (opts.batch_size, opts.batch_bytes, opts.max_message_bytes);
+        let (batch_size, batch_bytes, limit) =
+            (opts.batch_size, opts.batch_bytes, opts.max_message_bytes);
         std::thread::Builder::new()
             .name("quire-import-read".into())
             .spawn(move || {
                 lower_priority();
                 let mut send = |sent: read::Sent| raw_tx.send(sent).is_ok();
-                read::Reader::new((batch_size, batch_bytes), limit, &cursors, &mut send).read_all(&inputs);
+                read::Reader::new((batch_size, batch_bytes), limit, &cursors, &mut send)
+                    .read_all(&inputs);
             })
             .map_err(|e| Error::Pipeline(format!("cannot start the reading thread: {e}")))?
     };
@@ -401,16 +435,22 @@ pub async fn import(store: &Store, inputs: &[Input], opts: &ImportOptions, progr
             summary.batches += 1;
             seen += n;
             summary.read = seen + summary.skipped.len() as u64;
-            progress(&Progress { messages: seen, bytes_read: batch.bytes_read, bytes_total, input: batch.input });
+            progress(&Progress {
+                messages: seen,
+                bytes_read: batch.bytes_read,
+                bytes_total,
+                input: batch.input,
+            });
         }
         Ok::<(), Error>(())
     }
     .await;
     // Dropping the receiver stops the other stages when the store failed.
     drop(parsed_rx);
-    let joined = tokio::task::spawn_blocking(move || (reader.join().is_ok(), parser.join().is_ok()))
-        .await
-        .map_err(|e| Error::Pipeline(e.to_string()))?;
+    let joined =
+        tokio::task::spawn_blocking(move || (reader.join().is_ok(), parser.join().is_ok()))
+            .await
+            .map_err(|e| Error::Pipeline(e.to_string()))?;
     stored?;
     if joined != (true, true) {
         return Err(Error::Pipeline("a reading or parsing thread panicked".into()));
@@ -440,8 +480,15 @@ fn lower_priority() {
 }
 
 fn parse_batch(batch: read::RawBatch, project: &Option<String>) -> ParsedBatch {
-    let incoming = batch.messages.into_par_iter().map(|raw| Incoming::parse(raw, project.clone())).collect();
-    ParsedBatch { incoming, cursor: batch.cursor, skipped: batch.skipped, bytes_read: batch.bytes_read, input: batch.input }
+    let incoming =
+        batch.messages.into_par_iter().map(|raw| Incoming::parse(raw, project.clone())).collect();
+    ParsedBatch {
+        incoming,
+        cursor: batch.cursor,
+        skipped: batch.skipped,
+        bytes_read: batch.bytes_read,
+        input: batch.input,
+    }
 }
 
 #[cfg(test)]
@@ -472,7 +519,10 @@ mod tests {
         assert!(err.to_string().contains("neither a maildir"), "{err}");
         assert!(!err.is_temporary());
         let err = detect(&dir.path().join("missing.mbox")).expect_err("missing file");
-        assert!(err.to_string().starts_with("cannot read ") && err.to_string().contains("missing.mbox"), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot read ") && err.to_string().contains("missing.mbox"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -494,7 +544,10 @@ mod tests {
             elapsed: Duration::from_millis(1260),
             ..Summary::default()
         };
-        assert_eq!(s.to_string(), "imported 12 messages (7 patches, 2 cover letters, 3 replies, 2 series, 0 unparsable) in 1.3 s");
+        assert_eq!(
+            s.to_string(),
+            "imported 12 messages (7 patches, 2 cover letters, 3 replies, 2 series, 0 unparsable) in 1.3 s"
+        );
         s.duplicates = 8000;
         s.skipped.push("a.mbox: message 3 at byte 100 is 70000000 bytes".into());
         assert_eq!(
@@ -522,9 +575,13 @@ mod tests {
         for code in ["53100", "53300", "57P01", "57P03", "08006", "40P01"] {
             assert!(database_code_is_temporary(Dialect::Postgres, code), "pg {code}");
         }
-        let locked = Error::Store(quire_store::Error::Db { context: "ingesting".into(), source: sqlx::Error::PoolTimedOut });
+        let locked = Error::Store(quire_store::Error::Db {
+            context: "ingesting".into(),
+            source: sqlx::Error::PoolTimedOut,
+        });
         assert!(locked.is_temporary());
-        let unreadable = Error::Read { input: "-".into(), source: std::io::Error::other("broken pipe") };
+        let unreadable =
+            Error::Read { input: "-".into(), source: std::io::Error::other("broken pipe") };
         assert!(!unreadable.is_temporary());
         let too_large = Error::Stdin { source: stdin::StdinError::TooLarge { limit: 10 } };
         assert!(!too_large.is_temporary());

@@ -58,8 +58,19 @@ mod tests {
         entries
             .iter()
             .map(|e| {
-                let folder = e.path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-                format!("{}/{}", folder.unwrap_or_default(), e.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+                let folder = e
+                    .path
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned());
+                format!(
+                    "{}/{}",
+                    folder.unwrap_or_default(),
+                    e.path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                )
             })
             .collect()
     }
@@ -70,14 +81,25 @@ mod tests {
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
         }
-        std::fs::write(dir.path().join("new/1603188002.M3P1.host"), "Subject: 3\n\n").expect("write");
-        std::fs::write(dir.path().join("cur/1603188001.M2P1.host:2,S"), "Subject: 2\n\n").expect("write");
-        std::fs::write(dir.path().join("cur/1603188000.M1P1.host:2,"), "Subject: 1\n\n").expect("write");
-        std::fs::write(dir.path().join("tmp/1603188003.M4P1.host"), "Subject: partial\n").expect("write");
+        std::fs::write(dir.path().join("new/1603188002.M3P1.host"), "Subject: 3\n\n")
+            .expect("write");
+        std::fs::write(dir.path().join("cur/1603188001.M2P1.host:2,S"), "Subject: 2\n\n")
+            .expect("write");
+        std::fs::write(dir.path().join("cur/1603188000.M1P1.host:2,"), "Subject: 1\n\n")
+            .expect("write");
+        std::fs::write(dir.path().join("tmp/1603188003.M4P1.host"), "Subject: partial\n")
+            .expect("write");
         std::fs::write(dir.path().join("cur/.hidden"), "x").expect("write");
         assert!(is_maildir(dir.path()));
         let entries = list(dir.path()).expect("list");
-        assert_eq!(names(&entries), ["cur/1603188000.M1P1.host:2,", "cur/1603188001.M2P1.host:2,S", "new/1603188002.M3P1.host"]);
+        assert_eq!(
+            names(&entries),
+            [
+                "cur/1603188000.M1P1.host:2,",
+                "cur/1603188001.M2P1.host:2,S",
+                "new/1603188002.M3P1.host"
+            ]
+        );
         assert_eq!(read_message(&entries[2], 100).expect("read"), Ok(b"Subject: 3\n\n".to_vec()));
     }
 

@@ -44,7 +44,9 @@ pub enum MboxError {
         #[source]
         source: io::Error,
     },
-    #[error("message {number} at byte {offset} is {size} bytes, over the {limit} bytes limit: skipped")]
+    #[error(
+        "message {number} at byte {offset} is {size} bytes, over the {limit} bytes limit: skipped"
+    )]
     TooLarge { number: u64, offset: u64, size: u64, limit: usize },
 }
 
@@ -76,7 +78,9 @@ impl<R: Read> Read for CountingReader<R> {
 
 /// Wraps `input` in a gzip decoder when it starts with the gzip magic bytes (whatever the
 /// file is called); every member of a multi-member file is read (`MultiGzDecoder`).
-pub fn decompressed<R: BufRead + Send + 'static>(mut input: R) -> io::Result<Box<dyn BufRead + Send>> {
+pub fn decompressed<R: BufRead + Send + 'static>(
+    mut input: R,
+) -> io::Result<Box<dyn BufRead + Send>> {
     let head = input.fill_buf()?;
     if head.starts_with(&GZIP_MAGIC) {
         Ok(Box::new(BufReader::with_capacity(256 << 10, MultiGzDecoder::new(input))))
@@ -258,7 +262,13 @@ impl<R: BufRead> MboxReader<R> {
     fn mbox_message(&mut self, envelope_offset: u64) -> Result<MboxMessage, MboxError> {
         self.number += 1;
         let number = self.number;
-        let mut m = Gathering { limit: self.max_message_bytes, bytes: Vec::new(), size: 0, oversized: false, previous_blank: false };
+        let mut m = Gathering {
+            limit: self.max_message_bytes,
+            bytes: Vec::new(),
+            size: 0,
+            oversized: false,
+            previous_blank: false,
+        };
         loop {
             let available = match self.input.fill_buf() {
                 Ok(b) => b,
@@ -303,7 +313,12 @@ impl<R: BufRead> MboxReader<R> {
             m.add(&self.line, len);
         }
         if m.oversized {
-            return Err(MboxError::TooLarge { number, offset: envelope_offset, size: m.size, limit: m.limit });
+            return Err(MboxError::TooLarge {
+                number,
+                offset: envelope_offset,
+                size: m.size,
+                limit: m.limit,
+            });
         }
         let mut bytes = m.bytes;
         strip_separator_blank_line(&mut bytes);
@@ -461,7 +476,8 @@ mod tests {
         for m in &messages {
             write_mboxrd(&mut out, m).unwrap();
         }
-        let read: Vec<Vec<u8>> = MboxReader::new(Cursor::new(out), 1 << 20).map(|m| m.unwrap().bytes).collect();
+        let read: Vec<Vec<u8>> =
+            MboxReader::new(Cursor::new(out), 1 << 20).map(|m| m.unwrap().bytes).collect();
         assert_eq!(read[0], messages[0]);
         assert_eq!(read[1], messages[1]);
         // A message without a final line end gets one.
@@ -471,12 +487,14 @@ mod tests {
     const BIG: usize = 64 << 20;
 
     fn read_all(data: &[u8]) -> Vec<Vec<u8>> {
-        let whole: Vec<MboxMessage> = MboxReader::new(Cursor::new(data.to_vec()), BIG).map(|m| m.expect("message")).collect();
+        let whole: Vec<MboxMessage> =
+            MboxReader::new(Cursor::new(data.to_vec()), BIG).map(|m| m.expect("message")).collect();
         // Through buffers too small for a line, every line takes the other path (gathered
         // across refills): the same messages, numbers and offsets.
         for capacity in [1, 2, 5, 64] {
             let input = BufReader::with_capacity(capacity, Cursor::new(data.to_vec()));
-            let small: Vec<MboxMessage> = MboxReader::new(input, BIG).map(|m| m.expect("message")).collect();
+            let small: Vec<MboxMessage> =
+                MboxReader::new(input, BIG).map(|m| m.expect("message")).collect();
             assert_eq!(small, whole, "read through a buffer of {capacity} bytes");
         }
         whole.into_iter().map(|m| m.bytes).collect()
@@ -525,7 +543,11 @@ mod tests {
         };
         for _ in 0..2000 {
             let messages: Vec<Vec<u8>> = (0..1 + next(4))
-                .map(|_| (0..1 + next(8)).flat_map(|_| LINES[next(LINES.len() as u64) as usize].to_vec()).collect())
+                .map(|_| {
+                    (0..1 + next(8))
+                        .flat_map(|_| LINES[next(LINES.len() as u64) as usize].to_vec())
+                        .collect()
+                })
                 .collect();
             let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
             assert_eq!(read_all(&write_all_mboxrd(&refs)), messages);
@@ -541,7 +563,10 @@ mod tests {
     #[test]
     fn trailing_separator_blank_line_is_removed_but_body_blank_lines_kept() {
         let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nbody\n\n\n\nFrom x Thu Jan  1 00:00:00 1970\nSubject: b\n\nlast\n";
-        assert_eq!(read_all(mbox), vec![b"Subject: a\n\nbody\n\n\n".to_vec(), b"Subject: b\n\nlast\n".to_vec()]);
+        assert_eq!(
+            read_all(mbox),
+            vec![b"Subject: a\n\nbody\n\n\n".to_vec(), b"Subject: b\n\nlast\n".to_vec()]
+        );
     }
 
     #[test]
@@ -554,8 +579,12 @@ mod tests {
     #[test]
     fn unquoted_from_sentence_after_blank_line_does_not_split() {
         // mboxo writers that forgot to quote: "From here..." has no date, so it is body text.
-        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nhello\n\nFrom here on it works.\n\n";
-        assert_eq!(read_all(mbox), vec![b"Subject: a\n\nhello\n\nFrom here on it works.\n".to_vec()]);
+        let mbox =
+            b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nhello\n\nFrom here on it works.\n\n";
+        assert_eq!(
+            read_all(mbox),
+            vec![b"Subject: a\n\nhello\n\nFrom here on it works.\n".to_vec()]
+        );
     }
 
     #[test]
@@ -569,7 +598,13 @@ mod tests {
         ] {
             assert!(is_envelope(line), "{}", String::from_utf8_lossy(line));
         }
-        for line in [&b"From: a@b\n"[..], b"From here on\n", b"From \n", b"From a b c 1970\n", b">From x Thu Jan  1 00:00:00 1970\n"] {
+        for line in [
+            &b"From: a@b\n"[..],
+            b"From here on\n",
+            b"From \n",
+            b"From a b c 1970\n",
+            b">From x Thu Jan  1 00:00:00 1970\n",
+        ] {
             assert!(!is_envelope(line), "{}", String::from_utf8_lossy(line));
         }
     }
@@ -577,7 +612,10 @@ mod tests {
     #[test]
     fn crlf_mbox_keeps_crlf_and_strips_crlf_separator() {
         let mbox = b"From x Thu Jan  1 00:00:00 1970\r\nSubject: a\r\n\r\n>From b\r\n\r\nFrom x Thu Jan  1 00:00:00 1970\r\nSubject: b\r\n\r\nbody\r\n\r\n";
-        assert_eq!(read_all(mbox), vec![b"Subject: a\r\n\r\nFrom b\r\n".to_vec(), b"Subject: b\r\n\r\nbody\r\n".to_vec()]);
+        assert_eq!(
+            read_all(mbox),
+            vec![b"Subject: a\r\n\r\nFrom b\r\n".to_vec(), b"Subject: b\r\n\r\nbody\r\n".to_vec()]
+        );
     }
 
     #[test]
@@ -595,7 +633,8 @@ mod tests {
     #[test]
     fn blank_lines_before_the_first_envelope_belong_to_no_message() {
         let mbox = b"\n\r\nFrom x Thu Jan  1 00:00:00 1970\nSubject: a\n\nbody\n\n";
-        let got: Vec<_> = MboxReader::new(Cursor::new(&mbox[..]), BIG).map(|m| m.expect("message")).collect();
+        let got: Vec<_> =
+            MboxReader::new(Cursor::new(&mbox[..]), BIG).map(|m| m.expect("message")).collect();
         assert_eq!(got.len(), 1);
         assert_eq!((got[0].bytes.as_slice(), got[0].offset), (&b"Subject: a\n\nbody\n"[..], 3));
         assert!(read_all(b"\n\n").is_empty());
@@ -606,7 +645,10 @@ mod tests {
     #[test]
     fn git_format_patch_file_is_an_mbox_of_one() {
         let patch = b"From 1234567890abcdef1234567890abcdef12345678 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n\n";
-        assert_eq!(read_all(patch), vec![b"From: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n".to_vec()]);
+        assert_eq!(
+            read_all(patch),
+            vec![b"From: A <a@b>\nSubject: [PATCH] x\n\n---\n f | 1 +\n-- \n2.30.0\n".to_vec()]
+        );
     }
 
     #[test]
@@ -616,7 +658,10 @@ mod tests {
         eml.extend_from_slice(b"\nSubject: x\n\nbody\n");
         assert_eq!(read_all(&eml), vec![eml.clone()]);
         let got: Vec<_> = MboxReader::new(Cursor::new(eml), 1000).collect();
-        assert!(matches!(got[..], [Err(MboxError::TooLarge { number: 1, limit: 1000, .. })]), "{got:?}");
+        assert!(
+            matches!(got[..], [Err(MboxError::TooLarge { number: 1, limit: 1000, .. })]),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -627,9 +672,14 @@ mod tests {
 
     #[test]
     fn numbers_and_offsets_point_at_envelopes() {
-        let mbox = b"From x Thu Jan  1 00:00:00 1970\nA: 1\n\nFrom x Thu Jan  1 00:00:00 1970\nB: 2\n\n";
-        let got: Vec<_> = MboxReader::new(Cursor::new(&mbox[..]), BIG).map(|m| m.expect("message")).collect();
-        assert_eq!(got.iter().map(|m| (m.number, m.offset)).collect::<Vec<_>>(), vec![(1, 0), (2, 38)]);
+        let mbox =
+            b"From x Thu Jan  1 00:00:00 1970\nA: 1\n\nFrom x Thu Jan  1 00:00:00 1970\nB: 2\n\n";
+        let got: Vec<_> =
+            MboxReader::new(Cursor::new(&mbox[..]), BIG).map(|m| m.expect("message")).collect();
+        assert_eq!(
+            got.iter().map(|m| (m.number, m.offset)).collect::<Vec<_>>(),
+            vec![(1, 0), (2, 38)]
+        );
         assert!(mbox[38..].starts_with(b"From x"));
     }
 
@@ -639,9 +689,20 @@ mod tests {
         mbox.extend(std::iter::repeat_n(b'a', 5000));
         mbox.extend_from_slice(b"\n\nFrom x Thu Jan  1 00:00:00 1970\nSubject: small\n\nok\n\n");
         for capacity in [mbox.len(), 7, 4096] {
-            let got: Vec<_> = MboxReader::new(BufReader::with_capacity(capacity, Cursor::new(mbox.clone())), 1000).collect();
+            let got: Vec<_> = MboxReader::new(
+                BufReader::with_capacity(capacity, Cursor::new(mbox.clone())),
+                1000,
+            )
+            .collect();
             assert_eq!(got.len(), 2);
-            assert!(matches!(got[0], Err(MboxError::TooLarge { number: 1, offset: 0, limit: 1000, .. })), "{:?}", got[0]);
+            assert!(
+                matches!(
+                    got[0],
+                    Err(MboxError::TooLarge { number: 1, offset: 0, limit: 1000, .. })
+                ),
+                "{:?}",
+                got[0]
+            );
             assert_eq!(got[1].as_ref().expect("second message").bytes, b"Subject: small\n\nok\n");
         }
     }
@@ -670,7 +731,10 @@ mod tests {
     fn count_envelopes(path: &str) -> u64 {
         let file = File::open(path).expect("corpus file");
         let reader = BufReader::new(flate2::read::MultiGzDecoder::new(file));
-        reader.split(b'\n').filter(|l| l.as_ref().is_ok_and(|l| l.starts_with(b"From mboxrd@z "))).count() as u64
+        reader
+            .split(b'\n')
+            .filter(|l| l.as_ref().is_ok_and(|l| l.starts_with(b"From mboxrd@z ")))
+            .count() as u64
     }
 
     fn corpus(name: &str) -> String {
@@ -688,9 +752,14 @@ mod tests {
             let m = m.expect("message");
             n += 1;
             assert_eq!(m.number, n);
-            assert!(m.bytes.starts_with(b"Return-Path:") || m.bytes.starts_with(b"X-") || m.bytes.contains(&b':'));
+            assert!(
+                m.bytes.starts_with(b"Return-Path:")
+                    || m.bytes.starts_with(b"X-")
+                    || m.bytes.contains(&b':')
+            );
             kept_bytes += m.bytes.len() as u64;
-            unquoted_from_lines += m.bytes.split(|&b| b == b'\n').filter(|l| l.starts_with(b"From ")).count();
+            unquoted_from_lines +=
+                m.bytes.split(|&b| b == b'\n').filter(|l| l.starts_with(b"From ")).count();
         }
         assert_eq!(n, count_envelopes(&path));
         assert_eq!(n, 8000);

@@ -74,7 +74,9 @@ fn v2_epochs(inbox: &Path) -> io::Result<Vec<Epoch>> {
     for entry in std::fs::read_dir(&git)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(number) = name.to_str().and_then(|n| n.strip_suffix(".git")).and_then(|n| n.parse::<u32>().ok()) else {
+        let Some(number) =
+            name.to_str().and_then(|n| n.strip_suffix(".git")).and_then(|n| n.parse::<u32>().ok())
+        else {
             continue;
         };
         if is_bare_repo(&entry.path()) {
@@ -94,7 +96,10 @@ pub fn epochs(inbox: &Path) -> io::Result<Vec<Epoch>> {
     if is_bare_repo(inbox) {
         return Ok(vec![Epoch { git_dir: inbox.to_path_buf(), number: 0 }]);
     }
-    Err(io::Error::new(io::ErrorKind::NotFound, "neither a v2 public-inbox (git/N.git) nor a bare git repository"))
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        "neither a v2 public-inbox (git/N.git) nor a bare git repository",
+    ))
 }
 
 /// The store cursor of one epoch: `public-inbox:<canonical inbox path>:<epoch>`. The path is
@@ -106,7 +111,11 @@ pub fn cursor_key(inbox: &Path, epoch: &Epoch) -> String {
 
 fn git(git_dir: &Path) -> Command {
     let mut cmd = Command::new("git");
-    cmd.arg("--git-dir").arg(git_dir).env("GIT_CONFIG_NOSYSTEM", "1").env_remove("GIT_DIR").env_remove("GIT_WORK_TREE");
+    cmd.arg("--git-dir")
+        .arg(git_dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE");
     cmd
 }
 
@@ -115,7 +124,11 @@ fn display(git_dir: &Path) -> String {
 }
 
 /// Runs a short git command, giving its stdout when it succeeds.
-fn git_output(git_dir: &Path, what: &'static str, args: &[&str]) -> Result<Option<String>, GitError> {
+fn git_output(
+    git_dir: &Path,
+    what: &'static str,
+    args: &[&str],
+) -> Result<Option<String>, GitError> {
     let out = git(git_dir)
         .args(args)
         .stdin(Stdio::null())
@@ -130,7 +143,8 @@ pub fn head(git_dir: &Path) -> Result<Option<String>, GitError> {
 }
 
 fn commit_exists(git_dir: &Path, commit: &str) -> Result<bool, GitError> {
-    Ok(git_output(git_dir, "cat-file", &["cat-file", "-e", &format!("{commit}^{{commit}}")])?.is_some())
+    Ok(git_output(git_dir, "cat-file", &["cat-file", "-e", &format!("{commit}^{{commit}}")])?
+        .is_some())
 }
 
 /// Streams the commits of one epoch after `after` (all of them when `None`), oldest first.
@@ -149,7 +163,11 @@ impl EpochReader {
     /// Starts reading. When `after` names a commit the repository no longer has (history
     /// rewritten by `public-inbox-purge`), the whole epoch is read again: the store recognises
     /// what it has already, while starting at HEAD could skip mail.
-    pub fn open(epoch: &Epoch, after: Option<&str>, max_message_bytes: usize) -> Result<Self, GitError> {
+    pub fn open(
+        epoch: &Epoch,
+        after: Option<&str>,
+        max_message_bytes: usize,
+    ) -> Result<Self, GitError> {
         let git_dir = epoch.git_dir.clone();
         let mut reader = EpochReader {
             git_dir: git_dir.clone(),
@@ -173,9 +191,20 @@ impl EpochReader {
             }
             None => head,
         };
-        let spawn_error = |what, source| GitError::Spawn { what, git_dir: display(&git_dir), source };
+        let spawn_error =
+            |what, source| GitError::Spawn { what, git_dir: display(&git_dir), source };
         let mut log = git(&git_dir)
-            .args(["log", "--reverse", "--raw", "--no-renames", "--no-abbrev", "--format=%H", "--no-color", &range, "--"])
+            .args([
+                "log",
+                "--reverse",
+                "--raw",
+                "--no-renames",
+                "--no-abbrev",
+                "--format=%H",
+                "--no-color",
+                &range,
+                "--",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -191,9 +220,14 @@ impl EpochReader {
         let (Some(log_out), Some(log_err), Some(cat_in), Some(cat_out)) =
             (log.stdout.take(), log.stderr.take(), cat_file.stdin.take(), cat_file.stdout.take())
         else {
-            return Err(GitError::Failed { what: "log", git_dir: display(&git_dir), detail: "pipes not available".into() });
+            return Err(GitError::Failed {
+                what: "log",
+                git_dir: display(&git_dir),
+                detail: "pipes not available".into(),
+            });
         };
-        reader.feeder = Some(std::thread::spawn(move || feed_blob_requests(log_out, log_err, cat_in)));
+        reader.feeder =
+            Some(std::thread::spawn(move || feed_blob_requests(log_out, log_err, cat_in)));
         reader.log = Some(log);
         reader.cat_file = Some(cat_file);
         reader.blobs = Some(BufReader::with_capacity(256 << 10, cat_out));
@@ -217,9 +251,13 @@ impl EpochReader {
         };
         match (fed, log_status) {
             (Some(Err(_)), _) => Some(self.failed("log", "reader thread panicked".into())),
-            (Some(Ok(Fed { error: Some(detail), .. })), _) => Some(self.failed("log", format!("{detail} {stderr}"))),
+            (Some(Ok(Fed { error: Some(detail), .. })), _) => {
+                Some(self.failed("log", format!("{detail} {stderr}")))
+            }
             (_, Some(Err(e))) => Some(self.failed("log", e.to_string())),
-            (_, Some(Ok(status))) if !status.success() => Some(self.failed("log", format!("{status}: {stderr}"))),
+            (_, Some(Ok(status))) if !status.success() => {
+                Some(self.failed("log", format!("{status}: {stderr}")))
+            }
             _ => None,
         }
     }
@@ -290,7 +328,11 @@ struct Fed {
     stderr: String,
 }
 
-fn feed_blob_requests(log: ChildStdout, log_err: impl Read + Send + 'static, cat_file: ChildStdin) -> Fed {
+fn feed_blob_requests(
+    log: ChildStdout,
+    log_err: impl Read + Send + 'static,
+    cat_file: ChildStdin,
+) -> Fed {
     // Drain stderr on the side so that a chatty git cannot block on a full pipe.
     let errors = std::thread::spawn(move || {
         let mut text = String::new();
@@ -299,9 +341,12 @@ fn feed_blob_requests(log: ChildStdout, log_err: impl Read + Send + 'static, cat
     });
     let mut out = io::BufWriter::new(cat_file);
     let mut pending: Option<(String, Option<String>)> = None;
-    let write_request = |out: &mut io::BufWriter<ChildStdin>, (commit, blob): (String, Option<String>)| match blob {
-        Some(blob) => writeln!(out, "{blob} {commit} m"),
-        None => writeln!(out, "{commit} {commit} d"),
+    let write_request = |out: &mut io::BufWriter<ChildStdin>,
+                         (commit, blob): (String, Option<String>)| {
+        match blob {
+            Some(blob) => writeln!(out, "{blob} {commit} m"),
+            None => writeln!(out, "{commit} {commit} d"),
+        }
     };
     let mut fed = Ok(());
     for line in BufReader::new(log).lines() {
@@ -355,7 +400,10 @@ fn added_message_blob(line: &str) -> Option<&str> {
     let [_, _, _, new, status] = fields[..] else {
         return None;
     };
-    let is_message_path = path == "m" || path.split_once('/').is_some_and(|(a, b)| a.len() == 2 && b.len() == 38 && is_hex(a) && is_hex(b));
+    let is_message_path = path == "m"
+        || path
+            .split_once('/')
+            .is_some_and(|(a, b)| a.len() == 2 && b.len() == 38 && is_hex(a) && is_hex(b));
     (matches!(status, "A" | "M") && is_message_path).then_some(new)
 }
 
@@ -419,7 +467,10 @@ pub(crate) mod tests {
 
         fn git(&self) -> Command {
             let mut cmd = git(&self.git_dir);
-            cmd.arg("--work-tree").arg(self.work.path()).env("GIT_AUTHOR_NAME", "t").env("GIT_AUTHOR_EMAIL", "t@example.com");
+            cmd.arg("--work-tree")
+                .arg(self.work.path())
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com");
             cmd.env("GIT_COMMITTER_NAME", "t").env("GIT_COMMITTER_EMAIL", "t@example.com");
             cmd
         }
@@ -445,7 +496,10 @@ pub(crate) mod tests {
     }
 
     fn read(epoch: &Epoch, after: Option<&str>) -> Vec<InboxCommit> {
-        EpochReader::open(epoch, after, 1 << 20).expect("open").map(|c| c.expect("commit")).collect()
+        EpochReader::open(epoch, after, 1 << 20)
+            .expect("open")
+            .map(|c| c.expect("commit"))
+            .collect()
     }
 
     fn messages(commits: &[InboxCommit]) -> Vec<Vec<u8>> {
@@ -501,7 +555,10 @@ pub(crate) mod tests {
         let repo = TestRepo::new(dir.path().join("inbox.git"));
         repo.commit_message(&message(1));
         let epoch = &epochs(&repo.git_dir).expect("epoch")[0];
-        assert_eq!(messages(&read(epoch, Some("0123456789012345678901234567890123456789"))), [message(1)]);
+        assert_eq!(
+            messages(&read(epoch, Some("0123456789012345678901234567890123456789"))),
+            [message(1)]
+        );
     }
 
     #[test]
@@ -521,8 +578,14 @@ pub(crate) mod tests {
         repo.commit_message(&vec![b'a'; 5000]);
         repo.commit_message(&message(2));
         let epoch = &epochs(&repo.git_dir).expect("epoch")[0];
-        let got: Vec<_> = EpochReader::open(epoch, None, 1000).expect("open").map(|c| c.expect("commit").content).collect();
-        assert_eq!(got, [CommitContent::TooLarge { size: 5000 }, CommitContent::Message(message(2))]);
+        let got: Vec<_> = EpochReader::open(epoch, None, 1000)
+            .expect("open")
+            .map(|c| c.expect("commit").content)
+            .collect();
+        assert_eq!(
+            got,
+            [CommitContent::TooLarge { size: 5000 }, CommitContent::Message(message(2))]
+        );
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl<'a> Reader<'a> {
         self.current_bytes += bytes.len();
         self.current.messages.push(bytes);
         let shrink = 8usize >> self.sent.min(3);
-        if self.current.messages.len() >= (self.batch_size / shrink).max(1) || self.current_bytes >= self.batch_bytes / shrink {
+        if self.current.messages.len() >= (self.batch_size / shrink).max(1)
+            || self.current_bytes >= self.batch_bytes / shrink
+        {
             self.flush();
         }
     }
@@ -92,7 +94,10 @@ impl<'a> Reader<'a> {
 
     /// Sends the batch being built, if it holds anything.
     fn flush(&mut self) {
-        if self.current.messages.is_empty() && self.current.cursor.is_none() && self.current.skipped.is_empty() {
+        if self.current.messages.is_empty()
+            && self.current.cursor.is_none()
+            && self.current.skipped.is_empty()
+        {
             return;
         }
         let input = self.current.input.clone();
@@ -149,8 +154,8 @@ impl<'a> Reader<'a> {
     }
 
     fn read_mbox(&mut self, path: &Path, name: &str) -> Result<(), Error> {
-        let (reader, counter) =
-            mbox::open(path, self.max_message_bytes).map_err(|source| Error::Read { input: name.to_string(), source })?;
+        let (reader, counter) = mbox::open(path, self.max_message_bytes)
+            .map_err(|source| Error::Read { input: name.to_string(), source })?;
         self.counter = Some(counter);
         for message in reader {
             if !self.open {
@@ -160,7 +165,10 @@ impl<'a> Reader<'a> {
                 Ok(m) => self.push(m.bytes),
                 Err(e @ mbox::MboxError::TooLarge { .. }) => self.skip(format!("{name}: {e}")),
                 Err(mbox::MboxError::Io { offset, source }) => {
-                    return Err(Error::Read { input: format!("{name} (at byte {offset} of the decompressed stream)"), source });
+                    return Err(Error::Read {
+                        input: format!("{name} (at byte {offset} of the decompressed stream)"),
+                        source,
+                    });
                 }
             }
         }
@@ -168,7 +176,8 @@ impl<'a> Reader<'a> {
     }
 
     fn read_maildir(&mut self, path: &Path, name: &str) -> Result<(), Error> {
-        let entries = maildir::list(path).map_err(|source| Error::Read { input: name.to_string(), source })?;
+        let entries = maildir::list(path)
+            .map_err(|source| Error::Read { input: name.to_string(), source })?;
         let counter = Arc::new(AtomicU64::new(0));
         self.counter = Some(Arc::clone(&counter));
         for entry in entries {
@@ -180,7 +189,9 @@ impl<'a> Reader<'a> {
                 Ok(Ok(bytes)) => self.push(bytes),
                 Ok(Err(size)) => {
                     let limit = self.max_message_bytes;
-                    self.skip(format!("{file}: message is {size} bytes, over the {limit} bytes limit: skipped"));
+                    self.skip(format!(
+                        "{file}: message is {size} bytes, over the {limit} bytes limit: skipped"
+                    ));
                 }
                 Err(source) => return Err(Error::Read { input: file, source }),
             }
@@ -190,12 +201,14 @@ impl<'a> Reader<'a> {
     }
 
     fn read_public_inbox(&mut self, path: &Path, name: &str) -> Result<(), Error> {
-        let epochs = public_inbox::epochs(path).map_err(|source| Error::Read { input: name.to_string(), source })?;
+        let epochs = public_inbox::epochs(path)
+            .map_err(|source| Error::Read { input: name.to_string(), source })?;
         for epoch in epochs {
             let key = public_inbox::cursor_key(path, &epoch);
             let after = self.cursors.get(&key).map(String::as_str);
             let git_error = |source| Error::Git { input: name.to_string(), source };
-            let reader = EpochReader::open(&epoch, after, self.max_message_bytes).map_err(git_error)?;
+            let reader =
+                EpochReader::open(&epoch, after, self.max_message_bytes).map_err(git_error)?;
             for commit in reader {
                 if !self.open {
                     return Ok(());
@@ -206,7 +219,9 @@ impl<'a> Reader<'a> {
                         self.current.cursor = Some((key.clone(), commit.commit));
                         self.push(bytes);
                     }
-                    CommitContent::NoMessage => self.current.cursor = Some((key.clone(), commit.commit)),
+                    CommitContent::NoMessage => {
+                        self.current.cursor = Some((key.clone(), commit.commit))
+                    }
                     CommitContent::TooLarge { size } => {
                         let limit = self.max_message_bytes;
                         self.skip(format!(

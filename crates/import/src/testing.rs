@@ -24,10 +24,7 @@ impl Drop for Dovecot {
 
 /// Debian's dovecot, or None.
 pub fn dovecot_binary() -> Option<PathBuf> {
-    ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"].iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 impl Dovecot {
@@ -47,7 +44,10 @@ impl Dovecot {
         };
         // Dovecot refuses to run a mailbox as root: as root, the mail belongs to `dovecot`.
         let (uid, gid) = if id("-u", None) == "0" {
-            let _ = Command::new("chown").args(["-R", "dovecot:dovecot"]).arg(dir.path().join("mail")).status();
+            let _ = Command::new("chown")
+                .args(["-R", "dovecot:dovecot"])
+                .arg(dir.path().join("mail"))
+                .status();
             (id("-u", Some("dovecot")), id("-g", Some("dovecot")))
         } else {
             (id("-u", None), id("-g", None))
@@ -63,18 +63,22 @@ impl Dovecot {
         );
         let conf_path = dir.path().join("dovecot.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(dovecot_binary().expect("dovecot is not installed: scripts/install-deps installs dovecot-imapd"))
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start dovecot");
+        let child = Command::new(
+            dovecot_binary()
+                .expect("dovecot is not installed: scripts/install-deps installs dovecot-imapd"),
+        )
+        .arg("-F")
+        .arg("-c")
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dovecot");
         let dovecot = Dovecot { child, dir, port };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let log = std::fs::read_to_string(dovecot.dir.path().join("dovecot.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(dovecot.dir.path().join("dovecot.log")).unwrap_or_default();
             assert!(Instant::now() < deadline, "dovecot did not start:\n{log}");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -93,4 +97,3 @@ impl Dovecot {
         std::fs::rename(base.join("tmp").join(&name), base.join("new").join(&name)).unwrap();
     }
 }
-

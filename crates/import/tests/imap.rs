@@ -18,7 +18,11 @@ fn sample_messages() -> Vec<Vec<u8>> {
 async fn wait_for_count(store: &Store, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while store.messages_count().await.unwrap() < n {
-        assert!(Instant::now() < deadline, "expected {n} messages, have {}", store.messages_count().await.unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} messages, have {}",
+            store.messages_count().await.unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -31,7 +35,12 @@ both_backends!(imap_watch_catches_up_idles_and_resumes_after_a_restart, |store| 
         dovecot.deliver(i, m);
     }
     let src = dovecot.source();
-    let once = WatchOptions { project: Some("demo".into()), batch_size: 2, once: true, ..Default::default() };
+    let once = WatchOptions {
+        project: Some("demo".into()),
+        batch_size: 2,
+        once: true,
+        ..Default::default()
+    };
     // Catch-up in batches of 2, each stored with its cursor.
     let stats = watch_imap(&store, &src, "secret", &once).await.expect("watch once");
     assert_eq!((stats.fetched, stats.new_messages), (5, 5), "{stats:?}");

@@ -15,7 +15,9 @@ fn corpus(name: &str) -> PathBuf {
 }
 
 fn message(n: u32, subject: &str, in_reply_to: Option<u32>) -> Vec<u8> {
-    let reply = in_reply_to.map(|p| format!("In-Reply-To: <{p}@example.com>\nReferences: <{p}@example.com>\n")).unwrap_or_default();
+    let reply = in_reply_to
+        .map(|p| format!("In-Reply-To: <{p}@example.com>\nReferences: <{p}@example.com>\n"))
+        .unwrap_or_default();
     format!(
         "From: A U Thor <author@example.com>\nTo: list@example.com\nSubject: {subject}\nMessage-ID: <{n}@example.com>\n{reply}Date: Wed, 20 Oct 2021 10:00:{:02} +0000\n\nFrom the start, message {n}.\n",
         n % 60
@@ -81,25 +83,31 @@ macro_rules! both_backends {
     };
 }
 
-both_backends!(mbox_import_counts_kinds_and_second_run_imports_nothing, |store: Store| async move {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mbox = dir.path().join("list.mbox");
-    let mut all = series_messages(100);
-    all.extend(series_messages(200));
-    write_mboxrd(&mbox, &all);
+both_backends!(
+    mbox_import_counts_kinds_and_second_run_imports_nothing,
+    |store: Store| async move {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mbox = dir.path().join("list.mbox");
+        let mut all = series_messages(100);
+        all.extend(series_messages(200));
+        write_mboxrd(&mbox, &all);
 
-    let first = run(&store, &inputs(&[&mbox]), &ImportOptions::default()).await;
-    assert_eq!(first.messages, 8);
-    assert_eq!((first.cover_letters, first.patches, first.replies, first.unparsable), (2, 4, 2, 0));
-    assert_eq!(first.series, 2);
-    assert_eq!(first.duplicates, 0);
-    assert!(first.to_string().starts_with("imported 8 messages (4 patches, 2 cover letters, 2 replies, 2 series, 0 unparsable) in "));
+        let first = run(&store, &inputs(&[&mbox]), &ImportOptions::default()).await;
+        assert_eq!(first.messages, 8);
+        assert_eq!(
+            (first.cover_letters, first.patches, first.replies, first.unparsable),
+            (2, 4, 2, 0)
+        );
+        assert_eq!(first.series, 2);
+        assert_eq!(first.duplicates, 0);
+        assert!(first.to_string().starts_with("imported 8 messages (4 patches, 2 cover letters, 2 replies, 2 series, 0 unparsable) in "));
 
-    let second = run(&store, &inputs(&[&mbox]), &ImportOptions::default()).await;
-    assert_eq!((second.messages, second.duplicates, second.series), (0, 8, 0));
-    assert!(second.to_string().ends_with(" s\n8 already stored"), "{second}");
-    assert_eq!(store.messages_count().await.expect("count"), 8);
-});
+        let second = run(&store, &inputs(&[&mbox]), &ImportOptions::default()).await;
+        assert_eq!((second.messages, second.duplicates, second.series), (0, 8, 0));
+        assert!(second.to_string().ends_with(" s\n8 already stored"), "{second}");
+        assert_eq!(store.messages_count().await.expect("count"), 8);
+    }
+);
 
 both_backends!(forced_project_takes_the_messages_no_project_claims, |store: Store| async move {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -121,9 +129,11 @@ both_backends!(maildir_and_single_message_file_import, |store: Store| async move
     }
     for (i, m) in series_messages(300).iter().enumerate() {
         let sub = if i % 2 == 0 { "cur" } else { "new" };
-        std::fs::write(maildir.join(sub).join(format!("16000000{i}.M{i}P1.host:2,S")), m).expect("write");
+        std::fs::write(maildir.join(sub).join(format!("16000000{i}.M{i}P1.host:2,S")), m)
+            .expect("write");
     }
-    std::fs::write(maildir.join("tmp/1600000099.M9P1.host"), message(399, "half delivered", None)).expect("write");
+    std::fs::write(maildir.join("tmp/1600000099.M9P1.host"), message(399, "half delivered", None))
+        .expect("write");
     let eml = dir.path().join("one.eml");
     std::fs::write(&eml, message(400, "[PATCH] lone", None)).expect("write");
 
@@ -144,7 +154,11 @@ both_backends!(oversized_message_is_skipped_and_named_the_rest_stored, |store: S
     let summary = run(&store, &inputs(&[&mbox]), &opts).await;
     assert_eq!(summary.messages, 2);
     assert_eq!(summary.skipped.len(), 1);
-    assert!(summary.skipped[0].contains("big.mbox") && summary.skipped[0].contains("message 2 at byte"), "{:?}", summary.skipped);
+    assert!(
+        summary.skipped[0].contains("big.mbox") && summary.skipped[0].contains("message 2 at byte"),
+        "{:?}",
+        summary.skipped
+    );
     assert!(summary.to_string().ends_with("\n1 skipped"), "{summary}");
 });
 
@@ -153,7 +167,9 @@ both_backends!(missing_input_stops_after_storing_the_inputs_before_it, |store: S
     let mbox = dir.path().join("good.mbox");
     write_mboxrd(&mbox, &series_messages(600));
     let missing = dir.path().join("missing.mbox");
-    let err = import(&store, &inputs(&[&mbox, &missing]), &ImportOptions::default(), &|_| {}).await.expect_err("missing input");
+    let err = import(&store, &inputs(&[&mbox, &missing]), &ImportOptions::default(), &|_| {})
+        .await
+        .expect_err("missing input");
     assert!(err.to_string().contains("missing.mbox"), "{err}");
     assert!(!err.is_temporary());
     assert_eq!(store.messages_count().await.expect("count"), 4);
@@ -166,12 +182,18 @@ both_backends!(progress_reports_every_batch_up_to_the_total_bytes, |store: Store
     write_mboxrd(&mbox, &all);
     let seen = RefCell::new(Vec::<Progress>::new());
     let opts = ImportOptions { batch_size: 30, ..ImportOptions::default() };
-    let summary = import(&store, &inputs(&[&mbox]), &opts, &|p| seen.borrow_mut().push(p.clone())).await.expect("import");
+    let summary = import(&store, &inputs(&[&mbox]), &opts, &|p| seen.borrow_mut().push(p.clone()))
+        .await
+        .expect("import");
     let seen = seen.into_inner();
     assert_eq!(summary.messages, 100);
     // The first three batches are an eighth, a quarter and a half of the limit (3, 7, 15),
     // then 30 each.
-    assert_eq!(seen.iter().map(|p| p.messages).collect::<Vec<_>>(), [3, 10, 25, 55, 85, 100], "100 messages in batches of 30");
+    assert_eq!(
+        seen.iter().map(|p| p.messages).collect::<Vec<_>>(),
+        [3, 10, 25, 55, 85, 100],
+        "100 messages in batches of 30"
+    );
     let total = std::fs::metadata(&mbox).expect("stat").len();
     assert!(seen.iter().all(|p| p.bytes_total == Some(total)));
     assert!(seen.windows(2).all(|w| w[0].bytes_read <= w[1].bytes_read));
@@ -187,10 +209,13 @@ both_backends!(batches_are_cut_by_bytes_too, |store: Store| async move {
     let budget = all[..3].iter().map(Vec::len).sum::<usize>();
     let seen = RefCell::new(Vec::<u64>::new());
     let opts = ImportOptions { batch_size: 1000, batch_bytes: budget, ..ImportOptions::default() };
-    let summary = import(&store, &inputs(&[&mbox]), &opts, &|p| seen.borrow_mut().push(p.messages)).await.expect("import");
+    let summary = import(&store, &inputs(&[&mbox]), &opts, &|p| seen.borrow_mut().push(p.messages))
+        .await
+        .expect("import");
     assert_eq!(summary.messages, 100);
     let seen = seen.into_inner();
-    let sizes: Vec<u64> = seen.iter().scan(0, |last, &n| Some(n - std::mem::replace(last, n))).collect();
+    let sizes: Vec<u64> =
+        seen.iter().scan(0, |last, &n| Some(n - std::mem::replace(last, n))).collect();
     assert!(sizes.len() >= 100 / 4, "{sizes:?}");
     assert!(sizes.iter().all(|&n| (1..=4).contains(&n)), "{sizes:?}");
     // A message larger than the budget is a batch of its own, never refused for it.
@@ -203,14 +228,18 @@ both_backends!(batches_are_cut_by_bytes_too, |store: Store| async move {
 async fn unreachable_or_closed_store_is_a_temporary_failure() {
     // Nothing listens on port 1: the mail server should retry later (EX_TEMPFAIL).
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = Store::open(dir.path(), Some("postgres://quire@127.0.0.1:1/quire?connect_timeout=2")).await.expect_err("no server");
+    let err = Store::open(dir.path(), Some("postgres://quire@127.0.0.1:1/quire?connect_timeout=2"))
+        .await
+        .expect_err("no server");
     assert!(quire_import::store_error_is_temporary(&err), "{err}");
 
     let (_dir, store) = sqlite_store().await;
     store.close().await;
     let mbox = dir.path().join("one.mbox");
     write_mboxrd(&mbox, &series_messages(1200));
-    let err = import(&store, &inputs(&[&mbox]), &ImportOptions::default(), &|_| {}).await.expect_err("closed store");
+    let err = import(&store, &inputs(&[&mbox]), &ImportOptions::default(), &|_| {})
+        .await
+        .expect_err("closed store");
     assert!(err.is_temporary(), "{err}");
     assert!(err.to_string().starts_with("cannot store: "), "{err}");
 }
@@ -241,14 +270,29 @@ fn commit_file(git_dir: &Path, name: &str, content: &[u8]) -> String {
     let index = tempfile::tempdir().expect("tempdir");
     let index_file = index.path().join("index");
     let with_index = |args: &[&str]| {
-        let out = Command::new("git").arg("--git-dir").arg(git_dir).args(args).env("GIT_INDEX_FILE", &index_file).output().expect("git");
+        let out = Command::new("git")
+            .arg("--git-dir")
+            .arg(git_dir)
+            .args(args)
+            .env("GIT_INDEX_FILE", &index_file)
+            .output()
+            .expect("git");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     with_index(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{name}")]);
     let tree = with_index(&["write-tree"]);
-    let head = Command::new("git").arg("--git-dir").arg(git_dir).args(["rev-parse", "-q", "--verify", "HEAD"]).output().expect("git");
-    let parent = if head.status.success() { vec!["-p".to_string(), String::from_utf8_lossy(&head.stdout).trim().to_string()] } else { vec![] };
+    let head = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["rev-parse", "-q", "--verify", "HEAD"])
+        .output()
+        .expect("git");
+    let parent = if head.status.success() {
+        vec!["-p".to_string(), String::from_utf8_lossy(&head.stdout).trim().to_string()]
+    } else {
+        vec![]
+    };
     let mut args = vec!["commit-tree".to_string(), tree];
     args.extend(parent);
     args.extend(["-m".to_string(), "m".to_string()]);
@@ -259,7 +303,8 @@ fn commit_file(git_dir: &Path, name: &str, content: &[u8]) -> String {
 }
 
 fn init_bare(dir: &Path) {
-    let out = Command::new("git").args(["init", "-q", "--bare"]).arg(dir).output().expect("git init");
+    let out =
+        Command::new("git").args(["init", "-q", "--bare"]).arg(dir).output().expect("git init");
     assert!(out.status.success());
 }
 
@@ -279,12 +324,25 @@ both_backends!(public_inbox_v2_second_run_imports_only_new_commits, |store: Stor
 
     let first = run(&store, &input, &ImportOptions::default()).await;
     assert_eq!(first.messages, 3);
-    let key = |n: u32| format!("public-inbox:{}:{n}", std::fs::canonicalize(inbox.path()).expect("canonical").display());
-    assert_eq!(store.cursor(&key(0)).await.expect("cursor").as_deref(), Some(deleting.as_str()), "a trailing removal moves the cursor too");
+    let key = |n: u32| {
+        format!(
+            "public-inbox:{}:{n}",
+            std::fs::canonicalize(inbox.path()).expect("canonical").display()
+        )
+    };
+    assert_eq!(
+        store.cursor(&key(0)).await.expect("cursor").as_deref(),
+        Some(deleting.as_str()),
+        "a trailing removal moves the cursor too"
+    );
     assert_eq!(store.cursor(&key(1)).await.expect("cursor").as_deref(), Some(e1_head.as_str()));
 
     let unchanged = run(&store, &input, &ImportOptions::default()).await;
-    assert_eq!((unchanged.messages, unchanged.duplicates, unchanged.read), (0, 0, 0), "nothing re-read");
+    assert_eq!(
+        (unchanged.messages, unchanged.duplicates, unchanged.read),
+        (0, 0, 0),
+        "nothing re-read"
+    );
 
     let new_head = commit_file(&e1, "m", &messages.next().expect("fourth"));
     let second = run(&store, &input, &ImportOptions::default()).await;
@@ -323,44 +381,47 @@ async fn reopen(store: Store) -> Store {
     reopened.expect("reopen store")
 }
 
-both_backends!(public_inbox_import_stopped_midway_resumes_without_loss_or_rereading, |store: Store| async move {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let repo = dir.path().join("list.git");
-    init_bare(&repo);
-    for m in series_messages(1400).into_iter().chain(series_messages(1500)) {
-        commit_file(&repo, "m", &m);
-    }
-    let input = vec![Input::Path(repo.clone())];
-    let opts = ImportOptions { batch_size: 1, ..ImportOptions::default() };
-    // The import is dropped (as a crash would stop it) once two batches are stored, possibly in
-    // the middle of a third batch's transaction.
-    let stored = std::sync::atomic::AtomicU64::new(0);
-    {
-        let note = |p: &Progress| {
-            stored.store(p.messages, std::sync::atomic::Ordering::SeqCst);
-            // Gives the stopping timer time to fire before the import can run to its end.
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        };
-        let running = import(&store, &input, &opts, &note);
-        tokio::pin!(running);
-        loop {
-            tokio::select! {
-                done = &mut running => panic!("import finished before it was stopped: {done:?}"),
-                _ = tokio::time::sleep(std::time::Duration::from_millis(1)) => {
-                    if stored.load(std::sync::atomic::Ordering::SeqCst) >= 2 { break; }
+both_backends!(
+    public_inbox_import_stopped_midway_resumes_without_loss_or_rereading,
+    |store: Store| async move {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("list.git");
+        init_bare(&repo);
+        for m in series_messages(1400).into_iter().chain(series_messages(1500)) {
+            commit_file(&repo, "m", &m);
+        }
+        let input = vec![Input::Path(repo.clone())];
+        let opts = ImportOptions { batch_size: 1, ..ImportOptions::default() };
+        // The import is dropped (as a crash would stop it) once two batches are stored, possibly in
+        // the middle of a third batch's transaction.
+        let stored = std::sync::atomic::AtomicU64::new(0);
+        {
+            let note = |p: &Progress| {
+                stored.store(p.messages, std::sync::atomic::Ordering::SeqCst);
+                // Gives the stopping timer time to fire before the import can run to its end.
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            };
+            let running = import(&store, &input, &opts, &note);
+            tokio::pin!(running);
+            loop {
+                tokio::select! {
+                    done = &mut running => panic!("import finished before it was stopped: {done:?}"),
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(1)) => {
+                        if stored.load(std::sync::atomic::Ordering::SeqCst) >= 2 { break; }
+                    }
                 }
             }
         }
+        // A crash ends the process, and with it the connections (and any open transaction).
+        let store = reopen(store).await;
+        let before = store.messages_count().await.expect("count");
+        assert!((2..8).contains(&before), "{before} stored before the stop");
+        let rest = run(&store, &input, &opts).await;
+        assert_eq!(rest.duplicates, 0, "nothing stored twice: the cursor moved with each batch");
+        assert_eq!(before + rest.messages, 8, "nothing skipped");
+        assert_eq!(rest.read, 8 - before);
     }
-    // A crash ends the process, and with it the connections (and any open transaction).
-    let store = reopen(store).await;
-    let before = store.messages_count().await.expect("count");
-    assert!((2..8).contains(&before), "{before} stored before the stop");
-    let rest = run(&store, &input, &opts).await;
-    assert_eq!(rest.duplicates, 0, "nothing stored twice: the cursor moved with each batch");
-    assert_eq!(before + rest.messages, 8, "nothing skipped");
-    assert_eq!(rest.read, 8 - before);
-});
+);
 
 /// An inbox made by the real public-inbox tools (Debian's `public-inbox` package), v2 and v1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,8 +434,13 @@ async fn public_inbox_made_by_public_inbox_tools() {
     let pi = |args: &[&str], stdin: Option<&[u8]>, recipient: &str| {
         use std::io::Write;
         let mut cmd = Command::new(args[0]);
-        cmd.args(&args[1..]).env("HOME", home.path()).env("ORIGINAL_RECIPIENT", recipient).env_remove("PI_CONFIG");
-        cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.args(&args[1..])
+            .env("HOME", home.path())
+            .env("ORIGINAL_RECIPIENT", recipient)
+            .env_remove("PI_CONFIG");
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().expect("spawn public-inbox tool");
         if let Some(input) = stdin {
             child.stdin.take().expect("stdin").write_all(input).expect("write");
@@ -385,10 +451,36 @@ async fn public_inbox_made_by_public_inbox_tools() {
     };
     let v2 = home.path().join("v2");
     let v1 = home.path().join("v1");
-    pi(&["public-inbox-init", "-V2", "test2", &v2.display().to_string(), "http://example.com/test2", "list2@example.com"], None, "");
-    pi(&["public-inbox-init", "test1", &v1.display().to_string(), "http://example.com/test1", "list1@example.com"], None, "");
+    pi(
+        &[
+            "public-inbox-init",
+            "-V2",
+            "test2",
+            &v2.display().to_string(),
+            "http://example.com/test2",
+            "list2@example.com",
+        ],
+        None,
+        "",
+    );
+    pi(
+        &[
+            "public-inbox-init",
+            "test1",
+            &v1.display().to_string(),
+            "http://example.com/test1",
+            "list1@example.com",
+        ],
+        None,
+        "",
+    );
     let config = home.path().join(".public-inbox/config");
-    let out = Command::new("git").args(["config", "-f"]).arg(&config).args(["publicinboxmda.spamcheck", "none"]).output().expect("git config");
+    let out = Command::new("git")
+        .args(["config", "-f"])
+        .arg(&config)
+        .args(["publicinboxmda.spamcheck", "none"])
+        .output()
+        .expect("git config");
     assert!(out.status.success());
     let deliver = |m: &[u8]| {
         pi(&["public-inbox-mda", "--no-precheck"], Some(m), "list2@example.com");
@@ -408,7 +500,11 @@ async fn public_inbox_made_by_public_inbox_tools() {
 
     deliver(&messages.next().expect("fourth"));
     let second = run(&store, &both, &ImportOptions::default()).await;
-    assert_eq!((second.messages, second.conflicting_duplicates.len(), second.read), (1, 1, 2), "only the new mail is read");
+    assert_eq!(
+        (second.messages, second.conflicting_duplicates.len(), second.read),
+        (1, 1, 2),
+        "only the new mail is read"
+    );
     assert_eq!(store.messages_count().await.expect("count"), 4);
 }
 
@@ -416,8 +512,13 @@ async fn public_inbox_made_by_public_inbox_tools() {
 
 /// Envelope lines of the archive, counted without the importer.
 fn count_envelopes(path: &Path) -> u64 {
-    let reader = BufReader::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("corpus")));
-    reader.split(b'\n').filter(|l| l.as_ref().is_ok_and(|l| l.starts_with(b"From mboxrd@z "))).count() as u64
+    let reader = BufReader::new(flate2::read::MultiGzDecoder::new(
+        std::fs::File::open(path).expect("corpus"),
+    ));
+    reader
+        .split(b'\n')
+        .filter(|l| l.as_ref().is_ok_and(|l| l.starts_with(b"From mboxrd@z ")))
+        .count() as u64
 }
 
 /// Imports a real slice, checks nothing is lost, then imports it again: nothing new.
@@ -427,15 +528,26 @@ async fn real_slice(store: Store, name: &str, expect: RealCounts) {
     let input = vec![Input::Path(path)];
     let first = run(&store, &input, &ImportOptions::default()).await;
     assert_eq!(first.read, envelopes);
-    assert_eq!(first.messages + first.duplicates + first.conflicting_duplicates.len() as u64, envelopes, "0 lost");
+    assert_eq!(
+        first.messages + first.duplicates + first.conflicting_duplicates.len() as u64,
+        envelopes,
+        "0 lost"
+    );
     assert_eq!(first.duplicates, expect.same_bytes_duplicates);
     assert_eq!(first.conflicting_duplicates.len() as u64, expect.conflicting_duplicates);
     assert_eq!(first.messages, expect.distinct_message_ids);
     assert_eq!(store.messages_count().await.expect("count"), expect.distinct_message_ids);
-    assert_eq!(first.patches + first.cover_letters + first.replies + first.unparsable, first.messages);
+    assert_eq!(
+        first.patches + first.cover_letters + first.replies + first.unparsable,
+        first.messages
+    );
     // Counted by hand with a script on the Subject lines: `[...PATCH...0/n]` not a reply.
     let cover_letters = expect.cover_letter_subjects as f64;
-    assert!((first.cover_letters as f64 - cover_letters).abs() <= cover_letters * 0.05, "{} cover letters", first.cover_letters);
+    assert!(
+        (first.cover_letters as f64 - cover_letters).abs() <= cover_letters * 0.05,
+        "{} cover letters",
+        first.cover_letters
+    );
     assert!(first.patches >= expect.min_patches, "{} patches", first.patches);
     assert!(first.series >= first.cover_letters, "every cover letter starts a series");
 
@@ -467,8 +579,13 @@ const IO_URING: RealCounts = RealCounts {
 
 /// LTP: 4000 envelopes, one Message-ID twice with different bytes; 74 cover letters, 1049 other
 /// `[PATCH` subjects that are not replies.
-const LTP: RealCounts =
-    RealCounts { distinct_message_ids: 3999, same_bytes_duplicates: 0, conflicting_duplicates: 1, cover_letter_subjects: 74, min_patches: 950 };
+const LTP: RealCounts = RealCounts {
+    distinct_message_ids: 3999,
+    same_bytes_duplicates: 0,
+    conflicting_duplicates: 1,
+    cover_letter_subjects: 74,
+    min_patches: 950,
+};
 
 both_backends!(real_io_uring_slice_every_message_stored, |store: Store| async move {
     real_slice(store, "io-uring-2019-2021.8k.mbox.gz", IO_URING).await;

@@ -19,7 +19,10 @@ fn split_mboxrd(data: &[u8]) -> Vec<Vec<u8>> {
             continue;
         }
         let Some(m) = current.as_mut() else { continue };
-        let quoted = line.iter().position(|&b| b != b'>').is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
+        let quoted = line
+            .iter()
+            .position(|&b| b != b'>')
+            .is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
         m.extend_from_slice(if quoted { &line[1..] } else { line });
     }
     messages.extend(current);

@@ -26,7 +26,8 @@ pub fn extract(message: &Message<'_>) -> Content {
         if matches!(part.body, PartType::Message(_) | PartType::Multipart(_)) {
             continue;
         }
-        let subtype = part.content_type().and_then(|c| c.subtype()).unwrap_or("").to_ascii_lowercase();
+        let subtype =
+            part.content_type().and_then(|c| c.subtype()).unwrap_or("").to_ascii_lowercase();
         let ctype = part.content_type().map(|c| c.ctype()).unwrap_or("").to_ascii_lowercase();
         let name = part.attachment_name().unwrap_or("").to_ascii_lowercase();
         let patchy = matches!(subtype.as_str(), "x-patch" | "x-diff" | "diff" | "patch")

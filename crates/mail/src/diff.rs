@@ -78,7 +78,11 @@ fn diff_end(text: &str, lines: &[(usize, usize)]) -> usize {
                     continue_between(line, next, &mut state)
                 } else {
                     let (old, new) = (old.saturating_sub(o), new.saturating_sub(n));
-                    state = if old == 0 && new == 0 { State::Between } else { State::Hunk { old, new } };
+                    state = if old == 0 && new == 0 {
+                        State::Between
+                    } else {
+                        State::Hunk { old, new }
+                    };
                     true
                 }
             }
@@ -134,9 +138,25 @@ fn is_signature(line: &str) -> bool {
 
 fn is_header_line(line: &str) -> bool {
     const PREFIXES: &[&str] = &[
-        "index ", "old mode ", "new mode ", "deleted file mode ", "new file mode ", "similarity index ",
-        "dissimilarity index ", "rename from ", "rename to ", "copy from ", "copy to ", "--- ", "+++ ",
-        "Binary files ", "====", "RCS file: ", "retrieving revision ", "diff ", "Index: ",
+        "index ",
+        "old mode ",
+        "new mode ",
+        "deleted file mode ",
+        "new file mode ",
+        "similarity index ",
+        "dissimilarity index ",
+        "rename from ",
+        "rename to ",
+        "copy from ",
+        "copy to ",
+        "--- ",
+        "+++ ",
+        "Binary files ",
+        "====",
+        "RCS file: ",
+        "retrieving revision ",
+        "diff ",
+        "Index: ",
     ];
     PREFIXES.iter().any(|p| line.starts_with(p))
 }
@@ -211,7 +231,9 @@ pub fn diffstat(diff: &str) -> Vec<FileStat> {
             if let Some(f) = files.last_mut() {
                 if path_of(rest) == "/dev/null" {
                     f.status = FileStatus::Deleted;
-                } else if !matches!(f.status, FileStatus::Renamed | FileStatus::Copied) || f.path.is_empty() {
+                } else if !matches!(f.status, FileStatus::Renamed | FileStatus::Copied)
+                    || f.path.is_empty()
+                {
                     f.path = strip_side(path_of(rest));
                 }
             }
@@ -249,7 +271,10 @@ fn git_header_path(rest: &str) -> String {
     }
     // Same path on both sides: split in the middle.
     let half = rest.len() / 2;
-    if rest.len() % 2 == 1 && rest.as_bytes().get(half) == Some(&b' ') && rest[..half] == rest[half + 1..] {
+    if rest.len() % 2 == 1
+        && rest.as_bytes().get(half) == Some(&b' ')
+        && rest[..half] == rest[half + 1..]
+    {
         return rest[half + 1..].to_string();
     }
     rest.split_whitespace().last().unwrap_or("").to_string()
@@ -299,7 +324,9 @@ pub fn patch_id(diff: &str) -> String {
                     let post = &p[dots + 2..];
                     // Up to the mode, else all but the line's last character (its newline; a
                     // last line without one loses a character, never half of one).
-                    let post_end = post.find(' ').unwrap_or_else(|| post.char_indices().last().map_or(0, |(i, _)| i));
+                    let post_end = post
+                        .find(' ')
+                        .unwrap_or_else(|| post.char_indices().last().map_or(0, |(i, _)| i));
                     pre_oid = p[..dots].chars().take(64).collect();
                     post_oid = post[..post_end].chars().take(64).collect();
                 }
@@ -413,7 +440,10 @@ mod tests {
         let stat = diffstat(TWO_FILES);
         assert_eq!(stat.len(), 2);
         assert_eq!((stat[0].path.as_str(), stat[0].insertions, stat[0].deletions), ("a.c", 1, 1));
-        assert_eq!((stat[1].path.as_str(), stat[1].status, stat[1].insertions), ("b.c", FileStatus::Added, 1));
+        assert_eq!(
+            (stat[1].path.as_str(), stat[1].status, stat[1].insertions),
+            ("b.c", FileStatus::Added, 1)
+        );
     }
 
     #[test]
@@ -429,7 +459,9 @@ mod tests {
     fn an_index_line_ending_in_a_multibyte_character_is_no_panic() {
         // Found by the fuzzer (target diff): `index a..b` as the last line, without a newline,
         // its last character two bytes long.
-        for diff in ["diff --git a/x b/x\nindex 0..aude/publ3\u{3d8}", "index 0..\u{3d8}", "index 0..ab\n"] {
+        for diff in
+            ["diff --git a/x b/x\nindex 0..aude/publ3\u{3d8}", "index 0..\u{3d8}", "index 0..ab\n"]
+        {
             let _ = patch_id(diff);
         }
     }
@@ -439,7 +471,10 @@ mod tests {
         let a = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n";
         let b = "diff --git a/y b/y\n--- a/y\n+++ b/y\n@@ -1 +1 @@\n-c\n+d\n";
         assert_eq!(patch_id(&format!("{a}{b}")), patch_id(&format!("{b}{a}")));
-        assert_eq!(patch_id(a), patch_id("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -7 +7 @@\n-a \n+b\n"));
+        assert_eq!(
+            patch_id(a),
+            patch_id("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -7 +7 @@\n-a \n+b\n")
+        );
         assert_ne!(patch_id(a), patch_id(b));
     }
 }

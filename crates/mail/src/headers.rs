@@ -41,15 +41,22 @@ fn clean_id(id: &str) -> Option<String> {
 }
 
 pub fn in_reply_to(message: &Message<'_>) -> Option<String> {
-    raw_header(message, "In-Reply-To").and_then(|v| ids_in(v).into_iter().next()).and_then(|id| clean_id(&id))
+    raw_header(message, "In-Reply-To")
+        .and_then(|v| ids_in(v).into_iter().next())
+        .and_then(|id| clean_id(&id))
 }
 
 pub fn references(message: &Message<'_>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for h in message.headers() {
         if h.name.as_str().eq_ignore_ascii_case("References") {
-            let raw = std::str::from_utf8(message.raw_message().get(h.offset_start as usize..h.offset_end as usize).unwrap_or(b""))
-                .unwrap_or("");
+            let raw = std::str::from_utf8(
+                message
+                    .raw_message()
+                    .get(h.offset_start as usize..h.offset_end as usize)
+                    .unwrap_or(b""),
+            )
+            .unwrap_or("");
             for id in ids_in(raw).into_iter().filter_map(|i| clean_id(&i)) {
                 if !out.contains(&id) {
                     out.push(id);
@@ -108,7 +115,10 @@ mod tests {
 
     #[test]
     fn ids_with_comments_and_lost_brackets() {
-        assert_eq!(ids_in("<xnzgy1de8d.fsf@rhel8.vm> (message ID with a comment)"), ["xnzgy1de8d.fsf@rhel8.vm"]);
+        assert_eq!(
+            ids_in("<xnzgy1de8d.fsf@rhel8.vm> (message ID with a comment)"),
+            ["xnzgy1de8d.fsf@rhel8.vm"]
+        );
         assert_eq!(ids_in("5899d592-abc@radware.com>"), ["5899d592-abc@radware.com"]);
         assert_eq!(ids_in("<a@b> <c@d>\n <e@f>"), ["a@b", "c@d", "e@f"]);
         assert!(ids_in("").is_empty());

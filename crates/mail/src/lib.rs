@@ -190,7 +190,9 @@ pub use trailers::{find_trailers, parse_person};
 /// Parses only the headers quire reads (MIME, date, subject, addresses, ids); the rest, such as
 /// `Received:` chains that can be long, are kept raw: a fifth of the parse time otherwise.
 static MAIL_PARSER: once_cell::sync::Lazy<mail_parser::MessageParser> =
-    once_cell::sync::Lazy::new(|| mail_parser::MessageParser::new().with_minimal_headers().with_message_ids());
+    once_cell::sync::Lazy::new(|| {
+        mail_parser::MessageParser::new().with_minimal_headers().with_message_ids()
+    });
 
 /// Understands one message. Never panics.
 pub fn parse(raw: &[u8]) -> ParsedMessage {
@@ -212,7 +214,10 @@ pub fn parse_with_limits(raw: &[u8], limits: Limits) -> ParsedMessage {
     }
     let header_len = header_length(raw);
     if header_len > limits.max_header_bytes {
-        problems.push(format!("headers of {header_len} bytes are larger than the limit of {} bytes", limits.max_header_bytes));
+        problems.push(format!(
+            "headers of {header_len} bytes are larger than the limit of {} bytes",
+            limits.max_header_bytes
+        ));
         return unparsable(raw, problems);
     }
     let Some(message) = MAIL_PARSER.parse(raw) else {
@@ -231,7 +236,11 @@ pub fn parse_with_limits(raw: &[u8], limits: Limits) -> ParsedMessage {
     understand(&message, raw, problems)
 }
 
-fn understand(message: &mail_parser::Message<'_>, raw: &[u8], mut problems: Vec<String>) -> ParsedMessage {
+fn understand(
+    message: &mail_parser::Message<'_>,
+    raw: &[u8],
+    mut problems: Vec<String>,
+) -> ParsedMessage {
     let (message_id, generated) = match headers::message_id(message) {
         Some(id) => (id, false),
         None => {
@@ -239,7 +248,10 @@ fn understand(message: &mail_parser::Message<'_>, raw: &[u8], mut problems: Vec<
             (generated_id(raw), true)
         }
     };
-    let subject = message.subject().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default();
+    let subject = message
+        .subject()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let subject_info = subject::parse_subject(&subject);
     let from = headers::first_address(message.from()).unwrap_or_default();
     if from.email.is_empty() {
@@ -251,7 +263,11 @@ fn understand(message: &mail_parser::Message<'_>, raw: &[u8], mut problems: Vec<
     }
     let content = body::extract(message);
     let (body, diff_text) = split_body(&content);
-    let diff = diff_text.map(|text| Diff { files: diff::diffstat(&text), patch_id: diff::patch_id(&text), text });
+    let diff = diff_text.map(|text| Diff {
+        files: diff::diffstat(&text),
+        patch_id: diff::patch_id(&text),
+        text,
+    });
     let trailers = trailers::find_trailers(&body);
     let pull = pull::find_pull(&content.text);
     let base_commit = series_lines::find_base_commit(&content.text);

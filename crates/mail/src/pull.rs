@@ -22,7 +22,10 @@ pub fn find_pull(body: &str) -> Option<PullRequest> {
         body
     };
     let c = PULL.captures(body)?;
-    let joined = c[1].split(|ch: char| ch.is_whitespace() || ch == '\\').filter(|s| !s.is_empty()).collect::<Vec<_>>();
+    let joined = c[1]
+        .split(|ch: char| ch.is_whitespace() || ch == '\\')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>();
     let url = joined.first()?.to_string();
     let branch = joined[1..].join(" ");
     Some(PullRequest { url, branch })

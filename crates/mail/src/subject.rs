@@ -11,10 +11,13 @@ static REPLY: Lazy<Regex> = Lazy::new(|| {
 });
 /// `Re meep` (no colon) counts as a reply as in Patchwork, but only for `re`.
 static REPLY_NO_COLON: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?i)^re\s+").unwrap());
-static FORWARD: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?i)^(fwd?|wg|tr|pd|doorst)(\[\d+\])?\s*[:：]\s*").unwrap());
+static FORWARD: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"(?i)^(fwd?|wg|tr|pd|doorst)(\[\d+\])?\s*[:：]\s*").unwrap());
 static MARKER: Lazy<Regex> = Lazy::new(|| Regex::new(r"(\d+)\s*/\s*(\d+)$").unwrap());
-static MARKER_OF: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?i)(\d+)\s+of\s+(\d+)(?:$|[\s,])").unwrap());
-static VERSION_TAG: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?i)^(?:patch|rfc|resend)?v(\d+)(?:[a-z]+\d+/\d+)?").unwrap());
+static MARKER_OF: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"(?i)(\d+)\s+of\s+(\d+)(?:$|[\s,])").unwrap());
+static VERSION_TAG: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"(?i)^(?:patch|rfc|resend)?v(\d+)(?:[a-z]+\d+/\d+)?").unwrap());
 static VERSION_SUFFIX: Lazy<Regex> = Lazy::new(|| Regex::new(r"(?i)\(v(\d+)\)\s*$").unwrap());
 
 /// Reads a subject as sent (already decoded).
@@ -83,7 +86,11 @@ fn take_bracket_tags<'a>(s: &'a str, tags: &mut Vec<String>) -> &'a str {
 }
 
 fn push_words(s: &str, tags: &mut Vec<String>) {
-    tags.extend(s.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).map(str::to_string));
+    tags.extend(
+        s.split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string),
+    );
 }
 
 fn read_tags(info: &mut SubjectInfo) {
@@ -141,7 +148,10 @@ mod tests {
         assert_eq!(parse_subject("[PATCH,RFC] meep").tags, ["PATCH", "RFC"]);
         assert_eq!(parse_subject("[PATCH,1/2] meep").number, Some(1));
         let s = parse_subject("[PATCH RFC 1/2] meep");
-        assert_eq!((s.is_rfc, s.number, s.total, s.name.as_str()), (true, Some(1), Some(2), "meep"));
+        assert_eq!(
+            (s.is_rfc, s.number, s.total, s.name.as_str()),
+            (true, Some(1), Some(2), "meep")
+        );
         assert_eq!(parse_subject("[PATCH] [RFC] meep").is_rfc, true);
         assert_eq!(parse_subject("[PATCH] [RFC] [1/2] meep").total, Some(2));
         assert_eq!(name("[PATCH] rewrite [a-z] regexes"), "rewrite [a-z] regexes");
@@ -150,7 +160,19 @@ mod tests {
 
     #[test]
     fn reply_forms_in_several_languages() {
-        for s in ["RE: meep", "Re: meep", "re: meep", "RE meep", "Re meep", "re meep", "AW: meep", "SV: meep", "Odp: meep", "回复: meep", "Re[2]: meep"] {
+        for s in [
+            "RE: meep",
+            "Re: meep",
+            "re: meep",
+            "RE meep",
+            "Re meep",
+            "re meep",
+            "AW: meep",
+            "SV: meep",
+            "Odp: meep",
+            "回复: meep",
+            "Re[2]: meep",
+        ] {
             let p = parse_subject(s);
             assert!(p.is_reply, "{s}");
             assert_eq!(p.name, "meep", "{s}");

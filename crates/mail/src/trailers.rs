@@ -6,16 +6,38 @@ use crate::{Address, Trailer};
 use once_cell::sync::Lazy;
 use regex::Regex;
 
-static TRAILER: Lazy<Regex> = Lazy::new(|| Regex::new(r"^([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*):[ \t]+(\S.*?)\s*$").unwrap());
+static TRAILER: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"^([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*):[ \t]+(\S.*?)\s*$").unwrap()
+});
 static ANGLE: Lazy<Regex> = Lazy::new(|| Regex::new(r"^(.*?)\s*<([^<>\s]+@[^<>\s]+)>").unwrap());
-static BARE: Lazy<Regex> = Lazy::new(|| Regex::new(r"^([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)\s*(.*)$").unwrap());
+static BARE: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"^([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)\s*(.*)$").unwrap());
 
 /// Tags whose value is not a person: accepted without an address.
-const NON_PERSON: &[&str] = &["link", "buglink", "closes", "fixes", "change-id", "message-id", "bug"];
+const NON_PERSON: &[&str] =
+    &["link", "buglink", "closes", "fixes", "change-id", "message-id", "bug"];
 /// Lines that look like trailers but are mail headers quoted in a body, or contact details.
 const IGNORED: &[&str] = &[
-    "from", "to", "subject", "date", "sender", "reply-to", "in-reply-to", "references", "phone", "email",
-    "mobile", "fax", "web", "url", "http", "https", "note", "notes", "base-commit", "based-on",
+    "from",
+    "to",
+    "subject",
+    "date",
+    "sender",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "phone",
+    "email",
+    "mobile",
+    "fax",
+    "web",
+    "url",
+    "http",
+    "https",
+    "note",
+    "notes",
+    "base-commit",
+    "based-on",
 ];
 
 /// The trailers of a message's text (patch commit message or reply body).
@@ -86,12 +108,17 @@ mod tests {
 
     #[test]
     fn review_trailers_and_their_people() {
-        let t = find_trailers("Looks good.\n\nReviewed-by: Jan Beulich <jbeulich@suse.com>\nacked-by: \"Doe, J\" <j@x.org>\n");
+        let t = find_trailers(
+            "Looks good.\n\nReviewed-by: Jan Beulich <jbeulich@suse.com>\nacked-by: \"Doe, J\" <j@x.org>\n",
+        );
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].tag, "Reviewed-by");
         assert_eq!(t[0].person.as_ref().unwrap().name, "Jan Beulich");
         assert_eq!(t[1].tag, "Acked-by");
-        assert_eq!(t[1].person.as_ref().unwrap(), &Address { name: "Doe, J".into(), email: "j@x.org".into() });
+        assert_eq!(
+            t[1].person.as_ref().unwrap(),
+            &Address { name: "Doe, J".into(), email: "j@x.org".into() }
+        );
     }
 
     #[test]
@@ -116,7 +143,9 @@ mod tests {
 
     #[test]
     fn quoted_mail_headers_and_non_people_are_not_trailers() {
-        assert!(tags("From: A <a@b.c>\nSubject: x\nNote: nothing\nWarning: something odd\n").is_empty());
+        assert!(
+            tags("From: A <a@b.c>\nSubject: x\nNote: nothing\nWarning: something odd\n").is_empty()
+        );
     }
 
     #[test]

@@ -46,18 +46,30 @@ fn every_mail_fixture_parses_as_patchwork_says() {
         match g["find_patch_content"]["pull_url"].as_str() {
             Some(url) => {
                 let p = m.pull.as_ref().unwrap_or_else(|| panic!("{file}: pull request not found"));
-                let ours = if p.branch.is_empty() { p.url.clone() } else { format!("{} {}", p.url, p.branch) };
+                let ours = if p.branch.is_empty() {
+                    p.url.clone()
+                } else {
+                    format!("{} {}", p.url, p.branch)
+                };
                 assert_eq!(ours, url, "{file}");
                 assert_eq!(m.kind, MessageKind::PullRequest, "{file}");
             }
             None => assert!(m.pull.is_none(), "{file}: no pull request"),
         }
         // Subject analysis.
-        assert_eq!(m.subject_info.version as i64, g["version"].as_i64().unwrap(), "{file}: version");
+        assert_eq!(
+            m.subject_info.version as i64,
+            g["version"].as_i64().unwrap(),
+            "{file}: version"
+        );
         let marker = &g["series_marker"];
         assert_eq!(m.subject_info.number.map(i64::from), marker[0].as_i64(), "{file}: n");
         assert_eq!(m.subject_info.total.map(i64::from), marker[1].as_i64(), "{file}: m");
-        assert_eq!(m.subject_info.is_reply, g["is_reply_subject"].as_bool().unwrap(), "{file}: reply");
+        assert_eq!(
+            m.subject_info.is_reply,
+            g["is_reply_subject"].as_bool().unwrap(),
+            "{file}: reply"
+        );
         // The comment (body) starts where Patchwork's does.
         let body_first = g["find_patch_content"]["message_first_line"].as_str().unwrap_or("");
         if !body_first.is_empty() && file != "0010-invalid-charset.mbox" {
@@ -66,12 +78,17 @@ fn every_mail_fixture_parses_as_patchwork_says() {
         }
         // What Patchwork stored it as.
         if pw["type"] == "Patch" {
-            let (name, email) = (pw["submitter"][0].as_str().unwrap(), pw["submitter"][1].as_str().unwrap());
+            let (name, email) =
+                (pw["submitter"][0].as_str().unwrap(), pw["submitter"][1].as_str().unwrap());
             assert_eq!(m.from.email, email, "{file}");
             if !name.contains('\u{fffd}') {
                 assert_eq!(m.from.name, name, "{file}");
             }
-            assert!(matches!(m.kind, MessageKind::Patch | MessageKind::PullRequest), "{file}: {:?}", m.kind);
+            assert!(
+                matches!(m.kind, MessageKind::Patch | MessageKind::PullRequest),
+                "{file}: {:?}",
+                m.kind
+            );
         }
         checked += 1;
     }
@@ -92,7 +109,11 @@ fn unencoded_utf8_headers_decode_better_than_patchwork() {
 /// the same hash). quire ends the diff before it.
 #[test]
 fn binary_diffs_end_before_the_signature_unlike_patchwork() {
-    for file in ["0025-git-add-binary-file.mbox", "0026-git-add-mixed-binary-text-files.mbox", "0027-git-modify-binary-file.mbox"] {
+    for file in [
+        "0025-git-add-binary-file.mbox",
+        "0026-git-add-mixed-binary-text-files.mbox",
+        "0027-git-modify-binary-file.mbox",
+    ] {
         let m = parse(&message(&corpus().join("mail").join(file)));
         let d = m.diff.unwrap_or_else(|| panic!("{file}: no diff"));
         assert!(d.text.contains("GIT binary patch\n"), "{file}");
@@ -157,7 +178,10 @@ fn cvs_index_diffs_and_bogus_charsets() {
 fn crlf_pull_requests_still_parse() {
     let m = parse(&message(&corpus().join("historical/0018-git-pull-request-crlf-newlines.mbox")));
     let p = m.pull.unwrap();
-    assert_eq!(format!("{} {}", p.url, p.branch), "git://git.kernel.org/pub/scm/linux/kernel/git/benh/powerpc.git next");
+    assert_eq!(
+        format!("{} {}", p.url, p.branch),
+        "git://git.kernel.org/pub/scm/linux/kernel/git/benh/powerpc.git next"
+    );
     assert_eq!(m.diff, None);
 }
 
@@ -198,7 +222,10 @@ fn binary_junk_and_huge_headers_are_unparsable_not_fatal() {
     let m = parse(&junk);
     assert!(!m.message_id.is_empty());
     let mut big = b"Subject: x\n".to_vec();
-    big.extend(std::iter::repeat_n(b"X-Junk: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n".as_slice(), 60_000).flatten());
+    big.extend(
+        std::iter::repeat_n(b"X-Junk: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n".as_slice(), 60_000)
+            .flatten(),
+    );
     big.extend(b"\nbody\n");
     let m = parse(&big);
     assert_eq!(m.kind, MessageKind::Unparsable);
@@ -210,7 +237,9 @@ fn binary_junk_and_huge_headers_are_unparsable_not_fatal() {
 fn bare_patches_are_diffs_from_their_first_line() {
     for (file, hash) in [("0001-add-line.patch", "meep.text"), ("0002-utf-8.patch", "meep.text")] {
         let text = std::fs::read_to_string(corpus().join("patches").join(file)).unwrap();
-        let mail = format!("From: A <a@b.c>\nSubject: [PATCH] x\nMessage-Id: <p@x>\nContent-Type: text/plain; charset=utf-8\n\nTest for attached patch\n{text}");
+        let mail = format!(
+            "From: A <a@b.c>\nSubject: [PATCH] x\nMessage-Id: <p@x>\nContent-Type: text/plain; charset=utf-8\n\nTest for attached patch\n{text}"
+        );
         let m = parse(mail.as_bytes());
         assert_eq!(m.diff.as_ref().unwrap().text, text, "{file}");
         assert_eq!(m.diff.unwrap().files[0].path, hash);

@@ -19,7 +19,9 @@ fn messages(file: &str) -> Vec<Vec<u8>> {
         if prev_blank && line.starts_with(b"From ") {
             out.push(Vec::new());
         } else if let Some(m) = out.last_mut() {
-            let unquoted = if line.starts_with(b">") && line.iter().skip_while(|&&b| b == b'>').take(5).eq(b"From ".iter()) {
+            let unquoted = if line.starts_with(b">")
+                && line.iter().skip_while(|&&b| b == b'>').take(5).eq(b"From ".iter())
+            {
                 &line[1..]
             } else {
                 line
@@ -58,7 +60,12 @@ fn check_slice(file: &str, expected_messages: usize) {
         writeln!(input, "commit {:040x}", i + 1).unwrap();
         input.extend_from_slice(d.text.as_bytes());
     }
-    let mut git = Command::new("git").args(["patch-id", "--stable"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut git = Command::new("git")
+        .args(["patch-id", "--stable"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = git.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let out = git.wait_with_output().unwrap();
@@ -79,7 +86,11 @@ fn check_slice(file: &str, expected_messages: usize) {
         }
     }
     eprintln!("{file}: {same} patch-ids equal to git's");
-    assert!(same >= sample.len() * 9 / 10, "{file}: only {same} of {} patch-ids checked", sample.len());
+    assert!(
+        same >= sample.len() * 9 / 10,
+        "{file}: only {same} of {} patch-ids checked",
+        sample.len()
+    );
 }
 
 #[test]

@@ -103,27 +103,45 @@ impl std::fmt::Display for RuleError {
 }
 
 /// Checks one project's rules (see [`check_rules`]); the error carries the offending value.
-pub fn validate_project(reports: &[ReportRule], webhooks: &[WebhookRule], has_list: bool, has_smtp: bool) -> Result<(), RuleError> {
-    check_rules(reports, webhooks, has_list, has_smtp).map_err(|(message, value)| RuleError { message, value })
+pub fn validate_project(
+    reports: &[ReportRule],
+    webhooks: &[WebhookRule],
+    has_list: bool,
+    has_smtp: bool,
+) -> Result<(), RuleError> {
+    check_rules(reports, webhooks, has_list, has_smtp)
+        .map_err(|(message, value)| RuleError { message, value })
 }
 
 /// Checks one project's rules; `has_list` says whether the project has list addresses.
 /// The error names the rule and the field, and says what to write instead.
-fn check_rules(reports: &[ReportRule], webhooks: &[WebhookRule], has_list: bool, has_smtp: bool) -> Result<(), (String, Option<String>)> {
+fn check_rules(
+    reports: &[ReportRule],
+    webhooks: &[WebhookRule],
+    has_list: bool,
+    has_smtp: bool,
+) -> Result<(), (String, Option<String>)> {
     for (i, r) in reports.iter().enumerate() {
         let at = format!("report {} (event `{}`)", i + 1, r.event);
         let event = Some(r.event.clone());
         check_event(&r.event).map_err(|e| (format!("{at}: {e}"), event.clone()))?;
         if r.to.is_empty() {
-            return Err((format!("{at}: `to` is empty: name \"list\", \"submitter\" or addresses"), event));
+            return Err((
+                format!("{at}: `to` is empty: name \"list\", \"submitter\" or addresses"),
+                event,
+            ));
         }
         for t in &r.to {
             match t.as_str() {
                 "list" if !has_list => {
-                    return Err((format!("{at}: `to = \"list\"` needs the project's `list_address`"), event));
+                    return Err((
+                        format!("{at}: `to = \"list\"` needs the project's `list_address`"),
+                        event,
+                    ));
                 }
                 "list" | "submitter" => {}
-                a => crate::email::mailbox(a).map_err(|e| (format!("{at}: `to`: {e}"), Some(a.to_string())))?,
+                a => crate::email::mailbox(a)
+                    .map_err(|e| (format!("{at}: `to`: {e}"), Some(a.to_string())))?,
             }
         }
         for (field, t) in [("subject", &r.subject), ("body", &r.body)] {
@@ -138,11 +156,16 @@ fn check_rules(reports: &[ReportRule], webhooks: &[WebhookRule], has_list: bool,
     for (i, w) in webhooks.iter().enumerate() {
         let at = format!("webhook {} ({})", i + 1, w.url);
         let url = Some(w.url.clone());
-        if !(w.url.starts_with("http://") || w.url.starts_with("https://")) || w.url.chars().any(char::is_control) {
+        if !(w.url.starts_with("http://") || w.url.starts_with("https://"))
+            || w.url.chars().any(char::is_control)
+        {
             return Err((format!("{at}: `url` must be an http:// or https:// URL"), url));
         }
         if w.secret.is_some() == w.secret_file.is_some() {
-            return Err((format!("{at}: give exactly one of `secret` or `secret_file` (the HMAC key)"), url));
+            return Err((
+                format!("{at}: give exactly one of `secret` or `secret_file` (the HMAC key)"),
+                url,
+            ));
         }
         if w.secret.as_deref().is_some_and(|s| s.is_empty()) {
             return Err((format!("{at}: `secret` is empty"), url));
@@ -170,7 +193,11 @@ pub fn validate_smtp(s: &SmtpConfig) -> Result<(), String> {
 }
 
 fn check_event(e: &str) -> Result<(), String> {
-    if EVENTS.contains(&e) { Ok(()) } else { Err(format!("unknown event `{e}`: use one of {}", EVENTS.join(", "))) }
+    if EVENTS.contains(&e) {
+        Ok(())
+    } else {
+        Err(format!("unknown event `{e}`: use one of {}", EVENTS.join(", ")))
+    }
 }
 
 /// The names an event answers to: its kind and the finer name of its result.
@@ -198,7 +225,15 @@ mod tests {
     use super::*;
 
     fn event(kind: &str, payload: serde_json::Value) -> quire_store::Event {
-        quire_store::Event { id: 1, kind: kind.into(), project: None, series_head: None, message_id: None, payload, created: 0 }
+        quire_store::Event {
+            id: 1,
+            kind: kind.into(),
+            project: None,
+            series_head: None,
+            message_id: None,
+            payload,
+            created: 0,
+        }
     }
 
     #[test]
@@ -212,19 +247,38 @@ mod tests {
 
     #[test]
     fn rules_are_checked_with_a_useful_message() {
-        let r = ReportRule { event: "check-fail".into(), to: vec!["list".into()], ..Default::default() };
+        let r = ReportRule {
+            event: "check-fail".into(),
+            to: vec!["list".into()],
+            ..Default::default()
+        };
         let e = validate_project(&[r], &[], true, true).unwrap_err();
         assert_eq!(e.value.as_deref(), Some("check-fail"));
         let e = e.message;
         assert!(e.contains("unknown event `check-fail`") && e.contains("check-failed"), "{e}");
-        let r = ReportRule { event: "check-failed".into(), to: vec!["list".into()], ..Default::default() };
-        assert!(validate_project(std::slice::from_ref(&r), &[], false, true).unwrap_err().message.contains("list_address"));
-        assert!(validate_project(std::slice::from_ref(&r), &[], true, false).unwrap_err().message.contains("[smtp]"));
+        let r = ReportRule {
+            event: "check-failed".into(),
+            to: vec!["list".into()],
+            ..Default::default()
+        };
+        assert!(
+            validate_project(std::slice::from_ref(&r), &[], false, true)
+                .unwrap_err()
+                .message
+                .contains("list_address")
+        );
+        assert!(
+            validate_project(std::slice::from_ref(&r), &[], true, false)
+                .unwrap_err()
+                .message
+                .contains("[smtp]")
+        );
         let bad = ReportRule { to: vec!["a@b\r\nBcc: x@y".into()], ..r.clone() };
         assert!(validate_project(&[bad], &[], true, true).is_err());
         let bad = ReportRule { body: Some("{nope}".into()), ..r };
         assert!(validate_project(&[bad], &[], true, true).unwrap_err().message.contains("{nope}"));
-        let w = WebhookRule { url: "ftp://x".into(), secret: Some("s".into()), ..Default::default() };
+        let w =
+            WebhookRule { url: "ftp://x".into(), secret: Some("s".into()), ..Default::default() };
         assert!(validate_project(&[], &[w], true, true).unwrap_err().message.contains("http://"));
         let w = WebhookRule { url: "http://x".into(), ..Default::default() };
         assert!(validate_project(&[], &[w], true, true).unwrap_err().message.contains("secret"));

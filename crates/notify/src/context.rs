@@ -13,9 +13,30 @@ const LOG_LINE_CHARS: usize = 300;
 
 /// Same as the web's path segments: a Message-ID is one segment.
 const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ').add(b'"').add(b'#').add(b'%').add(b'&').add(b'\'').add(b'(').add(b')')
-    .add(b'*').add(b',').add(b'/').add(b':').add(b';').add(b'<').add(b'>').add(b'?')
-    .add(b'[').add(b'\\').add(b']').add(b'^').add(b'`').add(b'{').add(b'|').add(b'}');
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'\'')
+    .add(b'(')
+    .add(b')')
+    .add(b'*')
+    .add(b',')
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// The page of a series: `<base>/<project>/<head>/`.
 pub fn series_url(base: &str, project: &str, head: &str) -> String {
@@ -67,7 +88,11 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
             {
                 references.push(irt.clone());
             }
-            ctx.parent = Some(Parent { message_id: head.message_id.clone(), references, subject: head.subject.clone() });
+            ctx.parent = Some(Parent {
+                message_id: head.message_id.clone(),
+                references,
+                subject: head.subject.clone(),
+            });
         }
     } else if let Some(subject) = e.payload.get("subject").and_then(|s| s.as_str()) {
         values.insert("subject", subject.to_string());
@@ -88,22 +113,32 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
             let apply = series.as_ref().and_then(|s| s.apply.clone());
             if let (Some(a), Some(s)) = (&apply, &series) {
                 values.insert("log_tail", tail(a.log.as_deref().unwrap_or_default()));
-                values.insert("log_url", format!("{}apply.log", series_url(base_url, &project, &s.message_id)));
+                values.insert(
+                    "log_url",
+                    format!("{}apply.log", series_url(base_url, &project, &s.message_id)),
+                );
             }
             match apply {
-                Some(a) if a.state == ApplyState::Failed => match (a.failed_patch, series.as_ref()) {
-                    (Some(n), Some(s)) => format!("the series failed to apply at patch {n}/{}", s.total),
+                Some(a) if a.state == ApplyState::Failed => match (a.failed_patch, series.as_ref())
+                {
+                    (Some(n), Some(s)) => {
+                        format!("the series failed to apply at patch {n}/{}", s.total)
+                    }
                     _ => "the series failed to apply".to_string(),
                 },
                 Some(a) if a.state == ApplyState::Applied => {
-                    format!("the series applied cleanly{}", a.result_commit.map(|c| format!(" as {c}")).unwrap_or_default())
+                    format!(
+                        "the series applied cleanly{}",
+                        a.result_commit.map(|c| format!(" as {c}")).unwrap_or_default()
+                    )
                 }
                 _ if state == "failed" => "the series failed to apply".to_string(),
                 _ => "the series applied cleanly".to_string(),
             }
         }
         "check-finished" => {
-            let name = e.payload.get("name").and_then(|s| s.as_str()).unwrap_or_default().to_string();
+            let name =
+                e.payload.get("name").and_then(|s| s.as_str()).unwrap_or_default().to_string();
             values.insert("check", name.clone());
             if let Some(target) = &e.message_id {
                 let check = store.checks(target).await?.into_iter().rev().find(|c| c.name == name);
@@ -111,7 +146,13 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
                     values.insert("log_tail", tail(c.log.as_deref().unwrap_or_default()));
                     values.insert("description", c.description.clone().unwrap_or_default());
                     let page = c.url.clone().or_else(|| {
-                        series.as_ref().map(|s| format!("{}checks/{}", series_url(base_url, &project, &s.message_id), c.id))
+                        series.as_ref().map(|s| {
+                            format!(
+                                "{}checks/{}",
+                                series_url(base_url, &project, &s.message_id),
+                                c.id
+                            )
+                        })
                     });
                     values.insert("log_url", page.unwrap_or_default());
                     let state = match c.state {
@@ -123,8 +164,15 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
                     values.insert("state", state.to_string());
                 }
             }
-            let description = values.get("description").filter(|d| !d.is_empty()).map(|d| format!(" ({d})")).unwrap_or_default();
-            format!("check {name}: {}{description}", values.get("state").map(String::as_str).unwrap_or_default())
+            let description = values
+                .get("description")
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            format!(
+                "check {name}: {}{description}",
+                values.get("state").map(String::as_str).unwrap_or_default()
+            )
         }
         other => other.to_string(),
     };
@@ -135,7 +183,11 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
 
 /// `Name <address>`, or the address alone.
 pub fn person(a: &quire_mail::Address) -> String {
-    if a.name.trim().is_empty() { a.email.clone() } else { format!("{} <{}>", a.name.trim(), a.email) }
+    if a.name.trim().is_empty() {
+        a.email.clone()
+    } else {
+        format!("{} <{}>", a.name.trim(), a.email)
+    }
 }
 
 /// The last [`LOG_TAIL_LINES`] lines of a log, each cut to a sane length, without control

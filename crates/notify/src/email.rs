@@ -47,7 +47,9 @@ pub fn safe_msgid(id: &str) -> Option<String> {
     let id = id.trim().trim_start_matches('<').trim_end_matches('>');
     let ok = !id.is_empty()
         && id.len() <= 250
-        && id.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\' | b'(' | b')' | b','))
+        && id.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'"' | b'\\' | b'(' | b')' | b',')
+        })
         && id.matches('@').count() == 1;
     ok.then(|| id.to_string())
 }
@@ -71,7 +73,13 @@ pub fn reply_subject(original: &str) -> String {
 pub fn is_reply(rule: &ReportRule, ctx: &Context) -> bool {
     rule.reply.unwrap_or(matches!(
         ctx.event,
-        "apply-failed" | "apply-ok" | "series-applied" | "check-failed" | "check-passed" | "check-warning" | "check-finished"
+        "apply-failed"
+            | "apply-ok"
+            | "series-applied"
+            | "check-failed"
+            | "check-passed"
+            | "check-warning"
+            | "check-finished"
     ))
 }
 
@@ -82,11 +90,21 @@ const FOOTER: &str = "\n-- \nquire: {event} of project {project}\n";
 /// The report mail for `rule` to `to` (entries of the rule's `to`): From, To (resolved),
 /// Subject, threading, body. `list` is the project's list addresses; `message_id` the report's
 /// own Message-ID (without `<>`). An error says why no mail can be built (no valid recipient...).
-pub fn compose(rule: &ReportRule, to: &[String], ctx: &Context, from: &str, list: &[String], message_id: &str) -> Result<Message, String> {
+pub fn compose(
+    rule: &ReportRule,
+    to: &[String],
+    ctx: &Context,
+    from: &str,
+    list: &[String],
+    message_id: &str,
+) -> Result<Message, String> {
     let from = parse_mailbox(from)?;
     let mut recipients: Vec<Mailbox> = Vec::new();
     let mut add = |m: Mailbox| {
-        if !recipients.iter().any(|r| AsRef::<str>::as_ref(&r.email).eq_ignore_ascii_case(m.email.as_ref())) {
+        if !recipients
+            .iter()
+            .any(|r| AsRef::<str>::as_ref(&r.email).eq_ignore_ascii_case(m.email.as_ref()))
+        {
             recipients.push(m);
         }
     };
@@ -104,14 +122,19 @@ pub fn compose(rule: &ReportRule, to: &[String], ctx: &Context, from: &str, list
         }
     }
     if recipients.is_empty() {
-        return Err(format!("no recipient: `to = {:?}` names no usable address for this event", to));
+        return Err(format!(
+            "no recipient: `to = {:?}` names no usable address for this event",
+            to
+        ));
     }
     let reply = is_reply(rule, ctx);
     let parent = ctx.parent.as_ref().filter(|_| reply);
     let subject = match (&rule.subject, parent) {
         (Some(t), _) => header_text(&template::render(t, &ctx.values)),
         (None, Some(p)) => reply_subject(&p.subject),
-        (None, None) => header_text(&template::render("[{project}] {event}: {subject}", &ctx.values)),
+        (None, None) => {
+            header_text(&template::render("[{project}] {event}: {subject}", &ctx.values))
+        }
     };
     let body = match &rule.body {
         Some(t) => template::render(t, &ctx.values),
@@ -124,7 +147,8 @@ pub fn compose(rule: &ReportRule, to: &[String], ctx: &Context, from: &str, list
             template::render(&t, &ctx.values)
         }
     };
-    let mut b = Message::builder().from(from).subject(subject).message_id(Some(format!("<{message_id}>")));
+    let mut b =
+        Message::builder().from(from).subject(subject).message_id(Some(format!("<{message_id}>")));
     for r in recipients {
         b = b.to(r);
     }
@@ -135,9 +159,13 @@ pub fn compose(rule: &ReportRule, to: &[String], ctx: &Context, from: &str, list
         refs.retain(|r| *r != id);
         refs.push(id.clone());
         let refs = &refs[refs.len().saturating_sub(MAX_REFERENCES)..];
-        b = b.in_reply_to(format!("<{id}>")).references(refs.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "));
+        b = b
+            .in_reply_to(format!("<{id}>"))
+            .references(refs.iter().map(|r| format!("<{r}>")).collect::<Vec<_>>().join(" "));
     }
-    for (name, value) in [("Auto-Submitted", "auto-generated".to_string()), ("X-Quire-Event", ctx.event.to_string())] {
+    for (name, value) in
+        [("Auto-Submitted", "auto-generated".to_string()), ("X-Quire-Event", ctx.event.to_string())]
+    {
         if let Ok(n) = HeaderName::new_from_ascii(name.to_string()) {
             b = b.raw_header(HeaderValue::new(n, value));
         }
@@ -188,18 +216,15 @@ impl Mailer {
 
     /// Sends one mail (blocking: call from `spawn_blocking`).
     pub fn send(&self, m: &Message) -> Result<(), SendError> {
-        self.transport
-            .send(m)
-            .map(|_| ())
-            .map_err(|e| {
-                let permanent = !retryable(&e);
-                let message = if permanent && !e.is_permanent() {
-                    format!("{e}; the server may have taken it, so it is not sent again")
-                } else {
-                    e.to_string()
-                };
-                SendError { permanent, message }
-            })
+        self.transport.send(m).map(|_| ()).map_err(|e| {
+            let permanent = !retryable(&e);
+            let message = if permanent && !e.is_permanent() {
+                format!("{e}; the server may have taken it, so it is not sent again")
+            } else {
+                e.to_string()
+            };
+            SendError { permanent, message }
+        })
     }
 }
 

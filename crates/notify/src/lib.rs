@@ -26,7 +26,9 @@ pub mod email;
 pub mod template;
 pub mod webhook;
 
-pub use config::{EVENTS, ReportRule, SmtpConfig, WebhookRule, event_names, validate_project, validate_smtp};
+pub use config::{
+    EVENTS, ReportRule, SmtpConfig, WebhookRule, event_names, validate_project, validate_smtp,
+};
 
 /// The target of a mail delivery: the rule's `to` entries it covers, as a JSON array.
 pub fn email_target(to: &[String]) -> String {
@@ -89,9 +91,15 @@ pub struct NotifyOptions {
 
 impl Default for NotifyOptions {
     fn default() -> Self {
-        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default();
         NotifyOptions {
-            id: format!("notify-{}-{}", if host.is_empty() { "host" } else { &host }, std::process::id()),
+            id: format!(
+                "notify-{}-{}",
+                if host.is_empty() { "host" } else { &host },
+                std::process::id()
+            ),
             poll: Duration::from_secs(5),
             lease_secs: 300,
             retry_base_secs: 30,
@@ -126,18 +134,30 @@ pub struct Notifier {
 impl Notifier {
     /// Checks the SMTP settings and reads the secrets' files; an error names what is wrong.
     pub fn new(store: Store, config: NotifyConfig, options: NotifyOptions) -> Result<Notifier> {
-        let mailer = config.smtp.as_ref().map(email::Mailer::new).transpose().map_err(Error::Config)?;
+        let mailer =
+            config.smtp.as_ref().map(email::Mailer::new).transpose().map_err(Error::Config)?;
         let mut secrets = HashMap::new();
         for (name, p) in &config.projects {
             for w in &p.webhooks {
                 let secret = match (&w.secret, &w.secret_file) {
                     (Some(s), _) => s.as_bytes().to_vec(),
                     (None, Some(f)) => std::fs::read_to_string(f)
-                        .map_err(|e| Error::Config(format!("project `{name}`: webhook {}: secret_file {}: {e}", w.url, f.display())))?
+                        .map_err(|e| {
+                            Error::Config(format!(
+                                "project `{name}`: webhook {}: secret_file {}: {e}",
+                                w.url,
+                                f.display()
+                            ))
+                        })?
                         .trim_end()
                         .as_bytes()
                         .to_vec(),
-                    (None, None) => return Err(Error::Config(format!("project `{name}`: webhook {} has no secret", w.url))),
+                    (None, None) => {
+                        return Err(Error::Config(format!(
+                            "project `{name}`: webhook {} has no secret",
+                            w.url
+                        )));
+                    }
                 };
                 secrets.insert((name.clone(), w.url.clone()), secret);
             }
@@ -168,18 +188,36 @@ impl Notifier {
     /// Plans the new events, then delivers everything due.
     pub async fn round(&mut self) -> Result<RoundStats> {
         let mut stats = RoundStats { planned: self.plan().await?, ..Default::default() };
-        let channels: Vec<&str> = [(self.mailer.is_some(), EMAIL), (true, WEBHOOK)].into_iter().filter(|c| c.0).map(|c| c.1).collect();
-        while let Some(d) = self.store.claim_delivery(&self.options.id, self.options.lease_secs, &channels).await? {
+        let channels: Vec<&str> = [(self.mailer.is_some(), EMAIL), (true, WEBHOOK)]
+            .into_iter()
+            .filter(|c| c.0)
+            .map(|c| c.1)
+            .collect();
+        while let Some(d) =
+            self.store.claim_delivery(&self.options.id, self.options.lease_secs, &channels).await?
+        {
             let outcome = self.deliver(&d).await;
             match &outcome {
                 DeliveryOutcome::Done if d.channel == EMAIL => stats.mailed += 1,
                 DeliveryOutcome::Done => stats.posted += 1,
                 DeliveryOutcome::Retry { error, .. } => {
-                    tracing::warn!(delivery = d.id, event = d.event.id, "{} to {}: {error}; trying again later", d.channel, d.target);
+                    tracing::warn!(
+                        delivery = d.id,
+                        event = d.event.id,
+                        "{} to {}: {error}; trying again later",
+                        d.channel,
+                        d.target
+                    );
                     stats.retrying += 1;
                 }
                 DeliveryOutcome::Failed { error } => {
-                    tracing::warn!(delivery = d.id, event = d.event.id, "{} to {}: {error}; giving up", d.channel, d.target);
+                    tracing::warn!(
+                        delivery = d.id,
+                        event = d.event.id,
+                        "{} to {}: {error}; giving up",
+                        d.channel,
+                        d.target
+                    );
                     stats.failed += 1;
                 }
             }
@@ -192,7 +230,8 @@ impl Notifier {
 
     /// Writes the deliveries of the events after the cursor; returns how many rows were new.
     async fn plan(&mut self) -> Result<u64> {
-        let Some(mut after) = self.store.cursor(CURSOR).await?.and_then(|c| c.parse::<i64>().ok()) else {
+        let Some(mut after) = self.store.cursor(CURSOR).await?.and_then(|c| c.parse::<i64>().ok())
+        else {
             let last = self.store.last_event_id().await?;
             self.store.plan_deliveries(&[], CURSOR, last).await?;
             tracing::info!("notifier starts after event {last}: earlier events are not reported");
@@ -212,8 +251,10 @@ impl Notifier {
                     cursor = Some(e.id);
                 }
             }
-            let rows: Vec<NewDelivery> = events.iter().flat_map(|e| self.deliveries_for(e)).collect();
-            let current = self.store.cursor(CURSOR).await?.and_then(|c| c.parse().ok()).unwrap_or(0);
+            let rows: Vec<NewDelivery> =
+                events.iter().flat_map(|e| self.deliveries_for(e)).collect();
+            let current =
+                self.store.cursor(CURSOR).await?.and_then(|c| c.parse().ok()).unwrap_or(0);
             added += self.store.plan_deliveries(&rows, CURSOR, cursor.unwrap_or(current)).await?;
             after = last;
             if events.len() < 500 {
@@ -225,7 +266,9 @@ impl Notifier {
 
     /// The deliveries the configuration asks for on one event.
     pub fn deliveries_for(&self, e: &Event) -> Vec<NewDelivery> {
-        let Some(rules) = e.project.as_ref().and_then(|p| self.config.projects.get(p)) else { return Vec::new() };
+        let Some(rules) = e.project.as_ref().and_then(|p| self.config.projects.get(p)) else {
+            return Vec::new();
+        };
         let mut out: Vec<NewDelivery> = Vec::new();
         let mut push = |channel: &str, target: String| {
             if !out.iter().any(|d| d.channel == channel && d.target == target) {
@@ -235,7 +278,11 @@ impl Notifier {
         // A recipient named by several rules gets the first one's mail only: one mail per event.
         let mut covered: Vec<String> = Vec::new();
         for r in rules.reports.iter().filter(|r| config::matches(&r.event, e)) {
-            let to: Vec<String> = r.to.iter().filter(|t| !covered.iter().any(|c| c.eq_ignore_ascii_case(t))).cloned().collect();
+            let to: Vec<String> =
+                r.to.iter()
+                    .filter(|t| !covered.iter().any(|c| c.eq_ignore_ascii_case(t)))
+                    .cloned()
+                    .collect();
             covered.extend(to.iter().cloned());
             if !to.is_empty() {
                 push(EMAIL, email_target(&to));
@@ -251,7 +298,9 @@ impl Notifier {
 
     fn retry(&self, d: &Delivery, error: String) -> DeliveryOutcome {
         if d.attempts >= self.options.max_attempts {
-            return DeliveryOutcome::Failed { error: format!("{error} (after {} attempts)", d.attempts) };
+            return DeliveryOutcome::Failed {
+                error: format!("{error} (after {} attempts)", d.attempts),
+            };
         }
         let exp = d.attempts.saturating_sub(1).min(20);
         let wait = self.options.retry_base_secs.saturating_mul(1 << exp).min(3600);
@@ -261,7 +310,9 @@ impl Notifier {
     async fn deliver(&self, d: &Delivery) -> DeliveryOutcome {
         let project = d.event.project.clone().unwrap_or_default();
         let Some(rules) = self.config.projects.get(&project) else {
-            return DeliveryOutcome::Failed { error: format!("project `{project}` has no reports configured any more") };
+            return DeliveryOutcome::Failed {
+                error: format!("project `{project}` has no reports configured any more"),
+            };
         };
         let ctx = match context::build(&self.store, &d.event, &self.config.base_url).await {
             Ok(c) => c,
@@ -269,13 +320,25 @@ impl Notifier {
         };
         if d.channel == EMAIL {
             let to: Vec<String> = serde_json::from_str(&d.target).unwrap_or_default();
-            let rule = rules.reports.iter().find(|r| config::matches(&r.event, &d.event) && to.iter().all(|t| r.to.contains(t)));
+            let rule = rules.reports.iter().find(|r| {
+                config::matches(&r.event, &d.event) && to.iter().all(|t| r.to.contains(t))
+            });
             let (Some(mailer), Some(rule), false) = (&self.mailer, rule, to.is_empty()) else {
-                return DeliveryOutcome::Failed { error: "no [smtp] section or no report rule for it any more".into() };
+                return DeliveryOutcome::Failed {
+                    error: "no [smtp] section or no report rule for it any more".into(),
+                };
             };
-            let domain = mailer.from.rsplit('@').next().unwrap_or("quire").trim_end_matches('>').to_string();
+            let domain =
+                mailer.from.rsplit('@').next().unwrap_or("quire").trim_end_matches('>').to_string();
             let message_id = format!("quire.event-{}.delivery-{}@{domain}", d.event.id, d.id);
-            let message = match email::compose(rule, &to, &ctx, &mailer.from, &rules.list_addresses, &message_id) {
+            let message = match email::compose(
+                rule,
+                &to,
+                &ctx,
+                &mailer.from,
+                &rules.list_addresses,
+                &message_id,
+            ) {
                 Ok(m) => m,
                 Err(e) => return DeliveryOutcome::Failed { error: e },
             };
@@ -287,13 +350,26 @@ impl Notifier {
                 Err(e) => self.retry(d, format!("the sending task failed: {e}")),
             }
         } else {
-            let Some(secret) = self.secrets.get(&(project.clone(), d.target.clone())).cloned() else {
-                return DeliveryOutcome::Failed { error: "the webhook is no longer configured".into() };
+            let Some(secret) = self.secrets.get(&(project.clone(), d.target.clone())).cloned()
+            else {
+                return DeliveryOutcome::Failed {
+                    error: "the webhook is no longer configured".into(),
+                };
             };
             let names = config::event_names(&d.event);
-            let body = webhook::body(d.id, &d.event, &names, ctx.values.get("series_url").map(String::as_str));
-            let (url, kind, id, timeout) = (d.target.clone(), d.event.kind.clone(), d.id, self.options.http_timeout);
-            match tokio::task::spawn_blocking(move || webhook::post(&url, &secret, &body, &kind, id, timeout)).await {
+            let body = webhook::body(
+                d.id,
+                &d.event,
+                &names,
+                ctx.values.get("series_url").map(String::as_str),
+            );
+            let (url, kind, id, timeout) =
+                (d.target.clone(), d.event.kind.clone(), d.id, self.options.http_timeout);
+            match tokio::task::spawn_blocking(move || {
+                webhook::post(&url, &secret, &body, &kind, id, timeout)
+            })
+            .await
+            {
                 Ok(Ok(())) => DeliveryOutcome::Done,
                 Ok(Err(e)) if e.permanent => DeliveryOutcome::Failed { error: e.message },
                 Ok(Err(e)) => self.retry(d, e.message),

@@ -5,18 +5,18 @@ use std::collections::HashMap;
 
 /// What a template can name.
 pub const PLACEHOLDERS: &[&str] = &[
-    "project",      // the project's name
-    "event",        // the finest event name: check-failed, apply-ok, series-new...
-    "subject",      // the series' subject as posted
-    "series_url",   // the series' page
-    "submitter",    // Name <address> of who posted the series
-    "version",      // revision number
-    "result",       // one line: "check build: fail", "series failed to apply at patch 2/3"...
-    "check",        // the check's name (check events)
-    "state",        // the check's or apply's state
-    "description",  // the check's description
-    "log_url",      // where the full log is
-    "log_tail",     // the log's last lines
+    "project",       // the project's name
+    "event",         // the finest event name: check-failed, apply-ok, series-new...
+    "subject",       // the series' subject as posted
+    "series_url",    // the series' page
+    "submitter",     // Name <address> of who posted the series
+    "version",       // revision number
+    "result",        // one line: "check build: fail", "series failed to apply at patch 2/3"...
+    "check",         // the check's name (check events)
+    "state",         // the check's or apply's state
+    "description",   // the check's description
+    "log_url",       // where the full log is
+    "log_tail",      // the log's last lines
     "superseded_by", // the newer revision's page (series-superseded)
 ];
 
@@ -53,10 +53,15 @@ pub fn check(template: &str) -> Result<(), String> {
         } else if tail.starts_with('}') {
             return Err("a lone `}`: write `}}` for a brace".into());
         } else {
-            let Some(end) = tail.find('}') else { return Err("a `{` is not closed: write `{{` for a brace".into()) };
+            let Some(end) = tail.find('}') else {
+                return Err("a `{` is not closed: write `{{` for a brace".into());
+            };
             let name = &tail[1..end];
             if !PLACEHOLDERS.contains(&name) {
-                return Err(format!("unknown placeholder `{{{name}}}`: use {}", PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")));
+                return Err(format!(
+                    "unknown placeholder `{{{name}}}`: use {}",
+                    PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", ")
+                ));
             }
             rest = &tail[end + 1..];
         }
@@ -70,8 +75,14 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_and_braces_escaped() {
-        let values = HashMap::from([("project", "xen".to_string()), ("result", "check build: fail".to_string())]);
-        assert_eq!(render("[{project}] {result} {{x}} {log_tail}.", &values), "[xen] check build: fail {x} .");
+        let values = HashMap::from([
+            ("project", "xen".to_string()),
+            ("result", "check build: fail".to_string()),
+        ]);
+        assert_eq!(
+            render("[{project}] {result} {{x}} {log_tail}.", &values),
+            "[xen] check build: fail {x} ."
+        );
         assert!(check("[{project}] {{ok}}").is_ok());
         assert!(check("{projct}").unwrap_err().contains("unknown placeholder `{projct}`"));
         assert!(check("{project").is_err());
@@ -80,7 +91,8 @@ mod tests {
 
     #[test]
     fn values_are_not_expanded_again() {
-        let values = HashMap::from([("subject", "{project}".to_string()), ("project", "xen".to_string())]);
+        let values =
+            HashMap::from([("subject", "{project}".to_string()), ("project", "xen".to_string())]);
         assert_eq!(render("{subject}", &values), "{project}");
     }
 }

@@ -19,7 +19,12 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 }
 
 /// The JSON a webhook receives.
-pub fn body(delivery_id: i64, e: &quire_store::Event, names: &[&str], series_url: Option<&str>) -> String {
+pub fn body(
+    delivery_id: i64,
+    e: &quire_store::Event,
+    names: &[&str],
+    series_url: Option<&str>,
+) -> String {
     serde_json::json!({
         "delivery": delivery_id,
         "event": {
@@ -47,7 +52,14 @@ pub struct PostError {
 }
 
 /// POSTs `body` (blocking: call from `spawn_blocking`). Redirects are not followed.
-pub fn post(url: &str, secret: &[u8], body: &str, event: &str, delivery_id: i64, timeout: Duration) -> Result<(), PostError> {
+pub fn post(
+    url: &str,
+    secret: &[u8],
+    body: &str,
+    event: &str,
+    delivery_id: i64,
+    timeout: Duration,
+) -> Result<(), PostError> {
     let agent = ureq::AgentBuilder::new().timeout(timeout).redirects(0).build();
     let response = agent
         .post(url)
@@ -59,7 +71,10 @@ pub fn post(url: &str, secret: &[u8], body: &str, event: &str, delivery_id: i64,
         .send_string(body);
     match response {
         Ok(r) if (200..300).contains(&r.status()) => Ok(()),
-        Ok(r) => Err(PostError { permanent: false, message: format!("{url} answered {} {}", r.status(), r.status_text()) }),
+        Ok(r) => Err(PostError {
+            permanent: false,
+            message: format!("{url} answered {} {}", r.status(), r.status_text()),
+        }),
         Err(ureq::Error::Status(code, r)) => Err(PostError {
             permanent: (400..500).contains(&code) && code != 408 && code != 429,
             message: format!("{url} answered {code} {}", r.status_text()),

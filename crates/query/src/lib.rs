@@ -16,24 +16,55 @@ pub enum Query {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Term {
     /// Free word or "quoted phrase" over subject and body.
-    Text { value: String, phrase: bool },
+    Text {
+        value: String,
+        phrase: bool,
+    },
     /// `field:value` (from, to, cc, subject, id, project, file, body...).
-    Field { field: Field, value: String },
+    Field {
+        field: Field,
+        value: String,
+    },
     Version(u32),
     /// `age:<2w` = younger than; `age:>3d` = older than. Seconds.
-    Age { younger: bool, seconds: i64 },
+    Age {
+        younger: bool,
+        seconds: i64,
+    },
     /// `after:`/`before:`/`d:A..B`: dates as `YYYY-MM-DD` or `YYYYMMDD`, kept as days since epoch.
-    Date { after: Option<i64>, before: Option<i64> },
+    Date {
+        after: Option<i64>,
+        before: Option<i64>,
+    },
     Is(String),
     Has(String),
     State(String),
-    Check { name: String, result: String },
+    Check {
+        name: String,
+        result: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
-    From, To, Cc, Subject, Body, SubjectOrBody, NonQuoted, Quoted, MessageId, Project,
-    File, DiffAdded, DiffBefore, PatchId, Recipients, ReviewedBy, AckedBy, TestedBy,
+    From,
+    To,
+    Cc,
+    Subject,
+    Body,
+    SubjectOrBody,
+    NonQuoted,
+    Quoted,
+    MessageId,
+    Project,
+    File,
+    DiffAdded,
+    DiffBefore,
+    PatchId,
+    Recipients,
+    ReviewedBy,
+    AckedBy,
+    TestedBy,
 }
 
 /// Error with byte position, 1-based column (in chars) and what was expected.
@@ -52,19 +83,66 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 const PREFIXES: &[&str] = &[
-    "from", "to", "cc", "subject", "id", "project", "version", "file", "dfn", "age", "after",
-    "before", "is", "has", "state", "check", "reviewed-by", "acked-by", "tested-by", "s", "f",
-    "t", "c", "b", "bs", "nq", "q", "dfa", "dfb", "patchid", "m", "d", "rt",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "id",
+    "project",
+    "version",
+    "file",
+    "dfn",
+    "age",
+    "after",
+    "before",
+    "is",
+    "has",
+    "state",
+    "check",
+    "reviewed-by",
+    "acked-by",
+    "tested-by",
+    "s",
+    "f",
+    "t",
+    "c",
+    "b",
+    "bs",
+    "nq",
+    "q",
+    "dfa",
+    "dfb",
+    "patchid",
+    "m",
+    "d",
+    "rt",
 ];
 const IS_VALUES: &[&str] = &[
-    "complete", "incomplete", "reviewed", "obsolete", "applied", "failed", "merged", "pull", "rfc",
+    "complete",
+    "incomplete",
+    "reviewed",
+    "obsolete",
+    "applied",
+    "failed",
+    "merged",
+    "pull",
+    "rfc",
 ];
 const HAS_VALUES: &[&str] = &["replies", "trailers"];
 /// What `state:` takes (the series search's states).
-pub const STATE_VALUES: &[&str] = &["new", "pending", "incomplete", "obsolete", "applied", "failed", "merged"];
+pub const STATE_VALUES: &[&str] =
+    &["new", "pending", "incomplete", "obsolete", "applied", "failed", "merged"];
 
 #[derive(Debug, Clone, PartialEq)]
-enum Tok { LParen, RParen, Or, And, Not, Minus, Word { prefix: Option<String>, value: String, quoted: bool, pos: usize, vpos: usize } }
+enum Tok {
+    LParen,
+    RParen,
+    Or,
+    And,
+    Not,
+    Minus,
+    Word { prefix: Option<String>, value: String, quoted: bool, pos: usize, vpos: usize },
+}
 
 fn column(q: &str, pos: usize) -> usize {
     q.char_indices().take_while(|(i, _)| *i < pos).count() + 1
@@ -81,11 +159,26 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
     let mut i = 0;
     while i < chars.len() {
         let (pos, c) = chars[i];
-        if c.is_whitespace() { i += 1; continue; }
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
         match c {
-            '(' => { out.push((pos, Tok::LParen)); i += 1; continue; }
-            ')' => { out.push((pos, Tok::RParen)); i += 1; continue; }
-            '-' => { out.push((pos, Tok::Minus)); i += 1; continue; }
+            '(' => {
+                out.push((pos, Tok::LParen));
+                i += 1;
+                continue;
+            }
+            ')' => {
+                out.push((pos, Tok::RParen));
+                i += 1;
+                continue;
+            }
+            '-' => {
+                out.push((pos, Tok::Minus));
+                i += 1;
+                continue;
+            }
             _ => {}
         }
         // a word: optional `prefix:` then a bare or quoted value
@@ -97,20 +190,36 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             let (p, ch) = chars[i];
             if ch == '"' {
                 quoted = true;
-                if word.is_empty() { vpos = p; }
+                if word.is_empty() {
+                    vpos = p;
+                }
                 i += 1;
                 let mut closed = false;
                 while i < chars.len() {
                     let (_, ch) = chars[i];
                     i += 1;
-                    if ch == '"' { closed = true; break; }
+                    if ch == '"' {
+                        closed = true;
+                        break;
+                    }
                     word.push(ch);
                 }
-                if !closed { return Err(err(q, p, |c| format!("unclosed quote at column {c}: expected a closing `\"`"))); }
+                if !closed {
+                    return Err(err(q, p, |c| {
+                        format!("unclosed quote at column {c}: expected a closing `\"`")
+                    }));
+                }
                 continue;
             }
-            if ch.is_whitespace() || ch == '(' || ch == ')' { break; }
-            if ch == ':' && prefix.is_none() && !quoted && !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            if ch.is_whitespace() || ch == '(' || ch == ')' {
+                break;
+            }
+            if ch == ':'
+                && prefix.is_none()
+                && !quoted
+                && !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
                 prefix = Some(std::mem::take(&mut word));
                 i += 1;
                 vpos = chars.get(i).map_or(q.len(), |x| x.0);
@@ -130,7 +239,11 @@ fn lex(q: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
     Ok(out)
 }
 
-struct Parser<'a> { q: &'a str, toks: Vec<(usize, Tok)>, i: usize }
+struct Parser<'a> {
+    q: &'a str,
+    toks: Vec<(usize, Tok)>,
+    i: usize,
+}
 
 /// Parse a query. Empty input is an error (nothing to search for).
 pub fn parse(q: &str) -> Result<Query, ParseError> {
@@ -141,7 +254,9 @@ pub fn parse(q: &str) -> Result<Query, ParseError> {
     let query = p.or()?;
     match p.toks.get(p.i) {
         None => Ok(query),
-        Some((pos, Tok::RParen)) => Err(err(q, *pos, |c| format!("unbalanced parenthesis: `)` at column {c} has no matching `(`"))),
+        Some((pos, Tok::RParen)) => Err(err(q, *pos, |c| {
+            format!("unbalanced parenthesis: `)` at column {c} has no matching `(`")
+        })),
         Some((pos, _)) => Err(err(q, *pos, |c| format!("unexpected token at column {c}"))),
     }
 }
@@ -152,7 +267,11 @@ impl Parser<'_> {
         while matches!(self.toks.get(self.i), Some((_, Tok::Or))) {
             let pos = self.toks[self.i].0;
             self.i += 1;
-            if self.at_end_of_group() { return Err(err(self.q, pos, |c| format!("expected a term after `OR` at column {c}"))); }
+            if self.at_end_of_group() {
+                return Err(err(self.q, pos, |c| {
+                    format!("expected a term after `OR` at column {c}")
+                }));
+            }
             parts.push(self.and()?);
         }
         Ok(if parts.len() == 1 { parts.remove(0) } else { Query::Or(parts) })
@@ -168,7 +287,11 @@ impl Parser<'_> {
                 Some((pos, Tok::And)) => {
                     let pos = *pos;
                     self.i += 1;
-                    if self.at_end_of_group() { return Err(err(self.q, pos, |c| format!("expected a term after `AND` at column {c}"))); }
+                    if self.at_end_of_group() {
+                        return Err(err(self.q, pos, |c| {
+                            format!("expected a term after `AND` at column {c}")
+                        }));
+                    }
                 }
                 _ => {}
             }
@@ -178,30 +301,52 @@ impl Parser<'_> {
     }
     fn unary(&mut self) -> Result<Query, ParseError> {
         let Some((pos, tok)) = self.toks.get(self.i).cloned() else {
-            return Err(err(self.q, self.q.len(), |c| format!("expected a search term at column {c}")));
+            return Err(err(self.q, self.q.len(), |c| {
+                format!("expected a search term at column {c}")
+            }));
         };
         self.i += 1;
         match tok {
             Tok::Minus | Tok::Not => {
-                if self.at_end_of_group() { return Err(err(self.q, pos, |c| format!("expected a term to negate at column {c}"))); }
+                if self.at_end_of_group() {
+                    return Err(err(self.q, pos, |c| {
+                        format!("expected a term to negate at column {c}")
+                    }));
+                }
                 Ok(Query::Not(Box::new(self.unary()?)))
             }
             Tok::LParen => {
                 let inner = self.or()?;
                 match self.toks.get(self.i) {
-                    Some((_, Tok::RParen)) => { self.i += 1; Ok(inner) }
-                    _ => Err(err(self.q, pos, |c| format!("unbalanced parenthesis: `(` at column {c} is never closed"))),
+                    Some((_, Tok::RParen)) => {
+                        self.i += 1;
+                        Ok(inner)
+                    }
+                    _ => Err(err(self.q, pos, |c| {
+                        format!("unbalanced parenthesis: `(` at column {c} is never closed")
+                    })),
                 }
             }
-            Tok::RParen => Err(err(self.q, pos, |c| format!("unbalanced parenthesis: expected a term before `)` at column {c}"))),
-            Tok::Or | Tok::And => Err(err(self.q, pos, |c| format!("expected a term before the operator at column {c}"))),
-            Tok::Word { prefix, value, quoted, pos, vpos } => term(self.q, prefix, value, quoted, pos, vpos).map(Query::Term),
+            Tok::RParen => Err(err(self.q, pos, |c| {
+                format!("unbalanced parenthesis: expected a term before `)` at column {c}")
+            })),
+            Tok::Or | Tok::And => Err(err(self.q, pos, |c| {
+                format!("expected a term before the operator at column {c}")
+            })),
+            Tok::Word { prefix, value, quoted, pos, vpos } => {
+                term(self.q, prefix, value, quoted, pos, vpos).map(Query::Term)
+            }
         }
     }
 }
 
 fn suggest(prefix: &str) -> Option<&'static str> {
-    PREFIXES.iter().copied().filter(|p| p.len() > 2).min_by_key(|p| edit_distance(prefix, p)).filter(|p| edit_distance(prefix, p) <= 2)
+    PREFIXES
+        .iter()
+        .copied()
+        .filter(|p| p.len() > 2)
+        .min_by_key(|p| edit_distance(prefix, p))
+        .filter(|p| edit_distance(prefix, p) <= 2)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -219,7 +364,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn term(q: &str, prefix: Option<String>, value: String, quoted: bool, pos: usize, vpos: usize) -> Result<Term, ParseError> {
+fn term(
+    q: &str,
+    prefix: Option<String>,
+    value: String,
+    quoted: bool,
+    pos: usize,
+    vpos: usize,
+) -> Result<Term, ParseError> {
     let Some(prefix) = prefix else { return Ok(Term::Text { value, phrase: quoted }) };
     let p = prefix.to_ascii_lowercase();
     if !PREFIXES.contains(&p.as_str()) {
@@ -252,29 +404,57 @@ fn term(q: &str, prefix: Option<String>, value: String, quoted: bool, pos: usize
         "acked-by" => field(Field::AckedBy),
         "tested-by" => field(Field::TestedBy),
         "state" => keyword(q, vpos, &p, value, STATE_VALUES).map(Term::State),
-        "version" => value.trim_start_matches(['v', 'V']).parse().map(Term::Version)
-            .map_err(|_| err(q, vpos, |c| format!("`version:` takes a number like `2` at column {c}"))),
-        "age" => age(&value).ok_or_else(|| err(q, vpos, |c| format!("`age:` takes a duration like `<2w` at column {c}"))),
-        "after" | "before" => {
-            let d = date(&value).ok_or_else(|| err(q, vpos, |c| format!("`{p}:` takes a date like `2024-01-31` at column {c}")))?;
-            Ok(if p == "after" { Term::Date { after: Some(d), before: None } } else { Term::Date { after: None, before: Some(d) } })
+        "version" => {
+            value.trim_start_matches(['v', 'V']).parse().map(Term::Version).map_err(|_| {
+                err(q, vpos, |c| format!("`version:` takes a number like `2` at column {c}"))
+            })
         }
-        "d" => date_range(&value).ok_or_else(|| err(q, vpos, |c| format!("`d:` takes a date range like `20240101..20240201` at column {c}"))),
+        "age" => age(&value).ok_or_else(|| {
+            err(q, vpos, |c| format!("`age:` takes a duration like `<2w` at column {c}"))
+        }),
+        "after" | "before" => {
+            let d = date(&value).ok_or_else(|| {
+                err(q, vpos, |c| format!("`{p}:` takes a date like `2024-01-31` at column {c}"))
+            })?;
+            Ok(if p == "after" {
+                Term::Date { after: Some(d), before: None }
+            } else {
+                Term::Date { after: None, before: Some(d) }
+            })
+        }
+        "d" => date_range(&value).ok_or_else(|| {
+            err(q, vpos, |c| {
+                format!("`d:` takes a date range like `20240101..20240201` at column {c}")
+            })
+        }),
         "is" => keyword(q, vpos, &p, value, IS_VALUES).map(Term::Is),
         "has" => keyword(q, vpos, &p, value, HAS_VALUES).map(Term::Has),
         "check" => match value.split_once('=') {
-            Some((n, r)) if !n.is_empty() && ["pass", "fail", "warning", "error"].contains(&r) =>
-                Ok(Term::Check { name: n.to_string(), result: r.to_string() }),
-            _ => Err(err(q, vpos, |c| format!("`check:` takes `NAME=pass|fail|warning|error` at column {c}"))),
+            Some((n, r)) if !n.is_empty() && ["pass", "fail", "warning", "error"].contains(&r) => {
+                Ok(Term::Check { name: n.to_string(), result: r.to_string() })
+            }
+            _ => Err(err(q, vpos, |c| {
+                format!("`check:` takes `NAME=pass|fail|warning|error` at column {c}")
+            })),
         },
         _ => Err(err(q, pos, |c| format!("unknown prefix `{prefix}:` at column {c}"))),
     }
 }
 
-fn keyword(q: &str, vpos: usize, p: &str, value: String, allowed: &[&str]) -> Result<String, ParseError> {
+fn keyword(
+    q: &str,
+    vpos: usize,
+    p: &str,
+    value: String,
+    allowed: &[&str],
+) -> Result<String, ParseError> {
     let v = value.to_ascii_lowercase();
-    if allowed.contains(&v.as_str()) { return Ok(v); }
-    Err(err(q, vpos, |c| format!("unknown `{p}:{value}` at column {c}: expected one of {}", allowed.join(", "))))
+    if allowed.contains(&v.as_str()) {
+        return Ok(v);
+    }
+    Err(err(q, vpos, |c| {
+        format!("unknown `{p}:{value}` at column {c}: expected one of {}", allowed.join(", "))
+    }))
 }
 
 fn age(v: &str) -> Option<Term> {
@@ -285,18 +465,29 @@ fn age(v: &str) -> Option<Term> {
     };
     let unit = rest.chars().last()?;
     let n: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok()?;
-    let mult = match unit { 'h' => 3600, 'd' => 86_400, 'w' => 7 * 86_400, 'm' => 30 * 86_400, 'y' => 365 * 86_400, _ => return None };
+    let mult = match unit {
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
+        'm' => 30 * 86_400,
+        'y' => 365 * 86_400,
+        _ => return None,
+    };
     Some(Term::Age { younger, seconds: n.checked_mul(mult)? })
 }
 
 /// Days since 1970-01-01 of `YYYY-MM-DD` or `YYYYMMDD`.
 fn date(v: &str) -> Option<i64> {
     let digits: String = v.chars().filter(|c| *c != '-').collect();
-    if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) { return None; }
+    if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
     let y: i64 = digits[0..4].parse().ok()?;
     let m: i64 = digits[4..6].parse().ok()?;
     let d: i64 = digits[6..8].parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) { return None; }
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
     // days_from_civil (Howard Hinnant)
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -308,10 +499,16 @@ fn date(v: &str) -> Option<i64> {
 }
 
 fn date_range(v: &str) -> Option<Term> {
-    let (a, b) = match v.split_once("..") { Some(x) => x, None => (v, v) };
+    let (a, b) = match v.split_once("..") {
+        Some(x) => x,
+        None => (v, v),
+    };
     let after = if a.is_empty() { None } else { Some(date(a)?) };
-    let before = if b.is_empty() { None } else { Some(date(b)? + if v.contains("..") { 0 } else { 1 }) };
-    if after.is_none() && before.is_none() { return None; }
+    let before =
+        if b.is_empty() { None } else { Some(date(b)? + if v.contains("..") { 0 } else { 1 }) };
+    if after.is_none() && before.is_none() {
+        return None;
+    }
     Some(Term::Date { after, before })
 }
 

@@ -1,39 +1,87 @@
 use super::*;
 
-fn t(q: &str) -> Query { parse(q).unwrap_or_else(|e| panic!("{q}: {e}")) }
-fn e(q: &str) -> ParseError { parse(q).expect_err(q) }
-fn text(v: &str, phrase: bool) -> Query { Query::Term(Term::Text { value: v.into(), phrase }) }
-fn fld(f: Field, v: &str) -> Query { Query::Term(Term::Field { field: f, value: v.into() }) }
+fn t(q: &str) -> Query {
+    parse(q).unwrap_or_else(|e| panic!("{q}: {e}"))
+}
+fn e(q: &str) -> ParseError {
+    parse(q).expect_err(q)
+}
+fn text(v: &str, phrase: bool) -> Query {
+    Query::Term(Term::Text { value: v.into(), phrase })
+}
+fn fld(f: Field, v: &str) -> Query {
+    Query::Term(Term::Field { field: f, value: v.into() })
+}
 
 #[test]
-fn free_words_are_anded() { assert_eq!(t("foo bar"), Query::And(vec![text("foo", false), text("bar", false)])); }
+fn free_words_are_anded() {
+    assert_eq!(t("foo bar"), Query::And(vec![text("foo", false), text("bar", false)]));
+}
 #[test]
-fn quoted_phrase_is_one_term() { assert_eq!(t("\"use after free\""), text("use after free", true)); }
+fn quoted_phrase_is_one_term() {
+    assert_eq!(t("\"use after free\""), text("use after free", true));
+}
 #[test]
-fn minus_negates() { assert_eq!(t("-foo"), Query::Not(Box::new(text("foo", false)))); }
+fn minus_negates() {
+    assert_eq!(t("-foo"), Query::Not(Box::new(text("foo", false))));
+}
 #[test]
 fn or_binds_looser_than_and() {
-    assert_eq!(t("a b OR c"), Query::Or(vec![Query::And(vec![text("a", false), text("b", false)]), text("c", false)]));
+    assert_eq!(
+        t("a b OR c"),
+        Query::Or(vec![Query::And(vec![text("a", false), text("b", false)]), text("c", false)])
+    );
 }
 #[test]
 fn parentheses_group() {
-    assert_eq!(t("a (b OR c)"), Query::And(vec![text("a", false), Query::Or(vec![text("b", false), text("c", false)])]));
+    assert_eq!(
+        t("a (b OR c)"),
+        Query::And(vec![text("a", false), Query::Or(vec![text("b", false), text("c", false)])])
+    );
 }
 #[test]
 fn public_inbox_b4_queries() {
-    assert_eq!(t("patchid:A OR patchid:B"), Query::Or(vec![fld(Field::PatchId, "A"), fld(Field::PatchId, "B")]));
-    assert_eq!(t("(nq:\"change-id: X\") AND d:20240101.."),
-        Query::And(vec![fld(Field::NonQuoted, "change-id: X"), Query::Term(Term::Date { after: Some(19723), before: None })]));
-    assert_eq!(t("s:\"SUBJECT\" AND f:\"ADDRESS\""), Query::And(vec![fld(Field::Subject, "SUBJECT"), fld(Field::From, "ADDRESS")]));
+    assert_eq!(
+        t("patchid:A OR patchid:B"),
+        Query::Or(vec![fld(Field::PatchId, "A"), fld(Field::PatchId, "B")])
+    );
+    assert_eq!(
+        t("(nq:\"change-id: X\") AND d:20240101.."),
+        Query::And(vec![
+            fld(Field::NonQuoted, "change-id: X"),
+            Query::Term(Term::Date { after: Some(19723), before: None })
+        ])
+    );
+    assert_eq!(
+        t("s:\"SUBJECT\" AND f:\"ADDRESS\""),
+        Query::And(vec![fld(Field::Subject, "SUBJECT"), fld(Field::From, "ADDRESS")])
+    );
     assert_eq!(t("NOT s:x"), Query::Not(Box::new(fld(Field::Subject, "x"))));
 }
 #[test]
 fn every_field_prefix() {
-    for (q, f) in [("from:a", Field::From), ("to:a", Field::To), ("cc:a", Field::Cc), ("subject:a", Field::Subject),
-        ("id:a", Field::MessageId), ("m:a", Field::MessageId), ("project:a", Field::Project), ("file:a", Field::File),
-        ("dfn:a", Field::File), ("dfa:a", Field::DiffAdded), ("dfb:a", Field::DiffBefore), ("b:a", Field::Body),
-        ("bs:a", Field::SubjectOrBody), ("q:a", Field::Quoted), ("rt:a", Field::Recipients), ("t:a", Field::To),
-        ("c:a", Field::Cc), ("reviewed-by:a", Field::ReviewedBy), ("acked-by:a", Field::AckedBy), ("tested-by:a", Field::TestedBy)] {
+    for (q, f) in [
+        ("from:a", Field::From),
+        ("to:a", Field::To),
+        ("cc:a", Field::Cc),
+        ("subject:a", Field::Subject),
+        ("id:a", Field::MessageId),
+        ("m:a", Field::MessageId),
+        ("project:a", Field::Project),
+        ("file:a", Field::File),
+        ("dfn:a", Field::File),
+        ("dfa:a", Field::DiffAdded),
+        ("dfb:a", Field::DiffBefore),
+        ("b:a", Field::Body),
+        ("bs:a", Field::SubjectOrBody),
+        ("q:a", Field::Quoted),
+        ("rt:a", Field::Recipients),
+        ("t:a", Field::To),
+        ("c:a", Field::Cc),
+        ("reviewed-by:a", Field::ReviewedBy),
+        ("acked-by:a", Field::AckedBy),
+        ("tested-by:a", Field::TestedBy),
+    ] {
         assert_eq!(t(q), fld(f, "a"), "{q}");
     }
 }
@@ -47,7 +95,10 @@ fn special_terms() {
     assert_eq!(t("is:RFC"), Query::Term(Term::Is("rfc".into())));
     assert_eq!(t("has:replies"), Query::Term(Term::Has("replies".into())));
     assert_eq!(t("state:Merged"), Query::Term(Term::State("merged".into())));
-    assert_eq!(t("check:ci=fail"), Query::Term(Term::Check { name: "ci".into(), result: "fail".into() }));
+    assert_eq!(
+        t("check:ci=fail"),
+        Query::Term(Term::Check { name: "ci".into(), result: "fail".into() })
+    );
 }
 #[test]
 fn missing_value_names_prefix_and_column() {
@@ -88,7 +139,19 @@ fn dangling_operators_and_quotes() {
 fn non_ascii_never_panics_and_columns_count_chars() {
     let x = e("é frm:x");
     assert_eq!((x.pos, x.column), (3, 3));
-    for q in ["é:", "age:<é", "age:<2é", "d:é..", "\u{1F600}:\u{1F600}", "((((", "))))", "-(-", "version:", "\"", "a:\"b"] {
+    for q in [
+        "é:",
+        "age:<é",
+        "age:<2é",
+        "d:é..",
+        "\u{1F600}:\u{1F600}",
+        "((((",
+        "))))",
+        "-(-",
+        "version:",
+        "\"",
+        "a:\"b",
+    ] {
         let _ = parse(q);
     }
 }
@@ -97,5 +160,8 @@ fn non_ascii_never_panics_and_columns_count_chars() {
 fn unknown_state_names_the_states() {
     let x = e("is:rfc state:accepted");
     assert_eq!(x.column, 14);
-    assert_eq!(x.to_string(), "unknown `state:accepted` at column 14: expected one of new, pending, incomplete, obsolete, applied, failed, merged");
+    assert_eq!(
+        x.to_string(),
+        "unknown `state:accepted` at column 14: expected one of new, pending, incomplete, obsolete, applied, failed, merged"
+    );
 }

@@ -156,7 +156,8 @@ fn header(out: &mut String, name: &str, value: &str) {
 
 /// RFC 2047 `=?utf-8?b?...?=` for a header value that is not plain ASCII (git am decodes it).
 fn encode_word_if_needed(value: &str) -> String {
-    let value: String = value.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+    let value: String =
+        value.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
     if value.is_ascii() {
         return value;
     }
@@ -233,8 +234,11 @@ mod tests {
         let p = [AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }];
         let strict = String::from_utf8(render_mbox(&p, &AmOptions::default())).unwrap();
         assert!(!strict.contains("Acked-by"));
-        let sloppy = String::from_utf8(render_mbox(&p, &AmOptions { sloppy_trailers: true })).unwrap();
-        assert!(sloppy.contains("Signed-off-by: A <a@example.com>\nAcked-by: X <x@elsewhere.org>\n---"));
+        let sloppy =
+            String::from_utf8(render_mbox(&p, &AmOptions { sloppy_trailers: true })).unwrap();
+        assert!(
+            sloppy.contains("Signed-off-by: A <a@example.com>\nAcked-by: X <x@elsewhere.org>\n---")
+        );
         assert!(sloppy.contains("Subject: [PATCH] mm: fix\n"), "no n/m for a lone patch");
     }
 

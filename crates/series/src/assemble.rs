@@ -25,12 +25,14 @@ const UNTHREADED_WINDOW: i64 = 24 * 3600;
 
 pub(crate) fn is_cover(m: &MessageMeta) -> bool {
     !m.subject_info.is_reply
-        && (m.kind == MessageKind::CoverLetter || (m.kind == MessageKind::PullRequest && m.subject_info.number == Some(0)))
+        && (m.kind == MessageKind::CoverLetter
+            || (m.kind == MessageKind::PullRequest && m.subject_info.number == Some(0)))
 }
 
 pub(crate) fn is_patch(m: &MessageMeta) -> bool {
     !m.subject_info.is_reply
-        && (m.kind == MessageKind::Patch || (m.kind == MessageKind::PullRequest && m.subject_info.number != Some(0)))
+        && (m.kind == MessageKind::Patch
+            || (m.kind == MessageKind::PullRequest && m.subject_info.number != Some(0)))
 }
 
 fn number(m: &MessageMeta) -> u32 {
@@ -75,9 +77,11 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     let thread = Thread::new(messages);
     // Patch-like messages in a fixed order (date, id) so that the result does not depend on
     // the input order.
-    let mut items: Vec<&MessageMeta> = thread.by_id.values().copied().filter(|m| is_cover(m) || is_patch(m)).collect();
+    let mut items: Vec<&MessageMeta> =
+        thread.by_id.values().copied().filter(|m| is_cover(m) || is_patch(m)).collect();
     items.sort_by(|a, b| (a.date, &a.message_id).cmp(&(b.date, &b.message_id)));
-    let index: HashMap<&str, usize> = items.iter().enumerate().map(|(i, m)| (m.message_id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> =
+        items.iter().enumerate().map(|(i, m)| (m.message_id.as_str(), i)).collect();
     let mut groups = Groups {
         parent: (0..items.len()).collect(),
         cover: items.iter().enumerate().map(|(i, m)| is_cover(m).then_some(i)).collect(),
@@ -86,7 +90,8 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     // Patches without a version answering a `vN` cover letter are its patches (people often
     // put the version on the cover letter only).
     let compatible = |p: &MessageMeta, a: &MessageMeta| {
-        (a.subject_info.version == p.subject_info.version || (p.subject_info.version == 1 && is_cover(a)))
+        (a.subject_info.version == p.subject_info.version
+            || (p.subject_info.version == 1 && is_cover(a)))
             && total(a) == total(p)
             && (is_cover(a) || number(a) != number(p))
     };
@@ -102,10 +107,13 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
         match anchor {
             Some(a) if compatible(p, items[a]) => groups.union(i, a),
             _ => match thread.parent(&p.message_id) {
-                Some(parent) => {
-                    by_parent.entry((parent, email(p), p.subject_info.version, total(p))).or_default().push(i)
+                Some(parent) => by_parent
+                    .entry((parent, email(p), p.subject_info.version, total(p)))
+                    .or_default()
+                    .push(i),
+                None if p.in_reply_to.is_none() && p.references.is_empty() && total(p) > 1 => {
+                    unthreaded.push(i)
                 }
-                None if p.in_reply_to.is_none() && p.references.is_empty() && total(p) > 1 => unthreaded.push(i),
                 None => {}
             },
         }
@@ -117,9 +125,10 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
         }
     }
     // Unthreaded patches (and their cover letters) of one submitter, close in time.
-    let unthreaded_covers = items.iter().enumerate().filter(|(_, m)| {
-        is_cover(m) && m.in_reply_to.is_none() && m.references.is_empty()
-    });
+    let unthreaded_covers = items
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| is_cover(m) && m.in_reply_to.is_none() && m.references.is_empty());
     let mut loose: Vec<usize> = unthreaded.clone();
     loose.extend(unthreaded_covers.map(|(i, _)| i));
     loose.sort();
@@ -129,7 +138,10 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
         let m = items[i];
         let n = number(m);
         let slots = open.entry((email(m), m.subject_info.version, total(m))).or_default();
-        let slot = slots.iter_mut().rev().find(|(last, taken, _)| m.date - *last <= UNTHREADED_WINDOW && !taken.contains(&n));
+        let slot = slots
+            .iter_mut()
+            .rev()
+            .find(|(last, taken, _)| m.date - *last <= UNTHREADED_WINDOW && !taken.contains(&n));
         match slot {
             Some(g) => {
                 groups.union(i, g.2);
@@ -166,13 +178,22 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     let mut member_of: HashMap<&str, (usize, Role)> = HashMap::new();
     for set in &series_sets {
         let cover = set.iter().copied().find(|&i| is_cover(items[i]));
-        let mut patches: Vec<(u32, &MessageMeta)> =
-            set.iter().copied().filter(|&i| !is_cover(items[i])).map(|i| (number(items[i]), items[i])).collect();
+        let mut patches: Vec<(u32, &MessageMeta)> = set
+            .iter()
+            .copied()
+            .filter(|&i| !is_cover(items[i]))
+            .map(|i| (number(items[i]), items[i]))
+            .collect();
         patches.sort_by_key(|(n, m)| (*n, m.date));
         let head = cover.map(|i| items[i]).or_else(|| patches.first().map(|p| p.1));
         let Some(head) = head else { continue };
-        let named = cover.map(|i| items[i]).or_else(|| patches.iter().find(|p| p.0 == 1).map(|p| p.1)).unwrap_or(head);
-        let tot = cover.map(|i| total(items[i])).unwrap_or_else(|| patches.iter().map(|p| total(p.1)).max().unwrap_or(1));
+        let named = cover
+            .map(|i| items[i])
+            .or_else(|| patches.iter().find(|p| p.0 == 1).map(|p| p.1))
+            .unwrap_or(head);
+        let tot = cover
+            .map(|i| total(items[i]))
+            .unwrap_or_else(|| patches.iter().map(|p| total(p.1)).max().unwrap_or(1));
         let complete = (1..=tot).all(|n| patches.iter().any(|p| p.0 == n));
         let s = series.len();
         if let Some(i) = cover {
@@ -268,10 +289,18 @@ fn revision_key(
     if let Some(k) = &keys[s] {
         return k.clone();
     }
-    let own = format!("{}\n{}", series[s].submitter.email.to_ascii_lowercase(), normalized_name(&series[s].name));
-    let answered = thread.find_up(&series[s].head, |id| member_of.get(id).map(|&(o, _)| o)).filter(|&o| o != s);
+    let own = format!(
+        "{}\n{}",
+        series[s].submitter.email.to_ascii_lowercase(),
+        normalized_name(&series[s].name)
+    );
+    let answered = thread
+        .find_up(&series[s].head, |id| member_of.get(id).map(|&(o, _)| o))
+        .filter(|&o| o != s);
     let key = match answered {
-        Some(o) if depth < 64 && series[o].date <= series[s].date => revision_key(o, series, thread, member_of, keys, depth + 1),
+        Some(o) if depth < 64 && series[o].date <= series[s].date => {
+            revision_key(o, series, thread, member_of, keys, depth + 1)
+        }
         _ => own,
     };
     keys[s] = Some(key.clone());

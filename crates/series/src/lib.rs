@@ -135,7 +135,7 @@ pub fn meta_from_parsed(p: &quire_mail::ParsedMessage) -> MessageMeta {
 
 pub use trailers::person_matches;
 
+pub mod am;
 mod assemble;
 mod thread;
 mod trailers;
-pub mod am;

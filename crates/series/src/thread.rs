@@ -58,6 +58,16 @@ impl<'a> Thread<'a> {
     }
 }
 
-fn tie_key(m: &MessageMeta) -> (i64, &str, &str, &Option<String>, &[String], &Option<String>, Option<u32>) {
-    (m.date, &m.subject, &m.from.email, &m.in_reply_to, &m.references, &m.patch_id, m.subject_info.number)
+fn tie_key(
+    m: &MessageMeta,
+) -> (i64, &str, &str, &Option<String>, &[String], &Option<String>, Option<u32>) {
+    (
+        m.date,
+        &m.subject,
+        &m.from.email,
+        &m.in_reply_to,
+        &m.references,
+        &m.patch_id,
+        m.subject_info.number,
+    )
 }

@@ -20,9 +20,14 @@ enum Target {
     Elsewhere,
 }
 
-pub fn collect(series: &Series, thread: &[MessageMeta], earlier: &[(String, Vec<CollectedTrailer>)]) -> Vec<(u32, Vec<CollectedTrailer>)> {
+pub fn collect(
+    series: &Series,
+    thread: &[MessageMeta],
+    earlier: &[(String, Vec<CollectedTrailer>)],
+) -> Vec<(u32, Vec<CollectedTrailer>)> {
     let index = Thread::new(thread);
-    let patch_numbers: HashMap<&str, u32> = series.patches.iter().map(|(n, id)| (id.as_str(), *n)).collect();
+    let patch_numbers: HashMap<&str, u32> =
+        series.patches.iter().map(|(n, id)| (id.as_str(), *n)).collect();
     let cover = series.cover_letter.as_deref();
     // What a message itself is, if it stops the walk up.
     let stop = |id: &str| -> Option<Target> {
@@ -75,7 +80,12 @@ pub fn collect(series: &Series, thread: &[MessageMeta], earlier: &[(String, Vec<
                 for t in &m.trailers {
                     let verified = t.person.as_ref().is_none_or(|p| person_matches(p, &m.from));
                     push(
-                        CollectedTrailer { trailer: t.clone(), message_id: m.message_id.clone(), verified, carried_over: false },
+                        CollectedTrailer {
+                            trailer: t.clone(),
+                            message_id: m.message_id.clone(),
+                            verified,
+                            carried_over: false,
+                        },
                         &mut list,
                     );
                 }
@@ -145,7 +155,9 @@ pub fn person_matches(trailer_person: &Address, sender: &Address) -> bool {
                 return true;
             }
             let one_level = |long: &str, short: &str| {
-                long.strip_suffix(short).is_some_and(|rest| rest.ends_with('.') && !rest[..rest.len() - 1].contains('.'))
+                long.strip_suffix(short).is_some_and(|rest| {
+                    rest.ends_with('.') && !rest[..rest.len() - 1].contains('.')
+                })
             };
             if one_level(&da, &db) || one_level(&db, &da) {
                 return true;
@@ -170,7 +182,10 @@ mod tests {
         assert!(person_matches(&addr("", "jan+lists@example.com"), &addr("", "jan@example.com")));
         assert!(person_matches(&addr("", "jan@mail.example.com"), &addr("", "jan@example.com")));
         assert!(!person_matches(&addr("", "jan@a.b.example.com"), &addr("", "jan@example.com")));
-        assert!(person_matches(&addr("Jan Beulich", "jbeulich@suse.com"), &addr("Jan Beulich", "jan@other.org")));
+        assert!(person_matches(
+            &addr("Jan Beulich", "jbeulich@suse.com"),
+            &addr("Jan Beulich", "jan@other.org")
+        ));
         assert!(!person_matches(&addr("X", "x@elsewhere.org"), &addr("Y", "y@example.com")));
     }
 }

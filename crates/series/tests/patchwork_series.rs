@@ -27,7 +27,10 @@ fn mbox(path: &Path) -> Vec<Vec<u8>> {
 }
 
 fn metas(file: &str) -> Vec<MessageMeta> {
-    mbox(&corpus().join("series").join(file)).iter().map(|raw| meta_from_parsed(&parse(raw))).collect()
+    mbox(&corpus().join("series").join(file))
+        .iter()
+        .map(|raw| meta_from_parsed(&parse(raw)))
+        .collect()
 }
 
 /// (version, total, has cover letter, patches received, complete) of every series, sorted.
@@ -35,15 +38,19 @@ type Shape = (u32, u32, bool, usize, bool);
 
 fn ours(file: &str) -> Vec<Shape> {
     let a = assemble(&metas(file));
-    let mut v: Vec<Shape> =
-        a.series.iter().map(|s| (s.version, s.total, s.cover_letter.is_some(), s.patches.len(), s.complete)).collect();
+    let mut v: Vec<Shape> = a
+        .series
+        .iter()
+        .map(|s| (s.version, s.total, s.cover_letter.is_some(), s.patches.len(), s.complete))
+        .collect();
     v.sort();
     v
 }
 
 #[test]
 fn every_series_fixture_groups_as_patchwork_asserts() {
-    let golden: Value = serde_json::from_slice(&std::fs::read(corpus().join("golden.json")).unwrap()).unwrap();
+    let golden: Value =
+        serde_json::from_slice(&std::fs::read(corpus().join("golden.json")).unwrap()).unwrap();
     let mut checked = 0;
     for (file, g) in golden["series"].as_object().unwrap() {
         if !file.ends_with(".mbox") {
@@ -89,7 +96,12 @@ fn the_order_of_arrival_does_not_matter() {
 
 #[test]
 fn revisions_share_a_key_and_the_cover_letter_names_the_series() {
-    for file in ["revision-basic.mbox", "revision-threaded-to-cover.mbox", "revision-threaded-to-patch.mbox", "revision-out-of-order.mbox"] {
+    for file in [
+        "revision-basic.mbox",
+        "revision-threaded-to-cover.mbox",
+        "revision-threaded-to-patch.mbox",
+        "revision-out-of-order.mbox",
+    ] {
         let a = assemble(&metas(file));
         assert_eq!(a.series.len(), 2, "{file}");
         assert_eq!(a.series[0].revision_key, a.series[1].revision_key, "{file}");

@@ -16,7 +16,9 @@ fn slice(file: &str) -> Vec<MessageMeta> {
         if prev_blank && line.starts_with(b"From ") {
             msgs.push(Vec::new());
         } else if let Some(m) = msgs.last_mut() {
-            m.extend_from_slice(line.strip_prefix(b">").filter(|l| l.starts_with(b"From ")).unwrap_or(line));
+            m.extend_from_slice(
+                line.strip_prefix(b">").filter(|l| l.starts_with(b"From ")).unwrap_or(line),
+            );
         }
         prev_blank = line.trim_ascii().is_empty();
     }
@@ -84,7 +86,12 @@ fn a_ten_thousand_message_thread() {
             from: person.clone(),
             date: 2 + i,
             subject: "Re: [PATCH] x".into(),
-            subject_info: SubjectInfo { is_reply: true, version: 1, name: "x".into(), ..Default::default() },
+            subject_info: SubjectInfo {
+                is_reply: true,
+                version: 1,
+                name: "x".into(),
+                ..Default::default()
+            },
             kind: MessageKind::Reply,
             ..Default::default()
         });

@@ -8,7 +8,15 @@ fn who(email: &str) -> Address {
 }
 
 /// A patch-like message: `n`/`m` of version `v` (`n == 0` is a cover letter).
-fn patch(id: &str, parent: Option<&str>, from: &str, date: i64, v: u32, n: u32, m: u32) -> MessageMeta {
+fn patch(
+    id: &str,
+    parent: Option<&str>,
+    from: &str,
+    date: i64,
+    v: u32,
+    n: u32,
+    m: u32,
+) -> MessageMeta {
     MessageMeta {
         message_id: id.into(),
         in_reply_to: parent.map(Into::into),
@@ -16,7 +24,13 @@ fn patch(id: &str, parent: Option<&str>, from: &str, date: i64, v: u32, n: u32, 
         from: who(from),
         date,
         subject: format!("[PATCH v{v} {n}/{m}] thing"),
-        subject_info: SubjectInfo { version: v, number: Some(n), total: Some(m), name: "thing".into(), ..Default::default() },
+        subject_info: SubjectInfo {
+            version: v,
+            number: Some(n),
+            total: Some(m),
+            name: "thing".into(),
+            ..Default::default()
+        },
         kind: if n == 0 { MessageKind::CoverLetter } else { MessageKind::Patch },
         patch_id: Some(format!("pid-{n}")),
         ..Default::default()
@@ -38,7 +52,12 @@ fn reply(id: &str, refs: &[&str], from: &str, date: i64, trailers: Vec<Trailer>)
         from: who(from),
         date,
         subject: "Re: [PATCH] thing".into(),
-        subject_info: SubjectInfo { is_reply: true, version: 1, name: "thing".into(), ..Default::default() },
+        subject_info: SubjectInfo {
+            is_reply: true,
+            version: 1,
+            name: "thing".into(),
+            ..Default::default()
+        },
         kind: MessageKind::Reply,
         trailers,
         ..Default::default()
@@ -68,7 +87,11 @@ fn values(t: &[(u32, Vec<CollectedTrailer>)]) -> Vec<(u32, Vec<String>)> {
 
 #[test]
 fn patches_answering_the_cover_letter() {
-    let ms = [patch("c", None, "a@x", 0, 1, 0, 2), patch("1", Some("c"), "a@x", 1, 1, 1, 2), patch("2", Some("c"), "a@x", 2, 1, 2, 2)];
+    let ms = [
+        patch("c", None, "a@x", 0, 1, 0, 2),
+        patch("1", Some("c"), "a@x", 1, 1, 1, 2),
+        patch("2", Some("c"), "a@x", 2, 1, 2, 2),
+    ];
     let a = assemble(&ms);
     assert_eq!(heads(&a), vec![("c".into(), vec![p(1, "1"), p(2, "2")], true)]);
     assert_eq!(role(&a, "c"), Some(("c".into(), Role::CoverLetter)));
@@ -76,14 +99,28 @@ fn patches_answering_the_cover_letter() {
 
 #[test]
 fn no_chain_reply_to_hangs_the_patches_under_patch_1() {
-    let ms = [patch("1", None, "a@x", 1, 1, 1, 3), patch("2", Some("1"), "a@x", 2, 1, 2, 3), patch("3", Some("1"), "a@x", 3, 1, 3, 3)];
-    assert_eq!(heads(&assemble(&ms)), vec![("1".into(), vec![p(1, "1"), p(2, "2"), p(3, "3")], true)]);
+    let ms = [
+        patch("1", None, "a@x", 1, 1, 1, 3),
+        patch("2", Some("1"), "a@x", 2, 1, 2, 3),
+        patch("3", Some("1"), "a@x", 3, 1, 3, 3),
+    ];
+    assert_eq!(
+        heads(&assemble(&ms)),
+        vec![("1".into(), vec![p(1, "1"), p(2, "2"), p(3, "3")], true)]
+    );
 }
 
 #[test]
 fn chain_reply_to_hangs_each_patch_under_the_previous() {
-    let ms = [patch("1", None, "a@x", 1, 1, 1, 3), patch("2", Some("1"), "a@x", 2, 1, 2, 3), patch("3", Some("2"), "a@x", 3, 1, 3, 3)];
-    assert_eq!(heads(&assemble(&ms)), vec![("1".into(), vec![p(1, "1"), p(2, "2"), p(3, "3")], true)]);
+    let ms = [
+        patch("1", None, "a@x", 1, 1, 1, 3),
+        patch("2", Some("1"), "a@x", 2, 1, 2, 3),
+        patch("3", Some("2"), "a@x", 3, 1, 3, 3),
+    ];
+    assert_eq!(
+        heads(&assemble(&ms)),
+        vec![("1".into(), vec![p(1, "1"), p(2, "2"), p(3, "3")], true)]
+    );
 }
 
 #[test]
@@ -96,7 +133,10 @@ fn a_v2_cover_answering_the_v1_cover_is_its_own_series_and_revision() {
         patch("q1", Some("c2"), "a@x", 11, 2, 1, 1),
     ];
     let a = assemble(&ms);
-    assert_eq!(heads(&a), vec![("c1".into(), vec![p(1, "p1")], true), ("c2".into(), vec![p(1, "q1")], true)]);
+    assert_eq!(
+        heads(&a),
+        vec![("c1".into(), vec![p(1, "p1")], true), ("c2".into(), vec![p(1, "q1")], true)]
+    );
     assert_eq!(a.series[0].revision_key, a.series[1].revision_key);
     assert_eq!((a.series[0].version, a.series[1].version), (1, 2));
 }
@@ -111,7 +151,13 @@ fn a_v2_without_cover_sent_in_reply_to_the_v1_cover_groups_as_siblings() {
         patch("q2", Some("c1"), "a@x", 11, 2, 2, 2),
     ];
     let a = assemble(&ms);
-    assert_eq!(heads(&a), vec![("c1".into(), vec![p(1, "p1"), p(2, "p2")], true), ("q1".into(), vec![p(1, "q1"), p(2, "q2")], true)]);
+    assert_eq!(
+        heads(&a),
+        vec![
+            ("c1".into(), vec![p(1, "p1"), p(2, "p2")], true),
+            ("q1".into(), vec![p(1, "q1"), p(2, "q2")], true)
+        ]
+    );
     assert_eq!(a.series[0].revision_key, a.series[1].revision_key);
 }
 
@@ -165,7 +211,13 @@ fn a_duplicated_number_starts_a_second_series_and_keeps_the_first_by_date() {
         patch("2again", Some("c"), "a@x", 3, 1, 2, 2),
     ];
     let a = assemble(&ms);
-    assert_eq!(heads(&a), vec![("c".into(), vec![p(1, "1"), p(2, "2")], true), ("2again".into(), vec![p(2, "2again")], false)]);
+    assert_eq!(
+        heads(&a),
+        vec![
+            ("c".into(), vec![p(1, "1"), p(2, "2")], true),
+            ("2again".into(), vec![p(2, "2again")], false)
+        ]
+    );
 }
 
 #[test]
@@ -194,21 +246,36 @@ fn the_input_order_does_not_matter_even_for_a_message_id_seen_twice() {
 fn trailers_come_from_replies_walking_up_and_from_the_cover_letter() {
     let ms = [
         patch("c", None, "a@x", 0, 1, 0, 2),
-        MessageMeta { trailers: vec![reviewed_by("own@y")], ..patch("1", Some("c"), "a@x", 1, 1, 1, 2) },
+        MessageMeta {
+            trailers: vec![reviewed_by("own@y")],
+            ..patch("1", Some("c"), "a@x", 1, 1, 1, 2)
+        },
         patch("2", Some("c"), "a@x", 2, 1, 2, 2),
         reply("r1", &["c", "1"], "r1@y", 10, vec![]),
-        reply("r1r", &["c", "1", "r1"], "r2@y", 11, vec![reviewed_by("r2@y"), reviewed_by("own@y")]),
+        reply(
+            "r1r",
+            &["c", "1", "r1"],
+            "r2@y",
+            11,
+            vec![reviewed_by("r2@y"), reviewed_by("own@y")],
+        ),
         reply("rc", &["c"], "r3@y", 12, vec![reviewed_by("r3@y")]),
         reply("again", &["c", "2"], "r3@y", 13, vec![reviewed_by("R3@Y")]),
     ];
     let s = &assemble(&ms).series[0];
     let t = collect_trailers(s, &ms, &[]);
-    assert_eq!(values(&t), vec![(1, vec!["R <r2@y>".into(), "R <r3@y>".into()]), (2, vec!["R <r3@y>".into()])]);
+    assert_eq!(
+        values(&t),
+        vec![(1, vec!["R <r2@y>".into(), "R <r3@y>".into()]), (2, vec!["R <r3@y>".into()])]
+    );
 }
 
 #[test]
 fn a_trailer_from_another_address_is_collected_unverified() {
-    let ms = [patch("1", None, "a@x", 1, 1, 1, 1), reply("r", &["1"], "someone@z", 2, vec![reviewed_by("other@y")])];
+    let ms = [
+        patch("1", None, "a@x", 1, 1, 1, 1),
+        reply("r", &["1"], "someone@z", 2, vec![reviewed_by("other@y")]),
+    ];
     let t = collect_trailers(&assemble(&ms).series[0], &ms, &[]);
     assert!(!t[0].1[0].verified);
 }
@@ -218,7 +285,12 @@ fn trailers_carry_over_by_patch_id() {
     let ms = [patch("1", None, "a@x", 1, 2, 1, 1)];
     let earlier = vec![(
         "pid-1".to_string(),
-        vec![CollectedTrailer { trailer: reviewed_by("old@y"), message_id: "old".into(), verified: true, carried_over: false }],
+        vec![CollectedTrailer {
+            trailer: reviewed_by("old@y"),
+            message_id: "old".into(),
+            verified: true,
+            carried_over: false,
+        }],
     )];
     let t = collect_trailers(&assemble(&ms).series[0], &ms, &earlier);
     assert_eq!(values(&t), vec![(1, vec!["R <old@y>".into()])]);
@@ -232,7 +304,10 @@ fn a_v1_gets_no_trailers_from_the_v2_sent_into_its_thread() {
         patch("c1", None, "a@x", 0, 1, 0, 1),
         patch("p1", Some("c1"), "a@x", 1, 1, 1, 1),
         patch("c2", Some("c1"), "a@x", 10, 2, 0, 1),
-        MessageMeta { trailers: vec![reviewed_by("suggested@y")], ..patch("q1", Some("c2"), "a@x", 11, 2, 1, 1) },
+        MessageMeta {
+            trailers: vec![reviewed_by("suggested@y")],
+            ..patch("q1", Some("c2"), "a@x", 11, 2, 1, 1)
+        },
         reply("r2", &["c1", "c2", "q1"], "r@y", 12, vec![reviewed_by("r@y")]),
         reply("rc2", &["c1", "c2"], "s@y", 13, vec![reviewed_by("s@y")]),
     ];
@@ -240,7 +315,10 @@ fn a_v1_gets_no_trailers_from_the_v2_sent_into_its_thread() {
     let v1 = a.series.iter().find(|s| s.head == "c1").expect("v1");
     let v2 = a.series.iter().find(|s| s.head == "c2").expect("v2");
     assert_eq!(values(&collect_trailers(v1, &ms, &[])), vec![(1, vec![])]);
-    assert_eq!(values(&collect_trailers(v2, &ms, &[])), vec![(1, vec!["R <r@y>".into(), "R <s@y>".into()])]);
+    assert_eq!(
+        values(&collect_trailers(v2, &ms, &[])),
+        vec![(1, vec!["R <r@y>".into(), "R <s@y>".into()])]
+    );
 }
 
 /// One series of 20,000 patches and 20,000 unthreaded patches: hash look-ups only.
@@ -255,7 +333,9 @@ fn large_inputs_assemble_in_linear_time() {
         .collect();
     let a = assemble(&chained);
     assert_eq!((a.series.len(), a.series[0].complete), (1, true));
-    let loose: Vec<_> = (0..n).map(|i| patch(&format!("u{i}"), None, &format!("s{i}@x"), i as i64, 1, 1, 2)).collect();
+    let loose: Vec<_> = (0..n)
+        .map(|i| patch(&format!("u{i}"), None, &format!("s{i}@x"), i as i64, 1, 1, 2))
+        .collect();
     assert_eq!(assemble(&loose).series.len(), n as usize);
 }
 

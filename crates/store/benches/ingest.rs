@@ -37,7 +37,9 @@ fn parse_all(raws: Vec<Vec<u8>>) -> Vec<Incoming> {
     std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(|r| Incoming::parse(r, None)).collect::<Vec<_>>()))
+            .map(|c| {
+                s.spawn(move || c.into_iter().map(|r| Incoming::parse(r, None)).collect::<Vec<_>>())
+            })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
@@ -61,7 +63,14 @@ async fn run(store: &Store, raws: &[Vec<u8>]) -> (Duration, Duration, BatchOutco
     (parse, ingest, total)
 }
 
-fn report(backend: &str, name: &str, n: usize, parse: Duration, ingest: Duration, out: &BatchOutcome) {
+fn report(
+    backend: &str,
+    name: &str,
+    n: usize,
+    parse: Duration,
+    ingest: Duration,
+    out: &BatchOutcome,
+) {
     let rate = |d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
     println!(
         "{backend:8} {name:32} {n:6} msgs  store {:8.0} msg/s  end-to-end {:8.0} msg/s  (parse {:.2}s, store {:.2}s)  new {} dup {} conflicting {} patches {} series {}  peak RSS {} MiB",
@@ -101,7 +110,10 @@ fn main() {
             if let Err(e) = store.reindex(|_, _| {}).await {
                 panic!("reindex failed: {e}");
             }
-            println!("sqlite   {name:32} reindex {:8.0} msg/s", raws.len() as f64 / t.elapsed().as_secs_f64());
+            println!(
+                "sqlite   {name:32} reindex {:8.0} msg/s",
+                raws.len() as f64 / t.elapsed().as_secs_f64()
+            );
             store.close().await;
             drop(dir);
             if std::env::var("QUIRE_TEST_PG").is_ok() || std::env::var("QUIRE_BENCH_PG").is_ok() {

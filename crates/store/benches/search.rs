@@ -62,7 +62,13 @@ fn parse_all(raws: Vec<Vec<u8>>, project: &str) -> Vec<Incoming> {
     std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(|r| Incoming::parse(r, Some(project.to_string()))).collect::<Vec<_>>()))
+            .map(|c| {
+                s.spawn(move || {
+                    c.into_iter()
+                        .map(|r| Incoming::parse(r, Some(project.to_string())))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
@@ -76,7 +82,9 @@ async fn ingest(store: &Store, raws: Vec<Vec<u8>>, project: &str) {
 
 async fn fill_real(store: &Store) -> usize {
     let mut n = 0;
-    for (name, project) in [("ltp-2019-2020.4k.mbox.gz", "ltp"), ("io-uring-2019-2021.8k.mbox.gz", "io-uring")] {
+    for (name, project) in
+        [("ltp-2019-2020.4k.mbox.gz", "ltp"), ("io-uring-2019-2021.8k.mbox.gz", "io-uring")]
+    {
         let raws = common::mboxrd_messages(&common::corpus(name));
         n += raws.len();
         for chunk in raws.chunks(1000) {
@@ -111,7 +119,10 @@ async fn fill_generated(store: &Store, n: u64) -> Duration {
                     done += 1000;
                     ingest(store, std::mem::take(&mut batch), "gen").await;
                     if done % 50_000 == 0 {
-                        eprintln!("  {done} messages stored ({:.0} msg/s)", done as f64 / started.elapsed().as_secs_f64());
+                        eprintln!(
+                            "  {done} messages stored ({:.0} msg/s)",
+                            done as f64 / started.elapsed().as_secs_f64()
+                        );
                     }
                 }
             }
@@ -119,7 +130,10 @@ async fn fill_generated(store: &Store, n: u64) -> Duration {
             continue;
         }
         let Some(m) = current.as_mut() else { continue };
-        let quoted_from = line.iter().position(|&b| b != b'>').is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
+        let quoted_from = line
+            .iter()
+            .position(|&b| b != b'>')
+            .is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
         m.extend_from_slice(if quoted_from { &line[1..] } else { &line });
     }
     batch.extend(current);
@@ -140,8 +154,10 @@ fn ms(d: Duration) -> String {
 }
 
 async fn run(label: &str, store: &Store, runs: usize) {
-    let queries: Vec<(&str, quire_store::Query)> =
-        QUERIES.iter().map(|q| (*q, quire_query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}")))).collect();
+    let queries: Vec<(&str, quire_store::Query)> = QUERIES
+        .iter()
+        .map(|q| (*q, quire_query::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"))))
+        .collect();
     // One warm-up pass (page cache, prepared statements).
     for (_, q) in &queries {
         let _ = store.series_search(None, q, 1, 50).await;
@@ -179,8 +195,10 @@ async fn run(label: &str, store: &Store, runs: usize) {
 }
 
 fn main() {
-    let runs: usize = std::env::var("QUIRE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
-    let messages: u64 = std::env::var("QUIRE_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(500_000);
+    let runs: usize =
+        std::env::var("QUIRE_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let messages: u64 =
+        std::env::var("QUIRE_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(500_000);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => panic!("cannot start tokio: {e}"),

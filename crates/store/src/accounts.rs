@@ -5,8 +5,8 @@
 //! store keeps only its SHA-256. Each session has its own CSRF secret, which every form of the
 //! session carries back.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::{Pool, Result, Store, User};
 
@@ -44,21 +44,28 @@ pub enum Login {
 
 fn random_hex() -> Result<String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| crate::Error::Invalid(format!("no randomness for a session: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| crate::Error::Invalid(format!("no randomness for a session: {e}")))?;
     Ok(hex::encode(bytes))
 }
 
 /// An argon2id PHC string for `password`.
 pub fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| crate::Error::Invalid(format!("no randomness for a salt: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| crate::Error::Invalid(format!("salt: {e}")))?;
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| crate::Error::Invalid(format!("hashing a password: {e}")))
+    getrandom::fill(&mut salt)
+        .map_err(|e| crate::Error::Invalid(format!("no randomness for a salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| crate::Error::Invalid(format!("salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| crate::Error::Invalid(format!("hashing a password: {e}")))
 }
 
 /// Whether `password` matches the PHC string `hash` (argon2 compares in constant time).
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash)
+        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// Compares two secrets in time that depends only on their lengths.
@@ -69,7 +76,8 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// A hash of a password nobody has, verified when the username is unknown so that an answer
 /// takes as long whether or not the user exists.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password("quire: no such user").unwrap_or_default());
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("quire: no such user").unwrap_or_default());
 
 impl Store {
     /// Sets (or with `None` removes) a user's password; ends the user's sessions.
@@ -77,13 +85,21 @@ impl Store {
         let hash = match password {
             Some(p) => {
                 if p.chars().count() < MIN_PASSWORD_LEN {
-                    return Err(crate::Error::Invalid(format!("password too short: use at least {MIN_PASSWORD_LEN} characters")));
+                    return Err(crate::Error::Invalid(format!(
+                        "password too short: use at least {MIN_PASSWORD_LEN} characters"
+                    )));
                 }
                 Some(hash_password(p)?)
             }
             None => None,
         };
-        if on_backend!(self.pool, |p, m| m::accounts_sql::set_password(p, user_id, hash.as_deref()).await)? {
+        if on_backend!(self.pool, |p, m| m::accounts_sql::set_password(
+            p,
+            user_id,
+            hash.as_deref()
+        )
+        .await)?
+        {
             Ok(())
         } else {
             Err(crate::Error::Invalid(format!("no user with id {user_id}")))
@@ -91,11 +107,23 @@ impl Store {
     }
 
     /// Checks a login from `client` (an address) and opens a session of `ttl` seconds.
-    pub async fn login(&self, username: &str, password: &str, client: &str, ttl: i64) -> Result<Login> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+        ttl: i64,
+    ) -> Result<Login> {
         let username = username.trim();
         let t = crate::now();
         let (by_user, by_client, oldest) =
-            on_backend!(self.pool, |p, m| m::accounts_sql::failures(p, username, client, t - FAILURE_WINDOW_SECS).await)?;
+            on_backend!(self.pool, |p, m| m::accounts_sql::failures(
+                p,
+                username,
+                client,
+                t - FAILURE_WINDOW_SECS
+            )
+            .await)?;
         if by_user >= MAX_FAILURES_PER_USER || by_client >= MAX_FAILURES_PER_CLIENT {
             return Ok(Login::Limited { retry_after: (oldest + FAILURE_WINDOW_SECS - t).max(1) });
         }
@@ -108,7 +136,8 @@ impl Store {
             }
         };
         let Some((user, _)) = found.filter(|_| ok) else {
-            on_backend!(self.pool, |p, m| m::accounts_sql::add_failure(p, username, client, t).await)?;
+            on_backend!(self.pool, |p, m| m::accounts_sql::add_failure(p, username, client, t)
+                .await)?;
             return Ok(Login::Bad);
         };
         on_backend!(self.pool, |p, m| m::accounts_sql::clear_failures(p, username).await)?;
@@ -116,7 +145,10 @@ impl Store {
         let csrf = random_hex()?;
         let expires = t + ttl;
         let id_hash = crate::derive::sha256_hex(secret.as_bytes());
-        on_backend!(self.pool, |p, m| m::accounts_sql::create_session(p, &id_hash, user.id, &csrf, t, expires).await)?;
+        on_backend!(self.pool, |p, m| m::accounts_sql::create_session(
+            p, &id_hash, user.id, &csrf, t, expires
+        )
+        .await)?;
         Ok(Login::Ok { secret, session: Session { user, csrf, expires } })
     }
 
@@ -126,7 +158,9 @@ impl Store {
             return Ok(None);
         }
         let id_hash = crate::derive::sha256_hex(secret.as_bytes());
-        let found = on_backend!(self.pool, |p, m| m::accounts_sql::session(p, &id_hash, crate::now()).await)?;
+        let found =
+            on_backend!(self.pool, |p, m| m::accounts_sql::session(p, &id_hash, crate::now())
+                .await)?;
         Ok(found.map(|(user, csrf, expires)| Session { user, csrf, expires }))
     }
 
@@ -138,20 +172,41 @@ impl Store {
 
     /// Adds patches (ids, all of `project`) to `owner`'s bundle called `name`, creating it
     /// (private) when there is none.
-    pub async fn add_to_bundle(&self, owner: &User, project: &str, name: &str, patches: &[i64]) -> Result<crate::Bundle> {
+    pub async fn add_to_bundle(
+        &self,
+        owner: &User,
+        project: &str,
+        name: &str,
+        patches: &[i64],
+    ) -> Result<crate::Bundle> {
         let name = name.trim();
-        let mine = self.bundles(None, Some(owner.id)).await?.into_iter().find(|b| b.owner.id == owner.id && b.name == name);
-        let Some(b) = mine else { return self.create_bundle(owner, project, name, false, patches).await };
+        let mine = self
+            .bundles(None, Some(owner.id))
+            .await?
+            .into_iter()
+            .find(|b| b.owner.id == owner.id && b.name == name);
+        let Some(b) = mine else {
+            return self.create_bundle(owner, project, name, false, patches).await;
+        };
         if b.project != project {
-            return Err(crate::Error::Invalid(format!("bundle {name:?} holds patches of project {}: use another name", b.project)));
+            return Err(crate::Error::Invalid(format!(
+                "bundle {name:?} holds patches of project {}: use another name",
+                b.project
+            )));
         }
         for &id in patches {
             match self.patch(id).await? {
                 Some(p) if p.project == project => {}
-                _ => return Err(crate::Error::Invalid(format!("no patch {id} in project {project}"))),
+                _ => {
+                    return Err(crate::Error::Invalid(format!(
+                        "no patch {id} in project {project}"
+                    )));
+                }
             }
         }
         on_backend!(self.pool, |p, m| m::accounts_sql::add_to_bundle(p, b.id, patches).await)?;
-        self.bundle(b.id).await?.ok_or_else(|| crate::Error::Invalid(format!("bundle {} vanished", b.id)))
+        self.bundle(b.id)
+            .await?
+            .ok_or_else(|| crate::Error::Invalid(format!("bundle {} vanished", b.id)))
     }
 }

@@ -19,7 +19,12 @@ impl Store {
     /// The series that `message_id` (any of its messages) belongs to as an mbox for `git am`,
     /// each patch with its collected trailers above its `---` line. With `latest`, the newest
     /// revision of that series instead. `None` when the message is in no series.
-    pub async fn am_mbox(&self, message_id: &str, latest: bool, opts: &AmOptions) -> Result<Option<AmMbox>> {
+    pub async fn am_mbox(
+        &self,
+        message_id: &str,
+        latest: bool,
+        opts: &AmOptions,
+    ) -> Result<Option<AmMbox>> {
         let Some(mut series) = self.series(message_id).await? else { return Ok(None) };
         if latest {
             if let Some(newest) = series.revisions.iter().max_by_key(|r| (r.version, r.date)) {
@@ -54,7 +59,8 @@ impl Store {
 }
 
 fn collected(t: &SeriesTrailer) -> CollectedTrailer {
-    let person = (!t.email.is_empty()).then(|| Address { name: t.name.clone(), email: t.email.clone() });
+    let person =
+        (!t.email.is_empty()).then(|| Address { name: t.name.clone(), email: t.email.clone() });
     CollectedTrailer {
         trailer: Trailer { tag: t.tag.clone(), value: t.value.clone(), person },
         message_id: t.message_id.clone(),

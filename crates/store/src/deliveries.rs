@@ -44,9 +44,14 @@ pub struct Delivery {
 pub enum DeliveryOutcome {
     Done,
     /// Try again at this time (unix seconds).
-    Retry { error: String, at: i64 },
+    Retry {
+        error: String,
+        at: i64,
+    },
     /// Give up.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// A delivery as an operator sees it.
@@ -74,20 +79,36 @@ pub struct DeliveryCount {
 impl Store {
     /// Records `rows` (a row that exists is left as it is) and moves cursor `cursor_key` to
     /// `cursor` (never backwards), in one transaction. Returns how many rows were new.
-    pub async fn plan_deliveries(&self, rows: &[NewDelivery], cursor_key: &str, cursor: i64) -> Result<u64> {
+    pub async fn plan_deliveries(
+        &self,
+        rows: &[NewDelivery],
+        cursor_key: &str,
+        cursor: i64,
+    ) -> Result<u64> {
         on_backend!(self.pool, |p, m| m::deliveries_sql::plan(p, rows, cursor_key, cursor).await)
     }
 
     /// Claims the oldest due delivery for `lease_secs` (on `channels`, or any when empty).
     /// Mails left in `sending` by a notifier that died are marked failed first (see the module
     /// documentation).
-    pub async fn claim_delivery(&self, worker: &str, lease_secs: i64, channels: &[&str]) -> Result<Option<Delivery>> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::claim(p, worker, lease_secs, channels).await)
+    pub async fn claim_delivery(
+        &self,
+        worker: &str,
+        lease_secs: i64,
+        channels: &[&str],
+    ) -> Result<Option<Delivery>> {
+        on_backend!(self.pool, |p, m| m::deliveries_sql::claim(p, worker, lease_secs, channels)
+            .await)
     }
 
     /// Records how a claimed delivery went; false (nothing recorded) when `worker` no longer
     /// holds it.
-    pub async fn finish_delivery(&self, id: i64, worker: &str, outcome: &DeliveryOutcome) -> Result<bool> {
+    pub async fn finish_delivery(
+        &self,
+        id: i64,
+        worker: &str,
+        outcome: &DeliveryOutcome,
+    ) -> Result<bool> {
         on_backend!(self.pool, |p, m| m::deliveries_sql::finish(p, id, worker, outcome).await)
     }
 

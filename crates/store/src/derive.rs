@@ -124,11 +124,7 @@ impl ThreadKeyer {
                 return key.clone();
             }
         }
-        meta.references
-            .first()
-            .or(meta.in_reply_to.as_ref())
-            .unwrap_or(&meta.message_id)
-            .clone()
+        meta.references.first().or(meta.in_reply_to.as_ref()).unwrap_or(&meta.message_id).clone()
     }
 
     /// Keys one new message; `batch_keys` holds the keys given to the batch so far and is
@@ -185,10 +181,15 @@ pub(crate) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync)
     let per = items.len().div_ceil(threads);
     let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            items.chunks(per).map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>())).collect();
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
         // A panic in `f` is a bug of ours, not of the input; propagate it as one.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     })
 }
 
@@ -231,7 +232,8 @@ mod tests {
 
     #[test]
     fn parent_key_wins_over_first_reference() {
-        let mut k = ThreadKeyer::new(HashMap::from([("p".into(), "thread-of-p".into())]), HashSet::new());
+        let mut k =
+            ThreadKeyer::new(HashMap::from([("p".into(), "thread-of-p".into())]), HashSet::new());
         let key = k.assign(&meta("x", Some("p"), &["other-root", "p"]), &mut []);
         assert_eq!(key, "thread-of-p");
     }
@@ -239,11 +241,23 @@ mod tests {
     #[test]
     fn list_id_beats_address_and_forced_project() {
         let m = ProjectMatcher::new(&[
-            ProjectConfig { name: "ltp".into(), list_ids: vec!["LTP.lists.linux.it".into()], ..Default::default() },
-            ProjectConfig { name: "io".into(), list_addresses: vec!["io-uring@vger.kernel.org".into()], ..Default::default() },
+            ProjectConfig {
+                name: "ltp".into(),
+                list_ids: vec!["LTP.lists.linux.it".into()],
+                ..Default::default()
+            },
+            ProjectConfig {
+                name: "io".into(),
+                list_addresses: vec!["io-uring@vger.kernel.org".into()],
+                ..Default::default()
+            },
         ]);
-        let mut p = ParsedMessage { list_id: Some("ltp.LISTS.linux.it".into()), ..Default::default() };
-        p.cc.push(quire_mail::Address { name: String::new(), email: "IO-uring@vger.kernel.org".into() });
+        let mut p =
+            ParsedMessage { list_id: Some("ltp.LISTS.linux.it".into()), ..Default::default() };
+        p.cc.push(quire_mail::Address {
+            name: String::new(),
+            email: "IO-uring@vger.kernel.org".into(),
+        });
         assert_eq!(m.projects_of(&p, Some("forced")), vec!["ltp"]);
         p.list_id = None;
         assert_eq!(m.projects_of(&p, Some("forced")), vec!["io"]);

@@ -48,7 +48,11 @@ impl Store {
     /// Every message of the thread of `message_id` (all messages sharing its root), oldest
     /// first, raw. With `project`, only when the message belongs to that project, and only the
     /// thread's messages that do. `None` when there is no such message.
-    pub async fn inbox_thread(&self, project: Option<&str>, message_id: &str) -> Result<Option<Vec<InboxMail>>> {
+    pub async fn inbox_thread(
+        &self,
+        project: Option<&str>,
+        message_id: &str,
+    ) -> Result<Option<Vec<InboxMail>>> {
         match &*self.pool {
             Pool::Sqlite(p, _) => sqlite_inbox::thread(p, project, message_id).await,
             Pool::Pg(p) => pg_inbox::thread(p, project, message_id).await,
@@ -60,7 +64,12 @@ impl Store {
     /// instead (oldest first within a thread, at most [`MAX_EXPANDED`]). A query that does
     /// not parse, or uses a series-only term (`is:`, `state:`...), is [`Error::Invalid`] with
     /// one line naming the problem.
-    pub async fn inbox_search(&self, project: Option<&str>, query: &str, threads: bool) -> Result<Vec<InboxMail>> {
+    pub async fn inbox_search(
+        &self,
+        project: Option<&str>,
+        query: &str,
+        threads: bool,
+    ) -> Result<Vec<InboxMail>> {
         let plan = Plan::read(query)?;
         match &*self.pool {
             Pool::Sqlite(p, _) => sqlite_inbox::search(p, project, None, &plan, threads).await,
@@ -71,15 +80,24 @@ impl Store {
     /// The messages of the thread of `message_id` (within `project`) that match `query`, as
     /// public-inbox's `/<list>/<msgid>/?x=m&q=` answers (liblore asks it for what is new in a
     /// thread). `None` when there is no such message; errors as [`Store::inbox_search`].
-    pub async fn inbox_search_thread(&self, project: Option<&str>, message_id: &str, query: &str) -> Result<Option<Vec<InboxMail>>> {
+    pub async fn inbox_search_thread(
+        &self,
+        project: Option<&str>,
+        message_id: &str,
+        query: &str,
+    ) -> Result<Option<Vec<InboxMail>>> {
         let plan = Plan::read(query)?;
         match &*self.pool {
             Pool::Sqlite(p, _) => {
-                let Some(key) = sqlite_inbox::thread_key(p, project, message_id).await? else { return Ok(None) };
+                let Some(key) = sqlite_inbox::thread_key(p, project, message_id).await? else {
+                    return Ok(None);
+                };
                 sqlite_inbox::search(p, project, Some(&key), &plan, false).await.map(Some)
             }
             Pool::Pg(p) => {
-                let Some(key) = pg_inbox::thread_key(p, project, message_id).await? else { return Ok(None) };
+                let Some(key) = pg_inbox::thread_key(p, project, message_id).await? else {
+                    return Ok(None);
+                };
                 pg_inbox::search(p, project, Some(&key), &plan, false).await.map(Some)
             }
         }
@@ -87,7 +105,11 @@ impl Store {
 
     /// The Message-IDs of the thread of `message_id` (as [`Store::inbox_thread`], without the
     /// bytes), oldest first; empty when there is no such message.
-    pub async fn inbox_thread_ids(&self, project: Option<&str>, message_id: &str) -> Result<Vec<String>> {
+    pub async fn inbox_thread_ids(
+        &self,
+        project: Option<&str>,
+        message_id: &str,
+    ) -> Result<Vec<String>> {
         match &*self.pool {
             Pool::Sqlite(p, _) => sqlite_inbox::thread_ids(p, project, message_id).await,
             Pool::Pg(p) => pg_inbox::thread_ids(p, project, message_id).await,
@@ -109,7 +131,10 @@ const MAX_TERMS: usize = 500;
 /// Refuses, before parsing, queries too long or too deeply nested to be worth reading.
 fn bounded(query: &str) -> Result<()> {
     if query.len() > MAX_QUERY_LEN {
-        return Err(Error::Invalid(format!("the query is {} bytes long; at most {MAX_QUERY_LEN} are read", query.len())));
+        return Err(Error::Invalid(format!(
+            "the query is {} bytes long; at most {MAX_QUERY_LEN} are read",
+            query.len()
+        )));
     }
     let (mut depth, mut deepest) = (0usize, 0usize);
     for c in query.chars() {
@@ -123,7 +148,9 @@ fn bounded(query: &str) -> Result<()> {
         }
     }
     if deepest > MAX_NESTING {
-        return Err(Error::Invalid(format!("the query nests parentheses {deepest} deep; at most {MAX_NESTING} are read")));
+        return Err(Error::Invalid(format!(
+            "the query nests parentheses {deepest} deep; at most {MAX_NESTING} are read"
+        )));
     }
     Ok(())
 }
@@ -140,8 +167,15 @@ fn with_dt_terms(query: &str) -> String {
     let mut at_word_start = true;
     let mut in_quote = false;
     while let Some(c) = rest.chars().next() {
-        if !in_quote && at_word_start && rest.len() > 3 && rest.is_char_boundary(3) && rest[..3].eq_ignore_ascii_case("dt:") {
-            let value_len = rest[3..].find(|c: char| c.is_whitespace() || c == ')' || c == '(').unwrap_or(rest.len() - 3);
+        if !in_quote
+            && at_word_start
+            && rest.len() > 3
+            && rest.is_char_boundary(3)
+            && rest[..3].eq_ignore_ascii_case("dt:")
+        {
+            let value_len = rest[3..]
+                .find(|c: char| c.is_whitespace() || c == ')' || c == '(')
+                .unwrap_or(rest.len() - 3);
             let value = &rest[3..3 + value_len];
             if !value.is_empty() && !value.contains('"') {
                 out.push('"');
@@ -168,7 +202,9 @@ fn dt_range(t: &Term) -> Option<Result<(Option<i64>, Option<i64>)>> {
     let Term::Text { value, .. } = t else { return None };
     let v = value.strip_prefix(DT)?;
     Some(time_range(v).ok_or_else(|| {
-        Error::Invalid(format!("`dt:{v}` is not a date-time range: write `dt:YYYYMMDDHHMMSS..YYYYMMDDHHMMSS`"))
+        Error::Invalid(format!(
+            "`dt:{v}` is not a date-time range: write `dt:YYYYMMDDHHMMSS..YYYYMMDDHHMMSS`"
+        ))
     }))
 }
 
@@ -201,7 +237,9 @@ impl Plan {
     fn new(query: &Query) -> Result<Plan> {
         let terms = count_terms(query);
         if terms > MAX_TERMS {
-            return Err(Error::Invalid(format!("the query has {terms} terms; at most {MAX_TERMS} are read")));
+            return Err(Error::Invalid(format!(
+                "the query has {terms} terms; at most {MAX_TERMS} are read"
+            )));
         }
         let mut needs_raw = false;
         check(query, &mut needs_raw)?;
@@ -287,13 +325,14 @@ fn instant(s: &str) -> Option<(i64, Granularity)> {
     }
     let num = |r: std::ops::Range<usize>| digits.get(r).and_then(|x| x.parse::<u32>().ok());
     let (date, g) = match digits.len() {
-        8 => (chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?.and_hms_opt(0, 0, 0)?, Granularity::Day),
+        8 => (
+            chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?
+                .and_hms_opt(0, 0, 0)?,
+            Granularity::Day,
+        ),
         14 => (
-            chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?.and_hms_opt(
-                num(8..10)?,
-                num(10..12)?,
-                num(12..14)?,
-            )?,
+            chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?
+                .and_hms_opt(num(8..10)?, num(10..12)?, num(12..14)?)?,
             Granularity::Second,
         ),
         // Unix seconds, as liblore sends `rt:` (`rt:1704067200..`).
@@ -410,15 +449,20 @@ fn matches(q: &Query, c: &Candidate, now: i64) -> bool {
 
 fn in_days(date: Option<i64>, after: Option<i64>, before: Option<i64>) -> bool {
     let Some(d) = date else { return false };
-    after.is_none_or(|a| d >= a.saturating_mul(86_400)) && before.is_none_or(|b| d < b.saturating_mul(86_400))
+    after.is_none_or(|a| d >= a.saturating_mul(86_400))
+        && before.is_none_or(|b| d < b.saturating_mul(86_400))
 }
 
 fn term_matches(t: &Term, c: &Candidate, now: i64) -> bool {
     match t {
         Term::Text { value, .. } => match dt_range(t) {
-            Some(Ok((from, to))) => c.date.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d < t)),
+            Some(Ok((from, to))) => {
+                c.date.is_some_and(|d| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d < t))
+            }
             Some(Err(_)) => false,
-            None => contains(&c.subject, value) || contains(&c.body, value) || contains(c.diff(), value),
+            None => {
+                contains(&c.subject, value) || contains(&c.body, value) || contains(c.diff(), value)
+            }
         },
         Term::Date { after, before } => in_days(c.date, *after, *before),
         Term::Age { younger, seconds } => match c.date {
@@ -428,7 +472,9 @@ fn term_matches(t: &Term, c: &Candidate, now: i64) -> bool {
         },
         Term::Field { field, value } => field_matches(*field, value, c),
         // Refused by `check` before any candidate is read.
-        Term::Version(_) | Term::Is(_) | Term::Has(_) | Term::State(_) | Term::Check { .. } => false,
+        Term::Version(_) | Term::Is(_) | Term::Has(_) | Term::State(_) | Term::Check { .. } => {
+            false
+        }
     }
 }
 
@@ -443,11 +489,15 @@ fn field_matches(field: Field, v: &str, c: &Candidate) -> bool {
         Field::To => contains(&c.addresses(true, false), v),
         Field::Cc => contains(&c.addresses(false, true), v),
         Field::Recipients => match time_range(v) {
-            Some((from, to)) => from.is_none_or(|f| c.received >= f) && to.is_none_or(|t| c.received < t),
+            Some((from, to)) => {
+                from.is_none_or(|f| c.received >= f) && to.is_none_or(|t| c.received < t)
+            }
             None => contains(&c.addresses(true, true), v),
         },
         Field::Body => contains(&c.body, v) || contains(c.diff(), v),
-        Field::SubjectOrBody => contains(&c.subject, v) || contains(&c.body, v) || contains(c.diff(), v),
+        Field::SubjectOrBody => {
+            contains(&c.subject, v) || contains(&c.body, v) || contains(c.diff(), v)
+        }
         Field::NonQuoted => contains(&lines_where(&c.body, |l| !is_quoted(l)), v),
         Field::Quoted => {
             let quoted = lines_where(&c.body, is_quoted);
@@ -501,14 +551,23 @@ fn constrains(q: &Query) -> bool {
         Query::Or(parts) => !parts.is_empty() && parts.iter().all(constrains),
         Query::Not(_) => false,
         Query::Term(t) => match t {
-            Term::Text { value, .. } => dt_range(t).is_some_and(|r| r.is_ok()) || like_word(value).is_some(),
+            Term::Text { value, .. } => {
+                dt_range(t).is_some_and(|r| r.is_ok()) || like_word(value).is_some()
+            }
             Term::Date { .. } | Term::Age { .. } => true,
             Term::Field { field, value } => match field {
                 Field::PatchId | Field::MessageId | Field::DiffAdded | Field::DiffBefore => true,
-                Field::Subject | Field::Body | Field::SubjectOrBody | Field::NonQuoted | Field::Quoted | Field::File => {
+                Field::Subject
+                | Field::Body
+                | Field::SubjectOrBody
+                | Field::NonQuoted
+                | Field::Quoted
+                | Field::File => like_word(value).is_some(),
+                Field::From => {
                     like_word(value).is_some()
+                        && !value.contains(['<', '>'])
+                        && value.split_whitespace().count() == 1
                 }
-                Field::From => like_word(value).is_some() && !value.contains(['<', '>']) && value.split_whitespace().count() == 1,
                 Field::Recipients => time_range(value).is_some(),
                 _ => false,
             },
@@ -886,23 +945,55 @@ mod tests {
 
     async fn search_semantics(store: Store) {
         for (name, list) in [("p1", "list1@example.org"), ("p2", "list2@example.org")] {
-            let p = ProjectConfig { name: name.into(), list_addresses: vec![list.into()], ..Default::default() };
+            let p = ProjectConfig {
+                name: name.into(),
+                list_addresses: vec![list.into()],
+                ..Default::default()
+            };
             store.upsert_project(&p).await.expect("project");
         }
-        let batch = [COVER, PATCH, REVIEW, OTHER].iter().map(|m| Incoming::parse(m.as_bytes().to_vec(), None)).collect();
+        let batch = [COVER, PATCH, REVIEW, OTHER]
+            .iter()
+            .map(|m| Incoming::parse(m.as_bytes().to_vec(), None))
+            .collect();
         store.ingest(batch).await.expect("ingest");
-        let pid = store.message("a1@example.org").await.expect("read").and_then(|m| m.patch_id).expect("a patch-id");
+        let pid = store
+            .message("a1@example.org")
+            .await
+            .expect("read")
+            .and_then(|m| m.patch_id)
+            .expect("a patch-id");
 
         let all = ["a0@example.org", "a1@example.org", "b0@example.org", "r1@example.org"];
         let cases: Vec<(Option<&str>, String, bool, Vec<&str>)> = vec![
             (Some("p1"), "s:\"frob faster\"".into(), false, vec!["a0@example.org"]),
             (Some("p1"), "f:alice".into(), false, vec!["a0@example.org", "a1@example.org"]),
-            (Some("p1"), "f:\"Alice Author <alice@example.org>\"".into(), false, vec!["a0@example.org", "a1@example.org"]),
+            (
+                Some("p1"),
+                "f:\"Alice Author <alice@example.org>\"".into(),
+                false,
+                vec!["a0@example.org", "a1@example.org"],
+            ),
             (Some("p1"), "c:carol".into(), false, vec!["a0@example.org"]),
             (None, "t:list2".into(), false, vec!["b0@example.org"]),
-            (Some("p1"), "nq:\"change-id: 20240110-frob-abc\"".into(), false, vec!["a0@example.org"]),
-            (Some("p1"), "(nq:\"change-id: 20240110-frob-abc\") AND d:20240101..".into(), false, vec!["a0@example.org"]),
-            (Some("p1"), "(nq:\"change-id: 20240110-frob-abc\") AND d:20240111..".into(), false, vec![]),
+            (
+                Some("p1"),
+                "nq:\"change-id: 20240110-frob-abc\"".into(),
+                false,
+                vec!["a0@example.org"],
+            ),
+            (
+                Some("p1"),
+                "(nq:\"change-id: 20240110-frob-abc\") AND d:20240101..".into(),
+                false,
+                vec!["a0@example.org"],
+            ),
+            (
+                Some("p1"),
+                "(nq:\"change-id: 20240110-frob-abc\") AND d:20240111..".into(),
+                false,
+                vec![],
+            ),
             (Some("p1"), "q:\"frob_fast looks\"".into(), false, vec!["r1@example.org"]),
             (Some("p1"), "nq:\"frob_fast looks\"".into(), false, vec![]),
             (Some("p1"), "dfn:widget.c".into(), false, vec!["a1@example.org"]),
@@ -911,36 +1002,71 @@ mod tests {
             (Some("p1"), "dfa:frob_fast".into(), false, vec![]),
             (Some("p1"), "b:frob_fast".into(), false, vec!["a1@example.org", "r1@example.org"]),
             (Some("p1"), "bs:faster".into(), false, vec!["a0@example.org"]),
-            (Some("p1"), format!("patchid:{pid} OR patchid:{}", "0".repeat(40)), false, vec!["a1@example.org"]),
-            (Some("p1"), format!("patchid:{pid}"), true, vec!["a0@example.org", "a1@example.org", "r1@example.org"]),
+            (
+                Some("p1"),
+                format!("patchid:{pid} OR patchid:{}", "0".repeat(40)),
+                false,
+                vec!["a1@example.org"],
+            ),
+            (
+                Some("p1"),
+                format!("patchid:{pid}"),
+                true,
+                vec!["a0@example.org", "a1@example.org", "r1@example.org"],
+            ),
             (Some("p2"), format!("patchid:{pid}"), true, vec![]),
             (None, "m:<r1@example.org>".into(), false, vec!["r1@example.org"]),
             (None, "d:..20240101".into(), false, vec!["b0@example.org"]),
             (None, "d:20240112".into(), false, vec!["r1@example.org"]),
             (Some("p1"), "NOT f:alice".into(), false, vec!["r1@example.org"]),
-            (None, "s:\"frob faster\" OR s:another".into(), false, vec!["a0@example.org", "b0@example.org"]),
+            (
+                None,
+                "s:\"frob faster\" OR s:another".into(),
+                false,
+                vec!["a0@example.org", "b0@example.org"],
+            ),
             (None, "s:widget AND NOT (f:bob OR s:\"0/2\")".into(), false, vec!["a1@example.org"]),
-            (None, "s:\"widget: frob\" AND f:\"alice@example.org\"".into(), false, vec!["a0@example.org"]),
+            (
+                None,
+                "s:\"widget: frob\" AND f:\"alice@example.org\"".into(),
+                false,
+                vec!["a0@example.org"],
+            ),
             (None, "reviewed-by:bob".into(), false, vec!["r1@example.org"]),
             (None, "\"100%\"".into(), false, vec!["b0@example.org"]),
             (None, "rt:20000101..".into(), false, all.to_vec()),
             (None, "rt:946684800..".into(), false, all.to_vec()),
-            (None, "f:\"alice@example.org\" AND dt:20240110093000..20240110100030".into(), false, vec!["a0@example.org"]),
+            (
+                None,
+                "f:\"alice@example.org\" AND dt:20240110093000..20240110100030".into(),
+                false,
+                vec!["a0@example.org"],
+            ),
             (None, "dt:20240110100030..".into(), false, vec!["a1@example.org", "r1@example.org"]),
             (None, "rt:..20000101".into(), false, vec![]),
         ];
         for (project, q, threads, want) in cases {
-            assert_eq!(ids(&store, project, &q, threads).await, want, "{project:?} {q} t={threads}");
+            assert_eq!(
+                ids(&store, project, &q, threads).await,
+                want,
+                "{project:?} {q} t={threads}"
+            );
         }
 
         // Threads: whole, from any message; scoped to a list the message is in.
-        let whole = store.inbox_thread(Some("p1"), "r1@example.org").await.expect("thread").expect("known");
+        let whole =
+            store.inbox_thread(Some("p1"), "r1@example.org").await.expect("thread").expect("known");
         let order: Vec<&str> = whole.iter().map(|m| m.message_id.as_str()).collect();
         assert_eq!(order, ["a0@example.org", "a1@example.org", "r1@example.org"]);
         assert_eq!(whole[1].raw, PATCH.as_bytes());
-        assert_eq!(store.inbox_thread(None, "<a0@example.org>").await.expect("thread").map(|t| t.len()), Some(3));
+        assert_eq!(
+            store.inbox_thread(None, "<a0@example.org>").await.expect("thread").map(|t| t.len()),
+            Some(3)
+        );
         assert!(store.inbox_thread(Some("p2"), "a0@example.org").await.expect("thread").is_none());
-        assert!(store.inbox_thread(Some("p1"), "../a0@example.org").await.expect("thread").is_none());
+        assert!(
+            store.inbox_thread(Some("p1"), "../a0@example.org").await.expect("thread").is_none()
+        );
         assert!(store.inbox_thread(None, "a\0b").await.expect("thread").is_none());
         assert_eq!(store.inbox_thread_ids(None, "a1@example.org").await.expect("ids").len(), 3);
 
@@ -948,13 +1074,25 @@ mod tests {
         let in_thread = |q: &'static str| {
             let store = store.clone();
             async move {
-                let found = store.inbox_search_thread(Some("p1"), "a1@example.org", q).await.expect("search");
+                let found = store
+                    .inbox_search_thread(Some("p1"), "a1@example.org", q)
+                    .await
+                    .expect("search");
                 found.map(|m| m.into_iter().map(|m| m.message_id).collect::<Vec<_>>())
             }
         };
-        assert_eq!(in_thread("dt:20240111000000..").await, Some(vec!["r1@example.org".to_string()]));
+        assert_eq!(
+            in_thread("dt:20240111000000..").await,
+            Some(vec!["r1@example.org".to_string()])
+        );
         assert_eq!(in_thread("s:another").await, Some(vec![]));
-        assert!(store.inbox_search_thread(Some("p2"), "a1@example.org", "s:x").await.expect("search").is_none());
+        assert!(
+            store
+                .inbox_search_thread(Some("p2"), "a1@example.org", "s:x")
+                .await
+                .expect("search")
+                .is_none()
+        );
 
         // Big but bounded queries run (b4 sends one patchid: per patch).
         let big = format!("patchid:{pid} OR ") + &vec!["patchid:0"; 499].join(" OR ");
@@ -974,7 +1112,11 @@ mod tests {
             (many.as_str(), "601 terms"),
         ] {
             match store.inbox_search(None, bad, false).await {
-                Err(Error::Invalid(why)) => assert!(why.contains(says) && !why.contains('\n'), "{}: {why}", &bad[..bad.len().min(40)]),
+                Err(Error::Invalid(why)) => assert!(
+                    why.contains(says) && !why.contains('\n'),
+                    "{}: {why}",
+                    &bad[..bad.len().min(40)]
+                ),
                 other => panic!("{}: {other:?}", &bad[..bad.len().min(40)]),
             }
         }
@@ -986,8 +1128,14 @@ mod tests {
     fn time_ranges() {
         assert_eq!(time_range("20240101.."), Some((Some(1_704_067_200), None)));
         assert_eq!(time_range("..20240101"), Some((None, Some(1_704_067_200 + 86_400))));
-        assert_eq!(time_range("20240101"), Some((Some(1_704_067_200), Some(1_704_067_200 + 86_400))));
-        assert_eq!(time_range("20240101000000..20240101000010"), Some((Some(1_704_067_200), Some(1_704_067_210))));
+        assert_eq!(
+            time_range("20240101"),
+            Some((Some(1_704_067_200), Some(1_704_067_200 + 86_400)))
+        );
+        assert_eq!(
+            time_range("20240101000000..20240101000010"),
+            Some((Some(1_704_067_200), Some(1_704_067_210)))
+        );
         assert_eq!(time_range("1704067200.."), Some((Some(1_704_067_200), None)));
         assert_eq!(time_range("someone@example.org"), None);
         assert_eq!(time_range(".."), None);
@@ -996,7 +1144,10 @@ mod tests {
 
     #[test]
     fn dt_terms_become_marked_phrases() {
-        assert_eq!(with_dt_terms("f:\"a@b\" AND dt:20240101000000..20240101010000"), "f:\"a@b\" AND \"\u{1}dt:20240101000000..20240101010000\"");
+        assert_eq!(
+            with_dt_terms("f:\"a@b\" AND dt:20240101000000..20240101010000"),
+            "f:\"a@b\" AND \"\u{1}dt:20240101000000..20240101010000\""
+        );
         assert_eq!(with_dt_terms("(dt:2024..)"), "(\"\u{1}dt:2024..\")");
         assert_eq!(with_dt_terms("-dt:x NOT dt:y"), "-\"\u{1}dt:x\" NOT \"\u{1}dt:y\"");
         // Not at a word start, inside quotes, or empty: left alone.
@@ -1004,16 +1155,32 @@ mod tests {
         let parsed = quire_query::parse(&with_dt_terms("dt:20240101000000..")).expect("parses");
         let Query::Term(t) = &parsed else { panic!("{parsed:?}") };
         assert!(matches!(dt_range(t), Some(Ok((Some(1_704_067_200), None)))));
-        assert!(Plan::read("dt:yesterday..").expect_err("bad dt").to_string().contains("dt:yesterday"));
+        assert!(
+            Plan::read("dt:yesterday..").expect_err("bad dt").to_string().contains("dt:yesterday")
+        );
         // Odd inputs read without a panic, whatever they give.
-        for odd in ["dt:é", "dtdt:1", "dt:\"", "\"dt:x", "dt:)(", "(((dt:", "dt:..", "DT:20240101..", "é dt:ü", "dt:\u{1}dt:1"] {
+        for odd in [
+            "dt:é",
+            "dtdt:1",
+            "dt:\"",
+            "\"dt:x",
+            "dt:)(",
+            "(((dt:",
+            "dt:..",
+            "DT:20240101..",
+            "é dt:ü",
+            "dt:\u{1}dt:1",
+        ] {
             let _ = Plan::read(odd);
         }
     }
 
     #[test]
     fn like_patterns_escape_and_pick_the_longest_word() {
-        assert_eq!(like_word("change-id: 20240101-foo_bar").as_deref(), Some("%20240101-foo\\_bar%"));
+        assert_eq!(
+            like_word("change-id: 20240101-foo_bar").as_deref(),
+            Some("%20240101-foo\\_bar%")
+        );
         assert_eq!(like_word("100%"), Some("%100\\%%".into()));
         assert_eq!(like_word("Ünïcode"), None);
         assert_eq!(like_word("   "), None);
@@ -1032,7 +1199,9 @@ mod tests {
 
     #[test]
     fn series_terms_are_refused_with_a_reason() {
-        for bad in ["is:rfc", "state:merged", "version:2", "has:replies", "check:ci=pass", "project:ltp"] {
+        for bad in
+            ["is:rfc", "state:merged", "version:2", "has:replies", "check:ci=pass", "project:ltp"]
+        {
             let parsed = quire_query::parse(bad).expect(bad);
             let err = Plan::new(&parsed).expect_err(bad).to_string();
             assert!(err.contains(bad.split(':').next().unwrap_or(bad)), "{bad}: {err}");

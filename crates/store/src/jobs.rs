@@ -89,7 +89,11 @@ pub struct UpstreamMatch {
 }
 
 impl UpstreamMatch {
-    pub fn new(candidate: &MergeCandidate, commit: &str, matched_by: &'static str) -> UpstreamMatch {
+    pub fn new(
+        candidate: &MergeCandidate,
+        commit: &str,
+        matched_by: &'static str,
+    ) -> UpstreamMatch {
         UpstreamMatch { row_id: candidate.row_id, commit: commit.to_string(), matched_by }
     }
 }
@@ -113,14 +117,32 @@ impl Store {
     /// Queues a job of `kind` about `message_id` now, or queues it again if it exists (attempts
     /// reset): for applying one series again on request, or a check after an apply. `payload`
     /// is handed to whoever claims it.
-    pub async fn enqueue_job(&self, kind: &str, message_id: &str, project: &str, payload: Option<&serde_json::Value>) -> Result<i64> {
+    pub async fn enqueue_job(
+        &self,
+        kind: &str,
+        message_id: &str,
+        project: &str,
+        payload: Option<&serde_json::Value>,
+    ) -> Result<i64> {
         let payload = payload.map(|p| p.to_string());
-        on_backend!(self.pool, |p, m| m::jobs_sql::enqueue(p, kind, message_id, project, payload.as_deref()).await)
+        on_backend!(self.pool, |p, m| m::jobs_sql::enqueue(
+            p,
+            kind,
+            message_id,
+            project,
+            payload.as_deref()
+        )
+        .await)
     }
 
     /// Claims the oldest due job whose kind is one of `kinds` (an entry ending in `*` is a
     /// prefix: `check:*`), any kind when empty, for `lease_secs`.
-    pub async fn claim_job(&self, worker: &str, lease_secs: i64, kinds: &[&str]) -> Result<Option<Job>> {
+    pub async fn claim_job(
+        &self,
+        worker: &str,
+        lease_secs: i64,
+        kinds: &[&str],
+    ) -> Result<Option<Job>> {
         on_backend!(self.pool, |p, m| m::jobs_sql::claim(p, worker, lease_secs, kinds).await)
     }
 
@@ -136,19 +158,41 @@ impl Store {
 
     /// Stores the apply result of the series headed by `head` and marks the job done, atomically,
     /// only while `worker` holds the job. False (and nothing stored) when it lost the job.
-    pub async fn finish_apply_job(&self, job_id: i64, worker: &str, head: &str, result: &ApplyResult) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish_apply(p, job_id, worker, head, result).await)
+    pub async fn finish_apply_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        head: &str,
+        result: &ApplyResult,
+    ) -> Result<bool> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::finish_apply(p, job_id, worker, head, result)
+            .await)
     }
 
     /// Stores a check on `message_id` and marks its job done, atomically, only while `worker`
     /// holds the job: the check's id, or `None` (nothing stored) when it lost the job.
-    pub async fn finish_check_job(&self, job_id: i64, worker: &str, message_id: &str, check: &NewCheck) -> Result<Option<i64>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish_check(p, job_id, worker, message_id, check).await)
+    pub async fn finish_check_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        message_id: &str,
+        check: &NewCheck,
+    ) -> Result<Option<i64>> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::finish_check(
+            p, job_id, worker, message_id, check
+        )
+        .await)
     }
 
     /// Gives a job back after an error: queued again at `retry_at` (unix seconds), or failed for
     /// good when `None`. False when `worker` no longer holds it.
-    pub async fn fail_job(&self, job_id: i64, worker: &str, error: &str, retry_at: Option<i64>) -> Result<bool> {
+    pub async fn fail_job(
+        &self,
+        job_id: i64,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool> {
         on_backend!(self.pool, |p, m| m::jobs_sql::fail(p, job_id, worker, error, retry_at).await)
     }
 
@@ -170,19 +214,33 @@ impl Store {
 
     /// The state (`queued`, `running`, `done`, `failed`) and last error of the job of `kind`
     /// about `message_id`.
-    pub async fn job_state(&self, kind: &str, message_id: &str) -> Result<Option<(String, Option<String>)>> {
+    pub async fn job_state(
+        &self,
+        kind: &str,
+        message_id: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
         on_backend!(self.pool, |p, m| m::jobs_sql::job_state(p, kind, message_id).await)
     }
 
     /// Stored patches of `project` with one of `patch_ids`, or sent by one of `authors`
     /// (lower-case addresses; the caller compares subjects).
-    pub async fn merge_candidates(&self, project: &str, patch_ids: &[String], authors: &[String]) -> Result<Vec<MergeCandidate>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::merge_candidates(p, project, patch_ids, authors).await)
+    pub async fn merge_candidates(
+        &self,
+        project: &str,
+        patch_ids: &[String],
+        authors: &[String],
+    ) -> Result<Vec<MergeCandidate>> {
+        on_backend!(self.pool, |p, m| m::jobs_sql::merge_candidates(p, project, patch_ids, authors)
+            .await)
     }
 
     /// Records patches found upstream (a patch keeps its first match) and a `series-merged`
     /// event for each series of `project` that is now merged in full; returns their heads.
-    pub async fn record_merged(&self, project: &str, matches: &[UpstreamMatch]) -> Result<Vec<String>> {
+    pub async fn record_merged(
+        &self,
+        project: &str,
+        matches: &[UpstreamMatch],
+    ) -> Result<Vec<String>> {
         on_backend!(self.pool, |p, m| m::jobs_sql::record_merged(p, project, matches).await)
     }
 
@@ -195,14 +253,20 @@ impl Store {
     /// shown once and never stored.
     pub async fn create_token(&self, name: &str, scope: &str) -> Result<(Token, String)> {
         if !TOKEN_SCOPES.contains(&scope) {
-            return Err(crate::Error::Invalid(format!("unknown token scope {scope:?}: use one of {}", TOKEN_SCOPES.join(", "))));
+            return Err(crate::Error::Invalid(format!(
+                "unknown token scope {scope:?}: use one of {}",
+                TOKEN_SCOPES.join(", ")
+            )));
         }
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
         let secret = format!("quire_{}", hex::encode(bytes));
         let hash = crate::derive::sha256_hex(secret.as_bytes());
-        let id = on_backend!(self.pool, |p, m| m::jobs_sql::create_token(p, name, scope, &hash).await)?;
-        let token = Token { id, name: name.to_string(), scope: scope.to_string(), created: crate::now() };
+        let id =
+            on_backend!(self.pool, |p, m| m::jobs_sql::create_token(p, name, scope, &hash).await)?;
+        let token =
+            Token { id, name: name.to_string(), scope: scope.to_string(), created: crate::now() };
         Ok((token, secret))
     }
 

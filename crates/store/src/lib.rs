@@ -63,7 +63,10 @@ mod pg {
 pub(crate) fn change_stamp() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
     static LAST: AtomicI64 = AtomicI64::new(0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
     let mut prev = LAST.load(Ordering::Relaxed);
     loop {
         let next = now.max(prev.saturating_add(1));
@@ -100,15 +103,19 @@ macro_rules! on_backend {
 mod deliveries;
 mod export;
 mod jobs;
-pub use deliveries::{Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK};
-mod workflow;
-pub mod accounts;
-pub use accounts::{Login, Session};
-pub use workflow::{
-    Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person, ProjectRef, ROLES, SeriesInfo,
-    SeriesMember, SeriesQuery, USER_SCOPE, User,
+pub use deliveries::{
+    Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK,
 };
-pub use jobs::{APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch};
+pub mod accounts;
+mod workflow;
+pub use accounts::{Login, Session};
+pub use jobs::{
+    APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch,
+};
+pub use workflow::{
+    Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
+    ProjectRef, ROLES, SeriesInfo, SeriesMember, SeriesQuery, USER_SCOPE, User,
+};
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check
 /// results.
@@ -199,17 +206,21 @@ impl OwnConnection {
         use sqlx::Connection;
         let mut slot = self.conn.lock().await;
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::Db { context: "using a closed store".into(), source: sqlx::Error::PoolClosed });
+            return Err(Error::Db {
+                context: "using a closed store".into(),
+                source: sqlx::Error::PoolClosed,
+            });
         }
         let mut conn = match slot.take() {
             Some(conn) => conn,
             None => {
-                let mut conn = sqlx::SqliteConnection::connect_with(&self.options)
-                    .await
-                    .map_err(|source| Error::Db { context: "opening a connection".into(), source })?;
-                sqlite_connection_setup(&mut conn)
-                    .await
-                    .map_err(|source| Error::Db { context: "setting up a connection".into(), source })?;
+                let mut conn = sqlx::SqliteConnection::connect_with(&self.options).await.map_err(
+                    |source| Error::Db { context: "opening a connection".into(), source },
+                )?;
+                sqlite_connection_setup(&mut conn).await.map_err(|source| Error::Db {
+                    context: "setting up a connection".into(),
+                    source,
+                })?;
                 conn
             }
         };
@@ -223,14 +234,19 @@ impl OwnConnection {
 
 /// See [`Store::optimize`].
 async fn sqlite_optimize(conn: &mut sqlx::SqliteConnection) -> Result<()> {
-    let err = |source| Error::Db { context: "updating the query planner's statistics".into(), source };
+    let err =
+        |source| Error::Db { context: "updating the query planner's statistics".into(), source };
     sqlx::query("PRAGMA optimize=0x10002").execute(&mut *conn).await.map_err(err)?;
-    let stats: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(err)?;
+    let stats: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(err)?;
     if stats.is_some() {
-        sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl LIKE 'series\\_fts%' ESCAPE '\\'").execute(&mut *conn).await.map_err(err)?;
+        sqlx::query("DELETE FROM sqlite_stat1 WHERE tbl LIKE 'series\\_fts%' ESCAPE '\\'")
+            .execute(&mut *conn)
+            .await
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -240,7 +256,9 @@ async fn sqlite_optimize(conn: &mut sqlx::SqliteConnection) -> Result<()> {
 /// A batch writes megabytes of compressed mail: checkpointing the WAL every 4 MB (the
 /// default: 1,000 pages of 4 KiB) would copy it back at nearly every commit. Every 64 MiB
 /// instead, counted in the file's own pages.
-async fn sqlite_connection_setup(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
+async fn sqlite_connection_setup(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<(), sqlx::Error> {
     let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut *conn).await?;
     let pages = WAL_CHECKPOINT_BYTES / page.max(512);
     sqlx::query(&format!("PRAGMA wal_autocheckpoint = {pages}")).execute(&mut *conn).await?;
@@ -258,7 +276,10 @@ impl SqliteOwn {
                     sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                         .execute(&mut *conn)
                         .await
-                        .map_err(|source| Error::Db { context: "checkpointing the WAL".into(), source })?;
+                        .map_err(|source| Error::Db {
+                            context: "checkpointing the WAL".into(),
+                            source,
+                        })?;
                 }
                 Ok(())
             })
@@ -290,7 +311,9 @@ impl Store {
     /// missing and runs the migrations.
     pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
         match database_url.map(str::trim).filter(|u| !u.is_empty()) {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Self::open_pg(url).await,
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Self::open_pg(url).await
+            }
             Some(url) if url.starts_with("sqlite:") => {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|source| Error::Open { target: url.to_string(), source })?;
@@ -342,13 +365,19 @@ impl Store {
         // `quire serve` and a `quire watch`) would both create the tables. A lock file beside the
         // database makes the second wait and then find the schema up to date.
         let filename = options.get_filename().to_path_buf();
-        let lock = if filename.as_os_str().is_empty() || filename.to_string_lossy().contains(":memory:") {
+        let lock = if filename.as_os_str().is_empty()
+            || filename.to_string_lossy().contains(":memory:")
+        {
             None
         } else {
             let mut path = filename.into_os_string();
             path.push(".migrate-lock");
             let locked = tokio::task::spawn_blocking(move || {
-                let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)?;
                 file.lock()?;
                 Ok::<_, std::io::Error>(file)
             })
@@ -357,7 +386,10 @@ impl Store {
             .map_err(|e| Error::Invalid(format!("cannot lock {target} for its migrations: {e}")))?;
             Some(locked)
         };
-        let migrated = sqlite::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source });
+        let migrated = sqlite::MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| Error::Migrate { target: target.clone(), source });
         drop(lock);
         migrated?;
         let own = SqliteOwn {
@@ -366,20 +398,26 @@ impl Store {
             pending: Default::default(),
             running: Default::default(),
         };
-        Ok(Store { pool: std::sync::Arc::new(Pool::Sqlite(pool, std::sync::Arc::new(own))), target })
+        Ok(Store {
+            pool: std::sync::Arc::new(Pool::Sqlite(pool, std::sync::Arc::new(own))),
+            target,
+        })
     }
 
     async fn open_pg(url: &str) -> Result<Store> {
         let target = redact(url);
-        let options =
-            PgConnectOptions::from_str(url).map_err(|source| Error::Open { target: target.clone(), source })?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|source| Error::Open { target: target.clone(), source })?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(unavailable::acquire_timeout())
             .connect_with(options)
             .await
             .map_err(|source| Error::Open { target: target.clone(), source })?;
-        pg::MIGRATOR.run(&pool).await.map_err(|source| Error::Migrate { target: target.clone(), source })?;
+        pg::MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| Error::Migrate { target: target.clone(), source })?;
         Ok(Store { pool: std::sync::Arc::new(Pool::Pg(pool)), target })
     }
 
@@ -415,9 +453,15 @@ impl Store {
 
     /// As [`Store::ingest`], and sets cursor `key` to `value` in the same transaction, so a
     /// crash never records a cursor past mail that was not stored.
-    pub async fn ingest_with_cursor(&self, batch: Vec<Incoming>, cursor: Option<(&str, &str)>) -> Result<BatchOutcome> {
+    pub async fn ingest_with_cursor(
+        &self,
+        batch: Vec<Incoming>,
+        cursor: Option<(&str, &str)>,
+    ) -> Result<BatchOutcome> {
         let outcome = match &*self.pool {
-            Pool::Sqlite(_, own) => own.writer.with(async |conn| sqlite::ingest_on(conn, batch, cursor).await).await?,
+            Pool::Sqlite(_, own) => {
+                own.writer.with(async |conn| sqlite::ingest_on(conn, batch, cursor).await).await?
+            }
             Pool::Pg(p) => pg::ingest(p, batch, cursor).await?,
         };
         self.checkpoint_soon();
@@ -455,7 +499,9 @@ impl Store {
             progress(done, total);
         };
         match &*self.pool {
-            Pool::Sqlite(_, own) => own.writer.with(async |conn| sqlite::reindex_on(conn, &after_batch).await).await?,
+            Pool::Sqlite(_, own) => {
+                own.writer.with(async |conn| sqlite::reindex_on(conn, &after_batch).await).await?
+            }
             Pool::Pg(p) => pg::reindex(p, &after_batch).await?,
         }
         if let Err(e) = self.optimize().await {
@@ -506,7 +552,11 @@ impl Store {
     }
 
     /// The series of `project`, newest first, filtered by `q`.
-    pub async fn series_list(&self, project: &str, q: &SeriesFilter) -> Result<Page<SeriesSummary>> {
+    pub async fn series_list(
+        &self,
+        project: &str,
+        q: &SeriesFilter,
+    ) -> Result<Page<SeriesSummary>> {
         on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)
     }
 
@@ -514,20 +564,42 @@ impl Store {
     /// newest first; `page` is 1-based. A term the series search cannot answer (`dfa:`) is an
     /// [`Error::BadQuery`]; parse the text with [`quire_query::parse`] (or
     /// [`Store::series_search_text`]) first.
-    pub async fn series_search(&self, project: Option<&str>, query: &quire_query::Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+    pub async fn series_search(
+        &self,
+        project: Option<&str>,
+        query: &quire_query::Query,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<SeriesSummary>> {
         on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page).await)
     }
 
     /// As [`Store::series_search`] with the total counted up to `cap` instead of
     /// [`search::SEARCH_TOTAL_CAP`] (for tests of the cap).
     #[doc(hidden)]
-    pub async fn series_search_capped(&self, project: Option<&str>, query: &quire_query::Query, page: u32, per_page: u32, cap: u64) -> Result<Page<SeriesSummary>> {
-        on_backend!(self.pool, |p, m| m::series_search_capped(p, project, query, page, per_page, cap).await)
+    pub async fn series_search_capped(
+        &self,
+        project: Option<&str>,
+        query: &quire_query::Query,
+        page: u32,
+        per_page: u32,
+        cap: u64,
+    ) -> Result<Page<SeriesSummary>> {
+        on_backend!(self.pool, |p, m| m::series_search_capped(
+            p, project, query, page, per_page, cap
+        )
+        .await)
     }
 
     /// As [`Store::series_search`] on the text of a query: a query that does not parse is an
     /// [`Error::BadQuery`] naming the column and what was expected.
-    pub async fn series_search_text(&self, project: Option<&str>, query: &str, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+    pub async fn series_search_text(
+        &self,
+        project: Option<&str>,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<SeriesSummary>> {
         let query = quire_query::parse(query)?;
         self.series_search(project, &query, page, per_page).await
     }
@@ -610,7 +682,10 @@ impl Store {
     /// What a list line shows of each series named by its head beyond its summary: the apply
     /// state and the states of the checks on the head, in three statements for a whole page.
     /// Heads with neither are absent.
-    pub async fn line_states(&self, heads: &[String]) -> Result<std::collections::HashMap<String, LineState>> {
+    pub async fn line_states(
+        &self,
+        heads: &[String],
+    ) -> Result<std::collections::HashMap<String, LineState>> {
         on_backend!(self.pool, |p, m| m::line_states(p, heads).await)
     }
 
@@ -628,7 +703,15 @@ impl Store {
         message_id: Option<&str>,
         payload: &serde_json::Value,
     ) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::add_event(p, kind, project, series_head, message_id, payload).await)
+        on_backend!(self.pool, |p, m| m::add_event(
+            p,
+            kind,
+            project,
+            series_head,
+            message_id,
+            payload
+        )
+        .await)
     }
 
     /// Events with an id above `after`, oldest first, at most `limit`.
@@ -653,7 +736,9 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..]),
+                Some(colon) => {
+                    format!("{}{}:***{}", &url[..scheme + 3], &userinfo[..colon], &url[at..])
+                }
                 None => url.to_string(),
             }
         }

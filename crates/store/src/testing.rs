@@ -18,7 +18,8 @@ use sqlx::Connection;
 use crate::{Error, Result, Store};
 
 /// The assembler installed by [`use_assembler`].
-pub(crate) static ASSEMBLER: OnceLock<fn(&[quire_series::MessageMeta]) -> quire_series::Assembly> = OnceLock::new();
+pub(crate) static ASSEMBLER: OnceLock<fn(&[quire_series::MessageMeta]) -> quire_series::Assembly> =
+    OnceLock::new();
 
 /// Makes every store of this process assemble series with `f` instead of
 /// `quire_series::assemble`: lets tests pin how the store keeps series (rows, revisions,
@@ -56,9 +57,9 @@ pub async fn pg_empty_database() -> Result<String> {
     };
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = format!("m_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let mut admin = sqlx::PgConnection::connect(&server)
-        .await
-        .map_err(|e| Error::TestSetup(format!("cannot connect to test PostgreSQL {server}: {e}")))?;
+    let mut admin = sqlx::PgConnection::connect(&server).await.map_err(|e| {
+        Error::TestSetup(format!("cannot connect to test PostgreSQL {server}: {e}"))
+    })?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
@@ -79,11 +80,15 @@ pub async fn try_pg_store() -> Result<Store> {
         _ => local_cluster()?.clone(),
     };
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let name = format!("t_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
-    let mut admin = sqlx::PgConnection::connect(&server)
-        .await
-        .map_err(|e| Error::TestSetup(format!("cannot connect to test PostgreSQL {server}: {e}")))?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let name =
+        format!("t_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos);
+    let mut admin = sqlx::PgConnection::connect(&server).await.map_err(|e| {
+        Error::TestSetup(format!("cannot connect to test PostgreSQL {server}: {e}"))
+    })?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
@@ -122,7 +127,11 @@ fn pg_bindir() -> Option<PathBuf> {
         .filter(|p| p.join("initdb").exists())
         .collect();
     dirs.sort_by_key(|p| {
-        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
     });
     dirs.pop()
 }
@@ -191,7 +200,11 @@ fn start_cluster() -> std::result::Result<String, String> {
 fn spawn_watchdog(root: bool, bindir: &Path, dir: &Path) {
     let pg_ctl = bindir.join("pg_ctl");
     let stop = if root {
-        format!("runuser -u postgres -- {} -D {}/data -m immediate -s stop", pg_ctl.display(), dir.display())
+        format!(
+            "runuser -u postgres -- {} -D {}/data -m immediate -s stop",
+            pg_ctl.display(),
+            dir.display()
+        )
     } else {
         format!("{} -D {}/data -m immediate -s stop", pg_ctl.display(), dir.display())
     };
@@ -238,10 +251,17 @@ pub async fn foreign_keys_everywhere(store: &Store) -> Result<bool> {
     let crate::Pool::Sqlite(pool, _) = &*store.pool else { return Ok(true) };
     let mut held = Vec::new();
     for _ in 0..pool.options().get_max_connections() {
-        held.push(pool.acquire().await.map_err(|e| Error::Invalid(format!("acquiring a connection: {e}")))?);
+        held.push(
+            pool.acquire()
+                .await
+                .map_err(|e| Error::Invalid(format!("acquiring a connection: {e}")))?,
+        );
     }
     for conn in &mut held {
-        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut **conn).await.map_err(|e| Error::Invalid(format!("reading PRAGMA foreign_keys: {e}")))?;
+        let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut **conn)
+            .await
+            .map_err(|e| Error::Invalid(format!("reading PRAGMA foreign_keys: {e}")))?;
         if on != 1 {
             return Ok(false);
         }
@@ -258,7 +278,10 @@ pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<S
     let crate::Pool::Sqlite(pool, _) = &*store.pool else { return Ok(Vec::new()) };
     let fail = |what: &'static str| move |e: sqlx::Error| Error::Invalid(format!("{what}: {e}"));
     let mut conn = pool.acquire().await.map_err(fail("acquiring a connection"))?;
-    let fill = format!("INSERT INTO temp.fresh_series_fts (rowid, subject, body) {} GROUP BY sm.series_id", crate::sqlite::SERIES_TEXT);
+    let fill = format!(
+        "INSERT INTO temp.fresh_series_fts (rowid, subject, body) {} GROUP BY sm.series_id",
+        crate::sqlite::SERIES_TEXT
+    );
     for sql in [
         "DROP TABLE IF EXISTS temp.fresh_series_fts",
         "DROP TABLE IF EXISTS temp.fresh_vocab",
@@ -266,19 +289,25 @@ pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<S
         &fill,
         "CREATE VIRTUAL TABLE temp.fresh_vocab USING fts5vocab(temp, fresh_series_fts, row)",
     ] {
-        sqlx::query(sql).execute(&mut *conn).await.map_err(fail("building the series text from scratch"))?;
+        sqlx::query(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail("building the series text from scratch"))?;
     }
-    let mut terms: Vec<String> = sqlx::query_scalar("SELECT term FROM temp.fresh_vocab ORDER BY doc DESC, term LIMIT $1")
-        .bind(i64::try_from(words).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(fail("reading the most frequent words"))?;
-    terms.extend(
-        sqlx::query_scalar::<_, String>("SELECT term FROM temp.fresh_vocab WHERE doc = 1 ORDER BY term LIMIT $1")
+    let mut terms: Vec<String> =
+        sqlx::query_scalar("SELECT term FROM temp.fresh_vocab ORDER BY doc DESC, term LIMIT $1")
             .bind(i64::try_from(words).unwrap_or(i64::MAX))
             .fetch_all(&mut *conn)
             .await
-            .map_err(fail("reading the rarest words"))?,
+            .map_err(fail("reading the most frequent words"))?;
+    terms.extend(
+        sqlx::query_scalar::<_, String>(
+            "SELECT term FROM temp.fresh_vocab WHERE doc = 1 ORDER BY term LIMIT $1",
+        )
+        .bind(i64::try_from(words).unwrap_or(i64::MAX))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(fail("reading the rarest words"))?,
     );
     let mut mismatches = Vec::new();
     for term in terms {
@@ -286,11 +315,13 @@ pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<S
         let mut sets = Vec::new();
         for table in ["series_fts", "temp.fresh_series_fts"] {
             let name = table.trim_start_matches("temp.");
-            let ids: Vec<i64> = sqlx::query_scalar(&format!("SELECT rowid FROM {table} WHERE {name} MATCH $1 ORDER BY rowid"))
-                .bind(&phrase)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(fail("matching a word"))?;
+            let ids: Vec<i64> = sqlx::query_scalar(&format!(
+                "SELECT rowid FROM {table} WHERE {name} MATCH $1 ORDER BY rowid"
+            ))
+            .bind(&phrase)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(fail("matching a word"))?;
             sets.push(ids);
         }
         if sets[0] != sets[1] {
@@ -298,7 +329,10 @@ pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<S
         }
     }
     for sql in ["DROP TABLE temp.fresh_vocab", "DROP TABLE temp.fresh_series_fts"] {
-        sqlx::query(sql).execute(&mut *conn).await.map_err(fail("dropping the series text built from scratch"))?;
+        sqlx::query(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail("dropping the series text built from scratch"))?;
     }
     Ok(mismatches)
 }

@@ -48,7 +48,8 @@ impl Prepared {
     /// From the bytes and the sanitized parse (the diff is stored as sanitized).
     pub(crate) fn of(raw: &[u8], parsed: &ParsedMessage) -> std::io::Result<Prepared> {
         let raw_zstd = crate::derive::compress(raw)?;
-        let diff_zstd = parsed.diff.as_ref().map(|d| crate::derive::compress(d.text.as_bytes())).transpose()?;
+        let diff_zstd =
+            parsed.diff.as_ref().map(|d| crate::derive::compress(d.text.as_bytes())).transpose()?;
         Ok(Prepared { sha256: crate::derive::sha256_hex(raw), raw_zstd, diff_zstd })
     }
 }

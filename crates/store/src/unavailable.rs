@@ -21,10 +21,15 @@ pub(crate) fn acquire_timeout() -> Duration {
 
 fn sqlx_unavailable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {
             // 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now.
-            db.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03"))
+            db.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+            })
         }
         _ => false,
     }
@@ -46,9 +51,11 @@ impl Error {
     /// PostgreSQL 53100 disk_full). The transaction was rolled back: nothing of it is stored.
     pub fn is_disk_full(&self) -> bool {
         match self {
-            Error::Db { source: sqlx::Error::Database(db), .. } => {
-                db.code().is_some_and(|c| c == "53100" || (db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() && c.parse::<u32>().is_ok_and(|n| n & 0xff == 13)))
-            }
+            Error::Db { source: sqlx::Error::Database(db), .. } => db.code().is_some_and(|c| {
+                c == "53100"
+                    || (db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                        && c.parse::<u32>().is_ok_and(|n| n & 0xff == 13))
+            }),
             Error::Db { source: sqlx::Error::Io(io), .. } => io.raw_os_error() == Some(28),
             _ => false,
         }
@@ -63,7 +70,10 @@ mod tests {
     fn connection_errors_are_unavailable_and_others_are_not() {
         let db = |source| Error::Db { context: "reading".into(), source };
         assert!(db(sqlx::Error::PoolTimedOut).is_unavailable());
-        assert!(db(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))).is_unavailable());
+        assert!(
+            db(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)))
+                .is_unavailable()
+        );
         assert!(!db(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!Error::Invalid("x".into()).is_unavailable());
     }

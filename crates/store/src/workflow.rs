@@ -175,7 +175,16 @@ pub struct SeriesQuery {
 
 impl Default for SeriesQuery {
     fn default() -> Self {
-        SeriesQuery { project: None, submitters: Vec::new(), since: None, before: None, words: Vec::new(), order: Order::DateDesc, page: 1, per_page: 30 }
+        SeriesQuery {
+            project: None,
+            submitters: Vec::new(),
+            since: None,
+            before: None,
+            words: Vec::new(),
+            order: Order::DateDesc,
+            page: 1,
+            per_page: 30,
+        }
     }
 }
 
@@ -249,7 +258,10 @@ fn check_state(state: &str) -> Result<()> {
     if PATCH_STATES.contains(&state) {
         Ok(())
     } else {
-        Err(crate::Error::Invalid(format!("unknown patch state {state:?}: use one of {}", PATCH_STATES.join(", "))))
+        Err(crate::Error::Invalid(format!(
+            "unknown patch state {state:?}: use one of {}",
+            PATCH_STATES.join(", ")
+        )))
     }
 }
 
@@ -257,13 +269,26 @@ impl Store {
     /// Adds an account; the username must be new.
     pub async fn add_user(&self, username: &str, email: &str, name: &str) -> Result<User> {
         let username = username.trim();
-        if username.is_empty() || username.len() > 100 || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
-            return Err(crate::Error::Invalid(format!("bad username {username:?}: letters, digits, `-_.@`, at most 100")));
+        if username.is_empty()
+            || username.len() > 100
+            || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        {
+            return Err(crate::Error::Invalid(format!(
+                "bad username {username:?}: letters, digits, `-_.@`, at most 100"
+            )));
         }
         if !email.contains('@') {
-            return Err(crate::Error::Invalid(format!("bad e-mail address {email:?}: it needs an @")));
+            return Err(crate::Error::Invalid(format!(
+                "bad e-mail address {email:?}: it needs an @"
+            )));
         }
-        on_backend!(self.pool, |p, m| m::workflow_sql::add_user(p, username, email.trim(), name.trim()).await)
+        on_backend!(self.pool, |p, m| m::workflow_sql::add_user(
+            p,
+            username,
+            email.trim(),
+            name.trim()
+        )
+        .await)
     }
 
     /// Every account, by id; with `q`, those whose username, e-mail or name contains it.
@@ -282,7 +307,10 @@ impl Store {
     /// Gives `user` `role` in `project` (both must exist).
     pub async fn grant_role(&self, user_id: i64, project: &str, role: &str) -> Result<()> {
         if !ROLES.contains(&role) {
-            return Err(crate::Error::Invalid(format!("unknown role {role:?}: use one of {}", ROLES.join(", "))));
+            return Err(crate::Error::Invalid(format!(
+                "unknown role {role:?}: use one of {}",
+                ROLES.join(", ")
+            )));
         }
         on_backend!(self.pool, |p, m| m::workflow_sql::grant_role(p, user_id, project, role).await)
     }
@@ -294,7 +322,11 @@ impl Store {
 
     /// Whether `user` may change patches of `project` (maintainer or admin there).
     pub async fn may_maintain(&self, user_id: i64, project: &str) -> Result<bool> {
-        Ok(self.roles(user_id).await?.iter().any(|(p, r)| p == project && (r == "maintainer" || r == "admin")))
+        Ok(self
+            .roles(user_id)
+            .await?
+            .iter()
+            .any(|(p, r)| p == project && (r == "maintainer" || r == "admin")))
     }
 
     /// Creates a token that acts as `user` (scope [`USER_SCOPE`]); returns it and its secret.
@@ -303,11 +335,23 @@ impl Store {
             return Err(crate::Error::Invalid(format!("no user with id {user_id}")));
         }
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
         let secret = format!("quire_{}", hex::encode(bytes));
         let hash = crate::derive::sha256_hex(secret.as_bytes());
-        let id = on_backend!(self.pool, |p, m| m::workflow_sql::create_user_token(p, name, &hash, user_id).await)?;
-        Ok((Token { id, name: name.to_string(), scope: USER_SCOPE.to_string(), created: crate::now() }, secret))
+        let id = on_backend!(self.pool, |p, m| m::workflow_sql::create_user_token(
+            p, name, &hash, user_id
+        )
+        .await)?;
+        Ok((
+            Token {
+                id,
+                name: name.to_string(),
+                scope: USER_SCOPE.to_string(),
+                created: crate::now(),
+            },
+            secret,
+        ))
     }
 
     /// The live token whose secret this is, with its user if it has one.
@@ -339,7 +383,12 @@ impl Store {
     /// Changes a patch's state, delegate, archived flag or commit; records a
     /// `patch-state-changed` (and `patch-delegated`) event naming `by` and the change. The
     /// caller checks that `by` may.
-    pub async fn update_patch(&self, id: i64, change: &PatchUpdate, by: &User) -> Result<Option<PatchInfo>> {
+    pub async fn update_patch(
+        &self,
+        id: i64,
+        change: &PatchUpdate,
+        by: &User,
+    ) -> Result<Option<PatchInfo>> {
         if let Some(s) = &change.state {
             check_state(s)?;
         }
@@ -374,7 +423,12 @@ impl Store {
     }
 
     /// Cover letters (as series members), filtered by project, newest first.
-    pub async fn covers(&self, project: Option<&str>, page: u32, per_page: u32) -> Result<Page<(String, SeriesInfo)>> {
+    pub async fn covers(
+        &self,
+        project: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<(String, SeriesInfo)>> {
         on_backend!(self.pool, |p, m| m::workflow_sql::covers(p, project, page, per_page).await)
     }
 
@@ -389,7 +443,13 @@ impl Store {
     }
 
     /// Submitters (of `project`), whose name or e-mail contains `q`.
-    pub async fn people(&self, project: Option<&str>, q: Option<&str>, page: u32, per_page: u32) -> Result<Page<Person>> {
+    pub async fn people(
+        &self,
+        project: Option<&str>,
+        q: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Person>> {
         on_backend!(self.pool, |p, m| m::workflow_sql::people(p, project, q, page, per_page).await)
     }
 
@@ -398,19 +458,36 @@ impl Store {
     }
 
     /// Creates a bundle of `patches` (ids; all in `project`) owned by `owner`.
-    pub async fn create_bundle(&self, owner: &User, project: &str, name: &str, public: bool, patches: &[i64]) -> Result<Bundle> {
+    pub async fn create_bundle(
+        &self,
+        owner: &User,
+        project: &str,
+        name: &str,
+        public: bool,
+        patches: &[i64],
+    ) -> Result<Bundle> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
-            return Err(crate::Error::Invalid("a bundle needs a name of at most 200 characters".into()));
+            return Err(crate::Error::Invalid(
+                "a bundle needs a name of at most 200 characters".into(),
+            ));
         }
         for &id in patches {
             match self.patch(id).await? {
                 Some(p) if p.project == project => {}
-                Some(p) => return Err(crate::Error::Invalid(format!("patch {id} is in project {}, not {project}", p.project))),
+                Some(p) => {
+                    return Err(crate::Error::Invalid(format!(
+                        "patch {id} is in project {}, not {project}",
+                        p.project
+                    )));
+                }
                 None => return Err(crate::Error::Invalid(format!("no patch {id}"))),
             }
         }
-        let id = on_backend!(self.pool, |p, m| m::workflow_sql::create_bundle(p, owner.id, project, name, public, patches).await)?;
+        let id = on_backend!(self.pool, |p, m| m::workflow_sql::create_bundle(
+            p, owner.id, project, name, public, patches
+        )
+        .await)?;
         self.bundle(id).await?.ok_or_else(|| crate::Error::Invalid(format!("bundle {id} vanished")))
     }
 
@@ -420,7 +497,9 @@ impl Store {
     }
 
     pub async fn bundle(&self, id: i64) -> Result<Option<Bundle>> {
-        Ok(on_backend!(self.pool, |p, m| m::workflow_sql::bundles(p, None, None, Some(id)).await)?.into_iter().next())
+        Ok(on_backend!(self.pool, |p, m| m::workflow_sql::bundles(p, None, None, Some(id)).await)?
+            .into_iter()
+            .next())
     }
 
     /// Events, newest first, filtered by project and kind, paged.

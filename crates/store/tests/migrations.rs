@@ -42,7 +42,10 @@ fn split_mbox(mbox: &[u8]) -> Vec<Vec<u8>> {
 /// The first migration alone, as the first release shipped it.
 fn first_release_migrations(dialect: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect).join("0001_init.sql");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dialect)
+        .join("0001_init.sql");
     std::fs::copy(&src, dir.path().join("0001_init.sql")).expect("copy 0001");
     dir
 }
@@ -79,8 +82,12 @@ fn sha256(bytes: &[u8]) -> String {
 /// What a fresh store makes of the sample.
 async fn fresh_series() -> serde_json::Value {
     let (_dir, store) = quire_store::testing::sqlite_store().await;
-    store.upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() }).await.expect("project");
-    let batch = sample_messages().into_iter().map(|r| Incoming::parse(r, Some("demo".into()))).collect();
+    store
+        .upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() })
+        .await
+        .expect("project");
+    let batch =
+        sample_messages().into_iter().map(|r| Incoming::parse(r, Some("demo".into()))).collect();
     store.ingest(batch).await.expect("ingest");
     series_of(&store).await
 }
@@ -107,7 +114,12 @@ async fn sqlite_store_of_the_first_release_is_migrated_and_reindexed() {
     {
         let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
         let migrations = first_release_migrations("sqlite");
-        sqlx::migrate::Migrator::new(migrations.path()).await.expect("migrator").run(&mut conn).await.expect("0001");
+        sqlx::migrate::Migrator::new(migrations.path())
+            .await
+            .expect("migrator")
+            .run(&mut conn)
+            .await
+            .expect("0001");
         write_first_release_rows!(&mut conn);
         conn.close().await.expect("close");
     }
@@ -127,7 +139,12 @@ async fn postgres_store_of_the_first_release_is_migrated_and_reindexed() {
     {
         let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
         let migrations = first_release_migrations("postgres");
-        sqlx::migrate::Migrator::new(migrations.path()).await.expect("migrator").run(&mut conn).await.expect("0001");
+        sqlx::migrate::Migrator::new(migrations.path())
+            .await
+            .expect("migrator")
+            .run(&mut conn)
+            .await
+            .expect("0001");
         write_first_release_rows!(&mut conn);
         conn.close().await.expect("close");
     }
@@ -147,7 +164,8 @@ fn sqlite_stores_opened_at_once_on_a_new_file_all_open() {
         .map(|_| {
             let path = dir.path().to_path_buf();
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 rt.block_on(async move {
                     let store = Store::open(&path, None).await.map_err(|e| e.to_string())?;
                     let n = store.messages_count().await.map_err(|e| e.to_string())?;

@@ -17,7 +17,10 @@ use quire_store::{ApplyResult, ApplyState, CheckState, Error, NewCheck, Store, b
 async fn import(store: &Store, name: &str, project: &str) {
     let raws = mboxrd_messages(&corpus(name));
     for chunk in raws.chunks(1000) {
-        let batch = chunk.iter().map(|r| quire_store::Incoming::parse(r.clone(), Some(project.into()))).collect();
+        let batch = chunk
+            .iter()
+            .map(|r| quire_store::Incoming::parse(r.clone(), Some(project.into())))
+            .collect();
         store.ingest(batch).await.unwrap();
     }
 }
@@ -30,7 +33,8 @@ async fn total(store: &Store, q: &str) -> u64 {
 }
 
 async fn heads(store: &Store, q: &str) -> Vec<String> {
-    let page = store.series_search_text(None, q, 1, 1000).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+    let page =
+        store.series_search_text(None, q, 1, 1000).await.unwrap_or_else(|e| panic!("{q}: {e}"));
     page.items.into_iter().map(|s| s.message_id).collect()
 }
 
@@ -111,7 +115,10 @@ both_backends!(real_slices, |store| async move {
     // Every io-uring series was sent to or copied to the list; most of them To.
     let to = total(&store, "to:io-uring@vger.kernel.org").await;
     assert!(to > 700 && to < 1062, "{to}");
-    assert_eq!(total(&store, "to:io-uring@vger.kernel.org OR cc:io-uring@vger.kernel.org").await, 1062);
+    assert_eq!(
+        total(&store, "to:io-uring@vger.kernel.org OR cc:io-uring@vger.kernel.org").await,
+        1062
+    );
     assert_eq!(total(&store, "rt:io-uring@vger").await, 1062);
     assert_eq!(total(&store, "project:ltp rt:io-uring@vger").await, 0);
 
@@ -123,14 +130,35 @@ both_backends!(real_slices, |store| async move {
     // from: — the submitter; version:; is:obsolete (v6 is the newest of "add restrictions").
     let v = heads(&store, "from:garzarella subject:\"add restrictions\" version:6").await;
     assert_eq!(v, [restrictions]);
-    let revisions = total(&store, "from:garzarella subject:\"add restrictions to support untrusted\"").await;
+    let revisions =
+        total(&store, "from:garzarella subject:\"add restrictions to support untrusted\"").await;
     assert_eq!(revisions, 6, "RFC, RFC v2, v3, v4, v5, v6");
-    assert_eq!(total(&store, "from:garzarella subject:\"add restrictions to support untrusted\" is:obsolete").await, 5);
-    assert_eq!(total(&store, "from:garzarella subject:\"add restrictions to support untrusted\" is:rfc").await, 2);
+    assert_eq!(
+        total(
+            &store,
+            "from:garzarella subject:\"add restrictions to support untrusted\" is:obsolete"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        total(&store, "from:garzarella subject:\"add restrictions to support untrusted\" is:rfc")
+            .await,
+        2
+    );
     assert_eq!(total(&store, "from:\"stefano garzarella\" subject:\"add restrictions to support untrusted\" -is:obsolete").await, 1);
 
     // Negation and NOT are the complement; OR is the union; AND binds tighter than OR.
-    for a in ["is:rfc", "has:replies", "is:reviewed", "has:trailers", "from:axboe", "syzbot", "is:pull", "version:2"] {
+    for a in [
+        "is:rfc",
+        "has:replies",
+        "is:reviewed",
+        "has:trailers",
+        "from:axboe",
+        "syzbot",
+        "is:pull",
+        "version:2",
+    ] {
         let n = total(&store, a).await;
         assert!(n > 0, "{a}");
         assert_eq!(total(&store, &format!("-{a}")).await, all - n, "-{a}");
@@ -143,7 +171,10 @@ both_backends!(real_slices, |store| async move {
             assert_eq!(total(&store, &format!("{a} AND {b}")).await, both);
         }
     }
-    assert_eq!(total(&store, "is:rfc OR is:pull project:ltp").await, total(&store, "is:rfc OR (is:pull project:ltp)").await);
+    assert_eq!(
+        total(&store, "is:rfc OR is:pull project:ltp").await,
+        total(&store, "is:rfc OR (is:pull project:ltp)").await
+    );
 
     // Dates: every series is older than a week (the slices end in 2021); the two halves of
     // a date split add up.
@@ -153,7 +184,10 @@ both_backends!(real_slices, |store| async move {
     let after = total(&store, "after:2020-06-01").await;
     assert_eq!(before + after, all);
     assert!(before > 0 && after > 0);
-    assert_eq!(total(&store, "after:2020-01-01 before:2020-02-01").await, total(&store, "d:20200101..20200201").await);
+    assert_eq!(
+        total(&store, "after:2020-01-01 before:2020-02-01").await,
+        total(&store, "d:20200101..20200201").await
+    );
 
     // Trailers and review: a reviewed series has trailers; every reviewed-by: is a trailer.
     let reviewed = total(&store, "is:reviewed").await;
@@ -162,7 +196,10 @@ both_backends!(real_slices, |store| async move {
     assert_eq!(total(&store, "reviewed-by:hrubis -has:trailers").await, 0);
     assert!(total(&store, "reviewed-by:hrubis").await > 0);
     assert!(total(&store, "acked-by:a").await > 0);
-    assert_eq!(total(&store, "has:replies").await, total(&store, "-has:replies").await.abs_diff(all));
+    assert_eq!(
+        total(&store, "has:replies").await,
+        total(&store, "-has:replies").await.abs_diff(all)
+    );
     assert_eq!(total(&store, "is:pull project:ltp").await, 0);
 
     // Newest first and paginated.
@@ -242,10 +279,16 @@ both_backends!(series_text_follows_its_own_messages_in_any_order, |store| async 
     // cover letters, series re-assembled and re-headed as their messages come in.
     raws.reverse();
     for chunk in raws.chunks(97) {
-        let batch = chunk.iter().map(|r| quire_store::Incoming::parse(r.clone(), Some("io-uring".into()))).collect();
+        let batch = chunk
+            .iter()
+            .map(|r| quire_store::Incoming::parse(r.clone(), Some("io-uring".into())))
+            .collect();
         store.ingest(batch).await.unwrap();
     }
-    assert_eq!(quire_store::testing::series_text_mismatches(&store, 300).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        quire_store::testing::series_text_mismatches(&store, 300).await.unwrap(),
+        Vec::<String>::new()
+    );
     // The project's counts kept through all those series made, re-headed and gone.
     let counted = quire_store::testing::counted_projects(&store).await.unwrap();
     assert_eq!(quire_store::testing::kept_project_counts(&store).await.unwrap(), counted);
@@ -253,7 +296,10 @@ both_backends!(series_text_follows_its_own_messages_in_any_order, |store| async 
     assert!(before.len() > 100, "{}", before.len());
     // A rebuild gives the same search.
     store.reindex(|_, _| {}).await.unwrap();
-    assert_eq!(quire_store::testing::series_text_mismatches(&store, 300).await.unwrap(), Vec::<String>::new());
+    assert_eq!(
+        quire_store::testing::series_text_mismatches(&store, 300).await.unwrap(),
+        Vec::<String>::new()
+    );
     assert_eq!(heads(&store, "io_uring").await, before);
     assert_eq!(quire_store::testing::kept_project_counts(&store).await.unwrap(), counted);
 });
@@ -275,7 +321,11 @@ both_backends!(every_term_on_handmade_series, |store| async move {
     let a2 = threaded(patch("a2@x", 1, 2, 2, "ring: setup"), &a0);
     let mut ack = reply_to("ack@x", &a1, "Looks fine.");
     ack.from = person("Andy Acker", "andy@example.org");
-    ack.trailers.push(quire_mail::Trailer { tag: "Acked-by".into(), value: "Andy Acker <andy@example.org>".into(), person: Some(person("Andy Acker", "andy@example.org")) });
+    ack.trailers.push(quire_mail::Trailer {
+        tag: "Acked-by".into(),
+        value: "Andy Acker <andy@example.org>".into(),
+        person: Some(person("Andy Acker", "andy@example.org")),
+    });
     let mut b0 = patch("b0@x", 2, 0, 2, "ring: setup");
     b0.date = Some(T0 + 10 * DAY);
     b0.body = "v2: free before use, not after.".into();
@@ -294,7 +344,11 @@ both_backends!(every_term_on_handmade_series, |store| async move {
         d.files[0].path = "src/net/tweak.c".into();
     }
     let mut tested = reply_to("tested@x", &r, "Tested fine.");
-    tested.trailers.push(quire_mail::Trailer { tag: "Tested-by".into(), value: "Tina Tester <tina@example.org>".into(), person: Some(person("Tina Tester", "tina@example.org")) });
+    tested.trailers.push(quire_mail::Trailer {
+        tag: "Tested-by".into(),
+        value: "Tina Tester <tina@example.org>".into(),
+        person: Some(person("Tina Tester", "tina@example.org")),
+    });
     tested.from = person("Tina Tester", "tina@example.org");
     let batch = [a0, a1, a2, ack, b0, b1, b2, rev, r, tested].into_iter().map(|p| {
         let mut i = incoming(p);
@@ -348,22 +402,38 @@ both_backends!(every_term_on_handmade_series, |store| async move {
     expect("state:new", &["r@x", "b0@x"]).await;
 
     // Apply results, checks, merged patches.
-    let applied = ApplyResult { state: ApplyState::Applied, base: None, result_commit: None, tree_url: None, log: None, failed_patch: None, updated: T0 };
+    let applied = ApplyResult {
+        state: ApplyState::Applied,
+        base: None,
+        result_commit: None,
+        tree_url: None,
+        log: None,
+        failed_patch: None,
+        updated: T0,
+    };
     store.set_apply_result("b0@x", &applied).await.unwrap();
-    store.set_apply_result("r@x", &ApplyResult { state: ApplyState::Failed, ..applied.clone() }).await.unwrap();
+    store
+        .set_apply_result("r@x", &ApplyResult { state: ApplyState::Failed, ..applied.clone() })
+        .await
+        .unwrap();
     expect("is:applied", &["b0@x"]).await;
     expect("is:failed", &["r@x"]).await;
     expect("state:applied", &["b0@x"]).await;
     expect("state:new", &[]).await;
-    let check = |state| NewCheck { name: "build".into(), state, url: None, description: None, log: None };
+    let check =
+        |state| NewCheck { name: "build".into(), state, url: None, description: None, log: None };
     store.add_check("b1@x", &check(CheckState::Pass)).await.unwrap();
     store.add_check("r@x", &check(CheckState::Fail)).await.unwrap();
     expect("check:build=pass", &["b0@x"]).await;
     expect("check:build=fail", &["r@x"]).await;
     expect("check:lint=pass", &[]).await;
-    let candidates = store.merge_candidates("demo", &[], &["bob@example.org".into()]).await.unwrap();
+    let candidates =
+        store.merge_candidates("demo", &[], &["bob@example.org".into()]).await.unwrap();
     assert_eq!(candidates.len(), 1);
-    let matches: Vec<_> = candidates.iter().map(|c| quire_store::UpstreamMatch::new(c, "abc", "author+subject")).collect();
+    let matches: Vec<_> = candidates
+        .iter()
+        .map(|c| quire_store::UpstreamMatch::new(c, "abc", "author+subject"))
+        .collect();
     store.record_merged("demo", &matches).await.unwrap();
     expect("is:merged", &["r@x"]).await;
     expect("state:merged -is:rfc", &[]).await;
@@ -384,7 +454,8 @@ both_backends!(a_later_revision_makes_the_older_obsolete, |store| async move {
         return;
     }
     let ids = async |q: &str| -> Vec<String> {
-        let page = store.series_search_text(None, q, 1, 50).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        let page =
+            store.series_search_text(None, q, 1, 50).await.unwrap_or_else(|e| panic!("{q}: {e}"));
         page.items.into_iter().map(|s| s.message_id).collect()
     };
     let mut v1 = patch("o1@x", 1, 1, 1, "mm: fold pages");
@@ -416,14 +487,32 @@ fn r_patch() -> quire_mail::ParsedMessage {
 both_backends!(bad_queries_say_where_and_what, |store| async move {
     let search = async |q: &str| store.series_search_text(None, q, 1, 10).await;
     assert_eq!(bad_query(search("").await), "empty query: expected a search term at column 1");
-    assert_eq!(bad_query(search("foo (bar").await), "unbalanced parenthesis: `(` at column 5 is never closed");
+    assert_eq!(
+        bad_query(search("foo (bar").await),
+        "unbalanced parenthesis: `(` at column 5 is never closed"
+    );
     assert_eq!(bad_query(search("foo OR").await), "expected a term after `OR` at column 5");
-    assert_eq!(bad_query(search("frm:ann").await), "unknown prefix `frm:` at column 1; did you mean `from:`?");
-    assert_eq!(bad_query(search("is:done").await), "unknown `is:done` at column 4: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc");
-    assert!(bad_query(search("state:accepted").await).starts_with("unknown `state:accepted` at column 7"));
+    assert_eq!(
+        bad_query(search("frm:ann").await),
+        "unknown prefix `frm:` at column 1; did you mean `from:`?"
+    );
+    assert_eq!(
+        bad_query(search("is:done").await),
+        "unknown `is:done` at column 4: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc"
+    );
+    assert!(
+        bad_query(search("state:accepted").await)
+            .starts_with("unknown `state:accepted` at column 7")
+    );
     assert_eq!(bad_query(search("age:2w").await), "`age:` takes a duration like `<2w` at column 5");
-    assert_eq!(bad_query(search("\"open phrase").await), "unclosed quote at column 1: expected a closing `\"`");
-    assert_eq!(bad_query(search("check:ci").await), "`check:` takes `NAME=pass|fail|warning|error` at column 7");
+    assert_eq!(
+        bad_query(search("\"open phrase").await),
+        "unclosed quote at column 1: expected a closing `\"`"
+    );
+    assert_eq!(
+        bad_query(search("check:ci").await),
+        "`check:` takes `NAME=pass|fail|warning|error` at column 7"
+    );
     assert!(bad_query(search("dfa:foo").await).contains("file:"));
     let many = (0..65).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
     assert_eq!(bad_query(search(&many).await), "too many terms: at most 64");
@@ -431,7 +520,21 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
     let mut i = incoming(patch("odd@x", 1, 1, 1, "100% done"));
     i.project = Some("demo".into());
     store.ingest(vec![i]).await.unwrap();
-    for q in ["\"100%\"", "NEAR(a b)", "a*", "x' OR 1=1 --", "subject:\"\"\"", "from:%", "to:_", "file:%", "\u{0}", "ünïcode", "-(a OR b)", "\"\"", "---"] {
+    for q in [
+        "\"100%\"",
+        "NEAR(a b)",
+        "a*",
+        "x' OR 1=1 --",
+        "subject:\"\"\"",
+        "from:%",
+        "to:_",
+        "file:%",
+        "\u{0}",
+        "ünïcode",
+        "-(a OR b)",
+        "\"\"",
+        "---",
+    ] {
         if let Err(e) = store.series_search_text(None, q, 1, 10).await {
             assert!(matches!(e, Error::BadQuery(_)), "{q}: {e}");
         }
@@ -444,4 +547,3 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
         assert_eq!(total(&store, "qqq' OR zzz=www").await, 0);
     }
 });
-

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use common::*;
 use quire_mail::{MessageKind, ParsedMessage};
 use quire_series::{Assembly, MessageMeta, Role, Series};
-use quire_store::{ApplyResult, ApplyState, ProjectConfig, SeriesFilter, Store, UNASSIGNED, both_backends};
+use quire_store::{
+    ApplyResult, ApplyState, ProjectConfig, SeriesFilter, Store, UNASSIGNED, both_backends,
+};
 
 /// One series per thread root (first Reference, else In-Reply-To, else own id) holding a
 /// cover letter or patches; the head is the cover letter, else the lowest patch.
@@ -46,7 +48,11 @@ fn by_thread(metas: &[MessageMeta]) -> Assembly {
             date: head.date,
             is_rfc: false,
             is_pull: false,
-            revision_key: format!("{}\n{}", head.from.email.to_lowercase(), quire_mail::normalized_name(&head.subject_info.name)),
+            revision_key: format!(
+                "{}\n{}",
+                head.from.email.to_lowercase(),
+                quire_mail::normalized_name(&head.subject_info.name)
+            ),
         });
         for m in msgs {
             let role = match m.kind {
@@ -89,19 +95,26 @@ both_backends!(cover_then_patches_then_review, |store| async move {
     let d = store.series("rev@x").await.unwrap().expect("found by a reply");
     assert_eq!(d.message_id, "cover@x");
     assert!(d.complete);
-    assert_eq!(d.patches.iter().map(|p| (p.number, p.message_id.as_str())).collect::<Vec<_>>(), vec![(1, "p1@x"), (2, "p2@x")]);
+    assert_eq!(
+        d.patches.iter().map(|p| (p.number, p.message_id.as_str())).collect::<Vec<_>>(),
+        vec![(1, "p1@x"), (2, "p2@x")]
+    );
     assert_eq!(d.patches[1].diffstat[0].path, "f2");
     assert!(d.patches[0].patch_id.is_some());
     assert_eq!(d.cover_letter.as_ref().map(|c| c.body.as_str()), Some("body of cover@x"));
     assert_eq!(d.replies, 1);
     assert_eq!(d.last_activity, T0 + 3600);
     assert_eq!(d.project, UNASSIGNED);
-    assert_eq!(event_kinds(&store).await, vec![ev("series-new", "cover@x"), ev("series-complete", "cover@x")]);
+    assert_eq!(
+        event_kinds(&store).await,
+        vec![ev("series-new", "cover@x"), ev("series-complete", "cover@x")]
+    );
 
     let thread = store.thread("p2@x").await.unwrap();
     let ids: Vec<&str> = thread.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids.len(), 4);
-    let parent = |id: &str| thread.iter().find(|m| m.message_id == id).and_then(|m| m.parent.clone());
+    let parent =
+        |id: &str| thread.iter().find(|m| m.message_id == id).and_then(|m| m.parent.clone());
     assert_eq!(parent("cover@x"), None);
     assert_eq!(parent("p1@x").as_deref(), Some("cover@x"));
     assert_eq!(parent("rev@x").as_deref(), Some("p1@x"));
@@ -119,7 +132,10 @@ both_backends!(head_moves_when_the_cover_letter_arrives_late, |store| async move
     assert_eq!(store.series("early-p1@x").await.unwrap().unwrap().message_id, "late-cover@x");
     let all = SeriesFilter { include_superseded: true, ..Default::default() };
     let listed = store.series_list(UNASSIGNED, &all).await.unwrap();
-    assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["late-cover@x"]);
+    assert_eq!(
+        listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(),
+        vec!["late-cover@x"]
+    );
 });
 
 both_backends!(v2_supersedes_v1_once, |store| async move {
@@ -136,14 +152,24 @@ both_backends!(v2_supersedes_v1_once, |store| async move {
     ingest(&store, vec![v3]).await;
     let d1 = store.series("v1@x").await.unwrap().unwrap();
     assert_eq!(d1.superseded_by.as_deref(), Some("v3@x"));
-    assert_eq!(d1.revisions.iter().map(|r| (r.version, r.message_id.as_str())).collect::<Vec<_>>(), vec![(1, "v1@x"), (2, "v2@x"), (3, "v3@x")]);
+    assert_eq!(
+        d1.revisions.iter().map(|r| (r.version, r.message_id.as_str())).collect::<Vec<_>>(),
+        vec![(1, "v1@x"), (2, "v2@x"), (3, "v3@x")]
+    );
     let listed = store.series_list(UNASSIGNED, &SeriesFilter::default()).await.unwrap();
-    assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v3@x"]);
+    assert_eq!(
+        listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(),
+        vec!["v3@x"]
+    );
     assert_eq!(listed.total, 1);
     let all = SeriesFilter { include_superseded: true, ..Default::default() };
     let listed = store.series_list(UNASSIGNED, &all).await.unwrap();
-    assert_eq!(listed.items.iter().map(|s| s.superseded_by.as_deref()).collect::<Vec<_>>(), vec![None, Some("v3@x"), Some("v3@x")]);
-    let superseded: Vec<_> = event_kinds(&store).await.into_iter().filter(|(k, _)| k == "series-superseded").collect();
+    assert_eq!(
+        listed.items.iter().map(|s| s.superseded_by.as_deref()).collect::<Vec<_>>(),
+        vec![None, Some("v3@x"), Some("v3@x")]
+    );
+    let superseded: Vec<_> =
+        event_kinds(&store).await.into_iter().filter(|(k, _)| k == "series-superseded").collect();
     assert_eq!(superseded, vec![ev("series-superseded", "v1@x"), ev("series-superseded", "v2@x")]);
 });
 
@@ -152,14 +178,22 @@ both_backends!(a_resend_with_the_same_version_and_a_later_date_supersedes, |stor
     let mut resend = patch("send2@x", 2, 1, 1, "fs: resend me");
     resend.date = Some(T0 + 3600);
     ingest(&store, vec![resend, first]).await;
-    assert_eq!(store.series("send1@x").await.unwrap().unwrap().superseded_by.as_deref(), Some("send2@x"));
+    assert_eq!(
+        store.series("send1@x").await.unwrap().unwrap().superseded_by.as_deref(),
+        Some("send2@x")
+    );
     assert_eq!(store.series("send2@x").await.unwrap().unwrap().superseded_by, None);
 });
 
 both_backends!(cross_posted_series_is_listed_in_both_projects, |store| async move {
     assert!(quire_store::testing::use_assembler(by_thread));
-    for (name, addr) in [("ltp", "ltp@lists.linux.it"), ("kernel", "linux-kernel@vger.kernel.org")] {
-        let config = ProjectConfig { name: name.into(), list_addresses: vec![addr.into()], ..Default::default() };
+    for (name, addr) in [("ltp", "ltp@lists.linux.it"), ("kernel", "linux-kernel@vger.kernel.org")]
+    {
+        let config = ProjectConfig {
+            name: name.into(),
+            list_addresses: vec![addr.into()],
+            ..Default::default()
+        };
         store.upsert_project(&config).await.unwrap();
     }
     let mut p = patch("xpost@x", 1, 1, 1, "syscalls: both lists");
@@ -201,7 +235,8 @@ both_backends!(series_detail_carries_apply_and_checks, |store| async move {
     store.add_check("ac1@x", &check("checkpatch")).await.unwrap();
     let d = store.series("ac1@x").await.unwrap().unwrap();
     assert_eq!(d.apply, Some(result));
-    let mut names: Vec<String> = d.checks.iter().map(|c| format!("{} {}", c.message_id, c.name)).collect();
+    let mut names: Vec<String> =
+        d.checks.iter().map(|c| format!("{} {}", c.message_id, c.name)).collect();
     names.sort();
     assert_eq!(names, vec!["ac1@x checkpatch", "ac@x build"]);
 });

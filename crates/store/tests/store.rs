@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use quire_mail::{MessageKind, ParsedMessage};
 use quire_store::{
-    ApplyResult, ApplyState, BatchOutcome, CheckState, NewCheck, ProjectConfig, SeriesFilter, Store, UNASSIGNED,
-    both_backends,
+    ApplyResult, ApplyState, BatchOutcome, CheckState, NewCheck, ProjectConfig, SeriesFilter,
+    Store, UNASSIGNED, both_backends,
 };
 
 async fn ingest(store: &Store, msgs: Vec<ParsedMessage>) -> BatchOutcome {
@@ -20,10 +20,20 @@ async fn assert_store_matches_assembly(store: &Store, msgs: &[ParsedMessage]) {
     let metas: Vec<_> = msgs.iter().map(meta).collect();
     let assembly = quire_series::assemble(&metas);
     for s in &assembly.series {
-        let d = store.series(&s.head).await.unwrap().unwrap_or_else(|| panic!("series {} missing", s.head));
+        let d = store
+            .series(&s.head)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("series {} missing", s.head));
         assert_eq!(d.message_id, s.head);
-        assert_eq!((d.version, d.total, d.complete), (s.version, s.total, s.complete), "series {}", s.head);
-        let patches: Vec<(u32, String)> = d.patches.iter().map(|p| (p.number, p.message_id.clone())).collect();
+        assert_eq!(
+            (d.version, d.total, d.complete),
+            (s.version, s.total, s.complete),
+            "series {}",
+            s.head
+        );
+        let patches: Vec<(u32, String)> =
+            d.patches.iter().map(|p| (p.number, p.message_id.clone())).collect();
         assert_eq!(patches, s.patches, "patches of {}", s.head);
         assert_eq!(d.cover_letter.map(|c| c.message_id), s.cover_letter);
     }
@@ -85,7 +95,11 @@ both_backends!(different_bytes_same_id_are_kept_linked_and_reported, |store| asy
 both_backends!(cross_posted_copy_adds_its_project, |store| async move {
     for (name, list) in [("ltp", "ltp.lists.linux.it"), ("io-uring", "io-uring.vger.kernel.org")] {
         store
-            .upsert_project(&ProjectConfig { name: name.into(), list_ids: vec![list.into()], ..Default::default() })
+            .upsert_project(&ProjectConfig {
+                name: name.into(),
+                list_ids: vec![list.into()],
+                ..Default::default()
+            })
             .await
             .unwrap();
     }
@@ -121,7 +135,10 @@ both_backends!(unparsable_is_stored_and_flagged, |store| async move {
     assert_eq!(out.problems[0].reasons.len(), 2);
     let rec = store.message("0123@quire.invalid").await.unwrap().unwrap();
     assert_eq!(rec.kind, MessageKind::Unparsable);
-    assert_eq!(rec.problems, vec!["no Message-ID".to_string(), "headers larger than 1 MiB".to_string()]);
+    assert_eq!(
+        rec.problems,
+        vec!["no Message-ID".to_string(), "headers larger than 1 MiB".to_string()]
+    );
     assert_eq!(store.raw("0123@quire.invalid").await.unwrap().unwrap(), b"\xff\xfe garbage");
     assert_eq!(store.stats().await.unwrap().unparsable, 1);
 });
@@ -161,7 +178,8 @@ both_backends!(series_assembled_across_batches, |store| async move {
     let cover = patch("cover@x", 1, 0, 2, "mm: fix the thing");
     let p1 = threaded(patch("p1@x", 1, 1, 2, "mm: fix the thing"), &cover);
     let p2 = threaded(patch("p2@x", 1, 2, 2, "mm: fix the other thing"), &cover);
-    let review = reply_to("rev@x", &p1, "Looks good.\n\nReviewed-by: Rita Reviewer <rita@example.org>\n");
+    let review =
+        reply_to("rev@x", &p1, "Looks good.\n\nReviewed-by: Rita Reviewer <rita@example.org>\n");
     ingest(&store, vec![cover.clone()]).await;
     ingest(&store, vec![p2.clone(), p1.clone()]).await;
     ingest(&store, vec![review.clone()]).await;
@@ -176,13 +194,38 @@ both_backends!(series_assembled_across_batches, |store| async move {
     assert_eq!(d.patches.len(), 2);
     assert_eq!(d.replies, 1);
     let json = serde_json::to_value(&d).unwrap();
-    for key in ["message_id", "subject", "version", "total", "complete", "submitter", "date", "superseded_by", "revisions", "patches", "replies"] {
+    for key in [
+        "message_id",
+        "subject",
+        "version",
+        "total",
+        "complete",
+        "submitter",
+        "date",
+        "superseded_by",
+        "revisions",
+        "patches",
+        "replies",
+    ] {
         assert!(json.get(key).is_some(), "series JSON lacks {key}");
     }
     let thread = store.thread("cover@x").await.unwrap();
     assert_eq!(thread.len(), 4);
-    assert_eq!(thread.iter().find(|m| m.message_id == "rev@x").and_then(|m| m.parent.as_deref()), Some("p1@x"));
-    let kinds: Vec<&str> = store.events(0, 100).await.unwrap().into_iter().map(|e| e.kind).collect::<Vec<_>>().leak().iter().map(String::as_str).collect();
+    assert_eq!(
+        thread.iter().find(|m| m.message_id == "rev@x").and_then(|m| m.parent.as_deref()),
+        Some("p1@x")
+    );
+    let kinds: Vec<&str> = store
+        .events(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect::<Vec<_>>()
+        .leak()
+        .iter()
+        .map(String::as_str)
+        .collect();
     assert!(kinds.contains(&"series-new"), "{kinds:?}");
     assert!(kinds.contains(&"series-complete"), "{kinds:?}");
 });
@@ -217,18 +260,33 @@ both_backends!(newer_revision_supersedes, |store| async move {
     assert_eq!(d2.superseded_by, None);
     let project = store.message("v1@x").await.unwrap().unwrap().projects[0].clone();
     let listed = store.series_list(&project, &SeriesFilter::default()).await.unwrap();
-    assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x"]);
+    assert_eq!(
+        listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(),
+        vec!["v2@x"]
+    );
     assert_eq!(listed.total, 1);
     // The same with a word: counted the other way.
     let worded = SeriesFilter { words: vec!["frob".into()], ..Default::default() };
     let listed_worded = store.series_list(&project, &worded).await.unwrap();
-    assert_eq!(listed_worded.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x"]);
+    assert_eq!(
+        listed_worded.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(),
+        vec!["v2@x"]
+    );
     assert_eq!(listed_worded.total, 1);
     let all = SeriesFilter { include_superseded: true, ..Default::default() };
     let listed = store.series_list(&project, &all).await.unwrap();
-    assert_eq!(listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["v2@x", "v1@x"]);
+    assert_eq!(
+        listed.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(),
+        vec!["v2@x", "v1@x"]
+    );
     assert_eq!(listed.total, 2);
-    let superseded: Vec<_> = store.events(0, 100).await.unwrap().into_iter().filter(|e| e.kind == "series-superseded").collect();
+    let superseded: Vec<_> = store
+        .events(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "series-superseded")
+        .collect();
     assert_eq!(superseded.len(), 1);
     assert_eq!(superseded[0].series_head.as_deref(), Some("v1@x"));
 });
@@ -253,10 +311,14 @@ both_backends!(series_list_filters_words_and_pages, |store| async move {
     };
     let p1 = store.series_list(UNASSIGNED, &page(vec![], 1, 2)).await.unwrap();
     assert_eq!(p1.total, 5);
-    assert_eq!(p1.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["s4@x", "s3@x"]);
+    assert_eq!(
+        p1.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(),
+        vec!["s4@x", "s3@x"]
+    );
     let p3 = store.series_list(UNASSIGNED, &page(vec![], 3, 2)).await.unwrap();
     assert_eq!(p3.items.len(), 1);
-    let words = store.series_list(UNASSIGNED, &page(vec!["AREA3:", "change"], 1, 10)).await.unwrap();
+    let words =
+        store.series_list(UNASSIGNED, &page(vec!["AREA3:", "change"], 1, 10)).await.unwrap();
     assert_eq!(words.items.iter().map(|s| s.message_id.as_str()).collect::<Vec<_>>(), vec!["s3@x"]);
     // LIKE wildcards in words are plain characters.
     let literal = store.series_list(UNASSIGNED, &page(vec!["100%_2"], 1, 10)).await.unwrap();
@@ -267,7 +329,11 @@ both_backends!(series_list_filters_words_and_pages, |store| async move {
 
 both_backends!(projects_by_list_id_address_forced_or_unassigned, |store| async move {
     store
-        .upsert_project(&ProjectConfig { name: "ltp".into(), list_ids: vec!["LTP.lists.linux.it".into()], ..Default::default() })
+        .upsert_project(&ProjectConfig {
+            name: "ltp".into(),
+            list_ids: vec!["LTP.lists.linux.it".into()],
+            ..Default::default()
+        })
         .await
         .unwrap();
     store
@@ -291,8 +357,14 @@ both_backends!(projects_by_list_id_address_forced_or_unassigned, |store| async m
     batch.push(f);
     batch.push(incoming(nobody));
     store.ingest(batch).await.unwrap();
-    for (id, project) in [("byid@x", "ltp"), ("bycc@x", "io-uring"), ("forced@x", "qemu"), ("nobody@x", UNASSIGNED)] {
-        assert_eq!(store.message(id).await.unwrap().unwrap().projects, vec![project.to_string()], "{id}");
+    for (id, project) in
+        [("byid@x", "ltp"), ("bycc@x", "io-uring"), ("forced@x", "qemu"), ("nobody@x", UNASSIGNED)]
+    {
+        assert_eq!(
+            store.message(id).await.unwrap().unwrap().projects,
+            vec![project.to_string()],
+            "{id}"
+        );
     }
     let projects = store.projects().await.unwrap();
     let names: Vec<&str> = projects.iter().map(|p| p.config.name.as_str()).collect();
@@ -312,12 +384,22 @@ both_backends!(cursor_is_written_with_its_batch, |store| async move {
 
 both_backends!(odd_message_ids_are_just_strings, |store| async move {
     let long: String = (0..10_000).map(|i| char::from(b'a' + (i * 7 % 26) as u8)).collect();
-    let ids = ["../../etc/passwd".to_string(), "a/b@c".to_string(), long, "nul\0inside@x".to_string(), "ünïcödé@x".to_string()];
+    let ids = [
+        "../../etc/passwd".to_string(),
+        "a/b@c".to_string(),
+        long,
+        "nul\0inside@x".to_string(),
+        "ünïcödé@x".to_string(),
+    ];
     let batch: Vec<_> = ids.iter().map(|id| incoming(msg(id, "odd", MessageKind::Reply))).collect();
     let out = store.ingest(batch).await.unwrap();
     assert_eq!(out.new_messages, 5);
     for id in &ids {
-        let rec = store.message(id).await.unwrap().unwrap_or_else(|| panic!("{} not found", &id[..id.len().min(20)]));
+        let rec = store
+            .message(id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} not found", &id[..id.len().min(20)]));
         assert_eq!(rec.message_id, id.replace('\0', "\u{FFFD}"));
         assert!(store.raw(id).await.unwrap().is_some());
     }
@@ -341,22 +423,48 @@ both_backends!(apply_results_checks_and_events, |store| async move {
     };
     store.set_apply_result("ap@x", &result).await.unwrap();
     assert_eq!(store.apply_result("ap@x").await.unwrap(), Some(result.clone()));
-    let applied = ApplyResult { state: ApplyState::Applied, result_commit: Some("deadbeef".into()), failed_patch: None, ..result };
+    let applied = ApplyResult {
+        state: ApplyState::Applied,
+        result_commit: Some("deadbeef".into()),
+        failed_patch: None,
+        ..result
+    };
     store.set_apply_result("ap@x", &applied).await.unwrap();
     assert_eq!(store.apply_result("ap@x").await.unwrap(), Some(applied));
-    let check = NewCheck { name: "checkpatch".into(), state: CheckState::Warning, url: None, description: Some("2 warnings".into()), log: None };
+    let check = NewCheck {
+        name: "checkpatch".into(),
+        state: CheckState::Warning,
+        url: None,
+        description: Some("2 warnings".into()),
+        log: None,
+    };
     let id = store.add_check("ap@x", &check).await.unwrap();
     let checks = store.checks("ap@x").await.unwrap();
     assert_eq!(checks.len(), 1);
-    assert_eq!((checks[0].id, checks[0].state, checks[0].name.as_str()), (id, CheckState::Warning, "checkpatch"));
+    assert_eq!(
+        (checks[0].id, checks[0].state, checks[0].name.as_str()),
+        (id, CheckState::Warning, "checkpatch")
+    );
     assert!(store.add_check("nope@x", &check).await.is_err());
     // A list page's lines, in one read: the head with its states, others absent.
     ingest(&store, vec![patch("plain@x", 1, 1, 1, "fs: nothing yet")]).await;
-    let lines = store.line_states(&["ap@x".into(), "plain@x".into(), "nope@x".into()]).await.unwrap();
+    let lines =
+        store.line_states(&["ap@x".into(), "plain@x".into(), "nope@x".into()]).await.unwrap();
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines["ap@x"], quire_store::LineState { apply: Some(ApplyState::Applied), checks: vec![CheckState::Warning] });
-    let kinds: Vec<String> = store.events(0, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert!(kinds.contains(&"series-applied".to_string()) && kinds.contains(&"check-finished".to_string()), "{kinds:?}");
+    assert_eq!(
+        lines["ap@x"],
+        quire_store::LineState {
+            apply: Some(ApplyState::Applied),
+            checks: vec![CheckState::Warning]
+        }
+    );
+    let kinds: Vec<String> =
+        store.events(0, 100).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&"series-applied".to_string())
+            && kinds.contains(&"check-finished".to_string()),
+        "{kinds:?}"
+    );
     if assembly_available() {
         let d = store.series("ap@x").await.unwrap().unwrap();
         assert_eq!(d.apply.map(|a| a.state), Some(ApplyState::Applied));
@@ -368,7 +476,10 @@ both_backends!(reindex_rebuilds_the_same_data, |store| async move {
     let raws = mboxrd_messages(&corpus("ltp-2019-2020.4k.mbox.gz"));
     let slice: Vec<Vec<u8>> = raws.into_iter().take(1200).collect();
     for chunk in slice.chunks(500) {
-        let batch = chunk.iter().map(|r| quire_store::Incoming::parse(r.clone(), Some("ltp".into()))).collect();
+        let batch = chunk
+            .iter()
+            .map(|r| quire_store::Incoming::parse(r.clone(), Some("ltp".into())))
+            .collect();
         store.ingest(batch).await.unwrap();
     }
     let stats = store.stats().await.unwrap();
@@ -380,12 +491,16 @@ both_backends!(reindex_rebuilds_the_same_data, |store| async move {
     for p in &projects {
         series_before.push(store.series_list(&p.config.name, &all).await.unwrap());
     }
-    let sample: Vec<String> = slice.iter().step_by(37).map(|r| quire_mail::parse(r).message_id).collect();
+    let sample: Vec<String> =
+        slice.iter().step_by(37).map(|r| quire_mail::parse(r).message_id).collect();
     let mut records_before = Vec::new();
     for id in &sample {
         records_before.push(store.message(id).await.unwrap());
     }
-    store.add_event("series-merged", Some("ltp"), None, None, &serde_json::json!({"commit": "abc"})).await.unwrap();
+    store
+        .add_event("series-merged", Some("ltp"), None, None, &serde_json::json!({"commit": "abc"}))
+        .await
+        .unwrap();
     let events_before = store.events(0, u32::MAX).await.unwrap();
     let progress = std::sync::Mutex::new(Vec::new());
     store.reindex(|done, total| progress.lock().unwrap().push((done, total))).await.unwrap();
@@ -421,10 +536,16 @@ async fn import_slice(store: &Store, name: &str) {
     total.add(&store.ingest(batch).await.unwrap());
     let stats = store.stats().await.unwrap();
     // Messages in == messages stored: each is new, a duplicate, or a kept conflicting copy.
-    assert_eq!(total.new_messages + total.duplicates + total.conflicting_duplicates.len() as u64, n);
+    assert_eq!(
+        total.new_messages + total.duplicates + total.conflicting_duplicates.len() as u64,
+        n
+    );
     assert_eq!(stats.raw_messages, total.new_messages + total.conflicting_duplicates.len() as u64);
     assert_eq!(stats.messages, total.new_messages);
-    assert_eq!(total.new_messages, total.patches + total.cover_letters + total.replies + total.unparsable);
+    assert_eq!(
+        total.new_messages,
+        total.patches + total.cover_letters + total.replies + total.unparsable
+    );
     assert!(stats.stored_bytes < stats.raw_bytes / 2, "zstd should at least halve mail: {stats:?}");
     if parser_available() {
         assert!(total.duplicates < n / 100, "{total:?}");
@@ -449,7 +570,10 @@ async fn sqlite_checkpoints_each_batch_in_the_background() {
     let (dir, store) = quire_store::testing::sqlite_store().await;
     let raws = mboxrd_messages(&corpus("ltp-2019-2020.4k.mbox.gz"));
     for chunk in raws[..300].chunks(100) {
-        let batch = chunk.iter().map(|r| quire_store::Incoming::parse(r.clone(), Some("ltp".into()))).collect();
+        let batch = chunk
+            .iter()
+            .map(|r| quire_store::Incoming::parse(r.clone(), Some("ltp".into())))
+            .collect();
         store.ingest(batch).await.unwrap();
     }
     let stored = store.messages_count().await.unwrap();
@@ -468,7 +592,10 @@ async fn sqlite_checkpoints_each_batch_in_the_background() {
         if in_file == stored {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "after 20 s the database file holds {in_file} of {stored} messages");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "after 20 s the database file holds {in_file} of {stored} messages"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -17,19 +17,28 @@ const REQUESTS_PER_CLIENT: usize = 40;
 
 /// Each client sends its share of `paths` (round robin) on one connection; returns every
 /// request's latency and the wall time of the whole run.
-async fn load(addr: std::net::SocketAddr, paths: &[String], clients: usize) -> (Vec<Duration>, Duration) {
+async fn load(
+    addr: std::net::SocketAddr,
+    paths: &[String],
+    clients: usize,
+) -> (Vec<Duration>, Duration) {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let paths = paths.to_vec();
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("handshake");
             tokio::spawn(conn);
             let mut times = Vec::with_capacity(REQUESTS_PER_CLIENT);
             for i in 0..REQUESTS_PER_CLIENT {
                 let path = &paths[(c * REQUESTS_PER_CLIENT + i) % paths.len()];
-                let req = hyper::Request::get(path.as_str()).header("host", "bench").body(Empty::<Bytes>::new()).expect("request");
+                let req = hyper::Request::get(path.as_str())
+                    .header("host", "bench")
+                    .body(Empty::<Bytes>::new())
+                    .expect("request");
                 let t = Instant::now();
                 let resp = sender.send_request(req).await.expect("response");
                 let status = resp.status();
@@ -61,13 +70,19 @@ fn main() {
         let imported = common::fill_with_both_slices(&store).await;
         eprintln!("imported {imported} messages in {:.1?}", t.elapsed());
         let series_paths = common::busiest_series_paths(&store, 50).await;
-        let list_paths: Vec<String> = (1..=5).flat_map(|p| [format!("/ltp/?page={p}"), format!("/io-uring/?page={p}")]).collect();
+        let list_paths: Vec<String> = (1..=5)
+            .flat_map(|p| [format!("/ltp/?page={p}"), format!("/io-uring/?page={p}")])
+            .collect();
         let base = common::spawn_server(store).await;
-        let addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().expect("server address");
+        let addr: std::net::SocketAddr =
+            base.trim_start_matches("http://").parse().expect("server address");
         // Warm up: first requests fill SQLite's page cache.
         load(addr, &series_paths, CLIENTS).await;
 
-        println!("{:<14} {:>8} {:>9} {:>10} {:>10} {:>10}", "page", "clients", "requests", "p50", "p99", "req/s");
+        println!(
+            "{:<14} {:>8} {:>9} {:>10} {:>10} {:>10}",
+            "page", "clients", "requests", "p50", "p99", "req/s"
+        );
         for (name, paths, clients) in [
             ("series list", &list_paths, 1),
             ("series page", &series_paths, 1),

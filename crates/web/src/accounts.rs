@@ -13,9 +13,9 @@
 //!   user's bundles, `/my/bundles` lists them, `/my/bundles/<id>/mbox` downloads one as a single
 //!   mbox for `git am` (with collected trailers).
 
+use crate::AppState;
 use crate::error::{WebError, WebResult};
 use crate::url::{message_url, segment};
-use crate::AppState;
 use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
@@ -35,9 +35,15 @@ fn forbidden(why: &str) -> Response {
 }
 
 fn page_response(status: StatusCode, title: &str, detail: &str) -> Response {
-    let page = crate::views::ErrorPage { status: status.as_u16(), title: title.into(), detail: detail.into() };
+    let page = crate::views::ErrorPage {
+        status: status.as_u16(),
+        title: title.into(),
+        detail: detail.into(),
+    };
     match page.render() {
-        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+        Ok(html) => {
+            (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
         Err(_) => (status, detail.to_string()).into_response(),
     }
 }
@@ -71,14 +77,24 @@ pub(crate) async fn session(state: &AppState, headers: &HeaderMap) -> WebResult<
 }
 
 /// The session of a form POST whose CSRF token matches, or the 403 answer.
-async fn form_session(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
+async fn form_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Session, Response> {
     let s = match session(state, headers).await {
         Ok(Some(s)) => s,
-        Ok(None) => return Err(forbidden("You are not logged in (or your session has expired): log in at /login and try again.")),
+        Ok(None) => {
+            return Err(forbidden(
+                "You are not logged in (or your session has expired): log in at /login and try again.",
+            ));
+        }
         Err(e) => return Err(e.into_response()),
     };
     if csrf.is_empty() || !same_secret(csrf, &s.csrf) {
-        return Err(forbidden("The form's CSRF token is missing or wrong: reload the page and submit the form again."));
+        return Err(forbidden(
+            "The form's CSRF token is missing or wrong: reload the page and submit the form again.",
+        ));
     }
     Ok(s)
 }
@@ -89,17 +105,26 @@ fn secure(state: &AppState) -> bool {
 
 fn session_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
     let secure = if secure(state) { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")).ok()
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .ok()
 }
 
 /// The client's address (the TCP peer; a proxy in front should be the one limiting then).
 fn client(ext: &Extensions) -> String {
-    ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    ext.get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Where to go after logging in: a path on this site only.
 fn local_target(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control) {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+    {
         next.to_string()
     } else {
         "/".to_string()
@@ -109,7 +134,8 @@ fn local_target(next: &str) -> String {
 fn see_other(to: &str) -> Response {
     match HeaderValue::from_str(to) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
-        Err(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static("/"))]).into_response(),
+        Err(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static("/"))])
+            .into_response(),
     }
 }
 
@@ -135,11 +161,21 @@ pub struct NextQuery {
 }
 
 /// `GET /login`.
-pub async fn login_get(State(state): State<AppState>, headers: HeaderMap, q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>) -> WebResult<Response> {
+pub async fn login_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> WebResult<Response> {
     let next = q.map(|Query(q)| q.next).unwrap_or_default();
     let user = session(&state, &headers).await?.map(|s| s.user.username);
     let page = LoginPage { error: None, username: String::new(), next: local_target(&next), user };
-    Ok(private(Html(page.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?).into_response()))
+    Ok(private(
+        Html(
+            page.render()
+                .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?,
+        )
+        .into_response(),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,16 +189,32 @@ pub struct LoginForm {
 }
 
 /// `POST /login`: a session cookie and a redirect, or the form again with one message.
-pub async fn login_post(State(state): State<AppState>, ext: Extensions, form: Result<Form<LoginForm>, FormRejection>) -> WebResult<Response> {
+pub async fn login_post(
+    State(state): State<AppState>,
+    ext: Extensions,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> WebResult<Response> {
     let Ok(Form(f)) = form else {
         return Err(WebError::BadRequest("The login form must be sent as application/x-www-form-urlencoded with username and password.".into()));
     };
     let again = |status: StatusCode, error: String| -> WebResult<Response> {
-        let page = LoginPage { error: Some(error), username: f.username.clone(), next: local_target(&f.next), user: None };
-        let html = page.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
+        let page = LoginPage {
+            error: Some(error),
+            username: f.username.clone(),
+            next: local_target(&f.next),
+            user: None,
+        };
+        let html = page
+            .render()
+            .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
         Ok(private((status, Html(html)).into_response()))
     };
-    match state.store.login(&f.username, &f.password, &client(&ext), SESSION_SECS).await.map_err(store_err("logging in"))? {
+    match state
+        .store
+        .login(&f.username, &f.password, &client(&ext), SESSION_SECS)
+        .await
+        .map_err(store_err("logging in"))?
+    {
         Login::Ok { secret, .. } => {
             let mut r = see_other(&local_target(&f.next));
             if let Some(c) = session_cookie(&state, &secret, SESSION_SECS) {
@@ -173,7 +225,13 @@ pub async fn login_post(State(state): State<AppState>, ext: Extensions, form: Re
         Login::Bad => again(StatusCode::UNAUTHORIZED, "Wrong username or password.".into()),
         Login::Limited { retry_after } => {
             let minutes = (retry_after + 59) / 60;
-            let mut r = again(StatusCode::TOO_MANY_REQUESTS, format!("Too many failed logins: try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }))?;
+            let mut r = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed logins: try again in {minutes} minute{}.",
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            )?;
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -189,7 +247,11 @@ pub struct CsrfForm {
 }
 
 /// `POST /logout`: ends the session (CSRF-checked) and clears the cookie.
-pub async fn logout_post(State(state): State<AppState>, headers: HeaderMap, form: Result<Form<CsrfForm>, FormRejection>) -> Response {
+pub async fn logout_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
     let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
     if let Err(r) = form_session(&state, &headers, &csrf).await {
         return r;
@@ -239,7 +301,12 @@ pub struct WorkflowView {
 }
 
 /// The workflow part of the series page of `detail` for the request's session.
-pub(crate) async fn workflow_view(state: &AppState, project: &str, detail: &SeriesDetail, headers: &HeaderMap) -> WebResult<WorkflowView> {
+pub(crate) async fn workflow_view(
+    state: &AppState,
+    project: &str,
+    detail: &SeriesDetail,
+    headers: &HeaderMap,
+) -> WebResult<WorkflowView> {
     let url = message_url(project, &detail.message_id);
     let mut view = WorkflowView {
         action: format!("{url}workflow"),
@@ -260,15 +327,34 @@ pub(crate) async fn workflow_view(state: &AppState, project: &str, detail: &Seri
     }
     view.patches.sort_by_key(|p| p.number);
     if let Some(s) = session(state, headers).await? {
-        view.maintainer = state.store.may_maintain(s.user.id, project).await.map_err(store_err("reading roles"))?;
+        view.maintainer = state
+            .store
+            .may_maintain(s.user.id, project)
+            .await
+            .map_err(store_err("reading roles"))?;
         if view.maintainer {
             for u in state.store.users(None).await.map_err(store_err("listing users"))? {
-                if state.store.roles(u.id).await.map_err(store_err("reading roles"))?.iter().any(|(p, _)| p == project) {
+                if state
+                    .store
+                    .roles(u.id)
+                    .await
+                    .map_err(store_err("reading roles"))?
+                    .iter()
+                    .any(|(p, _)| p == project)
+                {
                     view.delegates.push(u.username);
                 }
             }
         }
-        view.bundles = state.store.bundles(Some(project), Some(s.user.id)).await.map_err(store_err("reading bundles"))?.into_iter().filter(|b| b.owner.id == s.user.id).map(|b| b.name).collect();
+        view.bundles = state
+            .store
+            .bundles(Some(project), Some(s.user.id))
+            .await
+            .map_err(store_err("reading bundles"))?
+            .into_iter()
+            .filter(|b| b.owner.id == s.user.id)
+            .map(|b| b.name)
+            .collect();
         view.user = Some(s.user.username);
         view.csrf = s.csrf;
     }
@@ -276,9 +362,24 @@ pub(crate) async fn workflow_view(state: &AppState, project: &str, detail: &Seri
 }
 
 /// The workflow rows of the series' patches.
-async fn series_patches(state: &AppState, detail: &SeriesDetail) -> WebResult<Vec<quire_store::PatchInfo>> {
-    let Some(series) = state.store.series_id_of_head(&detail.message_id).await.map_err(store_err("reading a series"))? else { return Ok(Vec::new()) };
-    let f = PatchFilter { series: Some(series), per_page: 1000, order: quire_store::Order::Id, ..Default::default() };
+async fn series_patches(
+    state: &AppState,
+    detail: &SeriesDetail,
+) -> WebResult<Vec<quire_store::PatchInfo>> {
+    let Some(series) = state
+        .store
+        .series_id_of_head(&detail.message_id)
+        .await
+        .map_err(store_err("reading a series"))?
+    else {
+        return Ok(Vec::new());
+    };
+    let f = PatchFilter {
+        series: Some(series),
+        per_page: 1000,
+        order: quire_store::Order::Id,
+        ..Default::default()
+    };
     Ok(state.store.patches(&f).await.map_err(store_err("reading patches"))?.items)
 }
 
@@ -301,14 +402,23 @@ pub struct WorkflowForm {
 }
 
 /// The series page's series for a POST to `/<project>/<id>/...`, or a 404 answer.
-async fn posted_series(state: &AppState, project: &str, id: &str) -> Result<SeriesDetail, Response> {
+async fn posted_series(
+    state: &AppState,
+    project: &str,
+    id: &str,
+) -> Result<SeriesDetail, Response> {
     let id = crate::url::bare_id(id).to_string();
     if crate::url::implausible_id(&id).is_some() {
-        return Err(WebError::not_found(format!("No series <{id}> in project {project}.")).into_response());
+        return Err(
+            WebError::not_found(format!("No series <{id}> in project {project}.")).into_response()
+        );
     }
     match state.store.series(&id).await {
         Ok(Some(d)) => Ok(d),
-        Ok(None) => Err(WebError::not_found(format!("No series <{id}> in project {project}.")).into_response()),
+        Ok(None) => {
+            Err(WebError::not_found(format!("No series <{id}> in project {project}."))
+                .into_response())
+        }
         Err(e) => Err(store_err("reading a series")(e).into_response()),
     }
 }
@@ -321,19 +431,37 @@ pub async fn workflow_post(
     path: Result<Path<(String, String)>, PathRejection>,
     form: Result<Form<WorkflowForm>, FormRejection>,
 ) -> Response {
-    let Ok(Path((project, id))) = path else { return WebError::BadRequest("The address cannot be read.".into()).into_response() };
+    let Ok(Path((project, id))) = path else {
+        return WebError::BadRequest("The address cannot be read.".into()).into_response();
+    };
     let f = match form {
         Ok(Form(f)) => f,
-        Err(_) => WorkflowForm { csrf: String::new(), patch: String::new(), state: String::new(), delegate: String::new(), archived: String::new() },
+        Err(_) => WorkflowForm {
+            csrf: String::new(),
+            patch: String::new(),
+            state: String::new(),
+            delegate: String::new(),
+            archived: String::new(),
+        },
     };
     let s = match form_session(&state, &headers, &f.csrf).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let r: WebResult<Response> = async {
-        match state.store.may_maintain(s.user.id, &project).await.map_err(store_err("reading roles"))? {
+        match state
+            .store
+            .may_maintain(s.user.id, &project)
+            .await
+            .map_err(store_err("reading roles"))?
+        {
             true => {}
-            false => return Ok(forbidden(&format!("User {} is not a maintainer of project {project}.", s.user.username))),
+            false => {
+                return Ok(forbidden(&format!(
+                    "User {} is not a maintainer of project {project}.",
+                    s.user.username
+                )));
+            }
         }
         let detail = match posted_series(&state, &project, &id).await {
             Ok(d) => d,
@@ -342,7 +470,11 @@ pub async fn workflow_post(
         let mut change = PatchUpdate::default();
         if !f.state.is_empty() {
             if !PATCH_STATES.contains(&f.state.as_str()) {
-                return Err(WebError::BadRequest(format!("Unknown state {:?}: use one of {}.", f.state, PATCH_STATES.join(", "))));
+                return Err(WebError::BadRequest(format!(
+                    "Unknown state {:?}: use one of {}.",
+                    f.state,
+                    PATCH_STATES.join(", ")
+                )));
             }
             change.state = Some(f.state.clone());
         }
@@ -351,7 +483,9 @@ pub async fn workflow_post(
             "-" => change.delegate = Some(None),
             name => {
                 let u = state.store.user_by_name(name).await.map_err(store_err("reading users"))?;
-                let u = u.ok_or_else(|| WebError::BadRequest(format!("No user {name:?} to delegate to.")))?;
+                let u = u.ok_or_else(|| {
+                    WebError::BadRequest(format!("No user {name:?} to delegate to."))
+                })?;
                 change.delegate = Some(Some(u.id));
             }
         }
@@ -359,16 +493,28 @@ pub async fn workflow_post(
             "" => {}
             "yes" => change.archived = Some(true),
             "no" => change.archived = Some(false),
-            other => return Err(WebError::BadRequest(format!("archived={other:?}: use yes or no."))),
+            other => {
+                return Err(WebError::BadRequest(format!("archived={other:?}: use yes or no.")));
+            }
         }
         let patches = series_patches(&state, &detail).await?;
         // Only patches of the project the maintainer was checked for.
-        let chosen: Vec<_> = patches.iter().filter(|p| p.project == project && (f.patch.is_empty() || p.message_id == f.patch)).collect();
+        let chosen: Vec<_> = patches
+            .iter()
+            .filter(|p| p.project == project && (f.patch.is_empty() || p.message_id == f.patch))
+            .collect();
         if chosen.is_empty() {
-            return Err(WebError::not_found(format!("<{}> is not a patch of this series.", f.patch)));
+            return Err(WebError::not_found(format!(
+                "<{}> is not a patch of this series.",
+                f.patch
+            )));
         }
         for p in chosen {
-            state.store.update_patch(p.id, &change, &s.user).await.map_err(store_err("changing a patch"))?;
+            state
+                .store
+                .update_patch(p.id, &change, &s.user)
+                .await
+                .map_err(store_err("changing a patch"))?;
         }
         Ok(see_other(&message_url(&project, &detail.message_id)))
     }
@@ -395,7 +541,9 @@ pub async fn bundle_post(
     path: Result<Path<(String, String)>, PathRejection>,
     form: Result<Form<BundleForm>, FormRejection>,
 ) -> Response {
-    let Ok(Path((project, id))) = path else { return WebError::BadRequest("The address cannot be read.".into()).into_response() };
+    let Ok(Path((project, id))) = path else {
+        return WebError::BadRequest("The address cannot be read.".into()).into_response();
+    };
     let f = match form {
         Ok(Form(f)) => f,
         Err(_) => BundleForm { csrf: String::new(), patch: String::new(), bundle: String::new() },
@@ -410,14 +558,27 @@ pub async fn bundle_post(
             Err(r) => return Ok(r),
         };
         if f.bundle.trim().is_empty() {
-            return Err(WebError::BadRequest("A bundle needs a name: type one in the bundle field.".into()));
+            return Err(WebError::BadRequest(
+                "A bundle needs a name: type one in the bundle field.".into(),
+            ));
         }
         let patches = series_patches(&state, &detail).await?;
-        let ids: Vec<i64> = patches.iter().filter(|p| p.project == project && (f.patch.is_empty() || p.message_id == f.patch)).map(|p| p.id).collect();
+        let ids: Vec<i64> = patches
+            .iter()
+            .filter(|p| p.project == project && (f.patch.is_empty() || p.message_id == f.patch))
+            .map(|p| p.id)
+            .collect();
         if ids.is_empty() {
-            return Err(WebError::not_found(format!("<{}> is not a patch of this series.", f.patch)));
+            return Err(WebError::not_found(format!(
+                "<{}> is not a patch of this series.",
+                f.patch
+            )));
         }
-        state.store.add_to_bundle(&s.user, &project, &f.bundle, &ids).await.map_err(store_err("adding to a bundle"))?;
+        state
+            .store
+            .add_to_bundle(&s.user, &project, &f.bundle, &ids)
+            .await
+            .map_err(store_err("adding to a bundle"))?;
         Ok(see_other(&message_url(&project, &detail.message_id)))
     }
     .await;
@@ -446,9 +607,13 @@ pub struct BundlesPage {
 
 /// `GET /my/bundles`: the user's bundles.
 pub async fn my_bundles(State(state): State<AppState>, headers: HeaderMap) -> WebResult<Response> {
-    let Some(s) = session(&state, &headers).await? else { return Ok(see_other("/login?next=/my/bundles")) };
+    let Some(s) = session(&state, &headers).await? else {
+        return Ok(see_other("/login?next=/my/bundles"));
+    };
     let mut bundles = Vec::new();
-    for b in state.store.bundles(None, Some(s.user.id)).await.map_err(store_err("reading bundles"))? {
+    for b in
+        state.store.bundles(None, Some(s.user.id)).await.map_err(store_err("reading bundles"))?
+    {
         if b.owner.id != s.user.id {
             continue;
         }
@@ -458,30 +623,68 @@ pub async fn my_bundles(State(state): State<AppState>, headers: HeaderMap) -> We
                 lines.push(format!("[{}] {}", p.state, p.subject));
             }
         }
-        bundles.push(BundleView { mbox_url: format!("/my/bundles/{}/mbox", b.id), name: b.name, project: b.project, public: b.public, patches: b.patches.len(), lines });
+        bundles.push(BundleView {
+            mbox_url: format!("/my/bundles/{}/mbox", b.id),
+            name: b.name,
+            project: b.project,
+            public: b.public,
+            patches: b.patches.len(),
+            lines,
+        });
     }
     let page = BundlesPage { user: Some(s.user.username), csrf: s.csrf, bundles };
-    Ok(private(Html(page.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?).into_response()))
+    Ok(private(
+        Html(
+            page.render()
+                .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?,
+        )
+        .into_response(),
+    ))
 }
 
 /// `GET /my/bundles/<id>/mbox`: one of the user's bundles (or a public one) as one mbox.
-pub async fn bundle_mbox(State(state): State<AppState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>) -> Response {
+pub async fn bundle_mbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
     let r: WebResult<Response> = async {
         let Ok(Path(raw)) = path else { return Err(WebError::not_found("No such bundle.")) };
-        let id: i64 = raw.parse().map_err(|_| WebError::not_found(format!("No bundle {raw:?}: bundles are numbered.")))?;
+        let id: i64 = raw.parse().map_err(|_| {
+            WebError::not_found(format!("No bundle {raw:?}: bundles are numbered."))
+        })?;
         let viewer = session(&state, &headers).await?;
         let b = state.store.bundle(id).await.map_err(store_err("reading a bundle"))?;
         let b = b.filter(|b| b.public || viewer.as_ref().is_some_and(|s| s.user.id == b.owner.id));
-        let b = b.ok_or_else(|| WebError::not_found(format!("No bundle {id} of yours (log in to download your own bundles).")))?;
+        let b = b.ok_or_else(|| {
+            WebError::not_found(format!(
+                "No bundle {id} of yours (log in to download your own bundles)."
+            ))
+        })?;
         let mut mbox = Vec::new();
         for id in &b.patches {
             if let Some(p) = state.store.patch(*id).await.map_err(store_err("reading a patch"))? {
-                let part = crate::patchwork::series_patches_mbox(&state, &p.series_head, Some(&[p.number])).await;
-                mbox.extend(part.map_err(|_| WebError::not_found(format!("Patch <{}> of the bundle has no stored mail.", p.message_id)))?);
+                let part = crate::patchwork::series_patches_mbox(
+                    &state,
+                    &p.series_head,
+                    Some(&[p.number]),
+                )
+                .await;
+                mbox.extend(part.map_err(|_| {
+                    WebError::not_found(format!(
+                        "Patch <{}> of the bundle has no stored mail.",
+                        p.message_id
+                    ))
+                })?);
             }
         }
-        let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/mbox")], mbox).into_response();
-        let name: String = b.name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let mut r =
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/mbox")], mbox).into_response();
+        let name: String = b
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .collect();
         if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename={name}.mbox")) {
             r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
         }

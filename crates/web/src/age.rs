@@ -43,7 +43,8 @@ pub fn plural(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else if noun.ends_with("ch") || noun.ends_with('s') || noun.ends_with('x') {
         format!("{n} {noun}es")
-    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u'])) {
+    } else if let Some(stem) = noun.strip_suffix('y').filter(|s| !s.ends_with(['a', 'e', 'o', 'u']))
+    {
         format!("{n} {stem}ies")
     } else {
         format!("{n} {noun}s")
@@ -64,10 +65,7 @@ pub fn exact_date(ts: i64) -> String {
 
 /// RFC 3339 for Atom's `<updated>`: "2019-05-03T14:22:07Z".
 pub fn rfc3339(ts: i64) -> String {
-    DateTime::from_timestamp(ts, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    DateTime::from_timestamp(ts, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// What a page shows for a date: the words, and the exact date for hovering.

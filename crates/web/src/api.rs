@@ -43,7 +43,10 @@ fn store_err(e: quire_store::Error) -> ApiError {
         quire_store::Error::Invalid(m) => bad(m),
         e => {
             tracing::warn!(error = %e, "API store error");
-            ApiError(StatusCode::SERVICE_UNAVAILABLE, "the database is not available; try again".into())
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not available; try again".into(),
+            )
         }
     }
 }
@@ -108,15 +111,19 @@ pub struct ListParams {
 fn paging(p: &ListParams) -> ApiResult<(u32, u32)> {
     let page = match &p.page {
         None => 1,
-        Some(s) => s.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| bad(format!("page={s}: pages are numbered from 1")))?,
-    };
-    let per_page = match &p.per_page {
-        None => 50,
         Some(s) => s
             .parse::<u32>()
             .ok()
-            .filter(|&n| (1..=MAX_PER_PAGE).contains(&n))
-            .ok_or_else(|| bad(format!("per_page={s}: give a number from 1 to {MAX_PER_PAGE}")))?,
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| bad(format!("page={s}: pages are numbered from 1")))?,
+    };
+    let per_page = match &p.per_page {
+        None => 50,
+        Some(s) => {
+            s.parse::<u32>().ok().filter(|&n| (1..=MAX_PER_PAGE).contains(&n)).ok_or_else(|| {
+                bad(format!("per_page={s}: give a number from 1 to {MAX_PER_PAGE}"))
+            })?
+        }
     };
     Ok((page, per_page))
 }
@@ -138,7 +145,11 @@ fn flag(v: &Option<String>, name: &str) -> ApiResult<bool> {
 }
 
 /// `GET /api/v1/projects/{project}/series`: newest first, paged; `q` = a query in the query language.
-pub async fn project_series(State(state): State<AppState>, Path(project): Path<String>, Query(p): Query<ListParams>) -> ApiResult<Json<Value>> {
+pub async fn project_series(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<Value>> {
     known_project(&state, &project).await?;
     let (page, per_page) = paging(&p)?;
     let q = p.q.as_deref().unwrap_or("").trim().to_string();
@@ -149,7 +160,11 @@ pub async fn project_series(State(state): State<AppState>, Path(project): Path<S
     } else {
         // A query answers what it asks: `is:obsolete` finds superseded revisions.
         let parsed = parse_query(&q)?;
-        state.store.series_search(Some(&project), &parsed, page, per_page).await.map_err(store_err)?
+        state
+            .store
+            .series_search(Some(&project), &parsed, page, per_page)
+            .await
+            .map_err(store_err)?
     };
     let mut extra = String::new();
     if !q.is_empty() {
@@ -158,20 +173,31 @@ pub async fn project_series(State(state): State<AppState>, Path(project): Path<S
     if include_superseded {
         extra.push_str("&include_superseded=true");
     }
-    Ok(Json(page_json(&format!("/api/v1/projects/{}/series", crate::url::segment(&project)), &found, &extra)))
+    Ok(Json(page_json(
+        &format!("/api/v1/projects/{}/series", crate::url::segment(&project)),
+        &found,
+        &extra,
+    )))
 }
 
 /// `GET /api/v1/search?q=...[&project=P]`: series matching a query in the query language
 /// (docs/search.md), newest first, paged; across projects unless `project` (or `project:` in the
 /// query) names one. A query that does not parse is a 400 naming the column and what was expected.
-pub async fn search(State(state): State<AppState>, Query(p): Query<ListParams>) -> ApiResult<Json<Value>> {
+pub async fn search(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<Value>> {
     let (page, per_page) = paging(&p)?;
     let q = p.q.clone().unwrap_or_default();
     let parsed = parse_query(&q)?;
     if let Some(project) = &p.project {
         known_project(&state, project).await?;
     }
-    let found = state.store.series_search(p.project.as_deref(), &parsed, page, per_page).await.map_err(store_err)?;
+    let found = state
+        .store
+        .series_search(p.project.as_deref(), &parsed, page, per_page)
+        .await
+        .map_err(store_err)?;
     let mut extra = format!("&q={}", crate::url::segment(&q));
     if let Some(project) = &p.project {
         extra.push_str(&format!("&project={}", crate::url::segment(project)));
@@ -185,13 +211,26 @@ fn parse_query(q: &str) -> ApiResult<quire_query::Query> {
 
 /// `GET /api/v1/series/{message_id}`: the series of any of its messages, with each patch's
 /// workflow state.
-pub async fn series(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn series(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = message_id(&raw)?;
-    let detail = state.store.series(&id).await.map_err(store_err)?.ok_or_else(|| not_found(format!("no series has a message <{id}>")))?;
+    let detail = state
+        .store
+        .series(&id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| not_found(format!("no series has a message <{id}>")))?;
     let series_id = state.store.series_id_of_head(&detail.message_id).await.map_err(store_err)?;
     let mut states = Vec::new();
     if let Some(sid) = series_id {
-        let f = PatchFilter { series: Some(sid), per_page: 1000, order: quire_store::Order::Id, ..Default::default() };
+        let f = PatchFilter {
+            series: Some(sid),
+            per_page: 1000,
+            order: quire_store::Order::Id,
+            ..Default::default()
+        };
         for p in state.store.patches(&f).await.map_err(store_err)?.items {
             states.push(json!({
                 "message_id": p.message_id,
@@ -203,16 +242,28 @@ pub async fn series(State(state): State<AppState>, Path(raw): Path<String>) -> A
             }));
         }
     }
-    let mut v = serde_json::to_value(&detail).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut v = serde_json::to_value(&detail)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     v["patch_states"] = Value::Array(states);
     Ok(Json(v))
 }
 
 /// `GET /api/v1/messages/{message_id}`.
-pub async fn message(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn message(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = message_id(&raw)?;
-    let m = state.store.message(&id).await.map_err(store_err)?.ok_or_else(|| not_found(format!("no message <{id}>")))?;
-    Ok(Json(serde_json::to_value(&m).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?))
+    let m = state
+        .store
+        .message(&id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| not_found(format!("no message <{id}>")))?;
+    Ok(Json(
+        serde_json::to_value(&m)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -223,14 +274,21 @@ pub struct EventParams {
 
 /// `GET /api/v1/events?after=ID&limit=N`: events oldest first after `after`; `next_after` to
 /// continue.
-pub async fn events(State(state): State<AppState>, Query(p): Query<EventParams>) -> ApiResult<Json<Value>> {
+pub async fn events(
+    State(state): State<AppState>,
+    Query(p): Query<EventParams>,
+) -> ApiResult<Json<Value>> {
     let after = match &p.after {
         None => 0,
         Some(s) => s.parse::<i64>().map_err(|_| bad(format!("after={s}: give an event id")))?,
     };
     let limit = match &p.limit {
         None => 100,
-        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| bad(format!("limit={s}: give 1 to 1000")))?,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| bad(format!("limit={s}: give 1 to 1000")))?,
     };
     let items = state.store.events(after, limit).await.map_err(store_err)?;
     let next_after = items.last().map(|e| e.id).unwrap_or(after);
@@ -243,7 +301,10 @@ pub struct CheckParams {
 }
 
 /// `GET /api/v1/checks?message_id=ID`: the checks on one message (a series head or a patch).
-pub async fn checks(State(state): State<AppState>, Query(p): Query<CheckParams>) -> ApiResult<Json<Value>> {
+pub async fn checks(
+    State(state): State<AppState>,
+    Query(p): Query<CheckParams>,
+) -> ApiResult<Json<Value>> {
     let raw = p.message_id.ok_or_else(|| bad("give ?message_id= of a series head or a patch"))?;
     let id = message_id(&raw)?;
     if state.store.message(&id).await.map_err(store_err)?.is_none() {
@@ -266,7 +327,9 @@ pub struct PatchChange {
 
 mod double_option {
     use serde::{Deserialize, Deserializer};
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -279,22 +342,45 @@ pub async fn patch_update(
     Path(raw): Path<String>,
     body: Result<Json<PatchChange>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
-    let secret = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("Token ")).map(str::trim).unwrap_or("");
+    let value =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+    let secret = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("Token "))
+        .map(str::trim)
+        .unwrap_or("");
     if secret.is_empty() {
         return Err(ApiError(StatusCode::UNAUTHORIZED, "a token is needed: `Authorization: Bearer <token>` (quire token create NAME --user USER)".into()));
     }
     let user = match state.store.token_user(secret).await.map_err(store_err)? {
         Some((_, Some(u))) => u,
-        Some((t, None)) => return Err(ApiError(StatusCode::FORBIDDEN, format!("token {:?} belongs to no user: create one with --user", t.name))),
+        Some((t, None)) => {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!("token {:?} belongs to no user: create one with --user", t.name),
+            ));
+        }
         None => return Err(ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())),
     };
-    let Json(change) = body.map_err(|e| bad(format!("the body must be JSON like {{\"state\": \"accepted\"}}: {}", e.body_text())))?;
+    let Json(change) = body.map_err(|e| {
+        bad(format!("the body must be JSON like {{\"state\": \"accepted\"}}: {}", e.body_text()))
+    })?;
     let id = message_id(&raw)?;
     let f = PatchFilter { msgid: Some(id.clone()), per_page: 1, ..Default::default() };
-    let p = state.store.patches(&f).await.map_err(store_err)?.items.into_iter().next().ok_or_else(|| not_found(format!("<{id}> is not a patch")))?;
+    let p = state
+        .store
+        .patches(&f)
+        .await
+        .map_err(store_err)?
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(|| not_found(format!("<{id}> is not a patch")))?;
     if !state.store.may_maintain(user.id, &p.project).await.map_err(store_err)? {
-        return Err(ApiError(StatusCode::FORBIDDEN, format!("user {} is not a maintainer of project {}", user.username, p.project)));
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("user {} is not a maintainer of project {}", user.username, p.project),
+        ));
     }
     if let Some(s) = &change.state
         && !PATCH_STATES.contains(&s.as_str())
@@ -305,12 +391,27 @@ pub async fn patch_update(
         None => None,
         Some(None) => Some(None),
         Some(Some(name)) => {
-            let u = state.store.user_by_name(&name).await.map_err(store_err)?.ok_or_else(|| bad(format!("delegate: no user {name:?}")))?;
+            let u = state
+                .store
+                .user_by_name(&name)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| bad(format!("delegate: no user {name:?}")))?;
             Some(Some(u.id))
         }
     };
-    let update = PatchUpdate { state: change.state, delegate, archived: change.archived, commit_ref: change.commit_ref };
-    let after = state.store.update_patch(p.id, &update, &user).await.map_err(store_err)?.ok_or_else(|| not_found(format!("<{id}> is not a patch")))?;
+    let update = PatchUpdate {
+        state: change.state,
+        delegate,
+        archived: change.archived,
+        commit_ref: change.commit_ref,
+    };
+    let after = state
+        .store
+        .update_patch(p.id, &update, &user)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| not_found(format!("<{id}> is not a patch")))?;
     Ok(Json(json!({
         "message_id": after.message_id,
         "project": after.project,

@@ -2,10 +2,14 @@
 //! functions decide what is shown.
 
 use crate::age::Age;
-use crate::diffstat::{FORMAT_PATCH_WIDTH, cover_letter_stat, series_files, stat_lines, summary_line};
+use crate::diffstat::{
+    FORMAT_PATCH_WIDTH, cover_letter_stat, series_files, stat_lines, summary_line,
+};
 use crate::url::{anchor, message_url, segment};
 use crate::views::*;
-use quire_store::{ApplyState, Check, CheckState, MessageRecord, SeriesDetail, SeriesPatch, SeriesSummary};
+use quire_store::{
+    ApplyState, Check, CheckState, MessageRecord, SeriesDetail, SeriesPatch, SeriesSummary,
+};
 use std::collections::{HashMap, HashSet};
 
 /// What the badges of a series say.
@@ -73,9 +77,17 @@ pub fn badges(f: &SeriesFacts) -> Vec<Badge> {
         out.push(Badge::new("ok", "reviewed", "every patch has a Reviewed-by or Acked-by"));
     }
     match f.applied {
-        Some(true) => out.push(Badge::new("ok", "applied", "the series applies to the project's tree")),
-        Some(false) => out.push(Badge::new("fail", "apply failed", "the series does not apply to the project's tree")),
-        None => out.push(Badge::new("quiet", "not applied", "not applied to the project's tree yet")),
+        Some(true) => {
+            out.push(Badge::new("ok", "applied", "the series applies to the project's tree"))
+        }
+        Some(false) => out.push(Badge::new(
+            "fail",
+            "apply failed",
+            "the series does not apply to the project's tree",
+        )),
+        None => {
+            out.push(Badge::new("quiet", "not applied", "not applied to the project's tree yet"))
+        }
     }
     match f.checks_pass {
         Some(true) => out.push(Badge::new("pass", "checks pass", "every check passed")),
@@ -85,7 +97,11 @@ pub fn badges(f: &SeriesFacts) -> Vec<Badge> {
     if f.complete {
         out.push(Badge::new("quiet", "complete", "every patch of the series was received"));
     } else {
-        out.push(Badge::new("warn", "incomplete", format!("{} of {} patches received", f.patches, f.total)));
+        out.push(Badge::new(
+            "warn",
+            "incomplete",
+            format!("{} of {} patches received", f.patches, f.total),
+        ));
     }
     if f.obsolete {
         out.push(Badge::new("obsolete", "obsolete", "a newer revision was posted"));
@@ -111,7 +127,13 @@ pub fn person(a: &quire_mail::Address) -> String {
 
 /// A line of the series list; `applied` and `checks_pass` as [`applied`] and [`checks_pass`]
 /// say them of the series' head.
-pub fn series_row(project: &str, s: &SeriesSummary, applied: Option<bool>, checks_pass: Option<bool>, now: i64) -> SeriesRow {
+pub fn series_row(
+    project: &str,
+    s: &SeriesSummary,
+    applied: Option<bool>,
+    checks_pass: Option<bool>,
+    now: i64,
+) -> SeriesRow {
     let facts = SeriesFacts {
         is_rfc: s.is_rfc,
         is_pull: s.is_pull,
@@ -140,10 +162,12 @@ pub fn series_row(project: &str, s: &SeriesSummary, applied: Option<bool>, check
 /// store's `parent`), siblings by date then patch number. Messages whose parent is absent
 /// start their own tree.
 pub fn thread_order(messages: &[MessageRecord]) -> Vec<(usize, usize)> {
-    let index: HashMap<&str, usize> = messages.iter().enumerate().map(|(i, m)| (m.message_id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> =
+        messages.iter().enumerate().map(|(i, m)| (m.message_id.as_str(), i)).collect();
     let parent_of = |i: usize| -> Option<usize> {
         let m = &messages[i];
-        let candidates = m.in_reply_to.iter().chain(m.references.iter().rev()).chain(m.parent.iter());
+        let candidates =
+            m.in_reply_to.iter().chain(m.references.iter().rev()).chain(m.parent.iter());
         candidates.filter_map(|id| index.get(id.as_str()).copied()).find(|&p| p != i)
     };
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); messages.len()];
@@ -192,7 +216,10 @@ pub fn thread_order(messages: &[MessageRecord]) -> Vec<(usize, usize)> {
 }
 
 pub fn thread_views(project: &str, messages: &[MessageRecord], now: i64) -> Vec<MessageView> {
-    thread_order(messages).into_iter().map(|(i, depth)| MessageView::new(project, &messages[i], depth, now)).collect()
+    thread_order(messages)
+        .into_iter()
+        .map(|(i, depth)| MessageView::new(project, &messages[i], depth, now))
+        .collect()
 }
 
 /// Where a project's applied series can be fetched from.
@@ -222,7 +249,11 @@ pub fn merged_lines(detail: &SeriesDetail, merged: &[quire_store::MergedPatch]) 
                 label: format!("{}/{}", p.number, detail.total),
                 subject: p.subject.clone(),
                 commit: m.commit.chars().take(12).collect(),
-                how: if m.matched_by == "patch-id" { "same patch-id".into() } else { "same author and subject".into() },
+                how: if m.matched_by == "patch-id" {
+                    "same patch-id".into()
+                } else {
+                    "same author and subject".into()
+                },
             })
         })
         .collect()
@@ -246,9 +277,16 @@ pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
 }
 
 /// The series page: `detail` from the store, `thread` its messages and the replies under them.
-pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord], links: &ProjectLinks, now: i64) -> SeriesPage {
+pub fn series_page(
+    project: &str,
+    detail: &SeriesDetail,
+    thread: &[MessageRecord],
+    links: &ProjectLinks,
+    now: i64,
+) -> SeriesPage {
     let base = message_url(project, &detail.message_id);
-    let newest = detail.revisions.iter().max_by_key(|r| (r.version, r.date)).map(|r| r.message_id.as_str());
+    let newest =
+        detail.revisions.iter().max_by_key(|r| (r.version, r.date)).map(|r| r.message_id.as_str());
     let applied_state = applied(detail.apply.as_ref().map(|a| a.state));
     let facts = SeriesFacts {
         is_rfc: detail.is_rfc,
@@ -271,7 +309,8 @@ pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord
             url: message_url(project, &r.message_id),
             current: r.message_id == detail.message_id,
             newest: many && newest == Some(r.message_id.as_str()),
-            interdiff_url: (r.message_id != detail.message_id).then(|| format!("{base}interdiff/{}", segment(&r.message_id))),
+            interdiff_url: (r.message_id != detail.message_id)
+                .then(|| format!("{base}interdiff/{}", segment(&r.message_id))),
         })
         .collect();
     let trailers = detail
@@ -301,7 +340,9 @@ pub fn series_page(project: &str, detail: &SeriesDetail, thread: &[MessageRecord
         })
         .collect();
     let apply = match &detail.apply {
-        Some(a) if a.state == ApplyState::Applied => ApplyView::Applied { tree_url: a.tree_url.clone(), log_url: format!("{base}apply.log") },
+        Some(a) if a.state == ApplyState::Applied => {
+            ApplyView::Applied { tree_url: a.tree_url.clone(), log_url: format!("{base}apply.log") }
+        }
         Some(a) if a.state == ApplyState::Failed => ApplyView::Failed {
             log_url: format!("{base}apply.log"),
             log: last_lines(a.log.as_deref().unwrap_or(""), 30),
@@ -401,7 +442,10 @@ mod tests {
             subject: format!("[PATCH {n}/2] x"),
             patch_id: None,
             diffstat: vec![],
-            own_trailers: own.iter().map(|t| Trailer { tag: t.to_string(), value: "R <r@x>".into(), person: None }).collect(),
+            own_trailers: own
+                .iter()
+                .map(|t| Trailer { tag: t.to_string(), value: "R <r@x>".into(), person: None })
+                .collect(),
             trailers: given
                 .iter()
                 .map(|(t, verified)| SeriesTrailer {
@@ -419,8 +463,15 @@ mod tests {
 
     #[test]
     fn replies_nest_under_what_they_answer_siblings_by_date() {
-        let ms = [rec("cover", None, 10), rec("p2", Some("cover"), 12), rec("p1", Some("cover"), 11), rec("re-p1", Some("p1"), 20), rec("re-re", Some("re-p1"), 30)];
-        let order: Vec<(&str, usize)> = thread_order(&ms).into_iter().map(|(i, d)| (ms[i].message_id.as_str(), d)).collect();
+        let ms = [
+            rec("cover", None, 10),
+            rec("p2", Some("cover"), 12),
+            rec("p1", Some("cover"), 11),
+            rec("re-p1", Some("p1"), 20),
+            rec("re-re", Some("re-p1"), 30),
+        ];
+        let order: Vec<(&str, usize)> =
+            thread_order(&ms).into_iter().map(|(i, d)| (ms[i].message_id.as_str(), d)).collect();
         assert_eq!(order, vec![("cover", 0), ("p1", 1), ("re-p1", 2), ("re-re", 3), ("p2", 1)]);
     }
 
@@ -443,16 +494,31 @@ mod tests {
     #[test]
     fn reviewed_needs_a_verified_review_on_every_patch() {
         assert!(!is_reviewed(&[]));
-        assert!(!is_reviewed(&[patch(1, &["Reviewed-by"], &[]), patch(2, &["Signed-off-by"], &[])]));
-        assert!(is_reviewed(&[patch(1, &["Reviewed-by"], &[]), patch(2, &[], &[("Acked-by", true)])]));
-        assert!(!is_reviewed(&[patch(1, &["Reviewed-by"], &[]), patch(2, &[], &[("Acked-by", false)])]));
+        assert!(!is_reviewed(&[
+            patch(1, &["Reviewed-by"], &[]),
+            patch(2, &["Signed-off-by"], &[])
+        ]));
+        assert!(is_reviewed(&[
+            patch(1, &["Reviewed-by"], &[]),
+            patch(2, &[], &[("Acked-by", true)])
+        ]));
+        assert!(!is_reviewed(&[
+            patch(1, &["Reviewed-by"], &[]),
+            patch(2, &[], &[("Acked-by", false)])
+        ]));
         assert!(!is_reviewed(&[patch(1, &[], &[("Tested-by", true)])]));
     }
 
     #[test]
     fn fetch_line_needs_a_mirror_and_an_applied_series() {
-        let links = ProjectLinks { mirror_url: Some("https://git.example.org/xen.git".into()), tag_prefix: "quire".into() };
-        assert_eq!(fetch_line(&links, "a@b", Some(true)).as_deref(), Some("git fetch https://git.example.org/xen.git tags/quire/a@b"));
+        let links = ProjectLinks {
+            mirror_url: Some("https://git.example.org/xen.git".into()),
+            tag_prefix: "quire".into(),
+        };
+        assert_eq!(
+            fetch_line(&links, "a@b", Some(true)).as_deref(),
+            Some("git fetch https://git.example.org/xen.git tags/quire/a@b")
+        );
         assert_eq!(fetch_line(&links, "a@b", None), None);
         assert_eq!(fetch_line(&links, "a@b", Some(false)), None);
         assert_eq!(fetch_line(&ProjectLinks::default(), "a@b", Some(true)), None);
@@ -465,7 +531,13 @@ mod tests {
 
     #[test]
     fn incomplete_and_obsolete_series_say_so() {
-        let f = SeriesFacts { complete: false, patches: 2, total: 3, obsolete: true, ..Default::default() };
+        let f = SeriesFacts {
+            complete: false,
+            patches: 2,
+            total: 3,
+            obsolete: true,
+            ..Default::default()
+        };
         let b = badges(&f);
         assert!(b.iter().any(|b| b.text == "incomplete" && b.title == "2 of 3 patches received"));
         assert!(b.iter().any(|b| b.text == "obsolete"));
@@ -515,9 +587,24 @@ mod tests {
 
     #[test]
     fn check_states_fold_into_pass_or_fail() {
-        let c = |state| Check { id: 1, message_id: "x".into(), name: "ci".into(), state, url: None, description: None, log: None, created: 0 };
+        let c = |state| Check {
+            id: 1,
+            message_id: "x".into(),
+            name: "ci".into(),
+            state,
+            url: None,
+            description: None,
+            log: None,
+            created: 0,
+        };
         assert_eq!(checks_pass([]), None);
-        assert_eq!(checks_pass([c(CheckState::Pass), c(CheckState::Warning)].iter().map(|c| c.state)), Some(true));
-        assert_eq!(checks_pass([c(CheckState::Pass), c(CheckState::Error)].iter().map(|c| c.state)), Some(false));
+        assert_eq!(
+            checks_pass([c(CheckState::Pass), c(CheckState::Warning)].iter().map(|c| c.state)),
+            Some(true)
+        );
+        assert_eq!(
+            checks_pass([c(CheckState::Pass), c(CheckState::Error)].iter().map(|c| c.state)),
+            Some(false)
+        );
     }
 }

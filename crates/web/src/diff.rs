@@ -83,20 +83,37 @@ fn in_hunk_kind(line: &str, remaining: &mut (u64, u64)) -> LineKind {
         Some(_) => {
             // The hunk ended early (a truncated or hand-edited patch): start over outside it.
             *remaining = (0, 0);
-            hunk_counts(line).map(|c| {
-                *remaining = c;
-                LineKind::Hunk
-            }).unwrap_or_else(|| header_kind(line))
+            hunk_counts(line)
+                .map(|c| {
+                    *remaining = c;
+                    LineKind::Hunk
+                })
+                .unwrap_or_else(|| header_kind(line))
         }
     }
 }
 
 fn header_kind(line: &str) -> LineKind {
     const FILE_PREFIXES: [&str; 14] = [
-        "diff --git ", "diff --cc ", "index ", "--- ", "+++ ", "new file mode", "deleted file mode",
-        "old mode", "new mode", "similarity index", "rename from", "rename to", "copy from", "copy to",
+        "diff --git ",
+        "diff --cc ",
+        "index ",
+        "--- ",
+        "+++ ",
+        "new file mode",
+        "deleted file mode",
+        "old mode",
+        "new mode",
+        "similarity index",
+        "rename from",
+        "rename to",
+        "copy from",
+        "copy to",
     ];
-    if FILE_PREFIXES.iter().any(|p| line.starts_with(p)) || line.starts_with("Binary files ") || line.starts_with("Index: ") {
+    if FILE_PREFIXES.iter().any(|p| line.starts_with(p))
+        || line.starts_with("Binary files ")
+        || line.starts_with("Index: ")
+    {
         LineKind::File
     } else {
         LineKind::Other
@@ -145,7 +162,8 @@ mod tests {
 
     #[test]
     fn a_second_file_after_a_hunk_is_a_header_again() {
-        let diff = "@@ -1 +1 @@\n-a\n+b\ndiff --git a/y b/y\n--- a/y\n+++ b/y\n@@ -0,0 +1 @@\n+new\n";
+        let diff =
+            "@@ -1 +1 @@\n-a\n+b\ndiff --git a/y b/y\n--- a/y\n+++ b/y\n@@ -0,0 +1 @@\n+new\n";
         assert_eq!(kinds(diff), vec![Hunk, Del, Add, File, File, File, Hunk, Add]);
     }
 

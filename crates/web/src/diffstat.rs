@@ -60,7 +60,9 @@ fn rename_name(a: &str, b: &str) -> String {
     }
     let a_mid = ab.len().saturating_sub(pfx + sfx);
     let b_mid = bb.len().saturating_sub(pfx + sfx);
-    let piece = |s: &[u8], from: usize, len: usize| String::from_utf8_lossy(&s[from.min(s.len())..(from + len).min(s.len())]).into_owned();
+    let piece = |s: &[u8], from: usize, len: usize| {
+        String::from_utf8_lossy(&s[from.min(s.len())..(from + len).min(s.len())]).into_owned()
+    };
     if pfx + sfx > 0 {
         format!(
             "{}{{{} => {}}}{}",
@@ -142,7 +144,10 @@ pub fn stat_lines(files: &[FileStat], total_width: usize) -> Vec<StatLine> {
             let padding = len.saturating_sub(width_of(&shown_name));
             if f.binary {
                 return StatLine {
-                    head: format!(" {prefix}{shown_name}{:padding$} | {:>number_width$}", "", "Bin"),
+                    head: format!(
+                        " {prefix}{shown_name}{:padding$} | {:>number_width$}",
+                        "", "Bin"
+                    ),
                     plus: String::new(),
                     minus: String::new(),
                 };
@@ -165,7 +170,10 @@ pub fn stat_lines(files: &[FileStat], total_width: usize) -> Vec<StatLine> {
             let changes = added + deleted;
             let sep = if changes > 0 { " " } else { "" };
             StatLine {
-                head: format!(" {prefix}{shown_name}{:padding$} | {changes:>number_width$}{sep}", ""),
+                head: format!(
+                    " {prefix}{shown_name}{:padding$} | {changes:>number_width$}{sep}",
+                    ""
+                ),
                 plus: "+".repeat(add as usize),
                 minus: "-".repeat(del as usize),
             }
@@ -239,7 +247,8 @@ pub fn series_files<'a>(patches: impl IntoIterator<Item = &'a [FileStat]>) -> Ve
 pub fn cover_letter_stat(body: &str) -> Option<(Vec<StatLine>, String)> {
     let lines: Vec<&str> = body.lines().collect();
     let summary_at = lines.iter().position(|l| is_summary_line(l))?;
-    let start = (0..summary_at).rev().take_while(|&i| parse_stat_line(lines[i]).is_some()).last()?;
+    let start =
+        (0..summary_at).rev().take_while(|&i| parse_stat_line(lines[i]).is_some()).last()?;
     let stat = lines[start..summary_at].iter().filter_map(|l| parse_stat_line(l)).collect();
     Some((stat, lines[summary_at].trim_end().to_string()))
 }
@@ -261,7 +270,11 @@ fn parse_stat_line(line: &str) -> Option<StatLine> {
     let after = line[bar + 3..].trim_start();
     let (count, graph) = after.split_once(' ').unwrap_or((after, ""));
     if count == "Bin" {
-        return Some(StatLine { head: line.to_string(), plus: String::new(), minus: String::new() });
+        return Some(StatLine {
+            head: line.to_string(),
+            plus: String::new(),
+            minus: String::new(),
+        });
     }
     count.parse::<u64>().ok()?;
     if !graph.chars().all(|c| c == '+' || c == '-') {
@@ -298,15 +311,24 @@ mod tests {
     #[test]
     fn summary_singular_plural_and_omitted_sides() {
         assert_eq!(summary_line(&[file("a", 1, 0)]), " 1 file changed, 1 insertion(+)");
-        assert_eq!(summary_line(&[file("a", 0, 1), file("b", 0, 1)]), " 2 files changed, 2 deletions(-)");
-        assert_eq!(summary_line(&[file("a", 0, 0)]), " 1 file changed, 0 insertions(+), 0 deletions(-)");
+        assert_eq!(
+            summary_line(&[file("a", 0, 1), file("b", 0, 1)]),
+            " 2 files changed, 2 deletions(-)"
+        );
+        assert_eq!(
+            summary_line(&[file("a", 0, 0)]),
+            " 1 file changed, 0 insertions(+), 0 deletions(-)"
+        );
         assert_eq!(summary_line(&[]), " 0 files changed");
     }
 
     #[test]
     fn counts_align_and_names_pad() {
         let files = [file("a.c", 10, 2), file("longer/name.h", 1, 0)];
-        assert_eq!(texts(&files, 72), vec![" a.c           | 12 ++++++++++--", " longer/name.h |  1 +"]);
+        assert_eq!(
+            texts(&files, 72),
+            vec![" a.c           | 12 ++++++++++--", " longer/name.h |  1 +"]
+        );
     }
 
     /// From LTP's list (2019, copy_file_range v4): the stat as the sender's git printed it at

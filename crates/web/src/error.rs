@@ -42,7 +42,9 @@ pub const UNAVAILABLE: &str = "The database is not reachable right now; try agai
 /// True when the store error somewhere in `e`'s chain is "the database cannot be reached" (down,
 /// restarting, no connection free in time): a 503, which clients retry, not a 500.
 pub fn store_unavailable(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<quire_store::Error>().is_some_and(quire_store::Error::is_unavailable))
+    e.chain().any(|c| {
+        c.downcast_ref::<quire_store::Error>().is_some_and(quire_store::Error::is_unavailable)
+    })
 }
 
 impl IntoResponse for WebError {
@@ -57,13 +59,18 @@ impl IntoResponse for WebError {
             }
             WebError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "page failed");
-                ("Something went wrong".to_string(), "The server could not read its store; the error is in its log.".to_string())
+                (
+                    "Something went wrong".to_string(),
+                    "The server could not read its store; the error is in its log.".to_string(),
+                )
             }
         };
         let page = ErrorPage { status: status.as_u16(), title, detail };
-        let retry = (status == StatusCode::SERVICE_UNAVAILABLE).then_some([(header::RETRY_AFTER, "5")]);
+        let retry =
+            (status == StatusCode::SERVICE_UNAVAILABLE).then_some([(header::RETRY_AFTER, "5")]);
         match page.render() {
-            Ok(html) => (status, retry, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
+            Ok(html) => (status, retry, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
+                .into_response(),
             Err(_) => (status, page.detail).into_response(),
         }
     }

@@ -29,29 +29,50 @@ fn summary(e: &quire_store::Event) -> String {
         "series-complete" => "all patches arrived".into(),
         "series-superseded" => format!("superseded by <{}>", text("superseded_by")),
         "series-applied" if text("state") == "failed" => "failed to apply".into(),
-        "series-applied" => format!("applied{}", Some(text("result_commit")).filter(|c| !c.is_empty()).map(|c| format!(" as {c}")).unwrap_or_default()),
+        "series-applied" => format!(
+            "applied{}",
+            Some(text("result_commit"))
+                .filter(|c| !c.is_empty())
+                .map(|c| format!(" as {c}"))
+                .unwrap_or_default()
+        ),
         "check-finished" => format!("check {}: {}", text("name"), text("state")),
         "series-merged" => "merged upstream".into(),
         other => other.to_string(),
     }
 }
 
-pub async fn events_atom(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> WebResult<Response> {
-    let Path(project) = path.map_err(|e| WebError::BadRequest(format!("The address cannot be read: {}", e.body_text())))?;
+pub async fn events_atom(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> WebResult<Response> {
+    let Path(project) = path.map_err(|e| {
+        WebError::BadRequest(format!("The address cannot be read: {}", e.body_text()))
+    })?;
     let projects = state.project_configs().await.map_err(internal("reading the projects"))?;
     if implausible_id(&project).is_some() || !projects.contains_key(&project) {
         return Err(WebError::not_found(format!("No project is named “{project}”.")));
     }
-    let events = state.store.project_events(&project, ENTRIES).await.map_err(internal("reading events"))?;
+    let events =
+        state.store.project_events(&project, ENTRIES).await.map_err(internal("reading events"))?;
     let base = state.config.base_url.trim_end_matches('/');
     let html_link = format!("{base}/{}/", segment(&project));
     let mut entries = Vec::with_capacity(events.len());
     for e in &events {
         let subject = match &e.series_head {
-            Some(head) => state.store.message(head).await.map_err(internal("reading a series"))?.map(|m| m.subject),
+            Some(head) => state
+                .store
+                .message(head)
+                .await
+                .map_err(internal("reading a series"))?
+                .map(|m| m.subject),
             None => None,
         };
-        let link = e.series_head.as_deref().map(|h| format!("{base}{}", message_url(&project, h))).unwrap_or_else(|| html_link.clone());
+        let link = e
+            .series_head
+            .as_deref()
+            .map(|h| format!("{base}{}", message_url(&project, h)))
+            .unwrap_or_else(|| html_link.clone());
         let summary = summary(e);
         entries.push(AtomEntry {
             id: format!("{html_link}events.atom#event-{}", e.id),
@@ -63,7 +84,8 @@ pub async fn events_atom(State(state): State<AppState>, path: Result<Path<String
             summary: format!("{} ({})", summary, e.kind),
         });
     }
-    let updated = events.first().map(|e| e.created).unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let updated =
+        events.first().map(|e| e.created).unwrap_or_else(|| chrono::Utc::now().timestamp());
     let feed = AtomFeed {
         id: format!("{html_link}events.atom"),
         title: format!("{project}: events"),
@@ -72,6 +94,8 @@ pub async fn events_atom(State(state): State<AppState>, path: Result<Path<String
         updated: rfc3339(updated),
         entries,
     };
-    let xml = feed.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")))?;
+    let xml = feed
+        .render()
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response())
 }

@@ -81,7 +81,10 @@ impl Refusal {
             return Refusal::new(StatusCode::SERVICE_UNAVAILABLE, crate::error::UNAVAILABLE);
         }
         tracing::error!(error = %e, "{what}");
-        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("The server could not read its store while {what}; the error is in its log."))
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The server could not read its store while {what}; the error is in its log."),
+        )
     }
 }
 
@@ -146,7 +149,8 @@ async fn list_scope(state: &AppState, list: &str) -> Result<Option<String>, Refu
     if implausible_id(list).is_some() {
         return Err(Refusal::not_found("No such list."));
     }
-    let projects = state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+    let projects =
+        state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
     if projects.contains_key(list) {
         Ok(Some(list.to_string()))
     } else {
@@ -164,13 +168,21 @@ fn message_id(raw: &str) -> Result<String, Refusal> {
 }
 
 fn path_parts<T>(p: Result<Path<T>, PathRejection>) -> Result<T, Refusal> {
-    p.map(|Path(t)| t)
-        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("The address cannot be read: {}", e.body_text())))
+    p.map(|Path(t)| t).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("The address cannot be read: {}", e.body_text()),
+        )
+    })
 }
 
 fn query_parts(q: Result<Query<InboxQuery>, QueryRejection>) -> Result<InboxQuery, Refusal> {
-    q.map(|Query(q)| q)
-        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, format!("The query cannot be read: {}", e.body_text())))
+    q.map(|Query(q)| q).map_err(|e| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            format!("The query cannot be read: {}", e.body_text()),
+        )
+    })
 }
 
 /// Runs a search of `list` and answers with its mbox.
@@ -180,7 +192,10 @@ async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) 
     let from_body: InboxQuery = form(body);
     let q = params.q.as_deref().or(from_body.q.as_deref()).map(str::trim).unwrap_or_default();
     if q.is_empty() {
-        return Err(Refusal::new(StatusCode::BAD_REQUEST, "No query: add q=... (for example q=s:\"subject\")."));
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "No query: add q=... (for example q=s:\"subject\").",
+        ));
     }
     let threads = params.threads() || from_body.threads();
     match state.store.inbox_search(scope.as_deref(), q, threads).await {
@@ -225,10 +240,16 @@ pub async fn list_get(
     if params.wants_mbox() {
         return search(&state, &name, &params, b"").await;
     }
-    let projects = state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+    let projects =
+        state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
     if !projects.contains_key(&name)
         && let Ok(id) = message_id(&name)
-        && state.store.message(&id).await.map_err(|e| Refusal::internal("looking up a message", e))?.is_some()
+        && state
+            .store
+            .message(&id)
+            .await
+            .map_err(|e| Refusal::internal("looking up a message", e))?
+            .is_some()
     {
         return found(&format!("/{ALL}/{}/", segment(&id)));
     }
@@ -247,7 +268,10 @@ pub async fn list_post(
 }
 
 /// `GET /all/` and `POST /all/`: searches across every list (there is no series list of all).
-pub async fn all_get(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>) -> Answer {
+pub async fn all_get(
+    State(state): State<AppState>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+) -> Answer {
     let params = query_parts(inbox)?;
     if params.q.is_none() {
         return found("/");
@@ -255,7 +279,11 @@ pub async fn all_get(State(state): State<AppState>, inbox: Result<Query<InboxQue
     search(&state, ALL, &params, b"").await
 }
 
-pub async fn all_post(State(state): State<AppState>, inbox: Result<Query<InboxQuery>, QueryRejection>, body: Bytes) -> Answer {
+pub async fn all_post(
+    State(state): State<AppState>,
+    inbox: Result<Query<InboxQuery>, QueryRejection>,
+    body: Bytes,
+) -> Answer {
     search(&state, ALL, &query_parts(inbox)?, &body).await
 }
 
@@ -270,17 +298,27 @@ async fn thread_mbox(state: &AppState, list: &str, raw_id: &str) -> Answer {
     }
 }
 
-pub async fn t_mbox_gz(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Answer {
+pub async fn t_mbox_gz(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Answer {
     let (list, id) = path_parts(path)?;
     thread_mbox(&state, &list, &id).await
 }
 
-pub async fn all_t_mbox_gz(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+pub async fn all_t_mbox_gz(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
     thread_mbox(&state, ALL, &path_parts(path)?).await
 }
 
 /// The stored message `id` if it is in `scope` (any list for `None`).
-async fn scoped_message(state: &AppState, scope: Option<&str>, id: &str) -> Result<MessageRecord, Refusal> {
+async fn scoped_message(
+    state: &AppState,
+    scope: Option<&str>,
+    id: &str,
+) -> Result<MessageRecord, Refusal> {
     match state.store.message(id).await {
         Ok(Some(m)) if scope.is_none_or(|s| m.projects.iter().any(|p| p == s)) => Ok(m),
         Ok(_) => Err(Refusal::not_found(format!("No message <{id}> in {}.", scope.unwrap_or(ALL)))),
@@ -294,18 +332,34 @@ async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Answer {
     let id = message_id(raw_id)?;
     let named = scoped_message(state, scope.as_deref(), &id).await?;
     // Links on the page go to a list the message is in.
-    let project = scope.clone().or_else(|| named.projects.first().cloned()).unwrap_or_else(|| ALL.to_string());
-    let ids = state.store.inbox_thread_ids(scope.as_deref(), &id).await.map_err(|e| Refusal::internal("reading a thread", e))?;
+    let project = scope
+        .clone()
+        .or_else(|| named.projects.first().cloned())
+        .unwrap_or_else(|| ALL.to_string());
+    let ids = state
+        .store
+        .inbox_thread_ids(scope.as_deref(), &id)
+        .await
+        .map_err(|e| Refusal::internal("reading a thread", e))?;
     let mut records = Vec::with_capacity(ids.len());
     for mid in ids {
-        if let Some(m) = state.store.message(&mid).await.map_err(|e| Refusal::internal("reading a thread's messages", e))? {
+        if let Some(m) = state
+            .store
+            .message(&mid)
+            .await
+            .map_err(|e| Refusal::internal("reading a thread's messages", e))?
+        {
             records.push(m);
         }
     }
     if records.is_empty() {
         records.push(named);
     }
-    let title = records.first().map(|m| m.subject.clone()).filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "(no subject)".into());
+    let title = records
+        .first()
+        .map(|m| m.subject.clone())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "(no subject)".into());
     let page = MessagePage {
         project_url: format!("/{}/", segment(&project)),
         title,
@@ -315,31 +369,50 @@ async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Answer {
     };
     match askama::Template::render(&page) {
         Ok(html) => Ok(axum::response::Html(html).into_response()),
-        Err(e) => Ok(WebError::Internal(anyhow::anyhow!("rendering a thread page: {e}")).into_response()),
+        Err(e) => {
+            Ok(WebError::Internal(anyhow::anyhow!("rendering a thread page: {e}")).into_response())
+        }
     }
 }
 
-pub async fn thread_flat(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Answer {
+pub async fn thread_flat(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Answer {
     let (list, id) = path_parts(path)?;
     thread_page(&state, &list, &id).await
 }
 
-pub async fn all_thread_flat(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+pub async fn all_thread_flat(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
     thread_page(&state, ALL, &path_parts(path)?).await
 }
 
 /// `/<list>/<msgid>/?x=m&q=QUERY`: the messages of that thread matching the query (liblore
 /// asks `dt:`/`rt:` ranges for what is new in a thread), gzipped mboxrd; 404 when none.
-async fn thread_search(state: &AppState, list: &str, raw_id: &str, params: &InboxQuery, body: &[u8]) -> Answer {
+async fn thread_search(
+    state: &AppState,
+    list: &str,
+    raw_id: &str,
+    params: &InboxQuery,
+    body: &[u8],
+) -> Answer {
     let scope = list_scope(state, list).await?;
     let id = message_id(raw_id)?;
     let from_body = form(body);
     let q = params.q.as_deref().or(from_body.q.as_deref()).map(str::trim).unwrap_or_default();
     if q.is_empty() {
-        return Err(Refusal::new(StatusCode::BAD_REQUEST, "No query: add q=... (for example q=dt:20240101000000..)."));
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "No query: add q=... (for example q=dt:20240101000000..).",
+        ));
     }
     match state.store.inbox_search_thread(scope.as_deref(), &id, q).await {
-        Ok(Some(mails)) => gzip_mbox(&mails, &format!("No message of the thread of <{id}> matches “{q}”.")),
+        Ok(Some(mails)) => {
+            gzip_mbox(&mails, &format!("No message of the thread of <{id}> matches “{q}”."))
+        }
         Ok(None) => Err(Refusal::not_found(format!("No message <{id}> in {list}."))),
         Err(quire_store::Error::Invalid(why)) => Err(Refusal::new(StatusCode::BAD_REQUEST, why)),
         Err(e) => Err(Refusal::internal("searching a thread", e)),
@@ -407,10 +480,16 @@ pub async fn all_message_slash(path: Result<Path<String>, PathRejection>) -> Ans
 }
 
 /// `/all/<msgid>/raw`: the bytes as received.
-pub async fn all_raw(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
+pub async fn all_raw(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Answer {
     let id = message_id(&path_parts(path)?)?;
     match state.store.raw(&id).await {
-        Ok(Some(raw)) => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw).into_response()),
+        Ok(Some(raw)) => {
+            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], raw)
+                .into_response())
+        }
         Ok(None) => Err(Refusal::not_found(format!("No message <{id}>."))),
         Err(e) => Err(Refusal::internal("reading a raw message", e)),
     }
@@ -421,15 +500,27 @@ const ALL_FEED_ENTRIES: u32 = 30;
 
 /// `/all/new.atom`: the newest series of every list, as each list's own `new.atom` shows them.
 pub async fn all_atom(State(state): State<AppState>) -> Answer {
-    let projects = state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
-    let filter = quire_store::SeriesFilter { words: Vec::new(), page: 1, per_page: ALL_FEED_ENTRIES, include_superseded: true };
+    let projects =
+        state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+    let filter = quire_store::SeriesFilter {
+        words: Vec::new(),
+        page: 1,
+        per_page: ALL_FEED_ENTRIES,
+        include_superseded: true,
+    };
     let mut newest = Vec::new();
     for name in projects.keys() {
-        let listed = state.store.series_list(name, &filter).await.map_err(|e| Refusal::internal("listing series", e))?;
+        let listed = state
+            .store
+            .series_list(name, &filter)
+            .await
+            .map_err(|e| Refusal::internal("listing series", e))?;
         newest.extend(listed.items);
     }
     // Newest first; a series cross-posted to several lists once.
-    newest.sort_by(|a, b| (b.date, &b.message_id, &b.project).cmp(&(a.date, &a.message_id, &a.project)));
+    newest.sort_by(|a, b| {
+        (b.date, &b.message_id, &b.project).cmp(&(a.date, &a.message_id, &a.project))
+    });
     newest.dedup_by(|a, b| a.message_id == b.message_id);
     newest.truncate(ALL_FEED_ENTRIES as usize);
     let base = state.config.base_url.trim_end_matches('/');
@@ -446,12 +537,18 @@ pub async fn all_atom(State(state): State<AppState>) -> Answer {
                 updated: crate::age::rfc3339(s.date),
                 author_name: if name.trim().is_empty() { "unknown".into() } else { name },
                 author_email: s.submitter.email.clone(),
-                summary: format!("{}: {} by {}", s.project, crate::age::plural(u64::from(s.patches), "patch"), build::person(&s.submitter)),
+                summary: format!(
+                    "{}: {} by {}",
+                    s.project,
+                    crate::age::plural(u64::from(s.patches), "patch"),
+                    build::person(&s.submitter)
+                ),
             }
         })
         .collect();
     // An empty feed was last updated now, as far as a reader can tell.
-    let updated = newest.iter().map(|s| s.date).max().unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let updated =
+        newest.iter().map(|s| s.date).max().unwrap_or_else(|| chrono::Utc::now().timestamp());
     let feed = crate::views::AtomFeed {
         id: format!("{html_link}new.atom"),
         title: "all lists: new series".into(),
@@ -461,8 +558,15 @@ pub async fn all_atom(State(state): State<AppState>) -> Answer {
         entries,
     };
     match askama::Template::render(&feed) {
-        Ok(xml) => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], xml).into_response()),
-        Err(e) => Ok(WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")).into_response()),
+        Ok(xml) => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+            xml,
+        )
+            .into_response()),
+        Err(e) => {
+            Ok(WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")).into_response())
+        }
     }
 }
 
@@ -476,7 +580,10 @@ mod tests {
 
     #[test]
     fn mboxrd_escapes_from_lines_at_every_depth() {
-        let out = mboxrd(&[mail("Subject: a\n\nFrom here\n>From there\n>>From far\nFromage\n"), mail("Subject: b\n\nno newline")]);
+        let out = mboxrd(&[
+            mail("Subject: a\n\nFrom here\n>From there\n>>From far\nFromage\n"),
+            mail("Subject: b\n\nno newline"),
+        ]);
         let text = String::from_utf8(out).expect("utf-8");
         assert_eq!(
             text,

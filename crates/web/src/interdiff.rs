@@ -38,7 +38,12 @@ pub fn revision_text(patches: &[RevisionPatch]) -> String {
 
 /// The unified diff (3 lines of context) from `old` to `new`, headed `--- old_name` /
 /// `+++ new_name`; empty when the revisions are the same text.
-pub fn interdiff(old: &[RevisionPatch], new: &[RevisionPatch], old_name: &str, new_name: &str) -> String {
+pub fn interdiff(
+    old: &[RevisionPatch],
+    new: &[RevisionPatch],
+    old_name: &str,
+    new_name: &str,
+) -> String {
     let (a, b) = (revision_text(old), revision_text(new));
     if a == b {
         return String::new();
@@ -55,7 +60,12 @@ pub fn interdiff(old: &[RevisionPatch], new: &[RevisionPatch], old_name: &str, n
 }
 
 /// The interdiff's lines, classified for colouring.
-pub fn interdiff_lines(old: &[RevisionPatch], new: &[RevisionPatch], old_name: &str, new_name: &str) -> Vec<DiffLine> {
+pub fn interdiff_lines(
+    old: &[RevisionPatch],
+    new: &[RevisionPatch],
+    old_name: &str,
+    new_name: &str,
+) -> Vec<DiffLine> {
     classify(&interdiff(old, new, old_name, new_name))
 }
 
@@ -65,7 +75,12 @@ mod tests {
     use crate::diff::LineKind;
 
     fn patch(n: u32, subject: &str, diff: &str) -> RevisionPatch {
-        RevisionPatch { number: n, subject: subject.into(), message: "Why.\n".into(), diff: diff.into() }
+        RevisionPatch {
+            number: n,
+            subject: subject.into(),
+            message: "Why.\n".into(),
+            diff: diff.into(),
+        }
     }
 
     const V1: &str = "--- a/x.c\n+++ b/x.c\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n d\n";
@@ -86,15 +101,25 @@ mod tests {
 
     #[test]
     fn the_interdiff_colours_its_own_lines() {
-        let lines = interdiff_lines(&[patch(1, "x: fix", V1)], &[patch(1, "x: fix", V2)], "v1", "v2");
-        let changed: Vec<_> = lines.iter().filter(|l| matches!(l.kind, LineKind::Add | LineKind::Del)).map(|l| l.text.as_str()).collect();
+        let lines =
+            interdiff_lines(&[patch(1, "x: fix", V1)], &[patch(1, "x: fix", V2)], "v1", "v2");
+        let changed: Vec<_> = lines
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::Add | LineKind::Del))
+            .map(|l| l.text.as_str())
+            .collect();
         assert_eq!(changed, vec!["-+c", "++C"]);
         assert_eq!(lines[0].kind, LineKind::File);
     }
 
     #[test]
     fn an_added_patch_shows_whole() {
-        let d = interdiff(&[patch(1, "a", V1)], &[patch(1, "a", V1), patch(2, "b: new", V2)], "v1", "v2");
+        let d = interdiff(
+            &[patch(1, "a", V1)],
+            &[patch(1, "a", V1), patch(2, "b: new", V2)],
+            "v1",
+            "v2",
+        );
         assert!(d.contains("+=== b: new\n"), "{d}");
         assert!(!d.contains("-=== a"), "{d}");
     }

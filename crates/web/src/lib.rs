@@ -17,17 +17,17 @@ pub mod build;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
-mod headers;
 mod events_feed;
+mod headers;
 pub mod inbox;
 pub mod interdiff;
 pub mod metrics;
-mod pages;
 pub mod page_cache;
+mod pages;
 pub mod patchwork;
+pub mod quote;
 mod search;
 pub mod testers;
-pub mod quote;
 pub mod url;
 pub mod views;
 pub mod warm;
@@ -67,7 +67,12 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { base_url: "http://127.0.0.1:8080".into(), projects: HashMap::new(), per_page: 50, tester_lease_secs: 120 }
+        WebConfig {
+            base_url: "http://127.0.0.1:8080".into(),
+            projects: HashMap::new(),
+            per_page: 50,
+            tester_lease_secs: 120,
+        }
     }
 }
 
@@ -101,7 +106,10 @@ pub(crate) struct RowState {
 impl RowState {
     pub(crate) fn of(line: Option<&quire_store::LineState>) -> RowState {
         let Some(line) = line else { return RowState::default() };
-        RowState { applied: build::applied(line.apply), checks_pass: build::checks_pass(line.checks.iter().copied()) }
+        RowState {
+            applied: build::applied(line.apply),
+            checks_pass: build::checks_pass(line.checks.iter().copied()),
+        }
     }
 }
 
@@ -130,7 +138,9 @@ impl AppState {
     }
 
     /// The settings of every project, by name, at most [`PROJECT_CACHE_TTL`] old.
-    pub(crate) async fn project_configs(&self) -> Result<Arc<HashMap<String, quire_store::ProjectConfig>>, quire_store::Error> {
+    pub(crate) async fn project_configs(
+        &self,
+    ) -> Result<Arc<HashMap<String, quire_store::ProjectConfig>>, quire_store::Error> {
         let mut cache = self.projects.lock().await;
         if let Some(at) = cache.read_at
             && at.elapsed() < PROJECT_CACHE_TTL
@@ -218,8 +228,15 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves the site on `listen` until the process is stopped, rendering the newest pages at
 /// start as `warm` says (crate::warm; `/readyz` is 503 until it is done).
-pub async fn serve(store: Store, listen: SocketAddr, config: WebConfig, warm: warm::WarmOptions) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+pub async fn serve(
+    store: Store,
+    listen: SocketAddr,
+    config: WebConfig,
+    warm: warm::WarmOptions,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr().unwrap_or(listen);
     tracing::info!(%addr, "serving");
     let state = AppState::new(store, config);
@@ -231,5 +248,7 @@ pub async fn serve(store: Store, listen: SocketAddr, config: WebConfig, warm: wa
 /// Serves the site on a listener already bound (tests bind 127.0.0.1:0 and read the port).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
     // The peer address is what failed logins are counted by (crate::accounts).
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).await.context("the web server stopped")
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .await
+        .context("the web server stopped")
 }

@@ -43,9 +43,7 @@ impl Metrics {
                 "quire_http_request_duration_seconds",
                 "HTTP request latency by route and status class",
             )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["route", "method", "status"],
         )
         .expect("valid histogram");
@@ -57,16 +55,11 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid gauge");
-        let series = IntGaugeVec::new(
-            Opts::new("quire_series", "Series rows (all, complete)"),
-            &["state"],
-        )
-        .expect("valid gauge");
+        let series =
+            IntGaugeVec::new(Opts::new("quire_series", "Series rows (all, complete)"), &["state"])
+                .expect("valid gauge");
         let jobs = IntGaugeVec::new(
-            Opts::new(
-                "quire_jobs",
-                "Jobs by kind and state (queued, running, done, failed)",
-            ),
+            Opts::new("quire_jobs", "Jobs by kind and state (queued, running, done, failed)"),
             &["kind", "state"],
         )
         .expect("valid gauge");
@@ -78,14 +71,7 @@ impl Metrics {
         ] {
             let _ = registry.register(c);
         }
-        Metrics {
-            registry,
-            latency,
-            messages,
-            series,
-            jobs,
-            read_at: Mutex::new(None),
-        }
+        Metrics { registry, latency, messages, series, jobs, read_at: Mutex::new(None) }
     }
 }
 
@@ -116,20 +102,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     let mut out = Vec::new();
     if let Err(e) = TextEncoder::new().encode(&state.metrics.registry.gather(), &mut out) {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot encode metrics: {e}"),
-        )
+        return (StatusCode::INTERNAL_SERVER_ERROR, format!("cannot encode metrics: {e}"))
             .into_response();
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }
 
 async fn refresh_store_metrics(state: &AppState) -> Result<(), quire_store::Error> {
@@ -142,30 +118,16 @@ async fn refresh_store_metrics(state: &AppState) -> Result<(), quire_store::Erro
     let stats = state.store.stats().await?;
     let m = &state.metrics;
     let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    m.messages
-        .with_label_values(&["all"])
-        .set(g(stats.messages));
-    m.messages
-        .with_label_values(&["unparsable"])
-        .set(g(stats.unparsable));
-    m.messages
-        .with_label_values(&["patch"])
-        .set(g(stats.patches));
-    m.messages
-        .with_label_values(&["cover-letter"])
-        .set(g(stats.cover_letters));
-    m.messages
-        .with_label_values(&["pull-request"])
-        .set(g(stats.pull_requests));
+    m.messages.with_label_values(&["all"]).set(g(stats.messages));
+    m.messages.with_label_values(&["unparsable"]).set(g(stats.unparsable));
+    m.messages.with_label_values(&["patch"]).set(g(stats.patches));
+    m.messages.with_label_values(&["cover-letter"]).set(g(stats.cover_letters));
+    m.messages.with_label_values(&["pull-request"]).set(g(stats.pull_requests));
     m.series.with_label_values(&["all"]).set(g(stats.series));
-    m.series
-        .with_label_values(&["complete"])
-        .set(g(stats.complete_series));
+    m.series.with_label_values(&["complete"]).set(g(stats.complete_series));
     m.jobs.reset();
     for c in state.store.job_counts().await? {
-        m.jobs
-            .with_label_values(&[c.kind.as_str(), c.state.as_str()])
-            .set(g(c.count));
+        m.jobs.with_label_values(&[c.kind.as_str(), c.state.as_str()]).set(g(c.count));
     }
     if let Ok(mut t) = m.read_at.lock() {
         *t = Some(Instant::now());
@@ -178,19 +140,15 @@ async fn refresh_store_metrics(state: &AppState) -> Result<(), quire_store::Erro
 /// traffic until it is back, while `/healthz` says the process lives.
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if !state.warmth.is_warm() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "warming up: rendering the newest pages\n").into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "warming up: rendering the newest pages\n")
+            .into_response();
     }
     match tokio::time::timeout(Duration::from_secs(2), state.store.cursor("readyz")).await {
         Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("database not ready: {e}\n"),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database not ready: no answer in 2 s\n",
-        )
+        Ok(Err(e)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("database not ready: {e}\n")).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database not ready: no answer in 2 s\n")
             .into_response(),
     }
 }

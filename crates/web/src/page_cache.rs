@@ -60,7 +60,8 @@ impl PageCache {
     /// The page kept for `key` if it was made for `stamp` less than [`MAX_AGE`] ago.
     pub fn get(&self, key: &(String, String), stamp: u64, headers: &HeaderMap) -> Option<Response> {
         let inner = self.inner.lock().ok()?;
-        let kept = inner.pages.get(key).filter(|k| k.stamp == stamp && k.made.elapsed() < k.lifetime)?;
+        let kept =
+            inner.pages.get(key).filter(|k| k.stamp == stamp && k.made.elapsed() < k.lifetime)?;
         let (html, gzip) = (kept.html.clone(), kept.gzip.clone());
         drop(inner);
         let mut r = if accepts_gzip(headers) {
@@ -72,7 +73,8 @@ impl PageCache {
             r
         } else {
             let mut r = html.into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             r
         };
         // Says to operators (and tests) that the page was not rendered for this request.
@@ -82,12 +84,21 @@ impl PageCache {
 
     /// Keeps `html` for `key`, made for `stamp` (read before the page's data was).
     pub fn put(&self, key: (String, String), stamp: u64, html: &str) {
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(html.len() / 4), flate2::Compression::default());
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::with_capacity(html.len() / 4),
+            flate2::Compression::default(),
+        );
         if gz.write_all(html.as_bytes()).is_err() {
             return;
         }
         let Ok(gzip) = gz.finish() else { return };
-        let kept = Kept { stamp, made: Instant::now(), lifetime: lifetime(&key), html: Bytes::copy_from_slice(html.as_bytes()), gzip: Bytes::from(gzip) };
+        let kept = Kept {
+            stamp,
+            made: Instant::now(),
+            lifetime: lifetime(&key),
+            html: Bytes::copy_from_slice(html.as_bytes()),
+            gzip: Bytes::from(gzip),
+        };
         if kept.size() > BUDGET / 8 {
             return;
         }
@@ -132,12 +143,21 @@ fn lifetime(key: &(String, String)) -> Duration {
 
 /// Whether the request's Accept-Encoding takes gzip (not with q=0).
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or("");
-        let zero = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q == 0.0));
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero
-    })
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero
+        })
 }
 
 #[cfg(test)]
@@ -168,7 +188,10 @@ mod tests {
         c.put(key.clone(), 1, "<p>one</p>");
         assert!(c.get(&key, 1, &HeaderMap::new()).is_some());
         assert!(c.get(&key, 2, &HeaderMap::new()).is_none(), "another stamp: the page changed");
-        assert!(c.get(&("q".into(), "a@b".into()), 1, &HeaderMap::new()).is_none(), "another project");
+        assert!(
+            c.get(&("q".into(), "a@b".into()), 1, &HeaderMap::new()).is_none(),
+            "another project"
+        );
         let r = c.get(&key, 1, &headers("gzip")).unwrap();
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
         c.put(key.clone(), 2, "<p>two</p>");
@@ -190,10 +213,13 @@ mod tests {
 
     #[test]
     fn pages_kept_together_expire_apart() {
-        let lifetimes: Vec<Duration> = (0..300).map(|i| lifetime(&("p".into(), format!("{i}@example.org")))).collect();
+        let lifetimes: Vec<Duration> =
+            (0..300).map(|i| lifetime(&("p".into(), format!("{i}@example.org")))).collect();
         assert!(lifetimes.iter().all(|l| *l >= MAX_AGE && *l < 2 * MAX_AGE), "{lifetimes:?}");
         // 300 pages rendered in the same second: no 10-second window holds more than half.
-        let in_window = |from: Duration| lifetimes.iter().filter(|l| **l >= from && **l < from + Duration::from_secs(10)).count();
+        let in_window = |from: Duration| {
+            lifetimes.iter().filter(|l| **l >= from && **l < from + Duration::from_secs(10)).count()
+        };
         assert!((30..50).all(|s| in_window(Duration::from_secs(s)) < 150), "{lifetimes:?}");
     }
 }

@@ -27,7 +27,8 @@ fn now() -> i64 {
 }
 
 fn render(t: &impl Template) -> WebResult<Response> {
-    let html = t.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
+    let html =
+        t.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
     Ok(Html(html).into_response())
 }
 
@@ -38,7 +39,8 @@ fn store_err(what: &str) -> impl FnOnce(quire_store::Error) -> WebError + '_ {
 /// The path's parts, or a 400 page saying why they could not be read (bad percent-encoding,
 /// invalid UTF-8).
 fn path_parts<T>(p: Result<Path<T>, PathRejection>) -> WebResult<T> {
-    p.map(|Path(t)| t).map_err(|e| WebError::BadRequest(format!("The address cannot be read: {}", e.body_text())))
+    p.map(|Path(t)| t)
+        .map_err(|e| WebError::BadRequest(format!("The address cannot be read: {}", e.body_text())))
 }
 
 /// A Message-ID from the URL, checked before it reaches the store.
@@ -70,7 +72,14 @@ async fn project_links(state: &AppState, project: &str) -> WebResult<ProjectLink
 }
 
 pub async fn stylesheet() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], STYLE).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLE,
+    )
+        .into_response()
 }
 
 pub async fn not_found(uri: Uri) -> WebError {
@@ -81,7 +90,9 @@ pub async fn front(State(state): State<AppState>) -> WebResult<Response> {
     let projects = state.store.projects().await.map_err(store_err("listing projects"))?;
     let mut rows = Vec::with_capacity(projects.len());
     // The catch-all project is listed only when some mail landed there.
-    for p in projects.into_iter().filter(|p| p.messages > 0 || p.config.name != quire_store::UNASSIGNED) {
+    for p in
+        projects.into_iter().filter(|p| p.messages > 0 || p.config.name != quire_store::UNASSIGNED)
+    {
         rows.push(ProjectRow {
             url: format!("/{}/", segment(&p.config.name)),
             last_activity: last_activity(&state, &p.config.name).await?.map(|t| Age::new(t, now())),
@@ -97,7 +108,11 @@ pub async fn front(State(state): State<AppState>) -> WebResult<Response> {
 /// does not carry it yet; one small query per project.)
 async fn last_activity(state: &AppState, project: &str) -> WebResult<Option<i64>> {
     let filter = SeriesFilter { words: Vec::new(), page: 1, per_page: 1, include_superseded: true };
-    let newest = state.store.series_list(project, &filter).await.map_err(store_err("reading a project's newest series"))?;
+    let newest = state
+        .store
+        .series_list(project, &filter)
+        .await
+        .map_err(store_err("reading a project's newest series"))?;
     Ok(newest.items.first().map(|s| s.last_activity.max(s.date)))
 }
 
@@ -123,11 +138,9 @@ impl ListQuery {
 fn page_number(raw: Option<&str>) -> WebResult<u32> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(1),
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| WebError::BadRequest(format!("“{s}” is not a page number: pages count from 1."))),
+        Some(s) => s.parse::<u32>().ok().filter(|&n| n >= 1).ok_or_else(|| {
+            WebError::BadRequest(format!("“{s}” is not a page number: pages count from 1."))
+        }),
     }
 }
 
@@ -135,7 +148,10 @@ fn list_url(project: &str, page: u32, q: &str) -> String {
     let mut url = format!("/{}/?page={page}", segment(project));
     if !q.is_empty() {
         url.push_str("&q=");
-        url.push_str(&percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC).to_string());
+        url.push_str(
+            &percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        );
     }
     url
 }
@@ -147,7 +163,9 @@ pub async fn series_list(
     headers: axum::http::HeaderMap,
 ) -> WebResult<Response> {
     let project = path_parts(path)?;
-    let Query(query) = query.map_err(|e| WebError::BadRequest(format!("The query cannot be read: {}", e.body_text())))?;
+    let Query(query) = query.map_err(|e| {
+        WebError::BadRequest(format!("The query cannot be read: {}", e.body_text()))
+    })?;
     project_links(&state, &project).await?;
     let page = page_number(query.page.as_deref())?;
     let q = query.q.unwrap_or_default().trim().to_string();
@@ -155,7 +173,8 @@ pub async fn series_list(
     // stamp holds: any series of it assembled again, applied, checked or changed state moves
     // it. Read before the page's data, like the series page's (crate::page_cache).
     let kept = if crate::accounts::cookie_secret(&headers).is_none() {
-        let stamp = state.store.project_stamp(&project).await.map_err(store_err("reading a project"))?;
+        let stamp =
+            state.store.project_stamp(&project).await.map_err(store_err("reading a project"))?;
         stamp.map(|s| (s, (project.clone(), format!("{page}\n{q}"))))
     } else {
         None
@@ -167,31 +186,60 @@ pub async fn series_list(
     }
     let mut bad_query = None;
     let listed = if q.is_empty() {
-        let filter = SeriesFilter { words: Vec::new(), page, per_page: state.config.per_page, include_superseded: true };
+        let filter = SeriesFilter {
+            words: Vec::new(),
+            page,
+            per_page: state.config.per_page,
+            include_superseded: true,
+        };
         state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?
     } else {
-        match crate::search::find(&state.store, &project, &q, page, state.config.per_page).await.map_err(store_err("searching series"))? {
+        match crate::search::find(&state.store, &project, &q, page, state.config.per_page)
+            .await
+            .map_err(store_err("searching series"))?
+        {
             crate::search::Found::Page(p) => p,
             crate::search::Found::BadQuery(m) => {
                 bad_query = Some(m);
-                quire_store::Page { items: Vec::new(), total: 0, total_capped: false, page, per_page: state.config.per_page }
+                quire_store::Page {
+                    items: Vec::new(),
+                    total: 0,
+                    total_capped: false,
+                    page,
+                    per_page: state.config.per_page,
+                }
             }
         }
     };
     // The summary carries no apply or check state: read for the whole page at once.
     let heads: Vec<String> = listed.items.iter().map(|s| s.message_id.clone()).collect();
-    let lines = state.store.line_states(&heads).await.map_err(store_err("reading the series' apply and check states"))?;
-    let states: Vec<crate::RowState> = heads.iter().map(|h| crate::RowState::of(lines.get(h))).collect();
+    let lines = state
+        .store
+        .line_states(&heads)
+        .await
+        .map_err(store_err("reading the series' apply and check states"))?;
+    let states: Vec<crate::RowState> =
+        heads.iter().map(|h| crate::RowState::of(lines.get(h))).collect();
     let now = now();
     let pages = listed.total.div_ceil(u64::from(listed.per_page.max(1)));
-    let status = if bad_query.is_some() { axum::http::StatusCode::BAD_REQUEST } else { axum::http::StatusCode::OK };
+    let status = if bad_query.is_some() {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        axum::http::StatusCode::OK
+    };
     let html = ListPage {
         bad_query,
         project_url: format!("/{}/", segment(&project)),
         atom_url: format!("/{}/new.atom", segment(&project)),
-        rows: listed.items.iter().zip(&states).map(|(s, st)| build::series_row(&project, s, st.applied, st.checks_pass, now)).collect(),
+        rows: listed
+            .items
+            .iter()
+            .zip(&states)
+            .map(|(s, st)| build::series_row(&project, s, st.applied, st.checks_pass, now))
+            .collect(),
         prev_url: (page > 1).then(|| list_url(&project, page - 1, &q)),
-        next_url: (u64::from(page) < pages || listed.total_capped).then(|| list_url(&project, page + 1, &q)),
+        next_url: (u64::from(page) < pages || listed.total_capped)
+            .then(|| list_url(&project, page + 1, &q)),
         project,
         q,
         page,
@@ -206,7 +254,9 @@ pub async fn series_list(
     Ok((status, Html(html)).into_response())
 }
 
-pub async fn message_slash(path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Redirect> {
+pub async fn message_slash(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> WebResult<Redirect> {
     let (project, id) = path_parts(path)?;
     Ok(Redirect::permanent(&message_url(&project, &id)))
 }
@@ -215,7 +265,9 @@ pub async fn message_slash(path: Result<Path<(String, String)>, PathRejection>) 
 enum Named {
     Series(Box<SeriesDetail>),
     /// A message of a series that is not its head: the head.
-    InSeries { head: String },
+    InSeries {
+        head: String,
+    },
     Message(Box<MessageRecord>),
 }
 
@@ -225,7 +277,8 @@ async fn lookup(state: &AppState, project: &str, id: &str) -> WebResult<Named> {
     // is shown here too.
     let in_project = match &detail {
         Some(d) if d.project != project => {
-            let m = state.store.message(&d.message_id).await.map_err(store_err("reading a message"))?;
+            let m =
+                state.store.message(&d.message_id).await.map_err(store_err("reading a message"))?;
             m.is_some_and(|m| m.projects.iter().any(|p| p == project))
         }
         Some(_) => true,
@@ -247,7 +300,11 @@ async fn lookup(state: &AppState, project: &str, id: &str) -> WebResult<Named> {
     }
 }
 
-pub async fn message(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>, headers: axum::http::HeaderMap) -> WebResult<Response> {
+pub async fn message(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: axum::http::HeaderMap,
+) -> WebResult<Response> {
     let (project, raw_id) = path_parts(path)?;
     let links = project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
@@ -255,7 +312,11 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
     // (crate::page_cache); the stamp is read before the page's data, so a change made while
     // the page renders makes the next request render it again.
     let kept = if crate::accounts::cookie_secret(&headers).is_none() {
-        let stamp = state.store.series_page_stamp(&project, &id).await.map_err(store_err("reading a series"))?;
+        let stamp = state
+            .store
+            .series_page_stamp(&project, &id)
+            .await
+            .map_err(store_err("reading a series"))?;
         stamp.map(|s| (s ^ links_hash(&links), (project.clone(), id.clone())))
     } else {
         None
@@ -267,14 +328,26 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
     }
     match lookup(&state, &project, &id).await? {
         Named::Series(detail) => {
-            let thread = state.store.thread(&detail.message_id).await.map_err(store_err("reading a series' thread"))?;
+            let thread = state
+                .store
+                .thread(&detail.message_id)
+                .await
+                .map_err(store_err("reading a series' thread"))?;
             let mut page = build::series_page(&project, &detail, &thread, &links, now());
-            let patch_ids: Vec<String> = detail.patches.iter().map(|p| p.message_id.clone()).collect();
-            let merged = state.store.merged_patches(&patch_ids).await.map_err(store_err("reading merged patches"))?;
+            let patch_ids: Vec<String> =
+                detail.patches.iter().map(|p| p.message_id.clone()).collect();
+            let merged = state
+                .store
+                .merged_patches(&patch_ids)
+                .await
+                .map_err(store_err("reading merged patches"))?;
             page.merged = build::merged_lines(&detail, &merged);
-            page.workflow = crate::accounts::workflow_view(&state, &project, &detail, &headers).await?;
+            page.workflow =
+                crate::accounts::workflow_view(&state, &project, &detail, &headers).await?;
             let logged_in = page.workflow.user.is_some();
-            let html = page.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
+            let html = page
+                .render()
+                .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
             if let Some((stamp, key)) = kept
                 && !logged_in
             {
@@ -282,7 +355,8 @@ pub async fn message(State(state): State<AppState>, path: Result<Path<(String, S
             }
             let mut r = Html(html).into_response();
             if logged_in {
-                r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+                r.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
             }
             Ok(r)
         }
@@ -319,13 +393,14 @@ fn links_hash(links: &ProjectLinks) -> u64 {
 async fn series_of(state: &AppState, project: &str, id: &str) -> WebResult<SeriesDetail> {
     match lookup(state, project, id).await? {
         Named::Series(d) => Ok(*d),
-        Named::InSeries { head } => state
-            .store
-            .series(&head)
-            .await
-            .map_err(store_err("reading a series"))?
-            .ok_or_else(|| WebError::not_found(format!("No series <{head}> in project {project}."))),
-        Named::Message(_) => Err(WebError::not_found(format!("<{id}> is not part of a series in project {project}."))),
+        Named::InSeries { head } => {
+            state.store.series(&head).await.map_err(store_err("reading a series"))?.ok_or_else(
+                || WebError::not_found(format!("No series <{head}> in project {project}.")),
+            )
+        }
+        Named::Message(_) => Err(WebError::not_found(format!(
+            "<{id}> is not part of a series in project {project}."
+        ))),
     }
 }
 
@@ -354,7 +429,11 @@ pub async fn interdiff(
 
 async fn revision_patches(state: &AppState, s: &SeriesDetail) -> WebResult<Vec<RevisionPatch>> {
     // One read for the whole revision: its thread holds every patch with body and diff.
-    let records = state.store.thread(&s.message_id).await.map_err(store_err("reading a revision's patches"))?;
+    let records = state
+        .store
+        .thread(&s.message_id)
+        .await
+        .map_err(store_err("reading a revision's patches"))?;
     Ok(s.patches
         .iter()
         .map(|p| {
@@ -373,12 +452,19 @@ async fn revision_patches(state: &AppState, s: &SeriesDetail) -> WebResult<Vec<R
 fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (StatusCode::FOUND, [(header::LOCATION, v)]).into_response(),
-        Err(_) => WebError::not_found("The message's series cannot be named in a URL.").into_response(),
+        Err(_) => {
+            WebError::not_found("The message's series cannot be named in a URL.").into_response()
+        }
     }
 }
 
-fn text_response(body: impl Into<axum::body::Body>, content_type: &'static str, filename: Option<String>) -> Response {
-    let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body.into()).into_response();
+fn text_response(
+    body: impl Into<axum::body::Body>,
+    content_type: &'static str,
+    filename: Option<String>,
+) -> Response {
+    let mut resp =
+        (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body.into()).into_response();
     if let Some(name) = filename
         && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
     {
@@ -389,11 +475,18 @@ fn text_response(body: impl Into<axum::body::Body>, content_type: &'static str, 
 
 /// A file name from a Message-ID: only characters safe everywhere.
 fn file_name(id: &str, ext: &str) -> String {
-    let stem: String = id.chars().take(100).map(|c| if c.is_ascii_alphanumeric() || "._-@".contains(c) { c } else { '_' }).collect();
+    let stem: String = id
+        .chars()
+        .take(100)
+        .map(|c| if c.is_ascii_alphanumeric() || "._-@".contains(c) { c } else { '_' })
+        .collect();
     format!("{stem}.{ext}")
 }
 
-pub async fn raw(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+pub async fn raw(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> WebResult<Response> {
     let (project, raw_id) = path_parts(path)?;
     project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
@@ -414,7 +507,8 @@ fn collected(p: &quire_store::SeriesPatch) -> Vec<CollectedTrailer> {
             trailer: Trailer {
                 tag: t.tag.clone(),
                 value: t.value.clone(),
-                person: (!t.email.is_empty()).then(|| Address { name: t.name.clone(), email: t.email.clone() }),
+                person: (!t.email.is_empty())
+                    .then(|| Address { name: t.name.clone(), email: t.email.clone() }),
             },
             message_id: t.message_id.clone(),
             verified: t.verified,
@@ -426,11 +520,14 @@ fn collected(p: &quire_store::SeriesPatch) -> Vec<CollectedTrailer> {
 /// One patch of `s` as an mbox for `git am`, with the trailers reviewers gave it, written the
 /// way the store's `am_mbox` writes the whole series.
 async fn patch_mbox(state: &AppState, s: &SeriesDetail, only: &str) -> WebResult<Vec<u8>> {
-    let patches: Vec<&quire_store::SeriesPatch> = s.patches.iter().filter(|p| p.message_id == only).collect();
+    let patches: Vec<&quire_store::SeriesPatch> =
+        s.patches.iter().filter(|p| p.message_id == only).collect();
     let mut parsed = Vec::with_capacity(patches.len());
     for p in &patches {
         let raw = state.store.raw(&p.message_id).await.map_err(store_err("reading a patch"))?;
-        let raw = raw.ok_or_else(|| WebError::not_found(format!("No raw copy of patch <{}>.", p.message_id)))?;
+        let raw = raw.ok_or_else(|| {
+            WebError::not_found(format!("No raw copy of patch <{}>.", p.message_id))
+        })?;
         parsed.push(quire_mail::parse(&raw));
     }
     let trailers: Vec<Vec<CollectedTrailer>> = patches.iter().map(|p| collected(p)).collect();
@@ -438,42 +535,69 @@ async fn patch_mbox(state: &AppState, s: &SeriesDetail, only: &str) -> WebResult
         .iter()
         .zip(&parsed)
         .zip(&trailers)
-        .map(|((p, m), t)| AmPatch { message: m, number: p.number, total: s.total, version: s.version, trailers: t })
+        .map(|((p, m), t)| AmPatch {
+            message: m,
+            number: p.number,
+            total: s.total,
+            version: s.version,
+            trailers: t,
+        })
         .collect();
     Ok(render_mbox(&am, &AmOptions::default()))
 }
 
-pub async fn mbox(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+pub async fn mbox(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> WebResult<Response> {
     let (project, raw_id) = path_parts(path)?;
     project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
     let s = series_of(&state, &project, &id).await?;
     // The store's am_mbox is what `quire am` writes: the same bytes here.
-    let am = state.store.am_mbox(&s.message_id, false, &AmOptions::default()).await.map_err(store_err("writing the series mbox"))?;
-    let am = am.ok_or_else(|| WebError::not_found(format!("No series <{}> in project {project}.", s.message_id)))?;
+    let am = state
+        .store
+        .am_mbox(&s.message_id, false, &AmOptions::default())
+        .await
+        .map_err(store_err("writing the series mbox"))?;
+    let am = am.ok_or_else(|| {
+        WebError::not_found(format!("No series <{}> in project {project}.", s.message_id))
+    })?;
     Ok(text_response(am.mbox, "application/mbox", Some(file_name(&s.message_id, "mbox"))))
 }
 
-pub async fn patch(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+pub async fn patch(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> WebResult<Response> {
     let (project, raw_id) = path_parts(path)?;
     project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
     let s = series_of(&state, &project, &id).await?;
     if !s.patches.iter().any(|p| p.message_id == id) {
-        return Err(WebError::not_found(format!("<{id}> is not a patch of series <{}>.", s.message_id)));
+        return Err(WebError::not_found(format!(
+            "<{id}> is not a patch of series <{}>.",
+            s.message_id
+        )));
     }
     let bytes = patch_mbox(&state, &s, &id).await?;
     Ok(text_response(bytes, "text/plain; charset=utf-8", None))
 }
 
-pub async fn apply_log(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> WebResult<Response> {
+pub async fn apply_log(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> WebResult<Response> {
     let (project, raw_id) = path_parts(path)?;
     project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
     let s = series_of(&state, &project, &id).await?;
     match s.apply.and_then(|a| a.log) {
         Some(log) => Ok(text_response(log, "text/plain; charset=utf-8", None)),
-        None => Err(WebError::not_found(format!("Series <{}> has not been applied yet: there is no apply log.", s.message_id))),
+        None => Err(WebError::not_found(format!(
+            "Series <{}> has not been applied yet: there is no apply log.",
+            s.message_id
+        ))),
     }
 }
 
@@ -491,15 +615,22 @@ pub async fn check_log(
         .ok()
         .and_then(|n| s.checks.iter().find(|c| c.id == n))
         .and_then(|c| c.log.clone())
-        .ok_or_else(|| WebError::not_found(format!("Series <{}> has no check log “{check}”.", s.message_id)))?;
+        .ok_or_else(|| {
+            WebError::not_found(format!("Series <{}> has no check log “{check}”.", s.message_id))
+        })?;
     Ok(text_response(log, "text/plain; charset=utf-8", None))
 }
 
-pub async fn atom(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> WebResult<Response> {
+pub async fn atom(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> WebResult<Response> {
     let project = path_parts(path)?;
     project_links(&state, &project).await?;
-    let filter = SeriesFilter { words: Vec::new(), page: 1, per_page: 30, include_superseded: true };
-    let listed = state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?;
+    let filter =
+        SeriesFilter { words: Vec::new(), page: 1, per_page: 30, include_superseded: true };
+    let listed =
+        state.store.series_list(&project, &filter).await.map_err(store_err("listing series"))?;
     let base = state.config.base_url.trim_end_matches('/');
     let html_link = format!("{base}/{}/", segment(&project));
     let entries: Vec<AtomEntry> = listed
@@ -515,7 +646,11 @@ pub async fn atom(State(state): State<AppState>, path: Result<Path<String>, Path
                 updated: rfc3339(s.date),
                 author_name: if name.trim().is_empty() { "unknown".into() } else { name },
                 author_email: s.submitter.email.clone(),
-                summary: format!("{} by {}", crate::age::plural(u64::from(s.patches), "patch"), build::person(&s.submitter)),
+                summary: format!(
+                    "{} by {}",
+                    crate::age::plural(u64::from(s.patches), "patch"),
+                    build::person(&s.submitter)
+                ),
             }
         })
         .collect();
@@ -529,7 +664,9 @@ pub async fn atom(State(state): State<AppState>, path: Result<Path<String>, Path
         updated: rfc3339(updated),
         entries,
     };
-    let xml = feed.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")))?;
+    let xml = feed
+        .render()
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("rendering the feed: {e}")))?;
     Ok(text_response(xml, "application/atom+xml; charset=utf-8", None))
 }
 

@@ -17,8 +17,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use quire_store::{
-    Bundle, CheckState, NewCheck, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person, ProjectRef, SeriesInfo,
-    SeriesMember, SeriesQuery, User,
+    Bundle, CheckState, NewCheck, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
+    ProjectRef, SeriesInfo, SeriesMember, SeriesQuery, User,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -57,7 +57,10 @@ fn store_err(e: quire_store::Error) -> PwError {
         quire_store::Error::Invalid(msg) => PwError::bad(msg),
         e => {
             tracing::warn!(error = %e, "Patchwork API store error");
-            PwError(StatusCode::SERVICE_UNAVAILABLE, json!({ "detail": "the database is not available; try again" }))
+            PwError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "detail": "the database is not available; try again" }),
+            )
         }
     }
 }
@@ -73,10 +76,19 @@ pub struct Params(Vec<(String, String)>);
 
 impl Params {
     pub fn parse(query: &str) -> Params {
-        Params(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        Params(
+            form_urlencoded::parse(query.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
     }
     fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).filter(|v| !v.is_empty()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+            .collect()
     }
     fn one(&self, key: &str) -> Option<String> {
         self.all(key).into_iter().last()
@@ -108,7 +120,10 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let configured = state.config.base_url.trim_end_matches('/');
     let scheme = if configured.starts_with("https://") { "https" } else { "http" };
     match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) if !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) => {
+        Some(host)
+            if !host.is_empty()
+                && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) =>
+        {
             format!("{scheme}://{host}")
         }
         _ => configured.to_string(),
@@ -116,16 +131,27 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// Who the request is from: no token, a user's token, or a tester/admin token.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> PwResult<(Option<User>, Option<String>)> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
-    let secret = value.strip_prefix("Token").or_else(|| value.strip_prefix("Bearer")).map(str::trim).unwrap_or("");
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> PwResult<(Option<User>, Option<String>)> {
+    let value =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+    let secret = value
+        .strip_prefix("Token")
+        .or_else(|| value.strip_prefix("Bearer"))
+        .map(str::trim)
+        .unwrap_or("");
     if secret.is_empty() {
         return Ok((None, None));
     }
     match state.store.token_user(secret).await.map_err(store_err)? {
         Some((_, Some(user))) => Ok((Some(user), None)),
         Some((token, None)) => Ok((None, Some(token.scope))),
-        None => Err(PwError(StatusCode::UNAUTHORIZED, json!({ "detail": "Invalid token: unknown or revoked (quire token create NAME --user USER)." }))),
+        None => Err(PwError(
+            StatusCode::UNAUTHORIZED,
+            json!({ "detail": "Invalid token: unknown or revoked (quire token create NAME --user USER)." }),
+        )),
     }
 }
 
@@ -133,22 +159,38 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> PwResult<(Option
 // Entry points
 
 /// `/api/` and `/api/...`: every API call.
-pub async fn api(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn api(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match api_inner(state, method, uri, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn api_inner(state: AppState, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> PwResult<Response> {
+async fn api_inner(
+    state: AppState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PwResult<Response> {
     let path = uri.path().to_string();
     let rest = path.strip_prefix("/api").unwrap_or("");
-    let mut segs: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let mut segs: Vec<String> =
+        rest.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let base = base_url(&state, &headers);
     let (version_text, api) = match segs.first() {
         Some(v) if v.len() == 3 && v.as_bytes()[1] == b'.' && v.as_bytes()[0].is_ascii_digit() => {
             if !VERSIONS.contains(&v.as_str()) {
-                return Err(PwError::not_found(format!("API version {v} is not served: use one of {}", VERSIONS.join(", "))));
+                return Err(PwError::not_found(format!(
+                    "API version {v} is not served: use one of {}",
+                    VERSIONS.join(", ")
+                )));
             }
             let v = segs.remove(0);
             let api = format!("{base}/api/{v}");
@@ -159,7 +201,16 @@ async fn api_inner(state: AppState, method: Method, uri: Uri, headers: HeaderMap
     let (maj, min) = version_text.split_once('.').unwrap_or(("1", "3"));
     let version = (maj.parse().unwrap_or(1), min.parse().unwrap_or(3));
     let (user, service) = authenticate(&state, &headers).await?;
-    let ctx = Ctx { state, base, version, api, params: Params::parse(uri.query().unwrap_or("")), path: path.clone(), user, service };
+    let ctx = Ctx {
+        state,
+        base,
+        version,
+        api,
+        params: Params::parse(uri.query().unwrap_or("")),
+        path: path.clone(),
+        user,
+        service,
+    };
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let body = || parse_body(&headers, &body);
     match (&method, segs.as_slice()) {
@@ -175,22 +226,41 @@ async fn api_inner(state: AppState, method: Method, uri: Uri, headers: HeaderMap
         (&Method::GET | &Method::HEAD, ["patches"]) => patches_list(&ctx).await,
         (&Method::GET | &Method::HEAD, ["patches", id]) => patch_detail(&ctx, id).await,
         (&Method::PATCH | &Method::PUT, ["patches", id]) => patch_update(&ctx, id, body()?).await,
-        (&Method::GET | &Method::HEAD, ["patches", id, "comments"]) => comments_list(&ctx, "patches", id).await,
+        (&Method::GET | &Method::HEAD, ["patches", id, "comments"]) => {
+            comments_list(&ctx, "patches", id).await
+        }
         (&Method::GET | &Method::HEAD, ["patches", id, "checks"]) => checks_list(&ctx, id).await,
-        (&Method::GET | &Method::HEAD, ["patches", id, "checks", check]) => check_detail(&ctx, id, check).await,
+        (&Method::GET | &Method::HEAD, ["patches", id, "checks", check]) => {
+            check_detail(&ctx, id, check).await
+        }
         (&Method::POST, ["patches", id, "checks"]) => check_create(&ctx, id, body()?).await,
         (&Method::GET | &Method::HEAD, ["covers"]) => covers_list(&ctx).await,
         (&Method::GET | &Method::HEAD, ["covers", id]) => cover_detail(&ctx, id).await,
-        (&Method::GET | &Method::HEAD, ["covers", id, "comments"]) => comments_list(&ctx, "covers", id).await,
-        (&Method::GET | &Method::HEAD, ["events"]) => events_list(&ctx).await,
-        (&Method::GET | &Method::HEAD, ["bundles"]) if ctx.at_least(1, 1) => bundles_list(&ctx).await,
-        (&Method::GET | &Method::HEAD, ["bundles", id]) if ctx.at_least(1, 1) => bundle_detail(&ctx, id).await,
-        (&Method::POST, ["bundles"]) if ctx.at_least(1, 2) => bundle_create(&ctx, body()?).await,
-        (_, ["bundles", ..]) if !ctx.at_least(1, 2) && method != Method::GET => {
-            Err(PwError(StatusCode::METHOD_NOT_ALLOWED, json!({ "detail": "writing bundles needs API 1.2 or later" })))
+        (&Method::GET | &Method::HEAD, ["covers", id, "comments"]) => {
+            comments_list(&ctx, "covers", id).await
         }
-        (m, [resource, ..]) if ["projects", "people", "users", "series", "patches", "covers", "events", "bundles"].contains(resource) => {
-            Err(PwError(StatusCode::METHOD_NOT_ALLOWED, json!({ "detail": format!("Method \"{m}\" not allowed here.") })))
+        (&Method::GET | &Method::HEAD, ["events"]) => events_list(&ctx).await,
+        (&Method::GET | &Method::HEAD, ["bundles"]) if ctx.at_least(1, 1) => {
+            bundles_list(&ctx).await
+        }
+        (&Method::GET | &Method::HEAD, ["bundles", id]) if ctx.at_least(1, 1) => {
+            bundle_detail(&ctx, id).await
+        }
+        (&Method::POST, ["bundles"]) if ctx.at_least(1, 2) => bundle_create(&ctx, body()?).await,
+        (_, ["bundles", ..]) if !ctx.at_least(1, 2) && method != Method::GET => Err(PwError(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({ "detail": "writing bundles needs API 1.2 or later" }),
+        )),
+        (m, [resource, ..])
+            if [
+                "projects", "people", "users", "series", "patches", "covers", "events", "bundles",
+            ]
+            .contains(resource) =>
+        {
+            Err(PwError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({ "detail": format!("Method \"{m}\" not allowed here.") }),
+            ))
         }
         _ => Err(PwError::not_found(format!("no API resource {rest}; see {}/", ctx.api))),
     }
@@ -208,10 +278,12 @@ fn json_ok(v: Value) -> Response {
 fn json_page(ctx: &Ctx, items: Vec<Value>, page: u32, per_page: u32, total: u64) -> Response {
     let last = total.div_ceil(u64::from(per_page)).max(1);
     let link = |p: u64| -> String {
-        let mut params: Vec<(String, String)> = ctx.params.0.iter().filter(|(k, _)| k != "page").cloned().collect();
+        let mut params: Vec<(String, String)> =
+            ctx.params.0.iter().filter(|(k, _)| k != "page").cloned().collect();
         params.push(("page".into(), p.to_string()));
         params.sort_by(|a, b| a.0.cmp(&b.0));
-        let q: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let q: String =
+            form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
         format!("{}{}?{}", ctx.base, ctx.path, q)
     };
     let mut links = Vec::new();
@@ -234,16 +306,19 @@ fn json_page(ctx: &Ctx, items: Vec<Value>, page: u32, per_page: u32, total: u64)
 fn paging(ctx: &Ctx) -> PwResult<(u32, u32)> {
     let page = match ctx.params.one("page") {
         None => 1,
-        Some(p) => p.parse::<u32>().ok().filter(|&p| p >= 1).ok_or_else(|| PwError::bad(format!("page={p}: pages are numbered from 1")))?,
-    };
-    let per_page = match ctx.params.one("per_page") {
-        None => DEFAULT_PER_PAGE,
         Some(p) => p
             .parse::<u32>()
             .ok()
             .filter(|&p| p >= 1)
-            .map(|p| p.min(MAX_PER_PAGE))
-            .ok_or_else(|| PwError::bad(format!("per_page={p}: give a number from 1 to {MAX_PER_PAGE}")))?,
+            .ok_or_else(|| PwError::bad(format!("page={p}: pages are numbered from 1")))?,
+    };
+    let per_page = match ctx.params.one("per_page") {
+        None => DEFAULT_PER_PAGE,
+        Some(p) => {
+            p.parse::<u32>().ok().filter(|&p| p >= 1).map(|p| p.min(MAX_PER_PAGE)).ok_or_else(
+                || PwError::bad(format!("per_page={p}: give a number from 1 to {MAX_PER_PAGE}")),
+            )?
+        }
     };
     Ok((page, per_page))
 }
@@ -251,17 +326,24 @@ fn paging(ctx: &Ctx) -> PwResult<(u32, u32)> {
 fn order(ctx: &Ctx, default: Order) -> PwResult<Order> {
     match ctx.params.one("order") {
         None => Ok(default),
-        Some(o) => Order::parse(&o).ok_or_else(|| PwError::bad(format!("order={o}: use date, -date, id, -id, name or -name"))),
+        Some(o) => Order::parse(&o).ok_or_else(|| {
+            PwError::bad(format!("order={o}: use date, -date, id, -id, name or -name"))
+        }),
     }
 }
 
 fn id_of(s: &str, what: &str) -> PwResult<i64> {
-    s.parse::<i64>().ok().filter(|&n| n > 0).ok_or_else(|| PwError::not_found(format!("no {what} {s:?}: {what}s are numbered")))
+    s.parse::<i64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| PwError::not_found(format!("no {what} {s:?}: {what}s are numbered")))
 }
 
 /// Patchwork dates: `2016-09-11T22:26:33` (UTC, no zone).
 fn date(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0).map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default()
 }
 
 fn parse_date(s: &str, name: &str) -> PwResult<i64> {
@@ -318,7 +400,9 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> PwResult<HashMap<String, Val
 fn field_bool(v: &Value, name: &str) -> PwResult<bool> {
     match v {
         Value::Bool(b) => Ok(*b),
-        Value::String(s) => parse_bool(s).ok_or_else(|| PwError::bad(format!("{name}={s}: use true or false"))),
+        Value::String(s) => {
+            parse_bool(s).ok_or_else(|| PwError::bad(format!("{name}={s}: use true or false")))
+        }
         other => Err(PwError::bad(format!("{name}={other}: use true or false"))),
     }
 }
@@ -326,8 +410,12 @@ fn field_bool(v: &Value, name: &str) -> PwResult<bool> {
 fn field_ids(v: &Value, name: &str) -> PwResult<Vec<i64>> {
     let one = |v: &Value| -> PwResult<i64> {
         match v {
-            Value::Number(n) => n.as_i64().ok_or_else(|| PwError::bad(format!("{name}: {n} is not an id"))),
-            Value::String(s) => s.trim().parse().map_err(|_| PwError::bad(format!("{name}: {s:?} is not an id"))),
+            Value::Number(n) => {
+                n.as_i64().ok_or_else(|| PwError::bad(format!("{name}: {n} is not an id")))
+            }
+            Value::String(s) => {
+                s.trim().parse().map_err(|_| PwError::bad(format!("{name}: {s:?} is not an id")))
+            }
             other => Err(PwError::bad(format!("{name}: {other} is not an id"))),
         }
     };
@@ -409,7 +497,11 @@ fn cover_web_url(ctx: &Ctx, project: &str, msgid: &str) -> String {
 
 /// An embedded patch or cover letter (in series, bundles, events).
 fn member_json(ctx: &Ctx, kind: &str, project: &str, m: &SeriesMember, name: String) -> Value {
-    let web = if kind == "covers" { cover_web_url(ctx, project, &m.message_id) } else { patch_web_url(ctx, project, &m.message_id) };
+    let web = if kind == "covers" {
+        cover_web_url(ctx, project, &m.message_id)
+    } else {
+        patch_web_url(ctx, project, &m.message_id)
+    };
     let mut v = json!({
         "id": m.id,
         "url": format!("{}/{kind}/{}/", ctx.api, m.id),
@@ -422,7 +514,8 @@ fn member_json(ctx: &Ctx, kind: &str, project: &str, m: &SeriesMember, name: Str
         v["web_url"] = json!(web);
     }
     if ctx.at_least(1, 2) {
-        v["list_archive_url"] = json!(format!("{}/{}/{}/", ctx.base, enc(project), enc(&m.message_id)));
+        v["list_archive_url"] =
+            json!(format!("{}/{}/{}/", ctx.base, enc(project), enc(&m.message_id)));
     }
     v
 }
@@ -453,7 +546,11 @@ fn patch_name(subject: &str, version: u32, number: u32, total: u32) -> String {
     if total > 1 || number > 1 {
         prefixes.push(format!("{number}/{total}"));
     }
-    if prefixes.is_empty() { bare_subject(subject).to_string() } else { format!("[{}] {}", prefixes.join(","), bare_subject(subject)) }
+    if prefixes.is_empty() {
+        bare_subject(subject).to_string()
+    } else {
+        format!("[{}] {}", prefixes.join(","), bare_subject(subject))
+    }
 }
 
 fn series_embed(ctx: &Ctx, project: &str, id: i64, name: &str, version: u32, when: i64) -> Value {
@@ -501,14 +598,28 @@ struct Projects(HashMap<i64, ProjectRef>);
 
 impl Projects {
     async fn load(ctx: &Ctx) -> PwResult<Projects> {
-        Ok(Projects(ctx.state.store.project_refs().await.map_err(store_err)?.into_iter().map(|p| (p.id, p)).collect()))
+        Ok(Projects(
+            ctx.state
+                .store
+                .project_refs()
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect(),
+        ))
     }
     fn json(&self, ctx: &Ctx, id: i64) -> Value {
         self.0.get(&id).map(|p| project_json(ctx, p, None)).unwrap_or(Value::Null)
     }
 }
 
-async fn patch_json(ctx: &Ctx, projects: &Projects, p: &PatchInfo, detail: bool) -> PwResult<Value> {
+async fn patch_json(
+    ctx: &Ctx,
+    projects: &Projects,
+    p: &PatchInfo,
+    detail: bool,
+) -> PwResult<Value> {
     let name = patch_name(&p.subject, p.series_version, p.number, p.series_total);
     let web = patch_web_url(ctx, &p.project, &p.message_id);
     let checks = ctx.state.store.checks(&p.message_id).await.map_err(store_err)?;
@@ -537,7 +648,8 @@ async fn patch_json(ctx: &Ctx, projects: &Projects, p: &PatchInfo, detail: bool)
         v["comments"] = json!(format!("{}/patches/{}/comments/", ctx.api, p.id));
     }
     if ctx.at_least(1, 2) {
-        v["list_archive_url"] = json!(format!("{}/{}/{}/", ctx.base, enc(&p.project), enc(&p.message_id)));
+        v["list_archive_url"] =
+            json!(format!("{}/{}/{}/", ctx.base, enc(&p.project), enc(&p.message_id)));
         v["related"] = json!([]);
     }
     if detail {
@@ -556,7 +668,12 @@ fn prefixes(subject: &str) -> Vec<String> {
     let mut s = subject.trim();
     while s.starts_with('[') {
         let Some(end) = s.find(']') else { break };
-        out.extend(s[1..end].split([' ', ',']).filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("patch")).map(String::from));
+        out.extend(
+            s[1..end]
+                .split([' ', ','])
+                .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("patch"))
+                .map(String::from),
+        );
         s = s[end + 1..].trim_start();
     }
     out
@@ -595,12 +712,32 @@ fn headers_json(raw: Option<&[u8]>) -> Value {
 
 fn series_json(ctx: &Ctx, projects: &Projects, s: &SeriesInfo) -> Value {
     let sum = &s.summary;
-    let submitter = Person { id: s.submitter_id, name: sum.submitter.name.clone(), email: sum.submitter.email.clone() };
-    let cover = s.cover.as_ref().map(|c| member_json(ctx, "covers", &sum.project, c, patch_name(&c.subject, sum.version, 0, sum.total)));
+    let submitter = Person {
+        id: s.submitter_id,
+        name: sum.submitter.name.clone(),
+        email: sum.submitter.email.clone(),
+    };
+    let cover = s.cover.as_ref().map(|c| {
+        member_json(
+            ctx,
+            "covers",
+            &sum.project,
+            c,
+            patch_name(&c.subject, sum.version, 0, sum.total),
+        )
+    });
     let patches: Vec<Value> = s
         .patches
         .iter()
-        .map(|p| member_json(ctx, "patches", &sum.project, p, patch_name(&p.subject, sum.version, p.number, sum.total)))
+        .map(|p| {
+            member_json(
+                ctx,
+                "patches",
+                &sum.project,
+                p,
+                patch_name(&p.subject, sum.version, p.number, sum.total),
+            )
+        })
         .collect();
     let mut v = json!({
         "id": s.id,
@@ -618,7 +755,8 @@ fn series_json(ctx: &Ctx, projects: &Projects, s: &SeriesInfo) -> Value {
         "patches": patches,
     });
     if ctx.at_least(1, 1) {
-        v["web_url"] = json!(format!("{}/project/{}/list/?series={}", ctx.base, enc(&sum.project), s.id));
+        v["web_url"] =
+            json!(format!("{}/project/{}/list/?series={}", ctx.base, enc(&sum.project), s.id));
     }
     if ctx.at_least(1, 3) {
         v["dependencies"] = json!([]);
@@ -634,7 +772,9 @@ async fn find_project(ctx: &Ctx, name_or_id: &str) -> PwResult<ProjectRef> {
     let projects = ctx.state.store.project_refs().await.map_err(store_err)?;
     projects
         .into_iter()
-        .find(|p| p.config.name == name_or_id || name_or_id.parse::<i64>().is_ok_and(|id| id == p.id))
+        .find(|p| {
+            p.config.name == name_or_id || name_or_id.parse::<i64>().is_ok_and(|id| id == p.id)
+        })
         .ok_or_else(|| PwError::not_found(format!("no project {name_or_id:?}")))
 }
 
@@ -677,14 +817,25 @@ async fn people_list(ctx: &Ctx) -> PwResult<Response> {
     let (page, per_page) = paging(ctx)?;
     let project = project_filter(ctx).await?;
     let q = ctx.params.one("q");
-    let found = ctx.state.store.people(project.as_deref(), q.as_deref(), page, per_page).await.map_err(store_err)?;
+    let found = ctx
+        .state
+        .store
+        .people(project.as_deref(), q.as_deref(), page, per_page)
+        .await
+        .map_err(store_err)?;
     let items = found.items.iter().map(|p| person_json(ctx, p)).collect();
     Ok(json_page(ctx, items, page, per_page, found.total))
 }
 
 async fn person_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
     let id = id_of(id, "person")?;
-    let p = ctx.state.store.person(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no person {id}")))?;
+    let p = ctx
+        .state
+        .store
+        .person(id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| PwError::not_found(format!("no person {id}")))?;
     Ok(json_ok(person_json(ctx, &p)))
 }
 
@@ -693,22 +844,38 @@ async fn users_list(ctx: &Ctx) -> PwResult<Response> {
     let q = ctx.params.one("q");
     let all = ctx.state.store.users(q.as_deref()).await.map_err(store_err)?;
     let total = all.len() as u64;
-    let items = all.iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).map(|u| user_json(ctx, u)).collect();
+    let items = all
+        .iter()
+        .skip(((page - 1) * per_page) as usize)
+        .take(per_page as usize)
+        .map(|u| user_json(ctx, u))
+        .collect();
     Ok(json_page(ctx, items, page, per_page, total))
 }
 
 async fn user_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
     let id = id_of(id, "user")?;
-    let u = ctx.state.store.user(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no user {id}")))?;
+    let u = ctx
+        .state
+        .store
+        .user(id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| PwError::not_found(format!("no user {id}")))?;
     let mut v = user_json(ctx, &u);
     if ctx.user.as_ref().is_some_and(|me| me.id == u.id) {
-        v["settings"] = json!({ "send_email": false, "items_per_page": DEFAULT_PER_PAGE, "show_ids": true });
+        v["settings"] =
+            json!({ "send_email": false, "items_per_page": DEFAULT_PER_PAGE, "show_ids": true });
     }
     Ok(json_ok(v))
 }
 
 fn words(ctx: &Ctx) -> Vec<String> {
-    ctx.params.all("q").iter().flat_map(|q| q.split_whitespace().map(String::from).collect::<Vec<_>>()).collect()
+    ctx.params
+        .all("q")
+        .iter()
+        .flat_map(|q| q.split_whitespace().map(String::from).collect::<Vec<_>>())
+        .collect()
 }
 
 async fn series_list(ctx: &Ctx) -> PwResult<Response> {
@@ -731,7 +898,13 @@ async fn series_list(ctx: &Ctx) -> PwResult<Response> {
 
 async fn series_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
     let id = id_of(id, "series")?;
-    let s = ctx.state.store.series_info(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no series {id}")))?;
+    let s = ctx
+        .state
+        .store
+        .series_info(id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| PwError::not_found(format!("no series {id}")))?;
     let projects = Projects::load(ctx).await?;
     Ok(json_ok(series_json(ctx, &projects, &s)))
 }
@@ -746,11 +919,16 @@ async fn patches_list(ctx: &Ctx) -> PwResult<Response> {
     }
     let archived = match ctx.params.one("archived") {
         None => None,
-        Some(a) => Some(parse_bool(&a).ok_or_else(|| PwError::bad(format!("archived={a}: use true or false")))?),
+        Some(a) => Some(
+            parse_bool(&a)
+                .ok_or_else(|| PwError::bad(format!("archived={a}: use true or false")))?,
+        ),
     };
     let series = match ctx.params.one("series") {
         None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| PwError::bad(format!("series={s}: give a series id")))?),
+        Some(s) => Some(
+            s.parse::<i64>().map_err(|_| PwError::bad(format!("series={s}: give a series id")))?,
+        ),
     };
     let f = PatchFilter {
         project: project_filter(ctx).await?,
@@ -779,7 +957,12 @@ async fn patches_list(ctx: &Ctx) -> PwResult<Response> {
 
 async fn load_patch(ctx: &Ctx, id: &str) -> PwResult<PatchInfo> {
     let id = id_of(id, "patch")?;
-    ctx.state.store.patch(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no patch {id}")))
+    ctx.state
+        .store
+        .patch(id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| PwError::not_found(format!("no patch {id}")))
 }
 
 async fn patch_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
@@ -802,7 +985,10 @@ async fn patch_update(ctx: &Ctx, id: &str, body: HashMap<String, Value>) -> PwRe
     let user = need_user(ctx)?.clone();
     let p = load_patch(ctx, id).await?;
     if !ctx.state.store.may_maintain(user.id, &p.project).await.map_err(store_err)? {
-        return Err(PwError::forbidden(format!("user {} is not a maintainer of project {}", user.username, p.project)));
+        return Err(PwError::forbidden(format!(
+            "user {} is not a maintainer of project {}",
+            user.username, p.project
+        )));
     }
     let mut change = PatchUpdate::default();
     if let Some(s) = body.get("state") {
@@ -819,16 +1005,22 @@ async fn patch_update(ctx: &Ctx, id: &str, body: HashMap<String, Value>) -> PwRe
         change.archived = Some(field_bool(a, "archived")?);
     }
     if let Some(c) = body.get("commit_ref") {
-        change.commit_ref = Some(c.as_str().map(str::trim).filter(|c| !c.is_empty()).map(String::from));
+        change.commit_ref =
+            Some(c.as_str().map(str::trim).filter(|c| !c.is_empty()).map(String::from));
     }
     if let Some(d) = body.get("delegate") {
         change.delegate = Some(match d {
             Value::Null => None,
             Value::String(s) if s.trim().is_empty() => None,
             d => {
-                let id = *field_ids(d, "delegate")?.first().ok_or_else(|| PwError::bad("delegate: give a user id"))?;
+                let id = *field_ids(d, "delegate")?
+                    .first()
+                    .ok_or_else(|| PwError::bad("delegate: give a user id"))?;
                 if ctx.state.store.user(id).await.map_err(store_err)?.is_none() {
-                    return Err(PwError(StatusCode::BAD_REQUEST, json!({ "delegate": [format!("User {id} does not exist.")] })));
+                    return Err(PwError(
+                        StatusCode::BAD_REQUEST,
+                        json!({ "delegate": [format!("User {id} does not exist.")] }),
+                    ));
                 }
                 Some(id)
             }
@@ -847,7 +1039,13 @@ async fn comments_list(ctx: &Ctx, kind: &str, id: &str) -> PwResult<Response> {
         (p.id, p.project)
     } else {
         let id = id_of(id, "cover")?;
-        let s = ctx.state.store.cover(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no cover letter {id}")))?;
+        let s = ctx
+            .state
+            .store
+            .cover(id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| PwError::not_found(format!("no cover letter {id}")))?;
         (id, s.summary.project)
     };
     let all = ctx.state.store.comments(row).await.map_err(store_err)?;
@@ -868,7 +1066,8 @@ async fn comments_list(ctx: &Ctx, kind: &str, id: &str) -> PwResult<Response> {
             v["web_url"] = json!(format!("{}/{}/{}/", ctx.base, enc(&project), enc(&c.message_id)));
         }
         if ctx.at_least(1, 2) {
-            v["list_archive_url"] = json!(format!("{}/{}/{}/", ctx.base, enc(&project), enc(&c.message_id)));
+            v["list_archive_url"] =
+                json!(format!("{}/{}/{}/", ctx.base, enc(&project), enc(&c.message_id)));
         }
         if ctx.at_least(1, 3) {
             v["url"] = json!(format!("{}/{kind}/{row}/comments/{}/", ctx.api, c.id));
@@ -897,7 +1096,12 @@ async fn checks_list(ctx: &Ctx, id: &str) -> PwResult<Response> {
     let p = load_patch(ctx, id).await?;
     let all = ctx.state.store.checks(&p.message_id).await.map_err(store_err)?;
     let total = all.len() as u64;
-    let items = all.iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).map(|c| check_json(ctx, p.id, c)).collect();
+    let items = all
+        .iter()
+        .skip(((page - 1) * per_page) as usize)
+        .take(per_page as usize)
+        .map(|c| check_json(ctx, p.id, c))
+        .collect();
     Ok(json_page(ctx, items, page, per_page, total))
 }
 
@@ -905,7 +1109,8 @@ async fn check_detail(ctx: &Ctx, id: &str, check: &str) -> PwResult<Response> {
     let p = load_patch(ctx, id).await?;
     let all = ctx.state.store.checks(&p.message_id).await.map_err(store_err)?;
     let c = check.parse::<i64>().ok().and_then(|n| all.iter().find(|c| c.id == n));
-    let c = c.ok_or_else(|| PwError::not_found(format!("patch {} has no check {check:?}", p.id)))?;
+    let c =
+        c.ok_or_else(|| PwError::not_found(format!("patch {} has no check {check:?}", p.id)))?;
     Ok(json_ok(check_json(ctx, p.id, c)))
 }
 
@@ -914,15 +1119,28 @@ async fn check_create(ctx: &Ctx, id: &str, body: HashMap<String, Value>) -> PwRe
     let allowed = match (&ctx.user, &ctx.service) {
         (Some(u), _) => {
             let roles = ctx.state.store.roles(u.id).await.map_err(store_err)?;
-            roles.iter().any(|(proj, r)| proj == &p.project && ["maintainer", "tester", "admin"].contains(&r.as_str()))
+            roles.iter().any(|(proj, r)| {
+                proj == &p.project && ["maintainer", "tester", "admin"].contains(&r.as_str())
+            })
         }
         (None, Some(scope)) => scope == "tester" || scope == "admin",
-        (None, None) => return Err(PwError::forbidden("Authentication credentials were not provided.")),
+        (None, None) => {
+            return Err(PwError::forbidden("Authentication credentials were not provided."));
+        }
     };
     if !allowed {
-        return Err(PwError::forbidden(format!("this token may not post checks on project {}", p.project)));
+        return Err(PwError::forbidden(format!(
+            "this token may not post checks on project {}",
+            p.project
+        )));
     }
-    let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let state = match text("state").as_deref() {
         Some("success") => CheckState::Pass,
         Some("warning") => CheckState::Warning,
@@ -934,30 +1152,66 @@ async fn check_create(ctx: &Ctx, id: &str, body: HashMap<String, Value>) -> PwRe
             ));
         }
         other => {
-            return Err(PwError(StatusCode::BAD_REQUEST, json!({ "state": [format!("Invalid state {}. Expected one of: success, warning, fail.", other.unwrap_or(""))] })));
+            return Err(PwError(
+                StatusCode::BAD_REQUEST,
+                json!({ "state": [format!("Invalid state {}. Expected one of: success, warning, fail.", other.unwrap_or(""))] }),
+            ));
         }
     };
     let context = text("context").unwrap_or_else(|| "default".into());
-    if context.len() > 255 || !context.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
-        return Err(PwError(StatusCode::BAD_REQUEST, json!({ "context": ["letters, digits and -_.@ only, at most 255"] })));
+    if context.len() > 255
+        || !context.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    {
+        return Err(PwError(
+            StatusCode::BAD_REQUEST,
+            json!({ "context": ["letters, digits and -_.@ only, at most 255"] }),
+        ));
     }
-    let check = NewCheck { name: context, state, url: text("target_url"), description: text("description"), log: None };
+    let check = NewCheck {
+        name: context,
+        state,
+        url: text("target_url"),
+        description: text("description"),
+        log: None,
+    };
     let check_id = ctx.state.store.add_check(&p.message_id, &check).await.map_err(store_err)?;
     let all = ctx.state.store.checks(&p.message_id).await.map_err(store_err)?;
-    let c = all.iter().find(|c| c.id == check_id).ok_or_else(|| PwError::not_found("the check vanished"))?;
+    let c = all
+        .iter()
+        .find(|c| c.id == check_id)
+        .ok_or_else(|| PwError::not_found("the check vanished"))?;
     let v = check_json(ctx, p.id, c);
-    let mut resp = (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
-    if let Ok(loc) = HeaderValue::from_str(&format!("{}/patches/{}/checks/{check_id}/", ctx.api, p.id)) {
+    let mut resp =
+        (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], v.to_string())
+            .into_response();
+    if let Ok(loc) =
+        HeaderValue::from_str(&format!("{}/patches/{}/checks/{check_id}/", ctx.api, p.id))
+    {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
     Ok(resp)
 }
 
-fn cover_json(ctx: &Ctx, projects: &Projects, s: &SeriesInfo, detail: Option<(&str, Option<&[u8]>)>) -> Option<Value> {
+fn cover_json(
+    ctx: &Ctx,
+    projects: &Projects,
+    s: &SeriesInfo,
+    detail: Option<(&str, Option<&[u8]>)>,
+) -> Option<Value> {
     let c = s.cover.as_ref()?;
     let sum = &s.summary;
-    let submitter = Person { id: s.submitter_id, name: sum.submitter.name.clone(), email: sum.submitter.email.clone() };
-    let mut v = member_json(ctx, "covers", &sum.project, c, patch_name(&c.subject, sum.version, 0, sum.total));
+    let submitter = Person {
+        id: s.submitter_id,
+        name: sum.submitter.name.clone(),
+        email: sum.submitter.email.clone(),
+    };
+    let mut v = member_json(
+        ctx,
+        "covers",
+        &sum.project,
+        c,
+        patch_name(&c.subject, sum.version, 0, sum.total),
+    );
     v["project"] = projects.json(ctx, s.project_id);
     v["submitter"] = person_json(ctx, &submitter);
     v["series"] = json!([series_embed(ctx, &sum.project, s.id, &sum.name, sum.version, sum.date)]);
@@ -974,20 +1228,37 @@ fn cover_json(ctx: &Ctx, projects: &Projects, s: &SeriesInfo, detail: Option<(&s
 async fn covers_list(ctx: &Ctx) -> PwResult<Response> {
     let (page, per_page) = paging(ctx)?;
     let project = project_filter(ctx).await?;
-    let found = ctx.state.store.covers(project.as_deref(), page, per_page).await.map_err(store_err)?;
+    let found =
+        ctx.state.store.covers(project.as_deref(), page, per_page).await.map_err(store_err)?;
     let projects = Projects::load(ctx).await?;
-    let items = found.items.iter().filter_map(|(_, s)| cover_json(ctx, &projects, s, None)).collect();
+    let items =
+        found.items.iter().filter_map(|(_, s)| cover_json(ctx, &projects, s, None)).collect();
     Ok(json_page(ctx, items, page, per_page, found.total))
 }
 
 async fn cover_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
     let id = id_of(id, "cover")?;
-    let s = ctx.state.store.cover(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no cover letter {id}")))?;
+    let s = ctx
+        .state
+        .store
+        .cover(id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| PwError::not_found(format!("no cover letter {id}")))?;
     let msgid = s.cover.as_ref().map(|c| c.message_id.clone()).unwrap_or_default();
-    let body = ctx.state.store.message(&msgid).await.map_err(store_err)?.map(|m| m.body).unwrap_or_default();
+    let body = ctx
+        .state
+        .store
+        .message(&msgid)
+        .await
+        .map_err(store_err)?
+        .map(|m| m.body)
+        .unwrap_or_default();
     let raw = ctx.state.store.raw(&msgid).await.map_err(store_err)?;
     let projects = Projects::load(ctx).await?;
-    cover_json(ctx, &projects, &s, Some((&body, raw.as_deref()))).map(json_ok).ok_or_else(|| PwError::not_found(format!("no cover letter {id}")))
+    cover_json(ctx, &projects, &s, Some((&body, raw.as_deref())))
+        .map(json_ok)
+        .ok_or_else(|| PwError::not_found(format!("no cover letter {id}")))
 }
 
 /// Patchwork's event categories and the store's event kinds.
@@ -1007,7 +1278,10 @@ async fn events_list(ctx: &Ctx) -> PwResult<Response> {
             Some((_, kind)) => kinds.push(kind.to_string()),
             None => {
                 let known: Vec<&str> = CATEGORIES.iter().map(|(c, _)| *c).collect();
-                return Err(PwError::bad(format!("category={c}: quire records {}", known.join(", "))));
+                return Err(PwError::bad(format!(
+                    "category={c}: quire records {}",
+                    known.join(", ")
+                )));
             }
         }
     }
@@ -1017,30 +1291,53 @@ async fn events_list(ctx: &Ctx) -> PwResult<Response> {
     let q = quire_store::EventQuery { project: project_filter(ctx).await?, kinds, page, per_page };
     let found = ctx.state.store.events_page(&q).await.map_err(store_err)?;
     let projects = Projects::load(ctx).await?;
-    let by_name: HashMap<String, i64> = projects.0.values().map(|p| (p.config.name.clone(), p.id)).collect();
+    let by_name: HashMap<String, i64> =
+        projects.0.values().map(|p| (p.config.name.clone(), p.id)).collect();
     let mut items = Vec::new();
     for e in &found.items {
-        let category = CATEGORIES.iter().find(|(_, k)| *k == e.kind).map(|(c, _)| *c).unwrap_or("unknown");
+        let category =
+            CATEGORIES.iter().find(|(_, k)| *k == e.kind).map(|(c, _)| *c).unwrap_or("unknown");
         let mut payload = serde_json::Map::new();
         if let Some(head) = &e.series_head
             && let Some(id) = ctx.state.store.series_id_of_head(head).await.map_err(store_err)?
             && let Some(s) = ctx.state.store.series_info(id).await.map_err(store_err)?
         {
             let sum = &s.summary;
-            payload.insert("series".into(), series_embed(ctx, &sum.project, id, &sum.name, sum.version, sum.date));
+            payload.insert(
+                "series".into(),
+                series_embed(ctx, &sum.project, id, &sum.name, sum.version, sum.date),
+            );
         }
         if let Some(mid) = &e.message_id
             && e.kind != "series-new"
             && e.kind != "series-complete"
         {
             let f = PatchFilter { msgid: Some(mid.clone()), per_page: 1, ..Default::default() };
-            if let Some(p) = ctx.state.store.patches(&f).await.map_err(store_err)?.items.into_iter().next() {
+            if let Some(p) =
+                ctx.state.store.patches(&f).await.map_err(store_err)?.items.into_iter().next()
+            {
                 let total = p.series_total;
-                let m = SeriesMember { id: p.id, message_id: p.message_id.clone(), subject: p.subject.clone(), date: p.date, number: p.number };
-                payload.insert("patch".into(), member_json(ctx, "patches", &p.project, &m, patch_name(&p.subject, p.series_version, p.number, total)));
+                let m = SeriesMember {
+                    id: p.id,
+                    message_id: p.message_id.clone(),
+                    subject: p.subject.clone(),
+                    date: p.date,
+                    number: p.number,
+                };
+                payload.insert(
+                    "patch".into(),
+                    member_json(
+                        ctx,
+                        "patches",
+                        &p.project,
+                        &m,
+                        patch_name(&p.subject, p.series_version, p.number, total),
+                    ),
+                );
             }
         }
-        for (from, to) in [("previous_state", "previous_state"), ("current_state", "current_state")] {
+        for (from, to) in [("previous_state", "previous_state"), ("current_state", "current_state")]
+        {
             if let Some(v) = e.payload.get(from) {
                 payload.insert(to.into(), v.clone());
             }
@@ -1086,8 +1383,20 @@ async fn bundle_patches(ctx: &Ctx, b: &Bundle) -> PwResult<Vec<Value>> {
     for &id in &b.patches {
         if let Some(p) = ctx.state.store.patch(id).await.map_err(store_err)? {
             let total = p.series_total;
-            let m = SeriesMember { id: p.id, message_id: p.message_id.clone(), subject: p.subject.clone(), date: p.date, number: p.number };
-            out.push(member_json(ctx, "patches", &p.project, &m, patch_name(&p.subject, p.series_version, p.number, total)));
+            let m = SeriesMember {
+                id: p.id,
+                message_id: p.message_id.clone(),
+                subject: p.subject.clone(),
+                date: p.date,
+                number: p.number,
+            };
+            out.push(member_json(
+                ctx,
+                "patches",
+                &p.project,
+                &m,
+                patch_name(&p.subject, p.series_version, p.number, total),
+            ));
         }
     }
     Ok(out)
@@ -1096,14 +1405,23 @@ async fn bundle_patches(ctx: &Ctx, b: &Bundle) -> PwResult<Vec<Value>> {
 async fn bundles_list(ctx: &Ctx) -> PwResult<Response> {
     let (page, per_page) = paging(ctx)?;
     let project = project_filter(ctx).await?;
-    let mut all = ctx.state.store.bundles(project.as_deref(), ctx.user.as_ref().map(|u| u.id)).await.map_err(store_err)?;
+    let mut all = ctx
+        .state
+        .store
+        .bundles(project.as_deref(), ctx.user.as_ref().map(|u| u.id))
+        .await
+        .map_err(store_err)?;
     if let Some(q) = ctx.params.one("q") {
         let q = q.to_lowercase();
         all.retain(|b| b.name.to_lowercase().contains(&q));
     }
     let owners = ctx.params.all("owner");
     if !owners.is_empty() {
-        all.retain(|b| owners.iter().any(|o| *o == b.owner.username || o.parse::<i64>().is_ok_and(|id| id == b.owner.id)));
+        all.retain(|b| {
+            owners.iter().any(|o| {
+                *o == b.owner.username || o.parse::<i64>().is_ok_and(|id| id == b.owner.id)
+            })
+        });
     }
     let total = all.len() as u64;
     let projects = Projects::load(ctx).await?;
@@ -1128,26 +1446,42 @@ async fn bundle_create(ctx: &Ctx, body: HashMap<String, Value>) -> PwResult<Resp
     let user = need_user(ctx)?.clone();
     let name = body.get("name").and_then(|v| v.as_str()).map(str::trim).unwrap_or("").to_string();
     if name.is_empty() {
-        return Err(PwError(StatusCode::BAD_REQUEST, json!({ "name": ["This field is required."] })));
+        return Err(PwError(
+            StatusCode::BAD_REQUEST,
+            json!({ "name": ["This field is required."] }),
+        ));
     }
     let ids = match body.get("patches") {
         Some(v) => field_ids(v, "patches")?,
         None => Vec::new(),
     };
     if ids.is_empty() {
-        return Err(PwError(StatusCode::BAD_REQUEST, json!({ "patches": ["Bundles cannot be empty"] })));
+        return Err(PwError(
+            StatusCode::BAD_REQUEST,
+            json!({ "patches": ["Bundles cannot be empty"] }),
+        ));
     }
     let public = match body.get("public") {
         Some(v) => field_bool(v, "public")?,
         None => false,
     };
     let first = ctx.state.store.patch(ids[0]).await.map_err(store_err)?.ok_or_else(|| {
-        PwError(StatusCode::BAD_REQUEST, json!({ "patches": [format!("Invalid pk \"{}\" - object does not exist.", ids[0])] }))
+        PwError(
+            StatusCode::BAD_REQUEST,
+            json!({ "patches": [format!("Invalid pk \"{}\" - object does not exist.", ids[0])] }),
+        )
     })?;
-    let b = ctx.state.store.create_bundle(&user, &first.project, &name, public, &ids).await.map_err(store_err)?;
+    let b = ctx
+        .state
+        .store
+        .create_bundle(&user, &first.project, &name, public, &ids)
+        .await
+        .map_err(store_err)?;
     let projects = Projects::load(ctx).await?;
     let v = bundle_json(ctx, &projects, &b, bundle_patches(ctx, &b).await?);
-    let mut resp = (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response();
+    let mut resp =
+        (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], v.to_string())
+            .into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("{}/bundles/{}/", ctx.api, b.id)) {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
@@ -1180,13 +1514,24 @@ fn download(body: Vec<u8>, content_type: &'static str, filename: &str) -> Respon
 }
 
 /// Patches `numbers` of the series of `head` as one mbox for `git am`, with collected trailers.
-pub(crate) async fn series_patches_mbox(state: &AppState, head: &str, numbers: Option<&[u32]>) -> PwResult<Vec<u8>> {
-    let s = state.store.series(head).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no series <{head}>")))?;
-    let chosen: Vec<&quire_store::SeriesPatch> = s.patches.iter().filter(|p| numbers.is_none_or(|n| n.contains(&p.number))).collect();
+pub(crate) async fn series_patches_mbox(
+    state: &AppState,
+    head: &str,
+    numbers: Option<&[u32]>,
+) -> PwResult<Vec<u8>> {
+    let s = state
+        .store
+        .series(head)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| PwError::not_found(format!("no series <{head}>")))?;
+    let chosen: Vec<&quire_store::SeriesPatch> =
+        s.patches.iter().filter(|p| numbers.is_none_or(|n| n.contains(&p.number))).collect();
     let mut parsed = Vec::with_capacity(chosen.len());
     for p in &chosen {
         let raw = state.store.raw(&p.message_id).await.map_err(store_err)?;
-        let raw = raw.ok_or_else(|| PwError::not_found(format!("no raw copy of <{}>", p.message_id)))?;
+        let raw =
+            raw.ok_or_else(|| PwError::not_found(format!("no raw copy of <{}>", p.message_id)))?;
         let trailers: Vec<quire_series::CollectedTrailer> = p
             .trailers
             .iter()
@@ -1194,7 +1539,10 @@ pub(crate) async fn series_patches_mbox(state: &AppState, head: &str, numbers: O
                 trailer: quire_mail::Trailer {
                     tag: t.tag.clone(),
                     value: t.value.clone(),
-                    person: (!t.email.is_empty()).then(|| quire_mail::Address { name: t.name.clone(), email: t.email.clone() }),
+                    person: (!t.email.is_empty()).then(|| quire_mail::Address {
+                        name: t.name.clone(),
+                        email: t.email.clone(),
+                    }),
                 },
                 message_id: t.message_id.clone(),
                 verified: t.verified,
@@ -1205,24 +1553,40 @@ pub(crate) async fn series_patches_mbox(state: &AppState, head: &str, numbers: O
     }
     let patches: Vec<quire_series::am::AmPatch<'_>> = parsed
         .iter()
-        .map(|(number, message, trailers)| quire_series::am::AmPatch { message, number: *number, total: s.total, version: s.version, trailers })
+        .map(|(number, message, trailers)| quire_series::am::AmPatch {
+            message,
+            number: *number,
+            total: s.total,
+            version: s.version,
+            trailers,
+        })
         .collect();
     Ok(quire_series::am::render_mbox(&patches, &quire_series::am::AmOptions::default()))
 }
 
 fn dl_error(e: PwError) -> Response {
-    let msg = e.1.get("detail").and_then(|d| d.as_str()).map(String::from).unwrap_or_else(|| e.1.to_string());
+    let msg =
+        e.1.get("detail")
+            .and_then(|d| d.as_str())
+            .map(String::from)
+            .unwrap_or_else(|| e.1.to_string());
     (e.0, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{msg}\n")).into_response()
 }
 
 /// `/series/{id}/mbox/`.
 pub async fn series_download(State(state): State<AppState>, uri: Uri) -> Response {
-    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<String> =
+        uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let r = async {
         match segs.as_slice() {
             [_, id, m] if m == "mbox" => {
                 let id = id_of(id, "series")?;
-                let s = state.store.series_info(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no series {id}")))?;
+                let s = state
+                    .store
+                    .series_info(id)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| PwError::not_found(format!("no series {id}")))?;
                 let mbox = series_patches_mbox(&state, &s.summary.message_id, None).await?;
                 Ok(download(mbox, "text/plain", &format!("{}.patch", slug(&s.summary.name))))
             }
@@ -1235,11 +1599,19 @@ pub async fn series_download(State(state): State<AppState>, uri: Uri) -> Respons
 
 /// `/patch/{id}/mbox/` (and `/raw/`, `/`) → `/project/P/patch/MSGID/...`.
 pub async fn patch_redirect(State(state): State<AppState>, uri: Uri) -> Response {
-    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<String> =
+        uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let r = async {
-        let [_, id, rest @ ..] = segs.as_slice() else { return Err(PwError::not_found("no such patch")) };
+        let [_, id, rest @ ..] = segs.as_slice() else {
+            return Err(PwError::not_found("no such patch"));
+        };
         let id = id_of(id, "patch")?;
-        let p = state.store.patch(id).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no patch {id}")))?;
+        let p = state
+            .store
+            .patch(id)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| PwError::not_found(format!("no patch {id}")))?;
         let mut to = format!("/project/{}/patch/{}/", enc(&p.project), enc(&p.message_id));
         for r in rest {
             to.push_str(&enc(r));
@@ -1325,17 +1697,26 @@ pub async fn project_download(State(state): State<AppState>, uri: Uri) -> Respon
 
 /// `/bundle/{user}/{name}/mbox/`: the bundle's patches in order, one mbox.
 pub async fn bundle_download(State(state): State<AppState>, uri: Uri) -> Response {
-    let segs: Vec<String> = uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let segs: Vec<String> =
+        uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let r = async {
-        let [_, owner, name, m] = segs.as_slice() else { return Err(PwError::not_found("no such download: /bundle/USER/NAME/mbox/")) };
+        let [_, owner, name, m] = segs.as_slice() else {
+            return Err(PwError::not_found("no such download: /bundle/USER/NAME/mbox/"));
+        };
         if m != "mbox" {
             return Err(PwError::not_found("no such download: /bundle/USER/NAME/mbox/"));
         }
-        let user = state.store.user_by_name(owner).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no user {owner}")))?;
+        let user = state
+            .store
+            .user_by_name(owner)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| PwError::not_found(format!("no user {owner}")))?;
         let bundles = state.store.bundles(None, Some(user.id)).await.map_err(store_err)?;
         // Private bundles are served by their unguessable-enough name only to... nobody: public only.
         let b = bundles.into_iter().find(|b| b.owner.id == user.id && &b.name == name && b.public);
-        let b = b.ok_or_else(|| PwError::not_found(format!("no public bundle {name} of {owner}")))?;
+        let b =
+            b.ok_or_else(|| PwError::not_found(format!("no public bundle {name} of {owner}")))?;
         let mut mbox = Vec::new();
         for id in &b.patches {
             if let Some(p) = state.store.patch(*id).await.map_err(store_err)? {
@@ -1354,7 +1735,10 @@ mod tests {
 
     #[test]
     fn names_and_slugs_are_patchworks() {
-        assert_eq!(patch_name("[PATCH v2 1/2] test: Add some lorem ipsum", 2, 1, 2), "[v2,1/2] test: Add some lorem ipsum");
+        assert_eq!(
+            patch_name("[PATCH v2 1/2] test: Add some lorem ipsum", 2, 1, 2),
+            "[v2,1/2] test: Add some lorem ipsum"
+        );
         assert_eq!(slug("[v2,1/2] test: Add some lorem ipsum"), "v2-1-2-test-Add-some-lorem-ipsum");
         assert_eq!(patch_name("[PATCH] fix", 1, 1, 1), "fix");
         assert_eq!(prefixes("[PATCH v2 1/2] x"), vec!["v2", "1/2"]);

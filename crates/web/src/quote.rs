@@ -9,7 +9,10 @@
 pub enum Piece {
     /// Starts a quote block. `summary` is what shows while folded; `open` is true for a
     /// short quote, shown unfolded because folding three lines hides more than it saves.
-    Open { summary: String, open: bool },
+    Open {
+        summary: String,
+        open: bool,
+    },
     /// Lines of text at the current level (quote markers of that level removed), joined by
     /// newlines.
     Text(String),
@@ -79,7 +82,10 @@ fn fold_range(lines: &[&str], levels: &[usize], level: usize, out: &mut Vec<Piec
         }
         let end = (i..lines.len()).find(|&j| levels[j] <= level).unwrap_or(lines.len());
         let run = &lines[i..end];
-        out.push(Piece::Open { summary: summary_of(run, level + 1), open: run.len() <= SHORT_QUOTE_LINES });
+        out.push(Piece::Open {
+            summary: summary_of(run, level + 1),
+            open: run.len() <= SHORT_QUOTE_LINES,
+        });
         fold_range(run, &levels[i..end], level + 1, out);
         out.push(Piece::Close);
         i = end;
@@ -102,7 +108,11 @@ fn summary_of(run: &[&str], level: usize) -> String {
     }
     let lines = crate::age::plural(run.len() as u64, "line");
     let marker = ">".repeat(level);
-    if preview.is_empty() { format!("{marker} ({lines})") } else { format!("{marker} {preview} ({lines})") }
+    if preview.is_empty() {
+        format!("{marker} ({lines})")
+    } else {
+        format!("{marker} {preview} ({lines})")
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,13 @@ pub(crate) enum Found {
 
 /// The series of `project` matching `q`, newest first (obsolete revisions included, marked
 /// as the plain list does).
-pub(crate) async fn find(store: &Store, project: &str, q: &str, page: u32, per_page: u32) -> quire_store::Result<Found> {
+pub(crate) async fn find(
+    store: &Store,
+    project: &str,
+    q: &str,
+    page: u32,
+    per_page: u32,
+) -> quire_store::Result<Found> {
     match store.series_search_text(Some(project), q, page, per_page).await {
         Ok(p) => Ok(Found::Page(p)),
         Err(quire_store::Error::BadQuery(m)) => Ok(Found::BadQuery(m)),

@@ -33,13 +33,23 @@ fn store_error(e: quire_store::Error) -> ApiError {
 /// as a tester.
 pub async fn tester_token(state: &AppState, headers: &HeaderMap) -> Result<Token, ApiError> {
     let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let secret = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("Token ")).map(str::trim).unwrap_or("");
+    let secret = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("Token "))
+        .map(str::trim)
+        .unwrap_or("");
     if secret.is_empty() {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "a token is needed: `Authorization: Bearer <token>` (quire token create)".into()));
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "a token is needed: `Authorization: Bearer <token>` (quire token create)".into(),
+        ));
     }
     match state.store.check_token(secret).await.map_err(store_error)? {
         Some(t) if t.scope == "tester" || t.scope == "admin" => Ok(t),
-        Some(t) => Err(ApiError(StatusCode::FORBIDDEN, format!("token {:?} (scope {}) may not run checks", t.name, t.scope))),
+        Some(t) => Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("token {:?} (scope {}) may not run checks", t.name, t.scope),
+        )),
         None => Err(ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())),
     }
 }
@@ -51,7 +61,9 @@ fn owner(token: &Token, tester: &str) -> String {
 }
 
 fn safe_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 100 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    !s.is_empty()
+        && s.len() <= 100
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
 #[derive(Deserialize)]
@@ -62,16 +74,28 @@ pub struct ClaimRequest {
 }
 
 /// `POST /api/v1/testers/claim`: 200 with the job, or 204 when none is due.
-pub async fn claim(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<ClaimRequest>) -> Result<Response, ApiError> {
+pub async fn claim(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<ClaimRequest>,
+) -> Result<Response, ApiError> {
     let token = tester_token(&state, &headers).await?;
     if !safe_name(&req.tester) || !req.capabilities.iter().all(|c| safe_name(c)) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "tester and capability names: letters, digits, `-_.@`, at most 100".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "tester and capability names: letters, digits, `-_.@`, at most 100".into(),
+        ));
     }
-    let kinds: Vec<String> =
-        std::iter::once("check:any:*".to_string()).chain(req.capabilities.iter().map(|c| format!("check:{c}:*"))).collect();
+    let kinds: Vec<String> = std::iter::once("check:any:*".to_string())
+        .chain(req.capabilities.iter().map(|c| format!("check:{c}:*")))
+        .collect();
     let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
     let lease = state.config.tester_lease_secs.max(1);
-    let job = state.store.claim_job(&owner(&token, &req.tester), lease, &kinds).await.map_err(store_error)?;
+    let job = state
+        .store
+        .claim_job(&owner(&token, &req.tester), lease, &kinds)
+        .await
+        .map_err(store_error)?;
     let Some(job) = job else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     tracing::info!(job = job.id, kind = %job.kind, tester = %req.tester, "check job claimed");
     Ok(Json(json!({ "job_id": job.id, "kind": job.kind, "lease_secs": lease, "attempt": job.attempts, "job": job.payload }))
@@ -93,9 +117,17 @@ pub async fn heartbeat(
 ) -> Result<StatusCode, ApiError> {
     let token = tester_token(&state, &headers).await?;
     let lease = state.config.tester_lease_secs.max(1);
-    match state.store.extend_job(id, &owner(&token, &req.tester), lease).await.map_err(store_error)? {
+    match state
+        .store
+        .extend_job(id, &owner(&token, &req.tester), lease)
+        .await
+        .map_err(store_error)?
+    {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not held by tester {:?}", req.tester))),
+        false => Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("job {id} is not held by tester {:?}", req.tester),
+        )),
     }
 }
 
@@ -117,7 +149,10 @@ fn check_state(s: &str) -> Result<CheckState, ApiError> {
         "warning" => Ok(CheckState::Warning),
         "fail" => Ok(CheckState::Fail),
         "error" => Ok(CheckState::Error),
-        other => Err(ApiError(StatusCode::BAD_REQUEST, format!("unknown check state {other:?}: use pass, warning, fail or error"))),
+        other => Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("unknown check state {other:?}: use pass, warning, fail or error"),
+        )),
     }
 }
 
@@ -153,15 +188,41 @@ pub async fn result(
             let p = job.payload.unwrap_or_default();
             match (p["check"].as_str(), p["series"].as_str()) {
                 (Some(n), Some(s)) => (n.to_string(), s.to_string()),
-                _ => return Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not a check job"))),
+                _ => {
+                    return Err(ApiError(
+                        StatusCode::CONFLICT,
+                        format!("job {id} is not a check job"),
+                    ));
+                }
             }
         }
-        _ => return Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not held by tester {:?}", req.tester))),
+        _ => {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!("job {id} is not held by tester {:?}", req.tester),
+            ));
+        }
     };
-    let check = NewCheck { name, state: check_state, url: req.url, description: req.description, log: tail(req.log) };
-    match state.store.finish_check_job(id, &owner(&token, &req.tester), &series, &check).await.map_err(store_error)? {
-        Some(check_id) => Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response()),
-        None => Err(ApiError(StatusCode::CONFLICT, format!("job {id} is not held by tester {:?}", req.tester))),
+    let check = NewCheck {
+        name,
+        state: check_state,
+        url: req.url,
+        description: req.description,
+        log: tail(req.log),
+    };
+    match state
+        .store
+        .finish_check_job(id, &owner(&token, &req.tester), &series, &check)
+        .await
+        .map_err(store_error)?
+    {
+        Some(check_id) => {
+            Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())
+        }
+        None => Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("job {id} is not held by tester {:?}", req.tester),
+        )),
     }
 }
 
@@ -180,17 +241,30 @@ pub struct PostCheck {
 }
 
 /// `POST /api/v1/checks`: an external CI's result for a series or a patch.
-pub async fn post_check(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<PostCheck>) -> Result<Response, ApiError> {
+pub async fn post_check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<PostCheck>,
+) -> Result<Response, ApiError> {
     tester_token(&state, &headers).await?;
     let check_state = check_state(&req.state)?;
     if !safe_name(&req.name) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "check names: letters, digits, `-_.@`, at most 100".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "check names: letters, digits, `-_.@`, at most 100".into(),
+        ));
     }
     let id = req.message_id.trim().trim_start_matches('<').trim_end_matches('>').to_string();
     if state.store.message(&id).await.map_err(store_error)?.is_none() {
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no message <{id}>")));
     }
-    let check = NewCheck { name: req.name, state: check_state, url: req.url, description: req.description, log: tail(req.log) };
+    let check = NewCheck {
+        name: req.name,
+        state: check_state,
+        url: req.url,
+        description: req.description,
+        log: tail(req.log),
+    };
     let check_id = state.store.add_check(&id, &check).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())
 }

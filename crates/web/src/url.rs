@@ -6,9 +6,30 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 /// so a Message-ID is one path segment (a `/` in it becomes `%2F`) and reads naturally
 /// (`20190503.1234-1-a@example.com`).
 const SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ').add(b'"').add(b'#').add(b'%').add(b'&').add(b'\'').add(b'(').add(b')')
-    .add(b'*').add(b',').add(b'/').add(b':').add(b';').add(b'<').add(b'>').add(b'?')
-    .add(b'[').add(b'\\').add(b']').add(b'^').add(b'`').add(b'{').add(b'|').add(b'}');
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'\'')
+    .add(b'(')
+    .add(b')')
+    .add(b'*')
+    .add(b',')
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 /// One path segment for `s`.
 pub fn segment(s: &str) -> String {
@@ -44,7 +65,11 @@ pub fn implausible_id(id: &str) -> Option<&'static str> {
 pub fn anchor(message_id: &str) -> String {
     let mut out = String::with_capacity(message_id.len() + 2);
     out.push_str("m-");
-    out.extend(message_id.chars().map(|c| if c.is_ascii_alphanumeric() || "@._-+=".contains(c) { c } else { '_' }));
+    out.extend(
+        message_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "@._-+=".contains(c) { c } else { '_' }),
+    );
     out
 }
 

@@ -156,14 +156,27 @@ pub const MAX_DEPTH: usize = 6;
 
 impl MessageView {
     /// The view of a stored message at `depth` in its thread.
-    pub fn new(project: &str, m: &quire_store::MessageRecord, depth: usize, now: i64) -> MessageView {
+    pub fn new(
+        project: &str,
+        m: &quire_store::MessageRecord,
+        depth: usize,
+        now: i64,
+    ) -> MessageView {
         let url = crate::url::message_url(project, &m.message_id);
         let is_patch = m.diff.is_some() && matches!(m.role, Some(quire_series::Role::Patch(_)));
         MessageView {
             anchor: crate::url::anchor(&m.message_id),
             depth: depth.min(MAX_DEPTH),
-            subject: if m.subject.trim().is_empty() { "(no subject)".into() } else { m.subject.clone() },
-            from_name: if m.from.name.trim().is_empty() { m.from.email.clone() } else { m.from.name.clone() },
+            subject: if m.subject.trim().is_empty() {
+                "(no subject)".into()
+            } else {
+                m.subject.clone()
+            },
+            from_name: if m.from.name.trim().is_empty() {
+                m.from.email.clone()
+            } else {
+                m.from.name.clone()
+            },
             from_email: m.from.email.clone(),
             age: Age::new(m.date.unwrap_or(0), now),
             body: body_pieces(&m.body),
@@ -289,9 +302,16 @@ mod tests {
 
     #[test]
     fn hostile_text_in_an_error_page_is_escaped() {
-        let page = ErrorPage { status: 404, title: "<script>alert(1)</script>".into(), detail: "a & b".into() };
+        let page = ErrorPage {
+            status: 404,
+            title: "<script>alert(1)</script>".into(),
+            detail: "a & b".into(),
+        };
         let html = page.render().expect("renders");
         assert!(!html.contains("<script>alert"), "{html}");
-        assert!(html.contains("&#60;script&#62;alert(1)") || html.contains("&lt;script&gt;"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)") || html.contains("&lt;script&gt;"),
+            "{html}"
+        );
     }
 }

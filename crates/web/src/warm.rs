@@ -79,11 +79,21 @@ pub async fn warm(state: AppState, options: WarmOptions) -> Warmed {
     }
     done.elapsed = started.elapsed();
     state.warmth.set(true);
-    tracing::info!(lists = done.lists, series = done.series, ms = done.elapsed.as_millis() as u64, "page cache warmed");
+    tracing::info!(
+        lists = done.lists,
+        series = done.series,
+        ms = done.elapsed.as_millis() as u64,
+        "page cache warmed"
+    );
     done
 }
 
-async fn render_newest(state: &AppState, options: WarmOptions, started: Instant, done: &mut Warmed) -> anyhow::Result<()> {
+async fn render_newest(
+    state: &AppState,
+    options: WarmOptions,
+    started: Instant,
+    done: &mut Warmed,
+) -> anyhow::Result<()> {
     let mut names: Vec<String> = state.project_configs().await?.keys().cloned().collect();
     names.sort();
     if names.is_empty() {
@@ -95,16 +105,33 @@ async fn render_newest(state: &AppState, options: WarmOptions, started: Instant,
     let mut newest = Vec::with_capacity(names.len());
     for name in &names {
         let filter = quire_store::SeriesFilter { per_page: per_project, ..Default::default() };
-        let ids: Vec<String> = state.store.series_list(name, &filter).await?.items.into_iter().map(|s| s.message_id).collect();
+        let ids: Vec<String> = state
+            .store
+            .series_list(name, &filter)
+            .await?
+            .items
+            .into_iter()
+            .map(|s| s.message_id)
+            .collect();
         newest.push(ids);
     }
-    let over = |done: &Warmed| started.elapsed() > options.budget || state.pages.is_half_full() || done.series >= options.pages;
+    let over = |done: &Warmed| {
+        started.elapsed() > options.budget
+            || state.pages.is_half_full()
+            || done.series >= options.pages
+    };
     for name in &names {
         if over(done) {
             return Ok(());
         }
         let list = crate::pages::ListQuery::first();
-        let _ = crate::pages::series_list(State(state.clone()), Ok(Path(name.clone())), Ok(Query(list)), HeaderMap::new()).await;
+        let _ = crate::pages::series_list(
+            State(state.clone()),
+            Ok(Path(name.clone())),
+            Ok(Query(list)),
+            HeaderMap::new(),
+        )
+        .await;
         done.lists += 1;
     }
     // Round robin over the projects, newest first in each.
@@ -114,7 +141,12 @@ async fn render_newest(state: &AppState, options: WarmOptions, started: Instant,
             if over(done) {
                 return Ok(());
             }
-            let _ = crate::pages::message(State(state.clone()), Ok(Path((name.clone(), id.clone()))), HeaderMap::new()).await;
+            let _ = crate::pages::message(
+                State(state.clone()),
+                Ok(Path((name.clone(), id.clone()))),
+                HeaderMap::new(),
+            )
+            .await;
             done.series += 1;
         }
     }

@@ -30,23 +30,36 @@ impl Reply {
 
     /// The CSRF token of the first form of the page.
     fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field in:\n{}", self.body));
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .unwrap_or_else(|| panic!("no csrf field in:\n{}", self.body));
         let rest = &self.body[at + 19..];
         rest[..rest.find('"').unwrap()].to_string()
     }
 }
 
 /// One request over a fresh connection (`Connection: close`), read to the end.
-async fn http(base: &str, method: &str, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Reply {
+async fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> Reply {
     let addr = base.strip_prefix("http://").unwrap();
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let body: String = form.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
+    let body: String =
+        form.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
     }
     if method == "POST" {
-        req.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", body.len()));
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
     }
     req.push_str("\r\n");
     req.push_str(&body);
@@ -58,8 +71,14 @@ async fn http(base: &str, method: &str, path: &str, cookie: Option<&str>, form: 
     let mut bytes = raw[split + 4..].to_vec();
     let mut lines = head.lines();
     let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
-    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
         bytes = unchunk(&bytes);
     }
     Reply { status, headers, body: String::from_utf8_lossy(&bytes).to_string(), bytes }
@@ -80,7 +99,13 @@ fn unchunk(mut b: &[u8]) -> Vec<u8> {
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -91,12 +116,23 @@ fn repo_root() -> PathBuf {
 /// The demo archive in project `demo`, a second project, and users: a maintainer, a reviewer
 /// of demo and a maintainer of the other project, each with a password.
 async fn setup(store: &Store) -> String {
-    let demo = ProjectConfig { name: "demo".into(), list_ids: vec!["demo.lists.example.org".into()], ..Default::default() };
+    let demo = ProjectConfig {
+        name: "demo".into(),
+        list_ids: vec!["demo.lists.example.org".into()],
+        ..Default::default()
+    };
     store.upsert_project(&demo).await.unwrap();
-    store.upsert_project(&ProjectConfig { name: "other".into(), ..Default::default() }).await.unwrap();
+    store
+        .upsert_project(&ProjectConfig { name: "other".into(), ..Default::default() })
+        .await
+        .unwrap();
     let raws = common::mbox_messages(&repo_root().join("samples/demo.mbox"), usize::MAX);
     common::ingest(store, raws, None).await;
-    for (name, project, role) in [("maint", "demo", "maintainer"), ("rev", "demo", "reviewer"), ("othermaint", "other", "maintainer")] {
+    for (name, project, role) in [
+        ("maint", "demo", "maintainer"),
+        ("rev", "demo", "reviewer"),
+        ("othermaint", "other", "maintainer"),
+    ] {
         let u = store.add_user(name, &format!("{name}@example.org"), "").await.unwrap();
         store.grant_role(u.id, project, role).await.unwrap();
         store.set_password(u.id, Some(&format!("{name}-password"))).await.unwrap();
@@ -106,7 +142,14 @@ async fn setup(store: &Store) -> String {
 
 async fn login(base: &str, user: &str) -> String {
     let pw = format!("{user}-password");
-    let r = http(base, "POST", "/login", None, &[("username", user), ("password", &pw), ("next", "/demo/v2-0@example.org/")]).await;
+    let r = http(
+        base,
+        "POST",
+        "/login",
+        None,
+        &[("username", user), ("password", &pw), ("next", "/demo/v2-0@example.org/")],
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some("/demo/v2-0@example.org/"));
     r.session_cookie().expect("a session cookie")
@@ -122,35 +165,75 @@ async fn check(store: Store) {
     let page = http(&base, "GET", "/login", None, &[]).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("name=\"password\" type=\"password\""), "{}", page.body);
-    let bad = http(&base, "POST", "/login", None, &[("username", "maint"), ("password", "nope-nope")]).await;
-    let unknown = http(&base, "POST", "/login", None, &[("username", "ghost"), ("password", "nope-nope")]).await;
+    let bad =
+        http(&base, "POST", "/login", None, &[("username", "maint"), ("password", "nope-nope")])
+            .await;
+    let unknown =
+        http(&base, "POST", "/login", None, &[("username", "ghost"), ("password", "nope-nope")])
+            .await;
     assert_eq!((bad.status, unknown.status), (401, 401));
-    assert!(bad.body.contains("Wrong username or password.") && unknown.body.contains("Wrong username or password."));
+    assert!(
+        bad.body.contains("Wrong username or password.")
+            && unknown.body.contains("Wrong username or password.")
+    );
     assert!(bad.header("set-cookie").is_none());
 
     // Login: the cookie's flags.
-    let r = http(&base, "POST", "/login", None, &[("username", "maint"), ("password", "maint-password")]).await;
+    let r = http(
+        &base,
+        "POST",
+        "/login",
+        None,
+        &[("username", "maint"), ("password", "maint-password")],
+    )
+    .await;
     assert_eq!(r.status, 303);
     let set = r.header("set-cookie").unwrap().to_string();
-    assert!(set.starts_with("quire_session=") && set.contains("HttpOnly") && set.contains("SameSite=Lax") && !set.contains("Secure"), "{set}");
+    assert!(
+        set.starts_with("quire_session=")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Lax")
+            && !set.contains("Secure"),
+        "{set}"
+    );
     let maint = login(&base, "maint").await;
 
     // Anonymous: states, no forms.
     let anon = http(&base, "GET", SERIES, None, &[]).await;
     assert_eq!(anon.status, 200);
-    assert!(anon.body.contains("class=\"patch-state\"") && anon.body.contains("state-new"), "{}", anon.body);
+    assert!(
+        anon.body.contains("class=\"patch-state\"") && anon.body.contains("state-new"),
+        "{}",
+        anon.body
+    );
     assert!(!anon.body.contains("class=\"set-state\"") && !anon.body.contains("name=\"csrf\""));
 
     // The maintainer gets the forms, with the session's CSRF token.
     let page = http(&base, "GET", SERIES, Some(&maint), &[]).await;
-    assert!(page.body.contains("class=\"set-state\"") && page.body.contains("class=\"set-series-state\""), "{}", page.body);
+    assert!(
+        page.body.contains("class=\"set-state\"")
+            && page.body.contains("class=\"set-series-state\""),
+        "{}",
+        page.body
+    );
     assert_eq!(page.header("cache-control"), Some("private, no-store"));
     let csrf = page.csrf();
     assert_eq!(csrf.len(), 64);
 
     // CSRF: missing, wrong, or no session at all: 403, nothing changes.
-    let change = |csrf: &str| vec![("csrf", csrf.to_string()), ("patch", "v2-2@example.org".into()), ("state", "accepted".into()), ("delegate", "maint".into())];
-    for (cookie, token) in [(Some(maint.as_str()), ""), (Some(maint.as_str()), "0".repeat(64).as_str()), (None, csrf.as_str())] {
+    let change = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("patch", "v2-2@example.org".into()),
+            ("state", "accepted".into()),
+            ("delegate", "maint".into()),
+        ]
+    };
+    for (cookie, token) in [
+        (Some(maint.as_str()), ""),
+        (Some(maint.as_str()), "0".repeat(64).as_str()),
+        (None, csrf.as_str()),
+    ] {
         let form = change(token);
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = http(&base, "POST", ACTION, cookie, &form).await;
@@ -165,22 +248,61 @@ async fn check(store: Store) {
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some(SERIES));
     let after = http(&base, "GET", SERIES, None, &[]).await;
-    assert!(after.body.contains("<span class=\"state state-accepted\">accepted</span>"), "{}", after.body);
-    let events = store.events_page(&EventQuery { project: Some("demo".into()), kinds: vec!["patch-state-changed".into()], page: 1, per_page: 50 }).await.unwrap();
-    let e = events.items.iter().find(|e| e.message_id.as_deref() == Some("v2-2@example.org")).expect("a patch-state-changed event");
+    assert!(
+        after.body.contains("<span class=\"state state-accepted\">accepted</span>"),
+        "{}",
+        after.body
+    );
+    let events = store
+        .events_page(&EventQuery {
+            project: Some("demo".into()),
+            kinds: vec!["patch-state-changed".into()],
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
+    let e = events
+        .items
+        .iter()
+        .find(|e| e.message_id.as_deref() == Some("v2-2@example.org"))
+        .expect("a patch-state-changed event");
     assert_eq!(e.payload["by"], "maint");
     assert_eq!(e.payload["current_state"], "accepted");
     assert!(e.created > 0);
-    let delegated = store.events_page(&EventQuery { project: Some("demo".into()), kinds: vec!["patch-delegated".into()], page: 1, per_page: 50 }).await.unwrap();
+    let delegated = store
+        .events_page(&EventQuery {
+            project: Some("demo".into()),
+            kinds: vec!["patch-delegated".into()],
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
     assert_eq!(delegated.items.len(), 1);
 
     // The whole series at once, and archiving.
-    let r = http(&base, "POST", ACTION, Some(&maint), &[("csrf", &csrf), ("state", "under-review"), ("archived", "yes")]).await;
+    let r = http(
+        &base,
+        "POST",
+        ACTION,
+        Some(&maint),
+        &[("csrf", &csrf), ("state", "under-review"), ("archived", "yes")],
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let after = http(&base, "GET", SERIES, None, &[]).await;
     assert_eq!(after.body.matches("state-under-review\">").count(), 3, "{}", after.body);
     assert_eq!(after.body.matches("<td class=\"archived\">yes</td>").count(), 3);
-    let archived = store.events_page(&EventQuery { project: Some("demo".into()), kinds: vec!["patch-archived".into()], page: 1, per_page: 50 }).await.unwrap();
+    let archived = store
+        .events_page(&EventQuery {
+            project: Some("demo".into()),
+            kinds: vec!["patch-archived".into()],
+            page: 1,
+            per_page: 50,
+        })
+        .await
+        .unwrap();
     assert_eq!(archived.items.len(), 3);
     assert!(archived.items.iter().all(|e| e.payload["by"] == "maint"));
     // A state that does not exist.
@@ -193,20 +315,37 @@ async fn check(store: Store) {
     let page = http(&base, "GET", SERIES, Some(&rev), &[]).await;
     assert!(!page.body.contains("class=\"set-state\""));
     let rev_csrf = page.csrf(); // the logout and bundle forms carry it
-    let r = http(&base, "POST", ACTION, Some(&rev), &[("csrf", &rev_csrf), ("state", "rejected")]).await;
+    let r = http(&base, "POST", ACTION, Some(&rev), &[("csrf", &rev_csrf), ("state", "rejected")])
+        .await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("not a maintainer of project demo"), "{}", r.body);
     // Nor may the maintainer of another project.
     let other = login(&base, "othermaint").await;
     let other_csrf = http(&base, "GET", SERIES, Some(&other), &[]).await.csrf();
-    let r = http(&base, "POST", ACTION, Some(&other), &[("csrf", &other_csrf), ("state", "rejected")]).await;
+    let r =
+        http(&base, "POST", ACTION, Some(&other), &[("csrf", &other_csrf), ("state", "rejected")])
+            .await;
     assert_eq!(r.status, 403);
     assert!(!http(&base, "GET", SERIES, None, &[]).await.body.contains("state-rejected"));
 
     // Bundles: the whole series to a new bundle, then one patch of v1 to the same one.
-    let r = http(&base, "POST", "/demo/v2-0@example.org/bundle", Some(&rev), &[("csrf", &rev_csrf), ("bundle", "queue")]).await;
+    let r = http(
+        &base,
+        "POST",
+        "/demo/v2-0@example.org/bundle",
+        Some(&rev),
+        &[("csrf", &rev_csrf), ("bundle", "queue")],
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    let r = http(&base, "POST", "/demo/v2-0@example.org/bundle", Some(&rev), &[("csrf", "wrong"), ("bundle", "queue")]).await;
+    let r = http(
+        &base,
+        "POST",
+        "/demo/v2-0@example.org/bundle",
+        Some(&rev),
+        &[("csrf", "wrong"), ("bundle", "queue")],
+    )
+    .await;
     assert_eq!(r.status, 403);
     let mine = http(&base, "GET", "/my/bundles", Some(&rev), &[]).await;
     assert_eq!(mine.status, 200);
@@ -215,7 +354,12 @@ async fn check(store: Store) {
     let mbox_url = mine.body[at..].split('"').next().unwrap().to_string();
     let mbox = http(&base, "GET", &mbox_url, Some(&rev), &[]).await;
     assert_eq!(mbox.status, 200);
-    assert_eq!(mbox.body.matches("\nFrom ").count() + usize::from(mbox.body.starts_with("From ")), 3, "{}", mbox.body);
+    assert_eq!(
+        mbox.body.matches("\nFrom ").count() + usize::from(mbox.body.starts_with("From ")),
+        3,
+        "{}",
+        mbox.body
+    );
     assert!(mbox.body.contains("Subject: [PATCH v2 2/3]"), "{}", mbox.body);
     // Private: not for others, not for anonymous.
     assert_eq!(http(&base, "GET", &mbox_url, None, &[]).await.status, 404);
@@ -227,26 +371,64 @@ async fn check(store: Store) {
     let r = http(&base, "POST", "/logout", Some(&rev), &[("csrf", &rev_csrf)]).await;
     assert_eq!(r.status, 303);
     assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
-    let r = http(&base, "POST", "/demo/v2-0@example.org/bundle", Some(&rev), &[("csrf", &rev_csrf), ("bundle", "queue")]).await;
+    let r = http(
+        &base,
+        "POST",
+        "/demo/v2-0@example.org/bundle",
+        Some(&rev),
+        &[("csrf", &rev_csrf), ("bundle", "queue")],
+    )
+    .await;
     assert_eq!(r.status, 403);
     assert!(!http(&base, "GET", SERIES, Some(&rev), &[]).await.body.contains("name=\"csrf\""));
 
     // An expired session is no session.
-    let Login::Ok { secret, session } = store.login("maint", "maint-password", "127.0.0.9", -1).await.unwrap() else { panic!("login") };
+    let Login::Ok { secret, session } =
+        store.login("maint", "maint-password", "127.0.0.9", -1).await.unwrap()
+    else {
+        panic!("login")
+    };
     let expired = format!("quire_session={secret}");
-    let r = http(&base, "POST", ACTION, Some(&expired), &[("csrf", &session.csrf), ("state", "rejected")]).await;
+    let r = http(
+        &base,
+        "POST",
+        ACTION,
+        Some(&expired),
+        &[("csrf", &session.csrf), ("state", "rejected")],
+    )
+    .await;
     assert_eq!(r.status, 403);
     assert!(r.body.contains("not logged in"), "{}", r.body);
     let _ = SESSION_SECS;
 
     // Rate limit: five failures for a user, then even the right password waits (429).
     for _ in 0..5 {
-        assert_eq!(http(&base, "POST", "/login", None, &[("username", "othermaint"), ("password", "guess-guess")]).await.status, 401);
+        assert_eq!(
+            http(
+                &base,
+                "POST",
+                "/login",
+                None,
+                &[("username", "othermaint"), ("password", "guess-guess")]
+            )
+            .await
+            .status,
+            401
+        );
     }
-    let r = http(&base, "POST", "/login", None, &[("username", "othermaint"), ("password", "othermaint-password")]).await;
+    let r = http(
+        &base,
+        "POST",
+        "/login",
+        None,
+        &[("username", "othermaint"), ("password", "othermaint-password")],
+    )
+    .await;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.body.contains("Too many failed logins: try again in"), "{}", r.body);
-    assert!(r.header("retry-after").is_some_and(|v| v.parse::<i64>().is_ok_and(|s| s > 0 && s <= 900)));
+    assert!(
+        r.header("retry-after").is_some_and(|v| v.parse::<i64>().is_ok_and(|s| s > 0 && s <= 900))
+    );
     assert!(r.header("set-cookie").is_none());
 }
 
@@ -271,7 +453,14 @@ async fn a_downloaded_bundle_applies_with_git_am() {
     let csrf = http(&base, "GET", SERIES, Some(&rev), &[]).await.csrf();
     // Patch by patch, out of order on purpose: the bundle keeps the order they were added in.
     for p in ["v2-1@example.org", "v2-2@example.org", "v2-3@example.org"] {
-        let r = http(&base, "POST", "/demo/v2-0@example.org/bundle", Some(&rev), &[("csrf", &csrf), ("bundle", "to apply"), ("patch", p)]).await;
+        let r = http(
+            &base,
+            "POST",
+            "/demo/v2-0@example.org/bundle",
+            Some(&rev),
+            &[("csrf", &csrf), ("bundle", "to apply"), ("patch", p)],
+        )
+        .await;
         assert_eq!(r.status, 303, "{}", r.body);
     }
     let b = store.bundles(Some("demo"), None).await.unwrap();
@@ -284,7 +473,11 @@ async fn a_downloaded_bundle_applies_with_git_am() {
 
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("demo");
-    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh")).arg(work.path().join("regenerated.mbox")).arg(&repo).output().unwrap();
+    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh"))
+        .arg(work.path().join("regenerated.mbox"))
+        .arg(&repo)
+        .output()
+        .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let file = work.path().join("bundle.mbox");
     std::fs::write(&file, &mbox.bytes).unwrap();

@@ -36,7 +36,9 @@ impl Reply {
         match self.content_encoding.as_deref() {
             Some("gzip") => {
                 let mut out = Vec::new();
-                flate2::read::GzDecoder::new(self.body.as_slice()).read_to_end(&mut out).expect("gunzip");
+                flate2::read::GzDecoder::new(self.body.as_slice())
+                    .read_to_end(&mut out)
+                    .expect("gunzip");
                 out
             }
             _ => self.body.clone(),
@@ -46,7 +48,9 @@ impl Reply {
     fn gunzip(&self) -> String {
         assert_eq!(self.body.get(..2), Some(&[0x1f, 0x8b][..]), "not gzip: {}", self.text());
         let mut out = String::new();
-        flate2::read::GzDecoder::new(self.body.as_slice()).read_to_string(&mut out).expect("gunzip");
+        flate2::read::GzDecoder::new(self.body.as_slice())
+            .read_to_string(&mut out)
+            .expect("gunzip");
         out
     }
 }
@@ -62,7 +66,12 @@ async fn request(state: &AppState, method: Method, uri: &str, body: &str) -> Rep
         .expect("request");
     let resp = router(state.clone()).oneshot(req).await.expect("infallible");
     let status = resp.status();
-    let h = |name| resp.headers().get(name).and_then(|v: &header::HeaderValue| v.to_str().ok()).map(String::from);
+    let h = |name| {
+        resp.headers()
+            .get(name)
+            .and_then(|v: &header::HeaderValue| v.to_str().ok())
+            .map(String::from)
+    };
     let location = h(header::LOCATION);
     let content_type = h(header::CONTENT_TYPE).unwrap_or_default();
     let content_encoding = h(header::CONTENT_ENCODING);
@@ -78,7 +87,9 @@ async fn get(state: &AppState, uri: &str) -> Reply {
 fn quote_plus(id: &str) -> String {
     id.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                (b as char).to_string()
+            }
             b' ' => "+".into(),
             _ => format!("%{b:02X}"),
         })
@@ -106,7 +117,8 @@ fn mbox_ids(mbox: &str) -> Vec<String> {
 
 /// An LTP series with replies: its head, every message of its thread, a patch-id of it.
 async fn ltp_thread(store: &Store) -> (String, Vec<String>, String) {
-    let filter = quire_store::SeriesFilter { per_page: 200, include_superseded: true, ..Default::default() };
+    let filter =
+        quire_store::SeriesFilter { per_page: 200, include_superseded: true, ..Default::default() };
     let page = store.series_list("ltp", &filter).await.expect("list");
     for s in page.items.iter().filter(|s| s.replies > 0 && s.patches > 0) {
         let detail = store.series(&s.message_id).await.expect("series").expect("listed series");
@@ -134,20 +146,39 @@ async fn routes_on_real_mail(store: Store) {
         assert!(ids.contains(id), "thread mbox of {head} lacks {id}: {ids:?}");
     }
     assert_eq!(ids.len(), mbox.matches("From mboxrd@z Thu Jan  1 00:00:00 1970\n").count());
-    assert!(!mbox.lines().any(|l| l.starts_with("From ") && !l.starts_with("From mboxrd@z")), "an unescaped From line");
+    assert!(
+        !mbox.lines().any(|l| l.starts_with("From ") && !l.starts_with("From mboxrd@z")),
+        "an unescaped From line"
+    );
     // The same thread from any of its messages, under /all/ too.
     let last = thread.last().expect("a message");
     let from_reply = get(&state, &format!("/all/{}/t.mbox.gz", quote_plus(last))).await;
     assert_eq!(mbox_ids(&from_reply.gunzip()), ids);
 
     // Unknown ids and other lists' messages are 404s.
-    assert_eq!(get(&state, "/ltp/nobody%40example.org/t.mbox.gz").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(&state, &format!("/patchwork/{q}/t.mbox.gz")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&state, "/ltp/nobody%40example.org/t.mbox.gz").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&state, &format!("/patchwork/{q}/t.mbox.gz")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(get(&state, &format!("/nolist/{q}/t.mbox.gz")).await.status, StatusCode::NOT_FOUND);
 
     // Hostile ids: never a panic nor a 500, never a path outside the archive.
     let long = "x".repeat(10_000);
-    for hostile in ["..", "%2E%2E", "..%2F..%2Fetc%2Fpasswd", "a%2Fb%2F..%2Fc", "%00", "a%00b%40c", long.as_str(), "%FF%FE", "%"] {
+    for hostile in [
+        "..",
+        "%2E%2E",
+        "..%2F..%2Fetc%2Fpasswd",
+        "a%2Fb%2F..%2Fc",
+        "%00",
+        "a%00b%40c",
+        long.as_str(),
+        "%FF%FE",
+        "%",
+    ] {
         for base in ["/ltp", "/all"] {
             for tail in ["/t.mbox.gz", "/T/", "/raw", "/"] {
                 let uri = format!("{base}/{hostile}{tail}");
@@ -167,10 +198,16 @@ async fn routes_on_real_mail(store: Store) {
     for method in [Method::HEAD, Method::GET] {
         let r = request(&state, method.clone(), &format!("/{q}/"), "").await;
         assert_eq!(r.status, StatusCode::FOUND, "{method} /<msgid>/");
-        assert_eq!(r.location.as_deref(), Some(format!("/all/{}/", quire_web::url::segment(&head)).as_str()));
+        assert_eq!(
+            r.location.as_deref(),
+            Some(format!("/all/{}/", quire_web::url::segment(&head)).as_str())
+        );
     }
     let r = get(&state, &format!("/all/{q}/")).await;
-    assert_eq!((r.status, r.location.as_deref()), (StatusCode::FOUND, Some(quire_web::url::message_url("ltp", &head).as_str())));
+    assert_eq!(
+        (r.status, r.location.as_deref()),
+        (StatusCode::FOUND, Some(quire_web::url::message_url("ltp", &head).as_str()))
+    );
     assert_eq!(get(&state, "/nobody%40example.org/").await.status, StatusCode::NOT_FOUND);
     // The list's own page of a message: the series page for its head.
     assert_eq!(get(&state, &format!("/ltp/{q}/")).await.status, StatusCode::OK);
@@ -179,7 +216,11 @@ async fn routes_on_real_mail(store: Store) {
     let raw = store.raw(&head).await.expect("raw").expect("stored");
     for uri in [format!("/ltp/{q}/raw"), format!("/all/{q}/raw")] {
         let r = get(&state, &uri).await;
-        assert_eq!((r.status, r.content_type.as_str()), (StatusCode::OK, "text/plain; charset=utf-8"), "{uri}");
+        assert_eq!(
+            (r.status, r.content_type.as_str()),
+            (StatusCode::OK, "text/plain; charset=utf-8"),
+            "{uri}"
+        );
         assert!(r.decoded() == raw, "{uri}: not the raw bytes");
     }
 
@@ -195,13 +236,25 @@ async fn routes_on_real_mail(store: Store) {
 
     // new.atom is the project's feed.
     let r = get(&state, "/ltp/new.atom").await;
-    assert_eq!((r.status, r.content_type.as_str()), (StatusCode::OK, "application/atom+xml; charset=utf-8"));
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (StatusCode::OK, "application/atom+xml; charset=utf-8")
+    );
     // /all/new.atom: every list's newest series, each linked under its list.
     let r = get(&state, "/all/new.atom").await;
-    assert_eq!((r.status, r.content_type.as_str()), (StatusCode::OK, "application/atom+xml; charset=utf-8"), "{}", r.text());
+    assert_eq!(
+        (r.status, r.content_type.as_str()),
+        (StatusCode::OK, "application/atom+xml; charset=utf-8"),
+        "{}",
+        r.text()
+    );
     let atom = r.text();
     let doc = roxmltree::Document::parse(&atom).expect("the feed is XML");
-    let links: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("link") && n.parent().is_some_and(|p| p.has_tag_name("entry"))).filter_map(|n| n.attribute("href")).collect();
+    let links: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("link") && n.parent().is_some_and(|p| p.has_tag_name("entry")))
+        .filter_map(|n| n.attribute("href"))
+        .collect();
     assert_eq!(links.len(), 30, "{atom}");
     assert!(links.iter().any(|l| l.contains("/ltp/")), "{links:?}");
     // Without x=m the list URL is still the series list.
@@ -212,13 +265,19 @@ async fn routes_on_real_mail(store: Store) {
     let query = format!("patchid:{patch_id} OR patchid:0000000000000000000000000000000000000000");
     let uri = format!("/ltp/?x=m&t=1&q={}", quote_plus(&query));
     let r = request(&state, Method::POST, &uri, "x=m").await;
-    assert_eq!((r.status, r.content_type.as_str(), r.content_encoding.as_deref()), (StatusCode::OK, "application/gzip", None), "{}", r.text());
+    assert_eq!(
+        (r.status, r.content_type.as_str(), r.content_encoding.as_deref()),
+        (StatusCode::OK, "application/gzip", None),
+        "{}",
+        r.text()
+    );
     let found = mbox_ids(&r.gunzip());
     for id in &thread {
         assert!(found.contains(id), "t=1 search lacks {id} of the patch's thread");
     }
     // Without t=1: only the patch(es) carrying that patch-id.
-    let r = request(&state, Method::POST, &format!("/ltp/?x=m&q={}", quote_plus(&query)), "x=m").await;
+    let r =
+        request(&state, Method::POST, &format!("/ltp/?x=m&q={}", quote_plus(&query)), "x=m").await;
     let only = mbox_ids(&r.gunzip());
     assert!(!only.is_empty() && only.len() < found.len(), "{only:?} vs {found:?}");
     for id in &only {
@@ -228,20 +287,30 @@ async fn routes_on_real_mail(store: Store) {
     // GET does the same; /all/ searches every list.
     let r = get(&state, &format!("/ltp/?x=m&q={}", quote_plus(&query))).await;
     assert_eq!(mbox_ids(&r.gunzip()), only);
-    let r = request(&state, Method::POST, &format!("/all/?x=m&q={}", quote_plus(&query)), "x=m").await;
+    let r =
+        request(&state, Method::POST, &format!("/all/?x=m&q={}", quote_plus(&query)), "x=m").await;
     assert_eq!(mbox_ids(&r.gunzip()), only);
     // ...but a list only its own.
-    let r = request(&state, Method::POST, &format!("/patchwork/?x=m&q={}", quote_plus(&query)), "x=m").await;
+    let r =
+        request(&state, Method::POST, &format!("/patchwork/?x=m&q={}", quote_plus(&query)), "x=m")
+            .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // Within one thread (liblore's "what is new since"): POST with an empty body, no expansion.
     let newest = store.message(last).await.expect("message").expect("stored");
-    let since = chrono::DateTime::from_timestamp(newest.date.expect("dated"), 0).expect("a date").format("%Y%m%d%H%M%S");
-    for uri in [format!("/ltp/{q}/?x=m&q=dt%3A{since}.."), format!("/all/{q}/?x=m&q=dt%3A{since}..")] {
+    let since = chrono::DateTime::from_timestamp(newest.date.expect("dated"), 0)
+        .expect("a date")
+        .format("%Y%m%d%H%M%S");
+    for uri in
+        [format!("/ltp/{q}/?x=m&q=dt%3A{since}.."), format!("/all/{q}/?x=m&q=dt%3A{since}..")]
+    {
         let r = request(&state, Method::POST, &uri, "").await;
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text());
         let got = mbox_ids(&r.gunzip());
-        assert!(got.contains(last) && got.iter().all(|id| ids.contains(id)), "{uri}: {got:?} not within {ids:?}");
+        assert!(
+            got.contains(last) && got.iter().all(|id| ids.contains(id)),
+            "{uri}: {got:?} not within {ids:?}"
+        );
         assert!(got.len() < ids.len(), "{uri}: {got:?}");
     }
     let r = get(&state, &format!("/ltp/{q}/?x=m&q=dt%3A20990101000000..")).await;
@@ -301,7 +370,14 @@ fn find_b4() -> Option<PathBuf> {
 fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
-        .args(["-c", "user.name=Ann Author", "-c", "user.email=ann@example.org", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=Ann Author",
+            "-c",
+            "user.email=ann@example.org",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -321,12 +397,14 @@ fn format_series(repo: &Path, branch: &str, version: u32) -> Vec<String> {
     let range = format!("main..{branch}");
     // A first revision is sent as plain `[PATCH n/m]`, as people do.
     let v = format!("-v{version}");
-    let mut args = vec!["format-patch", "--cover-letter", "--thread=shallow", "-o", dir_arg, range.as_str()];
+    let mut args =
+        vec!["format-patch", "--cover-letter", "--thread=shallow", "-o", dir_arg, range.as_str()];
     if version > 1 {
         args.push(&v);
     }
     git(repo, &args, &[]);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("read out dir").map(|e| e.expect("entry").path()).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("read out dir").map(|e| e.expect("entry").path()).collect();
     files.sort();
     files
         .iter()
@@ -335,7 +413,10 @@ fn format_series(repo: &Path, branch: &str, version: u32) -> Vec<String> {
             // Drop the mbox `From <sha> ...` line: quire stores mails as received.
             let text = text.split_once('\n').map(|(_, rest)| rest.to_string()).unwrap_or_default();
             text.replace("*** SUBJECT HERE ***", "greeting: tidy the greeting")
-                .replace("*** BLURB HERE ***", &format!("Revision {version} of the greeting tidy-up."))
+                .replace(
+                    "*** BLURB HERE ***",
+                    &format!("Revision {version} of the greeting tidy-up."),
+                )
                 // format-patch names the cover `cover.<time>.git.<email>`: two revisions made in
                 // the same second would share it.
                 .replace("<cover.", &format!("<cover-v{version}."))
@@ -345,7 +426,9 @@ fn format_series(repo: &Path, branch: &str, version: u32) -> Vec<String> {
 
 fn header<'a>(mail: &'a str, name: &str) -> &'a str {
     let prefix = format!("{name}: ");
-    mail.lines().find_map(|l| l.strip_prefix(prefix.as_str())).unwrap_or_else(|| panic!("no {name} in\n{mail}"))
+    mail.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {name} in\n{mail}"))
 }
 
 /// A reviewer's reply to `parent` giving `trailer`.
@@ -353,7 +436,8 @@ fn reply(parent: &str, root: &str, n: u32, trailer: &str, date: &str) -> String 
     let subject = header(parent, "Subject");
     let parent_id = header(parent, "Message-ID");
     let root_id = header(root, "Message-ID");
-    let refs = if parent_id == root_id { root_id.to_string() } else { format!("{root_id} {parent_id}") };
+    let refs =
+        if parent_id == root_id { root_id.to_string() } else { format!("{root_id} {parent_id}") };
     format!(
         "From: Rita Reviewer <rita@example.org>\nTo: demo@lists.example.org\nSubject: Re: {subject}\n\
          Date: {date}\nMessage-ID: <review-{n}@example.org>\nIn-Reply-To: {parent_id}\nReferences: {refs}\n\
@@ -443,7 +527,10 @@ impl B4 {
             .stdin(std::process::Stdio::null())
             .output()
             .expect("run b4");
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
         assert!(out.status.success(), "b4 {args:?} failed:\n{stdout}\n{stderr}");
         (stdout, stderr)
     }
@@ -452,7 +539,9 @@ impl B4 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_b4_against_quire() {
     let Some(b4) = find_b4() else {
-        eprintln!("SKIPPED real_b4_against_quire: no b4 found ($B4, PATH, ~/.local/bin); scripts/install-deps installs it");
+        eprintln!(
+            "SKIPPED real_b4_against_quire: no b4 found ($B4, PATH, ~/.local/bin); scripts/install-deps installs it"
+        );
         return;
     };
 
@@ -465,14 +554,37 @@ async fn real_b4_against_quire() {
     std::fs::write(repo.join("greeting.txt"), "hello\nworld\n").expect("write");
     std::fs::write(repo.join("README"), "A demo.\nFrom the start it greets.\n").expect("write");
     git(&repo, &["add", "."], &[]);
-    git(&repo, &["commit", "-q", "-m", "base"], &[("GIT_AUTHOR_DATE", "2024-03-01T10:00:00Z"), ("GIT_COMMITTER_DATE", "2024-03-01T10:00:00Z")]);
+    git(
+        &repo,
+        &["commit", "-q", "-m", "base"],
+        &[
+            ("GIT_AUTHOR_DATE", "2024-03-01T10:00:00Z"),
+            ("GIT_COMMITTER_DATE", "2024-03-01T10:00:00Z"),
+        ],
+    );
     let make = |branch: &str, date: &str, words: &str| {
         let d = [("GIT_AUTHOR_DATE", date), ("GIT_COMMITTER_DATE", date)];
         git(&repo, &["checkout", "-q", "-B", branch, "main"], &[]);
         std::fs::write(repo.join("greeting.txt"), "hello there\nworld\n").expect("write");
-        git(&repo, &["commit", "-q", "-a", "-s", "-m", &format!("greeting: say hello {words}\n\nFrom now on the greeting is warmer.")], &d);
-        std::fs::write(repo.join("README"), "A demo.\nFrom the start it greets warmly.\n").expect("write");
-        git(&repo, &["commit", "-q", "-a", "-s", "-m", &format!("README: describe the greeting {words}")], &d);
+        git(
+            &repo,
+            &[
+                "commit",
+                "-q",
+                "-a",
+                "-s",
+                "-m",
+                &format!("greeting: say hello {words}\n\nFrom now on the greeting is warmer."),
+            ],
+            &d,
+        );
+        std::fs::write(repo.join("README"), "A demo.\nFrom the start it greets warmly.\n")
+            .expect("write");
+        git(
+            &repo,
+            &["commit", "-q", "-a", "-s", "-m", &format!("README: describe the greeting {words}")],
+            &d,
+        );
     };
     make("v1", "2024-03-04T10:00:00Z", "there");
     make("v2", "2024-03-11T10:00:00Z", "warmly");
@@ -482,17 +594,45 @@ async fn real_b4_against_quire() {
     assert_eq!(v1.len(), 3, "cover + 2 patches");
     // Reviews of v1 only: per patch, and on the cover letter (for every patch).
     let reviews = vec![
-        reply(&v1[1], &v1[0], 1, "Reviewed-by: Rita Reviewer <rita@example.org>", "Tue, 5 Mar 2024 09:00:00 +0000"),
-        reply(&v1[2], &v1[0], 2, "Tested-by: Rita Reviewer <rita@example.org>", "Tue, 5 Mar 2024 09:05:00 +0000"),
-        reply(&v1[0], &v1[0], 3, "Acked-by: Rita Reviewer <rita@example.org>", "Tue, 5 Mar 2024 09:10:00 +0000"),
+        reply(
+            &v1[1],
+            &v1[0],
+            1,
+            "Reviewed-by: Rita Reviewer <rita@example.org>",
+            "Tue, 5 Mar 2024 09:00:00 +0000",
+        ),
+        reply(
+            &v1[2],
+            &v1[0],
+            2,
+            "Tested-by: Rita Reviewer <rita@example.org>",
+            "Tue, 5 Mar 2024 09:05:00 +0000",
+        ),
+        reply(
+            &v1[0],
+            &v1[0],
+            3,
+            "Acked-by: Rita Reviewer <rita@example.org>",
+            "Tue, 5 Mar 2024 09:10:00 +0000",
+        ),
     ];
     let odd = "From: Olle <olle@example.org>\nSubject: a slash in my id\nDate: Tue, 5 Mar 2024 11:00:00 +0000\n\
                Message-ID: <a/b/../c@example.org>\n\nFrom here on, odd ids.\n";
 
     let (_dir, store) = common::sqlite_store().await;
-    let demo = ProjectConfig { name: "demo".into(), list_addresses: vec!["demo@lists.example.org".into()], ..Default::default() };
+    let demo = ProjectConfig {
+        name: "demo".into(),
+        list_addresses: vec!["demo@lists.example.org".into()],
+        ..Default::default()
+    };
     store.upsert_project(&demo).await.expect("project");
-    let mails: Vec<Vec<u8>> = v1.iter().chain(&v2).chain(&reviews).map(|m| m.clone().into_bytes()).chain([odd.as_bytes().to_vec()]).collect();
+    let mails: Vec<Vec<u8>> = v1
+        .iter()
+        .chain(&v2)
+        .chain(&reviews)
+        .map(|m| m.clone().into_bytes())
+        .chain([odd.as_bytes().to_vec()])
+        .collect();
     let batch = mails.into_iter().map(|raw| Incoming::parse(raw, Some("demo".into()))).collect();
     store.ingest(batch).await.expect("ingest");
     let base = common::spawn_server(store.clone()).await;
@@ -513,9 +653,17 @@ async fn real_b4_against_quire() {
     // b4 mbox: the whole v1 thread.
     b4.run(&out, &["mbox", "-o", out.to_str().expect("utf-8"), &v1_cover]);
     let got = std::fs::read_to_string(out.join(format!("{v1_cover}.mbx"))).expect("b4 mbox output");
-    let mut ids: Vec<String> = got.lines().filter_map(|l| l.strip_prefix("Message-ID: ").or(l.strip_prefix("Message-Id: "))).map(|s| s.trim_matches(['<', '>', ' ']).to_string()).collect();
+    let mut ids: Vec<String> = got
+        .lines()
+        .filter_map(|l| l.strip_prefix("Message-ID: ").or(l.strip_prefix("Message-Id: ")))
+        .map(|s| s.trim_matches(['<', '>', ' ']).to_string())
+        .collect();
     ids.sort();
-    let mut want: Vec<String> = v1.iter().chain(&reviews).map(|m| header(m, "Message-ID").trim_matches(['<', '>']).to_string()).collect();
+    let mut want: Vec<String> = v1
+        .iter()
+        .chain(&reviews)
+        .map(|m| header(m, "Message-ID").trim_matches(['<', '>']).to_string())
+        .collect();
     want.sort();
     assert_eq!(ids, want, "b4 mbox of the v1 thread");
 
@@ -524,43 +672,90 @@ async fn real_b4_against_quire() {
     let all_out = work.path().join("all");
     std::fs::create_dir(&all_out).expect("mkdir");
     root.run(&all_out, &["mbox", "-o", all_out.to_str().expect("utf-8"), &v2_cover]);
-    let got = std::fs::read_to_string(all_out.join(format!("{v2_cover}.mbx"))).expect("b4 mbox output from /all/");
+    let got = std::fs::read_to_string(all_out.join(format!("{v2_cover}.mbx")))
+        .expect("b4 mbox output from /all/");
     assert_eq!(got.matches("\nSubject: [PATCH v2 ").count(), 3, "{got}");
 
     // b4 am -c of v1 looks for newer revisions with `s:"..." AND f:"..." AND d:..` and takes v2.
-    let (_, stderr) = b4.run(&out, &["am", "-c", "-o", out.to_str().expect("utf-8"), "-n", "newer", &v1_cover]);
+    let (_, stderr) =
+        b4.run(&out, &["am", "-c", "-o", out.to_str().expect("utf-8"), "-n", "newer", &v1_cover]);
     assert!(stderr.contains("Added from v2") && stderr.contains("latest revision: v2"), "{stderr}");
-    let newer = std::fs::read_to_string(out.join("newer.mbx")).unwrap_or_else(|e| panic!("b4 am -c: {e}\n{stderr}"));
+    let newer = std::fs::read_to_string(out.join("newer.mbx"))
+        .unwrap_or_else(|e| panic!("b4 am -c: {e}\n{stderr}"));
     let newer = patches_and_trailers(&newer);
     let subjects: Vec<&str> = newer.iter().map(|(s, _)| s.as_str()).collect();
-    assert_eq!(subjects, ["[PATCH v2 1/2] greeting: say hello warmly", "[PATCH v2 2/2] README: describe the greeting warmly"]);
-    assert!(newer[0].1.contains(&"Reviewed-by: Rita Reviewer <rita@example.org>".to_string()), "{newer:?}");
+    assert_eq!(
+        subjects,
+        [
+            "[PATCH v2 1/2] greeting: say hello warmly",
+            "[PATCH v2 2/2] README: describe the greeting warmly"
+        ]
+    );
+    assert!(
+        newer[0].1.contains(&"Reviewed-by: Rita Reviewer <rita@example.org>".to_string()),
+        "{newer:?}"
+    );
 
     // b4 am of v1 and of v2: the patches and trailers quire am gives.
     for (cover, name) in [(&v1_cover, "v1"), (&v2_cover, "v2")] {
-        let (_, stderr) = b4.run(&out, &["am", "-o", out.to_str().expect("utf-8"), "-n", name, cover]);
-        let b4_mbox = std::fs::read_to_string(out.join(format!("{name}.mbx"))).unwrap_or_else(|e| panic!("b4 am {name}: {e}\n{stderr}"));
-        let quire = store.am_mbox(cover, false, &AmOptions::default()).await.expect("am").expect("a series");
+        let (_, stderr) =
+            b4.run(&out, &["am", "-o", out.to_str().expect("utf-8"), "-n", name, cover]);
+        let b4_mbox = std::fs::read_to_string(out.join(format!("{name}.mbx")))
+            .unwrap_or_else(|e| panic!("b4 am {name}: {e}\n{stderr}"));
+        let quire = store
+            .am_mbox(cover, false, &AmOptions::default())
+            .await
+            .expect("am")
+            .expect("a series");
         let quire_mbox = String::from_utf8_lossy(&quire.mbox).into_owned();
         let theirs = patches_and_trailers(&b4_mbox);
         let ours = patches_and_trailers(&quire_mbox);
         assert_eq!(theirs.len(), 2, "{name}: b4 gave\n{b4_mbox}\n{stderr}");
-        assert_eq!(theirs, ours, "{name}: b4 am and quire am differ\n--- b4:\n{b4_mbox}\n--- quire:\n{quire_mbox}\n{stderr}");
+        assert_eq!(
+            theirs, ours,
+            "{name}: b4 am and quire am differ\n--- b4:\n{b4_mbox}\n--- quire:\n{quire_mbox}\n{stderr}"
+        );
         for (subject, trailers) in &theirs {
-            assert!(trailers.iter().any(|t| t.starts_with("Signed-off-by: Ann Author")), "{subject}: {trailers:?}");
-            assert!(trailers.iter().any(|t| t == "Acked-by: Rita Reviewer <rita@example.org>"), "{name} {subject}: {trailers:?}");
+            assert!(
+                trailers.iter().any(|t| t.starts_with("Signed-off-by: Ann Author")),
+                "{subject}: {trailers:?}"
+            );
+            assert!(
+                trailers.iter().any(|t| t == "Acked-by: Rita Reviewer <rita@example.org>"),
+                "{name} {subject}: {trailers:?}"
+            );
         }
         // v2 got no review in its own thread: its Reviewed-by and Tested-by come from v1's
         // replies, which b4 found through the patchid: search.
-        assert!(theirs[0].1.contains(&"Reviewed-by: Rita Reviewer <rita@example.org>".to_string()), "{name}: {theirs:?}\n{stderr}");
-        assert!(theirs[1].1.contains(&"Tested-by: Rita Reviewer <rita@example.org>".to_string()), "{name}: {theirs:?}\n{stderr}");
+        assert!(
+            theirs[0].1.contains(&"Reviewed-by: Rita Reviewer <rita@example.org>".to_string()),
+            "{name}: {theirs:?}\n{stderr}"
+        );
+        assert!(
+            theirs[1].1.contains(&"Tested-by: Rita Reviewer <rita@example.org>".to_string()),
+            "{name}: {theirs:?}\n{stderr}"
+        );
         if name == "v2" {
-            assert!(stderr.contains("code-review trailers") || stderr.contains("Reviewed-by"), "{stderr}");
+            assert!(
+                stderr.contains("code-review trailers") || stderr.contains("Reviewed-by"),
+                "{stderr}"
+            );
         }
 
         // git am applies b4's mbox onto the base: the tree is the sent one.
         let apply = work.path().join(format!("apply-{name}"));
-        git(work.path(), &["clone", "-q", "-b", "main", repo.to_str().expect("utf-8"), apply.to_str().expect("utf-8")], &[]);
+        git(
+            work.path(),
+            &[
+                "clone",
+                "-q",
+                "-b",
+                "main",
+                repo.to_str().expect("utf-8"),
+                apply.to_str().expect("utf-8"),
+            ],
+            &[],
+        );
         git(&apply, &["am", "-q", out.join(format!("{name}.mbx")).to_str().expect("utf-8")], &[]);
         assert_eq!(git(&apply, &["rev-parse", "HEAD^{tree}"], &[]).trim(), tip_tree, "{name}");
         let log = git(&apply, &["log", "-1", "--format=%B", "HEAD~1"], &[]);

@@ -4,8 +4,8 @@
 
 mod common;
 
-use headless_chrome::protocol::cdp::Browser as CdpBrowser;
 use base64::Engine as _;
+use headless_chrome::protocol::cdp::Browser as CdpBrowser;
 use headless_chrome::protocol::cdp::Page;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
@@ -65,7 +65,8 @@ fn full_page_png(tab: &Tab, path: &Path) {
             optimize_for_speed: None,
         })
         .expect("screenshot");
-    let png = base64::engine::general_purpose::STANDARD.decode(shot.data).expect("screenshot is base64");
+    let png =
+        base64::engine::general_purpose::STANDARD.decode(shot.data).expect("screenshot is base64");
     std::fs::write(path, png).expect("write screenshot");
 }
 
@@ -74,12 +75,20 @@ fn eval_bool(tab: &Tab, js: &str) -> bool {
 }
 
 fn eval_string(tab: &Tab, js: &str) -> String {
-    tab.evaluate(js, false).ok().and_then(|r| r.value).and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    tab.evaluate(js, false)
+        .ok()
+        .and_then(|r| r.value)
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 #[test]
 fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (base, series_with_quote, _store_dir) = rt.block_on(async {
         let (dir, store) = common::sqlite_store().await;
         common::fill_with_real_mail(&store).await;
@@ -95,12 +104,19 @@ fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
     let shots = screenshot_dir();
 
     // The list of the LTP project, then the first series on it.
-    tab.navigate_to(&format!("{base}/ltp/")).expect("open list").wait_until_navigated().expect("list loads");
+    tab.navigate_to(&format!("{base}/ltp/"))
+        .expect("open list")
+        .wait_until_navigated()
+        .expect("list loads");
     tab.wait_for_element("table.series-list").expect("the list has series");
     full_page_png(&tab, &shots.join("list.png"));
-    let first_title = eval_string(&tab, "document.querySelector('table.series-list td.title a').textContent");
+    let first_title =
+        eval_string(&tab, "document.querySelector('table.series-list td.title a').textContent");
     assert!(!first_title.is_empty());
-    tab.find_element("table.series-list td.title a").expect("a series link").click().expect("click");
+    tab.find_element("table.series-list td.title a")
+        .expect("a series link")
+        .click()
+        .expect("click");
     tab.wait_until_navigated().expect("series page loads");
     tab.wait_for_element("section.series-head h1").expect("series title");
     assert_eq!(eval_string(&tab, "document.querySelector('h1').textContent"), first_title);
@@ -108,17 +124,30 @@ fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
 
     // A series page of real mail whose replies quote the patch: the quote is folded, a click
     // on its summary unfolds it (plain <details>, no JS of ours).
-    tab.navigate_to(&format!("{base}{series_with_quote}")).expect("open series").wait_until_navigated().expect("loads");
+    tab.navigate_to(&format!("{base}{series_with_quote}"))
+        .expect("open series")
+        .wait_until_navigated()
+        .expect("loads");
     tab.wait_for_element("details.quote:not([open]) > summary").expect("a folded quote");
     let hidden = "(() => { const d = document.querySelector('details.quote:not([open])'); window.__q = d; \
                   const q = d.querySelector('.quoted'); return !q.checkVisibility(); })()";
     assert!(eval_bool(&tab, hidden), "a folded quote is hidden");
     tab.evaluate("window.__q.querySelector('summary').scrollIntoView()", false).expect("scroll");
-    let rect = eval_string(&tab, "(() => { const r = window.__q.querySelector('summary').getBoundingClientRect(); return `${r.x + 10},${r.y + r.height / 2}`; })()");
-    let (x, y) = rect.split_once(',').map(|(x, y)| (x.parse().unwrap_or(0.0), y.parse().unwrap_or(0.0))).expect("summary position");
-    tab.click_point(headless_chrome::browser::tab::point::Point { x, y }).expect("click the summary");
+    let rect = eval_string(
+        &tab,
+        "(() => { const r = window.__q.querySelector('summary').getBoundingClientRect(); return `${r.x + 10},${r.y + r.height / 2}`; })()",
+    );
+    let (x, y) = rect
+        .split_once(',')
+        .map(|(x, y)| (x.parse().unwrap_or(0.0), y.parse().unwrap_or(0.0)))
+        .expect("summary position");
+    tab.click_point(headless_chrome::browser::tab::point::Point { x, y })
+        .expect("click the summary");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(eval_bool(&tab, "window.__q.open && window.__q.querySelector('.quoted').checkVisibility()"), "the quote unfolded");
+    assert!(
+        eval_bool(&tab, "window.__q.open && window.__q.querySelector('.quoted').checkVisibility()"),
+        "the quote unfolded"
+    );
     full_page_png(&tab, &shots.join("series.png"));
 
     // Download the series mbox through its link.
@@ -145,14 +174,21 @@ fn a_maintainer_follows_a_series_unfolds_a_quote_and_downloads_the_mbox() {
     };
     let bytes = std::fs::read(&file).expect("read mbox");
     assert!(bytes.starts_with(b"From "), "an mbox starts with an envelope line");
-    assert!(String::from_utf8_lossy(&bytes).contains("\nSubject: [PATCH"), "it carries the patches");
+    assert!(
+        String::from_utf8_lossy(&bytes).contains("\nSubject: [PATCH"),
+        "it carries the patches"
+    );
 }
 
 // Mail that tries to run script in every field, in the real browser: no payload runs, each reads
 // as text, and the page's stylesheet still applies under the Content-Security-Policy.
 #[test]
 fn script_in_mail_never_runs_in_the_browser() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (base, _store_dir) = rt.block_on(async {
         let (dir, store) = common::sqlite_store().await;
         common::add_projects(&store).await;
@@ -174,28 +210,60 @@ fn script_in_mail_never_runs_in_the_browser() {
     let tab = browser.new_tab().expect("tab");
     tab.set_default_timeout(Duration::from_secs(20));
     let id = quire_web::url::segment("pwn\"onmouseover=\"window.__pwned='id'@example.com");
-    for path in ["/ltp/".to_string(), format!("/ltp/{id}/"), format!("/ltp/{id}/T/"), format!("/ltp/{id}/raw")] {
-        tab.navigate_to(&format!("{base}{path}")).expect("open").wait_until_navigated().expect("loads");
+    for path in [
+        "/ltp/".to_string(),
+        format!("/ltp/{id}/"),
+        format!("/ltp/{id}/T/"),
+        format!("/ltp/{id}/raw"),
+    ] {
+        tab.navigate_to(&format!("{base}{path}"))
+            .expect("open")
+            .wait_until_navigated()
+            .expect("loads");
         std::thread::sleep(Duration::from_millis(300));
         // Hover everything, in case an attribute slipped through.
         tab.evaluate("document.querySelectorAll('*').forEach(e => e.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})))", false).expect("hover");
-        assert_eq!(eval_string(&tab, "String(window.__pwned)"), "undefined", "{path}: a payload ran");
-        assert!(eval_bool(&tab, "document.querySelectorAll('script, svg, img').length === 0"), "{path}: markup from the mail became elements");
+        assert_eq!(
+            eval_string(&tab, "String(window.__pwned)"),
+            "undefined",
+            "{path}: a payload ran"
+        );
+        assert!(
+            eval_bool(&tab, "document.querySelectorAll('script, svg, img').length === 0"),
+            "{path}: markup from the mail became elements"
+        );
         let text = eval_string(&tab, "document.body.innerText");
         assert!(text.contains("window.__pwned="), "{path}: the payload reads as text: {text}");
     }
-    tab.navigate_to(&format!("{base}/ltp/{id}/")).expect("open").wait_until_navigated().expect("loads");
-    assert!(eval_bool(&tab, "document.styleSheets.length > 0 && document.styleSheets[0].cssRules.length > 0"), "the stylesheet loads under the CSP");
+    tab.navigate_to(&format!("{base}/ltp/{id}/"))
+        .expect("open")
+        .wait_until_navigated()
+        .expect("loads");
+    assert!(
+        eval_bool(
+            &tab,
+            "document.styleSheets.length > 0 && document.styleSheets[0].cssRules.length > 0"
+        ),
+        "the stylesheet loads under the CSP"
+    );
 }
 
 /// A maintainer logs in through the form, sets a patch's state with the series page's form, and
 /// sees the new state on the page; after logging out the forms are gone.
 #[test]
 fn a_maintainer_logs_in_and_sets_a_patch_state_with_the_form() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (base, _store_dir) = rt.block_on(async {
         let (dir, store) = common::sqlite_store().await;
-        let demo = quire_store::ProjectConfig { name: "demo".into(), list_ids: vec!["demo.lists.example.org".into()], ..Default::default() };
+        let demo = quire_store::ProjectConfig {
+            name: "demo".into(),
+            list_ids: vec!["demo.lists.example.org".into()],
+            ..Default::default()
+        };
         store.upsert_project(&demo).await.expect("project");
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/demo.mbox");
         common::ingest(&store, common::mbox_messages(&sample, usize::MAX), None).await;
@@ -213,14 +281,27 @@ fn a_maintainer_logs_in_and_sets_a_patch_state_with_the_form() {
     // Anonymous: the states, a link to log in, no forms.
     tab.navigate_to(&series).expect("open series").wait_until_navigated().expect("loads");
     tab.wait_for_element("section.workflow table.patch-states").expect("the state table");
-    assert!(!eval_bool(&tab, "!!document.querySelector('form.set-state')"), "no forms for anonymous");
+    assert!(
+        !eval_bool(&tab, "!!document.querySelector('form.set-state')"),
+        "no forms for anonymous"
+    );
     tab.find_element("p.login-hint a").expect("log in link").click().expect("click");
     tab.wait_until_navigated().expect("login page");
 
     // The login form brings us back to the series.
     tab.wait_for_element("form.login").expect("login form");
-    tab.find_element("#username").expect("username").click().expect("focus").type_into("maint").expect("type");
-    tab.find_element("#password").expect("password").click().expect("focus").type_into("maint-password").expect("type");
+    tab.find_element("#username")
+        .expect("username")
+        .click()
+        .expect("focus")
+        .type_into("maint")
+        .expect("type");
+    tab.find_element("#password")
+        .expect("password")
+        .click()
+        .expect("focus")
+        .type_into("maint-password")
+        .expect("type");
     tab.find_element("form.login button").expect("button").click().expect("submit");
     tab.wait_until_navigated().expect("back to the series");
     tab.wait_for_element("form.set-state").expect("the maintainer's forms");
@@ -229,23 +310,47 @@ fn a_maintainer_logs_in_and_sets_a_patch_state_with_the_form() {
 
     // Accept patch 2 with its form.
     let row = "tr.patch-state[data-msgid='v2-2@example.org']";
-    tab.evaluate(&format!("document.querySelector(\"{row} select[name=state]\").value = 'accepted'"), false).expect("choose a state");
-    tab.find_element(&format!("{row} form.set-state button")).expect("the row's button").click().expect("submit");
+    tab.evaluate(
+        &format!("document.querySelector(\"{row} select[name=state]\").value = 'accepted'"),
+        false,
+    )
+    .expect("choose a state");
+    tab.find_element(&format!("{row} form.set-state button"))
+        .expect("the row's button")
+        .click()
+        .expect("submit");
     tab.wait_until_navigated().expect("the page again");
     tab.wait_for_element(&format!("{row} .state-accepted")).expect("patch 2 reads accepted");
-    assert_eq!(eval_string(&tab, &format!("document.querySelector(\"{row} .state\").textContent")), "accepted");
-    assert_eq!(eval_string(&tab, "document.querySelector(\"tr.patch-state[data-msgid='v2-1@example.org'] .state\").textContent"), "new");
+    assert_eq!(
+        eval_string(&tab, &format!("document.querySelector(\"{row} .state\").textContent")),
+        "accepted"
+    );
+    assert_eq!(
+        eval_string(
+            &tab,
+            "document.querySelector(\"tr.patch-state[data-msgid='v2-1@example.org'] .state\").textContent"
+        ),
+        "new"
+    );
     full_page_png(&tab, &screenshot_dir().join("series-maintainer.png"));
 
     // Log out: the forms are gone.
     tab.find_element("form.logout button").expect("log out").click().expect("click");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while eval_string(&tab, "location.pathname") != "/" || eval_string(&tab, "document.readyState") != "complete" {
+    while eval_string(&tab, "location.pathname") != "/"
+        || eval_string(&tab, "document.readyState") != "complete"
+    {
         assert!(Instant::now() < deadline, "logging out did not lead to the front page");
         std::thread::sleep(Duration::from_millis(100));
     }
     tab.navigate_to(&series).expect("open series").wait_until_navigated().expect("loads");
     tab.wait_for_element("section.workflow").expect("the state table");
-    assert!(!eval_bool(&tab, "!!document.querySelector('form.set-state')"), "no forms after logout");
-    assert_eq!(eval_string(&tab, &format!("document.querySelector(\"{row} .state\").textContent")), "accepted");
+    assert!(
+        !eval_bool(&tab, "!!document.querySelector('form.set-state')"),
+        "no forms after logout"
+    );
+    assert_eq!(
+        eval_string(&tab, &format!("document.querySelector(\"{row} .state\").textContent")),
+        "accepted"
+    );
 }

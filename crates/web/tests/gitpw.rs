@@ -81,16 +81,24 @@ impl GitPw {
 /// sample repository (branch main = the base the sample's series apply to).
 async fn fill(store: &Store, work: &Path) -> PathBuf {
     common::add_projects(store).await;
-    store.upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() }).await.expect("project");
+    store
+        .upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() })
+        .await
+        .expect("project");
     let ltp = common::mbox_messages(&common::shared("corpus/ltp-2019-2020.4k.mbox.gz"), usize::MAX);
     assert!(ltp.len() > 3900, "the LTP slice has {} messages", ltp.len());
     common::ingest(store, ltp, None).await;
     let repo = work.join("demo");
     let mbox = work.join("demo.mbox");
-    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh")).arg(&mbox).arg(&repo).output().expect("run make-demo-mbox.sh");
+    let made = Command::new(repo_root().join("samples/make-demo-mbox.sh"))
+        .arg(&mbox)
+        .arg(&repo)
+        .output()
+        .expect("run make-demo-mbox.sh");
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let demo = common::mbox_messages(&mbox, usize::MAX);
-    let batch: Vec<Incoming> = demo.into_iter().map(|raw| Incoming::parse(raw, Some("demo".into()))).collect();
+    let batch: Vec<Incoming> =
+        demo.into_iter().map(|raw| Incoming::parse(raw, Some("demo".into()))).collect();
     store.ingest(batch).await.expect("ingest demo");
     repo
 }
@@ -98,7 +106,9 @@ async fn fill(store: &Store, work: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_git_pw_against_quire() {
     let Some(bin) = find_git_pw() else {
-        eprintln!("SKIPPED real_git_pw_against_quire: no git-pw found ($GIT_PW, PATH, ~/.local/bin); scripts/install-deps installs it");
+        eprintln!(
+            "SKIPPED real_git_pw_against_quire: no git-pw found ($GIT_PW, PATH, ~/.local/bin); scripts/install-deps installs it"
+        );
         return;
     };
     let work = tempfile::tempdir().expect("work dir");
@@ -129,77 +139,170 @@ async fn real_git_pw_against_quire() {
     let pw = GitPw { bin, repo: repo.clone(), home: home.clone() };
 
     // series list: the newest LTP series first, as the store orders them.
-    let newest = store.series_infos(&SeriesQuery { project: Some("ltp".into()), per_page: 3, ..Default::default() }).await.expect("series");
+    let newest = store
+        .series_infos(&SeriesQuery {
+            project: Some("ltp".into()),
+            per_page: 3,
+            ..Default::default()
+        })
+        .await
+        .expect("series");
     let out = pw.ok(&["series", "list", "--limit", "3"]);
-    let shown_ids: Vec<i64> = out.lines().filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok()).collect();
+    let shown_ids: Vec<i64> = out
+        .lines()
+        .filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok())
+        .collect();
     assert_eq!(shown_ids, newest.items.iter().map(|s| s.id).collect::<Vec<_>>(), "{out}");
     assert!(out.contains(&newest.items[0].summary.submitter.email), "{out}");
 
     // series show of a complete multi-patch series.
-    let all = store.series_infos(&SeriesQuery { project: Some("ltp".into()), per_page: 200, ..Default::default() }).await.expect("series");
-    let multi = all.items.iter().find(|s| s.patches.len() >= 2 && s.summary.complete).expect("a complete LTP series of 2+ patches");
+    let all = store
+        .series_infos(&SeriesQuery {
+            project: Some("ltp".into()),
+            per_page: 200,
+            ..Default::default()
+        })
+        .await
+        .expect("series");
+    let multi = all
+        .items
+        .iter()
+        .find(|s| s.patches.len() >= 2 && s.summary.complete)
+        .expect("a complete LTP series of 2+ patches");
     let out = pw.ok(&["series", "show", &multi.id.to_string()]);
     let n = multi.patches.len();
     assert!(out.contains(&format!("{n} of {n}")), "{out}");
     for p in &multi.patches {
-        assert!(out.contains(&format!("{:<4} [{}/{}]", p.id, p.number, multi.summary.total)), "patch {} missing: {out}", p.id);
+        assert!(
+            out.contains(&format!("{:<4} [{}/{}]", p.id, p.number, multi.summary.total)),
+            "patch {} missing: {out}",
+            p.id
+        );
     }
     assert!(out.contains(&multi.summary.submitter.email), "{out}");
 
     // patch list: git-pw asks for new and under-review patches, not archived, newest first.
     let out = pw.ok(&["patch", "list", "--limit", "5"]);
-    let listed: Vec<i64> = out.lines().filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok()).collect();
+    let listed: Vec<i64> = out
+        .lines()
+        .filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok())
+        .collect();
     assert_eq!(listed.len(), 5, "{out}");
     let target = multi.patches[0].id;
-    let f = PatchFilter { project: Some("ltp".into()), states: vec!["new".into(), "under-review".into()], archived: Some(false), per_page: 5, ..Default::default() };
-    assert_eq!(listed, store.patches(&f).await.expect("patches").items.iter().map(|p| p.id).collect::<Vec<_>>());
+    let f = PatchFilter {
+        project: Some("ltp".into()),
+        states: vec!["new".into(), "under-review".into()],
+        archived: Some(false),
+        per_page: 5,
+        ..Default::default()
+    };
+    assert_eq!(
+        listed,
+        store.patches(&f).await.expect("patches").items.iter().map(|p| p.id).collect::<Vec<_>>()
+    );
 
     // patch update by the maintainer: printed, stored, recorded as an event naming who.
-    let out = pw.ok(&["patch", "update", &target.to_string(), "--state", "accepted", "--delegate", "maint"]);
+    let out = pw.ok(&[
+        "patch",
+        "update",
+        &target.to_string(),
+        "--state",
+        "accepted",
+        "--delegate",
+        "maint",
+    ]);
     assert!(out.contains("accepted"), "{out}");
     let stored = store.patch(target).await.expect("patch").expect("exists");
     assert_eq!(stored.state, "accepted");
     assert_eq!(stored.delegate.as_ref().map(|u| u.username.as_str()), Some("maint"));
     let events = store.events(0, 100_000).await.expect("events");
     let ev = events.iter().rev().find(|e| e.kind == "patch-state-changed").expect("a state event");
-    assert_eq!((ev.payload["current_state"].as_str(), ev.payload["by"].as_str()), (Some("accepted"), Some("maint")));
+    assert_eq!(
+        (ev.payload["current_state"].as_str(), ev.payload["by"].as_str()),
+        (Some("accepted"), Some("maint"))
+    );
     let out = pw.ok(&["patch", "list", "--state", "accepted"]);
     assert!(out.contains(&format!("| {target} |")) || out.contains(&format!("{target} ")), "{out}");
 
     // A reviewer may not change states: git-pw fails, the store is unchanged.
     git(&repo, &home, &["config", "pw.token", &rev_token]);
     let out = pw.run(&["patch", "update", &target.to_string(), "--state", "rejected"]);
-    assert!(!out.status.success(), "a reviewer changed a state: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "a reviewer changed a state: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(store.patch(target).await.expect("patch").expect("exists").state, "accepted");
     git(&repo, &home, &["config", "pw.token", &maint_token]);
 
     // bundle create.
     let second = multi.patches[1].id;
-    let out = pw.ok(&["bundle", "create", "for-next", &target.to_string(), &second.to_string(), "--public"]);
+    let out = pw.ok(&[
+        "bundle",
+        "create",
+        "for-next",
+        &target.to_string(),
+        &second.to_string(),
+        "--public",
+    ]);
     assert!(out.contains("for-next") && out.contains(&target.to_string()), "{out}");
     let bundles = store.bundles(Some("ltp"), Some(maint.id)).await.expect("bundles");
     assert_eq!(bundles.len(), 1);
-    assert_eq!((bundles[0].name.as_str(), bundles[0].public, bundles[0].patches.clone()), ("for-next", true, vec![target, second]));
+    assert_eq!(
+        (bundles[0].name.as_str(), bundles[0].public, bundles[0].patches.clone()),
+        ("for-next", true, vec![target, second])
+    );
     let out = pw.ok(&["bundle", "list"]);
     assert!(out.contains("for-next") && out.contains("maint"), "{out}");
 
     // series apply: the sample's v2 into the sample repository at its base.
-    let demo = store.series_infos(&SeriesQuery { project: Some("demo".into()), per_page: 50, ..Default::default() }).await.expect("series");
+    let demo = store
+        .series_infos(&SeriesQuery {
+            project: Some("demo".into()),
+            per_page: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("series");
     let v2 = demo.items.iter().find(|s| s.summary.version == 2).expect("the sample's v2");
     assert_eq!(v2.patches.len(), 3);
     let out = pw.run(&["--debug", "--project", "demo", "series", "apply", &v2.id.to_string()]);
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let said =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{said}");
     let subjects = git(&repo, &home, &["log", "--format=%s", &format!("{base_commit}..HEAD")]);
-    let expected: Vec<String> = v2.patches.iter().rev().map(|p| p.subject.split_once("] ").map(|(_, s)| s.to_string()).unwrap_or_default()).collect();
-    assert_eq!(subjects.lines().collect::<Vec<_>>(), expected.iter().map(String::as_str).collect::<Vec<_>>(), "{said}");
-    assert_eq!(git(&repo, &home, &["rev-parse", "HEAD^{tree}"]), git(&repo, &home, &["rev-parse", "v2^{tree}"]), "the applied tree is v2's");
+    let expected: Vec<String> = v2
+        .patches
+        .iter()
+        .rev()
+        .map(|p| p.subject.split_once("] ").map(|(_, s)| s.to_string()).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        subjects.lines().collect::<Vec<_>>(),
+        expected.iter().map(String::as_str).collect::<Vec<_>>(),
+        "{said}"
+    );
+    assert_eq!(
+        git(&repo, &home, &["rev-parse", "HEAD^{tree}"]),
+        git(&repo, &home, &["rev-parse", "v2^{tree}"]),
+        "the applied tree is v2's"
+    );
 
     // series download: the file is named from Content-Disposition.
     let dl = work.path().join("dl");
     std::fs::create_dir(&dl).expect("mkdir");
-    pw.ok(&["--project", "demo", "series", "download", &v2.id.to_string(), dl.to_str().expect("utf-8")]);
-    let names: Vec<String> = std::fs::read_dir(&dl).expect("read").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    pw.ok(&[
+        "--project",
+        "demo",
+        "series",
+        "download",
+        &v2.id.to_string(),
+        dl.to_str().expect("utf-8"),
+    ]);
+    let names: Vec<String> = std::fs::read_dir(&dl)
+        .expect("read")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), 1);
     assert!(names[0].ends_with(".patch"), "{names:?}");
 }
@@ -224,22 +327,35 @@ mod http {
 
     impl Reply {
         pub fn json(&self) -> Value {
-            serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+                panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            })
         }
         pub fn header(&self, name: header::HeaderName) -> String {
             self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
         }
     }
 
-    pub async fn call(state: &AppState, method: Method, uri: &str, token: Option<&str>, ct: &str, body: &str) -> Reply {
-        let mut req = Request::builder().method(method).uri(uri).header(header::HOST, "pw.example.org");
+    pub async fn call(
+        state: &AppState,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        ct: &str,
+        body: &str,
+    ) -> Reply {
+        let mut req =
+            Request::builder().method(method).uri(uri).header(header::HOST, "pw.example.org");
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Token {t}"));
         }
         if !ct.is_empty() {
             req = req.header(header::CONTENT_TYPE, ct);
         }
-        let resp = router(state.clone()).oneshot(req.body(Body::from(body.to_string())).expect("request")).await.expect("infallible");
+        let resp = router(state.clone())
+            .oneshot(req.body(Body::from(body.to_string())).expect("request"))
+            .await
+            .expect("infallible");
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
@@ -284,7 +400,8 @@ async fn patchwork_api_over_http(store: Store) {
     assert!(link.contains("<http://pw.example.org/api/1.3/patches/?order=id&page=3&per_page=2&project=ltp>; rel=\"next\""), "{link}");
     assert!(link.contains("page=1&per_page=2&project=ltp>; rel=\"prev\""), "{link}");
     assert!(link.contains("rel=\"first\"") && link.contains("rel=\"last\""), "{link}");
-    let first_page = http::get(&state, "/api/1.3/patches/?project=ltp&per_page=2&order=id").await.json();
+    let first_page =
+        http::get(&state, "/api/1.3/patches/?project=ltp&per_page=2&order=id").await.json();
     assert!(first_page[1]["id"].as_i64() < items[0]["id"].as_i64(), "ordered by id across pages");
     // 1.0 has no web_url; 1.2 has list_archive_url.
     assert!(items[0].get("web_url").is_some() && items[0].get("list_archive_url").is_some());
@@ -304,13 +421,26 @@ async fn patchwork_api_over_http(store: Store) {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
         assert!(r.json()["detail"].as_str().unwrap().contains(word), "{q}: {}", r.json());
     }
-    assert_eq!(http::get(&state, "/api/1.3/patches/?project=nope").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(http::get(&state, "/api/1.3/patches/999999999/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        http::get(&state, "/api/1.3/patches/?project=nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http::get(&state, "/api/1.3/patches/999999999/").await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(http::get(&state, "/api/1.3/patches/abc/").await.status, StatusCode::NOT_FOUND);
     assert_eq!(http::get(&state, "/api/1.3/nothing/").await.status, StatusCode::NOT_FOUND);
 
     // Detail of a patch with replies: headers, content, diff, comments.
-    let series = store.series_infos(&SeriesQuery { project: Some("ltp".into()), per_page: 300, ..Default::default() }).await.expect("series");
+    let series = store
+        .series_infos(&SeriesQuery {
+            project: Some("ltp".into()),
+            per_page: 300,
+            ..Default::default()
+        })
+        .await
+        .expect("series");
     let mut with_comments = None;
     for s in &series.items {
         for p in &s.patches {
@@ -326,13 +456,19 @@ async fn patchwork_api_over_http(store: Store) {
     let (s, p) = with_comments.expect("an LTP patch with replies");
     let d = http::get(&state, &format!("/api/1.3/patches/{}/", p.id)).await.json();
     assert_eq!(d["msgid"], format!("<{}>", p.message_id));
-    assert_eq!(d["headers"]["Message-ID"].as_str().or(d["headers"]["Message-Id"].as_str()), Some(format!("<{}>", p.message_id).as_str()));
+    assert_eq!(
+        d["headers"]["Message-ID"].as_str().or(d["headers"]["Message-Id"].as_str()),
+        Some(format!("<{}>", p.message_id).as_str())
+    );
     assert!(d["diff"].as_str().unwrap_or("").contains("diff --git"), "{d}");
     assert_eq!(d["series"][0]["id"], s.id);
     assert_eq!(d["state"], "new");
     let comments = http::get(&state, &format!("/api/1.3/patches/{}/comments/", p.id)).await.json();
     assert!(!comments.as_array().unwrap().is_empty());
-    assert!(comments[0]["subject"].as_str().unwrap().to_lowercase().starts_with("re:"), "{comments}");
+    assert!(
+        comments[0]["subject"].as_str().unwrap().to_lowercase().starts_with("re:"),
+        "{comments}"
+    );
 
     // Writes: no token 403, another user's token 403, a bad state 400 naming the states, and a
     // form-encoded PATCH with `False` as pwclient sends it.
@@ -340,34 +476,91 @@ async fn patchwork_api_over_http(store: Store) {
     let form = "application/x-www-form-urlencoded";
     let r = http::call(&state, Method::PATCH, &uri, None, form, "state=accepted").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = http::call(&state, Method::PATCH, &uri, Some(&other_token), form, "state=accepted").await;
+    let r =
+        http::call(&state, Method::PATCH, &uri, Some(&other_token), form, "state=accepted").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.json()["detail"].as_str().unwrap().contains("not a maintainer of project ltp"));
-    let r = http::call(&state, Method::PATCH, &uri, Some("quire_nonsense"), form, "state=accepted").await;
+    let r = http::call(&state, Method::PATCH, &uri, Some("quire_nonsense"), form, "state=accepted")
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = http::call(&state, Method::PATCH, &uri, Some(&token), "application/json", r#"{"state":"bogus"}"#).await;
+    let r = http::call(
+        &state,
+        Method::PATCH,
+        &uri,
+        Some(&token),
+        "application/json",
+        r#"{"state":"bogus"}"#,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.json()["state"][0].as_str().unwrap().contains("Expected one of: new, under-review"));
-    let r = http::call(&state, Method::PATCH, &uri, Some(&token), form, &format!("state=changes-requested&archived=True&delegate={}&commit_ref=", maint.id)).await;
+    let r = http::call(
+        &state,
+        Method::PATCH,
+        &uri,
+        Some(&token),
+        form,
+        &format!("state=changes-requested&archived=True&delegate={}&commit_ref=", maint.id),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     let j = r.json();
-    assert_eq!((j["state"].as_str(), j["archived"].as_bool(), j["delegate"]["username"].as_str()), (Some("changes-requested"), Some(true), Some("maint")));
+    assert_eq!(
+        (j["state"].as_str(), j["archived"].as_bool(), j["delegate"]["username"].as_str()),
+        (Some("changes-requested"), Some(true), Some("maint"))
+    );
     assert_eq!(store.patch(p.id).await.unwrap().unwrap().state, "changes-requested");
-    let r = http::get(&state, "/api/1.3/patches/?project=ltp&archived=true&delegate=maint").await.json();
-    assert_eq!(r.as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect::<Vec<_>>(), vec![p.id]);
+    let r = http::get(&state, "/api/1.3/patches/?project=ltp&archived=true&delegate=maint")
+        .await
+        .json();
+    assert_eq!(
+        r.as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect::<Vec<_>>(),
+        vec![p.id]
+    );
 
     // pwclient's requests, as its wire trace shows them: `archived=False` in the query,
     // `"archived": "yes"` in a JSON PATCH, a JSON check.
     let email = p_submitter_email(&store, p.id).await;
-    let r = http::get(&state, &format!("/api/1.3/patches/?state=new&project=ltp&archived=False&submitter={email}")).await;
+    let r = http::get(
+        &state,
+        &format!("/api/1.3/patches/?state=new&project=ltp&archived=False&submitter={email}"),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json().as_array().unwrap().iter().all(|x| x["submitter"]["email"] == email.as_str() && x["state"] == "new"));
-    let other_patch = s.patches.iter().map(|m| m.id).find(|&id| id != p.id).expect("a second patch");
-    let r = http::call(&state, Method::PATCH, &format!("/api/1.3/patches/{other_patch}/"), Some(&token), "application/json", r#"{"state": "accepted", "commit_ref": "abc123", "archived": "yes"}"#).await;
+    assert!(
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["submitter"]["email"] == email.as_str() && x["state"] == "new")
+    );
+    let other_patch =
+        s.patches.iter().map(|m| m.id).find(|&id| id != p.id).expect("a second patch");
+    let r = http::call(
+        &state,
+        Method::PATCH,
+        &format!("/api/1.3/patches/{other_patch}/"),
+        Some(&token),
+        "application/json",
+        r#"{"state": "accepted", "commit_ref": "abc123", "archived": "yes"}"#,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!((r.json()["state"].as_str(), r.json()["commit_ref"].as_str(), r.json()["archived"].as_bool()), (Some("accepted"), Some("abc123"), Some(true)));
+    assert_eq!(
+        (
+            r.json()["state"].as_str(),
+            r.json()["commit_ref"].as_str(),
+            r.json()["archived"].as_bool()
+        ),
+        (Some("accepted"), Some("abc123"), Some(true))
+    );
     let r = http::call(&state, Method::POST, &format!("/api/1.3/patches/{other_patch}/checks/"), Some(&token), "application/json", r#"{"context": "ci", "state": "success", "target_url": "https://ci.example.com/2", "description": "ok"}"#).await;
-    assert_eq!(r.status, StatusCode::CREATED, "a maintainer posts checks: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "a maintainer posts checks: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(r.json()["target_url"], "https://ci.example.com/2");
 
     // The state is not derived from mail: a reindex keeps it (patches are numbered by raw row).
@@ -377,69 +570,163 @@ async fn patchwork_api_over_http(store: Store) {
 
     // Superseded is automatic: the patches of an LTP series that has a newer revision read
     // `superseded`, and git-pw's default listing (new, under-review) leaves them out.
-    let all = store.series_infos(&SeriesQuery { project: Some("ltp".into()), per_page: 1000, ..Default::default() }).await.expect("series");
-    let old = all.items.iter().find(|s| s.summary.superseded_by.is_some() && !s.patches.is_empty()).expect("an LTP series with a newer revision");
+    let all = store
+        .series_infos(&SeriesQuery {
+            project: Some("ltp".into()),
+            per_page: 1000,
+            ..Default::default()
+        })
+        .await
+        .expect("series");
+    let old = all
+        .items
+        .iter()
+        .find(|s| s.summary.superseded_by.is_some() && !s.patches.is_empty())
+        .expect("an LTP series with a newer revision");
     let j = http::get(&state, &format!("/api/1.3/patches/{}/", old.patches[0].id)).await.json();
     assert_eq!(j["state"], "superseded");
-    let listed = http::get(&state, &format!("/api/1.3/patches/?project=ltp&series={}&state=new&state=under-review", old.id)).await.json();
+    let listed = http::get(
+        &state,
+        &format!("/api/1.3/patches/?project=ltp&series={}&state=new&state=under-review", old.id),
+    )
+    .await
+    .json();
     assert_eq!(listed.as_array().map(Vec::len), Some(0));
 
     // Checks: a tester token posts (form), the list and the patch's summary show it; `pending`
     // is refused with the reason.
     let checks_uri = format!("/api/1.3/patches/{}/checks/", p.id);
-    let r = http::call(&state, Method::POST, &checks_uri, Some(&tester_token), form, "state=fail&context=ci-test&description=boom").await;
+    let r = http::call(
+        &state,
+        Method::POST,
+        &checks_uri,
+        Some(&tester_token),
+        form,
+        "state=fail&context=ci-test&description=boom",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
     assert!(r.header(header::LOCATION).contains(&checks_uri));
-    let r = http::call(&state, Method::POST, &checks_uri, Some(&tester_token), "application/json", r#"{"state":"pending","context":"ci"}"#).await;
+    let r = http::call(
+        &state,
+        Method::POST,
+        &checks_uri,
+        Some(&tester_token),
+        "application/json",
+        r#"{"state":"pending","context":"ci"}"#,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(http::call(&state, Method::POST, &checks_uri, None, form, "state=success").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        http::call(&state, Method::POST, &checks_uri, None, form, "state=success").await.status,
+        StatusCode::FORBIDDEN
+    );
     let list = http::get(&state, &checks_uri).await.json();
-    assert_eq!((list[0]["state"].as_str(), list[0]["context"].as_str()), (Some("fail"), Some("ci-test")));
+    assert_eq!(
+        (list[0]["state"].as_str(), list[0]["context"].as_str()),
+        (Some("fail"), Some("ci-test"))
+    );
     assert_eq!(http::get(&state, &uri).await.json()["check"], "fail");
 
     // Events: the state change and the check, newest first; a bad category is a 400.
-    let ev = http::get(&state, "/api/1.3/events/?project=ltp&category=patch-state-changed").await.json();
-    assert_eq!((ev[0]["payload"]["current_state"].as_str(), ev[0]["payload"]["previous_state"].as_str()), (Some("accepted"), Some("new")));
-    let mine = ev.as_array().unwrap().iter().find(|e| e["payload"]["patch"]["id"] == p.id).expect("the first change");
+    let ev =
+        http::get(&state, "/api/1.3/events/?project=ltp&category=patch-state-changed").await.json();
+    assert_eq!(
+        (ev[0]["payload"]["current_state"].as_str(), ev[0]["payload"]["previous_state"].as_str()),
+        (Some("accepted"), Some("new"))
+    );
+    let mine = ev
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["payload"]["patch"]["id"] == p.id)
+        .expect("the first change");
     assert_eq!(mine["payload"]["current_state"], "changes-requested");
     assert!(ev[0]["id"].as_i64() > mine["id"].as_i64(), "newest first");
-    assert_eq!(http::get(&state, "/api/1.3/events/?category=nope").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        http::get(&state, "/api/1.3/events/?category=nope").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let ev = http::get(&state, "/api/1.3/events/?category=check-created").await.json();
     assert_eq!(ev[0]["payload"]["check"]["state"], "fail");
 
     // People and users as git-pw looks them up.
-    let people = http::get(&state, &format!("/api/1.3/people/?q={}", s.summary.submitter.email)).await.json();
+    let people = http::get(&state, &format!("/api/1.3/people/?q={}", s.summary.submitter.email))
+        .await
+        .json();
     assert_eq!(people[0]["email"], s.summary.submitter.email.as_str());
     let users = http::get(&state, "/api/1.3/users/?q=maint").await.json();
     assert_eq!(users.as_array().map(Vec::len), Some(1));
-    let me = http::call(&state, Method::GET, &format!("/api/1.3/users/{}/", maint.id), Some(&token), "", "").await.json();
+    let me = http::call(
+        &state,
+        Method::GET,
+        &format!("/api/1.3/users/{}/", maint.id),
+        Some(&token),
+        "",
+        "",
+    )
+    .await
+    .json();
     assert!(me.get("settings").is_some());
 
     // Bundles: JSON create; private ones are the owner's only; 1.1 cannot write.
-    let r = http::call(&state, Method::POST, "/api/1.3/bundles/", Some(&token), "application/json", &format!(r#"{{"name":"mine","patches":[{}],"public":false}}"#, p.id)).await;
+    let r = http::call(
+        &state,
+        Method::POST,
+        "/api/1.3/bundles/",
+        Some(&token),
+        "application/json",
+        &format!(r#"{{"name":"mine","patches":[{}],"public":false}}"#, p.id),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
     let id = r.json()["id"].as_i64().unwrap();
-    assert_eq!(http::get(&state, &format!("/api/1.3/bundles/{id}/")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(http::call(&state, Method::GET, &format!("/api/1.3/bundles/{id}/"), Some(&token), "", "").await.status, StatusCode::OK);
-    let r = http::call(&state, Method::POST, "/api/1.1/bundles/", Some(&token), form, "name=x&patches=1").await;
+    assert_eq!(
+        http::get(&state, &format!("/api/1.3/bundles/{id}/")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http::call(&state, Method::GET, &format!("/api/1.3/bundles/{id}/"), Some(&token), "", "")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = http::call(
+        &state,
+        Method::POST,
+        "/api/1.1/bundles/",
+        Some(&token),
+        form,
+        "name=x&patches=1",
+    )
+    .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    let r = http::call(&state, Method::POST, "/api/1.3/bundles/", Some(&token), form, "name=empty").await;
+    let r = http::call(&state, Method::POST, "/api/1.3/bundles/", Some(&token), form, "name=empty")
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // Downloads: file names in Content-Disposition, `?series=*` adds the earlier patches, the
     // raw diff, the series mbox, old-style /patch/N/mbox/ redirects.
     let last = s.patches.last().expect("patches");
-    let patch_uri = format!("/project/ltp/patch/{}/mbox/", quire_web::url::segment(&last.message_id));
+    let patch_uri =
+        format!("/project/ltp/patch/{}/mbox/", quire_web::url::segment(&last.message_id));
     let r = http::get(&state, &patch_uri).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.header(header::CONTENT_DISPOSITION).starts_with("attachment; filename=") && r.header(header::CONTENT_DISPOSITION).ends_with(".patch"));
-    let one = String::from_utf8_lossy(&r.body).matches("\nSubject: ").count() + usize::from(r.body.starts_with(b"Subject: "));
+    assert!(
+        r.header(header::CONTENT_DISPOSITION).starts_with("attachment; filename=")
+            && r.header(header::CONTENT_DISPOSITION).ends_with(".patch")
+    );
+    let one = String::from_utf8_lossy(&r.body).matches("\nSubject: ").count()
+        + usize::from(r.body.starts_with(b"Subject: "));
     let r = http::get(&state, &format!("{patch_uri}?series=*")).await;
     let all = String::from_utf8_lossy(&r.body).matches("\nSubject: ").count();
     assert_eq!((one, all), (1, s.patches.len()), "{}", String::from_utf8_lossy(&r.body));
     let r = http::get(&state, &patch_uri.replace("/mbox/", "/raw/")).await;
     assert!(r.header(header::CONTENT_DISPOSITION).ends_with(".diff"));
-    assert!(String::from_utf8_lossy(&r.body).starts_with("diff --git") || String::from_utf8_lossy(&r.body).contains("\ndiff --git"));
+    assert!(
+        String::from_utf8_lossy(&r.body).starts_with("diff --git")
+            || String::from_utf8_lossy(&r.body).contains("\ndiff --git")
+    );
     let r = http::get(&state, &format!("/series/{}/mbox/", s.id)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(String::from_utf8_lossy(&r.body).matches("\nSubject: ").count(), s.patches.len());

@@ -16,15 +16,33 @@ use tower::ServiceExt;
 
 /// Checks `v` against `schema` (resolving `#/components/schemas/...` in `doc`).
 fn check(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
-    let Some(obj) = schema.as_object() else { return Err(format!("{at}: schema is not an object")) };
+    let Some(obj) = schema.as_object() else {
+        return Err(format!("{at}: schema is not an object"));
+    };
     for k in obj.keys() {
-        if !["$ref", "type", "properties", "required", "additionalProperties", "items", "enum", "anyOf", "description"].contains(&k.as_str()) {
+        if ![
+            "$ref",
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "enum",
+            "anyOf",
+            "description",
+        ]
+        .contains(&k.as_str())
+        {
             return Err(format!("{at}: the checker does not know schema keyword {k:?}"));
         }
     }
     if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/components/schemas/").ok_or_else(|| format!("{at}: unsupported $ref {r}"))?;
-        let target = doc["components"]["schemas"].get(name).ok_or_else(|| format!("{at}: no schema {name}"))?;
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .ok_or_else(|| format!("{at}: unsupported $ref {r}"))?;
+        let target = doc["components"]["schemas"]
+            .get(name)
+            .ok_or_else(|| format!("{at}: no schema {name}"))?;
         return check(doc, target, v, at);
     }
     if let Some(any) = obj.get("anyOf").and_then(Value::as_array) {
@@ -65,7 +83,13 @@ fn check(doc: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String>
     }
     if let Some(o) = v.as_object() {
         let props = obj.get("properties").and_then(Value::as_object);
-        for r in obj.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        for r in obj
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !o.contains_key(r) {
                 return Err(format!("{at}: required field {r:?} missing"));
             }
@@ -105,7 +129,13 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method.clone()).uri(uri);
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -117,22 +147,39 @@ impl Api {
             }
             None => Body::empty(),
         };
-        let resp = router(self.state.clone()).oneshot(req.body(body).expect("request")).await.expect("infallible");
+        let resp = router(self.state.clone())
+            .oneshot(req.body(body).expect("request"))
+            .await
+            .expect("infallible");
         let status = resp.status();
-        let ct = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         assert!(ct.starts_with("application/json"), "{method} {uri}: content type {ct:?}");
-        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{method} {uri}: not JSON ({e})"));
-        let t = template(&self.doc, uri).unwrap_or_else(|| panic!("{uri} is not in the OpenAPI document"));
+        let v: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{method} {uri}: not JSON ({e})"));
+        let t = template(&self.doc, uri)
+            .unwrap_or_else(|| panic!("{uri} is not in the OpenAPI document"));
         let op = &self.doc["paths"][t][method.as_str().to_lowercase()];
         assert!(op.is_object(), "{method} {t} is not in the OpenAPI document");
         let r = &op["responses"][status.as_str()];
-        assert!(r.is_object(), "{method} {uri} answered {status}, which the document does not list for {t}: {v}");
+        assert!(
+            r.is_object(),
+            "{method} {uri} answered {status}, which the document does not list for {t}: {v}"
+        );
         let schema = &r["content"]["application/json"]["schema"];
         if let Err(e) = check(&self.doc, schema, &v, "body") {
             panic!("{method} {uri} ({status}) does not match the document: {e}\n{v}");
         }
-        self.seen.lock().expect("lock").push((method.as_str().to_lowercase(), t.to_string(), status.as_u16()));
+        self.seen.lock().expect("lock").push((
+            method.as_str().to_lowercase(),
+            t.to_string(),
+            status.as_u16(),
+        ));
         (status, v)
     }
 
@@ -154,7 +201,8 @@ async fn native_api(store: Store) {
     let (_, other_token) = store.create_user_token("o", other.id).await.expect("token");
     let (_, tester) = store.create_token("ci", "tester").await.expect("token");
     let state = AppState::new(store.clone(), WebConfig::default());
-    let doc: Value = serde_json::from_str(quire_web::api::OPENAPI).expect("the OpenAPI document parses");
+    let doc: Value =
+        serde_json::from_str(quire_web::api::OPENAPI).expect("the OpenAPI document parses");
     assert_eq!(doc["openapi"], "3.1.0");
     let api = Api { state, doc: doc.clone(), seen: Default::default() };
 
@@ -165,7 +213,13 @@ async fn native_api(store: Store) {
     assert_eq!(idx["openapi"], "/api/v1/openapi.json");
 
     let (_, projects) = api.get("/api/v1/projects").await;
-    let ltp = projects["items"].as_array().unwrap().iter().find(|p| p["name"] == "ltp").expect("ltp listed").clone();
+    let ltp = projects["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ltp")
+        .expect("ltp listed")
+        .clone();
     assert!(ltp["messages"].as_u64().unwrap() > 1000);
 
     // Paging: `next` leads to the next page, pages do not overlap, the total is the project's.
@@ -175,10 +229,14 @@ async fn native_api(store: Store) {
     let (_, p2) = api.get(&next).await;
     assert_eq!(p2["page"], 2);
     assert_ne!(p1["items"][0]["message_id"], p2["items"][0]["message_id"]);
-    let (_, everything) = api.get("/api/v1/projects/ltp/series?per_page=500&include_superseded=true").await;
+    let (_, everything) =
+        api.get("/api/v1/projects/ltp/series?per_page=500&include_superseded=true").await;
     assert!(everything["total"].as_u64() >= p1["total"].as_u64());
     assert_eq!(api.get("/api/v1/projects/ltp/series?page=0").await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(api.get("/api/v1/projects/ltp/series?include_superseded=maybe").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        api.get("/api/v1/projects/ltp/series?include_superseded=maybe").await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(api.get("/api/v1/projects/nope/series").await.0, StatusCode::NOT_FOUND);
 
     // A series with reviews: trailers, revisions, patch states; found by any of its messages.
@@ -186,7 +244,13 @@ async fn native_api(store: Store) {
     for item in everything["items"].as_array().unwrap() {
         let head = item["message_id"].as_str().unwrap();
         let (_, d) = api.get(&format!("/api/v1/series/{}", seg(head))).await;
-        if d["patches"].as_array().unwrap().iter().any(|p| !p["trailers"].as_array().unwrap().is_empty()) && d["patches"].as_array().unwrap().len() >= 2 {
+        if d["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| !p["trailers"].as_array().unwrap().is_empty())
+            && d["patches"].as_array().unwrap().len() >= 2
+        {
             chosen = Some(d);
             break;
         }
@@ -214,7 +278,10 @@ async fn native_api(store: Store) {
 
     // Checks: posted by a tester token, listed; errors documented.
     let new = json!({"message_id": patch, "name": "build", "state": "fail", "description": "boom"});
-    assert_eq!(api.call(Method::POST, "/api/v1/checks", None, Some(new.clone())).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.call(Method::POST, "/api/v1/checks", None, Some(new.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let (s, created) = api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(new)).await;
     assert_eq!(s, StatusCode::CREATED);
     let (_, list) = api.get(&format!("/api/v1/checks?message_id={}", seg(&patch))).await;
@@ -223,20 +290,47 @@ async fn native_api(store: Store) {
     assert_eq!(api.get("/api/v1/checks").await.0, StatusCode::BAD_REQUEST);
     assert_eq!(api.get("/api/v1/checks?message_id=nope@x").await.0, StatusCode::NOT_FOUND);
     let bad = json!({"message_id": patch, "name": "build", "state": "sideways"});
-    assert_eq!(api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(bad)).await.0, StatusCode::BAD_REQUEST);
-    let (s, _) = api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(json!({"message_id": "nope@x", "name": "b", "state": "pass"}))).await;
+    assert_eq!(
+        api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(bad)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/checks",
+            Some(&tester),
+            Some(json!({"message_id": "nope@x", "name": "b", "state": "pass"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Search: the query language (docs/search.md); bad queries are 400s naming the column.
-    let word = d["name"].as_str().unwrap().split_whitespace().max_by_key(|w| w.len()).unwrap().to_string();
-    let (s, found) = api.get(&format!("/api/v1/search?q={}&project=ltp&per_page=100", seg(&format!("subject:{word}")))).await;
+    let word =
+        d["name"].as_str().unwrap().split_whitespace().max_by_key(|w| w.len()).unwrap().to_string();
+    let (s, found) = api
+        .get(&format!(
+            "/api/v1/search?q={}&project=ltp&per_page=100",
+            seg(&format!("subject:{word}"))
+        ))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(found["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()), "{word}: {found}");
-    let (_, found2) = api.get(&format!("/api/v1/search?q={}", seg(&format!("project:ltp subject:{word}")))).await;
+    assert!(
+        found["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()),
+        "{word}: {found}"
+    );
+    let (_, found2) =
+        api.get(&format!("/api/v1/search?q={}", seg(&format!("project:ltp subject:{word}")))).await;
     assert_eq!(found2["total"], found["total"]);
-    let (s, none) = api.get(&format!("/api/v1/search?q={}&project=ltp", seg("from:nobody-at-all.invalid"))).await;
+    let (s, none) = api
+        .get(&format!("/api/v1/search?q={}&project=ltp", seg("from:nobody-at-all.invalid")))
+        .await;
     assert_eq!((s, none["total"].as_u64()), (StatusCode::OK, Some(0)), "{none}");
-    let (s, negated) = api.get(&format!("/api/v1/search?q={}&project=ltp&per_page=100", seg(&format!("subject:{word} -subject:{word}")))).await;
+    let (s, negated) = api
+        .get(&format!(
+            "/api/v1/search?q={}&project=ltp&per_page=100",
+            seg(&format!("subject:{word} -subject:{word}"))
+        ))
+        .await;
     assert_eq!((s, negated["total"].as_u64()), (StatusCode::OK, Some(0)), "{negated}");
     for q in ["(((", "is:nonsense", ""] {
         let (s, e) = api.get(&format!("/api/v1/search?q={}&project=ltp", seg(q))).await;
@@ -245,36 +339,74 @@ async fn native_api(store: Store) {
     let (s, e) = api.get(&format!("/api/v1/search?q={}", seg("((("))).await;
     assert!(s == StatusCode::BAD_REQUEST && e.to_string().contains("column"), "{e}");
     // Across projects when none is named.
-    let (s, all) = api.get(&format!("/api/v1/search?q={}&per_page=100", seg(&format!("subject:{word}")))).await;
+    let (s, all) = api
+        .get(&format!("/api/v1/search?q={}&per_page=100", seg(&format!("subject:{word}"))))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(all["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()), "{all}");
+    assert!(
+        all["items"].as_array().unwrap().iter().any(|i| i["message_id"] == head.as_str()),
+        "{all}"
+    );
     assert_eq!(api.get("/api/v1/search?q=word&project=nope").await.0, StatusCode::NOT_FOUND);
 
     // A maintainer changes a patch; others may not; bad input is a 400.
     let uri = format!("/api/v1/patches/{}", seg(&patch));
     let change = json!({"state": "accepted", "delegate": "maint", "commit_ref": "cafe"});
-    assert_eq!(api.call(Method::PATCH, &uri, None, Some(change.clone())).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(api.call(Method::PATCH, &uri, Some("quire_wrong"), Some(change.clone())).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(api.call(Method::PATCH, &uri, Some(&other_token), Some(change.clone())).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(api.call(Method::PATCH, &uri, Some(&tester), Some(change.clone())).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(api.call(Method::PATCH, &uri, Some(&token), Some(json!({"state": "bogus"}))).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(api.call(Method::PATCH, &uri, Some(&token), Some(json!({"delegate": "nobody"}))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        api.call(Method::PATCH, &uri, None, Some(change.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.call(Method::PATCH, &uri, Some("quire_wrong"), Some(change.clone())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        api.call(Method::PATCH, &uri, Some(&other_token), Some(change.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.call(Method::PATCH, &uri, Some(&tester), Some(change.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        api.call(Method::PATCH, &uri, Some(&token), Some(json!({"state": "bogus"}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        api.call(Method::PATCH, &uri, Some(&token), Some(json!({"delegate": "nobody"}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
     let (s, after) = api.call(Method::PATCH, &uri, Some(&token), Some(change)).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!((after["state"].as_str(), after["delegate"].as_str(), after["commit_ref"].as_str()), (Some("accepted"), Some("maint"), Some("cafe")));
+    assert_eq!(
+        (after["state"].as_str(), after["delegate"].as_str(), after["commit_ref"].as_str()),
+        (Some("accepted"), Some("maint"), Some("cafe"))
+    );
     let head_uri = format!("/api/v1/patches/{}", seg(&head));
     let (_, d) = api.get(&format!("/api/v1/series/{}", seg(&head))).await;
-    let st = d["patch_states"].as_array().unwrap().iter().find(|p| p["message_id"] == patch.as_str()).expect("state listed").clone();
+    let st = d["patch_states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["message_id"] == patch.as_str())
+        .expect("state listed")
+        .clone();
     assert_eq!(st["state"], "accepted");
     if d["cover_letter"].is_object() {
-        assert_eq!(api.call(Method::PATCH, &head_uri, Some(&token), Some(json!({"state": "new"}))).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            api.call(Method::PATCH, &head_uri, Some(&token), Some(json!({"state": "new"}))).await.0,
+            StatusCode::NOT_FOUND
+        );
     }
 
     // Every path and method of the document was exercised.
     let seen = api.seen.lock().expect("lock").clone();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
-            assert!(seen.iter().any(|(m, t, _)| m == method && t == path), "{method} {path} is documented but no test called it");
+            assert!(
+                seen.iter().any(|(m, t, _)| m == method && t == path),
+                "{method} {path} is documented but no test called it"
+            );
         }
     }
 }
@@ -305,5 +437,7 @@ fn the_checker_rejects_what_the_document_forbids() {
     let mut missing = good;
     missing.as_object_mut().unwrap().remove("created");
     assert!(check(&doc, &s, &missing, "x").unwrap_err().contains("created"));
-    assert!(check(&doc, &json!({"minimum": 1}), &json!(1), "x").unwrap_err().contains("does not know"));
+    assert!(
+        check(&doc, &json!({"minimum": 1}), &json!(1), "x").unwrap_err().contains("does not know")
+    );
 }

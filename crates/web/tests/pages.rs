@@ -40,8 +40,16 @@ impl Reply {
                 _ => {}
             }
         }
-        out.replace("&#60;", "<").replace("&#62;", ">").replace("&lt;", "<").replace("&gt;", ">")
-            .replace("&#34;", "\"").replace("&quot;", "\"").replace("&#39;", "'").replace("&#43;", "+").replace("&amp;", "&").replace("&#38;", "&")
+        out.replace("&#60;", "<")
+            .replace("&#62;", ">")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&#43;", "+")
+            .replace("&amp;", "&")
+            .replace("&#38;", "&")
     }
 }
 
@@ -49,8 +57,14 @@ async fn get(state: &AppState, uri: &str) -> Reply {
     let req = Request::builder().uri(uri).body(Body::empty()).expect("request");
     let resp = router(state.clone()).oneshot(req).await.expect("infallible");
     let status = resp.status();
-    let location = resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(String::from);
-    let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let location =
+        resp.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(String::from);
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
     Reply { status, location, content_type, body }
 }
@@ -62,10 +76,14 @@ async fn ok(state: &AppState, uri: &str) -> Reply {
 }
 
 fn state_for(store: Store) -> AppState {
-    let mut config = WebConfig { base_url: "https://quire.example.org".into(), ..Default::default() };
+    let mut config =
+        WebConfig { base_url: "https://quire.example.org".into(), ..Default::default() };
     config.projects.insert(
         "patchwork".into(),
-        ProjectWebConfig { mirror_url: Some("https://git.example.org/patchwork.git".into()), tag_prefix: None },
+        ProjectWebConfig {
+            mirror_url: Some("https://git.example.org/patchwork.git".into()),
+            tag_prefix: None,
+        },
     );
     AppState::new(store, config)
 }
@@ -127,10 +145,16 @@ async fn series_page_shows_title_posted_diffstat_and_revisions(state: &AppState)
     // The cover letter's stat, as git computed it on the cumulative diff.
     assert!(seen.contains(" test.md  | 8 ++++++++\n test.txt | 1 -\n 2 files changed, 8 insertions(+), 1 deletion(-)"), "{seen}");
     assert!(seen.contains("v1") && seen.contains("v2"), "{seen}");
-    assert!(r.text().contains(&format!("/patchwork/{V1_HEAD}/interdiff/{V2_HEAD}")), "interdiff link");
+    assert!(
+        r.text().contains(&format!("/patchwork/{V1_HEAD}/interdiff/{V2_HEAD}")),
+        "interdiff link"
+    );
     assert!(seen.contains("Not applied yet."), "{seen}");
     // The thread: every message, the patches as coloured diffs.
-    assert!(seen.contains("[PATCH 1/2] test: Add some lorem ipsum") && seen.contains("[PATCH 2/2] test: Convert to Markdown"));
+    assert!(
+        seen.contains("[PATCH 1/2] test: Add some lorem ipsum")
+            && seen.contains("[PATCH 2/2] test: Convert to Markdown")
+    );
     assert!(r.text().contains("<span class=\"add\">+"), "diff lines are classed");
     assert!(r.text().contains("<span class=\"hunk\">@@ "), "hunks are classed");
     // %40 for @ reaches the same page.
@@ -141,9 +165,16 @@ async fn series_page_shows_title_posted_diffstat_and_revisions(state: &AppState)
 async fn a_patch_of_a_series_redirects_to_the_head_with_its_anchor(state: &AppState) {
     let r = get(state, &format!("/patchwork/{V1_PATCH2}/")).await;
     assert_eq!(r.status, StatusCode::FOUND);
-    assert_eq!(r.location.as_deref(), Some(format!("/patchwork/{V1_HEAD}/#m-{V1_PATCH2}").as_str()));
-    let page = ok(state, r.location.as_deref().unwrap_or("/").split('#').next().unwrap_or("/")).await;
-    assert!(page.text().contains(&format!("id=\"m-{V1_PATCH2}\"")), "the anchor exists on the page");
+    assert_eq!(
+        r.location.as_deref(),
+        Some(format!("/patchwork/{V1_HEAD}/#m-{V1_PATCH2}").as_str())
+    );
+    let page =
+        ok(state, r.location.as_deref().unwrap_or("/").split('#').next().unwrap_or("/")).await;
+    assert!(
+        page.text().contains(&format!("id=\"m-{V1_PATCH2}\"")),
+        "the anchor exists on the page"
+    );
 }
 
 async fn interdiff_between_revisions(state: &AppState) {
@@ -164,15 +195,23 @@ async fn downloads_mbox_raw_patch(state: &AppState) {
     let p2 = text.find("Subject: [PATCH 2/2] test: Convert to Markdown").expect("patch 2");
     assert!(p1 < p2, "patches in order");
     assert!(!text.contains("Subject: [PATCH 0/2]"), "the cover letter is not a patch");
-    let am = state.store.am_mbox(V1_HEAD, false, &Default::default()).await.expect("am").expect("a series");
+    let am = state
+        .store
+        .am_mbox(V1_HEAD, false, &Default::default())
+        .await
+        .expect("am")
+        .expect("a series");
     assert_eq!(mbox.body, am.mbox, "the same bytes as `quire am`");
 
     let raw = ok(state, &format!("/patchwork/{V1_PATCH2}/raw")).await;
     assert_eq!(raw.content_type, "text/plain; charset=utf-8");
-    let original = common::mbox_messages(&common::shared("corpus/patchwork-mail/series/base-cover-letter.mbox"), 3)
-        .into_iter()
-        .find(|m| String::from_utf8_lossy(m).contains(&format!("Message-ID: <{V1_PATCH2}>")))
-        .expect("the patch in the fixture");
+    let original = common::mbox_messages(
+        &common::shared("corpus/patchwork-mail/series/base-cover-letter.mbox"),
+        3,
+    )
+    .into_iter()
+    .find(|m| String::from_utf8_lossy(m).contains(&format!("Message-ID: <{V1_PATCH2}>")))
+    .expect("the patch in the fixture");
     assert_eq!(raw.body, original, "raw is the bytes as received");
 
     let patch = ok(state, &format!("/patchwork/{V1_PATCH2}/patch")).await;
@@ -192,12 +231,19 @@ async fn trailers_per_patch_from_real_reviews(state: &AppState) {
     let href_end = href_start + text[href_start..].find('"').expect("link end");
     let page = ok(state, &text[href_start..href_end]).await;
     let seen = page.seen();
-    assert!(seen.contains("Reviewed-by: Vivien Didelot <vivien.didelot@savoirfairelinux.com>"), "{seen}");
+    assert!(
+        seen.contains("Reviewed-by: Vivien Didelot <vivien.didelot@savoirfairelinux.com>"),
+        "{seen}"
+    );
 }
 
 async fn apply_state_log_fetch_line_and_checks(store: &Store, state: &AppState) {
     let log_url = format!("/patchwork/{V2_HEAD}/apply.log");
-    assert_eq!(get(state, &log_url).await.status, StatusCode::NOT_FOUND, "no apply log before an apply");
+    assert_eq!(
+        get(state, &log_url).await.status,
+        StatusCode::NOT_FOUND,
+        "no apply log before an apply"
+    );
     let failed = ApplyResult {
         state: ApplyState::Failed,
         base: Some("abc123".into()),
@@ -214,34 +260,90 @@ async fn apply_state_log_fetch_line_and_checks(store: &Store, state: &AppState) 
     assert!(!seen.contains("git fetch"), "no fetch line for a failed apply");
     assert!(ok(state, &log_url).await.text().contains("error: patch failed"));
 
-    let applied = ApplyResult { state: ApplyState::Applied, tree_url: Some("https://git.example.org/patchwork.git/log/?h=quire/x".into()), log: Some("Applying: ok\n".into()), failed_patch: None, ..failed };
+    let applied = ApplyResult {
+        state: ApplyState::Applied,
+        tree_url: Some("https://git.example.org/patchwork.git/log/?h=quire/x".into()),
+        log: Some("Applying: ok\n".into()),
+        failed_patch: None,
+        ..failed
+    };
     store.set_apply_result(V2_HEAD, &applied).await.expect("record apply");
     store
-        .add_check(V2_HEAD, &NewCheck { name: "checkpatch".into(), state: CheckState::Fail, url: Some("https://ci.example.org/1".into()), description: Some("2 errors".into()), log: None })
+        .add_check(
+            V2_HEAD,
+            &NewCheck {
+                name: "checkpatch".into(),
+                state: CheckState::Fail,
+                url: Some("https://ci.example.org/1".into()),
+                description: Some("2 errors".into()),
+                log: None,
+            },
+        )
         .await
         .expect("record check");
     let build = store
-        .add_check(V2_HEAD, &NewCheck { name: "build".into(), state: CheckState::Pass, url: None, description: None, log: Some("make: ok\n".into()) })
+        .add_check(
+            V2_HEAD,
+            &NewCheck {
+                name: "build".into(),
+                state: CheckState::Pass,
+                url: None,
+                description: None,
+                log: Some("make: ok\n".into()),
+            },
+        )
         .await
         .expect("record check");
     let log = ok(state, &format!("/patchwork/{V2_HEAD}/checks/{build}")).await;
     assert_eq!(log.text(), "make: ok\n");
-    assert_eq!(get(state, &format!("/patchwork/{V2_HEAD}/checks/99999")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(state, &format!("/patchwork/{V2_HEAD}/checks/99999")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = ok(state, &format!("/patchwork/{V2_HEAD}/")).await;
     let seen = r.seen();
     assert!(seen.contains("Patches applied successfully (tree, apply log)"), "{seen}");
-    assert!(r.text().contains(&format!("value=\"git fetch https://git.example.org/patchwork.git tags/quire/{V2_HEAD}\"")), "{seen}");
-    assert!(seen.contains("checkpatch") && seen.contains("2 errors") && seen.contains("checks fail"), "{seen}");
-    assert!(r.text().contains(&format!("href=\"/patchwork/{V2_HEAD}/checks/{build}\">build</a>")), "a check without URL links its log");
+    assert!(
+        r.text().contains(&format!(
+            "value=\"git fetch https://git.example.org/patchwork.git tags/quire/{V2_HEAD}\""
+        )),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("checkpatch") && seen.contains("2 errors") && seen.contains("checks fail"),
+        "{seen}"
+    );
+    assert!(
+        r.text().contains(&format!("href=\"/patchwork/{V2_HEAD}/checks/{build}\">build</a>")),
+        "a check without URL links its log"
+    );
 }
 
-async fn get_with(state: &AppState, uri: &str, name: &str, value: &str) -> (Reply, Option<String>, Option<String>) {
+async fn get_with(
+    state: &AppState,
+    uri: &str,
+    name: &str,
+    value: &str,
+) -> (Reply, Option<String>, Option<String>) {
     let req = Request::builder().uri(uri).header(name, value).body(Body::empty()).expect("request");
     let resp = router(state.clone()).oneshot(req).await.expect("infallible");
-    let kept = resp.headers().get(quire_web::page_cache::KEPT_HEADER).and_then(|v| v.to_str().ok()).map(String::from);
-    let encoding = resp.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(String::from);
+    let kept = resp
+        .headers()
+        .get(quire_web::page_cache::KEPT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let encoding = resp
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let status = resp.status();
-    let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
     (Reply { status, location: None, content_type, body }, kept, encoding)
 }
@@ -266,12 +368,22 @@ async fn a_kept_series_page_changes_with_what_it_shows(store: &Store, state: &Ap
     let (gz, hit, encoding) = get_with(state, &url, "accept-encoding", "gzip, br").await;
     assert_eq!((hit.as_deref(), encoding.as_deref()), (Some("kept"), Some("gzip")));
     let mut html = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.body.as_slice()), &mut html).expect("gzip");
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.body.as_slice()), &mut html)
+        .expect("gzip");
     assert_eq!(html, first.0.body);
 
     // A check on one of its patches.
     store
-        .add_check(V1_PATCH2, &NewCheck { name: "cache-check".into(), state: CheckState::Warning, url: None, description: Some("seen at once".into()), log: None })
+        .add_check(
+            V1_PATCH2,
+            &NewCheck {
+                name: "cache-check".into(),
+                state: CheckState::Warning,
+                url: None,
+                description: Some("seen at once".into()),
+                log: None,
+            },
+        )
         .await
         .expect("record check");
     let (r, hit, _) = kept(state).await;
@@ -282,11 +394,16 @@ async fn a_kept_series_page_changes_with_what_it_shows(store: &Store, state: &Ap
     // A patch's state.
     let user = store.add_user("cachemaint", "cachemaint@example.org", "").await.expect("user");
     let patches = store
-        .patches(&quire_store::PatchFilter { project: Some("patchwork".into()), per_page: 1000, ..Default::default() })
+        .patches(&quire_store::PatchFilter {
+            project: Some("patchwork".into()),
+            per_page: 1000,
+            ..Default::default()
+        })
         .await
         .expect("patches");
     let patch = patches.items.iter().find(|p| p.message_id == V1_PATCH2).expect("patch 2 of v1");
-    let change = quire_store::PatchUpdate { state: Some("changes-requested".into()), ..Default::default() };
+    let change =
+        quire_store::PatchUpdate { state: Some("changes-requested".into()), ..Default::default() };
     store.update_patch(patch.id, &change, &user).await.expect("update").expect("patch");
     let (r, hit, _) = kept(state).await;
     assert_eq!(hit, None, "a new patch state renders the page again");
@@ -304,7 +421,15 @@ async fn a_kept_series_page_changes_with_what_it_shows(store: &Store, state: &Ap
     assert!(r.seen().contains("Reviewed-by: Kate Cache"), "{}", r.seen());
 
     // An apply result.
-    let applied = ApplyResult { state: ApplyState::Failed, base: None, result_commit: None, tree_url: None, log: Some("cache: does not apply\n".into()), failed_patch: Some(2), updated: 1_700_000_001 };
+    let applied = ApplyResult {
+        state: ApplyState::Failed,
+        base: None,
+        result_commit: None,
+        tree_url: None,
+        log: Some("cache: does not apply\n".into()),
+        failed_patch: Some(2),
+        updated: 1_700_000_001,
+    };
     store.set_apply_result(V1_HEAD, &applied).await.expect("record apply");
     let (r, hit, _) = kept(state).await;
     assert_eq!(hit, None, "an apply result renders the page again");
@@ -341,12 +466,26 @@ async fn a_server_just_started_renders_its_newest_pages(store: &Store) {
     };
     let (pw, ltp) = (newest("patchwork").await, newest("ltp").await);
     assert!(pw.len() >= 2 && ltp.len() >= 2);
-    for url in ["/patchwork/".to_string(), "/ltp/".into(), format!("/patchwork/{}/", pw[0]), format!("/ltp/{}/", ltp[0]), format!("/ltp/{}/", ltp[1])] {
+    for url in [
+        "/patchwork/".to_string(),
+        "/ltp/".into(),
+        format!("/patchwork/{}/", pw[0]),
+        format!("/ltp/{}/", ltp[0]),
+        format!("/ltp/{}/", ltp[1]),
+    ] {
         let (r, kept, _) = get_with(&state, &url, "accept", "text/html").await;
-        assert_eq!((r.status, kept.as_deref()), (StatusCode::OK, Some("kept")), "{url} was rendered at start");
+        assert_eq!(
+            (r.status, kept.as_deref()),
+            (StatusCode::OK, Some("kept")),
+            "{url} was rendered at start"
+        );
     }
     let url = format!("/patchwork/{}/", pw[1]);
-    assert_eq!(get_with(&state, &url, "accept", "text/html").await.1, None, "{url}: the fourth page is past the warm-up");
+    assert_eq!(
+        get_with(&state, &url, "accept", "text/html").await.1,
+        None,
+        "{url}: the fourth page is past the warm-up"
+    );
 
     // No warm-up: ready at once.
     let state = state_for(store.clone());
@@ -363,11 +502,18 @@ async fn kept_list_and_search_pages_change_with_the_project(store: &Store, state
         let first = get_with(state, url, "accept", "text/html").await;
         let second = get_with(state, url, "accept", "text/html").await;
         assert_eq!(second.0.status, StatusCode::OK, "{url}");
-        assert_eq!(second.1.as_deref(), Some("kept"), "{url}: the second request is served from the cache");
+        assert_eq!(
+            second.1.as_deref(),
+            Some("kept"),
+            "{url}: the second request is served from the cache"
+        );
         assert_eq!(first.0.body, second.0.body, "{url}");
     }
     // Another page or another query is another page.
-    assert_eq!(get_with(state, "/patchwork/?page=1&q=python3", "accept", "text/html").await.1, None);
+    assert_eq!(
+        get_with(state, "/patchwork/?page=1&q=python3", "accept", "text/html").await.1,
+        None
+    );
     // A bad query is answered (400) but never kept.
     for _ in 0..2 {
         let (r, hit, _) = get_with(state, "/patchwork/?q=%28unclosed", "accept", "text/html").await;
@@ -422,14 +568,21 @@ async fn atom_feed_is_valid_atom(state: &AppState) {
             assert!(e.children().any(|c| c.tag_name().name() == name), "entry has {name}");
         }
         let author = e.children().find(|c| c.tag_name().name() == "author").expect("author");
-        assert!(author.children().any(|c| c.tag_name().name() == "name" && c.text().is_some_and(|t| !t.is_empty())));
+        assert!(
+            author
+                .children()
+                .any(|c| c.tag_name().name() == "name" && c.text().is_some_and(|t| !t.is_empty()))
+        );
     }
     assert!(text.contains(&format!("<link rel=\"alternate\" type=\"text/html\" href=\"https://quire.example.org/patchwork/{V2_HEAD}/\"/>")));
 }
 
 async fn ltp_list_paginates_and_searches(state: &AppState) {
     let first = ok(state, "/ltp/").await;
-    assert!(first.text().contains("rel=\"next\" href=\"/ltp/?page=2\""), "1500 LTP mails make more than one page");
+    assert!(
+        first.text().contains("rel=\"next\" href=\"/ltp/?page=2\""),
+        "1500 LTP mails make more than one page"
+    );
     let second = ok(state, "/ltp/?page=2").await;
     assert!(second.text().contains("rel=\"prev\""));
     assert_ne!(first.text(), second.text());
@@ -445,11 +598,22 @@ async fn ltp_list_paginates_and_searches(state: &AppState) {
     // The query language (docs/search.md); a bad query is a 400 showing why, in the page.
     let bad = get(state, "/ltp/?q=from%3A%20is%3Arfc").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.seen());
-    assert!(bad.seen().contains("Bad query: expected a value after `from:` at column 6"), "{}", bad.seen());
-    assert!(bad.text().contains("name=\"q\" value=\"from: is:rfc\""), "the search box keeps the query");
+    assert!(
+        bad.seen().contains("Bad query: expected a value after `from:` at column 6"),
+        "{}",
+        bad.seen()
+    );
+    assert!(
+        bad.text().contains("name=\"q\" value=\"from: is:rfc\""),
+        "the search box keeps the query"
+    );
     let unknown = get(state, "/ltp/?q=is%3Adone").await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-    assert!(unknown.seen().contains("unknown `is:done` at column 4: expected one of complete"), "{}", unknown.seen());
+    assert!(
+        unknown.seen().contains("unknown `is:done` at column 4: expected one of complete"),
+        "{}",
+        unknown.seen()
+    );
     let rfc = ok(state, "/ltp/?q=is%3Arfc%20-subject%3Asyscalls").await.text();
     let rows = rfc.matches("<td class=\"title\">").count();
     assert!(rows > 0, "{rfc}");
@@ -459,7 +623,8 @@ async fn ltp_reply_outside_a_series_gets_a_message_page(store: &Store, state: &A
     for raw in common::mbox_messages(&common::shared("corpus/ltp-2019-2020.4k.mbox.gz"), 1500) {
         let parsed = quire_mail::parse(&raw);
         let Ok(Some(m)) = store.message(&parsed.message_id).await else { continue };
-        if m.series_head.is_some() || m.subject.is_empty() || !m.projects.iter().any(|p| p == "ltp") {
+        if m.series_head.is_some() || m.subject.is_empty() || !m.projects.iter().any(|p| p == "ltp")
+        {
             continue;
         }
         let url = quire_web::url::message_url("ltp", &m.message_id);
@@ -502,7 +667,10 @@ async fn bad_input_gets_404_or_400_never_500(state: &AppState) {
         assert!(!r.text().contains("<script>"), "nothing from the URL is echoed as markup");
     }
     let unknown = get(state, "/patchwork/unknown@example.com/").await.seen();
-    assert!(unknown.contains("No message <unknown@example.com> in project patchwork."), "{unknown}");
+    assert!(
+        unknown.contains("No message <unknown@example.com> in project patchwork."),
+        "{unknown}"
+    );
 }
 
 /// A mail whose subject, sender name and body carry markup.
@@ -547,7 +715,10 @@ async fn hostile_mail_is_shown_as_text(store: Store) {
         assert!(!html.contains("<b>bold"), "{uri}");
     }
     let page = ok(&state, "/ltp/hostile-1@example.com/").await.seen();
-    assert!(page.contains("<script>alert('subject')</script> <b>bold</b>"), "the subject reads as sent: {page}");
+    assert!(
+        page.contains("<script>alert('subject')</script> <b>bold</b>"),
+        "the subject reads as sent: {page}"
+    );
     assert!(page.contains("<img src=x onerror=alert('body')>"), "{page}");
     let html = ok(&state, "/ltp/hostile-1@example.com/").await.text();
     assert!(page.contains("+<script>alert('diff')</script>"), "{html}");

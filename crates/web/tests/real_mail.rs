@@ -13,7 +13,10 @@ fn plain_body(raw: &[u8]) -> Option<String> {
     let text = text.replace("\r\n", "\n");
     let (head, body) = text.split_once("\n\n")?;
     let head = head.to_ascii_lowercase();
-    if head.contains("content-transfer-encoding: base64") || head.contains("quoted-printable") || head.contains("multipart/") {
+    if head.contains("content-transfer-encoding: base64")
+        || head.contains("quoted-printable")
+        || head.contains("multipart/")
+    {
         return None;
     }
     Some(body.to_string())
@@ -36,7 +39,10 @@ fn quote_folding_keeps_every_line_of_real_ltp_mail() {
         let opens = pieces.iter().filter(|p| matches!(p, Piece::Open { .. })).count();
         let closes = pieces.iter().filter(|p| matches!(p, Piece::Close)).count();
         assert_eq!(opens, closes);
-        let kept: usize = pieces.iter().map(|p| if let Piece::Text(t) = p { t.split('\n').count() } else { 0 }).sum();
+        let kept: usize = pieces
+            .iter()
+            .map(|p| if let Piece::Text(t) = p { t.split('\n').count() } else { 0 })
+            .sum();
         assert_eq!(kept, body.lines().count(), "every line shows once:\n{body}");
         folded += usize::from(pieces.iter().any(|p| matches!(p, Piece::Open { open: false, .. })));
     }
@@ -46,7 +52,9 @@ fn quote_folding_keeps_every_line_of_real_ltp_mail() {
 
 /// `N files changed, X insertions(+), Y deletions(-)` in the mail, as (X, Y).
 fn stat_summary(body: &str) -> Option<(u64, u64)> {
-    let line = body.lines().find(|l| l.starts_with(' ') && (l.contains(" file changed") || l.contains(" files changed")))?;
+    let line = body.lines().find(|l| {
+        l.starts_with(' ') && (l.contains(" file changed") || l.contains(" files changed"))
+    })?;
     let number_before = |word: &str| {
         let at = line.find(word)?;
         line[..at].rsplit([' ', ',']).find(|w| !w.is_empty())?.parse::<u64>().ok()
@@ -111,7 +119,11 @@ fn diffstat_layout_matches_what_git_wrote_in_real_ltp_patches() {
     for body in ltp_bodies() {
         let Some(at) = body.find("\ndiff --git ") else { continue };
         let before: Vec<&str> = body[..at].lines().collect();
-        let Some(summary) = before.iter().position(|l| l.starts_with(' ') && l.contains(" changed")) else { continue };
+        let Some(summary) =
+            before.iter().position(|l| l.starts_with(' ') && l.contains(" changed"))
+        else {
+            continue;
+        };
         let Some(sep) = before[..summary].iter().rposition(|l| *l == "---") else { continue };
         let written: Vec<&str> = before[sep + 1..summary].to_vec();
         if written.iter().any(|l| !l.contains(" | ")) {
@@ -124,7 +136,8 @@ fn diffstat_layout_matches_what_git_wrote_in_real_ltp_patches() {
         }
         checked += 1;
         let matches_at = |w: usize| {
-            let ours: Vec<String> = quire_web::diffstat::stat_lines(&files, w).iter().map(|l| l.text()).collect();
+            let ours: Vec<String> =
+                quire_web::diffstat::stat_lines(&files, w).iter().map(|l| l.text()).collect();
             // git sorts the stat by path; the diff follows the same order.
             ours == written
         };
@@ -133,10 +146,20 @@ fn diffstat_layout_matches_what_git_wrote_in_real_ltp_patches() {
         } else if first_mismatch.is_none() {
             first_mismatch = Some(written.join("\n"));
         }
-        assert_eq!(quire_web::diffstat::summary_line(&files), before[summary].trim_end(), "summary of\n{}", written.join("\n"));
+        assert_eq!(
+            quire_web::diffstat::summary_line(&files),
+            before[summary].trim_end(),
+            "summary of\n{}",
+            written.join("\n")
+        );
     }
     assert!(checked > 650, "{checked} stats checked");
     // Measured: all 686 plain-text LTP stats, at 72 (format-patch) or 80 columns.
-    assert_eq!(same, checked, "stats laid out otherwise than git did; the first:\n{}", first_mismatch.unwrap_or_default());
+    assert_eq!(
+        same,
+        checked,
+        "stats laid out otherwise than git did; the first:\n{}",
+        first_mismatch.unwrap_or_default()
+    );
     eprintln!("{same} of {checked} diffstats identical to git's");
 }

@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn http_get(base: &str, path: &str) -> (u16, String) {
     let addr = base.trim_start_matches("http://");
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).await.expect("send");
+    conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .expect("send");
     let mut bytes = Vec::new();
     conn.read_to_end(&mut bytes).await.expect("read");
     let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -39,7 +41,9 @@ fn unescape(html: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") => {
+                u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32)
+            }
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -71,7 +75,10 @@ async fn search_page_over_http(store: Store) {
     for (q, encoded) in [
         ("subject:fanotify", "subject%3Afanotify"),
         ("from:\"petr vorel\" is:reviewed", "from%3A%22petr%20vorel%22%20is%3Areviewed"),
-        ("file:testcases/kernel/syscalls/ -has:replies", "file%3Atestcases%2Fkernel%2Fsyscalls%2F%20-has%3Areplies"),
+        (
+            "file:testcases/kernel/syscalls/ -has:replies",
+            "file%3Atestcases%2Fkernel%2Fsyscalls%2F%20-has%3Areplies",
+        ),
         ("fanotify OR inotify", "fanotify%20OR%20inotify"),
     ] {
         let want = store.series_search_text(Some("ltp"), q, 1, 50).await.expect(q);
@@ -92,7 +99,10 @@ async fn search_page_over_http(store: Store) {
         assert_eq!(status, 400, "{encoded}: {html}");
         let shown = unescape(&html);
         assert!(shown.contains(says), "{encoded}: {shown}");
-        assert!(shown.contains("<form class=\"search\""), "the search box is on the page to fix the query");
+        assert!(
+            shown.contains("<form class=\"search\""),
+            "the search box is on the page to fix the query"
+        );
     }
 }
 

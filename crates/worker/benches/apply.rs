@@ -23,7 +23,9 @@ fn main() {
     let world = World::new();
     let mbox = make_series(&world, n);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    println!("| backend | workers | series | import msgs/s | series/min | p50 ms | p99 ms | peak RSS MiB |");
+    println!(
+        "| backend | workers | series | import msgs/s | series/min | p50 ms | p99 ms | peak RSS MiB |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for backend in ["sqlite", "postgres"] {
         for &w in &workers {
@@ -55,7 +57,11 @@ fn make_series(world: &World, n: usize) -> Vec<u8> {
         sh(&repo, &["checkout", "--quiet", "-B", &format!("s{i}"), &base]);
         for j in 0..3 {
             let file = format!("s{i}_{j}.c");
-            write(&repo, &file, &format!("/* series {i} patch {j} */\nint f{i}_{j}(void) {{ return {j}; }}\n"));
+            write(
+                &repo,
+                &file,
+                &format!("/* series {i} patch {j} */\nint f{i}_{j}(void) {{ return {j}; }}\n"),
+            );
             sh(&repo, &["add", &file]);
             sh(&repo, &["commit", "--quiet", "-m", &format!("s{i}: add {file}")]);
         }
@@ -93,7 +99,9 @@ async fn run(world: &World, store: &Store, mbox: &[u8], n: usize, workers: usize
     std::fs::write(&path, mbox).expect("write");
     let opts = quire_import::ImportOptions { project: Some("demo".into()), ..Default::default() };
     let t = Instant::now();
-    let summary = quire_import::import(store, &[quire_import::Input::Path(path)], &opts, &|_| {}).await.expect("import");
+    let summary = quire_import::import(store, &[quire_import::Input::Path(path)], &opts, &|_| {})
+        .await
+        .expect("import");
     let import_rate = summary.messages as f64 / t.elapsed().as_secs_f64();
     assert_eq!(store.enqueue_ready_series().await.expect("queue"), n as u64);
 
@@ -121,7 +129,9 @@ async fn run(world: &World, store: &Store, mbox: &[u8], n: usize, workers: usize
     let total = start.elapsed();
     assert_eq!(latencies.len(), n, "every series applied once");
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0;
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
+    };
     println!(
         "| {backend} | {workers} | {n} | {import_rate:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
         n as f64 / total.as_secs_f64() * 60.0,
@@ -134,7 +144,11 @@ async fn run(world: &World, store: &Store, mbox: &[u8], n: usize, workers: usize
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
         .unwrap_or(0.0)
         / 1024.0
 }

@@ -38,7 +38,8 @@ pub async fn apply_series(
     base_override: Option<&str>,
     fetch: bool,
 ) -> Result<Applied> {
-    let series = store.series(message_id).await?.ok_or_else(|| Error::NoSeries(message_id.to_string()))?;
+    let series =
+        store.series(message_id).await?.ok_or_else(|| Error::NoSeries(message_id.to_string()))?;
     let project = project_config(store, &series.project).await?;
     let mirror = open_mirror(git_dir, &project, fetch).await?;
     let mut chain = vec![series.message_id.clone()];
@@ -71,7 +72,9 @@ async fn apply_in_chain(
     let mut prerequisites = Vec::new();
     let mut based_on = None;
     if let (Some(id), None) = (&based_on_id, base_override) {
-        match Box::pin(based_on_result(store, mirror, project, id, chain, &mut prerequisites)).await? {
+        match Box::pin(based_on_result(store, mirror, project, id, chain, &mut prerequisites))
+            .await?
+        {
             Ok(base) => based_on = Some(base),
             Err(why) => notes.push(format!("Based-on: <{id}>: {why}")),
         }
@@ -112,7 +115,10 @@ async fn project_config(store: &Store, name: &str) -> Result<ProjectConfig> {
 
 /// `base-commit:` and `Based-on:` of the series: from the cover letter, else from the first patch
 /// that has them (re-read from the raw mail, the truth).
-async fn series_bases(store: &Store, series: &SeriesDetail) -> Result<(Option<String>, Option<Vec<String>>)> {
+async fn series_bases(
+    store: &Store,
+    series: &SeriesDetail,
+) -> Result<(Option<String>, Option<Vec<String>>)> {
     let ids = series
         .cover_letter
         .iter()
@@ -160,7 +166,8 @@ async fn based_on_result(
         _ => {
             chain.push(dep.message_id.clone());
             let head = dep.message_id.clone();
-            let applied = Box::pin(apply_in_chain(store, mirror, project, dep, None, chain)).await?;
+            let applied =
+                Box::pin(apply_in_chain(store, mirror, project, dep, None, chain)).await?;
             chain.pop();
             store.set_apply_result(&head, &applied.result).await?;
             prerequisites.push(head);
@@ -185,7 +192,11 @@ async fn push_result(
 ) -> Option<String> {
     let commit = outcome.applied_commit()?.to_string();
     let push_url = project.mirror_url.clone().filter(|u| !u.trim().is_empty())?;
-    let prefix = project.tag_prefix.clone().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| "quire".into());
+    let prefix = project
+        .tag_prefix
+        .clone()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "quire".into());
     let (m, head) = (mirror.clone(), head.to_string());
     let url = push_url.clone();
     match blocking(move || Ok(quire_git::push_tag(&m, &url, &prefix, &head, &commit)?)).await {
@@ -203,23 +214,36 @@ async fn push_result(
 
 /// What the store keeps: state, base, result, where to get it, and the full log with our notes
 /// (which base and why, what was pushed) on top.
-fn stored_result(project: &ProjectConfig, outcome: &ApplyOutcome, notes: &[String], tag: Option<&str>) -> ApplyResult {
+fn stored_result(
+    project: &ProjectConfig,
+    outcome: &ApplyOutcome,
+    notes: &[String],
+    tag: Option<&str>,
+) -> ApplyResult {
     let mut log = format!("quire: {}\n", outcome.base.reason);
     for n in notes {
         log.push_str(&format!("quire: {n}\n"));
     }
     match &outcome.result {
-        GitResult::Applied { commits, .. } => log.push_str(&format!("quire: applied {commits} commit(s)\n")),
-        GitResult::Failed { patch: Some(p), message } => {
-            log.push_str(&format!("quire: patch {} failed to apply: {}\n{message}\n", p.number.unwrap_or(p.index), p.subject))
+        GitResult::Applied { commits, .. } => {
+            log.push_str(&format!("quire: applied {commits} commit(s)\n"))
         }
-        GitResult::Failed { patch: None, message } => log.push_str(&format!("quire: git am failed: {message}\n")),
+        GitResult::Failed { patch: Some(p), message } => log.push_str(&format!(
+            "quire: patch {} failed to apply: {}\n{message}\n",
+            p.number.unwrap_or(p.index),
+            p.subject
+        )),
+        GitResult::Failed { patch: None, message } => {
+            log.push_str(&format!("quire: git am failed: {message}\n"))
+        }
     }
     log.push('\n');
     log.push_str(&outcome.log);
     let (state, failed_patch) = match &outcome.result {
         GitResult::Applied { .. } => (ApplyState::Applied, None),
-        GitResult::Failed { patch, .. } => (ApplyState::Failed, patch.as_ref().map(|p| p.number.unwrap_or(p.index))),
+        GitResult::Failed { patch, .. } => {
+            (ApplyState::Failed, patch.as_ref().map(|p| p.number.unwrap_or(p.index)))
+        }
     };
     // Where the result can be fetched: the push mirror when the tag was pushed there.
     let tree_url = match tag {

@@ -41,22 +41,39 @@ pub const BUILTINS: &[&str] = &["style"];
 impl CheckSpec {
     /// What is wrong with the table, in one line naming the field.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if self.name.is_empty()
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(format!("check name {:?}: use letters, digits, `-`, `_`, `.`", self.name));
         }
         match (&self.builtin, &self.script) {
             (Some(b), None) if BUILTINS.contains(&b.as_str()) => {}
-            (Some(b), None) => return Err(format!("check {:?}: unknown builtin {b:?} (known: {})", self.name, BUILTINS.join(", "))),
+            (Some(b), None) => {
+                return Err(format!(
+                    "check {:?}: unknown builtin {b:?} (known: {})",
+                    self.name,
+                    BUILTINS.join(", ")
+                ));
+            }
             (None, Some(s)) if !s.trim().is_empty() => {}
-            _ => return Err(format!("check {:?}: give exactly one of `builtin` or `script`", self.name)),
+            _ => {
+                return Err(format!(
+                    "check {:?}: give exactly one of `builtin` or `script`",
+                    self.name
+                ));
+            }
         }
         if let Some(c) = &self.capability {
             if c.is_empty() || !c.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(format!("check {:?}: capability {c:?}: use letters, digits, `-`, `_`, `.`", self.name));
+                return Err(format!(
+                    "check {:?}: capability {c:?}: use letters, digits, `-`, `_`, `.`",
+                    self.name
+                ));
             }
         }
         for p in &self.paths {
-            globset::Glob::new(p).map_err(|e| format!("check {:?}: path glob {p:?}: {e}", self.name))?;
+            globset::Glob::new(p)
+                .map_err(|e| format!("check {:?}: path glob {p:?}: {e}", self.name))?;
         }
         if self.timeout == 0 {
             return Err(format!("check {:?}: timeout must be at least 1 second", self.name));
@@ -121,7 +138,9 @@ pub async fn after_apply(
     for spec in specs.iter().filter(|s| s.applies_to(series)) {
         if spec.builtin.as_deref() == Some("style") {
             let check = style_check(store, series).await?;
-            store.add_check(&series.message_id, &NewCheck { name: spec.name.clone(), ..check }).await?;
+            store
+                .add_check(&series.message_id, &NewCheck { name: spec.name.clone(), ..check })
+                .await?;
             continue;
         }
         let Some(script) = &spec.script else { continue };
@@ -147,7 +166,9 @@ pub async fn after_apply(
             commit: commit.to_string(),
         };
         let payload = serde_json::to_value(&job).unwrap_or_default();
-        store.enqueue_job(&spec.job_kind(), &series.message_id, &project.name, Some(&payload)).await?;
+        store
+            .enqueue_job(&spec.job_kind(), &series.message_id, &project.name, Some(&payload))
+            .await?;
     }
     Ok(())
 }
@@ -159,7 +180,11 @@ pub async fn style_check(store: &Store, series: &SeriesDetail) -> Result<NewChec
         let Some(raw) = store.raw(&patch.message_id).await? else { continue };
         let parsed = quire_mail::parse(&raw);
         let label = format!("patch {}/{}", patch.number, series.total);
-        findings.extend(style_findings(&parsed).into_iter().map(|f| Finding { message: format!("{label}: {}", f.message), ..f }));
+        findings.extend(
+            style_findings(&parsed)
+                .into_iter()
+                .map(|f| Finding { message: format!("{label}: {}", f.message), ..f }),
+        );
     }
     Ok(style_result(&findings))
 }
@@ -178,7 +203,8 @@ pub fn style_findings(p: &quire_mail::ParsedMessage) -> Vec<Finding> {
     let mut out = Vec::new();
     let author = p.from.email.to_ascii_lowercase();
     let signed = p.trailers.iter().any(|t| {
-        t.tag.eq_ignore_ascii_case("Signed-off-by") && t.person.as_ref().is_some_and(|a| a.email.eq_ignore_ascii_case(&author))
+        t.tag.eq_ignore_ascii_case("Signed-off-by")
+            && t.person.as_ref().is_some_and(|a| a.email.eq_ignore_ascii_case(&author))
     });
     if !signed {
         out.push(Finding {
@@ -192,14 +218,25 @@ pub fn style_findings(p: &quire_mail::ParsedMessage) -> Vec<Finding> {
         out.push(Finding {
             rule: "subject-length",
             fatal: false,
-            message: format!("subject is {} characters long (at most 75): {name:?}", name.chars().count()),
+            message: format!(
+                "subject is {} characters long (at most 75): {name:?}",
+                name.chars().count()
+            ),
         });
     }
     if !has_area_prefix(name) {
-        out.push(Finding { rule: "subject-form", fatal: false, message: format!("subject does not start with `area: `: {name:?}") });
+        out.push(Finding {
+            rule: "subject-form",
+            fatal: false,
+            message: format!("subject does not start with `area: `: {name:?}"),
+        });
     }
     if name.ends_with('.') {
-        out.push(Finding { rule: "subject-form", fatal: false, message: format!("subject ends with a full stop: {name:?}") });
+        out.push(Finding {
+            rule: "subject-form",
+            fatal: false,
+            message: format!("subject ends with a full stop: {name:?}"),
+        });
     }
     if let Some(diff) = &p.diff {
         out.extend(diff_findings(&diff.text));
@@ -235,11 +272,19 @@ fn diff_findings(diff: &str) -> Vec<Finding> {
         }
         if let Some(added) = l.strip_prefix('+') {
             if added.ends_with(' ') || added.ends_with('\t') {
-                out.push(Finding { rule: "trailing-whitespace", fatal: false, message: format!("{file}:{line}: trailing white space") });
+                out.push(Finding {
+                    rule: "trailing-whitespace",
+                    fatal: false,
+                    message: format!("{file}:{line}: trailing white space"),
+                });
             }
             let indent: String = added.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
             if indent.contains(" \t") {
-                out.push(Finding { rule: "space-before-tab", fatal: false, message: format!("{file}:{line}: space before tab in indent") });
+                out.push(Finding {
+                    rule: "space-before-tab",
+                    fatal: false,
+                    message: format!("{file}:{line}: space before tab in indent"),
+                });
             }
             line += 1;
         } else if !l.starts_with('-') && !l.starts_with('\\') {
@@ -265,13 +310,24 @@ pub fn style_result(findings: &[Finding]) -> NewCheck {
     let description = if findings.is_empty() {
         "no problems".to_string()
     } else {
-        format!("{} problem{}: {}", findings.len(), if findings.len() == 1 { "" } else { "s" }, rules.join(", "))
+        format!(
+            "{} problem{}: {}",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" },
+            rules.join(", ")
+        )
     };
     let mut log: String = findings.iter().map(|f| format!("{}: {}\n", f.rule, f.message)).collect();
     if log.is_empty() {
         log = "style: no problems\n".into();
     }
-    NewCheck { name: "style".into(), state, url: None, description: Some(description), log: Some(log) }
+    NewCheck {
+        name: "style".into(),
+        state,
+        url: None,
+        description: Some(description),
+        log: Some(log),
+    }
 }
 
 #[cfg(test)]
@@ -287,14 +343,22 @@ mod tests {
 
     #[test]
     fn clean_patch_passes() {
-        let p = patch("a@x.org", "[PATCH] lib: fix b", &format!("Fix it.\n\nSigned-off-by: A Dev <a@x.org>\n{}", DIFF.replace("+b \n", "+b\n")));
+        let p = patch(
+            "a@x.org",
+            "[PATCH] lib: fix b",
+            &format!(
+                "Fix it.\n\nSigned-off-by: A Dev <a@x.org>\n{}",
+                DIFF.replace("+b \n", "+b\n")
+            ),
+        );
         assert_eq!(style_findings(&p), vec![]);
         assert_eq!(style_result(&[]).state, CheckState::Pass);
     }
 
     #[test]
     fn signed_off_by_someone_else_fails_the_check() {
-        let p = patch("a@x.org", "[PATCH] lib: fix b", "Fix.\n\nSigned-off-by: B Other <b@x.org>\n");
+        let p =
+            patch("a@x.org", "[PATCH] lib: fix b", "Fix.\n\nSigned-off-by: B Other <b@x.org>\n");
         let f = style_findings(&p);
         assert_eq!(f.iter().map(|f| f.rule).collect::<Vec<_>>(), vec!["signed-off-by"]);
         assert_eq!(style_result(&f).state, CheckState::Fail);
@@ -302,20 +366,34 @@ mod tests {
 
     #[test]
     fn trailing_white_space_is_found_with_its_file_and_line() {
-        let p = patch("a@x.org", "[PATCH] lib: fix b", &format!("Fix.\n\nSigned-off-by: A Dev <a@x.org>\n{DIFF}"));
+        let p = patch(
+            "a@x.org",
+            "[PATCH] lib: fix b",
+            &format!("Fix.\n\nSigned-off-by: A Dev <a@x.org>\n{DIFF}"),
+        );
         let f = style_findings(&p);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule, "trailing-whitespace");
         assert_eq!(f[0].message, "f.c:2: trailing white space");
         let r = style_result(&f);
-        assert_eq!((r.state, r.description.as_deref()), (CheckState::Warning, Some("1 problem: trailing-whitespace")));
+        assert_eq!(
+            (r.state, r.description.as_deref()),
+            (CheckState::Warning, Some("1 problem: trailing-whitespace"))
+        );
     }
 
     #[test]
     fn space_before_tab_in_indent() {
         let d = DIFF.replace("+b \n", "+ \tb\n");
-        let p = patch("a@x.org", "[PATCH] lib: fix b", &format!("Fix.\n\nSigned-off-by: A Dev <a@x.org>\n{d}"));
-        assert_eq!(style_findings(&p).iter().map(|f| f.rule).collect::<Vec<_>>(), vec!["space-before-tab"]);
+        let p = patch(
+            "a@x.org",
+            "[PATCH] lib: fix b",
+            &format!("Fix.\n\nSigned-off-by: A Dev <a@x.org>\n{d}"),
+        );
+        assert_eq!(
+            style_findings(&p).iter().map(|f| f.rule).collect::<Vec<_>>(),
+            vec!["space-before-tab"]
+        );
     }
 
     #[test]
@@ -323,15 +401,29 @@ mod tests {
         let long = format!("[PATCH] lib: {}", "x".repeat(80));
         let f = style_findings(&patch("a@x.org", &long, "Signed-off-by: A Dev <a@x.org>\n"));
         assert_eq!(f.iter().map(|f| f.rule).collect::<Vec<_>>(), vec!["subject-length"]);
-        let f = style_findings(&patch("a@x.org", "[PATCH] Fix the thing in the library.", "Signed-off-by: A Dev <a@x.org>\n"));
-        assert_eq!(f.iter().map(|f| f.rule).collect::<Vec<_>>(), vec!["subject-form", "subject-form"]);
+        let f = style_findings(&patch(
+            "a@x.org",
+            "[PATCH] Fix the thing in the library.",
+            "Signed-off-by: A Dev <a@x.org>\n",
+        ));
+        assert_eq!(
+            f.iter().map(|f| f.rule).collect::<Vec<_>>(),
+            vec!["subject-form", "subject-form"]
+        );
         assert!(has_area_prefix("tools libxl: fix"));
         assert!(has_area_prefix("x86/mm: fix"));
     }
 
     #[test]
     fn specs_are_validated_with_the_field_named() {
-        let ok = CheckSpec { name: "build".into(), builtin: None, script: Some("make".into()), paths: vec!["src/**".into()], timeout: 60, capability: Some("x86".into()) };
+        let ok = CheckSpec {
+            name: "build".into(),
+            builtin: None,
+            script: Some("make".into()),
+            paths: vec!["src/**".into()],
+            timeout: 60,
+            capability: Some("x86".into()),
+        };
         assert_eq!(ok.validate(), Ok(()));
         assert_eq!(ok.job_kind(), "check:x86:build");
         let both = CheckSpec { builtin: Some("style".into()), ..ok.clone() };

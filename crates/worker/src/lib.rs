@@ -38,7 +38,9 @@ pub enum Error {
     Git(#[from] quire_git::Error),
     #[error("no series has a message <{0}>")]
     NoSeries(String),
-    #[error("project {0:?} has no git tree configured (set `git` and `branch` in its [[project]] section)")]
+    #[error(
+        "project {0:?} has no git tree configured (set `git` and `branch` in its [[project]] section)"
+    )]
     NoTree(String),
     #[error("project {0:?} is not configured")]
     NoProject(String),
@@ -141,7 +143,9 @@ impl Worker {
         tokio::pin!(stop);
         loop {
             match self.round().await {
-                Ok(stats) if stats != RoundStats::default() => tracing::info!(?stats, worker = %self.opts.id, "worker round"),
+                Ok(stats) if stats != RoundStats::default() => {
+                    tracing::info!(?stats, worker = %self.opts.id, "worker round")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, worker = %self.opts.id, "worker round failed"),
             }
@@ -160,14 +164,19 @@ impl Worker {
             stats.queued = self.store.enqueue_ready_series().await?;
         }
         for project in self.projects_with_tree().await? {
-            let due = self.last_fetch.get(&project.name).is_none_or(|t| t.elapsed() >= self.opts.fetch_every);
+            let due = self
+                .last_fetch
+                .get(&project.name)
+                .is_none_or(|t| t.elapsed() >= self.opts.fetch_every);
             if !due {
                 continue;
             }
             self.last_fetch.insert(project.name.clone(), Instant::now());
             match scan_project(&self.store, &self.opts.git_dir, &project).await {
                 Ok(scan) => stats.merged_series += scan.merged_series.len() as u64,
-                Err(e) => tracing::warn!(project = %project.name, error = %e, "fetching the tree failed"),
+                Err(e) => {
+                    tracing::warn!(project = %project.name, error = %e, "fetching the tree failed")
+                }
             }
         }
         while self.run_next_job(&mut stats).await?.is_some() {}
@@ -177,7 +186,9 @@ impl Worker {
     /// Claims and runs one due job, counting what it gave into `stats`; `None` when no job is
     /// due. (Does not queue series: [`Worker::round`] does.)
     pub async fn run_next_job(&mut self, stats: &mut RoundStats) -> Result<Option<JobDone>> {
-        let Some(job) = self.store.claim_job(&self.opts.id, self.lease_secs(), &[quire_store::APPLY]).await? else {
+        let Some(job) =
+            self.store.claim_job(&self.opts.id, self.lease_secs(), &[quire_store::APPLY]).await?
+        else {
             return Ok(None);
         };
         let started = Instant::now();
@@ -218,7 +229,9 @@ impl Worker {
     async fn run_job(&mut self, job: &Job, stats: &mut RoundStats) -> Result<()> {
         let worker = self.opts.id.clone();
         let Some(head) = job.target.clone() else {
-            self.store.fail_job(job.id, &worker, "the message of this job is not stored", None).await?;
+            self.store
+                .fail_job(job.id, &worker, "the message of this job is not stored", None)
+                .await?;
             return Ok(());
         };
         let span = tracing::info_span!("apply", head = %head, project = %job.project, attempt = job.attempts);
@@ -231,24 +244,40 @@ impl Worker {
         let outcome = apply_series(&self.store, &self.opts.git_dir, &head, None, fetch).await;
         match outcome {
             Ok(applied) => {
-                if self.store.finish_apply_job(job.id, &worker, &applied.head, &applied.result).await? {
+                if self
+                    .store
+                    .finish_apply_job(job.id, &worker, &applied.head, &applied.result)
+                    .await?
+                {
                     match applied.outcome.applied_commit() {
                         Some(commit) => {
                             stats.applied += 1;
                             if let Some(cfg) = self.opts.abi.get(&job.project) {
                                 let repo = mirror_dir(&self.opts.git_dir, &job.project);
                                 let base = applied.outcome.base.commit.clone();
-                                let c = abi::run_abi_check(&self.store, &repo, &applied.head, &base, commit, cfg).await?;
+                                let c = abi::run_abi_check(
+                                    &self.store,
+                                    &repo,
+                                    &applied.head,
+                                    &base,
+                                    commit,
+                                    cfg,
+                                )
+                                .await?;
                                 tracing::info!(state = ?c.state, description = ?c.description, "abi check");
                             }
-                            if let Some(specs) = self.opts.checks.get(&job.project).filter(|s| !s.is_empty()) {
+                            if let Some(specs) =
+                                self.opts.checks.get(&job.project).filter(|s| !s.is_empty())
+                            {
                                 self.run_checks(&applied, specs, commit).await?;
                             }
                         }
                         None => stats.failed_to_apply += 1,
                     }
                 } else {
-                    tracing::warn!("lost the job to another worker (lease expired); result not stored");
+                    tracing::warn!(
+                        "lost the job to another worker (lease expired); result not stored"
+                    );
                 }
             }
             Err(e) => {
@@ -264,12 +293,20 @@ impl Worker {
 }
 
 impl Worker {
-    async fn run_checks(&self, applied: &Applied, specs: &[checks::CheckSpec], commit: &str) -> Result<()> {
-        let Some(project) = self.store.project_configs().await?.into_iter().find(|p| p.name == applied.project) else {
+    async fn run_checks(
+        &self,
+        applied: &Applied,
+        specs: &[checks::CheckSpec],
+        commit: &str,
+    ) -> Result<()> {
+        let Some(project) =
+            self.store.project_configs().await?.into_iter().find(|p| p.name == applied.project)
+        else {
             return Ok(());
         };
         let Some(series) = self.store.series(&applied.head).await? else { return Ok(()) };
-        checks::after_apply(&self.store, &project, specs, &series, commit, applied.tag.as_deref()).await
+        checks::after_apply(&self.store, &project, specs, &series, commit, applied.tag.as_deref())
+            .await
     }
 }
 
@@ -285,7 +322,11 @@ pub fn mirror_dir(git_dir: &std::path::Path, project: &str) -> PathBuf {
 }
 
 /// Opens (cloning on first use) the mirror of `project`, fetching it when `fetch`.
-pub(crate) async fn open_mirror(git_dir: &std::path::Path, project: &ProjectConfig, fetch: bool) -> Result<quire_git::Mirror> {
+pub(crate) async fn open_mirror(
+    git_dir: &std::path::Path,
+    project: &ProjectConfig,
+    fetch: bool,
+) -> Result<quire_git::Mirror> {
     let url = project.git_url.clone().ok_or_else(|| Error::NoTree(project.name.clone()))?;
     let branch = project.branch.clone().unwrap_or_else(|| "master".into());
     let dir = mirror_dir(git_dir, &project.name);
@@ -301,7 +342,9 @@ pub(crate) async fn open_mirror(git_dir: &std::path::Path, project: &ProjectConf
 }
 
 /// Runs blocking git work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| Error::Task(e.to_string()))?
 }
 

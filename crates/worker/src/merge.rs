@@ -31,10 +31,16 @@ fn cursor_key(project: &str) -> String {
 }
 
 /// Fetches the project's tree and matches the commits new since the last scan.
-pub async fn scan_project(store: &Store, git_dir: &Path, project: &ProjectConfig) -> Result<MergeScan> {
+pub async fn scan_project(
+    store: &Store,
+    git_dir: &Path,
+    project: &ProjectConfig,
+) -> Result<MergeScan> {
     let mirror = open_mirror(git_dir, project, true).await?;
     let m = mirror.clone();
-    let Some(head) = blocking(move || Ok(m.branch_head()?)).await? else { return Ok(MergeScan::default()) };
+    let Some(head) = blocking(move || Ok(m.branch_head()?)).await? else {
+        return Ok(MergeScan::default());
+    };
     let key = cursor_key(&project.name);
     let Some(old) = store.cursor(&key).await? else {
         store.set_cursor(&key, &head).await?;
@@ -59,7 +65,11 @@ pub async fn scan_project(store: &Store, git_dir: &Path, project: &ProjectConfig
 }
 
 /// Matches upstream commits to the project's stored patches and records the matches.
-pub async fn match_commits(store: &Store, project: &str, commits: &[quire_git::UpstreamCommit]) -> Result<MergeScan> {
+pub async fn match_commits(
+    store: &Store,
+    project: &str,
+    commits: &[quire_git::UpstreamCommit],
+) -> Result<MergeScan> {
     let mut scan = MergeScan { commits: commits.len(), ..Default::default() };
     if commits.is_empty() {
         return Ok(scan);
@@ -81,7 +91,10 @@ pub async fn match_commits(store: &Store, project: &str, commits: &[quire_git::U
             }
         }
         for c in chunk {
-            if c.patch_id.as_deref().is_some_and(|p| candidates.iter().any(|k| k.patch_id.as_deref() == Some(p))) {
+            if c.patch_id
+                .as_deref()
+                .is_some_and(|p| candidates.iter().any(|k| k.patch_id.as_deref() == Some(p)))
+            {
                 continue;
             }
             // The newest stored revision of that patch (the highest row id), not matched yet.

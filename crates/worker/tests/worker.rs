@@ -52,7 +52,14 @@ impl Site {
     /// A contributor's series: one commit per edit, formatted with a cover letter (base-commit
     /// given when `with_base`), the cover's blurb replaced by `blurb`; imported into `store`.
     /// Returns the cover letter's Message-ID and the contributor's tip.
-    async fn post(&self, store: &Store, who: &str, edits: &[(u32, &str, &str)], with_base: bool, blurb: &str) -> (String, String) {
+    async fn post(
+        &self,
+        store: &Store,
+        who: &str,
+        edits: &[(u32, &str, &str)],
+        with_base: bool,
+        blurb: &str,
+    ) -> (String, String) {
         let repo = self.world.clone(who);
         let base = sh(&repo, &["rev-parse", "HEAD"]);
         let tip = commit_edits(&repo, edits);
@@ -70,18 +77,25 @@ fn cover_text(mbox: Vec<u8>, subject: &str, blurb: &str) -> String {
     let mbox = String::from_utf8(mbox).expect("utf-8");
     let id = first_message_id(&mbox);
     let unique = format!("{}-{id}", subject.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
-    mbox.replace(&id, &unique).replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", blurb)
+    mbox.replace(&id, &unique)
+        .replace("*** SUBJECT HERE ***", subject)
+        .replace("*** BLURB HERE ***", blurb)
 }
 
 fn first_message_id(mbox: &str) -> String {
-    let line = mbox.lines().find(|l| l.to_ascii_lowercase().starts_with("message-id:")).expect("a Message-ID");
+    let line = mbox
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+        .expect("a Message-ID");
     line[11..].trim().trim_start_matches('<').trim_end_matches('>').to_string()
 }
 
 async fn import(store: &Store, path: &Path, mbox: &[u8]) {
     std::fs::write(path, mbox).expect("write mbox");
     let opts = quire_import::ImportOptions { project: Some("demo".into()), ..Default::default() };
-    quire_import::import(store, &[quire_import::Input::Path(path.to_path_buf())], &opts, &|_| {}).await.expect("import");
+    quire_import::import(store, &[quire_import::Input::Path(path.to_path_buf())], &opts, &|_| {})
+        .await
+        .expect("import");
 }
 
 /// A page of the web UI, as the browser would get it.
@@ -89,7 +103,8 @@ async fn page(store: &Store, uri: &str) -> String {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let state = quire_web::AppState::new(store.clone(), quire_web::WebConfig::default());
-    let req = axum::http::Request::builder().uri(uri).body(axum::body::Body::empty()).expect("request");
+    let req =
+        axum::http::Request::builder().uri(uri).body(axum::body::Body::empty()).expect("request");
     let resp = quire_web::router(state).oneshot(req).await.expect("infallible");
     assert_eq!(resp.status(), axum::http::StatusCode::OK, "GET {uri}");
     let body = resp.into_body().collect().await.expect("body").to_bytes();
@@ -101,11 +116,20 @@ fn tree_of(repo: &Path, commit: &str) -> String {
 }
 
 async fn applied_events(store: &Store, head: &str) -> usize {
-    store.events(0, 10_000).await.expect("events").iter().filter(|e| e.kind == "series-applied" && e.series_head.as_deref() == Some(head)).count()
+    store
+        .events(0, 10_000)
+        .await
+        .expect("events")
+        .iter()
+        .filter(|e| e.kind == "series-applied" && e.series_head.as_deref() == Some(head))
+        .count()
 }
 
-const EDITS: &[(u32, &str, &str)] =
-    &[(2, "line two", "lib: spell out two"), (5, "line five", "lib: spell out five"), (9, "line nine", "lib: spell out nine")];
+const EDITS: &[(u32, &str, &str)] = &[
+    (2, "line two", "lib: spell out two"),
+    (5, "line five", "lib: spell out five"),
+    (9, "line nine", "lib: spell out nine"),
+];
 
 both_backends!(complete_series_is_applied_pushed_as_a_tag_and_fetchable, |store| async move {
     let site = site(&store).await;
@@ -146,7 +170,10 @@ both_backends!(conflict_is_stored_with_the_failing_patch_and_its_log, |store| as
     assert_eq!(r.state, ApplyState::Failed);
     assert_eq!(r.failed_patch, Some(2), "{:?}", r.log);
     let log = r.log.unwrap_or_default();
-    assert!(log.contains("patch 2 failed to apply") && log.contains("lib: spell out five"), "{log}");
+    assert!(
+        log.contains("patch 2 failed to apply") && log.contains("lib: spell out five"),
+        "{log}"
+    );
     assert!(r.result_commit.is_none() && r.tree_url.is_none());
     // Nothing pushed.
     assert_eq!(sh(&site.bare, &["tag", "--list"]), "");
@@ -159,7 +186,10 @@ both_backends!(unknown_base_commit_falls_back_to_the_branch_head_and_says_so, |s
     commit_edits(&repo, &[(3, "line three", "lib: spell out three")]);
     let mbox = cover_text(format_patch(&repo, &base, Some(&base)), "bob's series", "One fix.");
     // A base the tree never had (the contributor's private commit, say).
-    let mbox = mbox.replace(&format!("base-commit: {base}"), "base-commit: 0123456789abcdef0123456789abcdef01234567");
+    let mbox = mbox.replace(
+        &format!("base-commit: {base}"),
+        "base-commit: 0123456789abcdef0123456789abcdef01234567",
+    );
     import(&store, &site.world.path("bob.mbox"), mbox.as_bytes()).await;
     let cover = first_message_id(&mbox);
     site.worker(&store, "w1").round().await.expect("round");
@@ -175,31 +205,49 @@ both_backends!(based_on_chain_applies_the_base_series_first, |store| async move 
     // Series A changes line 2; series B, written on top of A, changes line 2 again and says so.
     let repo = site.world.clone("carol");
     let base = sh(&repo, &["rev-parse", "HEAD"]);
-    commit_edits(&repo, &[(2, "line 2 (A)", "lib: A edits two"), (4, "line 4 (A)", "lib: A edits four")]);
+    commit_edits(
+        &repo,
+        &[(2, "line 2 (A)", "lib: A edits two"), (4, "line 4 (A)", "lib: A edits four")],
+    );
     let a_tip = sh(&repo, &["rev-parse", "HEAD"]);
     let a_mbox = cover_text(format_patch(&repo, &base, None), "series A", "The A series.");
     let a_cover = first_message_id(&a_mbox);
-    commit_edits(&repo, &[(2, "line 2 (B on A)", "lib: B edits two again"), (6, "line 6 (B)", "lib: B edits six")]);
+    commit_edits(
+        &repo,
+        &[(2, "line 2 (B on A)", "lib: B edits two again"), (6, "line 6 (B)", "lib: B edits six")],
+    );
     let b_tip = sh(&repo, &["rev-parse", "HEAD"]);
-    let b_mbox = cover_text(format_patch(&repo, &a_tip, None), "series B", &format!("Needs the A series.\n\nBased-on: <{a_cover}>"));
+    let b_mbox = cover_text(
+        format_patch(&repo, &a_tip, None),
+        "series B",
+        &format!("Needs the A series.\n\nBased-on: <{a_cover}>"),
+    );
     let b_cover = first_message_id(&b_mbox);
     // B arrives (and is applied) before anyone applied A.
     import(&store, &site.world.path("b.mbox"), b_mbox.as_bytes()).await;
     import(&store, &site.world.path("a.mbox"), a_mbox.as_bytes()).await;
     let mut worker = site.worker(&store, "w1");
     store.enqueue_job(quire_store::APPLY, &b_cover, "demo", None).await.expect("enqueue");
-    let job = store.claim_job("w1", 60, &[quire_store::APPLY]).await.expect("claim").expect("B's job");
+    let job =
+        store.claim_job("w1", 60, &[quire_store::APPLY]).await.expect("claim").expect("B's job");
     assert_eq!(job.target.as_deref(), Some(b_cover.as_str()));
-    let applied = quire_worker::apply_series(&store, &site.git_dir, &b_cover, None, true).await.expect("apply B");
+    let applied = quire_worker::apply_series(&store, &site.git_dir, &b_cover, None, true)
+        .await
+        .expect("apply B");
     assert_eq!(applied.prerequisites, vec![a_cover.clone()], "{:?}", applied.result.log);
-    assert!(store.finish_apply_job(job.id, "w1", &applied.head, &applied.result).await.expect("finish"));
+    assert!(
+        store.finish_apply_job(job.id, "w1", &applied.head, &applied.result).await.expect("finish")
+    );
     let a = store.apply_result(&a_cover).await.expect("read").expect("A applied first");
     let b = store.apply_result(&b_cover).await.expect("read").expect("B applied");
     assert_eq!((a.state, b.state), (ApplyState::Applied, ApplyState::Applied), "{:?}", b.log);
     assert_eq!(b.base, a.result_commit, "B sits on A's result");
     assert!(b.log.unwrap_or_default().contains(&format!("<{a_cover}>")));
     let mirror_dir = quire_worker::mirror_dir(&site.git_dir, "demo");
-    assert_eq!(tree_of(&mirror_dir, b.result_commit.as_deref().expect("commit")), tree_of(&repo, &b_tip));
+    assert_eq!(
+        tree_of(&mirror_dir, b.result_commit.as_deref().expect("commit")),
+        tree_of(&repo, &b_tip)
+    );
     // The worker's round does not apply A again: it has its result.
     let stats = worker.round().await.expect("round");
     assert_eq!(stats.applied, 0, "{stats:?}");
@@ -216,7 +264,11 @@ both_backends!(series_merged_upstream_with_other_commit_ids_are_found, |store| a
     site.world.upstream_edit(18, "line 18 upstream", "lib: unrelated upstream change");
     let alice = site.world.path("alice").to_string_lossy().into_owned();
     sh(&site.world.upstream, &["fetch", "--quiet", &alice, "main"]);
-    sh_with(&site.world.upstream, &["cherry-pick", "main..FETCH_HEAD"], &[("GIT_COMMITTER_DATE", "2024-03-01T00:00:00Z")]);
+    sh_with(
+        &site.world.upstream,
+        &["cherry-pick", "main..FETCH_HEAD"],
+        &[("GIT_COMMITTER_DATE", "2024-03-01T00:00:00Z")],
+    );
     let stats = worker.round().await.expect("round");
     assert_eq!(stats.merged_series, 1, "{stats:?}");
     let series = store.series(&cover).await.expect("read").expect("series");
@@ -228,7 +280,11 @@ both_backends!(series_merged_upstream_with_other_commit_ids_are_found, |store| a
     assert!(merged.iter().all(|m| upstream_log.contains(&m.commit)));
     let events = store.events(0, 1000).await.expect("events");
     assert_eq!(events.iter().filter(|e| e.kind == "series-merged").count(), 1);
-    assert!(events.iter().any(|e| e.kind == "series-merged" && e.series_head.as_deref() == Some(cover.as_str())));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "series-merged" && e.series_head.as_deref() == Some(cover.as_str()))
+    );
     // The series page says so, patch by patch, with the apply state and the fetch line.
     let page = page(&store, &format!("/demo/{cover}/")).await;
     assert!(page.contains("Merged upstream: 3 of 3 patches"), "{page}");
@@ -243,7 +299,9 @@ both_backends!(series_merged_upstream_with_other_commit_ids_are_found, |store| a
 
 both_backends!(same_author_and_subject_marks_a_reworked_patch_merged, |store| async move {
     let site = site(&store).await;
-    let (cover, _) = site.post(&store, "alice", &[(15, "line fifteen", "lib: spell out fifteen")], true, "One fix.").await;
+    let (cover, _) = site
+        .post(&store, "alice", &[(15, "line fifteen", "lib: spell out fifteen")], true, "One fix.")
+        .await;
     let mut worker = site.worker(&store, "w1");
     worker.round().await.expect("round");
     // Merged with the maintainer's own wording of the change: another patch-id.
@@ -252,55 +310,73 @@ both_backends!(same_author_and_subject_marks_a_reworked_patch_merged, |store| as
     let stats = worker.round().await.expect("round");
     assert_eq!(stats.merged_series, 1, "{stats:?}");
     let series = store.series(&cover).await.expect("read").expect("series");
-    let merged = store.merged_patches(&[series.patches[0].message_id.clone()]).await.expect("merged");
+    let merged =
+        store.merged_patches(&[series.patches[0].message_id.clone()]).await.expect("merged");
     assert_eq!(merged.len(), 1);
     assert_eq!(merged[0].matched_by, "author+subject");
     assert_eq!(merged[0].commit, site.world.head());
 });
 
-both_backends!(a_worker_killed_mid_queue_loses_its_job_and_every_series_is_applied_once, |store| async move {
-    let site = site(&store).await;
-    let mut covers = Vec::new();
-    for (i, who) in ["ann", "ben", "cat"].iter().enumerate() {
-        let line = 3 + 5 * i as u32;
-        let subject = format!("lib: {who} edits line {line}");
-        let (cover, _) = site.post(&store, who, &[(line, "edited", subject.as_str())], true, "A fix.").await;
-        covers.push(cover);
+both_backends!(
+    a_worker_killed_mid_queue_loses_its_job_and_every_series_is_applied_once,
+    |store| async move {
+        let site = site(&store).await;
+        let mut covers = Vec::new();
+        for (i, who) in ["ann", "ben", "cat"].iter().enumerate() {
+            let line = 3 + 5 * i as u32;
+            let subject = format!("lib: {who} edits line {line}");
+            let (cover, _) =
+                site.post(&store, who, &[(line, "edited", subject.as_str())], true, "A fix.").await;
+            covers.push(cover);
+        }
+        assert_eq!(store.enqueue_ready_series().await.expect("enqueue"), 3);
+        // Worker "dead" claims a job with a 1 s lease and is killed before finishing it.
+        let lost = store.claim_job("dead", 1, &[]).await.expect("claim").expect("a job");
+        // While its lease runs, the job is not handed out again.
+        let mut other = site.worker(&store, "alive");
+        let first = other.round().await.expect("round");
+        assert_eq!(first.applied, 2, "{first:?}");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let second = other.round().await.expect("round");
+        assert_eq!(second.applied, 1, "{second:?}");
+        for cover in &covers {
+            let r = store.apply_result(cover).await.expect("read").expect("applied");
+            assert_eq!(r.state, ApplyState::Applied);
+            assert_eq!(applied_events(&store, cover).await, 1, "applied once: {cover}");
+        }
+        // The dead worker comes back: it cannot store a second result.
+        let fake = store.apply_result(&covers[0]).await.expect("read").expect("result");
+        assert!(!store.finish_apply_job(lost.id, "dead", &covers[0], &fake).await.expect("finish"));
+        assert!(!store.fail_job(lost.id, "dead", "late", None).await.expect("fail"));
+        let counts = store.job_counts().await.expect("counts");
+        assert_eq!(
+            counts.iter().map(|c| (c.state.as_str(), c.count)).collect::<Vec<_>>(),
+            vec![("done", 3)]
+        );
     }
-    assert_eq!(store.enqueue_ready_series().await.expect("enqueue"), 3);
-    // Worker "dead" claims a job with a 1 s lease and is killed before finishing it.
-    let lost = store.claim_job("dead", 1, &[]).await.expect("claim").expect("a job");
-    // While its lease runs, the job is not handed out again.
-    let mut other = site.worker(&store, "alive");
-    let first = other.round().await.expect("round");
-    assert_eq!(first.applied, 2, "{first:?}");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let second = other.round().await.expect("round");
-    assert_eq!(second.applied, 1, "{second:?}");
-    for cover in &covers {
-        let r = store.apply_result(cover).await.expect("read").expect("applied");
-        assert_eq!(r.state, ApplyState::Applied);
-        assert_eq!(applied_events(&store, cover).await, 1, "applied once: {cover}");
-    }
-    // The dead worker comes back: it cannot store a second result.
-    let fake = store.apply_result(&covers[0]).await.expect("read").expect("result");
-    assert!(!store.finish_apply_job(lost.id, "dead", &covers[0], &fake).await.expect("finish"));
-    assert!(!store.fail_job(lost.id, "dead", "late", None).await.expect("fail"));
-    let counts = store.job_counts().await.expect("counts");
-    assert_eq!(counts.iter().map(|c| (c.state.as_str(), c.count)).collect::<Vec<_>>(), vec![("done", 3)]);
-});
+);
 
 both_backends!(git_errors_are_retried_with_backoff_then_failed, |store| async move {
     let site = site(&store).await;
     let (cover, _) = site.post(&store, "alice", EDITS, true, "Three small fixes.").await;
     // The tree's URL points nowhere: cloning fails, the job goes back to the queue for later.
-    let mut project = store.projects().await.expect("projects").into_iter().find(|p| p.config.name == "demo").expect("demo").config;
+    let mut project = store
+        .projects()
+        .await
+        .expect("projects")
+        .into_iter()
+        .find(|p| p.config.name == "demo")
+        .expect("demo")
+        .config;
     project.git_url = Some(site.world.path("nowhere").to_string_lossy().into_owned());
     store.upsert_project(&project).await.expect("project");
     let mut worker = site.worker(&store, "w1");
     let stats = worker.round().await.expect("round");
     assert_eq!((stats.applied, stats.job_errors), (0, 1));
-    assert_eq!(store.job_state(quire_store::APPLY, &cover).await.expect("state").map(|s| s.0).as_deref(), Some("queued"));
+    assert_eq!(
+        store.job_state(quire_store::APPLY, &cover).await.expect("state").map(|s| s.0).as_deref(),
+        Some("queued")
+    );
     // Not due yet: the next round leaves it alone.
     assert_eq!(worker.round().await.expect("round").job_errors, 0);
     assert!(store.apply_result(&cover).await.expect("read").is_none());
@@ -357,7 +433,10 @@ async fn abi_check_runs_on_applied_series_and_shows_on_the_page() {
     // The lone patch touches no public header.
     let lone = store.series("lone-1@example.net").await.expect("read").expect("lone");
     let c = lone.checks.iter().find(|c| c.name == "abi").expect("an abi check");
-    assert_eq!((c.state, c.description.as_deref()), (quire_store::CheckState::Pass, Some("no public header touched")));
+    assert_eq!(
+        (c.state, c.description.as_deref()),
+        (quire_store::CheckState::Pass, Some("no public header touched"))
+    );
 
     let page = page(&store, "/demo/v2-0@example.org/").await;
     assert!(page.contains("breaking ABI change on i386"), "{page}");

@@ -23,7 +23,14 @@ impl Repo {
         let out = Command::new("git")
             .arg("-C")
             .arg(self.path())
-            .args(["-c", "user.name=Quire Test", "-c", "user.email=test@quire.invalid", "-c", "commit.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=Quire Test",
+                "-c",
+                "user.email=test@quire.invalid",
+                "-c",
+                "commit.gpgsign=false",
+            ])
             .args(args)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .output()

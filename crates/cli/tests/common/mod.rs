@@ -87,7 +87,10 @@ impl Site {
     /// The stdout and the stderr of a successful `quire args…`.
     pub fn ok_with_stderr(&self, args: &[&str]) -> (String, String) {
         let out = self.succeeded(args);
-        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// The stdout of a successful `quire args…`, parsed as JSON.

@@ -106,7 +106,18 @@ pub fn edit_line(dir: &Path, line: u32, text: &str) {
 pub fn commit_edits(repo: &Path, edits: &[(u32, &str, &str)]) -> String {
     for (line, text, subject) in edits {
         edit_line(repo, *line, text);
-        sh(repo, &["commit", "--quiet", "-a", "-m", subject, "-m", "Signed-off-by: Alice Dev <alice@example.org>"]);
+        sh(
+            repo,
+            &[
+                "commit",
+                "--quiet",
+                "-a",
+                "-m",
+                subject,
+                "-m",
+                "Signed-off-by: Alice Dev <alice@example.org>",
+            ],
+        );
     }
     sh(repo, &["rev-parse", "HEAD"])
 }
@@ -115,7 +126,8 @@ pub fn commit_edits(repo: &Path, edits: &[(u32, &str, &str)]) -> String {
 pub fn format_patch(repo: &Path, from: &str, base: Option<&str>) -> Vec<u8> {
     let range = format!("{from}..HEAD");
     let base_arg = base.map(|b| format!("--base={b}"));
-    let mut args = vec!["format-patch", "--cover-letter", "--stdout", "--thread", "--subject-prefix=PATCH"];
+    let mut args =
+        vec!["format-patch", "--cover-letter", "--stdout", "--thread", "--subject-prefix=PATCH"];
     if let Some(b) = &base_arg {
         args.push(b);
     }

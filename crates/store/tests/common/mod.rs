@@ -28,7 +28,11 @@ pub fn msg(id: &str, subject: &str, kind: MessageKind) -> ParsedMessage {
 
 /// `[PATCH vV n/m] name`.
 pub fn patch(id: &str, version: u32, n: u32, m: u32, name: &str) -> ParsedMessage {
-    let subject = if version > 1 { format!("[PATCH v{version} {n}/{m}] {name}") } else { format!("[PATCH {n}/{m}] {name}") };
+    let subject = if version > 1 {
+        format!("[PATCH v{version} {n}/{m}] {name}")
+    } else {
+        format!("[PATCH {n}/{m}] {name}")
+    };
     let kind = if n == 0 { MessageKind::CoverLetter } else { MessageKind::Patch };
     let mut p = msg(id, &subject, kind);
     p.subject_info = SubjectInfo {
@@ -41,8 +45,15 @@ pub fn patch(id: &str, version: u32, n: u32, m: u32, name: &str) -> ParsedMessag
     };
     if n > 0 {
         p.diff = Some(Diff {
-            text: format!("diff --git a/f{n} b/f{n}\n--- a/f{n}\n+++ b/f{n}\n@@ -1 +1 @@\n-a\n+{name}\n"),
-            files: vec![FileStat { path: format!("f{n}"), insertions: 1, deletions: 1, ..Default::default() }],
+            text: format!(
+                "diff --git a/f{n} b/f{n}\n--- a/f{n}\n+++ b/f{n}\n@@ -1 +1 @@\n-a\n+{name}\n"
+            ),
+            files: vec![FileStat {
+                path: format!("f{n}"),
+                insertions: 1,
+                deletions: 1,
+                ..Default::default()
+            }],
             patch_id: format!("{:040x}", u128::from(n) * 7919 + name.len() as u128),
         });
     }
@@ -98,7 +109,9 @@ pub fn mboxrd_messages(path: &str) -> Vec<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
     let mut bytes = Vec::new();
-    flate2::read::MultiGzDecoder::new(file).read_to_end(&mut bytes).unwrap_or_else(|e| panic!("cannot gunzip {path}: {e}"));
+    flate2::read::MultiGzDecoder::new(file)
+        .read_to_end(&mut bytes)
+        .unwrap_or_else(|e| panic!("cannot gunzip {path}: {e}"));
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut current: Option<Vec<u8>> = None;
     for line in bytes.split_inclusive(|&b| b == b'\n') {
@@ -108,7 +121,10 @@ pub fn mboxrd_messages(path: &str) -> Vec<Vec<u8>> {
             continue;
         }
         let Some(msg) = current.as_mut() else { continue };
-        let quoted_from = line.iter().position(|&b| b != b'>').is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
+        let quoted_from = line
+            .iter()
+            .position(|&b| b != b'>')
+            .is_some_and(|i| i > 0 && line[i..].starts_with(b"From "));
         msg.extend_from_slice(if quoted_from { &line[1..] } else { line });
     }
     out.extend(current);

@@ -11,7 +11,8 @@ pub fn shared(rel: &str) -> PathBuf {
 
 /// Every message of an mbox (gzip or not), as the importer reads it.
 pub fn mbox_messages(path: &Path, limit: usize) -> Vec<Vec<u8>> {
-    let (reader, _) = quire_import::mbox::open(path, 64 << 20).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let (reader, _) = quire_import::mbox::open(path, 64 << 20)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     reader.filter_map(Result::ok).take(limit).map(|m| m.bytes).collect()
 }
 
@@ -26,7 +27,8 @@ pub async fn pg_store() -> Store {
 }
 
 pub async fn add_projects(store: &Store) {
-    for (name, list_id) in [("ltp", "ltp.lists.linux.it"), ("io-uring", "io-uring.vger.kernel.org")] {
+    for (name, list_id) in [("ltp", "ltp.lists.linux.it"), ("io-uring", "io-uring.vger.kernel.org")]
+    {
         let config = ProjectConfig {
             name: name.into(),
             list_ids: vec![list_id.into()],
@@ -42,7 +44,8 @@ pub async fn add_projects(store: &Store) {
 pub async fn ingest(store: &Store, raws: Vec<Vec<u8>>, project: Option<&str>) -> usize {
     let n = raws.len();
     for chunk in raws.chunks(500) {
-        let batch: Vec<Incoming> = chunk.iter().map(|r| Incoming::parse(r.clone(), project.map(String::from))).collect();
+        let batch: Vec<Incoming> =
+            chunk.iter().map(|r| Incoming::parse(r.clone(), project.map(String::from))).collect();
         store.ingest(batch).await.expect("ingest");
     }
     n
@@ -52,8 +55,17 @@ pub async fn ingest(store: &Store, raws: Vec<Vec<u8>>, project: Option<&str>) ->
 /// first 1500 messages of LTP's list (project `ltp`).
 pub async fn fill_with_real_mail(store: &Store) {
     add_projects(store).await;
-    for name in ["base-cover-letter", "revision-basic", "base-different-versions", "base-incomplete", "base-deep-threaded"] {
-        let raws = mbox_messages(&shared(&format!("corpus/patchwork-mail/series/{name}.mbox")), usize::MAX);
+    for name in [
+        "base-cover-letter",
+        "revision-basic",
+        "base-different-versions",
+        "base-incomplete",
+        "base-deep-threaded",
+    ] {
+        let raws = mbox_messages(
+            &shared(&format!("corpus/patchwork-mail/series/{name}.mbox")),
+            usize::MAX,
+        );
         ingest(store, raws, Some("patchwork")).await;
     }
     let ltp = mbox_messages(&shared("corpus/ltp-2019-2020.4k.mbox.gz"), 1500);
@@ -74,9 +86,17 @@ pub async fn fill_with_both_slices(store: &Store) -> usize {
 pub async fn busiest_series_paths(store: &Store, n: usize) -> Vec<String> {
     let mut all = Vec::new();
     for project in ["ltp", "io-uring"] {
-        let filter = quire_store::SeriesFilter { per_page: 200, include_superseded: true, ..Default::default() };
+        let filter = quire_store::SeriesFilter {
+            per_page: 200,
+            include_superseded: true,
+            ..Default::default()
+        };
         let page = store.series_list(project, &filter).await.expect("list");
-        all.extend(page.items.into_iter().map(|s| (s.replies, quire_web::url::message_url(project, &s.message_id))));
+        all.extend(
+            page.items
+                .into_iter()
+                .map(|s| (s.replies, quire_web::url::message_url(project, &s.message_id))),
+        );
     }
     all.sort_by(|a, b| b.0.cmp(&a.0));
     all.into_iter().take(n).map(|(_, u)| u).collect()
@@ -84,11 +104,13 @@ pub async fn busiest_series_paths(store: &Store, n: usize) -> Vec<String> {
 
 /// The page of an LTP series where a reply quotes more than a few lines (so it is folded).
 pub async fn series_with_folded_quote(store: &Store) -> String {
-    let filter = quire_store::SeriesFilter { per_page: 200, include_superseded: true, ..Default::default() };
+    let filter =
+        quire_store::SeriesFilter { per_page: 200, include_superseded: true, ..Default::default() };
     let page = store.series_list("ltp", &filter).await.expect("list");
     for s in page.items.iter().filter(|s| s.replies > 0) {
         let thread = store.thread(&s.message_id).await.expect("thread");
-        let quotes = thread.iter().any(|m| m.body.lines().filter(|l| l.starts_with('>')).count() > 5);
+        let quotes =
+            thread.iter().any(|m| m.body.lines().filter(|l| l.starts_with('>')).count() > 5);
         if quotes {
             return quire_web::url::message_url("ltp", &s.message_id);
         }
