@@ -245,7 +245,7 @@ fn import_row(
         if !u.ok {
             return Err(format!("import of {label} failed: {}", u.stderr.trim()));
         }
-        n = u.stdout.lines().filter_map(|l| imported_count(l)).sum::<u64>();
+        n = u.stdout.lines().filter_map(imported_count).sum::<u64>();
         peak = peak.max(u.max_rss_kib);
         walls.push(u.wall.as_secs_f64());
     }
@@ -833,9 +833,8 @@ fn apply_rows(o: &Options, r: &mut Report) {
 /// The peers on the same slices: git mailsplit (the floor), public-inbox-index.
 fn peer_rows(o: &Options, r: &mut Report, slices: &[PathBuf]) {
     for s in slices {
-        let plain = o
-            .work
-            .join(shorten(s).replace("../shared/corpus/", "").trim_end_matches(".gz").to_string());
+        let plain =
+            o.work.join(shorten(s).replace("../shared/corpus/", "").trim_end_matches(".gz"));
         if let Ok(f) = std::fs::File::open(s) {
             let mut d = flate2::read::GzDecoder::new(BufReader::new(f));
             if let Ok(mut w) = std::fs::File::create(&plain) {

@@ -328,14 +328,14 @@ fn main() -> ExitCode {
                 // Retry later (EX_TEMPFAIL), for a mail server and for scripts alike.
                 return ExitCode::from(exit::TEMP_FAIL);
             }
-            if let Some(import) = e.downcast_ref::<quire_import::Error>() {
-                if is_stdin_import {
-                    return ExitCode::from(if import.is_temporary() {
-                        exit::TEMP_FAIL
-                    } else {
-                        exit::DATA_ERROR
-                    });
-                }
+            if let Some(import) = e.downcast_ref::<quire_import::Error>()
+                && is_stdin_import
+            {
+                return ExitCode::from(if import.is_temporary() {
+                    exit::TEMP_FAIL
+                } else {
+                    exit::DATA_ERROR
+                });
             }
             if is_stdin_import {
                 // A mail server must never bounce list mail because quire had a bad moment.
@@ -620,10 +620,10 @@ async fn am(store: &Store, args: AmArgs, quiet: bool) -> Result<ExitCode> {
                 s.total
             );
         }
-        if let Some(path) = &args.output {
-            if std::io::stderr().is_terminal() {
-                eprintln!("apply with: git am {}", path.display());
-            }
+        if let Some(path) = &args.output
+            && std::io::stderr().is_terminal()
+        {
+            eprintln!("apply with: git am {}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -671,9 +671,11 @@ async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
 }
 
 async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
-    let mut config = quire_web::WebConfig::default();
-    config.base_url = args.base_url.unwrap_or_else(|| format!("http://{}", args.listen));
-    config.tester_lease_secs = args.tester_lease;
+    let config = quire_web::WebConfig {
+        base_url: args.base_url.unwrap_or_else(|| format!("http://{}", args.listen)),
+        tester_lease_secs: args.tester_lease,
+        ..Default::default()
+    };
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);
     if !args.no_worker {
         // Stops with the process; a job it held is taken again when its lease expires.
@@ -681,10 +683,10 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
             quire_worker::Worker::new(store.clone(), worker::serve_worker_options(data_dir)?);
         tokio::spawn(async move { w.run(std::future::pending()).await });
     }
-    if !args.no_notify {
-        if let Some(mut n) = notify::serve_notifier(&store, data_dir, &config.base_url)? {
-            tokio::spawn(async move { n.run(std::future::pending()).await });
-        }
+    if !args.no_notify
+        && let Some(mut n) = notify::serve_notifier(&store, data_dir, &config.base_url)?
+    {
+        tokio::spawn(async move { n.run(std::future::pending()).await });
     }
     let warm =
         quire_web::warm::WarmOptions { pages: args.warm_pages as usize, ..Default::default() };
@@ -710,11 +712,11 @@ async fn require_project(store: &Store, project: &str) -> Result<()> {
 }
 
 async fn export(store: &Store, args: ExportArgs, quiet: bool) -> Result<ExitCode> {
-    if let Some(p) = &args.project {
-        if !project_names(store).await?.contains(p) {
-            eprintln!("quire: no project {p:?}; see `quire project list`");
-            return Ok(ExitCode::from(exit::NOT_FOUND));
-        }
+    if let Some(p) = &args.project
+        && !project_names(store).await?.contains(p)
+    {
+        eprintln!("quire: no project {p:?}; see `quire project list`");
+        return Ok(ExitCode::from(exit::NOT_FOUND));
     }
     let mut out: Box<dyn Write> = match &args.output {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

@@ -127,6 +127,8 @@ struct Report {
 }
 
 impl Api {
+    // ureq's error is big, and it is only ever matched here, once per request.
+    #[allow(clippy::result_large_err)]
     fn post(&self, path: &str, body: Value) -> std::result::Result<ureq::Response, ureq::Error> {
         self.agent
             .post(&format!("{}{path}", self.server))

@@ -59,10 +59,10 @@ fn parse_feed(url: &str) -> Result<Feed> {
         let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned();
         return Ok(Feed::PiLocal(PathBuf::from(path)));
     }
-    if let Some(rest) = url.strip_prefix("pi+") {
-        if ["https://", "http://", "git://", "ssh://"].iter().any(|s| rest.starts_with(s)) {
-            return Ok(Feed::PiRemote(rest.to_string()));
-        }
+    if let Some(rest) = url.strip_prefix("pi+")
+        && ["https://", "http://", "git://", "ssh://"].iter().any(|s| rest.starts_with(s))
+    {
+        return Ok(Feed::PiRemote(rest.to_string()));
     }
     bail!(
         "{url:?} is not a feed quire can watch: use imap://USER@HOST/MAILBOX, imaps://..., pi+file:///PATH or pi+https://URL"

@@ -414,6 +414,7 @@ both_backends!(testers_run_check_scripts_and_a_killed_tester_loses_its_job, |sit
         job_states(&site, "check:any:build") == vec![("done".to_string(), 3)]
     });
     b.kill().unwrap();
+    b.wait().unwrap();
     let said = {
         let mut s = String::new();
         std::io::Read::read_to_string(b.stderr.as_mut().unwrap(), &mut s).unwrap();

@@ -353,7 +353,7 @@ mount -t tmpfs -o size=8m tmpfs "$DATA" || exit 99
     // Batches of 100, the first three smaller (12, 25, 50): stored counts 12, 37, 87, 187, ...
     let n = exported.len();
     assert!(
-        [12, 37].contains(&n) || (n >= 87 && (n - 87) % 100 == 0),
+        [12, 37].contains(&n) || (n >= 87 && (n - 87).is_multiple_of(100)),
         "only whole batches are stored, got {n}"
     );
     let (reader, _) = quire_import::mbox::open(&slice, 64 << 20).unwrap();

@@ -185,26 +185,26 @@ pub fn diffstat(diff: &str) -> Vec<FileStat> {
     let mut hunk = (0u64, 0u64);
     for line in diff.lines() {
         let line = line.trim_end_matches('\r');
-        if hunk != (0, 0) {
-            if let Some(f) = files.last_mut() {
-                match line.as_bytes().first() {
-                    Some(b'+') => {
-                        f.insertions += 1;
-                        hunk.1 = hunk.1.saturating_sub(1);
-                        continue;
-                    }
-                    Some(b'-') => {
-                        f.deletions += 1;
-                        hunk.0 = hunk.0.saturating_sub(1);
-                        continue;
-                    }
-                    Some(b' ') | None => {
-                        hunk = (hunk.0.saturating_sub(1), hunk.1.saturating_sub(1));
-                        continue;
-                    }
-                    Some(b'\\') => continue,
-                    _ => hunk = (0, 0),
+        if hunk != (0, 0)
+            && let Some(f) = files.last_mut()
+        {
+            match line.as_bytes().first() {
+                Some(b'+') => {
+                    f.insertions += 1;
+                    hunk.1 = hunk.1.saturating_sub(1);
+                    continue;
                 }
+                Some(b'-') => {
+                    f.deletions += 1;
+                    hunk.0 = hunk.0.saturating_sub(1);
+                    continue;
+                }
+                Some(b' ') | None => {
+                    hunk = (hunk.0.saturating_sub(1), hunk.1.saturating_sub(1));
+                    continue;
+                }
+                Some(b'\\') => continue,
+                _ => hunk = (0, 0),
             }
         }
         if let Some(rest) = line.strip_prefix("diff --git ") {

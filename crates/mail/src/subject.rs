@@ -35,10 +35,10 @@ pub fn parse_subject(subject: &str) -> SubjectInfo {
     }
     info.name = rest.trim().to_string();
     read_tags(&mut info);
-    if let Some(c) = VERSION_SUFFIX.captures(&info.name) {
-        if info.version == 1 {
-            info.version = c[1].parse().unwrap_or(1).max(1);
-        }
+    if let Some(c) = VERSION_SUFFIX.captures(&info.name)
+        && info.version == 1
+    {
+        info.version = c[1].parse().unwrap_or(1).max(1);
     }
     info
 }
@@ -97,18 +97,17 @@ fn read_tags(info: &mut SubjectInfo) {
     let mut saw_git = false;
     for tag in &info.tags {
         let lower = tag.to_ascii_lowercase();
-        if let Some(c) = MARKER.captures(tag) {
-            if info.number.is_none() {
-                info.number = c[1].parse().ok();
-                info.total = c[2].parse().ok();
-            }
+        if let Some(c) = MARKER.captures(tag)
+            && info.number.is_none()
+        {
+            info.number = c[1].parse().ok();
+            info.total = c[2].parse().ok();
         }
-        if let Some(c) = VERSION_TAG.captures(tag) {
-            if let Ok(v) = c[1].parse::<u32>() {
-                if v > 0 {
-                    info.version = v;
-                }
-            }
+        if let Some(c) = VERSION_TAG.captures(tag)
+            && let Ok(v) = c[1].parse::<u32>()
+            && v > 0
+        {
+            info.version = v;
         }
         match lower.as_str() {
             "rfc" | "rfcv2" => info.is_rfc = true,
@@ -144,7 +143,7 @@ mod tests {
         assert_eq!(name("[PATCH] meep"), "meep");
         assert_eq!(name("[PATCH] meep \n meep"), "meep meep");
         assert_eq!(name("[PATCH] meep,\n meep"), "meep, meep");
-        assert_eq!(parse_subject("[PATCH RFC] meep").is_rfc, true);
+        assert!(parse_subject("[PATCH RFC] meep").is_rfc);
         assert_eq!(parse_subject("[PATCH,RFC] meep").tags, ["PATCH", "RFC"]);
         assert_eq!(parse_subject("[PATCH,1/2] meep").number, Some(1));
         let s = parse_subject("[PATCH RFC 1/2] meep");
@@ -152,7 +151,7 @@ mod tests {
             (s.is_rfc, s.number, s.total, s.name.as_str()),
             (true, Some(1), Some(2), "meep")
         );
-        assert_eq!(parse_subject("[PATCH] [RFC] meep").is_rfc, true);
+        assert!(parse_subject("[PATCH] [RFC] meep").is_rfc);
         assert_eq!(parse_subject("[PATCH] [RFC] [1/2] meep").total, Some(2));
         assert_eq!(name("[PATCH] rewrite [a-z] regexes"), "rewrite [a-z] regexes");
         assert_eq!(name("[PATCH] [RFC] rewrite [a-z] regexes"), "rewrite [a-z] regexes");

@@ -60,13 +60,13 @@ pub fn find_trailers(body: &str) -> Vec<Trailer> {
         }
         let mut value = c[2].to_string();
         // `Signed-off-by: Long Name` wrapped before `<address>`.
-        if !value.contains('@') {
-            if let Some(next) = lines.get(i) {
-                let n = next.trim();
-                if n.starts_with('<') && n.ends_with('>') && n.contains('@') {
-                    value = format!("{value} {n}");
-                    i += 1;
-                }
+        if !value.contains('@')
+            && let Some(next) = lines.get(i)
+        {
+            let n = next.trim();
+            if n.starts_with('<') && n.ends_with('>') && n.contains('@') {
+                value = format!("{value} {n}");
+                i += 1;
             }
         }
         if NON_PERSON.contains(&lower.as_str()) {

@@ -133,7 +133,8 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     loose.extend(unthreaded_covers.map(|(i, _)| i));
     loose.sort();
     // Open groups per (submitter, version, total): (last date, numbers taken, first member).
-    let mut open: HashMap<(String, u32, u32), Vec<(i64, HashSet<u32>, usize)>> = HashMap::new();
+    type OpenGroup = (i64, HashSet<u32>, usize);
+    let mut open: HashMap<(String, u32, u32), Vec<OpenGroup>> = HashMap::new();
     for i in loose {
         let m = items[i];
         let n = number(m);
@@ -221,7 +222,7 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
 
     // Replies: the series of the nearest ancestor that has one (memoised along the path).
     let mut of_message: HashMap<&str, Option<usize>> = HashMap::with_capacity(thread.by_id.len());
-    for (&id, _) in &thread.by_id {
+    for &id in thread.by_id.keys() {
         if member_of.contains_key(id) || of_message.contains_key(id) {
             continue;
         }

@@ -58,9 +58,11 @@ impl<'a> Thread<'a> {
     }
 }
 
-fn tie_key(
-    m: &MessageMeta,
-) -> (i64, &str, &str, &Option<String>, &[String], &Option<String>, Option<u32>) {
+/// Everything two messages are ordered by when their dates tie.
+type TieKey<'a> =
+    (i64, &'a str, &'a str, &'a Option<String>, &'a [String], &'a Option<String>, Option<u32>);
+
+fn tie_key(m: &MessageMeta) -> TieKey<'_> {
     (
         m.date,
         &m.subject,

@@ -149,19 +149,18 @@ pub fn person_matches(trailer_person: &Address, sender: &Address) -> bool {
         let (local, domain) = e.rsplit_once('@')?;
         Some((local.split('+').next().unwrap_or(local).to_string(), domain.to_string()))
     };
-    if let (Some((la, da)), Some((lb, db))) = (split(&a), split(&b)) {
-        if la == lb {
-            if da == db {
-                return true;
-            }
-            let one_level = |long: &str, short: &str| {
-                long.strip_suffix(short).is_some_and(|rest| {
-                    rest.ends_with('.') && !rest[..rest.len() - 1].contains('.')
-                })
-            };
-            if one_level(&da, &db) || one_level(&db, &da) {
-                return true;
-            }
+    if let (Some((la, da)), Some((lb, db))) = (split(&a), split(&b))
+        && la == lb
+    {
+        if da == db {
+            return true;
+        }
+        let one_level = |long: &str, short: &str| {
+            long.strip_suffix(short)
+                .is_some_and(|rest| rest.ends_with('.') && !rest[..rest.len() - 1].contains('.'))
+        };
+        if one_level(&da, &db) || one_level(&db, &da) {
+            return true;
         }
     }
     let (na, nb) = (trailer_person.name.trim(), sender.name.trim());

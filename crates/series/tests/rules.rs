@@ -68,7 +68,10 @@ fn reviewed_by(email: &str) -> Trailer {
     Trailer { tag: "Reviewed-by".into(), value: format!("R <{email}>"), person: Some(who(email)) }
 }
 
-fn heads(a: &Assembly) -> Vec<(String, Vec<(u32, String)>, bool)> {
+/// Each series: head, (number, message id) of its patches, complete.
+type Heads = Vec<(String, Vec<(u32, String)>, bool)>;
+
+fn heads(a: &Assembly) -> Heads {
     a.series.iter().map(|s| (s.head.clone(), s.patches.clone(), s.complete)).collect()
 }
 
@@ -197,7 +200,7 @@ fn the_head_stays_when_patch_1_arrives_later() {
     assert_eq!(assemble(&[c.clone(), two.clone()]).series[0].head, "c");
     assert_eq!(assemble(&[c, two.clone(), one.clone()]).series[0].head, "c");
     // Without a cover letter: the lowest patch until patch 1 arrives.
-    assert_eq!(assemble(&[two.clone()]).series[0].head, "2");
+    assert_eq!(assemble(std::slice::from_ref(&two)).series[0].head, "2");
     let two_under_one = patch("2", Some("1"), "a@x", 2, 1, 2, 2);
     assert_eq!(assemble(&[two_under_one, one]).series[0].head, "1");
 }

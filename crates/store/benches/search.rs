@@ -118,7 +118,7 @@ async fn fill_generated(store: &Store, n: u64) -> Duration {
                 if batch.len() == 1000 {
                     done += 1000;
                     ingest(store, std::mem::take(&mut batch), "gen").await;
-                    if done % 50_000 == 0 {
+                    if done.is_multiple_of(50_000) {
                         eprintln!(
                             "  {done} messages stored ({:.0} msg/s)",
                             done as f64 / started.elapsed().as_secs_f64()

@@ -26,14 +26,12 @@ impl Store {
         opts: &AmOptions,
     ) -> Result<Option<AmMbox>> {
         let Some(mut series) = self.series(message_id).await? else { return Ok(None) };
-        if latest {
-            if let Some(newest) = series.revisions.iter().max_by_key(|r| (r.version, r.date)) {
-                if newest.message_id != series.message_id {
-                    if let Some(s) = self.series(&newest.message_id).await? {
-                        series = s;
-                    }
-                }
-            }
+        if latest
+            && let Some(newest) = series.revisions.iter().max_by_key(|r| (r.version, r.date))
+            && newest.message_id != series.message_id
+            && let Some(s) = self.series(&newest.message_id).await?
+        {
+            series = s;
         }
         let mut parsed = Vec::with_capacity(series.patches.len());
         for patch in &series.patches {

@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn extreme_timestamps_do_not_panic() {
-        assert_eq!(age_in_words(i64::MIN, i64::MAX).ends_with("years ago"), true);
+        assert!(age_in_words(i64::MIN, i64::MAX).ends_with("years ago"));
         assert_eq!(exact_date(i64::MAX), "unknown date");
         assert_eq!(rfc3339(i64::MIN), "1970-01-01T00:00:00Z");
     }

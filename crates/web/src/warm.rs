@@ -72,10 +72,10 @@ pub fn begin(state: &AppState, options: WarmOptions) {
 pub async fn warm(state: AppState, options: WarmOptions) -> Warmed {
     let started = Instant::now();
     let mut done = Warmed::default();
-    if options.pages > 0 {
-        if let Err(e) = render_newest(&state, options, started, &mut done).await {
-            tracing::warn!("warming the page cache stopped: {e}");
-        }
+    if options.pages > 0
+        && let Err(e) = render_newest(&state, options, started, &mut done).await
+    {
+        tracing::warn!("warming the page cache stopped: {e}");
     }
     done.elapsed = started.elapsed();
     state.warmth.set(true);

@@ -63,13 +63,13 @@ impl CheckSpec {
                 ));
             }
         }
-        if let Some(c) = &self.capability {
-            if c.is_empty() || !c.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(format!(
-                    "check {:?}: capability {c:?}: use letters, digits, `-`, `_`, `.`",
-                    self.name
-                ));
-            }
+        if let Some(c) = &self.capability
+            && (c.is_empty() || !c.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return Err(format!(
+                "check {:?}: capability {c:?}: use letters, digits, `-`, `_`, `.`",
+                self.name
+            ));
         }
         for p in &self.paths {
             globset::Glob::new(p)

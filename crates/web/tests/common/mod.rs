@@ -98,7 +98,7 @@ pub async fn busiest_series_paths(store: &Store, n: usize) -> Vec<String> {
                 .map(|s| (s.replies, quire_web::url::message_url(project, &s.message_id))),
         );
     }
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|a| std::cmp::Reverse(a.0));
     all.into_iter().take(n).map(|(_, u)| u).collect()
 }
 
