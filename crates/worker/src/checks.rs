@@ -17,7 +17,8 @@ pub struct CheckSpec {
     /// A check quire runs itself: `style`.
     #[serde(default)]
     pub builtin: Option<String>,
-    /// A shell script run by a tester in the applied tree (`sh -c`), without network.
+    /// A shell script run by a tester in a copy of the applied tree (`sh -c`), in its sandbox
+    /// (quire-sandbox: no network, nothing of the host writable).
     #[serde(default)]
     pub script: Option<String>,
     /// Only for series touching one of these globs (relative to the tree's root); all when empty.
