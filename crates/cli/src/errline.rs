@@ -21,6 +21,14 @@ pub fn one_line(e: &anyhow::Error) -> String {
     line
 }
 
+/// True when the reader of our output went away (`quire ... | head`): nothing to say then.
+pub fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// True when a store write failed because the disk is full.
 pub fn disk_full(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {

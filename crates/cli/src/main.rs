@@ -94,7 +94,7 @@ enum Command {
     /// unless --no-notify).
     Notify(notify::NotifyArgs),
     /// Run the projects' check scripts on applied series, claimed from a quire server over HTTP
-    /// (on this machine or another), without network and with a time limit.
+    /// (on this machine or another), each in a sandbox with a time limit (docs/testers.md).
     Tester(tester::TesterArgs),
     /// Write the stored raw mail back out as an mbox (mboxrd), byte for byte as received: a
     /// backup, or a move to another site (`quire import` of it gives the same store).
@@ -311,6 +311,12 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    if prints_for_a_reader(&cli.command) {
+        // SAFETY: signal(2) before any thread is started, restoring the default action.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     init_logging(cli.log_format, cli.quiet);
     let is_stdin_import =
         matches!(&cli.command, Command::Import(a) if a.paths.iter().any(|p| p == "-"));
@@ -322,6 +328,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if errline::broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("quire: {}", errline::one_line(&e));
             if errline::disk_full(&e) {
@@ -344,6 +351,24 @@ fn main() -> ExitCode {
             ExitCode::from(exit::FAILURE)
         }
     }
+}
+
+/// Commands whose output goes to a reader (`| head`, a pager): when the reader goes away they end
+/// quietly, as `cat` and `git log` do (the default action of SIGPIPE), instead of with the error
+/// that Rust's ignored SIGPIPE gives every write. Servers, workers and importers keep ignoring it:
+/// a client closing its socket must not end them.
+fn prints_for_a_reader(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Series(_)
+            | Command::Am(_)
+            | Command::Project(_)
+            | Command::Abi(_)
+            | Command::Apply(_)
+            | Command::Export(_)
+            | Command::Token(_)
+            | Command::User(_)
+    )
 }
 
 fn init_logging(format: LogFormat, quiet: bool) {
@@ -455,6 +480,12 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
         for id in summary.conflicting_duplicates.iter().take(20) {
             eprintln!(
                 "kept a second copy of <{id}>: same Message-ID as a stored message, different bytes"
+            );
+        }
+        if summary.conflicting_duplicates.len() > 20 {
+            eprintln!(
+                "... and {} more second copies kept",
+                summary.conflicting_duplicates.len() - 20
             );
         }
         for p in summary.problems.iter().take(20) {

@@ -4,6 +4,8 @@
 #[macro_use]
 mod common;
 
+use std::os::unix::process::ExitStatusExt as _;
+
 use common::*;
 use serde_json::Value;
 use std::io::Write;
@@ -160,6 +162,57 @@ fn am_writes_the_newest_revision_and_git_am_applies_it() {
     assert!(log.contains("Reviewed-by: Charles Babbage <charles@example.com>"), "{log}");
     // The tree is the one the v2 branch of the generator made.
     assert_eq!(git(&["rev-parse", "applied^{tree}"]), git(&["rev-parse", "v2^{tree}"]));
+}
+
+// `quire series list | head`: the reader going away ends the output quietly (it said "quire:
+// Broken pipe (os error 32)"), for the commands that print for a reader.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let site = Site::sqlite();
+    let ltp = repo_root().join("../shared/corpus/ltp-2019-2020.4k.mbox.gz");
+    site.ok(&["import", "-q", ltp.to_str().unwrap()]);
+    for args in
+        [&["export"][..], &["series", "list", "--all", "--json"], &["series", "list", "--all"]]
+    {
+        let mut child =
+            site.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut first = [0u8; 100];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "quire {args:?}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc_sigpipe()),
+            "{:?}",
+            out.status
+        );
+    }
+}
+
+fn libc_sigpipe() -> i32 {
+    13
+}
+
+// An import that keeps more than 20 second copies says how many it did not list.
+#[test]
+fn import_summaries_say_what_they_leave_out() {
+    let site = Site::sqlite();
+    let work = tempfile::tempdir().unwrap();
+    let mbox = |body: &str| {
+        (0..25)
+            .map(|i| format!("From x@y Thu Jan  1 00:00:00 2024\nFrom: A <a@example.org>\nSubject: note {i}\nMessage-Id: <dup-{i}@example.org>\nDate: Mon, 4 Mar 2024 09:00:00 +0000\n\n{body}\n\n"))
+            .collect::<String>()
+    };
+    std::fs::write(work.path().join("a.mbox"), mbox("first")).unwrap();
+    std::fs::write(work.path().join("b.mbox"), mbox("second")).unwrap();
+    site.ok(&["import", work.path().join("a.mbox").to_str().unwrap()]);
+    let (_, said) = site.ok_with_stderr(&["import", work.path().join("b.mbox").to_str().unwrap()]);
+    assert_eq!(
+        said.lines().filter(|l| l.starts_with("kept a second copy of <dup-")).count(),
+        20,
+        "{said}"
+    );
+    assert!(said.contains("... and 5 more second copies kept"), "{said}");
 }
 
 /// The mail-server pipe: one message on stdin; a temporary failure exits 75 so the MTA retries.

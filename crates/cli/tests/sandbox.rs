@@ -236,7 +236,16 @@ echo "== end"
         &token,
         work_dir.path(),
         home.path(),
-        &["--max-processes", "64", "--disk-limit", "64M", "--tmp-limit", "32M"],
+        &[
+            "--sandbox-user",
+            "61100",
+            "--max-processes",
+            "64",
+            "--disk-limit",
+            "64M",
+            "--tmp-limit",
+            "32M",
+        ],
     );
     wait_for(120, "the attack's check", || build_check(&site, "attack@example.org").is_some());
     let check = build_check(&site, "attack@example.org").unwrap();
