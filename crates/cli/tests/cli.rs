@@ -215,6 +215,83 @@ fn import_summaries_say_what_they_leave_out() {
     assert!(said.contains("... and 5 more second copies kept"), "{said}");
 }
 
+// Every mbox quire writes keeps each message's Date as sent: `git am` of `quire am` gives the
+// commit the mail's own author date and zone (it wrote the Date in UTC). A mail dated years
+// ahead is dated by its arrival, flagged and listed by it; its mbox still says what it said.
+both_backends!(dates_are_kept_as_sent_and_a_future_date_is_held_to_its_arrival, |site: Site| {
+    let work = tempfile::tempdir().unwrap();
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(work.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", work.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    sh(
+        "git init -q -b main tree && cd tree && git config user.name 'Li Wang' && git config user.email li@example.com \
+        && echo a > f && git add f && git commit -qm base \
+        && echo b >> f && GIT_AUTHOR_DATE='2020-03-05T17:53:43+0800' git commit -qam 'f: add b' -m 'Signed-off-by: Li Wang <li@example.com>' \
+        && git format-patch -q -1 --stdout --add-header='Message-Id: <zone-1@example.com>' > ../zone.mbox \
+        && git reset -q --hard HEAD~1",
+    );
+    let lone = |id: &str, date: &str, file: &str, received: &str| {
+        format!(
+            "From x@y Thu Jan  1 00:00:00 2024\nReceived: from mx.example.org by lists.example.org; {received}\nFrom: Grace <grace@example.net>\nSubject: [PATCH] {file}: add\nMessage-Id: <{id}>\nDate: {date}\n\nSigned-off-by: Grace <grace@example.net>\n---\n {file} | 1 +\n\ndiff --git a/{file} b/{file}\nnew file mode 100644\nindex 0000000..e69de29\n--- /dev/null\n+++ b/{file}\n@@ -0,0 +1 @@\n+x\n\n"
+        )
+    };
+    let future = lone(
+        "future-1@example.net",
+        "Sat, 1 Mar 2042 09:00:00 +0000",
+        "g",
+        "Fri, 1 Mar 2024 09:00:00 +0000",
+    );
+    let later = lone(
+        "later-1@example.net",
+        "Sat, 2 Mar 2024 09:00:00 +0100",
+        "h",
+        "Sat, 2 Mar 2024 08:00:05 +0000",
+    );
+    std::fs::write(work.path().join("more.mbox"), format!("{future}{later}")).unwrap();
+    let (_, said) = site.ok_with_stderr(&[
+        "import",
+        work.path().join("zone.mbox").to_str().unwrap(),
+        work.path().join("more.mbox").to_str().unwrap(),
+    ]);
+    assert!(said.contains("flagged <future-1@example.net>: doubtful Date 2042-03-01"), "{said}");
+
+    let mbox = work.path().join("am.mbox");
+    site.ok(&["am", "zone-1@example.com", "-o", mbox.to_str().unwrap()]);
+    assert!(
+        std::fs::read_to_string(&mbox).unwrap().contains("Date: Thu, 5 Mar 2020 17:53:43 +0800")
+    );
+    sh("cd tree && git am -q ../am.mbox");
+    assert_eq!(sh("cd tree && git log -1 --format=%ad --date=raw").trim(), "1583402023 +0800");
+
+    let listed = |site: &Site| -> Vec<(String, i64)> {
+        site.json(&["series", "list", "--all", "--json"])["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["message_id"].as_str().unwrap().to_string(), s["date"].as_i64().unwrap()))
+            .collect()
+    };
+    let expected = vec![
+        ("later-1@example.net".to_string(), 1_709_366_400),
+        ("future-1@example.net".to_string(), 1_709_283_600),
+        ("zone-1@example.com".to_string(), 1_583_402_023),
+    ];
+    assert_eq!(listed(&site), expected);
+    let am = site.ok(&["am", "future-1@example.net"]);
+    assert!(am.contains("Date: Sat, 1 Mar 2042 09:00:00 +0000"), "{am}");
+    site.ok(&["reindex"]);
+    assert_eq!(listed(&site), expected, "a reindex dates them the same way");
+});
+
 /// The mail-server pipe: one message on stdin; a temporary failure exits 75 so the MTA retries.
 #[test]
 fn import_from_stdin_and_its_exit_codes() {

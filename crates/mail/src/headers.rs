@@ -84,13 +84,30 @@ pub fn addresses(value: Option<&mail_parser::Address<'_>>) -> Vec<Address> {
         .collect()
 }
 
-/// `Date:` as unix seconds, when it reads as a plausible date (1970..=9999).
-pub fn date(message: &Message<'_>) -> Option<i64> {
+/// The Date header as sent: Unix seconds, and the sender's zone in minutes east of UTC (kept so
+/// that an mbox quire writes gives `git am` the author's own time zone).
+pub fn date_and_zone(message: &Message<'_>) -> Option<(i64, i32)> {
     let d = message.date()?;
     if !d.is_valid() || d.year < 1970 || d.year > 9999 {
         return None;
     }
-    Some(d.to_timestamp())
+    let zone =
+        (i32::from(d.tz_hour) * 60 + i32::from(d.tz_minute)) * if d.tz_before_gmt { -1 } else { 1 };
+    // No real zone is a day or more away from UTC.
+    Some((d.to_timestamp(), if zone.abs() < 24 * 60 { zone } else { 0 }))
+}
+
+/// When the topmost `Received:` header (the last hop, nearest the archive) says the message
+/// arrived: the date after its last `;`.
+pub fn received(message: &Message<'_>) -> Option<i64> {
+    // (`header_raw` gives the last of a repeated header: the first hop.)
+    let first =
+        message.headers().iter().find(|h| h.name.as_str().eq_ignore_ascii_case("Received"))?;
+    let raw = message.raw_message().get(first.offset_start as usize..first.offset_end as usize)?;
+    let raw = std::str::from_utf8(raw).ok()?;
+    let (_, when) = raw.rsplit_once(';')?;
+    let d = mail_parser::DateTime::parse_rfc822(when.trim())?;
+    (d.is_valid() && d.year >= 1970 && d.year <= 9999).then(|| d.to_timestamp())
 }
 
 /// `List-Id: Name <id>` -> `id`; also the older `X-Mailing-List`/`X-list` headers.

@@ -142,8 +142,15 @@ pub struct ParsedMessage {
     pub from: Address,
     pub to: Vec<Address>,
     pub cc: Vec<Address>,
-    /// Unix seconds (UTC); `None` when missing or unreadable.
+    /// Unix seconds (UTC); `None` when missing or unreadable. A Date later than the message's
+    /// arrival is replaced by the arrival (see [`ParsedMessage::hold_future_date`]).
     pub date: Option<i64>,
+    /// The zone the Date header was written in, minutes east of UTC (`+0800`: 480).
+    #[serde(default)]
+    pub date_zone: Option<i32>,
+    /// When the topmost `Received:` header says the message arrived (Unix seconds).
+    #[serde(default)]
+    pub received: Option<i64>,
     /// `List-Id` without angle brackets (also `X-Mailing-List`/`X-list` forms).
     pub list_id: Option<String>,
     pub kind: MessageKind,
@@ -161,6 +168,30 @@ pub struct ParsedMessage {
     /// What was wrong with the message, one short reason each ("no Message-ID",
     /// "unknown charset x-foo, decoded as latin-1", "headers larger than 1 MiB"...).
     pub problems: Vec<String>,
+}
+
+/// How far past its arrival a Date may lie before it is doubted: wrong clocks are hours off, and a
+/// message dated years ahead would otherwise head every list until that day.
+pub const FUTURE_DATE_SLACK: i64 = 86_400;
+
+impl ParsedMessage {
+    /// A Date later than the message can have been sent (more than [`FUTURE_DATE_SLACK`] after
+    /// it arrived: its topmost `Received:` header, or `imported`, when the archive gave it to
+    /// quire, whichever is earlier) is doubtful: the message is dated by its arrival instead and
+    /// flagged. Its raw bytes, and every mbox quire writes of it, keep the Date as sent.
+    pub fn hold_future_date(&mut self, imported: i64) {
+        let Some(date) = self.date else { return };
+        let arrived = self.received.map_or(imported, |r| r.min(imported));
+        if date > arrived.saturating_add(FUTURE_DATE_SLACK) {
+            let show = |t: i64| mail_parser::DateTime::from_timestamp(t).to_rfc3339();
+            self.problems.push(format!(
+                "doubtful Date {}: later than its arrival {}, so dated by its arrival",
+                show(date),
+                show(arrived)
+            ));
+            self.date = Some(arrived);
+        }
+    }
 }
 
 /// Limits beyond which a message is kept but not parsed further.
@@ -257,7 +288,10 @@ fn understand(
     if from.email.is_empty() {
         problems.push("no sender address in From".into());
     }
-    let date = headers::date(message);
+    let (date, date_zone) = match headers::date_and_zone(message) {
+        Some((date, zone)) => (Some(date), Some(zone)),
+        None => (None, None),
+    };
     if date.is_none() {
         problems.push("no readable Date".into());
     }
@@ -292,6 +326,8 @@ fn understand(
         to: headers::addresses(message.to()),
         cc: headers::addresses(message.cc()),
         date,
+        date_zone,
+        received: headers::received(message),
         list_id: headers::list_id(message),
         kind,
         body,

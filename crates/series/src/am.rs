@@ -45,7 +45,10 @@ fn render_patch(out: &mut String, p: &AmPatch<'_>, opts: &AmOptions) {
     out.push_str(&from);
     out.push('\n');
     if let Some(date) = m.date.and_then(|d| chrono::DateTime::from_timestamp(d, 0)) {
-        out.push_str(&format!("Date: {}\n", date.to_rfc2822()));
+        // In the zone it was sent in: `git am` takes the author's time zone from it.
+        let zone = m.date_zone.and_then(|z| chrono::FixedOffset::east_opt(z * 60));
+        let zone = zone.unwrap_or(chrono::FixedOffset::east_opt(0).expect("UTC"));
+        out.push_str(&format!("Date: {}\n", date.with_timezone(&zone).to_rfc2822()));
     }
     out.push_str(&format!("Message-Id: <{}>\n", m.message_id));
     out.push_str("MIME-Version: 1.0\nContent-Type: text/plain; charset=\"utf-8\"\nContent-Transfer-Encoding: 8bit\n\n");

@@ -196,6 +196,11 @@ pub(crate) async fn ingest_on(conn: &mut Conn, batch: Vec<Incoming>, cursor: Opt
     for inc in batch.iter_mut().filter(|inc| inc.prepared.is_none()) {
         sanitize(&mut inc.parsed);
     }
+    // A reindex dates each message by the same rule with the `received` stored below.
+    let imported = now();
+    for inc in batch.iter_mut() {
+        inc.parsed.hold_future_date(imported);
+    }
     // (Only when something is left to prepare: an import's batches come prepared, and
     // starting the threads for nothing cost 2-3 ms a batch.)
     if batch.iter().any(|inc| inc.prepared.is_none()) {
@@ -1261,7 +1266,7 @@ pub(crate) async fn reindex_on(conn: &mut Conn, progress: &(dyn Fn(u64, u64) + S
 async fn read_raw_batch(conn: &mut Conn, last: &mut i64) -> Result<Vec<StoredRawRow>> {
     let what = "reading raw messages";
     let rows = sqlx::query(
-        "SELECT id, message_id, data, duplicate_of, forced_project FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2",
+        "SELECT id, message_id, data, duplicate_of, forced_project, received FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(*last)
     .bind(REINDEX_BATCH)
@@ -1272,14 +1277,15 @@ async fn read_raw_batch(conn: &mut Conn, last: &mut i64) -> Result<Vec<StoredRaw
     for r in &rows {
         let id: i64 = get(r, 0, what)?;
         let data: Vec<u8> = get(r, 2, what)?;
-        raws.push((id, get::<String>(r, 1, what)?, data, get::<Option<i64>>(r, 3, what)?, get::<Option<String>>(r, 4, what)?));
+        raws.push((id, get::<String>(r, 1, what)?, data, get::<Option<i64>>(r, 3, what)?, get::<Option<String>>(r, 4, what)?, get::<i64>(r, 5, what)?));
         *last = id;
     }
     Ok(raws)
 }
 
-/// A raw row as read back: id, Message-ID, compressed bytes, canonical copy, forced project.
-type StoredRawRow = (i64, String, Vec<u8>, Option<i64>, Option<String>);
+/// A raw row as read back: id, Message-ID, compressed bytes, canonical copy, forced project,
+/// when it was imported.
+type StoredRawRow = (i64, String, Vec<u8>, Option<i64>, Option<String>, i64);
 
 /// Decompresses and parses raw rows on every core. The stored Message-ID is kept: raw rows
 /// are keyed by it, and derived rows must point at the same message as before.
@@ -1305,11 +1311,12 @@ fn parse_raws(raws: Vec<StoredRawRow>) -> Result<Vec<Derivable>> {
                 scope.spawn(move || {
                     chunk
                         .into_iter()
-                        .map(|(raw_id, mid, data, canonical, forced_project)| {
+                        .map(|(raw_id, mid, data, canonical, forced_project, imported)| {
                             let bytes = zstd::decode_all(data.as_slice())
                                 .map_err(|e| corrupt(format!("raw message {raw_id}"), e))?;
                             let mut parsed = quire_mail::parse(&bytes);
                             sanitize(&mut parsed);
+                            parsed.hold_future_date(imported);
                             parsed.message_id = mid;
                             Ok(Derivable { raw_id, canonical, parsed, forced_project, diff_zstd: None })
                         })

@@ -66,7 +66,8 @@ macro_rules! write_first_release_rows {
             .bind(raw.len() as i64)
             .bind(data)
             .bind("demo".to_string())
-            .bind(1_700_000_000i64)
+            // Imported after the sample's mail was sent (a Date after the import is doubted).
+            .bind(1_800_000_000i64)
             .execute(&mut *$conn)
             .await
             .expect("raw row");
