@@ -156,6 +156,9 @@ pub struct Summary {
     /// Messages not stored because they could not be read whole (over the size limit), each
     /// naming the input and the message number, byte offset, file or commit.
     pub skipped: Vec<String>,
+    /// Messages of mbox files that began at a bare `From ` line (no date) rather than an
+    /// envelope: said in the summary, so that a file split unexpectedly is noticed.
+    pub bare_separators: u64,
     /// Messages read from the inputs (stored, duplicates and skipped).
     pub read: u64,
     /// Batches stored.
@@ -205,6 +208,12 @@ impl fmt::Display for Summary {
         }
         if !self.skipped.is_empty() {
             more.push(format!("{} skipped", self.skipped.len()));
+        }
+        if self.bare_separators > 0 {
+            more.push(format!(
+                "{} began at a bare `From ` line (no date) and were split there",
+                self.bare_separators
+            ));
         }
         if !more.is_empty() {
             write!(f, "\n{}", more.join(", "))?;
@@ -323,6 +332,7 @@ struct ParsedBatch {
     incoming: Vec<Incoming>,
     cursor: Option<(String, String)>,
     skipped: Vec<String>,
+    bare_separators: u64,
     bytes_read: u64,
     input: String,
 }
@@ -432,6 +442,7 @@ pub async fn import(
             summary.batch_store_times.push(storing.elapsed());
             summary.add(&outcome);
             summary.skipped.extend(batch.skipped);
+            summary.bare_separators += batch.bare_separators;
             summary.batches += 1;
             seen += n;
             summary.read = seen + summary.skipped.len() as u64;
@@ -486,6 +497,7 @@ fn parse_batch(batch: read::RawBatch, project: &Option<String>) -> ParsedBatch {
         incoming,
         cursor: batch.cursor,
         skipped: batch.skipped,
+        bare_separators: batch.bare_separators,
         bytes_read: batch.bytes_read,
         input: batch.input,
     }

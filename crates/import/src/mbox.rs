@@ -8,6 +8,13 @@
 //! 2001`), so that an unquoted `From here on...` paragraph of an mboxo body does not split a
 //! message in two.
 //!
+//! Some writers (Patchew's test data, hand-made files, `From nobody` of old tools) give bare
+//! separators without a date; Python's `mailbox.mbox` splits at any `From ` line. quire splits at
+//! a bare `From ` line too when it follows a blank line and the line after it is a header field
+//! (`Name: value`): a sentence of an unquoted body ("From then on...") is followed by more text,
+//! not a header. Each message says which kind of line it began at ([`Separator`]), so an import
+//! can tell how it split the file.
+//!
 //! Unquoting is mboxrd's (`>From ` -> `From `, `>>From ` -> `>From `: one `>` removed); for
 //! mboxo, which quoted a single level, this gives the same result. The blank line that the
 //! format puts after every message is removed. A file whose first line is not an envelope is
@@ -32,6 +39,19 @@ pub struct MboxMessage {
     /// Byte offset of its envelope line (of its first line for a non-mbox file), counted in the
     /// decompressed stream.
     pub offset: u64,
+    /// The line it began at.
+    pub separator: Separator,
+}
+
+/// Where a message of an mbox began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separator {
+    /// A `From <sender> <date>` envelope line.
+    Envelope,
+    /// A `From ` line without a date, followed by a header field.
+    Bare,
+    /// The file is not an mbox: the message is the whole file.
+    None,
 }
 
 /// What can go wrong while reading an mbox. `TooLarge` concerns one message only: the reader
@@ -111,6 +131,11 @@ pub struct MboxReader<R> {
     number: u64,
     /// `Some(offset)` when the envelope line of the next message has been read already.
     next_envelope: Option<u64>,
+    /// What that line was.
+    next_separator: Separator,
+    /// The next message's first line, read to tell that the bare `From ` line before it was a
+    /// separator.
+    carry: Option<Vec<u8>>,
     mode: Mode,
     /// Reused line buffer.
     line: Vec<u8>,
@@ -140,6 +165,8 @@ impl<R: BufRead> MboxReader<R> {
             offset: 0,
             number: 0,
             next_envelope: None,
+            next_separator: Separator::Envelope,
+            carry: None,
             mode: Mode::Start,
             line: Vec::new(),
             first_line_len: 0,
@@ -202,20 +229,36 @@ impl<R: BufRead> MboxReader<R> {
             start = self.offset;
             len = self.read_line(keep).map_err(|e| self.io_error(e))?;
         }
-        if len > 0 && !is_envelope(&self.line) {
-            // Not an mbox: the message starts at the very first byte, blank lines included.
-            self.first_line_len = skipped.len() as u64 + len;
-            skipped.extend_from_slice(&self.line);
-            self.line = skipped;
+        if len > 0 && is_envelope(&self.line) {
+            self.mode = Mode::Mbox;
+            self.next_envelope = Some(start);
+            return Ok(());
         }
         if len == 0 {
             self.mode = Mode::Done;
-        } else if is_envelope(&self.line) {
-            self.mode = Mode::Mbox;
-            self.next_envelope = Some(start);
-        } else {
-            self.mode = Mode::SingleMessage;
+            return Ok(());
         }
+        // A bare `From ` line is a separator when a header field follows it.
+        if is_bare_separator(&self.line, len) {
+            let first = std::mem::take(&mut self.line);
+            let next_len = self.read_line(keep).map_err(|e| self.io_error(e))?;
+            if next_len == self.line.len() as u64 && is_header_field(&self.line) {
+                self.mode = Mode::Mbox;
+                self.next_envelope = Some(start);
+                self.next_separator = Separator::Bare;
+                self.carry = Some(std::mem::take(&mut self.line));
+                return Ok(());
+            }
+            let mut both = first;
+            both.extend_from_slice(&self.line);
+            self.line = both;
+            len += next_len;
+        }
+        // Not an mbox: the message starts at the very first byte, blank lines included.
+        self.first_line_len = skipped.len() as u64 + len;
+        skipped.extend_from_slice(&self.line);
+        self.line = skipped;
+        self.mode = Mode::SingleMessage;
         Ok(())
     }
 
@@ -250,7 +293,7 @@ impl<R: BufRead> MboxReader<R> {
         if oversized {
             return Err(MboxError::TooLarge { number: 1, offset: 0, size, limit });
         }
-        Ok(MboxMessage { bytes, number: 1, offset: 0 })
+        Ok(MboxMessage { bytes, number: 1, offset: 0, separator: Separator::None })
     }
 
     /// Reads the message whose envelope was at `envelope_offset`, up to the next envelope.
@@ -262,13 +305,18 @@ impl<R: BufRead> MboxReader<R> {
     fn mbox_message(&mut self, envelope_offset: u64) -> Result<MboxMessage, MboxError> {
         self.number += 1;
         let number = self.number;
+        let separator = self.next_separator;
         let mut m = Gathering {
             limit: self.max_message_bytes,
             bytes: Vec::new(),
             size: 0,
             oversized: false,
             previous_blank: false,
+            pending: None,
         };
+        if let Some(first) = self.carry.take() {
+            m.add(&first, first.len() as u64);
+        }
         loop {
             let available = match self.input.fill_buf() {
                 Ok(b) => b,
@@ -281,18 +329,17 @@ impl<R: BufRead> MboxReader<R> {
             let mut envelope = None;
             while let Some(i) = memchr::memchr(b'\n', &available[used..]) {
                 let line = &available[used..used + i + 1];
-                if m.ends_before(line) {
-                    envelope = Some(self.offset + used as u64);
-                    used += i + 1;
+                let at = self.offset + used as u64;
+                used += i + 1;
+                if let Some(next) = m.take(line, line.len() as u64, at) {
+                    envelope = Some(next);
                     break;
                 }
-                m.add(line, line.len() as u64);
-                used += i + 1;
             }
             self.input.consume(used);
             self.offset += used as u64;
-            if envelope.is_some() {
-                self.next_envelope = envelope;
+            if let Some(next) = envelope {
+                self.set_next(next, &mut m);
                 break;
             }
             if used > 0 {
@@ -303,14 +350,17 @@ impl<R: BufRead> MboxReader<R> {
             let line_start = self.offset;
             let len = self.read_line(LINE_KEEP).map_err(|e| self.io_error(e))?;
             if len == 0 {
+                m.finish();
                 self.mode = Mode::Done;
                 break;
             }
-            if m.ends_before(&self.line) {
-                self.next_envelope = Some(line_start);
+            let line = std::mem::take(&mut self.line);
+            let next = m.take(&line, len, line_start);
+            self.line = line;
+            if let Some(next) = next {
+                self.set_next(next, &mut m);
                 break;
             }
-            m.add(&self.line, len);
         }
         if m.oversized {
             return Err(MboxError::TooLarge {
@@ -322,8 +372,32 @@ impl<R: BufRead> MboxReader<R> {
         }
         let mut bytes = m.bytes;
         strip_separator_blank_line(&mut bytes);
-        Ok(MboxMessage { bytes, number, offset: envelope_offset })
+        Ok(MboxMessage { bytes, number, offset: envelope_offset, separator })
     }
+
+    /// The next message begins at the line that made `m` stop.
+    fn set_next(&mut self, next: Next, m: &mut Gathering) {
+        match next {
+            Next::Envelope(at) => {
+                self.next_envelope = Some(at);
+                self.next_separator = Separator::Envelope;
+            }
+            Next::Bare { at, first_line } => {
+                self.next_envelope = Some(at);
+                self.next_separator = Separator::Bare;
+                self.carry = Some(first_line);
+            }
+        }
+        m.pending = None;
+    }
+}
+
+/// Where the next message begins, as found by [`Gathering::take`].
+enum Next {
+    /// At the envelope line at this offset (consumed).
+    Envelope(u64),
+    /// At the bare `From ` line at `at`; `first_line` (consumed too) is its first line.
+    Bare { at: u64, first_line: Vec<u8> },
 }
 
 /// A message being read by [`MboxReader::mbox_message`].
@@ -334,12 +408,39 @@ struct Gathering {
     size: u64,
     oversized: bool,
     previous_blank: bool,
+    /// A bare `From ` line after a blank line, and its offset: a separator if the next line is
+    /// a header field, else a line of this message.
+    pending: Option<(Vec<u8>, u64)>,
 }
 
 impl Gathering {
-    /// Whether `line` is the next message's envelope.
-    fn ends_before(&self, line: &[u8]) -> bool {
-        self.previous_blank && is_envelope(line)
+    /// Takes the line at offset `at` (`len` bytes long, of which `line` holds the first):
+    /// `Some` when the next message begins there (or at the pending line before it).
+    fn take(&mut self, line: &[u8], len: u64, at: u64) -> Option<Next> {
+        if let Some((pending, pending_at)) = self.pending.take() {
+            if line.len() as u64 == len && is_header_field(line) {
+                return Some(Next::Bare { at: pending_at, first_line: line.to_vec() });
+            }
+            self.add(&pending, pending.len() as u64);
+            self.add(line, len);
+            return None;
+        }
+        if self.previous_blank && is_envelope(line) {
+            return Some(Next::Envelope(at));
+        }
+        if self.previous_blank && is_bare_separator(line, len) {
+            self.pending = Some((line.to_vec(), at));
+            return None;
+        }
+        self.add(line, len);
+        None
+    }
+
+    /// The end of the input: a pending line was the message's last.
+    fn finish(&mut self) {
+        if let Some((pending, _)) = self.pending.take() {
+            self.add(&pending, pending.len() as u64);
+        }
     }
 
     /// Adds a line of `len` bytes, of which `line` holds the first (all of them unless the
@@ -383,6 +484,20 @@ impl<R: BufRead> Iterator for MboxReader<R> {
 
 fn is_blank(line: &[u8]) -> bool {
     line == b"\n" || line == b"\r\n"
+}
+
+/// A `From ` line that is not a dated envelope (`From nobody`, `From A`), read whole.
+fn is_bare_separator(line: &[u8], len: u64) -> bool {
+    line.starts_with(b"From ")
+        && line.len() as u64 == len
+        && line.len() < 1024
+        && !is_envelope(line)
+}
+
+/// `Name: value`: a header field name (printable ASCII but `:`, RFC 5322) then a colon.
+fn is_header_field(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else { return false };
+    (1..=76).contains(&colon) && line[..colon].iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
 /// `From <sender> <date>` where the date has a `hh:mm` time and a four-digit year, the shape
@@ -567,6 +682,39 @@ mod tests {
             read_all(mbox),
             vec![b"Subject: a\n\nbody\n\n\n".to_vec(), b"Subject: b\n\nlast\n".to_vec()]
         );
+    }
+
+    fn separators(data: &[u8]) -> Vec<Separator> {
+        read_all(data);
+        MboxReader::new(Cursor::new(data.to_vec()), BIG).map(|m| m.unwrap().separator).collect()
+    }
+
+    #[test]
+    fn bare_from_lines_before_a_header_split_as_python_s_mailbox_does() {
+        // Patchew's test data: `From nobody` and `From A` without a date.
+        let mbox = b"From nobody\nFrom: A <a@example.org>\nSubject: one\n\nbody\n\nFrom A\nSubject: two\n\nFrom then on, text.\n\nFrom x Thu Jan  1 00:00:00 1970\nSubject: three\n\nlast\nFrom B\n";
+        assert_eq!(
+            read_all(mbox),
+            vec![
+                b"From: A <a@example.org>\nSubject: one\n\nbody\n".to_vec(),
+                b"Subject: two\n\nFrom then on, text.\n".to_vec(),
+                b"Subject: three\n\nlast\nFrom B\n".to_vec(),
+            ]
+        );
+        assert_eq!(separators(mbox), [Separator::Bare, Separator::Bare, Separator::Envelope]);
+    }
+
+    #[test]
+    fn a_bare_from_line_before_text_or_at_the_end_is_body() {
+        let mbox = b"From x Thu Jan  1 00:00:00 1970\nSubject: a\n\nhello\n\nFrom here on it works.\nReally.\n\nFrom me\n";
+        assert_eq!(
+            read_all(mbox),
+            vec![b"Subject: a\n\nhello\n\nFrom here on it works.\nReally.\n\nFrom me\n".to_vec()]
+        );
+        // A file beginning with a bare `From ` line and text is one message, kept whole.
+        let eml = b"From the desk of A\nthis is not a header\n";
+        assert_eq!(read_all(eml), vec![eml.to_vec()]);
+        assert_eq!(separators(eml), [Separator::None]);
     }
 
     #[test]

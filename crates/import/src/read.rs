@@ -17,6 +17,8 @@ pub(crate) struct RawBatch {
     pub cursor: Option<(String, String)>,
     /// Messages that could not be kept (over the size limit), with where they were.
     pub skipped: Vec<String>,
+    /// Messages of the batch that began at a bare `From ` line (see [`mbox::Separator`]).
+    pub bare_separators: u64,
     /// Bytes of the inputs read so far when the batch was cut.
     pub bytes_read: u64,
     /// Name of the input being read.
@@ -162,7 +164,12 @@ impl<'a> Reader<'a> {
                 break;
             }
             match message {
-                Ok(m) => self.push(m.bytes),
+                Ok(m) => {
+                    if m.separator == mbox::Separator::Bare {
+                        self.current.bare_separators += 1;
+                    }
+                    self.push(m.bytes)
+                }
                 Err(e @ mbox::MboxError::TooLarge { .. }) => self.skip(format!("{name}: {e}")),
                 Err(mbox::MboxError::Io { offset, source }) => {
                     return Err(Error::Read {
@@ -240,5 +247,12 @@ impl<'a> Reader<'a> {
 }
 
 fn empty_batch(input: String) -> RawBatch {
-    RawBatch { messages: Vec::new(), cursor: None, skipped: Vec::new(), bytes_read: 0, input }
+    RawBatch {
+        messages: Vec::new(),
+        cursor: None,
+        skipped: Vec::new(),
+        bare_separators: 0,
+        bytes_read: 0,
+        input,
+    }
 }

@@ -143,6 +143,25 @@ both_backends!(maildir_and_single_message_file_import, |store: Store| async move
     assert_eq!(store.messages_count().await.expect("count"), 5);
 });
 
+// Patchew's test data separates messages by bare `From nobody` / `From A` lines, as Python's
+// mailbox splits them: one message each (it was one message for the whole file), and the
+// summary says how many were split that way.
+both_backends!(bare_from_separators_split_and_are_counted, |store: Store| async move {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut mbox = Vec::new();
+    for (i, m) in series_messages(500).iter().enumerate() {
+        mbox.extend_from_slice(if i % 2 == 0 { b"From nobody\n" } else { b"From A\n" });
+        mbox.extend_from_slice(m);
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = dir.path().join("patchew.mbox");
+    std::fs::write(&path, &mbox).expect("write");
+    let summary = run(&store, &inputs(&[&path]), &ImportOptions::default()).await;
+    assert_eq!(summary.messages, series_messages(500).len() as u64, "{summary}");
+    assert_eq!(summary.bare_separators, summary.messages);
+    assert!(summary.to_string().contains("began at a bare `From ` line"), "{summary}");
+});
+
 both_backends!(oversized_message_is_skipped_and_named_the_rest_stored, |store: Store| async move {
     let dir = tempfile::tempdir().expect("tempdir");
     let mbox = dir.path().join("big.mbox");
