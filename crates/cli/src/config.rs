@@ -28,6 +28,11 @@ pub struct ProjectConfig {
     /// Addresses of the list(s): mail without a List-Id is matched by To/Cc.
     #[serde(default)]
     pub list_address: Vec<String>,
+    /// Subject tags that mark this project's mail on a list shared with others (Patchew's
+    /// prefix_tags): `["libvirt-python"]` takes `[libvirt-python PATCH] ...`; the list's projects
+    /// without tags take the rest.
+    #[serde(default)]
+    pub subject_prefix: Vec<String>,
     /// The project's git tree and branch, for applying series.
     pub git: Option<String>,
     pub branch: Option<String>,
@@ -57,6 +62,7 @@ pub const STARTER: &str = r##"# quire configuration: the projects this quire fol
 # name = "xen"                                   # used in URLs: /xen/
 # list_id = ["xen-devel.lists.xenproject.org"]   # List-Id values, without <>
 # list_address = ["xen-devel@lists.xenproject.org"]
+# subject_prefix = ["xen-tools"]                 # only mail tagged [xen-tools ...] (a shared list)
 # git = "https://xenbits.xen.org/git-http/xen.git"
 # branch = "staging"
 # mirror = "https://gitlab.com/example/xen-series"   # where applied series are pushed

@@ -237,6 +237,10 @@ struct ProjectAddArgs {
     /// Posting address of the list, matched in To/Cc (repeatable).
     #[arg(long = "list-address")]
     list_addresses: Vec<String>,
+    /// Only the list's mail whose subject carries this tag, e.g. `libvirt-python` for
+    /// `[libvirt-python PATCH]` on a list shared with other projects (repeatable).
+    #[arg(long = "subject-prefix")]
+    subject_prefixes: Vec<String>,
     /// URL of the project's git tree.
     #[arg(long)]
     git: Option<String>,
@@ -441,6 +445,7 @@ fn store_project(p: &config::ProjectConfig) -> quire_store::ProjectConfig {
         name: p.name.clone(),
         list_ids: p.list_id.clone(),
         list_addresses: p.list_address.clone(),
+        subject_prefixes: p.subject_prefix.clone(),
         git_url: p.git.clone(),
         branch: p.branch.clone(),
         mirror_url: p.mirror.clone(),
@@ -667,6 +672,7 @@ async fn project_add(store: &Store, args: ProjectAddArgs) -> Result<ExitCode> {
             name: args.name.clone(),
             list_ids: args.list_ids,
             list_addresses: args.list_addresses,
+            subject_prefixes: args.subject_prefixes,
             git_url: args.git,
             branch: args.branch,
             mirror_url: args.mirror,

@@ -39,8 +39,15 @@ pub(crate) const UNTHREADED_WINDOW: i64 = 3 * 24 * 3600;
 
 /// Decides which projects a message belongs to.
 pub(crate) struct ProjectMatcher {
-    /// (project name, lower-cased list ids, lower-cased addresses)
-    projects: Vec<(String, Vec<String>, Vec<String>)>,
+    projects: Vec<Matching>,
+}
+
+/// A project as the matcher reads it: everything lower-cased.
+struct Matching {
+    name: String,
+    list_ids: Vec<String>,
+    addresses: Vec<String>,
+    subject_prefixes: Vec<String>,
 }
 
 impl ProjectMatcher {
@@ -49,19 +56,26 @@ impl ProjectMatcher {
         ProjectMatcher {
             projects: configs
                 .iter()
-                .map(|c| (c.name.clone(), lower(&c.list_ids), lower(&c.list_addresses)))
+                .map(|c| Matching {
+                    name: c.name.clone(),
+                    list_ids: lower(&c.list_ids),
+                    addresses: lower(&c.list_addresses),
+                    subject_prefixes: lower(&c.subject_prefixes),
+                })
                 .collect(),
         }
     }
 
     /// The projects whose List-Id matches; else those whose list address is in To/Cc; else the
-    /// forced project; else "unassigned". Never empty.
+    /// forced project; else "unassigned". Never empty. Of a list's projects, those with subject
+    /// prefixes take the mail tagged with one of them, the others the rest (see
+    /// [`ProjectMatcher::by_subject`]).
     pub(crate) fn projects_of(&self, parsed: &ParsedMessage, forced: Option<&str>) -> Vec<String> {
-        let by_list_id = self.by_list_id(parsed);
+        let by_list_id = self.by_subject(parsed, self.by_list_id(parsed));
         if !by_list_id.is_empty() {
             return by_list_id;
         }
-        let by_address = self.by_address(parsed);
+        let by_address = self.by_subject(parsed, self.by_address(parsed));
         if !by_address.is_empty() {
             return by_address;
         }
@@ -71,24 +85,34 @@ impl ProjectMatcher {
         }
     }
 
-    fn by_list_id(&self, parsed: &ParsedMessage) -> Vec<String> {
+    fn by_list_id(&self, parsed: &ParsedMessage) -> Vec<&Matching> {
         let Some(list_id) = parsed.list_id.as_deref() else { return Vec::new() };
         let list_id = list_id.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
-        self.projects
-            .iter()
-            .filter(|(_, ids, _)| ids.contains(&list_id))
-            .map(|(name, _, _)| name.clone())
-            .collect()
+        self.projects.iter().filter(|p| p.list_ids.contains(&list_id)).collect()
     }
 
-    fn by_address(&self, parsed: &ParsedMessage) -> Vec<String> {
+    fn by_address(&self, parsed: &ParsedMessage) -> Vec<&Matching> {
         let recipients: HashSet<String> =
             parsed.to.iter().chain(&parsed.cc).map(|a| a.email.trim().to_lowercase()).collect();
-        self.projects
+        self.projects.iter().filter(|p| p.addresses.iter().any(|a| recipients.contains(a))).collect()
+    }
+
+    /// Of the projects of one list: those whose subject prefixes the subject carries (as a tag:
+    /// `[libvirt-python PATCH]`, `Re: [libvirt-python] ...`); when none, those that have no
+    /// prefixes. So a shared list's main project keeps the untagged mail, and mail tagged for a
+    /// project whose prefix no project claims stays with the main one too.
+    fn by_subject(&self, parsed: &ParsedMessage, of_list: Vec<&Matching>) -> Vec<String> {
+        let tags: HashSet<String> =
+            parsed.subject_info.tags.iter().map(|t| t.to_lowercase()).collect();
+        let tagged: Vec<String> = of_list
             .iter()
-            .filter(|(_, _, addrs)| addrs.iter().any(|a| recipients.contains(a)))
-            .map(|(name, _, _)| name.clone())
-            .collect()
+            .filter(|p| p.subject_prefixes.iter().any(|t| tags.contains(t)))
+            .map(|p| p.name.clone())
+            .collect();
+        if !tagged.is_empty() {
+            return tagged;
+        }
+        of_list.iter().filter(|p| p.subject_prefixes.is_empty()).map(|p| p.name.clone()).collect()
     }
 }
 
@@ -264,5 +288,43 @@ mod tests {
         p.cc.clear();
         assert_eq!(m.projects_of(&p, Some("forced")), vec!["forced"]);
         assert_eq!(m.projects_of(&p, None), vec![UNASSIGNED]);
+    }
+
+    // A list shared by projects (libvirt and its Python binding on libvir-list, as Patchew's
+    // prefix_tags sort them): the tag decides, untagged mail stays with the main project.
+    #[test]
+    fn subject_prefixes_sort_a_shared_list() {
+        let list = |name: &str, prefixes: &[&str]| ProjectConfig {
+            name: name.into(),
+            list_ids: vec!["libvir-list.redhat.com".into()],
+            subject_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        };
+        let m = ProjectMatcher::new(&[
+            list("libvirt", &[]),
+            list("libvirt-python", &["libvirt-python"]),
+            list("libvirt-go", &["libvirt-go", "libvirt-go-module"]),
+        ]);
+        let of = |subject: &str| {
+            let p = ParsedMessage {
+                list_id: Some("libvir-list.redhat.com".into()),
+                subject_info: quire_mail::parse_subject(subject),
+                ..Default::default()
+            };
+            m.projects_of(&p, None)
+        };
+        assert_eq!(of("[libvirt-python PATCH 1/2] add bindings"), ["libvirt-python"]);
+        assert_eq!(of("Re: [LIBVIRT-PYTHON] [PATCH] add bindings"), ["libvirt-python"]);
+        assert_eq!(of("[libvirt-go-module PATCH] x"), ["libvirt-go"]);
+        assert_eq!(of("[PATCH v2 3/7] qemu: fix"), ["libvirt"]);
+        assert_eq!(of("[libvirt-rust PATCH] nobody's tag"), ["libvirt"]);
+        // Only tagged projects on a list: untagged mail belongs to none of them.
+        let tagged_only = ProjectMatcher::new(&[list("libvirt-python", &["libvirt-python"])]);
+        let p = ParsedMessage {
+            list_id: Some("libvir-list.redhat.com".into()),
+            subject_info: quire_mail::parse_subject("[PATCH] other"),
+            ..Default::default()
+        };
+        assert_eq!(tagged_only.projects_of(&p, None), [UNASSIGNED]);
     }
 }

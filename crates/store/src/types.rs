@@ -109,6 +109,11 @@ pub struct ProjectConfig {
     pub list_ids: Vec<String>,
     /// Posting addresses of the list, matched case-insensitively against To and Cc.
     pub list_addresses: Vec<String>,
+    /// Subject tags (`libvirt-python` of `[libvirt-python PATCH]`), matched case-insensitively:
+    /// when given, the project takes only the mail of its lists that carries one of them, and
+    /// the list's projects without tags take the rest.
+    #[serde(default)]
+    pub subject_prefixes: Vec<String>,
     pub git_url: Option<String>,
     pub branch: Option<String>,
     pub mirror_url: Option<String>,

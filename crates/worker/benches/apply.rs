@@ -92,6 +92,7 @@ async fn run(world: &World, store: &Store, mbox: &[u8], n: usize, workers: usize
             branch: Some("main".into()),
             mirror_url: None,
             tag_prefix: None,
+            ..Default::default()
         })
         .await
         .expect("project");

@@ -34,6 +34,7 @@ async fn site(store: &Store) -> Site {
             branch: Some("main".into()),
             mirror_url: Some(bare.to_string_lossy().into_owned()),
             tag_prefix: None,
+            ..Default::default()
         })
         .await
         .expect("project");
@@ -330,13 +331,14 @@ both_backends!(
             covers.push(cover);
         }
         assert_eq!(store.enqueue_ready_series().await.expect("enqueue"), 3);
-        // Worker "dead" claims a job with a 1 s lease and is killed before finishing it.
-        let lost = store.claim_job("dead", 1, &[]).await.expect("claim").expect("a job");
+        // Worker "dead" claims a job with a 5 s lease and is killed before finishing it. (A
+        // 1 s lease ran out during the next round on a busy machine: that round applied 3.)
+        let lost = store.claim_job("dead", 5, &[]).await.expect("claim").expect("a job");
         // While its lease runs, the job is not handed out again.
         let mut other = site.worker(&store, "alive");
         let first = other.round().await.expect("round");
         assert_eq!(first.applied, 2, "{first:?}");
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        tokio::time::sleep(Duration::from_millis(5100)).await;
         let second = other.round().await.expect("round");
         assert_eq!(second.applied, 1, "{second:?}");
         for cover in &covers {
@@ -406,6 +408,7 @@ async fn abi_check_runs_on_applied_series_and_shows_on_the_page() {
             branch: Some("main".into()),
             mirror_url: None,
             tag_prefix: None,
+            ..Default::default()
         })
         .await
         .expect("project");
