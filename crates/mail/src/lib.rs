@@ -170,6 +170,16 @@ pub struct ParsedMessage {
     pub problems: Vec<String>,
 }
 
+/// `Applied "spi: fix x" to the spi tree`, `applied: [PATCH] x`: a maintainer saying a patch
+/// went in, often quoting its diff. It answers a series; it is not one.
+fn is_applied_notice(subject: &str) -> bool {
+    let s = subject.trim_start();
+    s.len() > 8
+        && s.is_char_boundary(7)
+        && s[..7].eq_ignore_ascii_case("applied")
+        && matches!(s.as_bytes()[7], b' ' | b':' | b'"' | b',')
+}
+
 /// How far past its arrival a Date may lie before it is doubted: wrong clocks are hours off, and a
 /// message dated years ahead would otherwise head every list until that day.
 pub const FUTURE_DATE_SLACK: i64 = 86_400;
@@ -310,7 +320,7 @@ fn understand(
         MessageKind::PullRequest
     } else if subject_info.number == Some(0) && !subject_info.is_reply {
         MessageKind::CoverLetter
-    } else if diff.is_some() && !subject_info.is_reply {
+    } else if diff.is_some() && !subject_info.is_reply && !is_applied_notice(&subject) {
         MessageKind::Patch
     } else {
         MessageKind::Reply

@@ -63,7 +63,7 @@ fn a_date_years_ahead_of_its_arrival_is_dated_by_the_arrival_and_flagged() {
     p.hold_future_date(arrived + 10);
     assert_eq!(p.date, Some(arrived + 6 * 3600));
     assert!(p.problems.is_empty(), "{:?}", p.problems);
-    assert!(6 * 3600 < FUTURE_DATE_SLACK);
+    const { assert!(6 * 3600 < FUTURE_DATE_SLACK) };
 
     // A Received: header dated after the import cannot be the arrival either.
     let mut p =

@@ -14,6 +14,14 @@
 //! - A number taken twice in one group (a series re-sent into its own thread) starts a second
 //!   series with the second copies, instead of corrupting the first.
 //! - Replies belong to the series of their nearest ancestor that belongs to one.
+//! - A cover letter's `n/m` may disagree with its patches (`[PATCH v4 0/2]` sent with `1/3`..`3/3`):
+//!   the patches of its sender that answer it are its patches, and their count is the total.
+//! - Patches answering a message that is not in the archive (a cover letter sent to another
+//!   list) group as siblings of that missing message.
+//! - A first message labelled `1/m` without a diff (`[PATCH 01/27]` holding the cover text) is
+//!   the cover letter.
+//! - Revision keys tell apart sets that share a sender and a name but not their part or tree
+//!   (`[PART 3]`, `[PATCH 5.4 ...]`, `[PATCH AUTOSEL 5.10 ...]`), and pull requests from patches.
 
 use crate::thread::Thread;
 use crate::{Assembly, MessageMeta, Role, Series};
@@ -26,7 +34,21 @@ const UNTHREADED_WINDOW: i64 = 24 * 3600;
 pub(crate) fn is_cover(m: &MessageMeta) -> bool {
     !m.subject_info.is_reply
         && (m.kind == MessageKind::CoverLetter
-            || (m.kind == MessageKind::PullRequest && m.subject_info.number == Some(0)))
+            || (m.kind == MessageKind::PullRequest && m.subject_info.number == Some(0))
+            || is_cover_labelled_as_patch_1(m))
+}
+
+/// `[PATCH 01/27] ...` without a diff: a cover letter numbered as the first patch. (Any other
+/// number without a diff is a comment, as in Patchwork.)
+fn is_cover_labelled_as_patch_1(m: &MessageMeta) -> bool {
+    m.kind == MessageKind::Reply
+        && m.patch_id.is_none()
+        && m.subject_info.number == Some(1)
+        && m.subject_info.total.is_some_and(|t| t > 1)
+        && m.subject_info.tags.iter().any(|t| {
+            let t = t.to_ascii_lowercase();
+            t == "patch" || t.starts_with("rfc")
+        })
 }
 
 pub(crate) fn is_patch(m: &MessageMeta) -> bool {
@@ -89,12 +111,19 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
 
     // Patches without a version answering a `vN` cover letter are its patches (people often
     // put the version on the cover letter only).
-    let compatible = |p: &MessageMeta, a: &MessageMeta| {
-        (a.subject_info.version == p.subject_info.version
-            || (p.subject_info.version == 1 && is_cover(a)))
-            && total(a) == total(p)
-            && (is_cover(a) || number(a) != number(p))
+    let same_version = |p: &MessageMeta, a: &MessageMeta| {
+        a.subject_info.version == p.subject_info.version
+            || (p.subject_info.version == 1 && is_cover(a))
     };
+    let compatible = |p: &MessageMeta, a: &MessageMeta| {
+        same_version(p, a) && total(a) == total(p) && (is_cover(a) || number(a) != number(p))
+    };
+    // A cover letter whose `n/m` is wrong (a `0/2` sent with `1/3`..`3/3`): its sender's patches
+    // answering it, when it gets no patch of its own count (see below).
+    let miscounted = |p: &MessageMeta, a: &MessageMeta| {
+        is_cover(a) && same_version(p, a) && email(a) == email(p) && p.kind == MessageKind::Patch
+    };
+    let mut miscounted_candidates: Vec<(usize, usize)> = Vec::new();
 
     // Threaded patches: join the nearest patch-like ancestor when compatible.
     let mut by_parent: BTreeMap<(&str, String, u32, u32), Vec<usize>> = BTreeMap::new();
@@ -104,6 +133,12 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
             continue;
         }
         let anchor = thread.find_up(&p.message_id, |id| index.get(id).copied());
+        if let Some(a) = anchor
+            && !compatible(p, items[a])
+            && miscounted(p, items[a])
+        {
+            miscounted_candidates.push((i, a));
+        }
         match anchor {
             Some(a) if compatible(p, items[a]) => groups.union(i, a),
             _ => match thread.parent(&p.message_id) {
@@ -114,7 +149,17 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
                 None if p.in_reply_to.is_none() && p.references.is_empty() && total(p) > 1 => {
                     unthreaded.push(i)
                 }
-                None => {}
+                // Answering a message that is not here: siblings of that missing message.
+                None => {
+                    let missing =
+                        p.in_reply_to.as_deref().or(p.references.last().map(String::as_str));
+                    if let Some(missing) = missing {
+                        by_parent
+                            .entry((missing, email(p), p.subject_info.version, total(p)))
+                            .or_default()
+                            .push(i);
+                    }
+                }
             },
         }
     }
@@ -122,6 +167,17 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     for members in by_parent.values() {
         for w in members.windows(2) {
             groups.union(w[0], w[1]);
+        }
+    }
+    // Cover letters that got no patch of their own count take the miscounted ones (with their
+    // siblings): never both, which would mix two sets numbered alike.
+    let mut with_patches: HashSet<usize> =
+        (0..items.len()).filter(|&i| !is_cover(items[i])).map(|i| groups.find(i)).collect();
+    for (i, a) in miscounted_candidates {
+        let cover = groups.find(a);
+        if !with_patches.contains(&cover) {
+            groups.union(i, a);
+            with_patches.insert(groups.find(a));
         }
     }
     // Unthreaded patches (and their cover letters) of one submitter, close in time.
@@ -192,9 +248,11 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
             .map(|i| items[i])
             .or_else(|| patches.iter().find(|p| p.0 == 1).map(|p| p.1))
             .unwrap_or(head);
-        let tot = cover
-            .map(|i| total(items[i]))
-            .unwrap_or_else(|| patches.iter().map(|p| total(p.1)).max().unwrap_or(1));
+        // The patches' own count: a cover letter's `n/m` can be wrong (see `compatible`).
+        let tot = match patches.iter().map(|p| total(p.1)).max() {
+            Some(t) => t,
+            None => cover.map(|i| total(items[i])).unwrap_or(1),
+        };
         let complete = (1..=tot).all(|n| patches.iter().any(|p| p.0 == n));
         let s = series.len();
         if let Some(i) = cover {
@@ -290,14 +348,19 @@ fn revision_key(
     if let Some(k) = &keys[s] {
         return k.clone();
     }
-    let own = format!(
-        "{}\n{}",
-        series[s].submitter.email.to_ascii_lowercase(),
-        normalized_name(&series[s].name)
-    );
+    let own = own_revision_key(&series[s], thread.by_id.get(series[s].head.as_str()).copied());
+    // A series sent into another's thread is its revision when it is of the same kind and by
+    // the same sender or of the same name: not a maintainer's pull request or "applied"
+    // answer to it, nor another person's series.
     let answered = thread
         .find_up(&series[s].head, |id| member_of.get(id).map(|&(o, _)| o))
-        .filter(|&o| o != s);
+        .filter(|&o| o != s)
+        .filter(|&o| {
+            let (a, b) = (&series[s], &series[o]);
+            a.is_pull == b.is_pull
+                && (a.submitter.email.eq_ignore_ascii_case(&b.submitter.email)
+                    || normalized_name(&a.name) == normalized_name(&b.name))
+        });
     let key = match answered {
         Some(o) if depth < 64 && series[o].date <= series[s].date => {
             revision_key(o, series, thread, member_of, keys, depth + 1)
@@ -306,4 +369,60 @@ fn revision_key(
     };
     keys[s] = Some(key.clone());
     key
+}
+
+/// `sender\nname` (and the identity tags, and `pull` for a pull request, when there are any:
+/// keys stored before they were added stay the same for the usual series).
+fn own_revision_key(series: &Series, head: Option<&MessageMeta>) -> String {
+    let identity = head.map(|m| identity_tags(&m.subject_info)).unwrap_or_default();
+    let mut key = format!("{}\n", series.submitter.email.to_ascii_lowercase());
+    if series.is_pull {
+        key.push_str("pull\n");
+    }
+    if !identity.is_empty() {
+        key.push_str(&identity);
+        key.push('\n');
+    }
+    key.push_str(&normalized_name(&series.name));
+    key
+}
+
+/// Subject tags that tell apart patch sets sharing a sender and a name: the part of a set sent
+/// in parts (`[PART 3]`, `[PART3]`), the stable tree a backport is for (`[PATCH 5.4 12/50]`,
+/// `[PATCH 4.19.y]`) and `AUTOSEL`. A revision keeps them. Other tree names (`net-next`,
+/// `for-4.19`) are not among them: a patch moves between those as it is revised.
+pub(crate) fn identity_tags(info: &quire_mail::SubjectInfo) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let tags = &info.tags;
+    for (i, t) in tags.iter().enumerate() {
+        let l = t.to_ascii_lowercase();
+        if l == "part" {
+            if let Some(n) = tags.get(i + 1).filter(|n| n.chars().all(|c| c.is_ascii_digit())) {
+                out.push(format!("part {n}"));
+            }
+        } else if let Some(n) = l
+            .strip_prefix("part")
+            .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        {
+            out.push(format!("part {n}"));
+        } else if l == "autosel" {
+            out.push(l);
+        } else if is_release(&l) {
+            // `5.10.y` is the branch of `5.10`.
+            out.push(l.trim_end_matches(".y").to_string());
+        }
+    }
+    out.join(" ")
+}
+
+/// `5.4`, `5.10`, `4.19.y`, `6.1.12`: a kernel (or any) release a backport is made for.
+fn is_release(tag: &str) -> bool {
+    let parts: Vec<&str> = tag.split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts[..2]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()))
+        && parts
+            .get(2)
+            .is_none_or(|p| *p == "y" || (!p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
 }

@@ -94,7 +94,10 @@ impl ProjectMatcher {
     fn by_address(&self, parsed: &ParsedMessage) -> Vec<&Matching> {
         let recipients: HashSet<String> =
             parsed.to.iter().chain(&parsed.cc).map(|a| a.email.trim().to_lowercase()).collect();
-        self.projects.iter().filter(|p| p.addresses.iter().any(|a| recipients.contains(a))).collect()
+        self.projects
+            .iter()
+            .filter(|p| p.addresses.iter().any(|a| recipients.contains(a)))
+            .collect()
     }
 
     /// Of the projects of one list: those whose subject prefixes the subject carries (as a tag:

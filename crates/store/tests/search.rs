@@ -53,14 +53,16 @@ both_backends!(real_slices, |store| async move {
     import(&store, "ltp-2019-2020.4k.mbox.gz", "ltp").await;
     import(&store, "io-uring-2019-2021.8k.mbox.gz", "io-uring").await;
     let all = total(&store, "is:complete OR is:incomplete").await;
-    // 687 ltp + 1062 io-uring series (`quire project list` after importing both slices).
-    assert_eq!(all, 1749);
+    // 687 ltp + 1043 io-uring series (`quire project list` after importing both slices; 1062
+    // before AUTOSEL backports answering a first mail the list never got were grouped, and
+    // cover letters with a wrong n/m got their patches).
+    assert_eq!(all, 1730);
     // The count stops at the cap: the page is the same, the total says "more than".
     let every = quire_query::parse("is:complete OR is:incomplete").unwrap();
     let exact = store.series_search(None, &every, 3, 20).await.unwrap();
     let capped = store.series_search_capped(None, &every, 3, 20, 100).await.unwrap();
     assert_eq!((capped.total, capped.total_capped, &capped.items), (100, true, &exact.items));
-    assert_eq!((exact.total, exact.total_capped), (1749, false));
+    assert_eq!((exact.total, exact.total_capped), (1730, false));
     // A page past the cap counts to its end, so that there is a next page.
     let far = store.series_search_capped(None, &every, 7, 20, 100).await.unwrap();
     assert_eq!((far.total, far.total_capped, far.items.len()), (140, true, 20));
@@ -68,9 +70,9 @@ both_backends!(real_slices, |store| async move {
     assert_eq!(far.items, exact_far.items);
     // Past the last page: no items, the exact total.
     let past = store.series_search_capped(None, &every, 100, 20, 100).await.unwrap();
-    assert_eq!((past.total, past.total_capped, past.items.len()), (1749, false, 0));
-    let just = store.series_search_capped(None, &every, 1, 20, 1749).await.unwrap();
-    assert_eq!((just.total, just.total_capped), (1749, false));
+    assert_eq!((past.total, past.total_capped, past.items.len()), (1730, false, 0));
+    let just = store.series_search_capped(None, &every, 1, 20, 1730).await.unwrap();
+    assert_eq!((just.total, just.total_capped), (1730, false));
 
     // subject: — words of the subjects of a series' own messages.
     // zcat io-uring*.gz | grep -i '^Subject: \[PATCH.*io_uring_register': 12 patches, in 12
@@ -114,12 +116,12 @@ both_backends!(real_slices, |store| async move {
     assert_eq!(total(&store, "cc:sgarzare").await, 3);
     // Every io-uring series was sent to or copied to the list; most of them To.
     let to = total(&store, "to:io-uring@vger.kernel.org").await;
-    assert!(to > 700 && to < 1062, "{to}");
+    assert!(to > 700 && to < 1043, "{to}");
     assert_eq!(
         total(&store, "to:io-uring@vger.kernel.org OR cc:io-uring@vger.kernel.org").await,
-        1062
+        1043
     );
-    assert_eq!(total(&store, "rt:io-uring@vger").await, 1062);
+    assert_eq!(total(&store, "rt:io-uring@vger").await, 1043);
     assert_eq!(total(&store, "project:ltp rt:io-uring@vger").await, 0);
 
     // id: — the series of any of its messages, with or without <>.
@@ -221,28 +223,33 @@ both_backends!(real_slices, |store| async move {
     let bench = [
         ("fanotify", 15),
         ("\"use after free\"", 24),
-        ("from:axboe", 263),
+        ("from:axboe", 261),
         ("from:\"petr vorel\" is:reviewed", 10),
-        ("to:io-uring@vger.kernel.org", 765),
+        ("to:io-uring@vger.kernel.org", 762),
         ("cc:viro", 47),
-        ("subject:io_uring", 868),
-        ("file:fs/io_uring.c", 794),
-        ("file:testcases/kernel/syscalls/ -is:obsolete", 248),
+        ("subject:io_uring", 853),
+        ("file:fs/io_uring.c", 780),
+        ("file:testcases/kernel/syscalls/ -is:obsolete", 249),
         ("is:reviewed -is:obsolete", 132),
-        ("is:incomplete", 89),
+        ("is:incomplete", 69),
         ("has:trailers after:2020-06-01", 77),
         ("is:rfc OR is:pull", 131),
         ("reviewed-by:hrubis", 5),
         ("acked-by:axboe OR tested-by:axboe", 1),
         ("version:2 project:io-uring", 133),
-        ("sqpoll -fixed", 97),
-        ("state:new", 1246),
+        ("sqpoll -fixed", 96),
+        ("state:new", 1258),
         ("id:20200827145831.95189-1-sgarzare@redhat.com", 1),
         ("before:2020-01-01 has:replies", 504),
     ];
+    let mut wrong = Vec::new();
     for (q, n) in bench {
-        assert_eq!(total(&store, q).await, n, "{q}");
+        let got = total(&store, q).await;
+        if got != n {
+            wrong.push(format!("(\"{q}\", {got}) (was {n})"));
+        }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
     // Reindex rebuilds the same search.
     let sample = [
