@@ -168,7 +168,13 @@ fn get(url: &str) -> (u16, String) {
     match ureq::get(url).call() {
         Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("GET {}: {e}", &url[..url.len().min(100)]),
+        Err(ureq::Error::Transport(t)) => {
+            panic!(
+                "GET {}: no answer ({}): did quire serve die?",
+                &url[..url.len().min(100)],
+                t.kind()
+            )
+        }
     }
 }
 
