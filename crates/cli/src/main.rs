@@ -25,6 +25,9 @@ use std::process::ExitCode;
 mod exit {
     pub const FAILURE: u8 = 1;
     pub const NOT_FOUND: u8 = 3;
+    /// What the user typed is wrong (EX_USAGE): a search query that does not parse, goes past
+    /// its limits or is too large for the database.
+    pub const BAD_QUERY: u8 = 64;
     /// The input itself is bad (EX_DATAERR): retrying will not help.
     pub const DATA_ERROR: u8 = 65;
     /// Try again later (EX_TEMPFAIL): a mail server queues the message and retries.
@@ -36,7 +39,7 @@ mod exit {
     name = "quire",
     version,
     about = "Follow a mailing list's patches: series, revisions, reviews and trailers, apply and checks.",
-    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 65 bad input (import -), 75 temporary failure (import -: retry later; any command: disk full)."
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage error, 3 not found, 64 bad query (series list --query), 65 bad input (import -), 75 temporary failure (import -: retry later; any command: disk full)."
 )]
 struct Cli {
     /// Where quire keeps its state: quire.toml, and quire.sqlite unless a database URL is given.
@@ -177,7 +180,8 @@ struct ListArgs {
     project: Option<String>,
     /// A search query (docs/search.md): words, "phrases", from: file: is:reviewed age:<2w ...
     /// (`-q` is the global --quiet.)
-    #[arg(long)]
+    // A query may start with a negation (`-is:obsolete`): a value, not an option.
+    #[arg(long, allow_hyphen_values = true)]
     query: Option<String>,
     /// Also list series superseded by a newer revision.
     #[arg(long)]

@@ -1,13 +1,11 @@
-//! `quire series list --query Q`: the series search (docs/search.md).
+//! `quire series list --query Q`: the series search (docs/search.md). A query the parser
+//! refuses (past its limits too) or the store cannot run is one line and exit 64.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use quire_store::Store;
-
-/// EX_USAGE: the query the user typed is wrong.
-const BAD_QUERY: u8 = 64;
 
 pub(crate) async fn series_search(
     store: &Store,
@@ -49,5 +47,5 @@ pub(crate) async fn series_search(
 
 fn bad_query(message: &str) -> ExitCode {
     eprintln!("quire: bad query: {message}");
-    ExitCode::from(BAD_QUERY)
+    ExitCode::from(crate::exit::BAD_QUERY)
 }

@@ -1,11 +1,13 @@
-//! Hostile archives through the `quire` program: a gzip bomb (memory stays bounded, measured as
+//! Hostile input through the `quire` program: a gzip bomb (memory stays bounded, measured as
 //! the process's peak resident size), a 100 MB message (stored whole, parsed up to the limit,
-//! flagged), the store limit itself configurable.
+//! flagged), the store limit itself configurable; and queries nested past the parser's limits
+//! sent to a running `quire serve`, which answers 400 and goes on serving.
 
+mod common;
+
+use common::{QUIRE, Server, Site, free_port, repo_root, wait_until_serving};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const QUIRE: &str = env!("CARGO_BIN_EXE_quire");
+use std::process::{Command, Stdio};
 
 fn small(id: &str) -> String {
     format!(
@@ -159,4 +161,78 @@ out.write(sys.argv[3].encode())
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let exported = std::fs::metadata(&export).unwrap().len();
     assert!(exported > 100_000_000, "the whole message comes back out: {exported} bytes");
+}
+
+/// Status and body of a GET, whatever the status.
+fn get(url: &str) -> (u16, String) {
+    match ureq::get(url).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Transport(t)) => {
+            panic!(
+                "GET {}: no answer ({}): did quire serve die?",
+                &url[..url.len().min(100)],
+                t.kind()
+            )
+        }
+    }
+}
+
+// The queries that aborted `quire serve` (issue 24: "thread 'tokio-rt-worker' has overflowed
+// its stack") sent to a running server's list page, both JSON APIs and the public-inbox search:
+// each is a 400 naming the limit, a query too long for a URL is hyper's 414, and the same
+// process then answers /healthz, the list and a series page. The router-level test of every
+// route is crates/web/tests/hostile.rs; this one would have caught the process dying.
+fn deep_queries_leave_a_running_server_serving(site: Site) {
+    let sample = repo_root().join("samples/demo.mbox");
+    site.ok(&["import", "-q", "--project", "demo", sample.to_str().unwrap()]);
+    let series = site.json(&["series", "list", "--json"]);
+    let head = series["series"][0]["message_id"].as_str().unwrap().to_string();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let child = site
+        .cmd(&["serve", "--listen", listen.as_str(), "--no-worker", "--no-notify"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    wait_until_serving(&base);
+    let deep = format!("{}x{}", "(".repeat(3000), ")".repeat(3000));
+    let negated = format!("{}x", "-".repeat(3000));
+    let nots = format!("{}x", "NOT+".repeat(3000));
+    let many = vec!["x"; 501].join("+");
+    let routes =
+        ["/demo/?q=", "/api/v1/search?q=", "/api/v1/projects/demo/series?q=", "/demo/?x=m&q="];
+    for route in routes {
+        for (q, says) in [
+            (&deep, "the query nests 3000 deep at column 33"),
+            (&negated, "the query nests 3000 deep at column 33"),
+            (&nots, "the query nests 3000 deep at column 129"),
+            (&many, "the query has 501 terms; at most 500 are read"),
+        ] {
+            let (status, body) = get(&format!("{base}{route}{q}"));
+            assert_eq!(status, 400, "GET {route}{}: {body}", &q[..20]);
+            assert!(body.contains(says), "GET {route}{}: {body}", &q[..20]);
+        }
+        // 100,000 levels: no server reads a URI of 200 KB (hyper: at most 65,534 bytes).
+        let deepest = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert_eq!(get(&format!("{base}{route}{deepest}")).0, 414, "GET {route}((((...");
+    }
+    assert!(server.0.try_wait().unwrap().is_none(), "quire serve is still running");
+    for page in ["/healthz".to_string(), "/demo/".to_string(), format!("/demo/{head}/")] {
+        let (status, body) = get(&format!("{base}{page}"));
+        assert_eq!(status, 200, "GET {page} after the deep queries: {body}");
+    }
+}
+
+#[test]
+fn deep_queries_leave_a_running_server_serving_on_sqlite() {
+    deep_queries_leave_a_running_server_serving(Site::sqlite());
+}
+
+#[test]
+fn deep_queries_leave_a_running_server_serving_on_postgres() {
+    deep_queries_leave_a_running_server_serving(Site::postgres());
 }

@@ -1,6 +1,7 @@
 //! `quire series list --query Q` driven as a user drives it, on SQLite and PostgreSQL: the query
 //! language of docs/search.md, obsolete revisions hidden unless --all or asked about, and a bad
-//! query answered with one line naming the column and what was expected, exit status 64.
+//! query (or one past the limits) answered with one line naming the column and what was
+//! expected, exit status 64.
 
 mod common;
 
@@ -40,6 +41,8 @@ fn search(site: Site) {
         ["pull-1@example.com", "lone-1@example.net"]
     );
     assert_eq!(site.found("ring -subject:setup -is:pull", &[]).1, ["lone-1@example.net"]);
+    // A query may start with a negation.
+    assert_eq!(site.found("-subject:setup ring -is:pull", &[]).1, ["lone-1@example.net"]);
     assert_eq!(site.found("is:pull OR ring_fini", &[]).0, 2);
     assert_eq!(site.found("\"public header\" version:2", &[]).1, ["v2-0@example.org"]);
     // The table form lists the same series.
@@ -73,6 +76,42 @@ fn search(site: Site) {
         ("", "quire: bad query: empty query: expected a search term at column 1\n"),
     ] {
         let out = site.run(&["series", "list", "--query", q]);
+        assert_eq!(out.status.code(), Some(64), "{q}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), says, "{q}");
+        assert!(out.stdout.is_empty(), "{q}");
+    }
+    // Queries past the parser's limits, and past the series search's 64 terms: one line naming
+    // the limit, exit 64, nothing on stdout. (100,000 levels do not fit in one argument: Linux
+    // takes at most 128 KiB; 40,000 are past the 64 KiB the parser reads.)
+    let terms = |n: usize| vec!["x"; n].join(" ");
+    for (q, says) in [
+        (
+            format!("{}x{}", "(".repeat(3000), ")".repeat(3000)),
+            "quire: bad query: the query nests 3000 deep at column 33; at most 32 levels of parentheses and negations (`-`, `NOT`) are read\n",
+        ),
+        (
+            format!("{}x", "-".repeat(3000)),
+            "quire: bad query: the query nests 3000 deep at column 33; at most 32 levels of parentheses and negations (`-`, `NOT`) are read\n",
+        ),
+        (
+            format!("{}x", "NOT ".repeat(3000)),
+            "quire: bad query: the query nests 3000 deep at column 129; at most 32 levels of parentheses and negations (`-`, `NOT`) are read\n",
+        ),
+        (
+            format!("{}x{}", "(".repeat(40_000), ")".repeat(40_000)),
+            "quire: bad query: the query is 80001 bytes long; at most 65536 are read (it runs past them at column 65537)\n",
+        ),
+        (
+            terms(501),
+            "quire: bad query: the query has 501 terms; at most 500 are read (term 501 is at column 1001)\n",
+        ),
+        (
+            terms(65),
+            "quire: bad query: the query has 65 terms; the series search reads at most 64\n",
+        ),
+    ] {
+        let out = site.run(&["series", "list", "--all", "--query", &q]);
+        let q = &q[..20];
         assert_eq!(out.status.code(), Some(64), "{q}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), says, "{q}");
         assert!(out.stdout.is_empty(), "{q}");

@@ -1,7 +1,24 @@
 //! The quire search query language (issue 4): parsed once into a [`Query`] AST.
 //! Pure: no I/O. The lexer walks `char_indices`, so no slicing ever lands off a char boundary.
+//!
+//! Every query is bounded here, whoever reads it (web pages, both APIs, the public-inbox
+//! search, the CLI): at most [`MAX_QUERY_LEN`] bytes, [`MAX_TERMS`] terms and [`MAX_DEPTH`]
+//! levels of nesting. The parser recurses once per level, and so does every walk over the AST
+//! after it (the store's SQL, the public-inbox matcher, dropping it): a query nested 3,000
+//! deep overflowed a server thread's stack and aborted the process (issue 24).
 
 use std::fmt;
+
+/// Longest query read, in bytes: b4's longest (one `patchid:` per patch of a big series) is a
+/// few KB.
+pub const MAX_QUERY_LEN: usize = 64 * 1024;
+/// Deepest nesting read: each `(` and each negation (`-`, `NOT`) is a level, as each is one
+/// recursion of the parser. Nobody types more than a few; 32 keeps the parser's recursion, and
+/// every walk over the AST, shallow whatever the thread's stack.
+pub const MAX_DEPTH: usize = 32;
+/// Most terms in one query: b4 asks for the patches of a series with one `patchid:` per patch,
+/// ORed. The series search reads fewer (its own limit: each term is a subquery there).
+pub const MAX_TERMS: usize = 500;
 
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +27,17 @@ pub enum Query {
     Not(Box<Query>),
     And(Vec<Query>),
     Or(Vec<Query>),
+}
+
+impl Query {
+    /// How many terms the query holds (a negated term counts once).
+    pub fn terms(&self) -> usize {
+        match self {
+            Query::Term(_) => 1,
+            Query::Not(inner) => inner.terms(),
+            Query::And(parts) | Query::Or(parts) => parts.iter().map(Query::terms).sum(),
+        }
+    }
 }
 
 /// One search term.
@@ -243,11 +271,33 @@ struct Parser<'a> {
     q: &'a str,
     toks: Vec<(usize, Tok)>,
     i: usize,
+    /// Levels entered (`(` and negations) around the token being read.
+    depth: usize,
 }
 
-/// Parse a query. Empty input is an error (nothing to search for).
+/// Parse a query. Empty input is an error (nothing to search for), and so is a query past
+/// [`MAX_QUERY_LEN`], [`MAX_TERMS`] or [`MAX_DEPTH`], with the column where it passes the limit.
 pub fn parse(q: &str) -> Result<Query, ParseError> {
-    let mut p = Parser { q, toks: lex(q)?, i: 0 };
+    if q.len() > MAX_QUERY_LEN {
+        return Err(err(q, q.floor_char_boundary(MAX_QUERY_LEN), |c| {
+            format!(
+                "the query is {} bytes long; at most {MAX_QUERY_LEN} are read (it runs past them at column {c})",
+                q.len()
+            )
+        }));
+    }
+    let toks = lex(q)?;
+    let words = || toks.iter().filter(|(_, t)| matches!(t, Tok::Word { .. }));
+    if let Some((pos, _)) = words().nth(MAX_TERMS) {
+        let terms = words().count();
+        return Err(err(q, *pos, |c| {
+            format!(
+                "the query has {terms} terms; at most {MAX_TERMS} are read (term {} is at column {c})",
+                MAX_TERMS + 1
+            )
+        }));
+    }
+    let mut p = Parser { q, toks, i: 0, depth: 0 };
     if p.toks.is_empty() {
         return Err(err(q, 0, |_| "empty query: expected a search term at column 1".into()));
     }
@@ -259,6 +309,32 @@ pub fn parse(q: &str) -> Result<Query, ParseError> {
         })),
         Some((pos, _)) => Err(err(q, *pos, |c| format!("unexpected token at column {c}"))),
     }
+}
+
+/// How deep `toks` nest as the parser reads them: a `(` is a level until its `)`, and so is
+/// each negation before it; a negation before a term is a level for that term alone. Only for
+/// the message of a query nested too deep, which names how deep it goes.
+fn nesting(toks: &[(usize, Tok)]) -> usize {
+    // The levels each open `(` added: itself and the negations just before it.
+    let mut open: Vec<usize> = Vec::new();
+    let (mut depth, mut negations, mut deepest) = (0usize, 0usize, 0usize);
+    for (_, t) in toks {
+        match t {
+            Tok::Minus | Tok::Not => negations += 1,
+            Tok::LParen => {
+                open.push(negations + 1);
+                depth += negations + 1;
+                negations = 0;
+            }
+            Tok::RParen => {
+                depth -= open.pop().unwrap_or(0);
+                negations = 0;
+            }
+            _ => negations = 0,
+        }
+        deepest = deepest.max(depth + negations);
+    }
+    deepest
 }
 
 impl Parser<'_> {
@@ -299,6 +375,20 @@ impl Parser<'_> {
         }
         Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
     }
+    /// One level deeper, for the `(` or negation at `pos`: refused past [`MAX_DEPTH`] before
+    /// the parser recurses, so no input can run it out of stack.
+    fn enter(&mut self, pos: usize) -> Result<(), ParseError> {
+        if self.depth == MAX_DEPTH {
+            let deepest = nesting(&self.toks);
+            return Err(err(self.q, pos, |c| {
+                format!(
+                    "the query nests {deepest} deep at column {c}; at most {MAX_DEPTH} levels of parentheses and negations (`-`, `NOT`) are read"
+                )
+            }));
+        }
+        self.depth += 1;
+        Ok(())
+    }
     fn unary(&mut self) -> Result<Query, ParseError> {
         let Some((pos, tok)) = self.toks.get(self.i).cloned() else {
             return Err(err(self.q, self.q.len(), |c| {
@@ -313,10 +403,15 @@ impl Parser<'_> {
                         format!("expected a term to negate at column {c}")
                     }));
                 }
-                Ok(Query::Not(Box::new(self.unary()?)))
+                self.enter(pos)?;
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Query::Not(Box::new(inner)))
             }
             Tok::LParen => {
+                self.enter(pos)?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.toks.get(self.i) {
                     Some((_, Tok::RParen)) => {
                         self.i += 1;

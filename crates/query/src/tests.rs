@@ -165,3 +165,119 @@ fn unknown_state_names_the_states() {
         "unknown `state:accepted` at column 14: expected one of new, pending, incomplete, obsolete, applied, failed, merged"
     );
 }
+
+/// `term` inside `depth` levels made by `open`/`close` (a `(` and `)`, or a negation and
+/// nothing).
+fn nested(depth: usize, open: &str, close: &str) -> String {
+    format!("{}x{}", open.repeat(depth), close.repeat(depth))
+}
+
+#[test]
+fn nesting_up_to_the_limit_parses_and_one_more_is_refused_at_its_column() {
+    let says = |deep: usize, column: usize| {
+        format!(
+            "the query nests {deep} deep at column {column}; at most 32 levels of parentheses and negations (`-`, `NOT`) are read"
+        )
+    };
+    for (open, close) in [("(", ")"), ("-", ""), ("- ", ""), ("NOT ", "")] {
+        let ok = nested(MAX_DEPTH, open, close);
+        parse(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        let deep = nested(MAX_DEPTH + 1, open, close);
+        let x = e(&deep);
+        // Refused at the 33rd `(` or negation.
+        assert_eq!(x.pos, MAX_DEPTH * open.len(), "{deep}");
+        assert_eq!(x.to_string(), says(33, MAX_DEPTH * open.len() + 1), "{deep}");
+    }
+    // Mixed: `-(` is two levels; the 17th `-` is the 33rd, and the query goes 34 deep.
+    parse(&nested(16, "-(", ")")).expect("32 levels");
+    let x = e(&nested(17, "-(", ")"));
+    assert_eq!(x.to_string(), says(34, 33));
+    let x = e(&format!("{}x{}", "(NOT ".repeat(17), ")".repeat(17)));
+    assert_eq!(x.to_string(), says(34, 81));
+}
+
+#[test]
+fn a_query_nested_3000_deep_names_its_depth_without_recursing_3000_times() {
+    // Run on a small stack: the parser must not recurse per level past the limit.
+    let parsed = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            [
+                nested(3000, "(", ")"),
+                nested(3000, "-", ""),
+                nested(3000, "- ", ""),
+                nested(3000, "NOT ", ""),
+                nested(3000, "(", ""),
+                nested(100_000, "(", ")")[..MAX_QUERY_LEN].to_string(),
+            ]
+            .map(|q| parse(&q).map_err(|e| e.to_string()))
+        })
+        .expect("thread")
+        .join()
+        .expect("no stack overflow");
+    for (e, (deep, column)) in parsed.iter().zip([
+        (3000, 33),
+        (3000, 33),
+        (3000, 65),
+        (3000, 129),
+        (3000, 33),
+        (65_536, 33),
+    ]) {
+        let e = e.as_ref().expect_err("refused");
+        assert!(e.starts_with(&format!("the query nests {deep} deep at column {column};")), "{e}");
+    }
+}
+
+#[test]
+fn depth_counts_levels_open_at_a_term_not_every_level_ever_opened() {
+    // 32 levels twice in a row and negations side by side never go past 32.
+    let twice = format!("{} {}", nested(32, "(", ")"), nested(32, "(", ")"));
+    parse(&twice).unwrap_or_else(|e| panic!("{e}"));
+    parse(&"-a ".repeat(400)).unwrap_or_else(|e| panic!("{e}"));
+    // `-(` is two levels, the `-` before the term inside one more.
+    parse(&format!("{}-x{}", "-(".repeat(15), ")".repeat(15))).expect("31 levels");
+    assert!(
+        e(&format!("{}--x{}", "-(".repeat(16), ")".repeat(16)))
+            .to_string()
+            .contains("nests 34 deep")
+    );
+}
+
+#[test]
+fn terms_up_to_the_limit_parse_and_one_more_is_refused_at_its_column() {
+    let ok = vec!["patchid:0"; MAX_TERMS].join(" OR ");
+    assert_eq!(t(&ok).terms(), MAX_TERMS);
+    let many = vec!["a"; MAX_TERMS + 1].join(" ");
+    let x = e(&many);
+    assert_eq!(x.pos, 2 * MAX_TERMS);
+    assert_eq!(
+        x.to_string(),
+        format!(
+            "the query has 501 terms; at most 500 are read (term 501 is at column {})",
+            2 * MAX_TERMS + 1
+        )
+    );
+    // Operators are not terms; a negated term is one.
+    assert_eq!(t("a OR -b AND NOT (c d)").terms(), 4);
+    assert!(e(&vec!["-a"; 20_000].join(" ")).to_string().starts_with("the query has 20000 terms;"));
+}
+
+#[test]
+fn a_query_longer_than_the_limit_is_refused_before_it_is_read() {
+    let ok = format!("{}\"", "\"".to_string() + &"a".repeat(MAX_QUERY_LEN - 2));
+    assert_eq!(ok.len(), MAX_QUERY_LEN);
+    assert!(matches!(t(&ok), Query::Term(Term::Text { phrase: true, .. })));
+    let long = "a".repeat(MAX_QUERY_LEN + 1);
+    let x = e(&long);
+    assert_eq!((x.pos, x.column), (MAX_QUERY_LEN, MAX_QUERY_LEN + 1));
+    assert_eq!(
+        x.to_string(),
+        "the query is 65537 bytes long; at most 65536 are read (it runs past them at column 65537)"
+    );
+    // The position falls on a char boundary, the column counts chars.
+    let wide = "é".repeat(MAX_QUERY_LEN);
+    let x = e(&wide);
+    assert_eq!((x.pos, x.column), (MAX_QUERY_LEN, MAX_QUERY_LEN / 2 + 1));
+    let x = e(&format!("a{}", "é".repeat(MAX_QUERY_LEN / 2)));
+    assert_eq!((x.pos, x.column), (MAX_QUERY_LEN - 1, MAX_QUERY_LEN / 2 + 1));
+}

@@ -32,11 +32,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Adds "while <context>" to a database error.
 pub(crate) trait Context<T> {
     fn ctx(self, context: &str) -> Result<T>;
+    /// As `ctx`, for a statement whose size a user's query decides (a search's terms, a list's
+    /// words): the database refusing it as too large is that query's fault, an
+    /// [`Error::BadQuery`] naming the reason, not a failure of the store.
+    fn ctx_query(self, context: &str) -> Result<T>;
 }
 
 impl<T> Context<T> for std::result::Result<T, sqlx::Error> {
     fn ctx(self, context: &str) -> Result<T> {
         self.map_err(|source| Error::Db { context: context.to_string(), source })
+    }
+    fn ctx_query(self, context: &str) -> Result<T> {
+        self.map_err(|source| match crate::unavailable::too_large_for_the_database(&source) {
+            Some(why) => Error::BadQuery(format!(
+                "the query is too large for the database while {context}: {why}"
+            )),
+            None => Error::Db { context: context.to_string(), source },
+        })
     }
 }
 

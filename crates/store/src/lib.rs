@@ -561,9 +561,10 @@ impl Store {
     }
 
     /// The series matching `query` (see docs/search.md), in `project` or in every project,
-    /// newest first; `page` is 1-based. A term the series search cannot answer (`dfa:`) is an
-    /// [`Error::BadQuery`]; parse the text with [`quire_query::parse`] (or
-    /// [`Store::series_search_text`]) first.
+    /// newest first; `page` is 1-based. A term the series search cannot answer (`dfa:`), more
+    /// than 64 terms, or a query the database refuses as too large for it is an
+    /// [`Error::BadQuery`] naming why; parse the text with [`quire_query::parse`] (or
+    /// [`Store::series_search_text`]) first, which bounds its length and nesting.
     pub async fn series_search(
         &self,
         project: Option<&str>,

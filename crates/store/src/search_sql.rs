@@ -12,7 +12,8 @@
 
 use quire_query::{Field, Query, Term};
 
-/// Terms a query may hold (each one is a subquery at most).
+/// Terms a series search may hold (each one is a subquery at most); fewer than the parser's
+/// `quire_query::MAX_TERMS`, which b4's public-inbox queries need.
 const MAX_SEARCH_TERMS: usize = 64;
 
 /// Columns of `series_select()` (the search adds its count after them).
@@ -333,14 +334,6 @@ fn bad(message: impl Into<String>) -> Error {
     Error::BadQuery(message.into())
 }
 
-fn count_terms(q: &Query) -> usize {
-    match q {
-        Query::Term(_) => 1,
-        Query::Not(x) => count_terms(x),
-        Query::And(v) | Query::Or(v) => v.iter().map(count_terms).sum(),
-    }
-}
-
 /// `%value%` for LIKE, lowercased, wildcards escaped (with `ESCAPE '\'`).
 fn contains_pattern(v: &str) -> String {
     like_pattern(v.trim())
@@ -584,8 +577,9 @@ pub(crate) async fn series_search_capped(
     per_page: u32,
     cap: u64,
 ) -> Result<Page<SeriesSummary>> {
-    if count_terms(q) > MAX_SEARCH_TERMS {
-        return Err(bad(format!("too many terms: at most {MAX_SEARCH_TERMS}")));
+    let terms = q.terms();
+    if terms > MAX_SEARCH_TERMS {
+        return Err(bad(format!("the query has {terms} terms; the series search reads at most {MAX_SEARCH_TERMS}")));
     }
     let per_page = per_page.clamp(1, 1000);
     let page = page.max(1);
@@ -603,7 +597,7 @@ pub(crate) async fn series_search_capped(
         .push_bind(i64::from(per_page))
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows = list.build().fetch_all(pool).await.ctx("searching series")?;
+    let rows = list.build().fetch_all(pool).await.ctx_query("searching series")?;
     let found: i64 = match rows.first() {
         Some(r) => get(r, SERIES_COLUMNS, "searching series")?,
         None if page == 1 => 0,
@@ -612,7 +606,7 @@ pub(crate) async fn series_search_capped(
             let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT ss.series_id FROM series_search ss");
             push_search_where(&mut count, project, q, now)?;
             count.push(" LIMIT ").push_bind(cap + 1).push(") found");
-            get(&count.build().fetch_one(pool).await.ctx("counting found series")?, 0, "counting found series")?
+            get(&count.build().fetch_one(pool).await.ctx_query("counting found series")?, 0, "counting found series")?
         }
     };
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;

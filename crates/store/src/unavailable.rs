@@ -1,7 +1,9 @@
 //! Telling "the database is not there right now" (PostgreSQL stopped or restarting, the network to
 //! it down, every connection busy past the acquire timeout) from every other store error, so that
 //! a server answers 503 (try again) instead of 500 and recovers by itself when the database is
-//! back: the pool drops dead connections (it tests each before use) and connects anew.
+//! back: the pool drops dead connections (it tests each before use) and connects anew. And
+//! telling a statement the database refuses as too large for it, which a search query shapes:
+//! that is the query's fault (a 400 naming the reason), not the database's absence.
 
 use std::time::Duration;
 
@@ -32,6 +34,49 @@ fn sqlx_unavailable(e: &sqlx::Error) -> bool {
             })
         }
         _ => false,
+    }
+}
+
+/// Why the database refused to run a statement as too large or too complex for it, when it
+/// did: SQLite's expression depth (1000), bound parameters (32,766), LIKE patterns (50,000
+/// bytes) and statement length; PostgreSQL's class 54 (program limit exceeded: its stack depth,
+/// too many arguments) and its wire protocol's 65,535 parameters, which sqlx checks before
+/// sending. The refusal changes nothing and leaves the connection usable.
+pub(crate) fn too_large_for_the_database(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(db) => {
+            let message = db.message();
+            let refused = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_TOOBIG (18), or one of SQLITE_ERROR's (1) limit messages.
+                let primary = db.code().and_then(|c| c.parse::<u32>().ok()).map(|n| n & 0xff);
+                primary == Some(18)
+                    || (primary == Some(1)
+                        && [
+                            "too large",
+                            "too many",
+                            "too complex",
+                            "too big",
+                            "too long",
+                            "stack overflow",
+                        ]
+                        .iter()
+                        .any(|m| message.contains(m)))
+            } else {
+                db.code().is_some_and(|c| c.starts_with("54"))
+            };
+            refused.then(|| message.to_string())
+        }
+        sqlx::Error::Protocol(m) if m.contains("too many arguments") => {
+            // "PgConnection::run(): too many arguments for query: 100000 (module:line)"
+            Some(
+                m.split(" (")
+                    .next()
+                    .unwrap_or(m)
+                    .trim_start_matches("PgConnection::run(): ")
+                    .to_string(),
+            )
+        }
+        _ => None,
     }
 }
 
@@ -76,5 +121,21 @@ mod tests {
         );
         assert!(!db(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!Error::Invalid("x".into()).is_unavailable());
+        assert!(!Error::BadQuery("x".into()).is_unavailable());
+    }
+
+    #[test]
+    fn too_many_parameters_for_postgresql_is_too_large_and_other_errors_are_not() {
+        // As sqlx words it, before it sends anything.
+        let e = sqlx::Error::Protocol(
+            "PgConnection::run(): too many arguments for query: 100000 (sqlx_postgres::connection::executor:221)".into(),
+        );
+        assert_eq!(
+            too_large_for_the_database(&e).as_deref(),
+            Some("too many arguments for query: 100000")
+        );
+        assert_eq!(too_large_for_the_database(&sqlx::Error::RowNotFound), None);
+        assert_eq!(too_large_for_the_database(&sqlx::Error::PoolTimedOut), None);
+        assert_eq!(too_large_for_the_database(&sqlx::Error::Protocol("bad message".into())), None);
     }
 }

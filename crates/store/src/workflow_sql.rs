@@ -48,7 +48,7 @@ pub(crate) mod workflow_sql {
             }
         }
         qb.push(" ORDER BY u.id");
-        let rows = qb.build().fetch_all(pool).await.ctx("listing users")?;
+        let rows = qb.build().fetch_all(pool).await.ctx_query("listing users")?;
         rows.iter().map(|r| user_row(r, 0)).collect()
     }
 
@@ -274,12 +274,12 @@ pub(crate) mod workflow_sql {
         let inner = patch_inner();
         let mut count = QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM ({inner}) x"));
         patch_filters(&mut count, f);
-        let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting patches")?, 0, "counting patches")?;
+        let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query("counting patches")?, 0, "counting patches")?;
         let mut list = QueryBuilder::<Db>::new(format!("SELECT {PATCH_COLS} FROM ({inner}) x"));
         patch_filters(&mut list, f);
         list.push(format!(" ORDER BY {}", order_sql(f.order, "x.date", "x.id", "x.subject")));
         list.push(" LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
-        let rows = list.build().fetch_all(pool).await.ctx("listing patches")?;
+        let rows = list.build().fetch_all(pool).await.ctx_query("listing patches")?;
         let rows = rows.iter().map(patch_row).collect::<Result<Vec<_>>>()?;
         Ok(Page { items: with_delegates(pool, rows).await?, total: to_u64(total), total_capped: false, page, per_page })
     }
@@ -442,12 +442,12 @@ pub(crate) mod workflow_sql {
         };
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
         filters(&mut count);
-        let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting series")?, 0, "counting series")?;
+        let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query("counting series")?, 0, "counting series")?;
         let mut list = QueryBuilder::<Db>::new(series_select_pw());
         filters(&mut list);
         list.push(format!(" ORDER BY {}", order_sql(q.order, "s.date", "s.head_id", "s.name")));
         list.push(" LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
-        let rows = list.build().fetch_all(pool).await.ctx("listing series")?;
+        let rows = list.build().fetch_all(pool).await.ctx_query("listing series")?;
         Ok(Page { items: series_infos_of(pool, rows).await?, total: to_u64(total), total_capped: false, page, per_page })
     }
 
@@ -549,11 +549,11 @@ pub(crate) mod workflow_sql {
         };
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM messages m");
         filters(&mut count);
-        let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting people")?, 0, "counting people")?;
+        let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query("counting people")?, 0, "counting people")?;
         let mut list = QueryBuilder::<Db>::new("SELECT m.id, m.from_name, m.from_email FROM messages m");
         filters(&mut list);
         list.push(" ORDER BY m.id LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
-        let rows = list.build().fetch_all(pool).await.ctx("listing people")?;
+        let rows = list.build().fetch_all(pool).await.ctx_query("listing people")?;
         let what = "reading people";
         let items = rows.iter().map(|r| Ok(Person { id: get(r, 0, what)?, name: get(r, 1, what)?, email: get(r, 2, what)? })).collect::<Result<_>>()?;
         Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })

@@ -522,7 +522,10 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
     );
     assert!(bad_query(search("dfa:foo").await).contains("file:"));
     let many = (0..65).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
-    assert_eq!(bad_query(search(&many).await), "too many terms: at most 64");
+    assert_eq!(
+        bad_query(search(&many).await),
+        "the query has 65 terms; the series search reads at most 64"
+    );
     // Odd input is searched, not an error: quotes, wildcards, SQL and FTS syntax are text.
     let mut i = incoming(patch("odd@x", 1, 1, 1, "100% done"));
     i.project = Some("demo".into());
@@ -554,3 +557,83 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
         assert_eq!(total(&store, "qqq' OR zzz=www").await, 0);
     }
 });
+
+// The parser's limits hold whatever reads the query, and below them the series search runs:
+// the deepest, widest query it reads (32 levels, 64 terms, each term a subquery where it can
+// be) on both databases. What a database refuses as too large for it anyway (SQLite's 50,000
+// byte LIKE pattern; a Patchwork list's 100,000 words, past SQLite's expression depth and
+// PostgreSQL's 65,535 parameters) is an Error::BadQuery
+// naming the database's reason, never a store failure (which the web answers 503 or 500), and
+// the store goes on answering.
+both_backends!(
+    queries_at_the_limits_run_and_ones_too_large_for_the_database_are_bad,
+    |store| async move {
+        let mut i = incoming(patch("limits@x", 1, 1, 1, "limits"));
+        i.project = Some("demo".into());
+        store.ingest(vec![i]).await.unwrap();
+        let search = async |q: &str| store.series_search_text(None, q, 1, 10).await;
+
+        let terms = [
+            "from:a",
+            "to:b",
+            "cc:c",
+            "file:d/",
+            "id:e@x",
+            "reviewed-by:f",
+            "acked-by:g",
+            "tested-by:h",
+            "check:ci=pass",
+            "subject:i",
+            "\"j k\"",
+            "l",
+            "patchid:m",
+            "project:demo",
+            "is:reviewed",
+            "state:new",
+        ];
+        let wide: Vec<&str> = terms.iter().cycle().take(63).copied().collect();
+        // 31 parentheses, each opening an OR, then a negated term: 32 levels, 64 terms in all.
+        let nested = format!(
+            "{}-state:new{} {}",
+            (0..31).map(|n| format!("{} OR (", wide[n])).collect::<String>(),
+            ")".repeat(31),
+            wide[31..].join(" ")
+        );
+        assert_eq!(quire_query::parse(&nested).unwrap().terms(), 64, "{nested}");
+        search(&nested).await.unwrap_or_else(|e| panic!("{nested}: {e}"));
+        let negated = format!("{}{}", "-".repeat(31), wide.join(" OR "));
+        search(&negated).await.unwrap_or_else(|e| panic!("{negated}: {e}"));
+
+        // A LIKE pattern longer than SQLite's 50,000 bytes: PostgreSQL runs it.
+        let long = format!("from:{}", "x".repeat(60_000));
+        match search(&long).await {
+            Err(Error::BadQuery(m)) => assert_eq!(
+                m,
+                "the query is too large for the database while searching series: LIKE or GLOB pattern too complex"
+            ),
+            Ok(p) if store.target().starts_with("postgres") => assert_eq!(p.total, 0),
+            other => panic!("{other:?}"),
+        }
+        // Patchwork's `q` words are one parameter each: 100,000 are past both databases' limits.
+        let words = quire_store::SeriesQuery {
+            words: (0..100_000).map(|n| format!("w{n}")).collect(),
+            ..Default::default()
+        };
+        let why = match store.series_infos(&words).await {
+            Err(Error::BadQuery(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        // SQLite stops at the depth of the ANDed words before it counts their parameters.
+        let refusals = [
+            "Expression tree is too large (maximum depth 1000)",
+            "too many arguments for query: 100000",
+        ];
+        assert!(
+            refusals.iter().any(|db| why
+                == format!("the query is too large for the database while counting series: {db}")),
+            "{why}"
+        );
+        // The store still answers.
+        assert_eq!(search("limits").await.unwrap().total, 1);
+    }
+);

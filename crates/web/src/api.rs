@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::error::StoreFault;
 use quire_store::{PATCH_STATES, PatchFilter, PatchUpdate, SeriesFilter};
 
 /// The OpenAPI document (hand-written; `tests/native_api.rs` holds the server to it).
@@ -38,15 +39,21 @@ fn not_found(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, msg.into())
 }
 
+/// A store error as the API answers it: a bad query or argument is the client's (400 naming
+/// it), the database out of reach a 503 to retry, anything else a 500 with the cause logged.
 fn store_err(e: quire_store::Error) -> ApiError {
-    match e {
-        quire_store::Error::Invalid(m) => bad(m),
-        e => {
+    let fault = StoreFault::of(&e);
+    let status = fault.status();
+    match fault {
+        StoreFault::BadQuery(m) => bad(format!("q: {m}")),
+        StoreFault::BadInput(m) => bad(m),
+        StoreFault::Unavailable => {
             tracing::warn!(error = %e, "API store error");
-            ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is not available; try again".into(),
-            )
+            ApiError(status, "the database is not available; try again".into())
+        }
+        StoreFault::Internal => {
+            tracing::error!(error = %e, "API store error");
+            ApiError(status, "the server could not read its store; the error is in its log".into())
         }
     }
 }

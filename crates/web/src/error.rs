@@ -36,6 +36,41 @@ impl WebError {
     }
 }
 
+/// What a store error means for the request that met it: the one mapping from store errors to
+/// statuses (issue 28), whatever form the answer takes (a page, `{"detail": ...}`, a line for
+/// b4). The store has no "not found" error: it answers `None`, which each route names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreFault {
+    /// The search query is wrong, or too large for the database to run: 400 with the line
+    /// saying where or why (the front end says it is about the query).
+    BadQuery(String),
+    /// Another argument of the request is wrong: 400 with the line.
+    BadInput(String),
+    /// The database cannot be reached right now: 503, try again.
+    Unavailable,
+    /// The store failed: 500, logged where it happened.
+    Internal,
+}
+
+impl StoreFault {
+    pub fn of(e: &quire_store::Error) -> StoreFault {
+        match e {
+            quire_store::Error::BadQuery(m) => StoreFault::BadQuery(m.clone()),
+            quire_store::Error::Invalid(m) => StoreFault::BadInput(m.clone()),
+            e if e.is_unavailable() => StoreFault::Unavailable,
+            _ => StoreFault::Internal,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            StoreFault::BadQuery(_) | StoreFault::BadInput(_) => StatusCode::BAD_REQUEST,
+            StoreFault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            StoreFault::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// The one line a client gets while the database cannot be reached.
 pub const UNAVAILABLE: &str = "The database is not reachable right now; try again in a moment.";
 

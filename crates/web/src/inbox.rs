@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::build;
-use crate::error::WebError;
+use crate::error::{StoreFault, WebError};
 use crate::url::{anchor, bare_id, implausible_id, message_url, segment};
 use crate::views::MessagePage;
 
@@ -74,17 +74,27 @@ impl Refusal {
     fn not_found(line: impl Into<String>) -> Refusal {
         Refusal::new(StatusCode::NOT_FOUND, line)
     }
-    /// The store failed: logged in full, told briefly.
-    fn internal(what: &str, e: quire_store::Error) -> Refusal {
-        if e.is_unavailable() {
-            tracing::warn!(error = %e, "{what}");
-            return Refusal::new(StatusCode::SERVICE_UNAVAILABLE, crate::error::UNAVAILABLE);
+    /// The store refused or failed: a bad query is the client's (400 with the line saying
+    /// why), the database out of reach a 503; anything else is logged in full, told briefly.
+    fn store(what: &str, e: quire_store::Error) -> Refusal {
+        let fault = StoreFault::of(&e);
+        let status = fault.status();
+        match fault {
+            StoreFault::BadQuery(line) | StoreFault::BadInput(line) => Refusal::new(status, line),
+            StoreFault::Unavailable => {
+                tracing::warn!(error = %e, "{what}");
+                Refusal::new(status, crate::error::UNAVAILABLE)
+            }
+            StoreFault::Internal => {
+                tracing::error!(error = %e, "{what}");
+                Refusal::new(
+                    status,
+                    format!(
+                        "The server could not read its store while {what}; the error is in its log."
+                    ),
+                )
+            }
         }
-        tracing::error!(error = %e, "{what}");
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("The server could not read its store while {what}; the error is in its log."),
-        )
     }
 }
 
@@ -150,7 +160,7 @@ async fn list_scope(state: &AppState, list: &str) -> Result<Option<String>, Refu
         return Err(Refusal::not_found("No such list."));
     }
     let projects =
-        state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+        state.project_configs().await.map_err(|e| Refusal::store("reading the projects", e))?;
     if projects.contains_key(list) {
         Ok(Some(list.to_string()))
     } else {
@@ -200,8 +210,7 @@ async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) 
     let threads = params.threads() || from_body.threads();
     match state.store.inbox_search(scope.as_deref(), q, threads).await {
         Ok(mails) => gzip_mbox(&mails, &format!("No message matches “{q}”.")),
-        Err(quire_store::Error::Invalid(why)) => Err(Refusal::new(StatusCode::BAD_REQUEST, why)),
-        Err(e) => Err(Refusal::internal("searching", e)),
+        Err(e) => Err(Refusal::store("searching", e)),
     }
 }
 
@@ -241,14 +250,14 @@ pub async fn list_get(
         return search(&state, &name, &params, b"").await;
     }
     let projects =
-        state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+        state.project_configs().await.map_err(|e| Refusal::store("reading the projects", e))?;
     if !projects.contains_key(&name)
         && let Ok(id) = message_id(&name)
         && state
             .store
             .message(&id)
             .await
-            .map_err(|e| Refusal::internal("looking up a message", e))?
+            .map_err(|e| Refusal::store("looking up a message", e))?
             .is_some()
     {
         return found(&format!("/{ALL}/{}/", segment(&id)));
@@ -294,7 +303,7 @@ async fn thread_mbox(state: &AppState, list: &str, raw_id: &str) -> Answer {
     match state.store.inbox_thread(scope.as_deref(), &id).await {
         Ok(Some(mails)) => gzip_mbox(&mails, &format!("No message <{id}> in {list}.")),
         Ok(None) => Err(Refusal::not_found(format!("No message <{id}> in {list}."))),
-        Err(e) => Err(Refusal::internal("reading a thread", e)),
+        Err(e) => Err(Refusal::store("reading a thread", e)),
     }
 }
 
@@ -322,7 +331,7 @@ async fn scoped_message(
     match state.store.message(id).await {
         Ok(Some(m)) if scope.is_none_or(|s| m.projects.iter().any(|p| p == s)) => Ok(m),
         Ok(_) => Err(Refusal::not_found(format!("No message <{id}> in {}.", scope.unwrap_or(ALL)))),
-        Err(e) => Err(Refusal::internal("reading a message", e)),
+        Err(e) => Err(Refusal::store("reading a message", e)),
     }
 }
 
@@ -340,14 +349,14 @@ async fn thread_page(state: &AppState, list: &str, raw_id: &str) -> Answer {
         .store
         .inbox_thread_ids(scope.as_deref(), &id)
         .await
-        .map_err(|e| Refusal::internal("reading a thread", e))?;
+        .map_err(|e| Refusal::store("reading a thread", e))?;
     let mut records = Vec::with_capacity(ids.len());
     for mid in ids {
         if let Some(m) = state
             .store
             .message(&mid)
             .await
-            .map_err(|e| Refusal::internal("reading a thread's messages", e))?
+            .map_err(|e| Refusal::store("reading a thread's messages", e))?
         {
             records.push(m);
         }
@@ -414,8 +423,7 @@ async fn thread_search(
             gzip_mbox(&mails, &format!("No message of the thread of <{id}> matches “{q}”."))
         }
         Ok(None) => Err(Refusal::not_found(format!("No message <{id}> in {list}."))),
-        Err(quire_store::Error::Invalid(why)) => Err(Refusal::new(StatusCode::BAD_REQUEST, why)),
-        Err(e) => Err(Refusal::internal("searching a thread", e)),
+        Err(e) => Err(Refusal::store("searching a thread", e)),
     }
 }
 
@@ -491,7 +499,7 @@ pub async fn all_raw(
                 .into_response())
         }
         Ok(None) => Err(Refusal::not_found(format!("No message <{id}>."))),
-        Err(e) => Err(Refusal::internal("reading a raw message", e)),
+        Err(e) => Err(Refusal::store("reading a raw message", e)),
     }
 }
 
@@ -501,7 +509,7 @@ const ALL_FEED_ENTRIES: u32 = 30;
 /// `/all/new.atom`: the newest series of every list, as each list's own `new.atom` shows them.
 pub async fn all_atom(State(state): State<AppState>) -> Answer {
     let projects =
-        state.project_configs().await.map_err(|e| Refusal::internal("reading the projects", e))?;
+        state.project_configs().await.map_err(|e| Refusal::store("reading the projects", e))?;
     let filter = quire_store::SeriesFilter {
         words: Vec::new(),
         page: 1,
@@ -514,7 +522,7 @@ pub async fn all_atom(State(state): State<AppState>) -> Answer {
             .store
             .series_list(name, &filter)
             .await
-            .map_err(|e| Refusal::internal("listing series", e))?;
+            .map_err(|e| Refusal::store("listing series", e))?;
         newest.extend(listed.items);
     }
     // Newest first; a series cross-posted to several lists once.

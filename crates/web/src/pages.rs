@@ -1,10 +1,11 @@
 //! The handlers: each fetches what its page needs from the store (few, batched reads), hands
-//! it to `build`, and renders. Store errors become 500 pages with the cause logged; unknown
-//! names become 404 pages that say what was not found.
+//! it to `build`, and renders. Store errors become 400 pages when the request was at fault (a
+//! bad query), else 503 or 500 pages with the cause logged; unknown names become 404 pages
+//! that say what was not found.
 
 use crate::age::{Age, rfc3339};
 use crate::build::{self, ProjectLinks};
-use crate::error::{WebError, WebResult};
+use crate::error::{StoreFault, WebError, WebResult};
 use crate::interdiff::{RevisionPatch, interdiff_lines};
 use crate::url::{anchor, bare_id, implausible_id, message_url, segment};
 use crate::views::*;
@@ -32,8 +33,16 @@ fn render(t: &impl Template) -> WebResult<Response> {
     Ok(Html(html).into_response())
 }
 
+/// A store error as the page's error: the request's own fault a 400 saying what it was, else
+/// a 503 or 500 page (`WebError::Internal` tells them apart and logs the cause).
 fn store_err(what: &str) -> impl FnOnce(quire_store::Error) -> WebError + '_ {
-    move |e| WebError::Internal(anyhow::Error::new(e).context(what.to_string()))
+    move |e| match StoreFault::of(&e) {
+        StoreFault::BadQuery(m) => WebError::BadRequest(format!("Bad query: {m}")),
+        StoreFault::BadInput(m) => WebError::BadRequest(m),
+        StoreFault::Unavailable | StoreFault::Internal => {
+            WebError::Internal(anyhow::Error::new(e).context(what.to_string()))
+        }
+    }
 }
 
 /// The path's parts, or a 400 page saying why they could not be read (bad percent-encoding,

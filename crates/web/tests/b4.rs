@@ -327,7 +327,7 @@ async fn routes_on_real_mail(store: Store) {
         ("is%3Arfc", "is:"),
         ("frm%3Ax", "did you mean"),
         ("(a", "parenthesis"),
-        (deep.as_str(), "nests parentheses"),
+        (deep.as_str(), "nests 5000 deep"),
     ] {
         let r = request(&state, Method::POST, &format!("/ltp/?x=m&q={bad}"), "x=m").await;
         let bad = &bad[..bad.len().min(40)];
