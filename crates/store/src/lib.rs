@@ -151,6 +151,8 @@ pub use workflow::{
 pub struct Store {
     pool: std::sync::Arc<Pool>,
     target: String,
+    /// Passwords verified by [`Store::login`] (see [`Store::password_checks`]).
+    password_checks: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The SQLite connections a store keeps outside its pool: one that imports write on, one
@@ -401,6 +403,7 @@ impl Store {
         Ok(Store {
             pool: std::sync::Arc::new(Pool::Sqlite(pool, std::sync::Arc::new(own))),
             target,
+            password_checks: Default::default(),
         })
     }
 
@@ -418,7 +421,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| Error::Migrate { target: target.clone(), source })?;
-        Ok(Store { pool: std::sync::Arc::new(Pool::Pg(pool)), target })
+        Ok(Store {
+            pool: std::sync::Arc::new(Pool::Pg(pool)),
+            target,
+            password_checks: Default::default(),
+        })
     }
 
     /// "sqlite" or "postgres".
