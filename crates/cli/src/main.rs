@@ -671,9 +671,13 @@ async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
 }
 
 async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
+    // Checked when the file was read (config::parse).
+    let trusted_proxies =
+        config::load(data_dir)?.web.trusted_proxies().map_err(anyhow::Error::msg)?;
     let config = quire_web::WebConfig {
         base_url: args.base_url.unwrap_or_else(|| format!("http://{}", args.listen)),
         tester_lease_secs: args.tester_lease,
+        trusted_proxies,
         ..Default::default()
     };
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod age;
 pub mod api;
 pub mod build;
+pub mod client;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
@@ -63,6 +64,9 @@ pub struct WebConfig {
     pub per_page: u32,
     /// How long a tester holds a claimed check job without a heartbeat.
     pub tester_lease_secs: i64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[web] trusted_proxies`);
+    /// none: the TCP peer is the client ([`client`]).
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -72,6 +76,7 @@ impl Default for WebConfig {
             projects: HashMap::new(),
             per_page: 50,
             tester_lease_secs: 120,
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }
@@ -247,7 +252,7 @@ pub async fn serve(
 
 /// Serves the site on a listener already bound (tests bind 127.0.0.1:0 and read the port).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
-    // The peer address is what failed logins are counted by (crate::accounts).
+    // The peer address is what failed logins are counted by (crate::client).
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the web server stopped")
