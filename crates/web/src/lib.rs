@@ -64,6 +64,9 @@ pub struct WebConfig {
     pub per_page: u32,
     /// How long a tester holds a claimed check job without a heartbeat.
     pub tester_lease_secs: i64,
+    /// Expired leases after which a check job ends as an `error` check instead of being
+    /// claimed again (`quire_store::Store::claim_job`).
+    pub tester_max_lost_leases: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`[web] trusted_proxies`);
     /// none: the TCP peer is the client ([`client`]).
     pub trusted_proxies: client::TrustedProxies,
@@ -76,6 +79,7 @@ impl Default for WebConfig {
             projects: HashMap::new(),
             per_page: 50,
             tester_lease_secs: 120,
+            tester_max_lost_leases: quire_store::MAX_LOST_LEASES,
             trusted_proxies: client::TrustedProxies::default(),
         }
     }

@@ -54,10 +54,9 @@ pub async fn tester_token(state: &AppState, headers: &HeaderMap) -> Result<Token
     }
 }
 
-/// The lock owner of a tester: its token and the name it gives, so that one token's testers
-/// cannot finish each other's jobs by accident.
+/// The lock owner of a tester (`quire_store::tester_owner`).
 fn owner(token: &Token, tester: &str) -> String {
-    format!("tester:{}:{}", token.id, tester)
+    quire_store::tester_owner(token.id, tester)
 }
 
 fn safe_name(s: &str) -> bool {
@@ -93,7 +92,7 @@ pub async fn claim(
     let lease = state.config.tester_lease_secs.max(1);
     let job = state
         .store
-        .claim_job(&owner(&token, &req.tester), lease, &kinds)
+        .claim_job(&owner(&token, &req.tester), lease, &kinds, state.config.tester_max_lost_leases)
         .await
         .map_err(store_error)?;
     let Some(job) = job else { return Ok(StatusCode::NO_CONTENT.into_response()) };
@@ -196,12 +195,7 @@ pub async fn result(
                 }
             }
         }
-        _ => {
-            return Err(ApiError(
-                StatusCode::CONFLICT,
-                format!("job {id} is not held by tester {:?}", req.tester),
-            ));
-        }
+        _ => return Err(not_held(&state, id, &req.tester).await),
     };
     let check = NewCheck {
         name,
@@ -219,11 +213,22 @@ pub async fn result(
         Some(check_id) => {
             Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())
         }
-        None => Err(ApiError(
-            StatusCode::CONFLICT,
-            format!("job {id} is not held by tester {:?}", req.tester),
-        )),
+        None => Err(not_held(&state, id, &req.tester).await),
     }
+}
+
+/// The 409 for a result from a tester that does not hold the job, saying why when the job
+/// ended meanwhile (its lease expired too often: `quire_store::Store::claim_job`).
+async fn not_held(state: &AppState, id: i64, tester: &str) -> ApiError {
+    let ended = match state.store.job(id).await {
+        Ok(Some(job)) if job.state == "failed" => job.last_error,
+        _ => None,
+    };
+    let detail = match ended {
+        Some(why) => format!("job {id} has ended: {why}"),
+        None => format!("job {id} is not held by tester {tester:?}"),
+    };
+    ApiError(StatusCode::CONFLICT, detail)
 }
 
 #[derive(Deserialize)]
