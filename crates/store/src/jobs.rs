@@ -21,6 +21,36 @@ use crate::{ApplyResult, NewCheck, Pool, Result, Store};
 /// The kind of job that applies a series with git.
 pub const APPLY: &str = "apply";
 
+/// The largest check log the store keeps, in UTF-8 bytes (1 MiB): a longer one keeps its end,
+/// which says what failed, after a first line saying how much was cut ([`check_log`]).
+/// Testers are told (the claim's `log_limit`) so that they cut theirs before sending.
+pub const CHECK_LOG_LIMIT: usize = 1 << 20;
+
+/// A check's `log` as the store keeps it: NULs replaced by U+FFFD (as in every stored text),
+/// and at most [`CHECK_LOG_LIMIT`] bytes, the first line included: `[... N bytes cut ...]`
+/// with N in bytes of `log`, then its end, from a character boundary.
+pub fn check_log(log: &str) -> std::borrow::Cow<'_, str> {
+    // A NUL becomes the 3 bytes of U+FFFD: a log of 1 MB of NULs stores 3 MB.
+    let cost = |b: u8| if b == 0 { 3 } else { 1 };
+    let stored: usize = log.bytes().map(cost).sum();
+    if stored <= CHECK_LOG_LIMIT {
+        return crate::clean(log);
+    }
+    // The first line is at most this long: N has at most as many digits as log.len().
+    let marker = "[...  bytes cut ...]\n".len() + log.len().to_string().len();
+    let budget = CHECK_LOG_LIMIT - marker;
+    let bytes = log.as_bytes();
+    let (mut start, mut kept) = (bytes.len(), 0);
+    while start > 0 && kept + cost(bytes[start - 1]) <= budget {
+        start -= 1;
+        kept += cost(bytes[start]);
+    }
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    std::borrow::Cow::Owned(format!("[... {start} bytes cut ...]\n{}", crate::clean(&log[start..])))
+}
+
 /// Expired leases after which a job ends as failed instead of being claimed again.
 pub const MAX_LOST_LEASES: u32 = 3;
 

@@ -110,8 +110,8 @@ pub mod accounts;
 mod workflow;
 pub use accounts::{Login, Session};
 pub use jobs::{
-    APPLY, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch, TOKEN_SCOPES,
-    Token, UpstreamMatch, tester_owner,
+    APPLY, CHECK_LOG_LIMIT, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch,
+    TOKEN_SCOPES, Token, UpstreamMatch, check_log, tester_owner,
 };
 pub use workflow::{
     Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,

@@ -5,7 +5,9 @@
 mod common;
 
 use common::*;
-use quire_store::{CheckState, MAX_LOST_LEASES, NewCheck, Store, both_backends, tester_owner};
+use quire_store::{
+    CHECK_LOG_LIMIT, CheckState, MAX_LOST_LEASES, NewCheck, Store, both_backends, tester_owner,
+};
 use serde_json::json;
 
 const BUILD: &str = "check:any:build";
@@ -126,4 +128,38 @@ both_backends!(an_apply_job_whose_worker_keeps_dying_ends_as_failed, |store| asy
         Some("no result after 1 claim (last by worker host-1); the worker may have crashed")
     );
     assert!(store.checks("apply-1@example.org").await.unwrap().is_empty());
+});
+
+// Check logs are kept to CHECK_LOG_LIMIT bytes whatever writes them: the end of a longer one,
+// after a line saying how much was cut; NULs (3 bytes each once replaced) are counted as
+// stored, and the cut never splits a character.
+both_backends!(long_check_logs_keep_their_end_within_the_limit, |store| async move {
+    store.ingest(vec![incoming(patch("logs-1@example.org", 1, 1, 1, "x"))]).await.unwrap();
+    let stored = |log: String| {
+        let store = store.clone();
+        async move {
+            let check = NewCheck { log: Some(log), ..result() };
+            let id = store.add_check("logs-1@example.org", &check).await.unwrap();
+            let all = store.checks("logs-1@example.org").await.unwrap();
+            all.into_iter().find(|c| c.id == id).unwrap().log.unwrap()
+        }
+    };
+    let text: String = (0..5_000_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let kept = stored(text.clone()).await;
+    assert!(kept.len() <= CHECK_LOG_LIMIT, "{}", kept.len());
+    let (first, rest) = kept.split_once('\n').unwrap();
+    assert_eq!(first, format!("[... {} bytes cut ...]", text.len() - rest.len()));
+    assert!(text.ends_with(rest) && rest.len() > CHECK_LOG_LIMIT - 100);
+
+    let nuls = stored("\0".repeat(1_000_000)).await;
+    assert!(nuls.len() <= CHECK_LOG_LIMIT, "{}", nuls.len());
+    let (first, rest) = nuls.split_once('\n').unwrap();
+    assert!(rest.chars().all(|c| c == '\u{FFFD}') && rest.len() > CHECK_LOG_LIMIT - 100);
+    assert_eq!(first, format!("[... {} bytes cut ...]", 1_000_000 - rest.chars().count()));
+
+    let wide = "é".repeat(CHECK_LOG_LIMIT);
+    let kept = stored(wide).await;
+    assert!(kept.len() <= CHECK_LOG_LIMIT && kept.ends_with('é'));
+    let exact = "x".repeat(CHECK_LOG_LIMIT);
+    assert_eq!(stored(exact.clone()).await, exact, "a log of the limit is kept whole");
 });

@@ -35,6 +35,7 @@ pub mod warm;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use quire_store::Store;
 use std::collections::HashMap;
@@ -84,6 +85,16 @@ impl Default for WebConfig {
         }
     }
 }
+
+/// The largest request body of most routes (forms, the APIs' writes): axum's default, set here
+/// so that it is a decision, and the one `client_max_body_size` in contrib/nginx.conf repeats.
+pub const BODY_LIMIT: usize = 2 << 20;
+
+/// The largest request body of the tester and check routes (8 MiB): a report with a log of
+/// `quire_store::CHECK_LOG_LIMIT` bytes (1 MiB) that JSON escapes whole (a control character
+/// is `\u0000`, 6 bytes), and 2 MiB for the rest. Larger logs within it are cut, not refused
+/// (crate::testers); contrib/nginx.conf and docs/api.md say the same figure.
+pub const CHECK_BODY_LIMIT: usize = 6 * quire_store::CHECK_LOG_LIMIT + (2 << 20);
 
 /// The default tag prefix of applied series in a mirror.
 pub const DEFAULT_TAG_PREFIX: &str = "quire";
@@ -165,14 +176,18 @@ impl AppState {
 
 /// The whole site.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(metrics::readyz))
-        .route("/metrics", get(metrics::metrics))
+    // Testers and external CI post logs (crate::testers): their own body limit.
+    let checks = Router::new()
         .route("/api/v1/testers/claim", post(testers::claim))
         .route("/api/v1/testers/jobs/{id}/heartbeat", post(testers::heartbeat))
         .route("/api/v1/testers/jobs/{id}/result", post(testers::result))
         .route("/api/v1/checks", get(api::checks).post(testers::post_check))
+        .layer(DefaultBodyLimit::max(CHECK_BODY_LIMIT));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .merge(checks)
         .route("/api/v1", get(api::index))
         .route("/api/v1/", get(api::index))
         .route("/api/v1/openapi.json", get(api::openapi))
@@ -223,6 +238,8 @@ pub fn router(state: AppState) -> Router {
         .route("/all/{id}/t.mbox.gz", get(inbox::all_t_mbox_gz))
         .route("/all/{id}/T/", get(inbox::all_thread_flat))
         .fallback(pages::not_found)
+        // Outside the check routes' own limit, which wins over it there.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Gzipped mboxes are sent as they are: compressing them again would give them a
         // Content-Encoding, and b4 then fails with BadGzipFile.
         .layer(tower_http::compression::CompressionLayer::new().compress_when({

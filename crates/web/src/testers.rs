@@ -4,6 +4,11 @@
 //! runs, and reports the result; the result is stored only while it still holds the job (a
 //! tester that died loses the job to the next one when its lease expires). Tokens of scope
 //! `tester` may do this and post checks, nothing else; `admin` tokens too.
+//!
+//! Logs longer than the store keeps (`quire_store::CHECK_LOG_LIMIT`, said in the claim's
+//! `log_limit`) are stored cut to their end, never refused: a refused report left its job to
+//! be claimed again every lease (issue 24). The routes take bodies up to
+//! [`crate::CHECK_BODY_LIMIT`], enough for such a log even when JSON escapes every byte.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -97,8 +102,17 @@ pub async fn claim(
         .map_err(store_error)?;
     let Some(job) = job else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     tracing::info!(job = job.id, kind = %job.kind, tester = %req.tester, "check job claimed");
-    Ok(Json(json!({ "job_id": job.id, "kind": job.kind, "lease_secs": lease, "attempt": job.attempts, "job": job.payload }))
-        .into_response())
+    // log_limit: the largest log stored (quire_store::check_log); a longer one is cut to its
+    // end here, so a tester may as well send no more.
+    Ok(Json(json!({
+        "job_id": job.id,
+        "kind": job.kind,
+        "lease_secs": lease,
+        "attempt": job.attempts,
+        "log_limit": quire_store::CHECK_LOG_LIMIT,
+        "job": job.payload,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -155,22 +169,6 @@ fn check_state(s: &str) -> Result<CheckState, ApiError> {
     }
 }
 
-/// Logs past this are cut (from the front: the end of a log says what failed).
-const MAX_LOG: usize = 4 << 20;
-
-fn tail(log: Option<String>) -> Option<String> {
-    log.map(|l| {
-        if l.len() <= MAX_LOG {
-            return l;
-        }
-        let mut start = l.len() - MAX_LOG;
-        while !l.is_char_boundary(start) {
-            start += 1;
-        }
-        format!("[... {start} bytes cut ...]\n{}", &l[start..])
-    })
-}
-
 /// `POST /api/v1/testers/jobs/{id}/result`: stores the check on the series and finishes the
 /// job, once: 201, or 409 when the job is no longer this tester's.
 pub async fn result(
@@ -202,7 +200,7 @@ pub async fn result(
         state: check_state,
         url: req.url,
         description: req.description,
-        log: tail(req.log),
+        log: req.log,
     };
     match state
         .store
@@ -268,7 +266,7 @@ pub async fn post_check(
         state: check_state,
         url: req.url,
         description: req.description,
-        log: tail(req.log),
+        log: req.log,
     };
     let check_id = state.store.add_check(&id, &check).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())

@@ -125,3 +125,83 @@ both!(
     a_job_that_never_reports_is_an_error,
     a_job_that_never_reports_shows_as_an_error_on_the_series_page
 );
+
+// The claim says how long a log may be; results whose log is longer are stored cut to their
+// end, not refused: 1 MB of NULs (6 MB of JSON) and 5 MB of text, from a tester and from
+// external CI. Only a body past CHECK_BODY_LIMIT is refused (413), and other routes keep the
+// general BODY_LIMIT.
+async fn long_logs_are_stored_cut_and_never_refused(site: Site) {
+    for (n, log) in ["\0".repeat(1_000_000), "make: line\n".repeat(500_000)].into_iter().enumerate()
+    {
+        let id = site.queue_build().await;
+        let tester = format!("t{n}");
+        let (status, claim) =
+            site.post("/api/v1/testers/claim", &json!({ "tester": tester })).await;
+        assert_eq!((status, claim["job_id"].as_i64()), (StatusCode::OK, Some(id)), "{claim}");
+        assert_eq!(claim["log_limit"], quire_store::CHECK_LOG_LIMIT);
+        let report =
+            json!({ "tester": tester, "state": "fail", "description": "boom", "log": log });
+        let body = report.to_string();
+        assert!(body.len() > 5_000_000 && body.len() <= quire_web::CHECK_BODY_LIMIT);
+        let (status, v) = site.post(&format!("/api/v1/testers/jobs/{id}/result"), &report).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        let check_id = v["check_id"].as_i64().unwrap();
+        let stored = site.store.checks(HEAD).await.unwrap();
+        let stored = stored.iter().find(|c| c.id == check_id).unwrap().log.clone().unwrap();
+        assert!(stored.len() <= quire_store::CHECK_LOG_LIMIT, "{}", stored.len());
+        assert!(
+            stored.starts_with("[... ")
+                && stored.lines().next().unwrap().ends_with(" bytes cut ...]")
+        );
+    }
+    let ci = json!({ "message_id": HEAD, "name": "kernelci", "state": "warning", "log": "x".repeat(5_000_000) });
+    let (status, v) = site.post("/api/v1/checks", &ci).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+
+    let too_big = json!({ "message_id": HEAD, "name": "ci", "state": "pass", "log": "x".repeat(quire_web::CHECK_BODY_LIMIT) });
+    let (status, _) = site.post("/api/v1/checks", &too_big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let form = Body::from("x".repeat(quire_web::BODY_LIMIT + 1));
+    let (status, _) = site.send(Method::POST, "/api/1.3/bundles/", form).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "other routes keep the general limit");
+}
+both!(long_logs_are_cut_not_refused, long_logs_are_stored_cut_and_never_refused);
+
+/// The body limits are stated in three more places than the code: each must say the same.
+#[test]
+fn nginx_conf_and_the_docs_state_the_body_limits_the_server_sets() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |f: &str| std::fs::read_to_string(repo.join(f)).unwrap();
+    let mib = |bytes: usize| {
+        assert_eq!(bytes % (1 << 20), 0, "{bytes} is whole MiB");
+        bytes >> 20
+    };
+    let (general, checks, log) = (
+        mib(quire_web::BODY_LIMIT),
+        mib(quire_web::CHECK_BODY_LIMIT),
+        mib(quire_store::CHECK_LOG_LIMIT),
+    );
+    let nginx = read("contrib/nginx.conf");
+    let sizes: Vec<&str> = nginx
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("client_max_body_size "))
+        .collect();
+    assert_eq!(sizes, [format!("{general}m;"), format!("{checks}m;")], "{nginx}");
+    let at = nginx.find(&format!("client_max_body_size {checks}m;")).unwrap();
+    let location = nginx[..at].rsplit("location").next().unwrap();
+    assert!(
+        location.contains("testers/|checks$"),
+        "the larger limit is the check routes': {location}"
+    );
+    let api = read("docs/api.md");
+    for said in [
+        format!("up to {checks} MiB"),
+        format!("takes {general} MiB"),
+        format!("`log_limit` bytes of a check's log (UTF-8; {log} MiB"),
+        "1,048,576".to_string(),
+    ] {
+        assert!(api.contains(&said), "docs/api.md does not say {said:?}");
+    }
+    assert_eq!(quire_store::CHECK_LOG_LIMIT, 1_048_576);
+}
