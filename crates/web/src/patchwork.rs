@@ -1187,10 +1187,17 @@ async fn check_create(ctx: &Ctx, id: &str, body: HashMap<String, Value>) -> PwRe
             json!({ "context": ["letters, digits and -_.@ only, at most 255"] }),
         ));
     }
+    let target_url = text("target_url");
+    if target_url.as_deref().is_some_and(|u| !crate::url::web_link(u)) {
+        return Err(PwError(
+            StatusCode::BAD_REQUEST,
+            json!({ "target_url": ["only http:// and https:// URLs are accepted"] }),
+        ));
+    }
     let check = NewCheck {
         name: context,
         state,
-        url: text("target_url"),
+        url: target_url,
         description: text("description"),
         log: None,
     };

@@ -169,6 +169,22 @@ fn check_state(s: &str) -> Result<CheckState, ApiError> {
     }
 }
 
+/// A check's link as given in `field`: none when empty; a 400 naming the field unless it is
+/// `http://` or `https://` (crate::url::web_link): the series page links it.
+fn check_url(field: &str, url: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(url) = url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if crate::url::web_link(&url) {
+        Ok(Some(url))
+    } else {
+        Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{field}: only http:// and https:// URLs are accepted"),
+        ))
+    }
+}
+
 /// `POST /api/v1/testers/jobs/{id}/result`: stores the check on the series and finishes the
 /// job, once: 201, or 409 when the job is no longer this tester's.
 pub async fn result(
@@ -179,6 +195,7 @@ pub async fn result(
 ) -> Result<Response, ApiError> {
     let token = tester_token(&state, &headers).await?;
     let check_state = check_state(&req.state)?;
+    let url = check_url("url", req.url)?;
     // The job's payload names the check and the series; a tester cannot choose them.
     let (name, series) = match state.store.running_job(id).await.map_err(store_error)? {
         Some(job) if job.locked_by.as_deref() == Some(owner(&token, &req.tester).as_str()) => {
@@ -195,13 +212,8 @@ pub async fn result(
         }
         _ => return Err(not_held(&state, id, &req.tester).await),
     };
-    let check = NewCheck {
-        name,
-        state: check_state,
-        url: req.url,
-        description: req.description,
-        log: req.log,
-    };
+    let check =
+        NewCheck { name, state: check_state, url, description: req.description, log: req.log };
     match state
         .store
         .finish_check_job(id, &owner(&token, &req.tester), &series, &check)
@@ -251,6 +263,7 @@ pub async fn post_check(
 ) -> Result<Response, ApiError> {
     tester_token(&state, &headers).await?;
     let check_state = check_state(&req.state)?;
+    let url = check_url("url", req.url)?;
     if !safe_name(&req.name) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -264,7 +277,7 @@ pub async fn post_check(
     let check = NewCheck {
         name: req.name,
         state: check_state,
-        url: req.url,
+        url,
         description: req.description,
         log: req.log,
     };

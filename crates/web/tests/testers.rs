@@ -60,6 +60,11 @@ impl Site {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    async fn get_json(&self, uri: &str) -> (StatusCode, Value) {
+        let (status, bytes) = self.send(Method::GET, uri, Body::empty()).await;
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
     async fn page(&self, uri: &str) -> String {
         let (status, bytes) = self.send(Method::GET, uri, Body::empty()).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
@@ -205,3 +210,69 @@ fn nginx_conf_and_the_docs_state_the_body_limits_the_server_sets() {
     }
     assert_eq!(quire_store::CHECK_LOG_LIMIT, 1_048_576);
 }
+
+const HOSTILE_URLS: &[&str] = &[
+    "javascript:alert(1)",
+    " JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example.org/",
+];
+
+// Every route that takes a check's URL refuses other schemes than http(s) with a 400 naming
+// the field, and stores nothing; http(s) URLs are stored and linked.
+async fn check_urls_other_than_http_are_refused_everywhere(site: Site) {
+    let (_, patches) = site.get_json("/api/1.3/patches/?project=demo").await;
+    let patch = patches[0]["id"].as_i64().unwrap();
+    for url in HOSTILE_URLS {
+        let id = site.queue_build().await;
+        assert_eq!(site.claim("t").await, Some(id));
+        let (status, v) = site
+            .post(
+                &format!("/api/v1/testers/jobs/{id}/result"),
+                &json!({ "tester": "t", "state": "pass", "url": url }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert_eq!(v["detail"], "url: only http:// and https:// URLs are accepted");
+        let ci = json!({ "message_id": HEAD, "name": "ci", "state": "pass", "url": url });
+        let (status, v) = site.post("/api/v1/checks", &ci).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert_eq!(v["detail"], "url: only http:// and https:// URLs are accepted");
+        let pw = json!({ "state": "success", "context": "pw", "target_url": url });
+        let (status, v) = site.post(&format!("/api/1.3/patches/{patch}/checks/"), &pw).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {v}");
+        assert_eq!(v["target_url"][0], "only http:// and https:// URLs are accepted");
+    }
+    let all = site.store.checks(HEAD).await.unwrap();
+    assert!(all.is_empty(), "{all:?}");
+
+    let ci = json!({ "message_id": HEAD, "name": "ci", "state": "pass", "url": "https://ci.example.org/42" });
+    assert_eq!(site.post("/api/v1/checks", &ci).await.0, StatusCode::CREATED);
+    let page = site.page(PAGE).await;
+    assert!(page.contains("<a href=\"https://ci.example.org/42\">ci</a>"), "{page}");
+}
+both!(check_urls_are_http_only, check_urls_other_than_http_are_refused_everywhere);
+
+// Defence in depth: a check stored with another scheme (before URLs were checked) is never a
+// link on the series page; its log's page is linked instead when it has a log.
+async fn a_stored_javascript_url_is_never_a_link(site: Site) {
+    for (n, url) in HOSTILE_URLS.iter().enumerate() {
+        let check = quire_store::NewCheck {
+            name: format!("old{n}"),
+            state: quire_store::CheckState::Fail,
+            url: Some(url.to_string()),
+            description: None,
+            log: (n == 0).then(|| "the log".to_string()),
+        };
+        site.store.add_check(HEAD, &check).await.unwrap();
+    }
+    let page = site.page(PAGE).await.to_lowercase();
+    for scheme in ["javascript:", "data:", "vbscript:", "//evil"] {
+        assert!(!page.contains(&format!("href=\"{scheme}")), "{scheme}: {page}");
+        assert!(!page.contains(&format!("href=\" {scheme}")), "{scheme}: {page}");
+    }
+    assert!(page.contains("/checks/") && page.contains(">old0</a>"), "{page}");
+    assert!(page.contains("<td>old1</td>"), "{page}");
+}
+both!(stored_javascript_urls_are_not_links, a_stored_javascript_url_is_never_a_link);
