@@ -180,7 +180,7 @@ impl Store {
     }
 
     /// How many passwords [`Store::login`] has checked through this store (and its clones):
-    /// what the login limits bound. For tests and metrics.
+    /// what the login limits bound, which tests count.
     pub fn password_checks(&self) -> u64 {
         self.password_checks.load(std::sync::atomic::Ordering::Relaxed)
     }
