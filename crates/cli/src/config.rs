@@ -14,6 +14,25 @@ pub struct Config {
     pub projects: Vec<ProjectConfig>,
     /// How report mails leave (`[smtp]`); needed by `[[project.report]]`.
     pub smtp: Option<quire_notify::SmtpConfig>,
+    /// The web server's settings (`[web]`).
+    #[serde(default)]
+    pub web: WebSection,
+}
+
+/// The `[web]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebSection {
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the client that
+    /// failed logins are counted by; without them every client behind a proxy is the proxy.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl WebSection {
+    pub fn trusted_proxies(&self) -> Result<quire_web::client::TrustedProxies, String> {
+        quire_web::client::TrustedProxies::parse(&self.trusted_proxies)
+    }
 }
 
 /// One `[[project]]` table.
@@ -99,6 +118,11 @@ pub const STARTER: &str = r##"# quire configuration: the projects this quire fol
 # host = "localhost"
 # port = 25
 # from = "quire <quire@example.org>"
+#
+# [web]
+# trusted_proxies = ["127.0.0.1", "::1"]         # a reverse proxy on this machine (nginx): its
+#                                                # X-Forwarded-For names the client that failed
+#                                                # logins are counted by (docs/accounts.md)
 "##;
 
 pub fn path(data_dir: &Path) -> PathBuf {
@@ -123,6 +147,10 @@ pub fn parse(text: &str) -> Result<Config, String> {
         quire_notify::validate_smtp(smtp)
             .map_err(|e| format!("{}{e}", line_prefix(text, "[smtp]", None)))?;
     }
+    config
+        .web
+        .trusted_proxies()
+        .map_err(|e| format!("{}[web]: {e}", line_prefix(text, "trusted_proxies", None)))?;
     let mut seen = std::collections::HashSet::new();
     for p in &config.projects {
         validate_name(&p.name).map_err(|e| format!("project `{}`: {e}", p.name))?;
@@ -271,6 +299,18 @@ mod tests {
             parse(&ok.replace("[smtp]\nhost = \"localhost\"\nfrom = \"quire@example.org\"\n", ""))
                 .unwrap_err();
         assert!(e.contains("needs an `[smtp]` section"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_and_a_bad_one_names_its_line() {
+        let c = parse("[web]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n").unwrap();
+        let t = c.web.trusted_proxies().unwrap();
+        assert!(
+            t.contains("10.2.3.4".parse().unwrap()) && !t.contains("11.0.0.1".parse().unwrap())
+        );
+        let e = parse("[web]\n\ntrusted_proxies = [\"localhost\"]\n").unwrap_err();
+        assert!(e.starts_with("line 3: [web]: trusted_proxies: \"localhost\""), "{e}");
+        assert!(parse("").unwrap().web.trusted_proxies().unwrap().is_empty());
     }
 
     #[test]

@@ -276,6 +276,10 @@ struct ServeArgs {
     /// Seconds a tester holds a claimed check job without a heartbeat before another may take it.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..=86400))]
     tester_lease: i64,
+    /// Expired leases (the tester died, or the server refused its report) after which a check
+    /// job ends as an `error` check on its series instead of being claimed again.
+    #[arg(long, default_value_t = quire_store::MAX_LOST_LEASES, value_parser = clap::value_parser!(u32).range(1..=100))]
+    tester_lost_leases: u32,
     /// Series pages rendered at start, the newest of each project, before /readyz says ready
     /// (at most 20 s; 0: none).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(0..=100000))]
@@ -712,9 +716,14 @@ async fn project_list(store: &Store, json: bool) -> Result<ExitCode> {
 }
 
 async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
+    // Checked when the file was read (config::parse).
+    let trusted_proxies =
+        config::load(data_dir)?.web.trusted_proxies().map_err(anyhow::Error::msg)?;
     let config = quire_web::WebConfig {
         base_url: args.base_url.unwrap_or_else(|| format!("http://{}", args.listen)),
         tester_lease_secs: args.tester_lease,
+        tester_max_lost_leases: args.tester_lost_leases,
+        trusted_proxies,
         ..Default::default()
     };
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);

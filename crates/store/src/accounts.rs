@@ -1,9 +1,16 @@
-//! Web accounts: passwords (argon2id), login sessions and the rate limit on failed logins.
+//! Web accounts: passwords (argon2id), login sessions and the limits on failed logins.
 //!
 //! Everything lives in the store so that web servers keep no state: any number of them can
 //! serve the same sessions. A session id is 256 random bits given to the browser once; the
 //! store keeps only its SHA-256. Each session has its own CSRF secret, which every form of the
 //! session carries back.
+//!
+//! Failed logins are limited per (account name, client address) and per client address, never
+//! per account alone: wrong passwords from one address must not lock the owner out from
+//! another (issue 24: five guesses for `admin` from anywhere locked `admin` out everywhere).
+//! A login reserves its attempt on both counters before it checks the password, in one
+//! transaction that holds the counters' rows, so that simultaneous guesses cannot all read the
+//! same count: 100 at once check at most the limit's worth of passwords.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -12,14 +19,18 @@ use crate::{Pool, Result, Store, User};
 
 /// How long a login lasts.
 pub const SESSION_SECS: i64 = 14 * 24 * 3600;
-/// Failed logins counted over this window...
+/// Failed logins are counted over a window of this length from the first of them...
 pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
-/// ...at most this many per username...
-pub const MAX_FAILURES_PER_USER: i64 = 5;
-/// ...and this many per client address.
+/// ...at most this many for one account name from one client address...
+pub const MAX_FAILURES_PER_ACCOUNT_AND_CLIENT: i64 = 5;
+/// ...and this many from one client address over all account names (one password tried on
+/// many accounts).
 pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
+/// Longest username [`Store::add_user`] accepts; a login counts a longer name by its first
+/// `MAX_USERNAME_LEN + 1` characters, which no account has.
+pub(crate) const MAX_USERNAME_LEN: usize = 100;
 
 /// A live login session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +49,8 @@ pub enum Login {
     Ok { secret: String, session: Session },
     /// Wrong username or password, or a user without a password: one answer for all of them.
     Bad,
-    /// Too many failures for this username or address; try again after this many seconds.
+    /// Too many failures for this account name from this client, or from this client in all;
+    /// try again after this many seconds. The password was not checked.
     Limited { retry_after: i64 },
 }
 
@@ -106,7 +118,13 @@ impl Store {
         }
     }
 
-    /// Checks a login from `client` (an address) and opens a session of `ttl` seconds.
+    /// Checks a login from `client` (the client's address, as the web gives it: the key its
+    /// failures are counted under) and opens a session of `ttl` seconds.
+    ///
+    /// The attempt is counted first, as a failure, on the counters of (`username`, `client`)
+    /// and of `client`; the password is checked only when neither is full, and a success gives
+    /// the attempt back. An unknown username is counted and checked (against a hash nobody
+    /// has) like a known one: same answers, same time.
     pub async fn login(
         &self,
         username: &str,
@@ -115,32 +133,25 @@ impl Store {
         ttl: i64,
     ) -> Result<Login> {
         let username = username.trim();
+        let counted: String = username.chars().take(MAX_USERNAME_LEN + 1).collect();
         let t = crate::now();
-        let (by_user, by_client, oldest) =
-            on_backend!(self.pool, |p, m| m::accounts_sql::failures(
-                p,
-                username,
-                client,
-                t - FAILURE_WINDOW_SECS
-            )
-            .await)?;
-        if by_user >= MAX_FAILURES_PER_USER || by_client >= MAX_FAILURES_PER_CLIENT {
-            return Ok(Login::Limited { retry_after: (oldest + FAILURE_WINDOW_SECS - t).max(1) });
+        if let Some(retry_after) =
+            on_backend!(self.pool, |p, m| m::accounts_sql::reserve_login(p, &counted, client, t)
+                .await)?
+        {
+            return Ok(Login::Limited { retry_after });
         }
         let found = on_backend!(self.pool, |p, m| m::accounts_sql::login_user(p, username).await)?;
-        let ok = match &found {
-            Some((_, Some(hash))) => verify_password(password, hash),
-            _ => {
-                let _ = verify_password(password, &DUMMY_HASH);
-                false
-            }
+        let hash = match &found {
+            Some((_, Some(hash))) => Some(hash.clone()),
+            _ => None,
         };
+        let ok = self.check_password(password, hash.as_deref()).await;
         let Some((user, _)) = found.filter(|_| ok) else {
-            on_backend!(self.pool, |p, m| m::accounts_sql::add_failure(p, username, client, t)
-                .await)?;
+            // The reserved attempt stays: it was a failure.
             return Ok(Login::Bad);
         };
-        on_backend!(self.pool, |p, m| m::accounts_sql::clear_failures(p, username).await)?;
+        on_backend!(self.pool, |p, m| m::accounts_sql::release_login(p, &counted, client).await)?;
         let secret = random_hex()?;
         let csrf = random_hex()?;
         let expires = t + ttl;
@@ -150,6 +161,28 @@ impl Store {
         )
         .await)?;
         Ok(Login::Ok { secret, session: Session { user, csrf, expires } })
+    }
+
+    /// Whether `password` matches `hash`; with no hash (no such user, or no password set)
+    /// checks it against a hash nobody has, so the answer takes as long, and says no. On a
+    /// blocking thread: a check fills 19 MiB twice, which would hold up the requests sharing
+    /// the async worker thread.
+    async fn check_password(&self, password: &str, hash: Option<&str>) -> bool {
+        self.password_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let known = hash.is_some();
+        let (password, hash) = (password.to_string(), hash.map(str::to_string));
+        let matched = tokio::task::spawn_blocking(move || {
+            verify_password(&password, hash.as_deref().unwrap_or(&DUMMY_HASH))
+        })
+        .await
+        .unwrap_or(false);
+        known && matched
+    }
+
+    /// How many passwords [`Store::login`] has checked through this store (and its clones):
+    /// what the login limits bound, which tests count.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The live session whose cookie value is `secret`.

@@ -1,4 +1,4 @@
-// Web accounts (passwords, sessions, failed logins): SQL for both backends, included by lib.rs
+// Web accounts (passwords, sessions, login limits): SQL for both backends, included by lib.rs
 // next to backend.rs. The public API and the rules are in accounts.rs.
 
 pub(crate) mod accounts_sql {
@@ -27,26 +27,78 @@ pub(crate) mod accounts_sql {
         Ok(Some((user, get(&r, 5, what)?)))
     }
 
-    /// Failures since `since` for this username and for this client address.
-    pub(crate) async fn failures(pool: &DbPool, username: &str, client: &str, since: i64) -> Result<(i64, i64, i64)> {
-        let what = "counting failed logins";
-        let u = sqlx::query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE username = $1 AND at >= $2").bind(username).bind(since).fetch_one(pool).await.ctx(what)?;
-        let c = sqlx::query("SELECT COUNT(*), MIN(at) FROM login_failures WHERE client = $1 AND at >= $2").bind(client).bind(since).fetch_one(pool).await.ctx(what)?;
-        let (un, umin): (i64, Option<i64>) = (get(&u, 0, what)?, get(&u, 1, what)?);
-        let (cn, cmin): (i64, Option<i64>) = (get(&c, 0, what)?, get(&c, 1, what)?);
-        Ok((un, cn, umin.into_iter().chain(cmin).min().unwrap_or(since)))
+    /// Counts a login attempt of `username` from `client` on both of its counters (see
+    /// migration 0020), in one transaction: each upsert holds its row until the commit, so
+    /// simultaneous attempts are counted one after the other and none reads a count another
+    /// has not written yet. `Some(retry_after)` when a counter was full; nothing is counted
+    /// then (the transaction is rolled back), so a full counter's window is not stretched.
+    pub(crate) async fn reserve_login(pool: &DbPool, username: &str, client: &str, t: i64) -> Result<Option<i64>> {
+        use crate::accounts::{FAILURE_WINDOW_SECS, MAX_FAILURES_PER_ACCOUNT_AND_CLIENT, MAX_FAILURES_PER_CLIENT};
+        let what = "counting a login attempt";
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        // The account's counter first, then the client's: every attempt takes them in this
+        // order, so two attempts never wait for each other in a circle (PostgreSQL).
+        for (kind, name, limit) in [("account", username, MAX_FAILURES_PER_ACCOUNT_AND_CLIENT), ("client", "", MAX_FAILURES_PER_CLIENT)] {
+            let row = sqlx::query(
+                "INSERT INTO login_limits (kind, client, username, window_start, attempts) VALUES ($1, $2, $3, $4, 1) \
+                 ON CONFLICT (kind, client, username) DO UPDATE SET \
+                 attempts = CASE WHEN login_limits.window_start <= $5 THEN 1 ELSE login_limits.attempts + 1 END, \
+                 window_start = CASE WHEN login_limits.window_start <= $5 THEN $4 ELSE login_limits.window_start END \
+                 RETURNING attempts, window_start",
+            )
+            .bind(kind)
+            .bind(clean(client).as_ref())
+            .bind(clean(name).as_ref())
+            .bind(t)
+            .bind(t - FAILURE_WINDOW_SECS)
+            .fetch_one(&mut *tx)
+            .await
+            .ctx(what)?;
+            let (attempts, start): (i64, i64) = (get(&row, 0, what)?, get(&row, 1, what)?);
+            if attempts > limit {
+                tx.rollback().await.ctx(what)?;
+                return Ok(Some((start + FAILURE_WINDOW_SECS - t).max(1)));
+            }
+        }
+        tx.commit().await.ctx(what)?;
+        sweep_login_limits(pool, t).await;
+        Ok(None)
     }
 
-    pub(crate) async fn add_failure(pool: &DbPool, username: &str, client: &str, at: i64) -> Result<()> {
-        let what = "recording a failed login";
-        sqlx::query("INSERT INTO login_failures (username, client, at) VALUES ($1, $2, $3)").bind(username).bind(client).bind(at).execute(pool).await.ctx(what)?;
-        // Old failures count for nothing: keep the table small.
-        sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(at - 24 * 3600).execute(pool).await.ctx(what)?;
-        Ok(())
+    /// Rows a day past their window's start count for nothing (the next attempt starts them
+    /// again): deleted, a thousand at a time. PostgreSQL skips rows an attempt holds, so the
+    /// sweep never waits for one, nor one for it in a circle. A sweep that fails is tried again
+    /// at the next login.
+    async fn sweep_login_limits(pool: &DbPool, t: i64) {
+        let sql = if PG {
+            "DELETE FROM login_limits WHERE (kind, client, username) IN (SELECT kind, client, username FROM login_limits \
+             WHERE window_start < $1 LIMIT 1000 FOR UPDATE SKIP LOCKED)"
+        } else {
+            "DELETE FROM login_limits WHERE rowid IN (SELECT rowid FROM login_limits WHERE window_start < $1 LIMIT 1000)"
+        };
+        if let Err(e) = sqlx::query(sql).bind(t - 24 * 3600).execute(pool).await {
+            tracing::debug!(error = %e, "sweeping old login counters");
+        }
     }
 
-    pub(crate) async fn clear_failures(pool: &DbPool, username: &str) -> Result<()> {
-        sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(pool).await.ctx("clearing failed logins")?;
+    /// A successful login gives back the attempt it reserved: the account's counter from this
+    /// client starts again, the client's loses one. Not more: an address with one account of
+    /// its own must not be able to wipe its failures on others by logging in.
+    pub(crate) async fn release_login(pool: &DbPool, username: &str, client: &str) -> Result<()> {
+        let what = "counting a successful login";
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        sqlx::query("DELETE FROM login_limits WHERE kind = 'account' AND client = $1 AND username = $2")
+            .bind(clean(client).as_ref())
+            .bind(clean(username).as_ref())
+            .execute(&mut *tx)
+            .await
+            .ctx(what)?;
+        sqlx::query("UPDATE login_limits SET attempts = attempts - 1 WHERE kind = 'client' AND client = $1 AND attempts > 0")
+            .bind(clean(client).as_ref())
+            .execute(&mut *tx)
+            .await
+            .ctx(what)?;
+        tx.commit().await.ctx(what)?;
         Ok(())
     }
 

@@ -2134,7 +2134,7 @@ async fn add_check_in(tx: &mut Conn, message_id: &str, c: &NewCheck) -> Result<i
     .bind(check_state_name(c.state))
     .bind(c.url.as_deref().map(clean).as_deref())
     .bind(c.description.as_deref().map(clean).as_deref())
-    .bind(c.log.as_deref().map(clean).as_deref())
+    .bind(c.log.as_deref().map(crate::jobs::check_log).as_deref())
     .bind(now())
     .fetch_one(&mut *tx)
     .await

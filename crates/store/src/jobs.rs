@@ -8,6 +8,11 @@
 //! comes back late cannot store a second result ([`Store::finish_apply_job`] checks the lease in
 //! the same transaction as the result).
 //!
+//! A job whose lease expires without a result again and again (it kills whoever runs it, or
+//! its report is refused) is not handed out forever: the claim after its `max_lost`-th expired
+//! lease ends it as failed with the reason, and a check job's reason becomes an `error` check
+//! on its series ([`MAX_LOST_LEASES`] by default).
+//!
 //! Merged patches are recorded here too: which stored patch an upstream commit merged, and how
 //! it was matched (`patch-id`, or `author+subject`).
 
@@ -15,6 +20,61 @@ use crate::{ApplyResult, NewCheck, Pool, Result, Store};
 
 /// The kind of job that applies a series with git.
 pub const APPLY: &str = "apply";
+
+/// The largest check log the store keeps, in UTF-8 bytes (1 MiB): a longer one keeps its end,
+/// which says what failed, after a first line saying how much was cut ([`check_log`]).
+/// Testers are told (the claim's `log_limit`) so that they cut theirs before sending.
+pub const CHECK_LOG_LIMIT: usize = 1 << 20;
+
+/// A check's `log` as the store keeps it: NULs replaced by U+FFFD (as in every stored text),
+/// and at most [`CHECK_LOG_LIMIT`] bytes, the first line included: `[... N bytes cut ...]`
+/// with N in bytes of `log`, then its end, from a character boundary.
+pub fn check_log(log: &str) -> std::borrow::Cow<'_, str> {
+    // A NUL becomes the 3 bytes of U+FFFD: a log of 1 MB of NULs stores 3 MB.
+    let cost = |b: u8| if b == 0 { 3 } else { 1 };
+    let stored: usize = log.bytes().map(cost).sum();
+    if stored <= CHECK_LOG_LIMIT {
+        return crate::clean(log);
+    }
+    // The first line is at most this long: N has at most as many digits as log.len().
+    let marker = "[...  bytes cut ...]\n".len() + log.len().to_string().len();
+    let budget = CHECK_LOG_LIMIT - marker;
+    let bytes = log.as_bytes();
+    let (mut start, mut kept) = (bytes.len(), 0);
+    while start > 0 && kept + cost(bytes[start - 1]) <= budget {
+        start -= 1;
+        kept += cost(bytes[start]);
+    }
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    std::borrow::Cow::Owned(format!("[... {start} bytes cut ...]\n{}", crate::clean(&log[start..])))
+}
+
+/// Expired leases after which a job ends as failed instead of being claimed again.
+pub const MAX_LOST_LEASES: u32 = 3;
+
+/// The lock owner of a tester's claims: its token and the name it gives, so that one token's
+/// testers cannot finish each other's jobs by accident; [`lost_lease_reason`] reads it back.
+pub fn tester_owner(token_id: i64, tester: &str) -> String {
+    format!("tester:{token_id}:{tester}")
+}
+
+/// What a job that lost its lease `lost` times says: who held it last and what may have
+/// happened. `holder` is a lock owner (a worker's id, or [`tester_owner`]).
+pub(crate) fn lost_lease_reason(lost: i64, holder: &str) -> String {
+    let tester =
+        holder.strip_prefix("tester:").and_then(|rest| rest.split_once(':')).map(|(_, name)| name);
+    let claims = if lost == 1 { "claim" } else { "claims" };
+    match tester {
+        Some(name) => format!(
+            "no result after {lost} {claims} (last by tester {name}); the tester may have crashed or its report was refused"
+        ),
+        None => format!(
+            "no result after {lost} {claims} (last by worker {holder}); the worker may have crashed"
+        ),
+    }
+}
 
 /// A claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,14 +196,18 @@ impl Store {
     }
 
     /// Claims the oldest due job whose kind is one of `kinds` (an entry ending in `*` is a
-    /// prefix: `check:*`), any kind when empty, for `lease_secs`.
+    /// prefix: `check:*`), any kind when empty, for `lease_secs`. A job of these kinds whose
+    /// lease has expired `max_lost` times (at least 1; [`MAX_LOST_LEASES`]) is ended first,
+    /// not claimed (see the module's comment).
     pub async fn claim_job(
         &self,
         worker: &str,
         lease_secs: i64,
         kinds: &[&str],
+        max_lost: u32,
     ) -> Result<Option<Job>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::claim(p, worker, lease_secs, kinds).await)
+        on_backend!(self.pool, |p, m| m::jobs_sql::claim(p, worker, lease_secs, kinds, max_lost)
+            .await)
     }
 
     /// Extends the lease of job `job_id` that `worker` holds; false when it has lost it.

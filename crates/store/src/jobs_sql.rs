@@ -33,7 +33,7 @@ pub(crate) mod jobs_sql {
         let row = sqlx::query(
             "INSERT INTO jobs (kind, target_id, project, state, not_before, created, updated, payload) \
              VALUES ($1, $2, $3, 'queued', $4, $4, $4, $5) ON CONFLICT (kind, target_id) DO UPDATE SET \
-             state = 'queued', attempts = 0, not_before = excluded.not_before, locked_by = NULL, \
+             state = 'queued', attempts = 0, lost_leases = 0, not_before = excluded.not_before, locked_by = NULL, \
              locked_until = NULL, last_error = NULL, project = excluded.project, updated = excluded.updated, \
              payload = excluded.payload RETURNING id",
         )
@@ -50,37 +50,51 @@ pub(crate) mod jobs_sql {
         Ok(id)
     }
 
-    /// Takes the oldest due job: queued and due, or running with an expired lease (its worker
-    /// died). PostgreSQL skips rows other workers are claiming; SQLite has one writer at a time,
-    /// so the single UPDATE is atomic there.
-    pub(crate) async fn claim(pool: &DbPool, worker: &str, lease_secs: i64, kinds: &[&str]) -> Result<Option<Job>> {
-        let t = now();
-        // `kind` or `prefix*` patterns, as parameters $4, $5...
-        let kind_filter = if kinds.is_empty() {
-            "TRUE".to_string()
-        } else {
-            let alternatives: Vec<String> = kinds
-                .iter()
-                .enumerate()
-                .map(|(i, k)| if k.ends_with('*') { format!("kind LIKE ${} ESCAPE '\\'", i + 4) } else { format!("kind = ${}", i + 4) })
-                .collect();
-            format!("({})", alternatives.join(" OR "))
-        };
-        let lock = if PG { "FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, updated = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE ((state = 'queued' AND not_before <= $3) \
-             OR (state = 'running' AND locked_until < $3)) AND {kind_filter} ORDER BY not_before, id LIMIT 1 {lock}) \
-             RETURNING id, kind, target_id, project, attempts, payload"
-        );
-        let worker = clean(worker);
-        let mut q = sqlx::query(&sql).bind(worker.as_ref()).bind(t + lease_secs).bind(t);
+    /// `kind = $n` or `kind LIKE $n` (an entry ending in `*` is a prefix) for each of `kinds`,
+    /// numbered from `$first`; `TRUE` when there are none. Bind them with [`bind_kinds`].
+    fn kind_filter(kinds: &[&str], first: usize) -> String {
+        if kinds.is_empty() {
+            return "TRUE".to_string();
+        }
+        let alternatives: Vec<String> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| if k.ends_with('*') { format!("kind LIKE ${} ESCAPE '\\'", i + first) } else { format!("kind = ${}", i + first) })
+            .collect();
+        format!("({})", alternatives.join(" OR "))
+    }
+
+    fn bind_kinds<'q>(mut q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>, kinds: &[&str]) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>> {
         for k in kinds {
             q = q.bind(match k.strip_suffix('*') {
                 Some(prefix) => format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
                 None => k.to_string(),
             });
         }
+        q
+    }
+
+    /// Takes the oldest due job: queued and due, or running with an expired lease (its worker
+    /// died). PostgreSQL skips rows other workers are claiming; SQLite has one writer at a time,
+    /// so the single UPDATE is atomic there. Jobs whose lease has now expired `max_lost` times
+    /// are ended first ([`end_lost_jobs`]) instead of being handed out again.
+    pub(crate) async fn claim(pool: &DbPool, worker: &str, lease_secs: i64, kinds: &[&str], max_lost: u32) -> Result<Option<Job>> {
+        let t = now();
+        let max_lost = i64::from(max_lost.max(1));
+        end_lost_jobs(pool, t, kinds, max_lost).await?;
+        let kind_filter = kind_filter(kinds, 5);
+        let lock = if PG { "FOR UPDATE SKIP LOCKED" } else { "" };
+        // A running job is taken only when its lease is over, and counts one more lost lease.
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, attempts = attempts + 1, \
+             lost_leases = lost_leases + CASE WHEN state = 'running' THEN 1 ELSE 0 END, updated = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE ((state = 'queued' AND not_before <= $3) \
+             OR (state = 'running' AND locked_until < $3 AND lost_leases + 1 < $4)) AND {kind_filter} ORDER BY not_before, id LIMIT 1 {lock}) \
+             RETURNING id, kind, target_id, project, attempts, payload"
+        );
+        let worker = clean(worker);
+        let q = sqlx::query(&sql).bind(worker.as_ref()).bind(t + lease_secs).bind(t).bind(max_lost);
+        let q = bind_kinds(q, kinds);
         let mut conn = pool.acquire().await.ctx("connecting")?;
         let what = "claiming a job";
         let Some(row) = q.fetch_optional(&mut *conn).await.ctx(what)? else { return Ok(None) };
@@ -102,6 +116,44 @@ pub(crate) mod jobs_sql {
             lease_until: t + lease_secs,
             payload: payload.and_then(|p| serde_json::from_str(&p).ok()),
         }))
+    }
+
+    /// Ends the running jobs of `kinds` whose lease has expired for the `max_lost`-th time
+    /// without a result: failed, with the reason in `last_error`, and a check job's reason
+    /// stored as an `error` check on its series (the page shows it, reports are sent), all in
+    /// one transaction. Two claimers ending the same job: the second's UPDATE finds it failed.
+    async fn end_lost_jobs(pool: &DbPool, t: i64, kinds: &[&str], max_lost: i64) -> Result<()> {
+        let what = "ending jobs that lost their lease";
+        let sql = format!(
+            "UPDATE jobs SET state = 'failed', locked_until = NULL, lost_leases = lost_leases + 1, updated = $1 \
+             WHERE state = 'running' AND locked_until < $1 AND lost_leases + 1 >= $2 AND {} \
+             RETURNING id, payload, locked_by, lost_leases",
+            kind_filter(kinds, 3)
+        );
+        let mut tx = pool.begin().await.ctx("starting a transaction")?;
+        let ended = bind_kinds(sqlx::query(&sql).bind(t).bind(max_lost), kinds).fetch_all(&mut *tx).await.ctx(what)?;
+        if ended.is_empty() {
+            tx.rollback().await.ctx(what)?;
+            return Ok(());
+        }
+        for row in &ended {
+            let id: i64 = get(row, 0, what)?;
+            let payload: Option<String> = get(row, 1, what)?;
+            let holder: Option<String> = get(row, 2, what)?;
+            let lost: i64 = get(row, 3, what)?;
+            let reason = crate::jobs::lost_lease_reason(lost, holder.as_deref().unwrap_or("nobody"));
+            tracing::warn!(job = id, %reason, "job ended");
+            sqlx::query("UPDATE jobs SET last_error = $1 WHERE id = $2").bind(clean(&reason).as_ref()).bind(id).execute(&mut *tx).await.ctx(what)?;
+            let payload: serde_json::Value = payload.and_then(|p| serde_json::from_str(&p).ok()).unwrap_or_default();
+            if let (Some(name), Some(series)) = (payload["check"].as_str(), payload["series"].as_str())
+                && message_row_id(&mut tx, series).await?.is_some()
+            {
+                let check = NewCheck { name: name.to_string(), state: CheckState::Error, url: None, description: Some(reason), log: None };
+                add_check_in(&mut tx, series, &check).await?;
+            }
+        }
+        tx.commit().await.ctx(what)?;
+        Ok(())
     }
 
     /// Extends the lease of a job this worker holds; false when it lost it.

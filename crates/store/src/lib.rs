@@ -110,7 +110,8 @@ pub mod accounts;
 mod workflow;
 pub use accounts::{Login, Session};
 pub use jobs::{
-    APPLY, Job, JobCount, JobInfo, MergeCandidate, MergedPatch, TOKEN_SCOPES, Token, UpstreamMatch,
+    APPLY, CHECK_LOG_LIMIT, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch,
+    TOKEN_SCOPES, Token, UpstreamMatch, check_log, tester_owner,
 };
 pub use workflow::{
     Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
@@ -151,6 +152,8 @@ pub use workflow::{
 pub struct Store {
     pool: std::sync::Arc<Pool>,
     target: String,
+    /// Passwords verified by [`Store::login`] (see [`Store::password_checks`]).
+    password_checks: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The SQLite connections a store keeps outside its pool: one that imports write on, one
@@ -401,6 +404,7 @@ impl Store {
         Ok(Store {
             pool: std::sync::Arc::new(Pool::Sqlite(pool, std::sync::Arc::new(own))),
             target,
+            password_checks: Default::default(),
         })
     }
 
@@ -418,7 +422,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| Error::Migrate { target: target.clone(), source })?;
-        Ok(Store { pool: std::sync::Arc::new(Pool::Pg(pool)), target })
+        Ok(Store {
+            pool: std::sync::Arc::new(Pool::Pg(pool)),
+            target,
+            password_checks: Default::default(),
+        })
     }
 
     /// "sqlite" or "postgres".

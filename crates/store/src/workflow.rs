@@ -270,7 +270,7 @@ impl Store {
     pub async fn add_user(&self, username: &str, email: &str, name: &str) -> Result<User> {
         let username = username.trim();
         if username.is_empty()
-            || username.len() > 100
+            || username.len() > crate::accounts::MAX_USERNAME_LEN
             || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
         {
             return Err(crate::Error::Invalid(format!(

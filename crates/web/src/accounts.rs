@@ -4,8 +4,9 @@
 //!   `quire_store::accounts`), named by the `quire_session` cookie (HttpOnly, SameSite=Lax,
 //!   Secure when the site's base URL is https). The server keeps no state of its own.
 //! - Every form of a session carries its CSRF secret; a POST from a session without it, or with
-//!   another one, is refused with 403. Failed logins are limited per username and per client
-//!   address (429), and the answer never says whether the username exists.
+//!   another one, is refused with 403. Failed logins are limited per (account, client address)
+//!   and per client address (429; the address is the peer's or a trusted proxy's word,
+//!   `crate::client`), and the answer never says whether the username exists.
 //! - The series page shows each patch's state, delegate and archived flag to everyone; a
 //!   maintainer (or admin) of the project also gets forms to change them, patch by patch or the
 //!   whole series (`POST /<project>/<id>/workflow`); every change is an event naming who.
@@ -111,11 +112,18 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderV
     .ok()
 }
 
-/// The client's address (the TCP peer; a proxy in front should be the one limiting then).
-fn client(ext: &Extensions) -> String {
-    ext.get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The key the request's failed logins are counted under: its client's address (the TCP
+/// peer, or what a trusted proxy says: crate::client).
+fn client(state: &AppState, headers: &HeaderMap, ext: &Extensions) -> String {
+    match ext.get::<ConnectInfo<SocketAddr>>() {
+        Some(c) => crate::client::limit_key(crate::client::client_ip(
+            c.0.ip(),
+            headers,
+            &state.config.trusted_proxies,
+        )),
+        // Only a server started without connect info (tests calling the router directly).
+        None => "unknown".into(),
+    }
 }
 
 /// Where to go after logging in: a path on this site only.
@@ -191,6 +199,7 @@ pub struct LoginForm {
 /// `POST /login`: a session cookie and a redirect, or the form again with one message.
 pub async fn login_post(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ext: Extensions,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> WebResult<Response> {
@@ -211,7 +220,7 @@ pub async fn login_post(
     };
     match state
         .store
-        .login(&f.username, &f.password, &client(&ext), SESSION_SECS)
+        .login(&f.username, &f.password, &client(&state, &headers, &ext), SESSION_SECS)
         .await
         .map_err(store_err("logging in"))?
     {

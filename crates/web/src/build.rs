@@ -270,7 +270,9 @@ pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
         name: c.name.clone(),
         state: state.to_string(),
         class,
-        url: c.url.clone().or(log_url),
+        // Only web links, whatever is stored (rows from before testers' URLs were checked):
+        // another scheme on a page is a script or a download waiting for a click.
+        url: c.url.clone().filter(|u| crate::url::web_link(u)).or(log_url),
         description: c.description.clone().unwrap_or_default(),
         detail: (c.name == "abi" && c.state != CheckState::Pass).then(|| c.log.clone()).flatten(),
     }

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod age;
 pub mod api;
 pub mod build;
+pub mod client;
 pub mod diff;
 pub mod diffstat;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod warm;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use quire_store::Store;
 use std::collections::HashMap;
@@ -63,6 +65,12 @@ pub struct WebConfig {
     pub per_page: u32,
     /// How long a tester holds a claimed check job without a heartbeat.
     pub tester_lease_secs: i64,
+    /// Expired leases after which a check job ends as an `error` check instead of being
+    /// claimed again (`quire_store::Store::claim_job`).
+    pub tester_max_lost_leases: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[web] trusted_proxies`);
+    /// none: the TCP peer is the client ([`client`]).
+    pub trusted_proxies: client::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -72,9 +80,21 @@ impl Default for WebConfig {
             projects: HashMap::new(),
             per_page: 50,
             tester_lease_secs: 120,
+            tester_max_lost_leases: quire_store::MAX_LOST_LEASES,
+            trusted_proxies: client::TrustedProxies::default(),
         }
     }
 }
+
+/// The largest request body of most routes (forms, the APIs' writes): axum's default, set here
+/// so that it is a decision, and the one `client_max_body_size` in contrib/nginx.conf repeats.
+pub const BODY_LIMIT: usize = 2 << 20;
+
+/// The largest request body of the tester and check routes (8 MiB): a report with a log of
+/// `quire_store::CHECK_LOG_LIMIT` bytes (1 MiB) that JSON escapes whole (a control character
+/// is `\u0000`, 6 bytes), and 2 MiB for the rest. Larger logs within it are cut, not refused
+/// (crate::testers); contrib/nginx.conf and docs/api.md say the same figure.
+pub const CHECK_BODY_LIMIT: usize = 6 * quire_store::CHECK_LOG_LIMIT + (2 << 20);
 
 /// The default tag prefix of applied series in a mirror.
 pub const DEFAULT_TAG_PREFIX: &str = "quire";
@@ -156,14 +176,18 @@ impl AppState {
 
 /// The whole site.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(metrics::readyz))
-        .route("/metrics", get(metrics::metrics))
+    // Testers and external CI post logs (crate::testers): their own body limit.
+    let checks = Router::new()
         .route("/api/v1/testers/claim", post(testers::claim))
         .route("/api/v1/testers/jobs/{id}/heartbeat", post(testers::heartbeat))
         .route("/api/v1/testers/jobs/{id}/result", post(testers::result))
         .route("/api/v1/checks", get(api::checks).post(testers::post_check))
+        .layer(DefaultBodyLimit::max(CHECK_BODY_LIMIT));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(metrics::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .merge(checks)
         .route("/api/v1", get(api::index))
         .route("/api/v1/", get(api::index))
         .route("/api/v1/openapi.json", get(api::openapi))
@@ -214,6 +238,8 @@ pub fn router(state: AppState) -> Router {
         .route("/all/{id}/t.mbox.gz", get(inbox::all_t_mbox_gz))
         .route("/all/{id}/T/", get(inbox::all_thread_flat))
         .fallback(pages::not_found)
+        // Outside the check routes' own limit, which wins over it there.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Gzipped mboxes are sent as they are: compressing them again would give them a
         // Content-Encoding, and b4 then fails with BadGzipFile.
         .layer(tower_http::compression::CompressionLayer::new().compress_when({
@@ -247,7 +273,7 @@ pub async fn serve(
 
 /// Serves the site on a listener already bound (tests bind 127.0.0.1:0 and read the port).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
-    // The peer address is what failed logins are counted by (crate::accounts).
+    // The peer address is what failed logins are counted by (crate::client).
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the web server stopped")

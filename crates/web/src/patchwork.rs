@@ -116,6 +116,11 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// Whether the request carries a valid token (of a user, or a tester/admin token).
+    fn authenticated(&self) -> bool {
+        self.user.is_some() || self.service.is_some()
+    }
+
     fn at_least(&self, major: u32, minor: u32) -> bool {
         self.version >= (major, minor)
     }
@@ -484,7 +489,10 @@ fn user_json(ctx: &Ctx, u: &User) -> Value {
         "username": u.username,
         "first_name": first,
         "last_name": last,
-        "email": u.email,
+        // Accounts' addresses are for those with a token only, as in Patchwork: listed to
+        // anybody, they named every account to guess at (issue 24). Null rather than absent,
+        // so that clients reading the field keep working.
+        "email": if ctx.authenticated() { Some(u.email.as_str()) } else { None },
     })
 }
 
@@ -847,7 +855,19 @@ async fn person_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
 async fn users_list(ctx: &Ctx) -> PwResult<Response> {
     let (page, per_page) = paging(ctx)?;
     let q = ctx.params.one("q");
-    let all = ctx.state.store.users(q.as_deref()).await.map_err(store_err)?;
+    let mut all = ctx.state.store.users(q.as_deref()).await.map_err(store_err)?;
+    if let Some(q) = q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+        && !ctx.authenticated()
+    {
+        // Without a token `q` matches what is shown (username, name, id), never the hidden
+        // e-mail address: a match would tell that an address has an account.
+        let q = q.to_lowercase();
+        all.retain(|u| {
+            u.username.to_lowercase().contains(&q)
+                || u.name.to_lowercase().contains(&q)
+                || u.id.to_string() == q
+        });
+    }
     let total = all.len() as u64;
     let items = all
         .iter()
@@ -1172,10 +1192,17 @@ async fn check_create(ctx: &Ctx, id: &str, body: HashMap<String, Value>) -> PwRe
             json!({ "context": ["letters, digits and -_.@ only, at most 255"] }),
         ));
     }
+    let target_url = text("target_url");
+    if target_url.as_deref().is_some_and(|u| !crate::url::web_link(u)) {
+        return Err(PwError(
+            StatusCode::BAD_REQUEST,
+            json!({ "target_url": ["only http:// and https:// URLs are accepted"] }),
+        ));
+    }
     let check = NewCheck {
         name: context,
         state,
-        url: text("target_url"),
+        url: target_url,
         description: text("description"),
         log: None,
     };

@@ -4,6 +4,11 @@
 //! runs, and reports the result; the result is stored only while it still holds the job (a
 //! tester that died loses the job to the next one when its lease expires). Tokens of scope
 //! `tester` may do this and post checks, nothing else; `admin` tokens too.
+//!
+//! Logs longer than the store keeps (`quire_store::CHECK_LOG_LIMIT`, said in the claim's
+//! `log_limit`) are stored cut to their end, never refused: a refused report left its job to
+//! be claimed again every lease (issue 24). The routes take bodies up to
+//! [`crate::CHECK_BODY_LIMIT`], enough for such a log even when JSON escapes every byte.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -54,10 +59,9 @@ pub async fn tester_token(state: &AppState, headers: &HeaderMap) -> Result<Token
     }
 }
 
-/// The lock owner of a tester: its token and the name it gives, so that one token's testers
-/// cannot finish each other's jobs by accident.
+/// The lock owner of a tester (`quire_store::tester_owner`).
 fn owner(token: &Token, tester: &str) -> String {
-    format!("tester:{}:{}", token.id, tester)
+    quire_store::tester_owner(token.id, tester)
 }
 
 fn safe_name(s: &str) -> bool {
@@ -93,13 +97,22 @@ pub async fn claim(
     let lease = state.config.tester_lease_secs.max(1);
     let job = state
         .store
-        .claim_job(&owner(&token, &req.tester), lease, &kinds)
+        .claim_job(&owner(&token, &req.tester), lease, &kinds, state.config.tester_max_lost_leases)
         .await
         .map_err(store_error)?;
     let Some(job) = job else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     tracing::info!(job = job.id, kind = %job.kind, tester = %req.tester, "check job claimed");
-    Ok(Json(json!({ "job_id": job.id, "kind": job.kind, "lease_secs": lease, "attempt": job.attempts, "job": job.payload }))
-        .into_response())
+    // log_limit: the largest log stored (quire_store::check_log); a longer one is cut to its
+    // end here, so a tester may as well send no more.
+    Ok(Json(json!({
+        "job_id": job.id,
+        "kind": job.kind,
+        "lease_secs": lease,
+        "attempt": job.attempts,
+        "log_limit": quire_store::CHECK_LOG_LIMIT,
+        "job": job.payload,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -156,20 +169,20 @@ fn check_state(s: &str) -> Result<CheckState, ApiError> {
     }
 }
 
-/// Logs past this are cut (from the front: the end of a log says what failed).
-const MAX_LOG: usize = 4 << 20;
-
-fn tail(log: Option<String>) -> Option<String> {
-    log.map(|l| {
-        if l.len() <= MAX_LOG {
-            return l;
-        }
-        let mut start = l.len() - MAX_LOG;
-        while !l.is_char_boundary(start) {
-            start += 1;
-        }
-        format!("[... {start} bytes cut ...]\n{}", &l[start..])
-    })
+/// A check's link as given in `field`: none when empty; a 400 naming the field unless it is
+/// `http://` or `https://` (crate::url::web_link): the series page links it.
+fn check_url(field: &str, url: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(url) = url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if crate::url::web_link(&url) {
+        Ok(Some(url))
+    } else {
+        Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{field}: only http:// and https:// URLs are accepted"),
+        ))
+    }
 }
 
 /// `POST /api/v1/testers/jobs/{id}/result`: stores the check on the series and finishes the
@@ -182,6 +195,7 @@ pub async fn result(
 ) -> Result<Response, ApiError> {
     let token = tester_token(&state, &headers).await?;
     let check_state = check_state(&req.state)?;
+    let url = check_url("url", req.url)?;
     // The job's payload names the check and the series; a tester cannot choose them.
     let (name, series) = match state.store.running_job(id).await.map_err(store_error)? {
         Some(job) if job.locked_by.as_deref() == Some(owner(&token, &req.tester).as_str()) => {
@@ -196,20 +210,10 @@ pub async fn result(
                 }
             }
         }
-        _ => {
-            return Err(ApiError(
-                StatusCode::CONFLICT,
-                format!("job {id} is not held by tester {:?}", req.tester),
-            ));
-        }
+        _ => return Err(not_held(&state, id, &req.tester).await),
     };
-    let check = NewCheck {
-        name,
-        state: check_state,
-        url: req.url,
-        description: req.description,
-        log: tail(req.log),
-    };
+    let check =
+        NewCheck { name, state: check_state, url, description: req.description, log: req.log };
     match state
         .store
         .finish_check_job(id, &owner(&token, &req.tester), &series, &check)
@@ -219,11 +223,22 @@ pub async fn result(
         Some(check_id) => {
             Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())
         }
-        None => Err(ApiError(
-            StatusCode::CONFLICT,
-            format!("job {id} is not held by tester {:?}", req.tester),
-        )),
+        None => Err(not_held(&state, id, &req.tester).await),
     }
+}
+
+/// The 409 for a result from a tester that does not hold the job, saying why when the job
+/// ended meanwhile (its lease expired too often: `quire_store::Store::claim_job`).
+async fn not_held(state: &AppState, id: i64, tester: &str) -> ApiError {
+    let ended = match state.store.job(id).await {
+        Ok(Some(job)) if job.state == "failed" => job.last_error,
+        _ => None,
+    };
+    let detail = match ended {
+        Some(why) => format!("job {id} has ended: {why}"),
+        None => format!("job {id} is not held by tester {tester:?}"),
+    };
+    ApiError(StatusCode::CONFLICT, detail)
 }
 
 #[derive(Deserialize)]
@@ -248,6 +263,7 @@ pub async fn post_check(
 ) -> Result<Response, ApiError> {
     tester_token(&state, &headers).await?;
     let check_state = check_state(&req.state)?;
+    let url = check_url("url", req.url)?;
     if !safe_name(&req.name) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -261,9 +277,9 @@ pub async fn post_check(
     let check = NewCheck {
         name: req.name,
         state: check_state,
-        url: req.url,
+        url,
         description: req.description,
-        log: tail(req.log),
+        log: req.log,
     };
     let check_id = state.store.add_check(&id, &check).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!({ "check_id": check_id }))).into_response())

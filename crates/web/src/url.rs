@@ -79,6 +79,23 @@ pub fn bare_id(id: &str) -> &str {
     id.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(id)
 }
 
+/// Whether `url` may be a link on a page: `http://` or `https://` (any case) and a host, no
+/// white space or control characters. Check URLs come from testers and CI (issue 24: a
+/// `javascript:` URL was rendered as a link; only the CSP stopped it).
+pub fn web_link(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty()
+        && !rest.starts_with('/')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +130,28 @@ mod tests {
     fn pasted_ids_lose_their_brackets() {
         assert_eq!(bare_id(" <a@b> "), "a@b");
         assert_eq!(bare_id("a@b"), "a@b");
+    }
+
+    #[test]
+    fn only_http_and_https_urls_are_links() {
+        for ok in ["https://ci.example.org/42", "http://ci.example.org", "HTTPS://CI.example.org/x"]
+        {
+            assert!(web_link(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            " JaVaScRiPt:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+            "//evil.example.org/x",
+            "https:///evil",
+            "http://",
+            "https://ci.example.org/\njavascript:x",
+            "https://ci.example.org/a b",
+            "ftp://ci.example.org/",
+            "",
+        ] {
+            assert!(!web_link(bad), "{bad:?}");
+        }
     }
 }

@@ -47,6 +47,18 @@ async fn http(
     cookie: Option<&str>,
     form: &[(&str, &str)],
 ) -> Reply {
+    request(base, method, path, cookie, &[], form).await
+}
+
+/// [`http`] with more headers.
+async fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+    form: &[(&str, &str)],
+) -> Reply {
     let addr = base.strip_prefix("http://").unwrap();
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let body: String =
@@ -54,6 +66,9 @@ async fn http(
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
     }
     if method == "POST" {
         req.push_str(&format!(
@@ -430,6 +445,88 @@ async fn check(store: Store) {
         r.header("retry-after").is_some_and(|v| v.parse::<i64>().is_ok_and(|s| s > 0 && s <= 900))
     );
     assert!(r.header("set-cookie").is_none());
+}
+
+/// A login posted through a proxy that says the client is `forwarded_for`.
+async fn login_via(base: &str, forwarded_for: &str, user: &str, password: &str) -> Reply {
+    let form = [("username", user), ("password", password)];
+    request(base, "POST", "/login", None, &[("X-Forwarded-For", forwarded_for)], &form).await
+}
+
+/// The lock-out of issue 24 through a proxy quire trusts (the test's 127.0.0.1, as nginx on
+/// the same machine): wrong passwords for an account, and for made-up names, from client A
+/// limit A only; the owner logs in from B. What A makes up at the left of X-Forwarded-For
+/// does not give it a fresh address.
+async fn wrong_passwords_from_one_client_do_not_lock_out_another(store: Store) {
+    let admin = store.add_user("admin", "admin@example.org", "").await.unwrap();
+    store.set_password(admin.id, Some("admins-password")).await.unwrap();
+    let config = quire_web::WebConfig {
+        trusted_proxies: quire_web::client::TrustedProxies::parse(&["127.0.0.1", "::1"]).unwrap(),
+        ..Default::default()
+    };
+    let base = common::spawn_server_with(store.clone(), config).await;
+    let a = "198.51.100.66";
+    for i in 0..25 {
+        let spoofed = format!("10.0.{i}.1, {a}");
+        let user = if i < 10 { "admin".to_string() } else { format!("made-up-{i}") };
+        let r = login_via(&base, &spoofed, &user, "guess-guess").await;
+        assert!(r.status == 401 || r.status == 429, "{}: {}", r.status, r.body);
+    }
+    let r = login_via(&base, &format!("203.0.113.1, {a}"), "admin", "admins-password").await;
+    assert_eq!(r.status, 429, "A is limited: {}", r.body);
+    assert!(r.header("retry-after").is_some());
+    let r = login_via(&base, "203.0.113.20", "admin", "admins-password").await;
+    assert_eq!(r.status, 303, "B logs in: {}", r.body);
+    assert!(r.session_cookie().is_some());
+    // The failures were counted under A's address, not the proxy's.
+    let r = request(
+        &base,
+        "POST",
+        "/login",
+        None,
+        &[],
+        &[("username", "admin"), ("password", "admins-password")],
+    )
+    .await;
+    assert_eq!(r.status, 303, "the proxy's own address is not limited: {}", r.body);
+}
+
+/// A peer that is not a trusted proxy cannot name another client: X-Forwarded-For from it is
+/// ignored, so a guesser cannot take a fresh address for each guess.
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(store: Store) {
+    let u = store.add_user("erin", "erin@example.org", "").await.unwrap();
+    store.set_password(u.id, Some("erins-password")).await.unwrap();
+    let base = common::spawn_server(store.clone()).await;
+    let checked = store.password_checks();
+    for i in 0..10 {
+        let r = login_via(&base, &format!("198.51.100.{i}"), "erin", "guess-guess").await;
+        assert_eq!(r.status, if i < 5 { 401 } else { 429 }, "guess {i}: {}", r.body);
+    }
+    assert_eq!(store.password_checks() - checked, 5);
+    let r = login_via(&base, "203.0.113.99", "erin", "erins-password").await;
+    assert_eq!(r.status, 429, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_from_one_client_do_not_lock_out_another_sqlite() {
+    let (_dir, store) = common::sqlite_store().await;
+    wrong_passwords_from_one_client_do_not_lock_out_another(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_from_one_client_do_not_lock_out_another_pg() {
+    wrong_passwords_from_one_client_do_not_lock_out_another(common::pg_store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored_sqlite() {
+    let (_dir, store) = common::sqlite_store().await;
+    a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored_pg() {
+    a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(common::pg_store().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -750,3 +750,91 @@ async fn patchwork_api_on_sqlite() {
 async fn patchwork_api_on_postgres() {
     patchwork_api_over_http(common::pg_store().await).await;
 }
+
+/// Accounts' e-mail addresses go to token holders only (issue 24: `/api/1.3/users/` listed
+/// them to anybody, naming every account to guess at): users, a project's maintainers, a
+/// patch's delegate and a bundle's owner carry `"email": null` without a token, and `q`
+/// without a token does not match addresses. What git-pw reads (usernames, ids) stays.
+async fn account_addresses_are_shown_to_token_holders_only(store: Store) {
+    use axum::http::Method;
+    store
+        .upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() })
+        .await
+        .expect("project");
+    let raws = common::mbox_messages(&repo_root().join("samples/demo.mbox"), usize::MAX);
+    common::ingest(&store, raws, Some("demo")).await;
+    let maint = store.add_user("maint", "maint@example.org", "Mai Ntainer").await.expect("user");
+    store.grant_role(maint.id, "demo", "maintainer").await.expect("role");
+    let (_, token) = store.create_user_token("t", maint.id).await.expect("token");
+    let (_, tester) = store.create_token("ci", "tester").await.expect("token");
+    let state = http::state(store.clone());
+    let patch = http::get(&state, "/api/1.3/patches/?project=demo").await.json()[0]["id"]
+        .as_i64()
+        .expect("a patch");
+    let r = http::call(
+        &state,
+        Method::PATCH,
+        &format!("/api/1.3/patches/{patch}/"),
+        Some(&token),
+        "application/json",
+        &format!(r#"{{"delegate": {}}}"#, maint.id),
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", String::from_utf8_lossy(&r.body));
+    let r = http::call(
+        &state,
+        Method::POST,
+        "/api/1.3/bundles/",
+        Some(&token),
+        "application/json",
+        &format!(r#"{{"name":"shown","patches":[{patch}],"public":true}}"#),
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", String::from_utf8_lossy(&r.body));
+
+    let seen = |v: &serde_json::Value| v.to_string().contains("maint@example.org");
+    let anonymous = [
+        http::get(&state, "/api/1.3/users/").await.json(),
+        http::get(&state, &format!("/api/1.3/users/{}/", maint.id)).await.json(),
+        http::get(&state, "/api/1.3/projects/demo/").await.json(),
+        http::get(&state, &format!("/api/1.3/patches/{patch}/")).await.json(),
+        http::get(&state, "/api/1.3/patches/?project=demo").await.json(),
+        http::get(&state, "/api/1.3/bundles/").await.json(),
+        http::get(&state, "/api/1.3/events/?category=patch-delegated").await.json(),
+    ];
+    for v in &anonymous {
+        assert!(!seen(v), "an account's address shown without a token: {v}");
+    }
+    let users = &anonymous[0];
+    assert_eq!(users[0]["username"], "maint");
+    assert!(users[0]["email"].is_null(), "{users}");
+    assert_eq!(anonymous[2]["maintainers"][0]["username"], "maint");
+    assert_eq!(anonymous[3]["delegate"]["username"], "maint");
+    // `q` without a token: the username matches, the hidden address does not.
+    let by_name = http::get(&state, "/api/1.3/users/?q=maint").await.json();
+    assert_eq!(by_name.as_array().map(Vec::len), Some(1));
+    let by_address = http::get(&state, "/api/1.3/users/?q=maint%40example.org").await.json();
+    assert_eq!(by_address.as_array().map(Vec::len), Some(0), "{by_address}");
+    // With a token (a user's or a tester's): shown, and `q` matches it.
+    for t in [&token, &tester] {
+        let get = |uri: String| {
+            let state = state.clone();
+            async move { http::call(&state, Method::GET, &uri, Some(t), "", "").await.json() }
+        };
+        let users = get("/api/1.3/users/?q=maint%40example.org".into()).await;
+        assert_eq!(users[0]["email"], "maint@example.org", "{users}");
+        assert!(seen(&get("/api/1.3/projects/demo/".into()).await));
+        assert!(seen(&get(format!("/api/1.3/patches/{patch}/")).await));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_addresses_are_shown_to_token_holders_only_sqlite() {
+    let (_dir, store) = common::sqlite_store().await;
+    account_addresses_are_shown_to_token_holders_only(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_addresses_are_shown_to_token_holders_only_pg() {
+    account_addresses_are_shown_to_token_holders_only(common::pg_store().await).await;
+}

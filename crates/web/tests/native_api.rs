@@ -294,6 +294,13 @@ async fn native_api(store: Store) {
         api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(bad)).await.0,
         StatusCode::BAD_REQUEST
     );
+    let script =
+        json!({"message_id": patch, "name": "b", "state": "pass", "url": "javascript:alert(1)"});
+    let (s, refused) = api.call(Method::POST, "/api/v1/checks", Some(&tester), Some(script)).await;
+    assert_eq!(
+        (s, refused["detail"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("url: only http:// and https:// URLs are accepted"))
+    );
     let (s, _) = api
         .call(
             Method::POST,

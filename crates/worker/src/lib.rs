@@ -72,6 +72,9 @@ pub struct WorkerOptions {
     pub fetch_every: Duration,
     /// Claims of one job before it is failed for good.
     pub max_attempts: u32,
+    /// Expired leases (a worker died holding the job) before a job ends as failed instead of
+    /// being claimed again.
+    pub max_lost_leases: u32,
     /// Projects with the built-in `abi` check (`[project.abi]`), run on every applied series.
     pub abi: HashMap<String, quire_abi::AbiConfig>,
     /// Projects' `[[project.check]]` tables: built-ins run here, scripts are queued for testers.
@@ -87,6 +90,7 @@ impl WorkerOptions {
             lease: Duration::from_secs(15 * 60),
             fetch_every: Duration::from_secs(5 * 60),
             max_attempts: 5,
+            max_lost_leases: quire_store::MAX_LOST_LEASES,
             abi: HashMap::new(),
             checks: HashMap::new(),
         }
@@ -186,8 +190,15 @@ impl Worker {
     /// Claims and runs one due job, counting what it gave into `stats`; `None` when no job is
     /// due. (Does not queue series: [`Worker::round`] does.)
     pub async fn run_next_job(&mut self, stats: &mut RoundStats) -> Result<Option<JobDone>> {
-        let Some(job) =
-            self.store.claim_job(&self.opts.id, self.lease_secs(), &[quire_store::APPLY]).await?
+        let Some(job) = self
+            .store
+            .claim_job(
+                &self.opts.id,
+                self.lease_secs(),
+                &[quire_store::APPLY],
+                self.opts.max_lost_leases,
+            )
+            .await?
         else {
             return Ok(None);
         };

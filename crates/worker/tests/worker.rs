@@ -229,8 +229,11 @@ both_backends!(based_on_chain_applies_the_base_series_first, |store| async move 
     import(&store, &site.world.path("a.mbox"), a_mbox.as_bytes()).await;
     let mut worker = site.worker(&store, "w1");
     store.enqueue_job(quire_store::APPLY, &b_cover, "demo", None).await.expect("enqueue");
-    let job =
-        store.claim_job("w1", 60, &[quire_store::APPLY]).await.expect("claim").expect("B's job");
+    let job = store
+        .claim_job("w1", 60, &[quire_store::APPLY], quire_store::MAX_LOST_LEASES)
+        .await
+        .expect("claim")
+        .expect("B's job");
     assert_eq!(job.target.as_deref(), Some(b_cover.as_str()));
     let applied = quire_worker::apply_series(&store, &site.git_dir, &b_cover, None, true)
         .await
@@ -333,7 +336,11 @@ both_backends!(
         assert_eq!(store.enqueue_ready_series().await.expect("enqueue"), 3);
         // Worker "dead" claims a job with a 5 s lease and is killed before finishing it. (A
         // 1 s lease ran out during the next round on a busy machine: that round applied 3.)
-        let lost = store.claim_job("dead", 5, &[]).await.expect("claim").expect("a job");
+        let lost = store
+            .claim_job("dead", 5, &[], quire_store::MAX_LOST_LEASES)
+            .await
+            .expect("claim")
+            .expect("a job");
         // While its lease runs, the job is not handed out again.
         let mut other = site.worker(&store, "alive");
         let first = other.round().await.expect("round");

@@ -120,9 +120,14 @@ pub async fn series_with_folded_quote(store: &Store) -> String {
 
 /// Serves `store` on 127.0.0.1 at a free port; returns `http://127.0.0.1:PORT`.
 pub async fn spawn_server(store: Store) -> String {
+    spawn_server_with(store, quire_web::WebConfig::default()).await
+}
+
+/// [`spawn_server`] with settings of the test's own.
+pub async fn spawn_server_with(store: Store, config: quire_web::WebConfig) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let state = quire_web::AppState::new(store, quire_web::WebConfig::default());
+    let state = quire_web::AppState::new(store, config);
     tokio::spawn(quire_web::serve_on(listener, state));
     format!("http://{addr}")
 }
