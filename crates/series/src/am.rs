@@ -5,7 +5,8 @@
 
 use crate::CollectedTrailer;
 use base64::Engine as _;
-use quire_mail::ParsedMessage;
+use quire_mail::{ParsedMessage, trailer_key};
+use std::collections::HashSet;
 
 /// One patch to write.
 pub struct AmPatch<'a> {
@@ -50,12 +51,7 @@ fn render_patch(out: &mut String, p: &AmPatch<'_>, opts: &AmOptions) {
     out.push_str(&format!("Message-Id: <{}>\n", m.message_id));
     out.push_str("MIME-Version: 1.0\nContent-Type: text/plain; charset=\"utf-8\"\nContent-Transfer-Encoding: 8bit\n\n");
 
-    let added: Vec<String> = p
-        .trailers
-        .iter()
-        .filter(|t| t.verified || opts.sloppy_trailers)
-        .map(|t| format!("{}: {}", t.trailer.tag, t.trailer.value))
-        .collect();
+    let added = added_trailers(p, opts);
     let (message, rest) = split_at_separator(&m.body);
     let mut body = with_trailers(message, &added);
     body.push_str("---\n");
@@ -76,6 +72,18 @@ fn render_patch(out: &mut String, p: &AmPatch<'_>, opts: &AmOptions) {
         out.push_str(line);
     }
     out.push('\n');
+}
+
+/// The `Tag: value` lines to add to the patch: the verified ones (all when sloppy), each once,
+/// none the patch carries already (b4 compares them normalised: `quire_mail::trailer_key`).
+fn added_trailers(p: &AmPatch<'_>, opts: &AmOptions) -> Vec<String> {
+    let mut seen: HashSet<(String, String)> = p.message.trailers.iter().map(trailer_key).collect();
+    p.trailers
+        .iter()
+        .filter(|t| t.verified || opts.sloppy_trailers)
+        .filter(|t| seen.insert(trailer_key(&t.trailer)))
+        .map(|t| format!("{}: {}", t.trailer.tag, t.trailer.value))
+        .collect()
 }
 
 /// `[PATCH v2 3/5] name`: the tags git am strips, rebuilt so every patch says where it stands.
@@ -264,6 +272,36 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(out.matches("Reviewed-by").count(), 1);
+    }
+
+    #[test]
+    fn a_trailer_given_twice_is_written_once() {
+        let m = patch_message("Fix it.\n\nSigned-off-by: A <a@example.com>\n---\n");
+        let t = [
+            review("Acked-by", "R <r@example.com>", false),
+            review("Acked-by", "R <r@example.com>", true),
+        ];
+        let p = [AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }];
+        for opts in [AmOptions::default(), AmOptions { sloppy_trailers: true }] {
+            let out = String::from_utf8(render_mbox(&p, &opts)).unwrap();
+            assert_eq!(out.matches("Acked-by: R <r@example.com>").count(), 1, "{out}");
+        }
+    }
+
+    #[test]
+    fn a_trailer_the_patch_carries_in_another_spelling_is_not_added() {
+        let body = "Fix it.\n\nReviewed-by: R   <r@example.com>\n---\n";
+        let m = ParsedMessage {
+            trailers: quire_mail::find_commit_trailers(body),
+            ..patch_message(body)
+        };
+        let t = [review("reviewed-by", "R <r@example.com>", true)];
+        let out = String::from_utf8(render_mbox(
+            &[AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }],
+            &AmOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(out.to_lowercase().matches("reviewed-by").count(), 1, "{out}");
     }
 
     #[test]
