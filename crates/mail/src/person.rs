@@ -475,6 +475,7 @@ mod tests {
             )
         );
         assert_eq!(norm("Some, One <one@example.com>").0, "Some, One <one@example.com>");
+        assert_eq!(norm("Jane \"JD\" Doe <jd@example.com>").0, "Jane \"JD\" Doe <jd@example.com>");
         assert_eq!(norm("Dev Foo (CORP) <dev@example.com>").0, "Dev Foo (CORP) <dev@example.com>");
     }
 

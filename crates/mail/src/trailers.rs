@@ -329,8 +329,10 @@ mod tests {
 
     #[test]
     fn fixes_needs_a_commit_hash() {
-        assert!(lines("Fixes: ?\nFixes: the bug in foo\n").is_empty());
+        assert!(lines("Fixes: ?\nFixes: the bug in foo\nFixes: ABCDEF012345\n").is_empty());
         assert_eq!(lines("Fixes: abcdef012345\n"), ["Fixes: abcdef012345"]);
+        let sha256 = format!("Fixes: {} (\"x\")\n", "a".repeat(64));
+        assert_eq!(lines(&sha256), [sha256.trim_end()]);
     }
 
     #[test]
@@ -409,6 +411,23 @@ mod tests {
         assert_eq!(trailer_key(l1), trailer_key(l2));
         let other = &find_trailers("Reviewed-by: Jan B <jan@example.com>\n")[0];
         assert_ne!(trailer_key(a), trailer_key(other));
+    }
+
+    /// Shaped like b4's `trailers-test-extinfo` sample (its `test_parse_trailers`).
+    #[test]
+    fn a_commit_messages_trailers_with_comments_and_a_wrapped_name() {
+        let body = "Turn the knob.\n\nReported-by: Some, One <one@example.org>\nReviewed-by: Ann Other <ann@example.org>\n[for the parts that are hers]\nFixes: abcdef01234567890\nTested-by: Tim Tester <tim@example.org>\n           [indented by the tester]\nLink: https://msgid.link/first@example.org  # the first posting\nSigned-off-by: A Wrapped Name\n<wrapped@example.org>\n---\n 1 file changed\n";
+        assert_eq!(
+            commit_lines(body),
+            [
+                "Reported-by: Some, One <one@example.org>",
+                "Reviewed-by: Ann Other <ann@example.org>\n[for the parts that are hers]",
+                "Fixes: abcdef01234567890",
+                "Tested-by: Tim Tester <tim@example.org>\n           [indented by the tester]",
+                "Link: https://msgid.link/first@example.org  # the first posting",
+                "Signed-off-by: A Wrapped Name <wrapped@example.org>",
+            ]
+        );
     }
 
     #[test]
