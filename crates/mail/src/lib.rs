@@ -257,10 +257,8 @@ fn understand(
             (generated_id(raw), true)
         }
     };
-    let subject = message
-        .subject()
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+    // As sent: the parser has unfolded it; runs of blanks stay (`subject_info.name` folds them).
+    let subject = message.subject().map(|s| s.trim().to_string()).unwrap_or_default();
     let subject_info = subject::parse_subject(&subject);
     let from = headers::first_address(message.from()).unwrap_or_default();
     if from.email.is_empty() {
@@ -392,6 +390,14 @@ mod tests {
         assert_eq!(m.kind, MessageKind::Reply);
         assert_eq!(m.trailers.len(), 1);
         assert_eq!(m.trailers[0].value, "R <r@example.com>");
+    }
+
+    #[test]
+    fn a_subject_keeps_its_runs_of_blanks() {
+        let raw = "From: A <a@example.com>\nSubject: [PATCH v2]  widget:  two  blanks\n\tfolded\nMessage-ID: <s@x>\n\nbody\n";
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.subject, "[PATCH v2]  widget:  two  blanks folded");
+        assert_eq!(m.subject_info.name, "widget: two blanks folded");
     }
 
     #[test]
