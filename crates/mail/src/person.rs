@@ -87,7 +87,7 @@ fn unquoted(name: &str) -> &str {
 }
 
 /// Python's `str.strip()`: Unicode whitespace, and the separators Python counts as such.
-fn py_strip(s: &str) -> &str {
+pub(crate) fn py_strip(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
 }
 

@@ -9,7 +9,7 @@
 //! ([`find_commit_trailers`]) are those of the last paragraph of its commit message.
 
 use crate::Trailer;
-use crate::person::{self, LOOKS_LIKE_ADDRESS};
+use crate::person::{self, LOOKS_LIKE_ADDRESS, py_strip};
 use once_cell::sync::Lazy;
 use regex::Regex;
 
@@ -221,11 +221,6 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Python's `str.strip()`.
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
 }
 
 /// The person a trailer's value names, as b4 reads it (`Name <a@b>`, `a@b (Name)`, a bare
