@@ -13,7 +13,7 @@ use quire_mail::{Address, Trailer, trailer_key};
 use std::collections::{HashMap, HashSet};
 
 /// Where a reply's trailers go.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Target {
     /// Patch `n` of the series.
     Patch(u32),
@@ -58,13 +58,17 @@ pub fn collect(
         }
     }
     given.sort_by(|a, b| (a.0.date, &a.0.message_id).cmp(&(b.0.date, &b.0.message_id)));
+    let mut by_target: HashMap<Target, Vec<&MessageMeta>> = HashMap::new();
+    for (m, target) in given {
+        by_target.entry(target).or_default().push(m);
+    }
 
     let mut out = Vec::new();
     for (n, id) in &series.patches {
         let patch = index.by_id.get(id.as_str());
         let mut list = Given::new(patch.map(|p| p.trailers.as_slice()).unwrap_or_default());
         let from_replies = |target: Target| {
-            given.iter().filter(move |(_, t)| *t == target).flat_map(|(m, _)| {
+            by_target.get(&target).into_iter().flatten().flat_map(|m| {
                 m.trailers.iter().map(|t| CollectedTrailer {
                     trailer: t.clone(),
                     message_id: m.message_id.clone(),
