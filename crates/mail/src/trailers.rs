@@ -67,7 +67,7 @@ const NOT_FROM_REPLIES: &[&str] = &[
     "message-id",
 ];
 
-/// The trailers a reply gives (its text, quoted lines and all, without its diff).
+/// The trailers a reply gives, from the text b4 reads of it (quoted lines, a diff and all).
 pub fn find_trailers(body: &str) -> Vec<Trailer> {
     scan(body, true)
         .into_iter()
@@ -110,7 +110,8 @@ fn scan(body: &str, follow_up: bool) -> Vec<Trailer> {
     let mut after_trailer = false;
     for line in text.split('\n') {
         let line = line.trim_matches('\r');
-        if let Some(c) = TRAILER_LINE.captures(line) {
+        // Most lines have no colon: spare them the capturing match.
+        if let Some(c) = line.contains(':').then(|| TRAILER_LINE.captures(line)).flatten() {
             let (tag, value) = (&c[1], &c[2]);
             let lname = tag.to_lowercase();
             let lname = lname.as_str();
