@@ -121,7 +121,8 @@ fn with_trailers(message: &str, added: &[String]) -> String {
     while lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();
     }
-    let has_block = lines.last().is_some_and(|l| looks_like_trailer(l));
+    // The last paragraph holds trailers (b4's rule: a `[note]` under one belongs to it).
+    let has_block = !quire_mail::find_commit_trailers(message).is_empty();
     let mut out = lines.join("\n");
     if !out.is_empty() {
         out.push('\n');
@@ -140,14 +141,6 @@ fn with_trailers(message: &str, added: &[String]) -> String {
         out.push('\n');
     }
     out
-}
-
-fn looks_like_trailer(line: &str) -> bool {
-    let Some((tag, value)) = line.split_once(':') else { return false };
-    !tag.is_empty()
-        && !value.trim().is_empty()
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
 /// mboxrd: a body line that reads as an envelope (`>*From `) gets one more `>`.
@@ -302,6 +295,23 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(out.to_lowercase().matches("reviewed-by").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn trailers_follow_a_maintainers_note_in_the_same_block() {
+        let m = patch_message(
+            "Fix it.\n\nSigned-off-by: A <a@example.com>\n[max: reworded the message]\n---\n",
+        );
+        let t = [review("Acked-by", "R <r@example.com>", true)];
+        let out = String::from_utf8(render_mbox(
+            &[AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }],
+            &AmOptions::default(),
+        ))
+        .unwrap();
+        assert!(
+            out.contains("[max: reworded the message]\nAcked-by: R <r@example.com>\n---\n"),
+            "{out}"
+        );
     }
 
     #[test]
