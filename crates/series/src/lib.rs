@@ -28,7 +28,8 @@ pub struct MessageMeta {
     pub subject_info: SubjectInfo,
     pub kind: MessageKind,
     pub patch_id: Option<String>,
-    /// The message's own trailers (from its body, quotes and signature excluded).
+    /// The trailers the message gives (`ParsedMessage::trailers`: a reply's b4 takes from it, a
+    /// patch's those of its commit message).
     pub trailers: Vec<Trailer>,
 }
 
@@ -91,7 +92,7 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectedTrailer {
     pub trailer: Trailer,
-    /// The message that gave it (a reply, or the patch itself for its own trailers).
+    /// The reply that gave it (for one carried over, the reply to the earlier revision).
     pub message_id: String,
     /// The person trailer names the reply's sender (b4's rules: the address in any case, with or
     /// without a `+tag`, one subdomain level apart, or the same name; see [`person_matches`]).
