@@ -637,13 +637,12 @@ async fn am(store: &Store, args: AmArgs, quiet: bool) -> Result<ExitCode> {
     }
     if !quiet {
         let s = &am.series;
-        let trailers: usize = s
-            .patches
-            .iter()
-            .map(|p| p.trailers.iter().filter(|t| t.verified || args.sloppy_trailers).count())
-            .sum();
-        let unverified: usize =
-            s.patches.iter().map(|p| p.trailers.iter().filter(|t| !t.verified).count()).sum();
+        let (mut trailers, mut unverified) = (0, 0);
+        for p in &s.patches {
+            let (added, left_out) = trailers_written(&p.trailers, args.sloppy_trailers);
+            trailers += added;
+            unverified += left_out;
+        }
         eprintln!(
             "{} (v{}): {} patch(es), {} trailer(s) added{}",
             s.subject,
@@ -671,6 +670,22 @@ async fn am(store: &Store, args: AmArgs, quiet: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many of a patch's trailers `quire am` writes, and how many unverified ones it leaves out:
+/// a trailer given twice (an unverified copy, then the reviewer's own) is written once.
+fn trailers_written(given: &[quire_store::SeriesTrailer], sloppy: bool) -> (usize, usize) {
+    let key = |t: &quire_store::SeriesTrailer| {
+        quire_mail::trailer_key(&quire_mail::Trailer {
+            tag: t.tag.clone(),
+            value: t.value.clone(),
+            person: None,
+        })
+    };
+    let written: std::collections::HashSet<_> =
+        given.iter().filter(|t| t.verified || sloppy).map(key).collect();
+    let left_out = given.iter().filter(|t| !t.verified && !written.contains(&key(t))).count();
+    (written.len(), left_out)
 }
 
 async fn project_add(store: &Store, args: ProjectAddArgs) -> Result<ExitCode> {
@@ -837,6 +852,24 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_trailer_given_twice_is_counted_once() {
+        let given = |value: &str, verified| quire_store::SeriesTrailer {
+            tag: "Acked-by".into(),
+            value: value.into(),
+            name: String::new(),
+            email: String::new(),
+            message_id: "r@x".into(),
+            verified,
+            carried_over: false,
+        };
+        // An unverified copy, then the reviewer's own; and someone else's, unverified.
+        let t =
+            [given("R <r@x.org>", false), given("R <r@x.org>", true), given("Q <q@x.org>", false)];
+        assert_eq!(trailers_written(&t, false), (1, 1));
+        assert_eq!(trailers_written(&t, true), (2, 0));
     }
 
     #[test]

@@ -88,14 +88,19 @@ impl Diff {
     }
 }
 
-/// A `Tag: value` line in the body of a message (`Reviewed-by: A <a@b>`, `Fixes: abc ("x")`).
+/// A `Tag: value` line in the body of a message (`Reviewed-by: A <a@b>`, `Fixes: abc ("x")`),
+/// as b4 takes it (docs/trailers.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trailer {
-    /// Canonical capitalisation of the tag, e.g. `Reviewed-by`, `Release-acked-by`, `Link`.
+    /// The tag as written (`Reviewed-by`, `acked-by`): b4 writes it so. Compare it lowercased.
     pub tag: String,
-    /// The whole value after `Tag: `, trimmed (`A U Thor <a@example.com>`).
+    /// What is written after `Tag: `: the value normalised as b4 does (`Name <address>` with the
+    /// name's blanks folded, a bare address, a `<mailto:...>` left by a mail client dropped),
+    /// then its comment, if it has one: `  # for arm64` on the same line, or a `[for arm64]`
+    /// line below. [`trailer_key`] says which trailers are the same.
     pub value: String,
-    /// For a person trailer, the parsed person; `None` for `Link:`/`Fixes:` and the like.
+    /// For a person trailer, the parsed person (the name without quotes around it); `None` for
+    /// `Link:`/`Fixes:` and values that name nobody.
     pub person: Option<Address>,
 }
 
@@ -158,7 +163,10 @@ pub struct ParsedMessage {
     /// exists), without the diff when there is one.
     pub body: String,
     pub diff: Option<Diff>,
-    /// Trailers found in `body`, outside quoted (`> `) lines and before the `-- ` signature.
+    /// The trailers the message gives: a reply's are b4's follow-up trailers (any `Tag: value`
+    /// line of its text, diff included, above the signature and not quoted, that names a person
+    /// or is a link or fix; none from a reply in HTML only), a patch's or cover letter's those of
+    /// the last paragraph of its commit message. See [`trailers`].
     pub trailers: Vec<Trailer>,
     /// The `base-commit: <sha>` line, when present.
     pub base_commit: Option<String>,
@@ -220,13 +228,14 @@ impl Default for Limits {
 mod body;
 pub mod diff;
 mod headers;
+mod person;
 pub mod pull;
 pub mod series_lines;
 pub mod subject;
 pub mod trailers;
 
 pub use subject::parse_subject;
-pub use trailers::{find_trailers, parse_person};
+pub use trailers::{find_commit_trailers, find_trailers, parse_person, trailer_key};
 
 /// Parses only the headers quire reads (MIME, date, subject, addresses, ids); the rest, such as
 /// `Received:` chains that can be long, are kept raw: a fifth of the parse time otherwise.
@@ -289,10 +298,8 @@ fn understand(
             (generated_id(raw), true)
         }
     };
-    let subject = message
-        .subject()
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+    // As sent: the parser has unfolded it; runs of blanks stay (`subject_info.name` folds them).
+    let subject = message.subject().map(|s| s.trim().to_string()).unwrap_or_default();
     let subject_info = subject::parse_subject(&subject);
     let from = headers::first_address(message.from()).unwrap_or_default();
     if from.email.is_empty() {
@@ -312,7 +319,6 @@ fn understand(
         patch_id: diff::patch_id(&text),
         text,
     });
-    let trailers = trailers::find_trailers(&body);
     let pull = pull::find_pull(&content.text);
     let base_commit = series_lines::find_base_commit(&content.text);
     let based_on = series_lines::find_based_on(&content.text);
@@ -324,6 +330,14 @@ fn understand(
         MessageKind::Patch
     } else {
         MessageKind::Reply
+    };
+    let trailers = match kind {
+        // b4 reads a reply whole, a diff in it included (`Reviewed-by` often follows a quoted
+        // patch that is not all quoted).
+        MessageKind::Reply => {
+            trailers::find_trailers(&body::follow_up_text(message, &content.text))
+        }
+        _ => trailers::find_commit_trailers(&body),
     };
     ParsedMessage {
         message_id,
@@ -408,4 +422,36 @@ fn unparsable(raw: &[u8], problems: Vec<String>) -> ParsedMessage {
 /// Lower-cases and folds a subject name so that revisions of one series compare equal.
 pub fn normalized_name(name: &str) -> String {
     name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reviewed_by_below_a_quoted_patch_left_unquoted_is_taken() {
+        // The reply quotes the diff without `>` (so quire finds a diff in it) and reviews below.
+        let raw = "From: R <r@example.com>\nSubject: Re: [PATCH] f: fix\nMessage-ID: <r@x>\nIn-Reply-To: <p@x>\n\n> Signed-off-by: A <a@example.com>\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n\nReviewed-by: R <r@example.com>\n";
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.kind, MessageKind::Reply);
+        assert_eq!(m.trailers.len(), 1);
+        assert_eq!(m.trailers[0].value, "R <r@example.com>");
+    }
+
+    #[test]
+    fn a_subject_keeps_its_runs_of_blanks() {
+        let raw = "From: A <a@example.com>\nSubject: [PATCH v2]  widget:  two  blanks\n\tfolded\nMessage-ID: <s@x>\n\nbody\n";
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.subject, "[PATCH v2]  widget:  two  blanks folded");
+        assert_eq!(m.subject_info.name, "widget: two blanks folded");
+    }
+
+    #[test]
+    fn a_patchs_trailers_are_its_commit_messages() {
+        let raw = "From: A <a@example.com>\nSubject: [PATCH] f: fix\nMessage-ID: <p@x>\n\nFix f.\n\nLink: https://example.com/bug\nSigned-off-by: A <a@example.com>\n---\n f | 2 +-\n\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
+        let m = parse(raw.as_bytes());
+        assert_eq!(m.kind, MessageKind::Patch);
+        let tags: Vec<&str> = m.trailers.iter().map(|t| t.tag.as_str()).collect();
+        assert_eq!(tags, ["Link", "Signed-off-by"]);
+    }
 }

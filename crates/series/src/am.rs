@@ -5,7 +5,8 @@
 
 use crate::CollectedTrailer;
 use base64::Engine as _;
-use quire_mail::ParsedMessage;
+use quire_mail::{ParsedMessage, trailer_key};
+use std::collections::HashSet;
 
 /// One patch to write.
 pub struct AmPatch<'a> {
@@ -53,12 +54,7 @@ fn render_patch(out: &mut String, p: &AmPatch<'_>, opts: &AmOptions) {
     out.push_str(&format!("Message-Id: <{}>\n", m.message_id));
     out.push_str("MIME-Version: 1.0\nContent-Type: text/plain; charset=\"utf-8\"\nContent-Transfer-Encoding: 8bit\n\n");
 
-    let added: Vec<String> = p
-        .trailers
-        .iter()
-        .filter(|t| t.verified || opts.sloppy_trailers)
-        .map(|t| format!("{}: {}", t.trailer.tag, t.trailer.value))
-        .collect();
+    let added = added_trailers(p, opts);
     let (message, rest) = split_at_separator(&m.body);
     let mut body = with_trailers(message, &added);
     body.push_str("---\n");
@@ -79,6 +75,18 @@ fn render_patch(out: &mut String, p: &AmPatch<'_>, opts: &AmOptions) {
         out.push_str(line);
     }
     out.push('\n');
+}
+
+/// The `Tag: value` lines to add to the patch: the verified ones (all when sloppy), each once,
+/// none the patch carries already (b4 compares them normalised: `quire_mail::trailer_key`).
+fn added_trailers(p: &AmPatch<'_>, opts: &AmOptions) -> Vec<String> {
+    let mut seen: HashSet<(String, String)> = p.message.trailers.iter().map(trailer_key).collect();
+    p.trailers
+        .iter()
+        .filter(|t| t.verified || opts.sloppy_trailers)
+        .filter(|t| seen.insert(trailer_key(&t.trailer)))
+        .map(|t| format!("{}: {}", t.trailer.tag, t.trailer.value))
+        .collect()
 }
 
 /// `[PATCH v2 3/5] name`: the tags git am strips, rebuilt so every patch says where it stands.
@@ -116,7 +124,8 @@ fn with_trailers(message: &str, added: &[String]) -> String {
     while lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();
     }
-    let has_block = lines.last().is_some_and(|l| looks_like_trailer(l));
+    // The last paragraph holds trailers (b4's rule: a `[note]` under one belongs to it).
+    let has_block = !quire_mail::find_commit_trailers(message).is_empty();
     let mut out = lines.join("\n");
     if !out.is_empty() {
         out.push('\n');
@@ -135,14 +144,6 @@ fn with_trailers(message: &str, added: &[String]) -> String {
         out.push('\n');
     }
     out
-}
-
-fn looks_like_trailer(line: &str) -> bool {
-    let Some((tag, value)) = line.split_once(':') else { return false };
-    !tag.is_empty()
-        && !value.trim().is_empty()
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && tag.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
 }
 
 /// mboxrd: a body line that reads as an envelope (`>*From `) gets one more `>`.
@@ -267,6 +268,53 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(out.matches("Reviewed-by").count(), 1);
+    }
+
+    #[test]
+    fn a_trailer_given_twice_is_written_once() {
+        let m = patch_message("Fix it.\n\nSigned-off-by: A <a@example.com>\n---\n");
+        let t = [
+            review("Acked-by", "R <r@example.com>", false),
+            review("Acked-by", "R <r@example.com>", true),
+        ];
+        let p = [AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }];
+        for opts in [AmOptions::default(), AmOptions { sloppy_trailers: true }] {
+            let out = String::from_utf8(render_mbox(&p, &opts)).unwrap();
+            assert_eq!(out.matches("Acked-by: R <r@example.com>").count(), 1, "{out}");
+        }
+    }
+
+    #[test]
+    fn a_trailer_the_patch_carries_in_another_spelling_is_not_added() {
+        let body = "Fix it.\n\nReviewed-by: R   <r@example.com>\n---\n";
+        let m = ParsedMessage {
+            trailers: quire_mail::find_commit_trailers(body),
+            ..patch_message(body)
+        };
+        let t = [review("reviewed-by", "R <r@example.com>", true)];
+        let out = String::from_utf8(render_mbox(
+            &[AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }],
+            &AmOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(out.to_lowercase().matches("reviewed-by").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn trailers_follow_a_maintainers_note_in_the_same_block() {
+        let m = patch_message(
+            "Fix it.\n\nSigned-off-by: A <a@example.com>\n[max: reworded the message]\n---\n",
+        );
+        let t = [review("Acked-by", "R <r@example.com>", true)];
+        let out = String::from_utf8(render_mbox(
+            &[AmPatch { message: &m, number: 1, total: 1, version: 1, trailers: &t }],
+            &AmOptions::default(),
+        ))
+        .unwrap();
+        assert!(
+            out.contains("[max: reworded the message]\nAcked-by: R <r@example.com>\n---\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub struct MessageMeta {
     pub subject_info: SubjectInfo,
     pub kind: MessageKind,
     pub patch_id: Option<String>,
-    /// The message's own trailers (from its body, quotes and signature excluded).
+    /// The trailers the message gives (`ParsedMessage::trailers`: a reply's b4 takes from it, a
+    /// patch's those of its commit message).
     pub trailers: Vec<Trailer>,
 }
 
@@ -91,20 +92,23 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectedTrailer {
     pub trailer: Trailer,
-    /// The message that gave it (a reply, or the patch itself for its own trailers).
+    /// The reply that gave it (for one carried over, the reply to the earlier revision).
     pub message_id: String,
-    /// The person trailer's address matches the sender's (b4's rules: case, `+tag`, one
-    /// subdomain level, or the same display name). Always true for non-person trailers.
+    /// The person trailer names the reply's sender (b4's rules: the address in any case, with or
+    /// without a `+tag`, one subdomain level apart, or the same name; see [`person_matches`]).
+    /// Always true for non-person trailers.
     pub verified: bool,
     /// Given to an earlier revision's patch with the same patch-id.
     pub carried_over: bool,
 }
 
-/// The trailers that reviewers gave each patch of `series`: from replies under the patch
-/// (walking up through replies to replies), from replies to the cover letter (to every patch),
-/// and carried over from earlier revisions; in the order given (by date), without duplicates
-/// and without those the patch already carries itself. `quire am` adds them below the patch's
-/// own trailers, as b4 does.
+/// The trailers that reviewers gave each patch of `series`, b4's way: first those of replies
+/// under the patch (walking up through replies to replies), then those carried over from earlier
+/// revisions, then those of replies to the cover letter (for every patch); each group in the
+/// order given (by date). A trailer the patch carries itself, or already got, is left out
+/// (`quire_mail::trailer_key`), except that a verified copy follows an unverified one (`quire
+/// am` writes the first of those it writes). `quire am` adds them below the patch's own trailers,
+/// as b4 does.
 ///
 /// `thread` holds the series' messages and every reply under them. `earlier` holds, for patches
 /// of earlier revisions, `(patch_id, trailers given to that patch)`; those with a patch-id equal

@@ -267,9 +267,11 @@ fn trailers_come_from_replies_walking_up_and_from_the_cover_letter() {
     ];
     let s = &assemble(&ms).series[0];
     let t = collect_trailers(s, &ms, &[]);
+    // Patch 2: its own reply's copy, not the cover letter's given earlier: b4 gives a patch the
+    // cover letter's trailers after its own.
     assert_eq!(
         values(&t),
-        vec![(1, vec!["R <r2@y>".into(), "R <r3@y>".into()]), (2, vec!["R <r3@y>".into()])]
+        vec![(1, vec!["R <r2@y>".into(), "R <r3@y>".into()]), (2, vec!["R <R3@Y>".into()])]
     );
 }
 
@@ -322,6 +324,128 @@ fn a_v1_gets_no_trailers_from_the_v2_sent_into_its_thread() {
         values(&collect_trailers(v2, &ms, &[])),
         vec![(1, vec!["R <r@y>".into(), "R <s@y>".into()])]
     );
+}
+
+fn trailer(tag: &str, name: &str, email: &str) -> Trailer {
+    Trailer {
+        tag: tag.into(),
+        value: format!("{name} <{email}>"),
+        person: Some(Address { name: name.into(), email: email.into() }),
+    }
+}
+
+/// `Tag: value` of the trailers collected for each patch, with `?` for unverified ones.
+fn lines(t: &[(u32, Vec<CollectedTrailer>)]) -> Vec<(u32, Vec<String>)> {
+    t.iter()
+        .map(|(n, l)| {
+            let l = l.iter().map(|c| {
+                let mark = if c.verified { "" } else { "?" };
+                format!("{mark}{}: {}", c.trailer.tag, c.trailer.value)
+            });
+            (*n, l.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn the_cover_letters_trailers_come_after_the_patchs_own_even_on_the_same_date() {
+    let ms = [
+        patch("c", None, "a@x", 0, 1, 0, 1),
+        patch("1", Some("c"), "a@x", 1, 1, 1, 1),
+        reply("rc", &["c"], "cover@y", 5, vec![trailer("Acked-by", "C", "cover@y")]),
+        reply("rp", &["c", "1"], "patch@y", 5, vec![trailer("Reviewed-by", "P", "patch@y")]),
+        reply("early", &["c"], "early@y", 2, vec![trailer("Tested-by", "E", "early@y")]),
+    ];
+    let t = collect_trailers(&assemble(&ms).series[0], &ms, &[]);
+    assert_eq!(
+        lines(&t),
+        vec![(
+            1,
+            vec![
+                "Reviewed-by: P <patch@y>".into(),
+                "Tested-by: E <early@y>".into(),
+                "Acked-by: C <cover@y>".into()
+            ]
+        )]
+    );
+}
+
+#[test]
+fn carried_over_trailers_come_between_the_patchs_own_and_the_cover_letters() {
+    let ms = [
+        patch("c", None, "a@x", 0, 2, 0, 1),
+        patch("1", Some("c"), "a@x", 1, 2, 1, 1),
+        reply("rc", &["c"], "cover@y", 3, vec![trailer("Acked-by", "C", "cover@y")]),
+        reply("rp", &["c", "1"], "patch@y", 4, vec![trailer("Reviewed-by", "P", "patch@y")]),
+    ];
+    let earlier = vec![(
+        "pid-1".to_string(),
+        vec![CollectedTrailer {
+            trailer: trailer("Tested-by", "Old", "old@y"),
+            message_id: "old".into(),
+            verified: true,
+            carried_over: false,
+        }],
+    )];
+    let t = collect_trailers(&assemble(&ms).series[0], &ms, &earlier);
+    assert_eq!(
+        lines(&t),
+        vec![(
+            1,
+            vec![
+                "Reviewed-by: P <patch@y>".into(),
+                "Tested-by: Old <old@y>".into(),
+                "Acked-by: C <cover@y>".into()
+            ]
+        )]
+    );
+}
+
+#[test]
+fn one_person_under_two_names_gives_two_trailers() {
+    // b4 compares whole values: the cover letter's trailer is not the patch's one.
+    let ms = [
+        patch("c", None, "a@x", 0, 1, 0, 1),
+        patch("1", Some("c"), "a@x", 1, 1, 1, 1),
+        reply("rp", &["c", "1"], "r@y", 2, vec![trailer("Reviewed-by", "Rev One", "r@y")]),
+        reply("rc", &["c"], "r@y", 3, vec![trailer("Reviewed-by", "Reviewer One", "r@y")]),
+        reply("again", &["c", "1"], "r@y", 4, vec![trailer("reviewed-by", "REV ONE", "R@Y")]),
+    ];
+    let t = collect_trailers(&assemble(&ms).series[0], &ms, &[]);
+    assert_eq!(
+        lines(&t),
+        vec![(
+            1,
+            vec!["Reviewed-by: Rev One <r@y>".into(), "Reviewed-by: Reviewer One <r@y>".into()]
+        )]
+    );
+}
+
+#[test]
+fn a_verified_copy_follows_an_unverified_one() {
+    // Someone restates R's trailer before R gives it: `quire am` writes R's own (b4 leaves the
+    // restated one out), `--sloppy-trailers` the first.
+    let ms = [
+        patch("1", None, "a@x", 1, 1, 1, 1),
+        reply("other", &["1"], "o@y", 2, vec![trailer("Acked-by", "R", "r@y")]),
+        reply("r", &["1"], "r@y", 3, vec![trailer("Acked-by", "R", "r@y")]),
+        reply("again", &["1"], "o@y", 4, vec![trailer("Acked-by", "R", "r@y")]),
+    ];
+    let t = collect_trailers(&assemble(&ms).series[0], &ms, &[]);
+    assert_eq!(lines(&t), vec![(1, vec!["?Acked-by: R <r@y>".into(), "Acked-by: R <r@y>".into()])]);
+    assert_eq!(t[0].1[1].message_id, "r");
+}
+
+#[test]
+fn a_trailer_the_patch_carries_is_not_given_again_in_another_case() {
+    let ms = [
+        MessageMeta {
+            trailers: vec![trailer("Reviewed-by", "R", "r@y")],
+            ..patch("1", None, "a@x", 1, 1, 1, 1)
+        },
+        reply("r", &["1"], "r@y", 2, vec![trailer("REVIEWED-BY", "r", "R@Y")]),
+    ];
+    assert_eq!(lines(&collect_trailers(&assemble(&ms).series[0], &ms, &[])), vec![(1, vec![])]);
 }
 
 /// One series of 20,000 patches and 20,000 unthreaded patches: hash look-ups only.
