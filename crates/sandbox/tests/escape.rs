@@ -175,6 +175,12 @@ for name, fam, addr in [("unix", socket.AF_UNIX, "{path}"), ("abstract", socket.
     assert!(unix.accept().is_err() && abstract_sock.accept().is_err() && tcp.accept().is_err());
 }
 
+/// A `sleep` argument of this test run's own (a run whose sandbox was weakened by hand leaves
+/// its sleepers behind, and they must not fail the next run).
+fn marker(n: u32) -> String {
+    format!("4242.{}{n:02}", std::process::id())
+}
+
 #[test]
 fn nothing_of_a_job_outlives_it() {
     let Some(sb) = sandbox(61004, Limits::default()) else { return };
@@ -183,24 +189,30 @@ fn nothing_of_a_job_outlives_it() {
     let out = run(
         &sb,
         t.path(),
-        "setsid sh -c 'exec sleep 4242.4201' & (sleep 4242.4202 &) ; nohup sleep 4242.4203 >/dev/null 2>&1 & echo started",
+        &format!(
+            "setsid sh -c 'exec sleep {}' & (sleep {} &) ; nohup sleep {} >/dev/null 2>&1 & echo started",
+            marker(1),
+            marker(1),
+            marker(1)
+        ),
         Duration::from_secs(30),
     );
     assert_eq!(out.end, End::Exited(0), "{}", out.log);
-    assert_eq!(host_processes_with("4242.420"), Vec::<String>::new());
+    assert_eq!(host_processes_with(&marker(1)), Vec::<String>::new());
 
     // At the time limit.
     let out = run(
         &sb,
         t.path(),
-        "setsid sh -c 'exec sleep 4242.4211' & sleep 4242.4212",
+        &format!("setsid sh -c 'exec sleep {}' & sleep {}", marker(2), marker(2)),
         Duration::from_secs(2),
     );
     assert_eq!(out.end, End::TimedOut, "{}", out.log);
-    assert_eq!(host_processes_with("4242.421"), Vec::<String>::new());
+    assert_eq!(host_processes_with(&marker(2)), Vec::<String>::new());
 
     // When the tester loses the job.
     let stop = AtomicBool::new(false);
+    let script = format!("setsid sh -c 'exec sleep {}' & sleep {}", marker(3), marker(3));
     let out = std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_secs(1));
@@ -208,7 +220,7 @@ fn nothing_of_a_job_outlives_it() {
         });
         sb.run(Job {
             tree: t.path(),
-            script: "setsid sh -c 'exec sleep 4242.4221' & sleep 4242.4222",
+            script: &script,
             env: Vec::new(),
             timeout: Duration::from_secs(60),
             stop: &stop,
@@ -217,7 +229,7 @@ fn nothing_of_a_job_outlives_it() {
         .unwrap()
     });
     assert_eq!(out.end, End::Stopped, "{}", out.log);
-    assert_eq!(host_processes_with("4242.422"), Vec::<String>::new());
+    assert_eq!(host_processes_with(&marker(3)), Vec::<String>::new());
 }
 
 #[test]
@@ -230,7 +242,7 @@ fn a_fork_bomb_stops_at_the_process_limit() {
     let out = run(
         &sb,
         t.path(),
-        "python3 -c '
+        &"python3 -c '
 import os, time
 n = 0
 for i in range(300):
@@ -239,12 +251,13 @@ for i in range(300):
     except OSError:
         break
     if pid == 0:
-        time.sleep(4242.4301)
+        time.sleep(MARKER)
         os._exit(0)
     n += 1
 print(\"forked\", n)
 print(\"running\", len([p for p in os.listdir(\"/proc\") if p.isdigit()]))
-'",
+'"
+        .replace("MARKER", &marker(4)),
         Duration::from_secs(60),
     );
     let running: u32 = out
@@ -254,7 +267,7 @@ print(\"running\", len([p for p in os.listdir(\"/proc\") if p.isdigit()]))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{:?}\n{}", out.end, out.log));
     assert!(running <= 40, "{running} processes ran under a limit of 40");
-    assert_eq!(host_processes_with("4242.4301"), Vec::<String>::new());
+    assert_eq!(host_processes_with(&marker(4)), Vec::<String>::new());
 }
 
 #[test]
