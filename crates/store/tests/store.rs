@@ -185,9 +185,6 @@ both_backends!(series_assembled_across_batches, |store| async move {
     ingest(&store, vec![review.clone()]).await;
     let all = [cover, p1, p2, review];
     assert_store_matches_assembly(&store, &all).await;
-    if !assembly_available() {
-        return;
-    }
     let d = store.series("p2@x").await.unwrap().expect("series found by a patch");
     assert_eq!(d.message_id, "cover@x");
     assert!(d.complete);
@@ -250,9 +247,6 @@ both_backends!(newer_revision_supersedes, |store| async move {
     ingest(&store, vec![v1.clone()]).await;
     ingest(&store, vec![v2.clone()]).await;
     assert_store_matches_assembly(&store, &[v1, v2]).await;
-    if !assembly_available() {
-        return;
-    }
     let d1 = store.series("v1@x").await.unwrap().unwrap();
     assert_eq!(d1.superseded_by.as_deref(), Some("v2@x"));
     assert_eq!(d1.revisions.iter().map(|r| r.version).collect::<Vec<_>>(), vec![1, 2]);
@@ -300,9 +294,6 @@ both_backends!(series_list_filters_words_and_pages, |store| async move {
         msgs.push(p);
     }
     ingest(&store, msgs.clone()).await;
-    if !assembly_available() {
-        return;
-    }
     let page = |words: Vec<&str>, page, per_page| SeriesFilter {
         words: words.into_iter().map(String::from).collect(),
         page,
@@ -465,11 +456,9 @@ both_backends!(apply_results_checks_and_events, |store| async move {
             && kinds.contains(&"check-finished".to_string()),
         "{kinds:?}"
     );
-    if assembly_available() {
-        let d = store.series("ap@x").await.unwrap().unwrap();
-        assert_eq!(d.apply.map(|a| a.state), Some(ApplyState::Applied));
-        assert_eq!(d.checks.len(), 1);
-    }
+    let d = store.series("ap@x").await.unwrap().unwrap();
+    assert_eq!(d.apply.map(|a| a.state), Some(ApplyState::Applied));
+    assert_eq!(d.checks.len(), 1);
 });
 
 both_backends!(reindex_rebuilds_the_same_data, |store| async move {
@@ -547,15 +536,11 @@ async fn import_slice(store: &Store, name: &str) {
         total.patches + total.cover_letters + total.replies + total.unparsable
     );
     assert!(stats.stored_bytes < stats.raw_bytes / 2, "zstd should at least halve mail: {stats:?}");
-    if parser_available() {
-        assert!(total.duplicates < n / 100, "{total:?}");
-        assert!(total.unparsable < n / 100, "{} unparsable", total.unparsable);
-        assert!(total.patches > n / 4, "{} patches of {n}", total.patches);
-        assert!(stats.threads < n / 2, "{} threads for {n} messages", stats.threads);
-    }
-    if parser_available() && assembly_available() {
-        assert!(stats.series > total.cover_letters / 2, "{stats:?}");
-    }
+    assert!(total.duplicates < n / 100, "{total:?}");
+    assert!(total.unparsable < n / 100, "{} unparsable", total.unparsable);
+    assert!(total.patches > n / 4, "{} patches of {n}", total.patches);
+    assert!(stats.threads < n / 2, "{} threads for {n} messages", stats.threads);
+    assert!(stats.series > total.cover_letters / 2, "{stats:?}");
 }
 
 both_backends!(real_ltp_archive_is_stored_whole, |store| async move {

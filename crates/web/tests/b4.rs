@@ -539,6 +539,10 @@ impl B4 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_b4_against_quire() {
     let Some(b4) = find_b4() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "b4 is missing under CI: scripts/install-deps installs it"
+        );
         eprintln!(
             "SKIPPED real_b4_against_quire: no b4 found ($B4, PATH, ~/.local/bin); scripts/install-deps installs it"
         );

@@ -106,6 +106,10 @@ async fn fill(store: &Store, work: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_git_pw_against_quire() {
     let Some(bin) = find_git_pw() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "git-pw is missing under CI: scripts/install-deps installs it"
+        );
         eprintln!(
             "SKIPPED real_git_pw_against_quire: no git-pw found ($GIT_PW, PATH, ~/.local/bin); scripts/install-deps installs it"
         );

@@ -135,29 +135,6 @@ pub fn corpus(name: &str) -> String {
     format!("{}/../../../shared/corpus/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether `quire_series::assemble` groups a cover letter and its patch yet (it is written in
-/// parallel with the store); tests of concrete series shapes run once it does.
-pub fn assembly_available() -> bool {
-    let cover = patch("probe-c@x", 1, 0, 1, "probe");
-    let p1 = threaded(patch("probe-1@x", 1, 1, 1, "probe"), &cover);
-    let metas: Vec<_> = [cover, p1].iter().map(meta).collect();
-    let available = !quire_series::assemble(&metas).series.is_empty();
-    if !available {
-        eprintln!("quire_series::assemble groups nothing yet: series shape checks skipped");
-    }
-    available
-}
-
-/// Whether `quire_mail::parse` recognises patches yet.
-pub fn parser_available() -> bool {
-    let raw = b"Message-ID: <a@b>\nSubject: [PATCH 1/2] x: y\nFrom: A <a@b>\nDate: Mon, 1 Jan 2020 00:00:00 +0000\n\n---\n f | 2 +-\n\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
-    let available = quire_mail::parse(raw).kind == MessageKind::Patch;
-    if !available {
-        eprintln!("quire_mail::parse does not recognise patches yet: corpus shape checks skipped");
-    }
-    available
-}
-
 pub fn meta(p: &ParsedMessage) -> quire_series::MessageMeta {
     quire_series::meta_from_parsed(p)
 }
