@@ -1,17 +1,33 @@
-//! The two revisions: which headers differ, and their trees on disk. Uses the real `git`.
+//! The two revisions: which headers differ, and their trees on disk. Uses the real `git`, through
+//! quire-git's runner: a clean environment (no system or global config, no hooks), a time limit.
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::error::{Error, Result, io};
 
-fn git(repo: &Path, args: &[&str]) -> Result<Vec<u8>> {
-    let out = Command::new("git").arg("-C").arg(repo).args(args).output().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
+/// Long enough for `git archive` of a big tree on a slow disk.
+const GIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn env(home: &Path) -> quire_git::run::Env<'_> {
+    quire_git::run::Env { home, timeout: GIT_TIMEOUT }
+}
+
+fn run_error(e: quire_git::Error) -> Error {
+    match e {
+        quire_git::Error::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Error::GitMissing
-        } else {
-            Error::Io { context: "running git".into(), source: e }
         }
-    })?;
+        quire_git::Error::Spawn { source, command } => {
+            Error::Io { context: format!("running {command}"), source }
+        }
+        other => Error::Io { context: "running git".into(), source: std::io::Error::other(other) },
+    }
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let home = std::env::temp_dir();
+    let out = quire_git::run::output(&env(&home), repo, args).map_err(run_error)?;
     if !out.status.success() {
         return Err(Error::Git {
             repo: repo.to_owned(),
@@ -80,13 +96,9 @@ pub fn directories_needed(globs: &[String], include_dirs: &[String]) -> Option<V
 }
 
 fn exists_in(repo: &Path, commit: &str, path: &str) -> bool {
-    Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["cat-file", "-e", &format!("{commit}:{path}")])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let home = std::env::temp_dir();
+    quire_git::run::output(&env(&home), repo, &["cat-file", "-e", &format!("{commit}:{path}")])
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Writes the tree of `commit` (or only `dirs` of it) into `dest` with `git archive | tar -x`:
@@ -102,9 +114,9 @@ pub fn extract_tree(repo: &Path, commit: &str, dest: &Path, dirs: Option<&[Strin
             return Ok(());
         }
     }
-    let mut archive = Command::new("git")
-        .arg("-C")
-        .arg(repo)
+    let home = std::env::temp_dir();
+    let mut archive = quire_git::run::command(&home)
+        .current_dir(repo)
         .args(["archive", "--format=tar", commit, "--"])
         .args(&pathspecs)
         .stdout(Stdio::piped())

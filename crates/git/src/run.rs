@@ -80,37 +80,11 @@ pub fn git(
     args: &[&str],
     stdin: Option<&[u8]>,
 ) -> Result<Ran, Error> {
-    let mut cmd = Command::new("git");
-    cmd.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        cmd.env("PATH", path);
-    }
-    cmd.env("HOME", env.home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "/bin/false")
-        .env("SSH_ASKPASS", "/bin/false")
-        .env("GIT_EDITOR", "false")
-        .env("LC_ALL", "C")
-        .env("LANG", "C")
-        .env("TZ", "UTC")
-        .env("GIT_COMMITTER_NAME", COMMITTER_NAME)
-        .env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL)
-        // Only used by commands that author something themselves (none on the apply path: `git am`
-        // keeps the mail's author), set so git never guesses from the host name.
-        .env("GIT_AUTHOR_NAME", COMMITTER_NAME)
-        .env("GIT_AUTHOR_EMAIL", COMMITTER_EMAIL);
-    for c in SAFE_CONFIG {
-        cmd.arg("-c").arg(c);
-    }
+    let mut cmd = command(env.home);
     cmd.args(args).current_dir(cwd);
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // Its own process group, so that a timeout kills the helpers git started too
-    // (git-remote-https, ssh) and nothing keeps our pipes open.
-    cmd.process_group(0);
     let spawn_err =
         |e: std::io::Error| Error::Spawn { command: format!("git {}", args.join(" ")), source: e };
     let mut child = cmd.spawn().map_err(spawn_err)?;
@@ -147,6 +121,65 @@ pub fn git(
     };
     log.record(cwd, args, &ran, status.code());
     Ok(ran)
+}
+
+/// A `git` command with the environment and configuration every git run of quire gets (see the
+/// module documentation), in a process group of its own; the caller adds the arguments, the
+/// working directory and stdio. For the runs [`git`] cannot hold in memory, or that stream:
+/// `cat-file --batch`, `archive`.
+pub fn command(home: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("HOME", home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "/bin/false")
+        .env("SSH_ASKPASS", "/bin/false")
+        .env("GIT_EDITOR", "false")
+        .env("LC_ALL", "C")
+        .env("LANG", "C")
+        .env("TZ", "UTC")
+        .env("GIT_COMMITTER_NAME", COMMITTER_NAME)
+        .env("GIT_COMMITTER_EMAIL", COMMITTER_EMAIL)
+        // Only used by commands that author something themselves (none on the apply path: `git am`
+        // keeps the mail's author), set so git never guesses from the host name.
+        .env("GIT_AUTHOR_NAME", COMMITTER_NAME)
+        .env("GIT_AUTHOR_EMAIL", COMMITTER_EMAIL);
+    for c in SAFE_CONFIG {
+        cmd.arg("-c").arg(c);
+    }
+    // Its own process group, so that a timeout kills the helpers git started too
+    // (git-remote-https, ssh) and nothing keeps our pipes open.
+    cmd.process_group(0);
+    cmd
+}
+
+/// [`git`] for output that is not text (`-z` lists, blobs): stdout and stderr as read, and no
+/// log. Failing to spawn or running past `env.timeout` is an error; a non-zero exit is not.
+pub fn output(env: &Env<'_>, cwd: &Path, args: &[&str]) -> Result<std::process::Output, Error> {
+    let mut cmd = command(env.home);
+    cmd.args(args).current_dir(cwd);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let spawn_err =
+        |e: std::io::Error| Error::Spawn { command: format!("git {}", args.join(" ")), source: e };
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let Some(status) = wait_or_kill(&mut child, env.timeout).map_err(spawn_err)? else {
+        return Err(Error::Timeout {
+            command: format!("git {}", args.join(" ")),
+            seconds: env.timeout.as_secs(),
+        });
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 /// Reads a pipe to its end on a thread (git may fill stdout while we wait on stderr).

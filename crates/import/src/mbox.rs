@@ -538,15 +538,7 @@ pub fn unquote(line: &[u8]) -> &[u8] {
 
 /// mboxrd quoting, the inverse of [`unquote`]: what an mbox writer does to each body line.
 pub fn quote(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let quotes = line.iter().take_while(|&&b| b == b'>').count();
-    if line[quotes..].starts_with(b"From ") {
-        let mut quoted = Vec::with_capacity(line.len() + 1);
-        quoted.push(b'>');
-        quoted.extend_from_slice(line);
-        std::borrow::Cow::Owned(quoted)
-    } else {
-        std::borrow::Cow::Borrowed(line)
-    }
+    quire_mail::mbox::quote(line)
 }
 
 /// The envelope line `quire export` writes (the shape [`is_envelope`] and every reader accept).
@@ -556,14 +548,7 @@ pub const EXPORT_ENVELOPE: &[u8] = b"From quire@localhost Thu Jan  1 00:00:00 19
 /// separator line (`\r\n` after CRLF mail) that [`MboxReader`] strips again, so that reading
 /// gives back exactly `raw` when it ends with a line end.
 pub fn write_mboxrd(out: &mut impl io::Write, raw: &[u8]) -> io::Result<()> {
-    out.write_all(EXPORT_ENVELOPE)?;
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        out.write_all(&quote(line))?;
-    }
-    if !raw.ends_with(b"\n") {
-        out.write_all(b"\n")?;
-    }
-    out.write_all(if raw.ends_with(b"\r\n") { b"\r\n" } else { b"\n" })
+    quire_mail::mbox::write_message(out, EXPORT_ENVELOPE, raw)
 }
 
 /// Every mbox writer ends a message with an extra blank line that is not part of the message.

@@ -109,13 +109,11 @@ pub fn cursor_key(inbox: &Path, epoch: &Epoch) -> String {
     format!("public-inbox:{}:{}", canonical.display(), epoch.number)
 }
 
+/// git on the inbox through quire-git's runner: a clean environment (no system or global config,
+/// no hooks, no GIT_DIR of the caller's), as every git run of quire.
 fn git(git_dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("--git-dir")
-        .arg(git_dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE");
+    let mut cmd = quire_git::run::command(&std::env::temp_dir());
+    cmd.arg("--git-dir").arg(git_dir);
     cmd
 }
 

@@ -250,7 +250,7 @@ async fn unreachable_or_closed_store_is_a_temporary_failure() {
     let err = Store::open(dir.path(), Some("postgres://quire@127.0.0.1:1/quire?connect_timeout=2"))
         .await
         .expect_err("no server");
-    assert!(quire_import::store_error_is_temporary(&err), "{err}");
+    assert!(err.is_temporary(), "{err}");
 
     let (_dir, store) = sqlite_store().await;
     store.close().await;

@@ -228,6 +228,7 @@ impl Default for Limits {
 mod body;
 pub mod diff;
 mod headers;
+pub mod mbox;
 mod person;
 pub mod pull;
 pub mod series_lines;

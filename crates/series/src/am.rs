@@ -148,7 +148,7 @@ fn with_trailers(message: &str, added: &[String]) -> String {
 
 /// mboxrd: a body line that reads as an envelope (`>*From `) gets one more `>`.
 fn is_from_line(line: &str) -> bool {
-    line.trim_start_matches('>').starts_with("From ")
+    quire_mail::mbox::needs_quoting(line.as_bytes())
 }
 
 fn header(out: &mut String, name: &str, value: &str) {

@@ -107,9 +107,93 @@ impl Error {
     }
 }
 
+impl Error {
+    /// True when trying again later may succeed: the database is unreachable, locked, busy or
+    /// out of space, or the data dir or schema could not be made ready. A mail server piping a
+    /// message to `quire import -` is then answered EX_TEMPFAIL (75), so that it retries.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Error::DataDir { .. } | Error::Migrate { .. } => true,
+            Error::Open { source, .. } | Error::Db { source, .. } => sqlx_temporary(source),
+            _ => false,
+        }
+    }
+}
+
+/// Connection trouble, timeouts, a locked or busy database, a full disk: all pass.
+fn sqlx_temporary(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let dialect = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                Dialect::Sqlite
+            } else {
+                Dialect::Postgres
+            };
+            db.code().is_some_and(|code| database_code_is_temporary(dialect, &code))
+        }
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite result codes (extended codes carry the primary one in their low byte) and
+/// PostgreSQL SQLSTATEs that mean "try again later".
+fn database_code_is_temporary(dialect: Dialect, code: &str) -> bool {
+    match dialect {
+        // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_NOMEM 7, SQLITE_IOERR 10, SQLITE_FULL 13,
+        // SQLITE_CANTOPEN 14, SQLITE_PROTOCOL 15.
+        Dialect::Sqlite => {
+            code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 7 | 10 | 13 | 14 | 15))
+        }
+        // 08: connection exception; 53: insufficient resources (disk full, out of memory, too
+        // many connections); 57P0x: server shutting down or starting; 40001/40P01:
+        // serialization failure or deadlock; 55P03: lock not available.
+        Dialect::Postgres => {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P0")
+                || matches!(code, "40001" | "40P01" | "55P03")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_locked_full_databases_are_temporary_constraint_errors_are_not() {
+        // SQLite: BUSY, LOCKED, extended BUSY_SNAPSHOT (517), FULL, IOERR_WRITE (778).
+        for code in ["5", "6", "517", "13", "778", "14"] {
+            assert!(database_code_is_temporary(Dialect::Sqlite, code), "sqlite {code}");
+        }
+        // SQLite CONSTRAINT (19) and CONSTRAINT_UNIQUE (2067); PostgreSQL unique_violation,
+        // undefined_table.
+        for code in ["2067", "19"] {
+            assert!(!database_code_is_temporary(Dialect::Sqlite, code), "sqlite {code}");
+        }
+        for code in ["23505", "42P01"] {
+            assert!(!database_code_is_temporary(Dialect::Postgres, code), "pg {code}");
+        }
+        // PostgreSQL: disk full, too many connections, admin shutdown, cannot connect now,
+        // connection failure, deadlock.
+        for code in ["53100", "53300", "57P01", "57P03", "08006", "40P01"] {
+            assert!(database_code_is_temporary(Dialect::Postgres, code), "pg {code}");
+        }
+        let locked = Error::Db { context: "ingesting".into(), source: sqlx::Error::PoolTimedOut };
+        assert!(locked.is_temporary());
+        assert!(!Error::Invalid("x".into()).is_temporary());
+    }
 
     #[test]
     fn connection_errors_are_unavailable_and_others_are_not() {

@@ -120,18 +120,12 @@ fn found(location: &str) -> Answer {
 pub fn mboxrd(mails: &[InboxMail]) -> Vec<u8> {
     let mut out = Vec::with_capacity(mails.iter().map(|m| m.raw.len() + 64).sum());
     for m in mails {
-        out.extend_from_slice(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n");
-        for line in m.raw.split_inclusive(|&b| b == b'\n') {
-            let unquoted = &line[line.iter().take_while(|&&b| b == b'>').count()..];
-            if unquoted.starts_with(b"From ") {
-                out.push(b'>');
-            }
-            out.extend_from_slice(line);
-        }
-        if !m.raw.ends_with(b"\n") {
-            out.push(b'\n');
-        }
-        out.push(b'\n');
+        // Writing to memory cannot fail.
+        let _ = quire_mail::mbox::write_message(
+            &mut out,
+            b"From mboxrd@z Thu Jan  1 00:00:00 1970\n",
+            &m.raw,
+        );
     }
     out
 }

@@ -1713,11 +1713,13 @@ pub async fn project_download(State(state): State<AppState>, uri: Uri) -> Respon
                 let raw = state.store.raw(&msgid).await.map_err(store_err)?.ok_or_else(|| PwError::not_found(format!("no cover letter <{msgid}>")))?;
                 let m = state.store.message(&msgid).await.map_err(store_err)?;
                 let name = m.map(|m| slug(bare_subject(&m.subject))).unwrap_or_else(|| "cover".into());
-                let mut mbox = b"From patchwork Thu Jan  1 00:00:00 1970\n".to_vec();
-                mbox.extend_from_slice(&raw);
-                if !mbox.ends_with(b"\n") {
-                    mbox.push(b'\n');
-                }
+                let mut mbox = Vec::with_capacity(raw.len() + 64);
+                // Writing to memory cannot fail.
+                let _ = quire_mail::mbox::write_message(
+                    &mut mbox,
+                    b"From patchwork Thu Jan  1 00:00:00 1970\n",
+                    &raw,
+                );
                 Ok(download(mbox, "text/plain", &format!("{name}.mbox")))
             }
             _ => Err(PwError::not_found("no such download: /project/P/patch/MSGID/mbox/, .../raw/ or /project/P/cover/MSGID/mbox/")),
