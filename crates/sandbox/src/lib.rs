@@ -338,6 +338,8 @@ impl Sandbox {
         // Files the sandbox reads its /etc/passwd... from (bubblewrap's --ro-bind-data): pipes
         // numbered high enough to miss any fd the child's setup uses, inheritable only there.
         let mut inherited: Vec<OwnedFd> = Vec::new();
+        // Where bubblewrap says the host pid of the sandbox's first process (`--info-fd`).
+        let mut info: Option<std::fs::File> = None;
         let mut cmd = match &self.kind {
             Kind::Bubblewrap { program, user } => {
                 let mut cmd = Command::new(program);
@@ -356,6 +358,13 @@ impl Sandbox {
                     data.push((fd.as_raw_fd(), path));
                     inherited.push(fd);
                 }
+                let (info_read, info_write) =
+                    pipe().map_err(io("creating the sandbox's info pipe"))?;
+                set_nonblocking(&info_read).map_err(io("creating the sandbox's info pipe"))?;
+                let info_write = high_fd(info_write).map_err(io("creating the info pipe"))?;
+                cmd.arg("--info-fd").arg(info_write.as_raw_fd().to_string());
+                inherited.push(info_write);
+                info = Some(std::fs::File::from(info_read));
                 cmd.args(self.bwrap_args(job.tree, &data, &job.env));
                 cmd
             }
@@ -413,6 +422,9 @@ impl Sandbox {
         drop(inherited);
         let mut capture = Capture::new(job.log_limit);
         let end = watch(&mut child, &out_read, &mut capture, &job)?;
+        if let Some(info) = &info {
+            wait_for_the_namespace(info);
+        }
         let end = match end {
             End::Exited(COPY_FAILED_STATUS) if capture.text().starts_with(COPY_FAILED) => {
                 End::Failed(first_line(&capture.text()))
@@ -610,6 +622,49 @@ fn watch(
     Ok(end)
 }
 
+/// Waits until every process of the sandbox is gone. bubblewrap's outer process exits as soon as
+/// the sandbox's first process reports its status, and the kernel then kills the rest of the
+/// PID namespace as that process exits: a moment later, not before. The first process is a
+/// zombie, or gone, only once the namespace is empty (the kernel waits for it before), so that
+/// is what is waited for; it is also killed directly, should bubblewrap have died before it.
+fn wait_for_the_namespace(info: &std::fs::File) {
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut reader = info;
+    while let Ok(n) = reader.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    let Some(pid) = child_pid(&String::from_utf8_lossy(&text)) else { return };
+    // SAFETY: kill(2) with a pid bubblewrap just named; SIGKILL to our own sandbox.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the command name in parentheses: "1234 (bwrap) Z ...".
+            Ok(stat) if stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')) => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// `"child-pid": 1234` of bubblewrap's `--info-fd` JSON.
+fn child_pid(info: &str) -> Option<i32> {
+    let rest = &info[info.find("\"child-pid\"")? + "\"child-pid\"".len()..];
+    let digits: String = rest
+        .trim_start_matches(|c: char| c == ':' || c.is_whitespace())
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().filter(|&p| p > 1)
+}
+
 /// Reads what is there; true at the end of the stream.
 fn drain(mut file: &std::fs::File, buf: &mut [u8], capture: &mut Capture) -> bool {
     loop {
@@ -668,8 +723,14 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
 fn data_fd(bytes: &[u8]) -> std::io::Result<OwnedFd> {
     let (read, write) = pipe()?;
     std::io::Write::write_all(&mut std::fs::File::from(write), bytes)?;
+    high_fd(read)
+}
+
+/// `fd` moved to a number of 100 or more, closed on exec: clear of the low fds the child's
+/// setup uses, inheritable only where the child's setup makes it so.
+fn high_fd(fd: OwnedFd) -> std::io::Result<OwnedFd> {
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) makes a new fd we then own.
-    let high = unsafe { libc::fcntl(read.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 100) };
+    let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 100) };
     if high == -1 {
         return Err(std::io::Error::last_os_error());
     }
@@ -691,4 +752,17 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 
 fn first_line(text: &str) -> String {
     text.lines().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::child_pid;
+
+    #[test]
+    fn the_child_pid_is_read_from_bubblewraps_info() {
+        assert_eq!(child_pid("{\n    \"child-pid\": 12345\n}\n"), Some(12345));
+        assert_eq!(child_pid("{\"child-pid\":7,\"cgroup-namespace\":4026531835}"), Some(7));
+        assert_eq!(child_pid(""), None);
+        assert_eq!(child_pid("{\"child-pid\": 1}"), None, "never pid 1 of the host");
+    }
 }
