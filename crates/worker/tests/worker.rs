@@ -345,7 +345,8 @@ both_backends!(
         let mut other = site.worker(&store, "alive");
         let first = other.round().await.expect("round");
         assert_eq!(first.applied, 2, "{first:?}");
-        tokio::time::sleep(Duration::from_millis(5100)).await;
+        // Leases end on whole seconds (claimed at 100.0 with 5 s, it is taken again from 106.0).
+        tokio::time::sleep(Duration::from_millis(6100)).await;
         let second = other.round().await.expect("round");
         assert_eq!(second.applied, 1, "{second:?}");
         for cover in &covers {
