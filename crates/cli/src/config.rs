@@ -212,12 +212,13 @@ pub fn validate_name(name: &str) -> Result<(), String> {
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.')
-        && !matches!(name, "api" | "static" | "all");
+        && !quire_web::RESERVED_NAMES.contains(&name.to_ascii_lowercase().as_str());
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "`{name}` is not a usable project name: use 1-64 letters, digits, `-`, `_` or `.` (not `api`, `static` or `all`)"
+            "`{name}` is not a usable project name: use 1-64 letters, digits, `-`, `_` or `.`, and none of the names the site's own pages use ({})",
+            quire_web::RESERVED_NAMES.join(", ")
         ))
     }
 }
@@ -225,6 +226,15 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_the_site_s_own_pages_use_are_no_project_names() {
+        for name in ["series", "patch", "project", "bundle", "api", "Static", "all"] {
+            let e = validate_name(name).unwrap_err();
+            assert!(e.contains("none of the names the site's own pages use"), "{e}");
+        }
+        assert!(validate_name("xen").is_ok() && validate_name("linux-mm").is_ok());
+    }
 
     #[test]
     fn the_starter_config_parses_to_no_projects() {

@@ -515,7 +515,12 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
                 qb.push("(ss.complete AND NOT ss.obsolete AND ss.head_id NOT IN (SELECT head_id FROM apply_results) AND NOT ");
                 qb.push(MERGED).push(")");
             }
-            "pending" => push_apply_state(qb, "pending"),
+            // Waiting for the worker: an apply job queued or running, no result yet (nothing
+            // stores a "pending" apply result).
+            "pending" => {
+                qb.push("(ss.head_id IN (SELECT j.target_id FROM jobs j WHERE j.kind = 'apply' AND j.state IN ('queued', 'running')) \
+                         AND ss.head_id NOT IN (SELECT head_id FROM apply_results))");
+            }
             "incomplete" | "obsolete" | "applied" | "failed" | "merged" => push_is(qb, name)?,
             other => return Err(bad(format!("unknown `state:{other}`: expected one of {}", quire_query::STATE_VALUES.join(", ")))),
         },

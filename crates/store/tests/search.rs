@@ -627,3 +627,25 @@ both_backends!(
         assert_eq!(search("limits").await.unwrap().total, 1);
     }
 );
+
+// `state:pending`: complete series the worker has queued and not applied yet (docs/search.md; it
+// named an apply state nothing stores, and matched nothing).
+both_backends!(pending_is_queued_for_the_worker_and_not_applied, |store| async move {
+    store
+        .upsert_project(&quire_store::ProjectConfig {
+            name: "tree".into(),
+            git_url: Some("https://git.example.org/tree.git".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut with_tree = incoming(patch("lone@x", 1, 1, 1, "tree: fix"));
+    with_tree.project = Some("tree".into());
+    let mut without = incoming(patch("other@x", 1, 1, 1, "other: fix"));
+    without.project = Some("notree".into());
+    store.ingest(vec![with_tree, without]).await.unwrap();
+    assert_eq!(total(&store, "state:pending").await, 0);
+    assert_eq!(store.enqueue_ready_series().await.unwrap(), 1);
+    assert_eq!(heads(&store, "state:pending").await, ["lone@x"]);
+    assert_eq!(heads(&store, "state:new").await.len(), 2, "queued is still new");
+});

@@ -99,6 +99,14 @@ pub const CHECK_BODY_LIMIT: usize = 6 * quire_store::CHECK_LOG_LIMIT + (2 << 20)
 /// The default tag prefix of applied series in a mirror.
 pub const DEFAULT_TAG_PREFIX: &str = "quire";
 
+/// The first path segments the router serves itself: a project of one of these names would be
+/// shadowed by them (`/series/...` is Patchwork's download, not project `series`), so no project
+/// may be named so. Held to the router by a test.
+pub const RESERVED_NAMES: &[&str] = &[
+    "all", "api", "bundle", "healthz", "login", "logout", "metrics", "my", "patch", "project",
+    "readyz", "series", "static",
+];
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -277,4 +285,26 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> any
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .await
         .context("the web server stopped")
+}
+
+#[cfg(test)]
+mod reserved_names_tests {
+    /// Every first path segment the router names itself is reserved, so that a new route cannot
+    /// silently shadow a project of that name.
+    #[test]
+    fn every_top_level_route_is_a_reserved_name() {
+        let source = include_str!("lib.rs");
+        let mut segments: Vec<&str> = source
+            .split(".route(\"/")
+            .skip(1)
+            .filter_map(|rest| rest.split(['/', '"']).next())
+            .filter(|s| !s.is_empty() && !s.starts_with('{'))
+            .collect();
+        segments.sort();
+        segments.dedup();
+        for s in &segments {
+            assert!(super::RESERVED_NAMES.contains(s), "route /{s}/ is not in RESERVED_NAMES");
+        }
+        assert!(segments.len() >= 10, "{segments:?}");
+    }
 }
