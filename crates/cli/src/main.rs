@@ -284,6 +284,13 @@ struct ServeArgs {
     /// (at most 20 s; 0: none).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(0..=100000))]
     warm_pages: u32,
+    /// Requests served at once (default: 8 per core); the others wait for a turn.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100000))]
+    max_in_flight: Option<u64>,
+    /// Seconds a request waits for its turn before it is answered 503 with Retry-After
+    /// (shedding load when the machine is saturated; fractions allowed).
+    #[arg(long, default_value_t = 2.0)]
+    max_queue_wait: f64,
 }
 
 #[global_allocator]
@@ -734,11 +741,22 @@ async fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> Result<ExitCod
     // Checked when the file was read (config::parse).
     let trusted_proxies =
         config::load(data_dir)?.web.trusted_proxies().map_err(anyhow::Error::msg)?;
+    if !(args.max_queue_wait.is_finite() && args.max_queue_wait > 0.0) {
+        anyhow::bail!("--max-queue-wait {}: give a number of seconds above 0", args.max_queue_wait);
+    }
+    let mut shed = quire_web::shed::ShedConfig {
+        max_queue_wait: std::time::Duration::from_secs_f64(args.max_queue_wait),
+        ..Default::default()
+    };
+    if let Some(n) = args.max_in_flight {
+        shed.max_in_flight = n as usize;
+    }
     let config = quire_web::WebConfig {
         base_url: args.base_url.unwrap_or_else(|| format!("http://{}", args.listen)),
         tester_lease_secs: args.tester_lease,
         tester_max_lost_leases: args.tester_lost_leases,
         trusted_proxies,
+        shed,
         ..Default::default()
     };
     eprintln!("quire: serving {} on http://{}/", store.target(), args.listen);

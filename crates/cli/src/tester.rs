@@ -231,6 +231,11 @@ impl Api {
             json!({ "tester": self.tester, "capabilities": capabilities }),
         ) {
             Ok(r) => r,
+            Err(ureq::Error::Status(code @ (502..=504), _)) => {
+                // Restarting, or shedding load (503 + Retry-After): wait like an idle round.
+                eprintln!("quire: {} is busy or restarting ({code})", self.server);
+                return Ok(None);
+            }
             Err(ureq::Error::Status(code, r)) => {
                 let detail = r
                     .into_json::<Value>()

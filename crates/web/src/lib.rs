@@ -28,6 +28,7 @@ mod pages;
 pub mod patchwork;
 pub mod quote;
 mod search;
+pub mod shed;
 pub mod testers;
 pub mod url;
 pub mod views;
@@ -71,6 +72,8 @@ pub struct WebConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client (`[web] trusted_proxies`);
     /// none: the TCP peer is the client ([`client`]).
     pub trusted_proxies: client::TrustedProxies,
+    /// Requests served at once, and how long one waits for its turn before a 503 ([`shed`]).
+    pub shed: shed::ShedConfig,
 }
 
 impl Default for WebConfig {
@@ -82,6 +85,7 @@ impl Default for WebConfig {
             tester_lease_secs: 120,
             tester_max_lost_leases: quire_store::MAX_LOST_LEASES,
             trusted_proxies: client::TrustedProxies::default(),
+            shed: shed::ShedConfig::default(),
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct AppState {
     pub(crate) lists: Arc<page_cache::PageCache>,
     /// False while the start's pages are rendered (crate::warm); `/readyz` says so.
     pub(crate) warmth: Arc<warm::Warmth>,
+    /// Turns to serve a request (crate::shed).
+    pub(crate) turns: Arc<shed::Turns>,
 }
 
 /// What a list line shows of a series beyond its summary: applied or not, checks passed or
@@ -154,7 +160,9 @@ pub const PROJECT_CACHE_TTL: std::time::Duration = std::time::Duration::from_sec
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> AppState {
+        let turns = Arc::new(shed::Turns::new(config.shed));
         AppState {
+            turns,
             store: Arc::new(store),
             config: Arc::new(config),
             projects: Default::default(),
@@ -256,6 +264,8 @@ pub fn router(state: AppState) -> Router {
             DefaultPredicate::new().and(NotForContentType::const_new("application/gzip"))
         }))
         .layer(axum::middleware::from_fn(headers::security))
+        // Inside `track`, so that the latency of a refused request is counted too (as 5xx).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), shed::shed))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

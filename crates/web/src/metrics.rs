@@ -26,6 +26,8 @@ pub struct Metrics {
     messages: IntGaugeVec,
     series: IntGaugeVec,
     jobs: IntGaugeVec,
+    /// Requests answered 503 because the server was saturated (crate::shed).
+    pub(crate) shed: prometheus::IntCounter,
     read_at: Mutex<Option<Instant>>,
 }
 
@@ -63,15 +65,21 @@ impl Metrics {
             &["kind", "state"],
         )
         .expect("valid gauge");
+        let shed = prometheus::IntCounter::new(
+            "quire_http_requests_shed_total",
+            "Requests answered 503 with Retry-After because no turn came within the wait",
+        )
+        .expect("valid counter");
         for c in [
             Box::new(latency.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(shed.clone()),
             Box::new(messages.clone()),
             Box::new(series.clone()),
             Box::new(jobs.clone()),
         ] {
             let _ = registry.register(c);
         }
-        Metrics { registry, latency, messages, series, jobs, read_at: Mutex::new(None) }
+        Metrics { registry, latency, messages, series, jobs, shed, read_at: Mutex::new(None) }
     }
 }
 
