@@ -256,7 +256,7 @@ pub(crate) async fn ingest_on(conn: &mut Conn, batch: Vec<Incoming>, cursor: Opt
         let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
         derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project, diff_zstd: prepared.diff_zstd });
     }
-    insert_raws(&mut tx, raws).await?;
+    insert_raws(&mut tx, raws, imported).await?;
     phases.mark("raw rows");
     derive(&mut tx, derivables, &mut out, Events::Record, &mut phases).await?;
     if let Some((key, value)) = cursor {
@@ -300,8 +300,9 @@ async fn stored_raws(conn: &mut Conn, batch: &[Incoming]) -> Result<HashMap<Stri
 
 /// Binds the rows' texts and mail by value: sqlx copies what is bound by reference before it
 /// hands a statement to SQLite's thread (`into_static`), which was a copy of every batch.
-async fn insert_raws(conn: &mut Conn, raws: Vec<RawRow>) -> Result<()> {
-    let received = now();
+/// `received` is the time the messages were dated against (`hold_future_date`): the same second,
+/// so that a reindex dates them as the import did.
+async fn insert_raws(conn: &mut Conn, raws: Vec<RawRow>, received: i64) -> Result<()> {
     let mut raws = raws.into_iter().peekable();
     while raws.peek().is_some() {
         let mut qb = QueryBuilder::<Db>::new(
