@@ -90,7 +90,9 @@ fn breaking_change_on_i386_exits_one_and_shows_the_table() {
         i386.lines().find(|l| l.trim_start().starts_with("alignment")).expect("alignment row");
     assert_eq!(align_row.split_whitespace().collect::<Vec<_>>(), vec!["alignment", "8", "4"]);
     assert!(i386.contains("gfn type") && i386.contains("uint64_aligned_t"), "{text}");
-    assert!(text.trim_end().ends_with("result: breaking ABI change"));
+    // The verdict and the breaking block lead (issue 29): read first in a box or a mail.
+    assert_eq!(text.lines().nth(1), Some("result: breaking ABI change on i386 (i386-linux-gnu)"));
+    assert!(text.find("\ni386 (i386-linux-gnu): BREAKING") < text.find("\nx86_64 ("), "{text}");
 }
 
 #[test]
