@@ -148,8 +148,8 @@ impl Store {
     }
 
     /// Sets [`SeriesSummary::reviews`] and [`SeriesSummary::approval`] of a page of series, in
-    /// four statements.
-    pub(crate) async fn fill_review_lines(&self, items: &mut [SeriesSummary]) -> Result<()> {
+    /// four statements ([`Store::series_list`] and the searches do it for their pages).
+    pub async fn fill_review_lines(&self, items: &mut [SeriesSummary]) -> Result<()> {
         on_backend!(self.pool, |p, m| m::fill_review_lines(p, items).await)
     }
 }
