@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// Sets [`SeriesSummary::reviews`] and [`SeriesSummary::approval`] of a page of series, in
-    /// four statements ([`Store::series_list`] and the searches do it for their pages).
+    /// two statements ([`Store::series_list`] and the searches do it for their pages).
     pub async fn fill_review_lines(&self, items: &mut [SeriesSummary]) -> Result<()> {
         on_backend!(self.pool, |p, m| m::fill_review_lines(p, items).await)
     }

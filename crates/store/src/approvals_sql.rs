@@ -384,34 +384,38 @@ pub(crate) async fn fill_review_lines(pool: &DbPool, items: &mut [SeriesSummary]
         return Ok(());
     }
     let mut conn = pool.acquire().await.ctx("connecting")?;
-    // Series rows by (project, head): the summaries name them so.
+    // Series rows by (project, head), as the summaries name them, with their counts and
+    // approval state; then the names awaited by those not approved.
     let hashes: Vec<i64> = items.iter().map(|s| text_hash(&clean(&s.message_id))).collect();
     let mut ids: HashMap<(String, String), i64> = HashMap::new();
+    let mut reviews: HashMap<i64, ReviewCounts> = HashMap::new();
+    let mut lines: HashMap<i64, ApprovalLine> = HashMap::new();
     for r in fetch_in(
         &mut conn,
-        "SELECT s.id, p.name, s.head FROM messages m JOIN series s ON s.head_id = m.id JOIN projects p ON p.id = s.project_id WHERE m.mid_hash IN",
+        "SELECT s.id, p.name, s.head, r.acked, r.reviewed, r.tested, a.approved FROM messages m \
+         JOIN series s ON s.head_id = m.id JOIN projects p ON p.id = s.project_id \
+         LEFT JOIN series_reviews r ON r.series_id = s.id LEFT JOIN series_approvals a ON a.series_id = s.id \
+         WHERE m.mid_hash IN",
         "",
         &hashes,
         what,
     )
     .await?
     {
-        ids.insert((get(&r, 1, what)?, get(&r, 2, what)?), get(&r, 0, what)?);
+        let id: i64 = get(&r, 0, what)?;
+        ids.insert((get(&r, 1, what)?, get(&r, 2, what)?), id);
+        if let Some(acked) = get::<Option<i64>>(&r, 3, what)? {
+            let reviewed: i64 = get::<Option<i64>>(&r, 4, what)?.unwrap_or(0);
+            let tested: i64 = get::<Option<i64>>(&r, 5, what)?.unwrap_or(0);
+            reviews.insert(id, ReviewCounts { acked: to_u32(acked), reviewed: to_u32(reviewed), tested: to_u32(tested) });
+        }
+        if let Some(approved) = get::<Option<bool>>(&r, 6, what)? {
+            lines.insert(id, ApprovalLine { approved, awaiting: Vec::new() });
+        }
     }
-    let series: Vec<i64> = ids.values().copied().collect();
-    let mut reviews: HashMap<i64, ReviewCounts> = HashMap::new();
-    for r in fetch_in(&mut conn, "SELECT series_id, acked, reviewed, tested FROM series_reviews WHERE series_id IN", "", &series, what).await? {
-        reviews.insert(
-            get(&r, 0, what)?,
-            ReviewCounts { acked: to_u32(get(&r, 1, what)?), reviewed: to_u32(get(&r, 2, what)?), tested: to_u32(get(&r, 3, what)?) },
-        );
-    }
-    let mut lines: HashMap<i64, ApprovalLine> = HashMap::new();
-    for r in fetch_in(&mut conn, "SELECT series_id, approved FROM series_approvals WHERE series_id IN", "", &series, what).await? {
-        lines.insert(get(&r, 0, what)?, ApprovalLine { approved: get(&r, 1, what)?, awaiting: Vec::new() });
-    }
-    // The order the approvals list them in is kept in the detail; here, by name.
-    for r in fetch_in(&mut conn, "SELECT series_id, name, email FROM series_awaiting WHERE series_id IN", "ORDER BY series_id, name", &series, what).await? {
+    let waiting: Vec<i64> = lines.iter().filter(|(_, l)| !l.approved).map(|(id, _)| *id).collect();
+    // By name here; the approvals' own order (the files') is in the detail.
+    for r in fetch_in(&mut conn, "SELECT series_id, name, email FROM series_awaiting WHERE series_id IN", "ORDER BY series_id, name", &waiting, what).await? {
         let id: i64 = get(&r, 0, what)?;
         if let Some(line) = lines.get_mut(&id) {
             line.awaiting.push(Address { name: get(&r, 1, what)?, email: get(&r, 2, what)? });

@@ -226,3 +226,145 @@ both_backends!(approvals_follow_trailers_rules_and_reindex, |store| async move {
     store.set_project_approvals("demo", &ApprovalConfig::default()).await.unwrap();
     assert!(store.series("c@x").await.unwrap().unwrap().approvals.expect("approvals").approved);
 });
+
+/// What approvals cost a page (run by hand: `cargo test -p quire-store --test approvals
+/// measure -- --ignored --nocapture`): both real slices, a maintainers map for every series,
+/// then the series page's read, a list page's extra statements, the searches and an ingest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure() {
+    use std::time::Instant;
+    let (_dir, store) = quire_store::testing::sqlite_store().await;
+    let t = Instant::now();
+    for (name, project) in
+        [("ltp-2019-2020.4k.mbox.gz", "ltp"), ("io-uring-2019-2021.8k.mbox.gz", "io-uring")]
+    {
+        let raws = mboxrd_messages(&corpus(name));
+        for chunk in raws.chunks(1000) {
+            let batch =
+                chunk.iter().map(|r| Incoming::parse(r.clone(), Some(project.into()))).collect();
+            store.ingest(batch).await.unwrap();
+        }
+    }
+    eprintln!("import of both slices: {:?}", t.elapsed());
+    let maintainers = "LTP LIBRARY\nM:\tCyril Hrubis <chrubis@suse.cz>\nR:\tLi Wang <liwang@redhat.com>\nF:\tlib/\nF:\tinclude/\n\n\
+        LTP SYSCALLS\nM:\tPetr Vorel <pvorel@suse.cz>\nF:\ttestcases/kernel/syscalls/\nN:\tfanotify\nK:\ttst_brk\n\n\
+        IO_URING\nM:\tJens Axboe <axboe@kernel.dk>\nR:\tPavel Begunkov <asml.silence@gmail.com>\nF:\tio_uring/\nF:\tfs/io_uring.c\nF:\tinclude/uapi/linux/io_uring.h\n\n\
+        THE REST\nM:\tLinus Torvalds <torvalds@linux-foundation.org>\nF:\t*\nF:\t*/\n";
+    let parsed = parse(maintainers);
+    let mut heads = Vec::new();
+    for project in ["ltp", "io-uring"] {
+        let f = SeriesFilter { include_superseded: true, per_page: 1000, ..Default::default() };
+        for page in 1..=3 {
+            let found =
+                store.series_list(project, &SeriesFilter { page, ..f.clone() }).await.unwrap();
+            heads.extend(found.items.into_iter().filter(|s| s.patches > 0).map(|s| s.message_id));
+        }
+    }
+    let sample: Vec<String> = heads.iter().step_by((heads.len() / 200).max(1)).cloned().collect();
+    let time_pages = |label: &'static str| {
+        let (store, sample) = (store.clone(), sample.clone());
+        async move {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..3 {
+                let t = Instant::now();
+                for h in &sample {
+                    store.series(h).await.unwrap().unwrap();
+                }
+                best = best.min(t.elapsed() / sample.len() as u32);
+            }
+            eprintln!(
+                "{label}: Store::series {best:?} per page (least of 3 rounds of {} pages)",
+                sample.len()
+            );
+        }
+    };
+    time_pages("before maps").await;
+    // A reply with an Acked-by to a series: its ingest, before and after the series has a map.
+    let reply_ingest = |head: String, n: usize| {
+        let store = store.clone();
+        async move {
+            let mut best = std::time::Duration::MAX;
+            for i in 0..5 {
+                let raw = format!(
+                    "Message-ID: <measure-{n}-{i}@x>\nSubject: Re: x\nFrom: Jens Axboe <axboe@kernel.dk>\n\
+                     In-Reply-To: <{head}>\nReferences: <{head}>\nDate: Mon, 2 Mar 2026 10:00:00 +0000\n\n\
+                     Looks fine.\n\nAcked-by: Jens Axboe <axboe@kernel.dk>\n"
+                );
+                let t = Instant::now();
+                store.ingest(vec![Incoming::parse(raw.into_bytes(), None)]).await.unwrap();
+                best = best.min(t.elapsed());
+            }
+            best
+        }
+    };
+    let plain = reply_ingest(sample[1].clone(), 1).await;
+    let t = Instant::now();
+    for h in &heads {
+        let s = store.series(h).await.unwrap().unwrap();
+        let mut patches = Vec::new();
+        for p in &s.patches {
+            let m = store.message(&p.message_id).await.unwrap().unwrap();
+            let files: Vec<String> = m.diffstat.iter().map(|f| f.path.clone()).collect();
+            patches.push((p.number, files, m.diff.unwrap_or_default()));
+        }
+        let inputs: Vec<PatchInput> = patches
+            .iter()
+            .map(|(n, f, d)| PatchInput {
+                number: *n,
+                files: f.iter().map(String::as_str).collect(),
+                diff: d,
+            })
+            .collect();
+        let map = map_series(&parsed, "base", "MAINTAINERS", "blob", &inputs);
+        store.set_series_maintainers(h, &map).await.unwrap();
+    }
+    eprintln!(
+        "maps for {} series: {:?} each (worker side, with reading the patches)",
+        heads.len(),
+        t.elapsed() / heads.len() as u32
+    );
+    time_pages("with approvals").await;
+    let mapped = reply_ingest(sample[1].clone(), 2).await;
+    eprintln!(
+        "a reply's ingest (least of 5): {plain:?} without a map, {mapped:?} with approvals worked out again"
+    );
+    for project in ["ltp", "io-uring"] {
+        let f = SeriesFilter { include_superseded: true, ..Default::default() };
+        // The least of 3 rounds of 50: the machine is shared.
+        let mut items = store.series_list(project, &f).await.unwrap().items;
+        let heads: Vec<String> = items.iter().map(|s| s.message_id.clone()).collect();
+        let (mut list, mut fill, mut states) =
+            (std::time::Duration::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
+        for _ in 0..3 {
+            let t = Instant::now();
+            for _ in 0..50 {
+                store.series_list(project, &f).await.unwrap();
+            }
+            list = list.min(t.elapsed() / 50);
+            let t = Instant::now();
+            for _ in 0..50 {
+                store.fill_review_lines(&mut items).await.unwrap();
+            }
+            fill = fill.min(t.elapsed() / 50);
+            let t = Instant::now();
+            for _ in 0..50 {
+                store.line_states(&heads).await.unwrap();
+            }
+            states = states.min(t.elapsed() / 50);
+        }
+        eprintln!(
+            "{project} list page of 50: Store::series_list {list:?}, of which reviews and approvals {fill:?}; line_states (apply and checks) {states:?}"
+        );
+    }
+    for q in ["is:approved", "-is:approved", "awaiting:axboe", "awaiting:chrubis -is:obsolete"] {
+        let t = Instant::now();
+        let n = store.series_search_text(None, q, 1, 50).await.unwrap().total;
+        eprintln!("search {q:?}: {n} series, {:?}", t.elapsed());
+    }
+    let approved = store.series_search_text(None, "is:approved", 1, 1).await.unwrap().total;
+    eprintln!("approved: {approved} of {}", heads.len());
+    let t = Instant::now();
+    let n = store.approval_queue("io-uring", "axboe@kernel.dk", 1, 50).await.unwrap().total;
+    eprintln!("queue of axboe@kernel.dk: {n} series, {:?}", t.elapsed());
+}
