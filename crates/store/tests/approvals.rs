@@ -3,6 +3,7 @@
 //! and a new project rule change them and the page stamp; the list lines, the search terms
 //! `awaiting:` and `is:approved` and a maintainer's queue read them; a reindex rebuilds them.
 
+#[allow(dead_code)]
 mod common;
 
 use common::*;

@@ -16,8 +16,11 @@ pub const MAX_MAINTAINERS_BYTES: u64 = 16 << 20;
 /// Linux's takes a while to read (its N:/K: expressions are compiled).
 #[derive(Default, Clone)]
 pub struct MaintainersCache {
-    files: Arc<Mutex<Vec<(String, Arc<Maintainers>)>>>,
+    files: Arc<Mutex<Vec<Parsed>>>,
 }
+
+/// A blob id and the file it holds, parsed.
+type Parsed = (String, Arc<Maintainers>);
 
 /// Blobs kept.
 const CACHED: usize = 4;
