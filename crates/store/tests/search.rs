@@ -233,9 +233,9 @@ both_backends!(real_slices, |store| async move {
         ("subject:io_uring", 853),
         ("file:fs/io_uring.c", 780),
         ("file:testcases/kernel/syscalls/ -is:obsolete", 249),
-        ("is:reviewed -is:obsolete", 132),
+        ("is:reviewed -is:obsolete", 137),
         ("is:incomplete", 69),
-        ("has:trailers after:2020-06-01", 77),
+        ("has:trailers after:2020-06-01", 72),
         ("is:rfc OR is:pull", 131),
         ("reviewed-by:hrubis", 5),
         ("acked-by:axboe OR tested-by:axboe", 1),
@@ -508,7 +508,7 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
     );
     assert_eq!(
         bad_query(search("is:done").await),
-        "unknown `is:done` at column 4: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc"
+        "unknown `is:done` at column 4: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc, approved"
     );
     assert!(
         bad_query(search("state:accepted").await)
