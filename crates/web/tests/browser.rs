@@ -439,6 +439,13 @@ fn the_series_page_fits_a_phone_screen() {
     let browser = launch(profile.path());
     let tab = browser.new_tab().expect("tab");
     tab.set_default_timeout(Duration::from_secs(20));
+    // The same page on a desktop first, to look at: `target/screenshots/series-approvals.png`.
+    tab.navigate_to(&format!("{base}/demo/v2-0@example.org/"))
+        .expect("open")
+        .wait_until_navigated()
+        .expect("loads");
+    tab.wait_for_element("section.approvals").expect("the approvals");
+    full_page_png(&tab, &screenshot_dir().join("series-approvals.png"));
     tab.call_method(Emulation::SetDeviceMetricsOverride {
         width: 390,
         height: 844,
