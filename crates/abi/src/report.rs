@@ -133,6 +133,12 @@ impl Report {
     }
 
     /// A short block per group of configurations, fit for a series page, a mail or a log.
+    ///
+    /// What a reviewer must see comes first: the verdict (with where it breaks), then the
+    /// groups that break, each with its breaking findings on top, then those that only change
+    /// layouts, then those without a change. The page shows the report in a box of a few
+    /// lines and a mail quotes its first lines: the i386 size change 32 -> 28 used to come
+    /// after every x86_64 "not breaking" line.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "ABI check {}..{}", short(&self.before), short(&self.after));
@@ -140,14 +146,38 @@ impl Report {
             let _ = writeln!(out, "no public header touched");
             return out;
         }
+        let mut groups = self.grouped_configurations();
+        // Stable: within a rank, the configurations keep their order.
+        groups.sort_by_key(|(_, c)| rank(c));
+        let verdict = if self.is_breaking() {
+            let on: Vec<String> = groups
+                .iter()
+                .filter(|(_, c)| c.is_breaking())
+                .map(|(labels, _)| labels.join(", "))
+                .collect();
+            format!("breaking ABI change on {}", on.join("; "))
+        } else if groups.iter().any(|(_, c)| rank(c) == 1) {
+            "no breaking ABI change (layouts change)".to_string()
+        } else {
+            "no breaking ABI change".to_string()
+        };
+        let _ = writeln!(out, "result: {verdict}");
         let _ = writeln!(out, "headers touched: {}", self.headers.join(", "));
-        for (labels, config) in self.grouped_configurations() {
+        for (labels, config) in groups {
             render_configuration(&mut out, &labels.join(", "), config);
         }
-        let verdict =
-            if self.is_breaking() { "breaking ABI change" } else { "no breaking ABI change" };
-        let _ = writeln!(out, "result: {verdict}");
         out
+    }
+}
+
+/// Breaking first, then layout changes (or headers that do not compile), then no change.
+fn rank(c: &ConfigurationReport) -> u8 {
+    if c.is_breaking() {
+        0
+    } else if c.has_layout_change() || !c.failures.is_empty() {
+        1
+    } else {
+        2
     }
 }
 
@@ -164,27 +194,39 @@ fn render_configuration(out: &mut String, label: &str, config: &ConfigurationRep
         "no layout change"
     };
     let _ = writeln!(out, "\n{label}: {verdict}");
-    for (index, failure) in config.failures.iter().enumerate() {
-        let same_as_before =
-            |f: &&CompileFailure| f.header == failure.header && f.message == failure.message;
-        let earlier = config.failures.get(..index).unwrap_or(&[]);
-        let later = config.failures.get(index + 1..).unwrap_or(&[]);
-        if failure.revision == Revision::After && earlier.iter().any(|f| same_as_before(&f)) {
-            continue;
+    // Breaking findings first (headers that stopped compiling, then types), then the rest,
+    // each in its order.
+    for breaking in [true, false] {
+        for (index, failure) in config.failures.iter().enumerate() {
+            if failure.breaking == breaking {
+                render_failure(out, &config.failures, index);
+            }
         }
-        let revision = match failure.revision {
-            Revision::Before if later.iter().any(|f| same_as_before(&f)) => "before and after",
-            Revision::Before => "before",
-            Revision::After => "after",
-        };
-        let mark = if failure.breaking { ", breaking" } else { "" };
-        let _ = writeln!(out, "  {} does not compile ({revision}{mark}):", failure.header);
-        for line in failure.message.lines() {
-            let _ = writeln!(out, "    {line}");
+        for change in config.types.iter().filter(|t| t.breaking == breaking) {
+            render_type(out, change);
         }
     }
-    for change in &config.types {
-        render_type(out, change);
+}
+
+/// Failure `index` of `all`; a header failing the same way before and after is one line.
+fn render_failure(out: &mut String, all: &[CompileFailure], index: usize) {
+    let failure = &all[index];
+    let same_as_before =
+        |f: &&CompileFailure| f.header == failure.header && f.message == failure.message;
+    let earlier = all.get(..index).unwrap_or(&[]);
+    let later = all.get(index + 1..).unwrap_or(&[]);
+    if failure.revision == Revision::After && earlier.iter().any(|f| same_as_before(&f)) {
+        return;
+    }
+    let revision = match failure.revision {
+        Revision::Before if later.iter().any(|f| same_as_before(&f)) => "before and after",
+        Revision::Before => "before",
+        Revision::After => "after",
+    };
+    let mark = if failure.breaking { ", breaking" } else { "" };
+    let _ = writeln!(out, "  {} does not compile ({revision}{mark}):", failure.header);
+    for line in failure.message.lines() {
+        let _ = writeln!(out, "    {line}");
     }
 }
 
@@ -256,5 +298,111 @@ fn row(change: &LayoutChange) -> [String; 3] {
             let [what, before, after] = row(inner);
             [format!("{what} (in reserved bytes)"), before, after]
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(
+        target: &str,
+        triple: &str,
+        defines: &[&str],
+        types: Vec<TypeChange>,
+    ) -> ConfigurationReport {
+        ConfigurationReport {
+            target: Target { name: target.into(), triple: triple.into() },
+            defines: defines.iter().map(|d| d.to_string()).collect(),
+            failures: vec![],
+            types,
+        }
+    }
+
+    fn change(name: &str, breaking: bool, before: u64, after: u64) -> TypeChange {
+        TypeChange {
+            name: name.into(),
+            kind: TypeKind::Struct,
+            file: "xen/include/public/io/ring.h".into(),
+            status: TypeStatus::Changed,
+            breaking,
+            before: Some(Shape { size: before, alignment: 8 }),
+            after: Some(Shape { size: after, alignment: 8 }),
+            changes: vec![LayoutChange::Size { before, after }],
+        }
+    }
+
+    /// The seed's report: x86_64 changes a layout without breaking, i386 with the tools'
+    /// macros shrinks a struct from 32 to 28 bytes. That size change used to come after every
+    /// x86_64 line, below the fold of the page's box.
+    #[test]
+    fn the_breaking_findings_come_first() {
+        let report = Report {
+            before: "1111111111111111".into(),
+            after: "2222222222222222".into(),
+            headers: vec!["xen/include/public/io/ring.h".into()],
+            configurations: vec![
+                config(
+                    "x86_64",
+                    "x86_64-linux-gnu",
+                    &[],
+                    vec![change("struct grow", false, 16, 24)],
+                ),
+                config(
+                    "x86_64",
+                    "x86_64-linux-gnu",
+                    &["-D__XEN_TOOLS__"],
+                    vec![change("struct grow", false, 16, 24)],
+                ),
+                config("i386", "i386-linux-gnu", &[], vec![change("struct grow", false, 16, 24)]),
+                config(
+                    "i386",
+                    "i386-linux-gnu",
+                    &["-D__XEN_TOOLS__"],
+                    vec![
+                        change("struct grow", false, 16, 24),
+                        change("struct ring_desc", true, 32, 28),
+                    ],
+                ),
+            ],
+        };
+        let text = report.to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1], "result: breaking ABI change on i386 (i386-linux-gnu) -D__XEN_TOOLS__",
+            "{text}"
+        );
+        assert_eq!(lines[4], "i386 (i386-linux-gnu) -D__XEN_TOOLS__: BREAKING", "{text}");
+        assert_eq!(
+            lines[5], "  struct ring_desc (xen/include/public/io/ring.h): breaking",
+            "{text}"
+        );
+        assert!(
+            lines[7].trim_start().starts_with("size")
+                && lines[7].contains("32")
+                && lines[7].contains("28"),
+            "{text}"
+        );
+        let not_breaking = text.find(": not breaking").expect("the other group");
+        assert!(text.find("struct ring_desc").unwrap() < not_breaking, "{text}");
+    }
+
+    #[test]
+    fn without_a_break_the_verdict_still_leads() {
+        let report = Report {
+            before: "1".into(),
+            after: "2".into(),
+            headers: vec!["a.h".into()],
+            configurations: vec![config(
+                "x86_64",
+                "x86_64",
+                &[],
+                vec![change("struct grow", false, 16, 24)],
+            )],
+        };
+        assert_eq!(
+            report.to_text().lines().nth(1),
+            Some("result: no breaking ABI change (layouts change)")
+        );
     }
 }

@@ -61,6 +61,11 @@ pub struct ProjectConfig {
     /// The C ABI check of public headers (`[project.abi]`): which headers, include dirs, prelude,
     /// macro sets and targets. Absent: no ABI check for the project.
     pub abi: Option<quire_abi::AbiConfig>,
+    /// What a series needs from the maintainers its project's maintainers file lists
+    /// (`[project.approvals]`). Absent: the defaults (each touched file approved by a
+    /// maintainer of its most specific section, read from `MAINTAINERS`) for a project with a
+    /// tree.
+    pub approvals: Option<quire_store::ApprovalConfig>,
     /// Checks run on every applied series (`[[project.check]]`): the built-in `style`, or a
     /// script run by testers in the applied tree.
     #[serde(default, rename = "check")]
@@ -93,6 +98,13 @@ pub const STARTER: &str = r##"# quire configuration: the projects this quire fol
 # prelude = ["#include <stdint.h>"]
 # macro_sets = [[], ["-D__XEN_TOOLS__"]]
 # targets = ["x86_64", "i386", "aarch64", "arm"]
+#
+# [project.approvals]                            # what a series needs from MAINTAINERS (docs/config.md)
+# maintainers_file = "MAINTAINERS"               # read at the commit each series applies on
+# rule = "each-file"                             # or "any-maintainer"
+# most_specific = true                           # Xen's nesting: the most specific area's maintainers
+# count = ["Acked-by", "Reviewed-by"]            # the trailers that approve
+# submitter = true                               # a maintainer's own series approves their files
 #
 # [[project.check]]                              # built in: commit message and whitespace rules
 # name = "style"
@@ -160,6 +172,15 @@ pub fn parse(text: &str) -> Result<Config, String> {
         if p.branch.is_some() && p.git.is_none() {
             return Err(format!("project `{}`: `branch` needs `git` (the tree's URL)", p.name));
         }
+        if let Some(a) = &p.approvals {
+            validate_approvals(a).map_err(|e| {
+                format!(
+                    "{}project `{}`: [project.approvals]: {e}",
+                    line_prefix(text, "[project.approvals]", None),
+                    p.name
+                )
+            })?;
+        }
         let mut names = std::collections::HashSet::new();
         for c in &p.checks {
             c.validate().map_err(|e| format!("project `{}`: {e}", p.name))?;
@@ -189,6 +210,28 @@ pub fn parse(text: &str) -> Result<Config, String> {
         })?;
     }
     Ok(config)
+}
+
+/// The maintainers file is a path in the tree, and something must approve.
+fn validate_approvals(a: &quire_store::ApprovalConfig) -> Result<(), String> {
+    let file = a.maintainers_file.trim();
+    if a.enabled
+        && (file.is_empty()
+            || file.starts_with('/')
+            || file.starts_with('-')
+            || file.split('/').any(|c| c == ".." || c.is_empty()))
+    {
+        return Err(format!(
+            "maintainers_file = {file:?}: give the file's path in the tree, like \"MAINTAINERS\""
+        ));
+    }
+    if a.count.is_empty() || a.count.iter().any(|c| c.trim().is_empty() || c.contains(':')) {
+        return Err(format!(
+            "count = {:?}: name the trailers that approve, like [\"Acked-by\", \"Reviewed-by\"]",
+            a.count
+        ));
+    }
+    Ok(())
 }
 
 /// `line N: ` of the first line holding `"value"` (or `anchor` itself when `value` is None)
@@ -234,6 +277,29 @@ mod tests {
             assert!(e.contains("none of the names the site's own pages use"), "{e}");
         }
         assert!(validate_name("xen").is_ok() && validate_name("linux-mm").is_ok());
+    }
+
+    #[test]
+    fn approvals_are_read_with_their_defaults_and_checked() {
+        let c = parse("[[project]]\nname = \"xen\"\ngit = \"u\"\n[project.approvals]\nrule = \"any-maintainer\"\n").unwrap();
+        let a = c.projects[0].approvals.clone().unwrap();
+        assert_eq!(a.rule, quire_store::approvals::RuleKind::AnyMaintainer);
+        assert_eq!(a.maintainers_file, "MAINTAINERS");
+        assert_eq!(a.count, ["Acked-by", "Reviewed-by"]);
+        let e = parse("[[project]]\nname = \"xen\"\n[project.approvals]\nmaintainers_file = \"../etc/passwd\"\n").unwrap_err();
+        assert!(
+            e.starts_with("line 3: project `xen`: [project.approvals]: maintainers_file"),
+            "{e}"
+        );
+        let e =
+            parse("[[project]]\nname = \"xen\"\n[project.approvals]\ncount = []\n").unwrap_err();
+        assert!(e.contains("count = []"), "{e}");
+        let e = parse("[[project]]\nname = \"xen\"\n[project.approvals]\nrule = \"all\"\n")
+            .unwrap_err();
+        assert!(e.contains("each-file") && e.contains("any-maintainer"), "{e}");
+        let e = parse("[[project]]\nname = \"xen\"\n[project.approvals]\nrules = \"each-file\"\n")
+            .unwrap_err();
+        assert!(e.contains("unknown field `rules`"), "{e}");
     }
 
     #[test]

@@ -451,6 +451,12 @@ async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Result<Store
     let store = Store::open(data_dir, database_url).await?;
     for p in &config.projects {
         store.upsert_project(&store_project(p)).await?;
+        // Changed settings work every applied series' approvals out again, once.
+        let approvals = p.approvals.clone().unwrap_or_default();
+        let redone = store.set_project_approvals(&p.name, &approvals).await?;
+        if redone > 0 {
+            tracing::info!(project = %p.name, series = redone, "approval rule changed: approvals worked out again");
+        }
     }
     Ok(store)
 }

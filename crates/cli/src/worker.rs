@@ -96,6 +96,35 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
     for p in &applied.prerequisites {
         eprintln!("quire: applied <{p}> first (named by Based-on:)");
     }
+    // The maintainers file at the base says whose approval the series needs, as the worker's.
+    if let Some(project) =
+        store.project_configs().await?.into_iter().find(|p| p.name == applied.project)
+    {
+        let recorded = quire_worker::approvals::record_maintainers(
+            store,
+            &data_dir.join("git"),
+            &project,
+            &applied.head,
+            &applied.outcome.base.commit,
+            &Default::default(),
+        )
+        .await;
+        match recorded {
+            Ok(Some(_)) => {
+                let series = store.series(&applied.head).await?;
+                if let Some(a) = series.and_then(|s| s.approvals) {
+                    let names: Vec<&str> = a.awaiting.iter().map(|p| p.display()).collect();
+                    if a.approved {
+                        eprintln!("quire: approvals: approved ({} at {})", a.file, a.base);
+                    } else {
+                        eprintln!("quire: approvals: awaiting {}", names.join(", "));
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("quire: the maintainers file could not be read: {e}"),
+        }
+    }
     match applied.result.state {
         ApplyState::Applied => {
             let commit = applied.result.result_commit.as_deref().unwrap_or_default();

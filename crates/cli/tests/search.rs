@@ -70,7 +70,7 @@ fn search(site: Site) {
         ("frm:jan", "quire: bad query: unknown prefix `frm:` at column 1; did you mean `from:`?\n"),
         (
             "fanotify is:done",
-            "quire: bad query: unknown `is:done` at column 13: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc\n",
+            "quire: bad query: unknown `is:done` at column 13: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc, approved\n",
         ),
         ("age:<2x", "quire: bad query: `age:` takes a duration like `<2w` at column 5\n"),
         ("", "quire: bad query: empty query: expected a search term at column 1\n"),

@@ -132,6 +132,42 @@ impl Mirror {
         Ok(ran.success.then(|| ran.stdout.trim().to_string()).filter(|s| !s.is_empty()))
     }
 
+    /// The blob id and bytes of `path` at `commit` (e.g. the MAINTAINERS file a series applies
+    /// on), `None` when the commit has no such file; an error when it is larger than
+    /// `max_bytes` (the file comes from the tree, and is read whole into memory).
+    pub fn read_file(
+        &self,
+        commit: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<Option<(String, Vec<u8>)>, Error> {
+        if commit.starts_with('-') || path.is_empty() {
+            return Ok(None);
+        }
+        let mut log = Log::default();
+        let spec = format!("{commit}:{}", path.trim_start_matches('/'));
+        let ran =
+            self.git(&mut log, &["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let blob = ran.stdout.trim().to_string();
+        if !ran.success || blob.is_empty() {
+            return Ok(None);
+        }
+        let kind = self.git_ok(&mut log, &["cat-file", "-t", &blob])?;
+        if kind.stdout.trim() != "blob" {
+            return Ok(None);
+        }
+        let size = self.git_ok(&mut log, &["cat-file", "-s", &blob])?;
+        let size: u64 = size.stdout.trim().parse().unwrap_or(u64::MAX);
+        if size > max_bytes {
+            return Err(Error::Git {
+                command: format!("git cat-file -s {blob}"),
+                message: format!("{path} at {commit} is {size} bytes, more than {max_bytes}"),
+            });
+        }
+        let text = self.git_ok(&mut log, &["cat-file", "blob", &blob])?;
+        Ok(Some((blob, text.stdout.into_bytes())))
+    }
+
     pub(crate) fn home(&self) -> &Path {
         &self.home
     }

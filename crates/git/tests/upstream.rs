@@ -151,3 +151,25 @@ fn fetch_from_a_server_that_never_answers_is_killed_after_the_timeout() {
     assert!(matches!(err, quire_git::Error::Timeout { seconds: 2, .. }), "{err}");
     assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
 }
+
+#[test]
+fn a_file_is_read_at_a_commit_with_its_blob_id_and_missing_or_too_large_ones_say_so() {
+    let world = World::new();
+    let repo = world.upstream.clone();
+    write(&repo, "MAINTAINERS", "THE REST\nM:\tA Person <a@example.org>\nF:\t*\nF:\t*/\n");
+    sh(&repo, &["add", "MAINTAINERS"]);
+    sh(&repo, &["commit", "--quiet", "-m", "add MAINTAINERS"]);
+    let with = sh(&repo, &["rev-parse", "HEAD"]);
+    let without = sh(&repo, &["rev-parse", "HEAD~1"]);
+    let mirror = mirror(&world);
+    mirror.fetch().expect("fetch");
+    let (blob, text) =
+        mirror.read_file(&with, "MAINTAINERS", 1 << 20).expect("read").expect("there");
+    assert_eq!(blob, sh(&repo, &["rev-parse", "HEAD:MAINTAINERS"]));
+    assert!(String::from_utf8(text).unwrap().starts_with("THE REST\n"));
+    assert_eq!(mirror.read_file(&without, "MAINTAINERS", 1 << 20).expect("read"), None);
+    // A directory is no file.
+    assert_eq!(mirror.read_file(&with, "", 1 << 20).expect("read"), None);
+    let err = mirror.read_file(&with, "MAINTAINERS", 10).expect_err("too large");
+    assert!(err.to_string().contains("more than 10"), "{err}");
+}

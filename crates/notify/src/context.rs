@@ -113,6 +113,7 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
             let apply = series.as_ref().and_then(|s| s.apply.clone());
             if let (Some(a), Some(s)) = (&apply, &series) {
                 values.insert("log_tail", tail(a.log.as_deref().unwrap_or_default()));
+                values.insert("log_excerpt", tail(a.log.as_deref().unwrap_or_default()));
                 values.insert(
                     "log_url",
                     format!("{}apply.log", series_url(base_url, &project, &s.message_id)),
@@ -143,7 +144,9 @@ pub async fn build(store: &Store, e: &Event, base_url: &str) -> quire_store::Res
             if let Some(target) = &e.message_id {
                 let check = store.checks(target).await?.into_iter().rev().find(|c| c.name == name);
                 if let Some(c) = check {
-                    values.insert("log_tail", tail(c.log.as_deref().unwrap_or_default()));
+                    let log = c.log.as_deref().unwrap_or_default();
+                    values.insert("log_tail", tail(log));
+                    values.insert("log_excerpt", excerpt(&name, log));
                     values.insert("description", c.description.clone().unwrap_or_default());
                     let page = c.url.clone().or_else(|| {
                         series.as_ref().map(|s| {
@@ -190,19 +193,38 @@ pub fn person(a: &quire_mail::Address) -> String {
     }
 }
 
-/// The last [`LOG_TAIL_LINES`] lines of a log, each cut to a sane length, without control
-/// characters but tabs.
-pub fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.trim_end().lines().collect();
-    let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+/// What a mail quotes of a check's log: its first lines for the `abi` check, whose report
+/// leads with the verdict and the breaking findings (quire_abi::Report::to_text); the last
+/// lines, where a build or a script says what failed, for every other.
+pub fn excerpt(check: &str, log: &str) -> String {
+    if check == ABI_CHECK { head(log) } else { tail(log) }
+}
+
+/// The name of the worker's ABI check (quire_worker::abi::CHECK_NAME).
+const ABI_CHECK: &str = "abi";
+
+/// The first [`LOG_TAIL_LINES`] lines of a log, cleaned as [`tail`] cleans them.
+pub fn head(log: &str) -> String {
+    clean_lines(log.trim_end().lines().take(LOG_TAIL_LINES))
+}
+
+fn clean_lines<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for line in &lines[start..] {
+    for line in lines {
         let clean: String =
             line.chars().filter(|c| *c == '\t' || !c.is_control()).take(LOG_LINE_CHARS).collect();
         out.push_str(clean.trim_end());
         out.push('\n');
     }
     out
+}
+
+/// The last [`LOG_TAIL_LINES`] lines of a log, each cut to a sane length, without control
+/// characters but tabs.
+pub fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(LOG_TAIL_LINES);
+    clean_lines(lines[start..].iter().copied())
 }
 
 #[cfg(test)]
@@ -215,6 +237,14 @@ mod tests {
         let t = tail(&log);
         assert!(t.starts_with("line 71[0m\n") && t.ends_with("line 100[0m\n"), "{t}");
         assert_eq!(t.lines().count(), LOG_TAIL_LINES);
+    }
+
+    #[test]
+    fn the_abi_report_is_quoted_from_its_start_other_logs_from_their_end() {
+        let log: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        assert!(excerpt("abi", &log).starts_with("line 1\nline 2\n"));
+        assert_eq!(excerpt("abi", &log).lines().count(), LOG_TAIL_LINES);
+        assert!(excerpt("build", &log).ends_with("line 100\n"));
     }
 
     #[test]

@@ -84,7 +84,9 @@ pub fn is_reply(rule: &ReportRule, ctx: &Context) -> bool {
 }
 
 const DEFAULT_BODY: &str = "{result}\n\nSeries: {subject}\n{series_url}\n";
-const DEFAULT_LOG: &str = "\nLog ({log_url}), last lines:\n\n{log_tail}";
+/// The log's lines a reader needs first: the end of an apply or check log, the start of the
+/// ABI report (its verdict and breaking findings).
+const DEFAULT_LOG: &str = "\nLog ({log_url}):\n\n{log_excerpt}";
 const FOOTER: &str = "\n-- \nquire: {event} of project {project}\n";
 
 /// The report mail for `rule` to `to` (entries of the rule's `to`): From, To (resolved),
@@ -140,7 +142,7 @@ pub fn compose(
         Some(t) => template::render(t, &ctx.values),
         None => {
             let mut t = DEFAULT_BODY.to_string();
-            if ctx.values.get("log_tail").is_some_and(|l| !l.trim().is_empty()) {
+            if ctx.values.get("log_excerpt").is_some_and(|l| !l.trim().is_empty()) {
                 t.push_str(DEFAULT_LOG);
             }
             t.push_str(FOOTER);

@@ -17,6 +17,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "description",   // the check's description
     "log_url",       // where the full log is
     "log_tail",      // the log's last lines
+    "log_excerpt",   // what to read first: the log's last lines, the ABI report's first
     "superseded_by", // the newer revision's page (series-superseded)
 ];
 

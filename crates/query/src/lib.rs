@@ -93,6 +93,8 @@ pub enum Field {
     ReviewedBy,
     AckedBy,
     TestedBy,
+    /// A series awaiting this person's approval (their name or address, or part of it).
+    Awaiting,
 }
 
 /// Error with byte position, 1-based column (in chars) and what was expected.
@@ -130,6 +132,7 @@ const PREFIXES: &[&str] = &[
     "reviewed-by",
     "acked-by",
     "tested-by",
+    "awaiting",
     "s",
     "f",
     "t",
@@ -155,6 +158,7 @@ const IS_VALUES: &[&str] = &[
     "merged",
     "pull",
     "rfc",
+    "approved",
 ];
 const HAS_VALUES: &[&str] = &["replies", "trailers"];
 /// What `state:` takes (the series search's states).
@@ -498,6 +502,7 @@ fn term(
         "reviewed-by" => field(Field::ReviewedBy),
         "acked-by" => field(Field::AckedBy),
         "tested-by" => field(Field::TestedBy),
+        "awaiting" => field(Field::Awaiting),
         "state" => keyword(q, vpos, &p, value, STATE_VALUES).map(Term::State),
         "version" => {
             value.trim_start_matches(['v', 'V']).parse().map(Term::Version).map_err(|_| {

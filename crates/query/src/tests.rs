@@ -81,6 +81,7 @@ fn every_field_prefix() {
         ("reviewed-by:a", Field::ReviewedBy),
         ("acked-by:a", Field::AckedBy),
         ("tested-by:a", Field::TestedBy),
+        ("awaiting:a", Field::Awaiting),
     ] {
         assert_eq!(t(q), fld(f, "a"), "{q}");
     }
@@ -93,6 +94,7 @@ fn special_terms() {
     assert_eq!(t("after:2024-01-31"), Query::Term(Term::Date { after: Some(19753), before: None }));
     assert_eq!(t("before:1970-01-02"), Query::Term(Term::Date { after: None, before: Some(1) }));
     assert_eq!(t("is:RFC"), Query::Term(Term::Is("rfc".into())));
+    assert_eq!(t("is:approved"), Query::Term(Term::Is("approved".into())));
     assert_eq!(t("has:replies"), Query::Term(Term::Has("replies".into())));
     assert_eq!(t("state:Merged"), Query::Term(Term::State("merged".into())));
     assert_eq!(

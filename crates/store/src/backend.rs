@@ -879,6 +879,8 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     phases.mark("series: old members");
     search_index_series(conn, &replaced, &search_facts).await?;
     phases.mark("series: search facts");
+    approvals_index_series(conn, &replaced, &search_facts).await?;
+    phases.mark("series: approvals");
     execute_in(conn, "DELETE FROM series WHERE id IN", &gone, "removing series that no longer exist").await?;
     let mut seen = HashSet::new();
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
@@ -1560,6 +1562,8 @@ fn series_row(r: &DbRow) -> Result<SeriesRow> {
             replies: to_u32(get(r, 14, what)?),
             last_activity: get(r, 15, what)?,
             superseded_by: get(r, 16, what)?,
+            reviews: None,
+            approval: None,
         },
     })
 }
@@ -1774,6 +1778,7 @@ pub(crate) async fn series(pool: &DbPool, message_id: &str) -> Result<Option<Ser
     let mut targets: Vec<i64> = members.iter().filter(|m| !matches!(m.role, Role::Reply)).map(|m| m.id).collect();
     targets.push(row.head_id);
     let checks = checks_by_ids(&mut conn, &targets).await?;
+    let approvals = approvals_of(&mut conn, row.id).await?;
     let _ = row.cover_id;
     let s = row.summary;
     Ok(Some(SeriesDetail {
@@ -1799,6 +1804,7 @@ pub(crate) async fn series(pool: &DbPool, message_id: &str) -> Result<Option<Ser
         replies: s.replies,
         apply,
         checks,
+        approvals,
     }))
 }
 

@@ -215,6 +215,7 @@ fn check(q: &Query, needs_raw: &mut bool) -> Result<()> {
                 Term::Has(_) => series_only("has:"),
                 Term::State(_) => series_only("state:"),
                 Term::Check { .. } => series_only("check:"),
+                Term::Field { field: Field::Awaiting, .. } => series_only("awaiting:"),
                 Term::Field { field: Field::Project, .. } => Err(Error::Invalid(
                     "`project:` is not a public-inbox prefix: search under the list's own URL (/<project>/?q=...)".into(),
                 )),
@@ -465,7 +466,7 @@ fn field_matches(field: Field, v: &str, c: &Candidate) -> bool {
         Field::ReviewedBy => trailer_matches(c, "reviewed-by", v),
         Field::AckedBy => trailer_matches(c, "acked-by", v),
         Field::TestedBy => trailer_matches(c, "tested-by", v),
-        Field::Project => false,
+        Field::Project | Field::Awaiting => false,
     }
 }
 

@@ -42,6 +42,7 @@ mod sqlite {
     include!("workflow_sql.rs");
     include!("search_sql.rs");
     include!("accounts_sql.rs");
+    include!("approvals_sql.rs");
 }
 
 mod pg {
@@ -54,6 +55,7 @@ mod pg {
     include!("workflow_sql.rs");
     include!("search_sql.rs");
     include!("accounts_sql.rs");
+    include!("approvals_sql.rs");
 }
 
 /// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
@@ -100,6 +102,7 @@ macro_rules! on_backend {
     };
 }
 
+pub mod approvals;
 mod deliveries;
 mod export;
 mod jobs;
@@ -109,6 +112,7 @@ pub use deliveries::{
 pub mod accounts;
 mod workflow;
 pub use accounts::{Login, Session};
+pub use approvals::{ApprovalConfig, ApprovalLine, Approvals, ReviewCounts, SeriesMaintainers};
 pub use jobs::{
     APPLY, CHECK_LOG_LIMIT, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch,
     TOKEN_SCOPES, Token, UpstreamMatch, check_log, tester_owner,
@@ -565,7 +569,9 @@ impl Store {
         project: &str,
         q: &SeriesFilter,
     ) -> Result<Page<SeriesSummary>> {
-        on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)
+        let mut found = on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)?;
+        self.fill_review_lines(&mut found.items).await?;
+        Ok(found)
     }
 
     /// The series matching `query` (see docs/search.md), in `project` or in every project,
@@ -580,7 +586,11 @@ impl Store {
         page: u32,
         per_page: u32,
     ) -> Result<Page<SeriesSummary>> {
-        on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page).await)
+        let mut found =
+            on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page)
+                .await)?;
+        self.fill_review_lines(&mut found.items).await?;
+        Ok(found)
     }
 
     /// As [`Store::series_search`] with the total counted up to `cap` instead of
@@ -594,10 +604,12 @@ impl Store {
         per_page: u32,
         cap: u64,
     ) -> Result<Page<SeriesSummary>> {
-        on_backend!(self.pool, |p, m| m::series_search_capped(
+        let mut found = on_backend!(self.pool, |p, m| m::series_search_capped(
             p, project, query, page, per_page, cap
         )
-        .await)
+        .await)?;
+        self.fill_review_lines(&mut found.items).await?;
+        Ok(found)
     }
 
     /// As [`Store::series_search`] on the text of a query: a query that does not parse is an

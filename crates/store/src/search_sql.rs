@@ -137,11 +137,14 @@ fn address_text(name: &str, email: &str) -> String {
 }
 
 /// What the search keeps of one series: the trailers given to it (lowercased tag, person) and
-/// whether every patch has a Reviewed-by or Acked-by.
+/// whether every patch has a Reviewed-by or Acked-by; what approvals_sql.rs keeps: the
+/// trailers per patch, and the Acked-by/Reviewed-by/Tested-by counts.
 #[derive(Clone, Default)]
 struct SeriesFacts {
     trailers: Vec<(String, String)>,
     reviewed: bool,
+    given: Vec<GivenTrailer>,
+    reviews: ReviewCounts,
 }
 
 /// Collects a series' trailers b4's way (the patches' own and those of replies, a reply to the
@@ -151,6 +154,7 @@ fn series_facts(s: &quire_series::Series, members: &[(&str, Role)], meta_of: &Ha
     let collected = quire_series::collect_trailers(s, &thread, &[]);
     let mut trailers = Vec::new();
     let mut reviewed_patches = HashSet::new();
+    let (given, reviews) = given_trailers(s, meta_of, &collected);
     for (n, list) in &collected {
         for c in list {
             let tag = c.trailer.tag.to_ascii_lowercase();
@@ -167,7 +171,7 @@ fn series_facts(s: &quire_series::Series, members: &[(&str, Role)], meta_of: &Ha
     trailers.sort_unstable();
     trailers.dedup();
     let reviewed = !s.patches.is_empty() && s.patches.iter().all(|(n, _)| reviewed_patches.contains(n));
-    SeriesFacts { trailers, reviewed }
+    SeriesFacts { trailers, reviewed, given, reviews }
 }
 
 /// Replaces the search rows of the series in `replaced` (ids before this assembly; those that
@@ -312,6 +316,9 @@ async fn search_clear(conn: &mut Conn) -> Result<()> {
             .ctx("dropping the full-text index")?;
     }
     for table in [
+        "series_approvals",
+        "series_awaiting",
+        "series_reviews",
         "message_addresses",
         "search_addresses",
         "message_files",
@@ -435,6 +442,9 @@ fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
         "pull" => {
             qb.push("ss.is_pull");
         }
+        "approved" => {
+            qb.push("ss.series_id IN (SELECT ap.series_id FROM series_approvals ap WHERE ap.approved)");
+        }
         "rfc" => {
             qb.push("ss.is_rfc");
         }
@@ -479,6 +489,10 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             Field::ReviewedBy => push_trailer(qb, "reviewed-by", value),
             Field::AckedBy => push_trailer(qb, "acked-by", value),
             Field::TestedBy => push_trailer(qb, "tested-by", value),
+            Field::Awaiting => {
+                qb.push("ss.series_id IN (SELECT aw.series_id FROM series_awaiting aw WHERE aw.person LIKE ");
+                qb.push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
+            }
             Field::DiffAdded | Field::DiffBefore => {
                 return Err(bad("`dfa:`/`dfb:` (diff lines) are for the public-inbox search; the series search has `file:`"));
             }

@@ -186,6 +186,14 @@ pub struct SeriesSummary {
     pub last_activity: i64,
     /// Head of the newest revision that supersedes this one.
     pub superseded_by: Option<String>,
+    /// Acked-by, Reviewed-by and Tested-by over the series' patches; `None` for a series
+    /// stored before they were counted and not assembled since (a reindex counts them).
+    #[serde(default)]
+    pub reviews: Option<crate::ReviewCounts>,
+    /// Approved, or whose approval it awaits, when its project's maintainers file says
+    /// (`None` without one: no tree, not applied yet, approvals off).
+    #[serde(default)]
+    pub approval: Option<crate::ApprovalLine>,
 }
 
 /// Another revision of the same series.
@@ -261,6 +269,10 @@ pub struct SeriesDetail {
     pub apply: Option<ApplyResult>,
     /// Checks of the series and of its patches.
     pub checks: Vec<Check>,
+    /// What the project's maintainers file says the series needs, and has (issue 29); `None`
+    /// until the worker read the file at the series' base.
+    #[serde(default)]
+    pub approvals: Option<crate::Approvals>,
 }
 
 /// One stored message and what was derived from it.

@@ -497,7 +497,7 @@ both_backends!(bad_queries_say_where_and_what, |store| async move {
     );
     assert_eq!(
         bad_query(search("is:done").await),
-        "unknown `is:done` at column 4: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc"
+        "unknown `is:done` at column 4: expected one of complete, incomplete, reviewed, obsolete, applied, failed, merged, pull, rfc, approved"
     );
     assert!(
         bad_query(search("state:accepted").await)

@@ -145,6 +145,12 @@ pub fn series_row(
         total: s.total,
         obsolete: s.superseded_by.is_some(),
     };
+    let mut badges = badges(&facts);
+    if let Some(a) = &s.approval {
+        // Right after RFC/pull: what a maintainer scans the list for.
+        let at = badges.iter().take_while(|b| b.class == "info").count();
+        badges.insert(at, approval_badge(a));
+    }
     SeriesRow {
         url: message_url(project, &s.message_id),
         title: series_title(&s.subject, &s.name),
@@ -153,7 +159,120 @@ pub fn series_row(
         patches: s.patches,
         patch_count: crate::age::plural(u64::from(s.patches), "patch"),
         version: s.version,
-        badges: badges(&facts),
+        badges,
+        reviews: s.reviews.map(|r| review_view(&r)),
+    }
+}
+
+/// Patchwork's A/R/T: each count, "-" for none.
+pub fn review_view(r: &quire_store::ReviewCounts) -> ReviewView {
+    let n = |v: u32| if v == 0 { "-".to_string() } else { v.to_string() };
+    ReviewView {
+        acked: n(r.acked),
+        reviewed: n(r.reviewed),
+        tested: n(r.tested),
+        title: format!(
+            "over the patches: {} Acked-by, {} Reviewed-by, {} Tested-by",
+            r.acked, r.reviewed, r.tested
+        ),
+    }
+}
+
+/// `approved`, or `awaiting: A, B +2` with every name in the title.
+pub fn approval_badge(a: &quire_store::ApprovalLine) -> Badge {
+    if a.approved {
+        return Badge::new(
+            "ok",
+            "approved",
+            "every touched file has the approval its maintainers file asks for",
+        );
+    }
+    let names: Vec<String> = a.awaiting.iter().map(person).collect();
+    let shown = match names.len() {
+        0 => "awaiting approval".to_string(),
+        1 | 2 => format!("awaiting: {}", names.join(", ")),
+        n => format!("awaiting: {}, {} +{}", names[0], names[1], n - 2),
+    };
+    Badge::new("warn", shown, format!("awaiting the approval of {}", names.join(", ")))
+}
+
+/// A maintainer's queue: the series awaiting their approval.
+pub fn queue_url(project: &str, email: &str) -> String {
+    format!("/{}/queue/{}", segment(project), segment(&email.trim().to_lowercase()))
+}
+
+fn person_link(project: &str, p: &quire_maintainers::Person) -> PersonLink {
+    PersonLink {
+        name: p.display().to_string(),
+        email: p.email.clone(),
+        url: if p.email.trim().is_empty() { String::new() } else { queue_url(project, &p.email) },
+    }
+}
+
+fn approver_view(project: &str, a: &quire_maintainers::Approver) -> ApproverView {
+    let how = match &a.as_email {
+        Some(e) => format!("{} as {e}", a.tag),
+        None => a.tag.clone(),
+    };
+    ApproverView { who: person_link(project, &a.person), how }
+}
+
+/// The approvals section of a series page.
+pub fn approvals_view(project: &str, a: &quire_store::Approvals) -> ApprovalsView {
+    use quire_maintainers::{FileState, MatchKind};
+    let member = |m: &quire_maintainers::Member| MemberView {
+        who: person_link(project, &m.person),
+        gave: m.gave.iter().map(|g| approver_view(project, g).how).collect::<Vec<_>>().join(", "),
+    };
+    let files = a
+        .files
+        .iter()
+        .map(|f| {
+            let (state, class) = match f.state {
+                FileState::Approved => ("approved", "ok"),
+                FileState::Awaiting => ("awaiting", "warn"),
+                FileState::NoMaintainer => ("no maintainer", "quiet"),
+            };
+            let numbers: Vec<String> = f.patches.iter().map(u32::to_string).collect();
+            FileApprovalView {
+                path: f.path.clone(),
+                patches: format!(
+                    "{} {}",
+                    if numbers.len() == 1 { "patch" } else { "patches" },
+                    numbers.join(", ")
+                ),
+                state,
+                class,
+                approved_by: f.approved_by.iter().map(|x| approver_view(project, x)).collect(),
+                awaiting: f.awaiting.iter().map(|p| person_link(project, p)).collect(),
+                sections: f
+                    .sections
+                    .iter()
+                    .map(|s| SectionLine {
+                        name: s.name.clone(),
+                        status: s.status.clone().unwrap_or_default(),
+                        how: match s.by {
+                            MatchKind::File => "F:",
+                            MatchKind::Name => "N:",
+                            MatchKind::Keyword => "K:",
+                        }
+                        .into(),
+                        required: s.required,
+                        maintainers: s.maintainers.iter().map(member).collect(),
+                        reviewers: s.reviewers.iter().map(member).collect(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    ApprovalsView {
+        approved: a.approved,
+        awaiting: a.awaiting.iter().map(|p| person_link(project, p)).collect(),
+        approved_by: a.approved_by.iter().map(|x| approver_view(project, x)).collect(),
+        rule: a.rule.clone(),
+        source: format!("{} at {}", a.file, a.base.chars().take(12).collect::<String>()),
+        files,
+        problems: a.problems.clone(),
     }
 }
 
@@ -373,6 +492,7 @@ pub fn series_page(
             .iter()
             .map(|c| check_view(c, c.log.as_ref().map(|_| format!("{base}checks/{}", c.id))))
             .collect(),
+        approvals: detail.approvals.as_ref().map(|a| approvals_view(project, a)),
         trailers,
         thread: thread_views(project, thread, now),
         mbox_url: format!("{base}mbox"),
@@ -567,6 +687,7 @@ mod tests {
             replies: 0,
             apply: None,
             checks: vec![],
+            approvals: None,
         }
     }
 

@@ -238,6 +238,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{project}/{id}", get(pages::message_slash))
         .route("/{project}/{id}/", get(inbox::message_get).post(inbox::message_post))
         .route("/{project}/{id}/interdiff/{other}", get(pages::interdiff))
+        .route("/{project}/queue/{address}", get(pages::queue))
         .route("/{project}/{id}/mbox", get(pages::mbox))
         .route("/{project}/{id}/raw", get(pages::raw))
         .route("/{project}/{id}/patch", get(pages::patch))

@@ -263,6 +263,69 @@ pub async fn series_list(
     Ok((status, Html(html)).into_response())
 }
 
+/// `/<project>/queue/<address>`: the current series awaiting a maintainer's approval (they
+/// maintain files the series touch, whose maintainers have not approved them), oldest first.
+pub async fn queue(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> WebResult<Response> {
+    let (project, email) = path_parts(path)?;
+    let Query(query) = query.map_err(|e| {
+        WebError::BadRequest(format!("The query cannot be read: {}", e.body_text()))
+    })?;
+    project_links(&state, &project).await?;
+    let email = email.trim().to_lowercase();
+    if email.is_empty()
+        || email.len() > crate::url::MAX_ID_LEN
+        || email.chars().any(char::is_control)
+    {
+        return Err(WebError::BadRequest("The queue of whom? Give an address.".into()));
+    }
+    let page = page_number(query.page.as_deref())?;
+    let found = state
+        .store
+        .approval_queue(&project, &email, page, state.config.per_page)
+        .await
+        .map_err(store_err("reading a queue"))?;
+    let heads: Vec<String> = found.items.iter().map(|s| s.message_id.clone()).collect();
+    let lines = state
+        .store
+        .line_states(&heads)
+        .await
+        .map_err(store_err("reading the series' apply and check states"))?;
+    // Named as the maintainers file names them, from the series awaiting them.
+    let who = found
+        .items
+        .iter()
+        .filter_map(|s| s.approval.as_ref())
+        .flat_map(|a| a.awaiting.iter())
+        .find(|a| a.email.eq_ignore_ascii_case(&email) && !a.name.trim().is_empty())
+        .map(|a| a.name.clone())
+        .unwrap_or_else(|| email.clone());
+    let now = now();
+    let pages = found.total.div_ceil(u64::from(found.per_page.max(1)));
+    let url = |p: u32| format!("{}?page={p}", build::queue_url(&project, &email));
+    render(&crate::views::QueuePage {
+        project_url: format!("/{}/", segment(&project)),
+        rows: found
+            .items
+            .iter()
+            .map(|s| {
+                let st = crate::RowState::of(lines.get(&s.message_id));
+                build::series_row(&project, s, st.applied, st.checks_pass, now)
+            })
+            .collect(),
+        prev_url: (page > 1).then(|| url(page - 1)),
+        next_url: (u64::from(page) < pages).then(|| url(page + 1)),
+        total: found.total,
+        project,
+        who,
+        email,
+        page,
+    })
+}
+
 pub async fn message_slash(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> WebResult<Redirect> {

@@ -767,6 +767,13 @@ fn series_json(ctx: &Ctx, projects: &Projects, s: &SeriesInfo) -> Value {
         "cover_letter": cover,
         "patches": patches,
     });
+    // quire's own (issue 29), which Patchwork's clients pass over: the A/R/T counts and,
+    // where the project's maintainers file says, the approval state with who is awaited.
+    v["reviews"] = json!(sum.reviews);
+    v["approval"] = json!(sum.approval.as_ref().map(|a| json!({
+        "approved": a.approved,
+        "awaiting": a.awaiting.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+    })));
     if ctx.at_least(1, 1) {
         v["web_url"] =
             json!(format!("{}/project/{}/list/?series={}", ctx.base, enc(&sum.project), s.id));
@@ -915,7 +922,8 @@ async fn series_list(ctx: &Ctx) -> PwResult<Response> {
         page,
         per_page,
     };
-    let found = ctx.state.store.series_infos(&q).await.map_err(store_err)?;
+    let mut found = ctx.state.store.series_infos(&q).await.map_err(store_err)?;
+    with_review_lines(ctx, &mut found.items).await?;
     let projects = Projects::load(ctx).await?;
     let items = found.items.iter().map(|s| series_json(ctx, &projects, s)).collect();
     Ok(json_page(ctx, items, page, per_page, found.total))
@@ -930,8 +938,21 @@ async fn series_detail(ctx: &Ctx, id: &str) -> PwResult<Response> {
         .await
         .map_err(store_err)?
         .ok_or_else(|| PwError::not_found(format!("no series {id}")))?;
+    let mut one = [s];
+    with_review_lines(ctx, &mut one).await?;
     let projects = Projects::load(ctx).await?;
-    Ok(json_ok(series_json(ctx, &projects, &s)))
+    Ok(json_ok(series_json(ctx, &projects, &one[0])))
+}
+
+/// The series' review counts and approval line, read for the page at once.
+async fn with_review_lines(ctx: &Ctx, items: &mut [SeriesInfo]) -> PwResult<()> {
+    let mut sums: Vec<quire_store::SeriesSummary> =
+        items.iter().map(|s| s.summary.clone()).collect();
+    ctx.state.store.fill_review_lines(&mut sums).await.map_err(store_err)?;
+    for (s, sum) in items.iter_mut().zip(sums) {
+        s.summary = sum;
+    }
+    Ok(())
 }
 
 async fn patches_list(ctx: &Ctx) -> PwResult<Response> {

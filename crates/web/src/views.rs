@@ -67,6 +67,94 @@ pub struct SeriesRow {
     pub patch_count: String,
     pub version: u32,
     pub badges: Vec<Badge>,
+    /// Acked-by / Reviewed-by / Tested-by over the patches, as Patchwork's list shows them;
+    /// None for a series not counted yet.
+    pub reviews: Option<ReviewView>,
+}
+
+/// The A/R/T cell of a list line: each count, "-" for none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewView {
+    pub acked: String,
+    pub reviewed: String,
+    pub tested: String,
+    pub title: String,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+pub struct QueuePage {
+    pub project: String,
+    pub project_url: String,
+    /// The maintainer as the maintainers file names them (their address when no series says).
+    pub who: String,
+    pub email: String,
+    pub total: u64,
+    pub rows: Vec<SeriesRow>,
+    pub prev_url: Option<String>,
+    pub next_url: Option<String>,
+    pub page: u32,
+}
+
+/// A maintainer or reviewer named on a page, linked to their queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonLink {
+    pub name: String,
+    pub email: String,
+    pub url: String,
+}
+
+/// An approval that counted: who, and how ("Acked-by", "Acked-by as a@b", "submitter").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApproverView {
+    pub who: PersonLink,
+    pub how: String,
+}
+
+/// A section's maintainer or reviewer, with what they gave the file's patches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    pub who: PersonLink,
+    /// "" when they gave nothing that counts.
+    pub gave: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionLine {
+    pub name: String,
+    pub status: String,
+    /// "F:", "N:" or "K:": how the section takes the file.
+    pub how: String,
+    /// Its maintainers' approval counts under the project's rule.
+    pub required: bool,
+    pub maintainers: Vec<MemberView>,
+    pub reviewers: Vec<MemberView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileApprovalView {
+    pub path: String,
+    /// "patch 2", "patches 1, 3"
+    pub patches: String,
+    /// "approved", "awaiting", "no maintainer"
+    pub state: &'static str,
+    pub class: &'static str,
+    pub approved_by: Vec<ApproverView>,
+    pub awaiting: Vec<PersonLink>,
+    pub sections: Vec<SectionLine>,
+}
+
+/// What the maintainers file says of a series, for its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalsView {
+    pub approved: bool,
+    pub awaiting: Vec<PersonLink>,
+    pub approved_by: Vec<ApproverView>,
+    pub rule: String,
+    /// "MAINTAINERS at 0123456789ab"
+    pub source: String,
+    pub files: Vec<FileApprovalView>,
+    pub problems: Vec<String>,
 }
 
 #[derive(Template)]
@@ -211,6 +299,8 @@ pub struct SeriesPage {
     pub stat: Vec<StatLine>,
     pub stat_summary: String,
     pub checks: Vec<CheckView>,
+    /// What the project's maintainers file says the series needs, when the worker read it.
+    pub approvals: Option<ApprovalsView>,
     pub trailers: Vec<PatchTrailers>,
     pub thread: Vec<MessageView>,
     pub mbox_url: String,

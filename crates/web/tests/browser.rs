@@ -354,3 +354,162 @@ fn a_maintainer_logs_in_and_sets_a_patch_state_with_the_form() {
         "accepted"
     );
 }
+
+/// The series page on a 390-pixel-wide phone (issue 29 item 5): with everything a page can
+/// show (the `git fetch` line, the apply state, an ABI report, approvals, the patch state
+/// table, the thread), nothing is wider than the screen. Kept as
+/// `target/screenshots/series-390.png`.
+#[test]
+fn the_series_page_fits_a_phone_screen() {
+    use headless_chrome::protocol::cdp::Emulation;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (base, _store_dir) = rt.block_on(async {
+        let (dir, store) = common::sqlite_store().await;
+        let demo = quire_store::ProjectConfig {
+            name: "demo".into(),
+            list_ids: vec!["demo.lists.example.org".into()],
+            git_url: Some("https://git.example.org/demo.git".into()),
+            branch: Some("main".into()),
+            mirror_url: Some("https://gitlab.example.org/demo-project/applied-series-mirror.git".into()),
+            ..Default::default()
+        };
+        store.upsert_project(&demo).await.expect("project");
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/demo.mbox");
+        common::ingest(&store, common::mbox_messages(&sample, usize::MAX), None).await;
+        let head = "v2-0@example.org";
+        let applied = quire_store::ApplyResult {
+            state: quire_store::ApplyState::Applied,
+            base: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            result_commit: Some("89abcdef0123456789abcdef0123456789abcdef".into()),
+            tree_url: demo.mirror_url.clone(),
+            log: Some("quire: applied 2 commit(s)\n".into()),
+            failed_patch: None,
+            updated: 1_700_000_000,
+        };
+        store.set_apply_result(head, &applied).await.expect("apply result");
+        let report = "ABI check 0123456789ab..89abcdef0123\n\
+            result: breaking ABI change on i386 (i386-linux-gnu) -D__XEN_TOOLS__\n\
+            headers touched: xen/include/public/io/ring.h, xen/include/public/arch-x86/xen-x86_32.h\n\n\
+            i386 (i386-linux-gnu) -D__XEN_TOOLS__: BREAKING\n\
+            \x20 struct xen_domctl_getdomaininfo_with_a_long_name (xen/include/public/domctl.h): breaking\n\
+            \x20   what                               before                                after\n\
+            \x20   size                               32                                    28\n\
+            \x20   shared_info_frame type             uint64_aligned_t                      xen_pfn_t\n";
+        let check = quire_store::NewCheck {
+            name: "abi".into(),
+            state: quire_store::CheckState::Fail,
+            url: None,
+            description: Some("breaking ABI change on i386 (i386-linux-gnu) -D__XEN_TOOLS__".into()),
+            log: Some(report.into()),
+        };
+        store.add_check(head, &check).await.expect("check");
+        let detail = store.series(head).await.expect("read").expect("series");
+        let maintainers = "THE LIBRARY WITH A RATHER LONG SECTION NAME\n\
+            M:\tMaintainer With A Long Name <maintainer.with.a.long.name@subsystem.example.org>\n\
+            R:\tReviewer Person <reviewer@example.org>\nS:\tSupported\nF:\tlib/\nF:\t*.c\n\n\
+            THE REST\nM:\tRest Person <rest@example.org>\nF:\t*\nF:\t*/\n";
+        let mut inputs = Vec::new();
+        let files: Vec<Vec<String>> = detail
+            .patches
+            .iter()
+            .map(|p| p.diffstat.iter().map(|f| f.path.clone()).collect())
+            .collect();
+        for (p, f) in detail.patches.iter().zip(&files) {
+            inputs.push(quire_maintainers::PatchInput {
+                number: p.number,
+                files: f.iter().map(String::as_str).collect(),
+                diff: "",
+            });
+        }
+        let map = quire_maintainers::map_series(
+            &quire_maintainers::parse(maintainers),
+            "0123456789abcdef0123456789abcdef01234567",
+            "MAINTAINERS",
+            "blob",
+            &inputs,
+        );
+        store.set_series_maintainers(head, &map).await.expect("maintainers");
+        (common::spawn_server(store).await, dir)
+    });
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = launch(profile.path());
+    let tab = browser.new_tab().expect("tab");
+    tab.set_default_timeout(Duration::from_secs(20));
+    // The same page on a desktop first, to look at: `target/screenshots/series-approvals.png`.
+    tab.navigate_to(&format!("{base}/demo/v2-0@example.org/"))
+        .expect("open")
+        .wait_until_navigated()
+        .expect("loads");
+    tab.wait_for_element("section.approvals").expect("the approvals");
+    full_page_png(&tab, &screenshot_dir().join("series-approvals.png"));
+    tab.call_method(Emulation::SetDeviceMetricsOverride {
+        width: 390,
+        height: 844,
+        device_scale_factor: 1.0,
+        mobile: true,
+        scale: None,
+        screen_width: Some(390),
+        screen_height: Some(844),
+        position_x: None,
+        position_y: None,
+        dont_set_visible_size: None,
+        screen_orientation: None,
+        viewport: None,
+        display_feature: None,
+        device_posture: None,
+    })
+    .expect("a phone's screen");
+    for (path, shot) in [("/demo/v2-0@example.org/", "series-390.png"), ("/demo/", "list-390.png")]
+    {
+        tab.navigate_to(&format!("{base}{path}"))
+            .expect("open")
+            .wait_until_navigated()
+            .expect("loads");
+        tab.wait_for_element("main").expect("the page");
+        if path != "/demo/" {
+            for part in [
+                "div.fetch input.copy",
+                "section.approvals",
+                "section.checks pre.log",
+                "table.patch-states",
+            ] {
+                tab.wait_for_element(part)
+                    .unwrap_or_else(|_| panic!("{path}: the page shows {part}"));
+            }
+        }
+        let too_wide = eval_string(
+            &tab,
+            "Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 391 && getComputedStyle(e).position !== 'fixed').slice(0, 8).map(e => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join('; ')",
+        );
+        let width = tab
+            .evaluate("document.documentElement.scrollWidth", false)
+            .ok()
+            .and_then(|r| r.value)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        let height = tab
+            .evaluate("Math.min(document.documentElement.scrollHeight, 8000)", false)
+            .ok()
+            .and_then(|r| r.value)
+            .and_then(|v| v.as_f64())
+            .unwrap_or(844.0);
+        let clip = Page::Viewport { x: 0.0, y: 0.0, width: width.max(390.0), height, scale: 1.0 };
+        let png = tab
+            .call_method(Page::CaptureScreenshot {
+                format: Some(CaptureScreenshotFormatOption::Png),
+                quality: None,
+                clip: Some(clip),
+                from_surface: Some(true),
+                capture_beyond_viewport: Some(true),
+                optimize_for_speed: None,
+            })
+            .expect("screenshot");
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.data).expect("base64");
+        std::fs::write(screenshot_dir().join(shot), bytes).expect("write screenshot");
+        assert!(width <= 390.0, "{path} is {width} px wide on a 390 px screen: {too_wide}");
+    }
+}

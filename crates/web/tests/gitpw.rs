@@ -733,6 +733,11 @@ async fn patchwork_api_over_http(store: Store) {
     );
     let r = http::get(&state, &format!("/series/{}/mbox/", s.id)).await;
     assert_eq!(r.status, StatusCode::OK);
+    // quire's own fields on a series (issue 29): the A/R/T counts, and no approval line for a
+    // project whose maintainers file was never read.
+    let v = http::get(&state, &format!("/api/1.3/series/{}/", s.id)).await.json();
+    assert!(v["reviews"]["acked"].is_u64() && v["reviews"]["tested"].is_u64(), "{v}");
+    assert!(v["approval"].is_null(), "{v}");
     assert_eq!(String::from_utf8_lossy(&r.body).matches("\nSubject: ").count(), s.patches.len());
     let r = http::get(&state, &format!("/patch/{}/mbox/", last.id)).await;
     assert_eq!(r.status, StatusCode::FOUND);

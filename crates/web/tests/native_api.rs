@@ -263,6 +263,50 @@ async fn native_api(store: Store) {
     assert_eq!(d["patch_states"].as_array().map(Vec::len), d["patches"].as_array().map(Vec::len));
     assert_eq!(api.get("/api/v1/series/no-such@example.org").await.0, StatusCode::NOT_FOUND);
 
+    // Approvals (issue 29): once a maintainers map is stored for the series, the series, its
+    // list line and the search carry them, as the document says.
+    assert!(d["approvals"].is_null());
+    let files: Vec<(u32, Vec<String>)> = d["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let paths = p["diffstat"].as_array().unwrap().iter();
+            (
+                p["number"].as_u64().unwrap() as u32,
+                paths.map(|f| f["path"].as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect();
+    let inputs: Vec<quire_maintainers::PatchInput> = files
+        .iter()
+        .map(|(n, f)| quire_maintainers::PatchInput {
+            number: *n,
+            files: f.iter().map(String::as_str).collect(),
+            diff: "+tst_res(TPASS)",
+        })
+        .collect();
+    let maintainers = "LTP TESTS\nM:\tCyril Hrubis <chrubis@suse.cz>\nR:\tLi Wang <liwang@redhat.com>\nS:\tMaintained\nF:\ttestcases/\nN:\t\\.c$\nK:\ttst_res\n\n\
+                       THE REST\nM:\tPetr Vorel <pvorel@suse.cz>\nF:\t*\nF:\t*/\n";
+    let map = quire_maintainers::map_series(
+        &quire_maintainers::parse(maintainers),
+        "0123456789ab",
+        "MAINTAINERS",
+        "b",
+        &inputs,
+    );
+    store.set_series_maintainers(&head, &map).await.expect("a maintainers map");
+    let (_, d) = api.get(&format!("/api/v1/series/{}", seg(&head))).await;
+    assert!(d["approvals"]["approved"].is_boolean(), "{}", d["approvals"]);
+    assert!(!d["approvals"]["files"].as_array().unwrap().is_empty());
+    let (_, found) = api.get(&format!("/api/v1/search?q={}", seg(&format!("id:{head}")))).await;
+    assert!(found["items"][0]["approval"]["approved"].is_boolean(), "{found}");
+    assert!(found["items"][0]["reviews"]["acked"].is_u64(), "{found}");
+    let (_, approved) = api.get("/api/v1/search?q=is%3Aapproved").await;
+    let (_, awaiting) =
+        api.get("/api/v1/search?q=awaiting%3Apvorel%20OR%20awaiting%3Achrubis").await;
+    assert_eq!(approved["total"].as_u64().unwrap() + awaiting["total"].as_u64().unwrap(), 1);
+
     let (_, m) = api.get(&format!("/api/v1/messages/{}", seg(&patch))).await;
     assert_eq!(m["kind"], "patch");
     assert_eq!(m["series_head"], head.as_str());

@@ -17,6 +17,7 @@
 
 pub mod abi;
 pub mod apply;
+pub mod approvals;
 pub mod checks;
 pub mod merge;
 
@@ -130,11 +131,18 @@ pub struct Worker {
     opts: WorkerOptions,
     last_event: Option<i64>,
     last_fetch: HashMap<String, Instant>,
+    maintainers: approvals::MaintainersCache,
 }
 
 impl Worker {
     pub fn new(store: Store, opts: WorkerOptions) -> Worker {
-        Worker { store, opts, last_event: None, last_fetch: HashMap::new() }
+        Worker {
+            store,
+            opts,
+            last_event: None,
+            last_fetch: HashMap::new(),
+            maintainers: Default::default(),
+        }
     }
 
     pub fn options(&self) -> &WorkerOptions {
@@ -260,6 +268,11 @@ impl Worker {
                     .finish_apply_job(job.id, &worker, &applied.head, &applied.result)
                     .await?
                 {
+                    // Applied or not, the base is known: the maintainers file there says whose
+                    // approval the series needs. Not reading it is no reason to fail the job.
+                    if let Err(e) = self.record_maintainers(&applied).await {
+                        tracing::warn!(error = %e, "reading the maintainers file failed");
+                    }
                     match applied.outcome.applied_commit() {
                         Some(commit) => {
                             stats.applied += 1;
@@ -304,6 +317,24 @@ impl Worker {
 }
 
 impl Worker {
+    async fn record_maintainers(&self, applied: &Applied) -> Result<()> {
+        let Some(project) =
+            self.store.project_configs().await?.into_iter().find(|p| p.name == applied.project)
+        else {
+            return Ok(());
+        };
+        approvals::record_maintainers(
+            &self.store,
+            &self.opts.git_dir,
+            &project,
+            &applied.head,
+            &applied.outcome.base.commit,
+            &self.maintainers,
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn run_checks(
         &self,
         applied: &Applied,

@@ -453,3 +453,82 @@ async fn abi_check_runs_on_applied_series_and_shows_on_the_page() {
     assert!(page.contains("breaking ABI change on i386"), "{page}");
     assert!(page.contains("ring_desc"), "the report's table is on the page");
 }
+
+/// A MAINTAINERS file shaped like Xen's: lib.c in an area of its own, everything else under
+/// THE REST.
+const MAINTAINERS: &str = "\
+\tList of maintainers and how to submit changes
+
+Descriptions of section entries:
+
+\tM: Mail patches to: FullName <address@domain>
+\tF: Files and directories with wildcard patterns.
+
+LIBRARY
+M:\tLibby Maint <libby@example.org>
+R:\tRoy Reviewer <roy@example.org>
+S:\tSupported
+F:\tlib.c
+
+THE REST
+M:\tRest Person <rest@example.org>
+S:\tSupported
+F:\t*
+F:\t*/
+";
+
+both_backends!(approvals_come_from_the_maintainers_file_at_the_base, |store| async move {
+    let site = site(&store).await;
+    write(&site.world.upstream, "MAINTAINERS", MAINTAINERS);
+    sh(&site.world.upstream, &["add", "MAINTAINERS"]);
+    sh(&site.world.upstream, &["commit", "--quiet", "-m", "add MAINTAINERS"]);
+    let (cover, _) = site.post(&store, "alice", EDITS, true, "Three small fixes.").await;
+    let stats = site.worker(&store, "w1").round().await.expect("round");
+    assert_eq!((stats.applied, stats.job_errors), (1, 0), "{stats:?}");
+
+    let map = store.series_maintainers(&cover).await.expect("read").expect("a map");
+    assert_eq!(map.base, site.world.head());
+    assert_eq!(map.file, "MAINTAINERS");
+    assert_eq!(map.blob, sh(&site.world.upstream, &["rev-parse", "HEAD:MAINTAINERS"]));
+    let a = store.series(&cover).await.unwrap().unwrap().approvals.expect("approvals");
+    assert!(!a.approved);
+    assert_eq!(a.awaiting.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Libby Maint"]);
+
+    // The series page, the list line, the queue and the search say so.
+    let series_page = page(&store, &format!("/demo/{cover}/")).await;
+    assert!(
+        series_page.contains("Awaiting: <a href=\"/demo/queue/libby@example.org\""),
+        "{series_page}"
+    );
+    assert!(series_page.contains("MAINTAINERS at "), "{series_page}");
+    let list = page(&store, "/demo/").await;
+    assert!(list.contains("awaiting: Libby Maint"), "{list}");
+    let queue = page(&store, "/demo/queue/libby@example.org").await;
+    assert!(
+        queue.contains("Awaiting Libby Maint") && queue.contains("alice&#39;s series"),
+        "{queue}"
+    );
+    let list = page(&store, "/demo/?q=awaiting%3Alibby").await;
+    assert!(list.contains("alice&#39;s series"), "{list}");
+
+    // Libby acks the cover letter from another address: approved, shown as such.
+    let ack = format!(
+        "From: Libby Maint <libby@home.example>\nTo: demo@example.org\nSubject: Re: [PATCH 0/3] alice's series\n\
+         Message-ID: <ack-libby@home.example>\nIn-Reply-To: <{cover}>\nReferences: <{cover}>\n\
+         Date: Mon, 2 Mar 2026 10:00:00 +0000\n\n> Three small fixes.\n\nAcked-by: Libby Maint <libby@home.example>\n"
+    );
+    import(
+        &store,
+        &site.world.path("ack.mbox"),
+        format!("From x@y Mon Mar  2 10:00:00 2026\n{ack}").as_bytes(),
+    )
+    .await;
+    let a = store.series(&cover).await.unwrap().unwrap().approvals.expect("approvals");
+    assert!(a.approved, "{a:#?}");
+    let series_page = page(&store, &format!("/demo/{cover}/")).await;
+    assert!(series_page.contains("Acked-by as libby@home.example"), "{series_page}");
+    let list = page(&store, "/demo/?q=is%3Aapproved").await;
+    assert!(list.contains(">approved<") && list.contains("alice&#39;s series"), "{list}");
+    let queue = page(&store, "/demo/queue/libby@example.org").await;
+    assert!(queue.contains("Nothing awaits"), "{queue}");
+});
