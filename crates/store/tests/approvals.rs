@@ -95,9 +95,6 @@ fn awaiting(a: &quire_store::Approvals) -> Vec<&str> {
 }
 
 both_backends!(approvals_follow_trailers_rules_and_reindex, |store| async move {
-    if !assembly_available() || !parser_available() {
-        return;
-    }
     store
         .upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() })
         .await
