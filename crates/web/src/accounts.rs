@@ -15,7 +15,7 @@
 //!   mbox for `git am` (with collected trailers).
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::{WebError, WebResult, store_err};
 use crate::url::{message_url, segment};
 use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
@@ -46,13 +46,6 @@ fn page_response(status: StatusCode, title: &str, detail: &str) -> Response {
             (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
         Err(_) => (status, detail.to_string()).into_response(),
-    }
-}
-
-fn store_err(what: &'static str) -> impl FnOnce(quire_store::Error) -> WebError {
-    move |e| match e {
-        quire_store::Error::Invalid(why) => WebError::BadRequest(why),
-        e => WebError::Internal(anyhow::Error::new(e).context(what)),
     }
 }
 

@@ -17,45 +17,23 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::error::StoreFault;
 use quire_store::{PATCH_STATES, PatchFilter, PatchUpdate, SeriesFilter};
 
 /// The OpenAPI document (hand-written; `tests/native_api.rs` holds the server to it).
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-pub struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "detail": self.1 }))).into_response()
-    }
-}
+pub use crate::error::ApiError;
 
 fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
+    ApiError::bad(msg)
 }
 
 fn not_found(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, msg.into())
+    ApiError::not_found(msg)
 }
 
-/// A store error as the API answers it: a bad query or argument is the client's (400 naming
-/// it), the database out of reach a 503 to retry, anything else a 500 with the cause logged.
 fn store_err(e: quire_store::Error) -> ApiError {
-    let fault = StoreFault::of(&e);
-    let status = fault.status();
-    match fault {
-        StoreFault::BadQuery(m) => bad(format!("q: {m}")),
-        StoreFault::BadInput(m) => bad(m),
-        StoreFault::Unavailable => {
-            tracing::warn!(error = %e, "API store error");
-            ApiError(status, "the database is not available; try again".into())
-        }
-        StoreFault::Internal => {
-            tracing::error!(error = %e, "API store error");
-            ApiError(status, "the server could not read its store; the error is in its log".into())
-        }
-    }
+    ApiError::store("answering the API", e)
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -250,7 +228,7 @@ pub async fn series(
         }
     }
     let mut v = serde_json::to_value(&detail)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError::from(anyhow::Error::new(e).context("writing JSON")))?;
     v["patch_states"] = Value::Array(states);
     Ok(Json(v))
 }
@@ -269,7 +247,7 @@ pub async fn message(
         .ok_or_else(|| not_found(format!("no message <{id}>")))?;
     Ok(Json(
         serde_json::to_value(&m)
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+            .map_err(|e| ApiError::from(anyhow::Error::new(e).context("writing JSON")))?,
     ))
 }
 
@@ -349,26 +327,7 @@ pub async fn patch_update(
     Path(raw): Path<String>,
     body: Result<Json<PatchChange>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
-    let value =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
-    let secret = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("Token "))
-        .map(str::trim)
-        .unwrap_or("");
-    if secret.is_empty() {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "a token is needed: `Authorization: Bearer <token>` (quire token create NAME --user USER)".into()));
-    }
-    let user = match state.store.token_user(secret).await.map_err(store_err)? {
-        Some((_, Some(u))) => u,
-        Some((t, None)) => {
-            return Err(ApiError(
-                StatusCode::FORBIDDEN,
-                format!("token {:?} belongs to no user: create one with --user", t.name),
-            ));
-        }
-        None => return Err(ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())),
-    };
+    let user = crate::auth::Caller::of(&state, &headers).await?.user()?;
     let Json(change) = body.map_err(|e| {
         bad(format!("the body must be JSON like {{\"state\": \"accepted\"}}: {}", e.body_text()))
     })?;
@@ -384,7 +343,7 @@ pub async fn patch_update(
         .next()
         .ok_or_else(|| not_found(format!("<{id}> is not a patch")))?;
     if !state.store.may_maintain(user.id, &p.project).await.map_err(store_err)? {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("user {} is not a maintainer of project {}", user.username, p.project),
         ));

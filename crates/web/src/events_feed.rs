@@ -10,16 +10,12 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::age::rfc3339;
-use crate::error::{WebError, WebResult};
+use crate::error::{WebError, WebResult, store_err};
 use crate::url::{implausible_id, message_url, segment};
 use crate::views::{AtomEntry, AtomFeed};
 
 /// Entries in the feed.
 const ENTRIES: u32 = 50;
-
-fn internal(what: &'static str) -> impl FnOnce(quire_store::Error) -> WebError {
-    move |e| WebError::Internal(anyhow::Error::new(e).context(what))
-}
 
 /// What an event says, in a few words.
 fn summary(e: &quire_store::Event) -> String {
@@ -49,12 +45,12 @@ pub async fn events_atom(
     let Path(project) = path.map_err(|e| {
         WebError::BadRequest(format!("The address cannot be read: {}", e.body_text()))
     })?;
-    let projects = state.project_configs().await.map_err(internal("reading the projects"))?;
+    let projects = state.project_configs().await.map_err(store_err("reading the projects"))?;
     if implausible_id(&project).is_some() || !projects.contains_key(&project) {
         return Err(WebError::not_found(format!("No project is named “{project}”.")));
     }
     let events =
-        state.store.project_events(&project, ENTRIES).await.map_err(internal("reading events"))?;
+        state.store.project_events(&project, ENTRIES).await.map_err(store_err("reading events"))?;
     let base = state.config.base_url.trim_end_matches('/');
     let html_link = format!("{base}/{}/", segment(&project));
     let mut entries = Vec::with_capacity(events.len());
@@ -64,7 +60,7 @@ pub async fn events_atom(
                 .store
                 .message(head)
                 .await
-                .map_err(internal("reading a series"))?
+                .map_err(store_err("reading a series"))?
                 .map(|m| m.subject),
             None => None,
         };

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::build;
-use crate::error::{StoreFault, WebError};
+use crate::error::WebError;
 use crate::url::{anchor, bare_id, implausible_id, message_url, segment};
 use crate::views::MessagePage;
 
@@ -53,56 +53,9 @@ impl InboxQuery {
     }
 }
 
-/// An answer for a program: status and one line of text.
-fn plain(status: StatusCode, line: impl Into<String>) -> Response {
-    let mut text = line.into();
-    text.push('\n');
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
-}
-
-/// Why a request gets no mail: the status and one line for the client (b4 shows it).
-#[derive(Debug)]
-pub struct Refusal {
-    status: StatusCode,
-    line: String,
-}
-
-impl Refusal {
-    fn new(status: StatusCode, line: impl Into<String>) -> Refusal {
-        Refusal { status, line: line.into() }
-    }
-    fn not_found(line: impl Into<String>) -> Refusal {
-        Refusal::new(StatusCode::NOT_FOUND, line)
-    }
-    /// The store refused or failed: a bad query is the client's (400 with the line saying
-    /// why), the database out of reach a 503; anything else is logged in full, told briefly.
-    fn store(what: &str, e: quire_store::Error) -> Refusal {
-        let fault = StoreFault::of(&e);
-        let status = fault.status();
-        match fault {
-            StoreFault::BadQuery(line) | StoreFault::BadInput(line) => Refusal::new(status, line),
-            StoreFault::Unavailable => {
-                tracing::warn!(error = %e, "{what}");
-                Refusal::new(status, crate::error::UNAVAILABLE)
-            }
-            StoreFault::Internal => {
-                tracing::error!(error = %e, "{what}");
-                Refusal::new(
-                    status,
-                    format!(
-                        "The server could not read its store while {what}; the error is in its log."
-                    ),
-                )
-            }
-        }
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        plain(self.status, self.line)
-    }
-}
+/// Why a request gets no mail: the status and one line for the client (b4 shows it), the
+/// web crate's one error in its plain-text form.
+pub use crate::error::Refusal;
 
 type Answer = Result<Response, Refusal>;
 

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod age;
 pub mod api;
+pub mod auth;
 pub mod build;
 pub mod client;
 pub mod diff;

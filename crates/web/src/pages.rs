@@ -5,7 +5,7 @@
 
 use crate::age::{Age, rfc3339};
 use crate::build::{self, ProjectLinks};
-use crate::error::{StoreFault, WebError, WebResult};
+use crate::error::{WebError, WebResult, store_err};
 use crate::interdiff::{RevisionPatch, interdiff_lines};
 use crate::url::{anchor, bare_id, implausible_id, message_url, segment};
 use crate::views::*;
@@ -31,18 +31,6 @@ fn render(t: &impl Template) -> WebResult<Response> {
     let html =
         t.render().map_err(|e| WebError::Internal(anyhow::anyhow!("rendering a page: {e}")))?;
     Ok(Html(html).into_response())
-}
-
-/// A store error as the page's error: the request's own fault a 400 saying what it was, else
-/// a 503 or 500 page (`WebError::Internal` tells them apart and logs the cause).
-fn store_err(what: &str) -> impl FnOnce(quire_store::Error) -> WebError + '_ {
-    move |e| match StoreFault::of(&e) {
-        StoreFault::BadQuery(m) => WebError::BadRequest(format!("Bad query: {m}")),
-        StoreFault::BadInput(m) => WebError::BadRequest(m),
-        StoreFault::Unavailable | StoreFault::Internal => {
-            WebError::Internal(anyhow::Error::new(e).context(what.to_string()))
-        }
-    }
 }
 
 /// The path's parts, or a 400 page saying why they could not be read (bad percent-encoding,

@@ -52,22 +52,11 @@ impl IntoResponse for PwError {
     }
 }
 
-/// A store error as the API answers it, as `/api/v1` does (`crate::error::StoreFault`).
+/// A store error as the API answers it: the web crate's one mapping (`crate::error`).
 fn store_err(e: quire_store::Error) -> PwError {
-    let fault = crate::error::StoreFault::of(&e);
-    let detail = match &fault {
-        crate::error::StoreFault::BadQuery(m) => format!("q: {m}"),
-        crate::error::StoreFault::BadInput(m) => m.clone(),
-        crate::error::StoreFault::Unavailable => {
-            tracing::warn!(error = %e, "Patchwork API store error");
-            "the database is not available; try again".into()
-        }
-        crate::error::StoreFault::Internal => {
-            tracing::error!(error = %e, "Patchwork API store error");
-            "the server could not read its store; the error is in its log".into()
-        }
-    };
-    PwError(fault.status(), json!({ "detail": detail }))
+    let (status, _, detail) =
+        crate::error::WebError::store("answering Patchwork's API", e).told::<crate::error::Json>();
+    PwError(status, json!({ "detail": detail }))
 }
 
 type PwResult<T> = Result<T, PwError>;

@@ -12,50 +12,36 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
+use crate::auth::Caller;
 use quire_store::{CheckState, NewCheck, Token};
 
-/// An API error: a status and one line, as JSON `{"detail": "..."}` (Patchwork's shape).
-pub struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "detail": self.1 }))).into_response()
-    }
-}
+pub use crate::error::ApiError;
 
 fn store_error(e: quire_store::Error) -> ApiError {
-    tracing::warn!(error = %e, "API store error");
-    ApiError(StatusCode::SERVICE_UNAVAILABLE, "the database is not available; try again".into())
+    ApiError::store("serving a tester", e)
 }
 
-/// The token of `Authorization: Bearer <token>` (or Patchwork's `Token <token>`), if it may act
-/// as a tester.
+/// The token of the request (`crate::auth`), if it may act as a tester: a tester's or an
+/// admin's.
 pub async fn tester_token(state: &AppState, headers: &HeaderMap) -> Result<Token, ApiError> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let secret = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("Token "))
-        .map(str::trim)
-        .unwrap_or("");
-    if secret.is_empty() {
-        return Err(ApiError(
+    match Caller::of(state, headers).await? {
+        Caller::Anonymous => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "a token is needed: `Authorization: Bearer <token>` (quire token create)".into(),
-        ));
-    }
-    match state.store.check_token(secret).await.map_err(store_error)? {
-        Some(t) if t.scope == "tester" || t.scope == "admin" => Ok(t),
-        Some(t) => Err(ApiError(
+            "a token is needed: `Authorization: Bearer <token>` (quire token create)",
+        )),
+        Caller::User(t, _) | Caller::Service(t) if t.scope == "tester" || t.scope == "admin" => {
+            Ok(t)
+        }
+        Caller::User(t, _) | Caller::Service(t) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("token {:?} (scope {}) may not run checks", t.name, t.scope),
         )),
-        None => Err(ApiError(StatusCode::UNAUTHORIZED, "unknown or revoked token".into())),
     }
 }
 
@@ -85,9 +71,9 @@ pub async fn claim(
 ) -> Result<Response, ApiError> {
     let token = tester_token(&state, &headers).await?;
     if !safe_name(&req.tester) || !req.capabilities.iter().all(|c| safe_name(c)) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "tester and capability names: letters, digits, `-_.@`, at most 100".into(),
+            "tester and capability names: letters, digits, `-_.@`, at most 100",
         ));
     }
     let kinds: Vec<String> = std::iter::once("check:any:*".to_string())
@@ -137,7 +123,7 @@ pub async fn heartbeat(
         .map_err(store_error)?
     {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError(
+        false => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("job {id} is not held by tester {:?}", req.tester),
         )),
@@ -162,7 +148,7 @@ fn check_state(s: &str) -> Result<CheckState, ApiError> {
         "warning" => Ok(CheckState::Warning),
         "fail" => Ok(CheckState::Fail),
         "error" => Ok(CheckState::Error),
-        other => Err(ApiError(
+        other => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("unknown check state {other:?}: use pass, warning, fail or error"),
         )),
@@ -178,7 +164,7 @@ fn check_url(field: &str, url: Option<String>) -> Result<Option<String>, ApiErro
     if crate::url::web_link(&url) {
         Ok(Some(url))
     } else {
-        Err(ApiError(
+        Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("{field}: only http:// and https:// URLs are accepted"),
         ))
@@ -203,7 +189,7 @@ pub async fn result(
             match (p["check"].as_str(), p["series"].as_str()) {
                 (Some(n), Some(s)) => (n.to_string(), s.to_string()),
                 _ => {
-                    return Err(ApiError(
+                    return Err(ApiError::new(
                         StatusCode::CONFLICT,
                         format!("job {id} is not a check job"),
                     ));
@@ -238,7 +224,7 @@ async fn not_held(state: &AppState, id: i64, tester: &str) -> ApiError {
         Some(why) => format!("job {id} has ended: {why}"),
         None => format!("job {id} is not held by tester {tester:?}"),
     };
-    ApiError(StatusCode::CONFLICT, detail)
+    ApiError::new(StatusCode::CONFLICT, detail)
 }
 
 #[derive(Deserialize)]
@@ -265,14 +251,14 @@ pub async fn post_check(
     let check_state = check_state(&req.state)?;
     let url = check_url("url", req.url)?;
     if !safe_name(&req.name) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "check names: letters, digits, `-_.@`, at most 100".into(),
+            "check names: letters, digits, `-_.@`, at most 100",
         ));
     }
     let id = req.message_id.trim().trim_start_matches('<').trim_end_matches('>').to_string();
     if state.store.message(&id).await.map_err(store_error)?.is_none() {
-        return Err(ApiError(StatusCode::NOT_FOUND, format!("no message <{id}>")));
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no message <{id}>")));
     }
     let check = NewCheck {
         name: req.name,
