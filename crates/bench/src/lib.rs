@@ -216,6 +216,13 @@ struct Out<'a, W: Write> {
     w: &'a mut W,
     written: u64,
     limit: u64,
+    /// The lists of the thread being written (indexes into `Lists`): the first is the one it
+    /// was posted to, the others are Cc'd. Each list's archive keeps its own copy of every
+    /// message, with its own `List-Id` (as lore's archives do), so a cross-posted message is
+    /// written once per list.
+    lists: Vec<usize>,
+    /// More than one list: the addresses are numbered (`list7@lists.example.org`).
+    numbered: bool,
 }
 
 /// A message to write.
@@ -239,7 +246,45 @@ impl<W: Write> Out<'_, W> {
         if self.full() {
             return Ok(());
         }
+        // Every copy is dated by the first one's place in the archive.
         let t = self.written;
+        let body = match m.encoding {
+            "base64" => b64_lines(m.body.as_bytes()),
+            "quoted-printable" => qp(m.body),
+            _ => m.body.to_string(),
+        };
+        if !self.numbered {
+            self.head(m, t)?;
+            writeln!(
+                self.w,
+                "To: list@lists.example.org\nList-Id: <list.lists.example.org>\nMIME-Version: 1.0"
+            )?;
+            self.body(m, &body)?;
+            self.written += 1;
+            return Ok(());
+        }
+        // One copy per list, differing only in List-Id (what each list's server adds).
+        let lists = self.lists.clone();
+        let cc: Vec<String> =
+            lists[1..].iter().map(|l| format!("list{l}@lists.example.org")).collect();
+        for list in &lists {
+            if self.full() {
+                return Ok(());
+            }
+            self.head(m, t)?;
+            writeln!(self.w, "To: list{}@lists.example.org", lists[0])?;
+            if !cc.is_empty() {
+                writeln!(self.w, "Cc: {}", cc.join(", "))?;
+            }
+            writeln!(self.w, "List-Id: <list{list}.lists.example.org>\nMIME-Version: 1.0")?;
+            self.body(m, &body)?;
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// The separator and the headers before the recipients.
+    fn head(&mut self, m: &Mail, t: u64) -> io::Result<()> {
         let w = &mut *self.w;
         writeln!(w, "From mboxrd@z Thu Jan  1 00:00:00 1970")?;
         writeln!(w, "From: {}\nSubject: {}", m.from, m.subject)?;
@@ -254,15 +299,11 @@ impl<W: Write> Out<'_, W> {
         if let Some(p) = m.reply_to {
             writeln!(w, "In-Reply-To: {p}\nReferences: {p}")?;
         }
-        writeln!(
-            w,
-            "To: list@lists.example.org\nList-Id: <list.lists.example.org>\nMIME-Version: 1.0"
-        )?;
-        let body = match m.encoding {
-            "base64" => b64_lines(m.body.as_bytes()),
-            "quoted-printable" => qp(m.body),
-            _ => m.body.to_string(),
-        };
+        Ok(())
+    }
+
+    fn body(&mut self, m: &Mail, body: &str) -> io::Result<()> {
+        let w = &mut *self.w;
         writeln!(
             w,
             "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: {}\n",
@@ -276,19 +317,77 @@ impl<W: Write> Out<'_, W> {
             writeln!(w, "{line}")?;
         }
         writeln!(w)?;
-        self.written += 1;
         Ok(())
     }
 }
 
-/// Writes `n` messages; same `seed`, same bytes. Streams: memory stays flat.
+/// Writes `n` messages of one list; same `seed`, same bytes. Streams: memory stays flat.
 pub fn generate<W: Write>(n: u64, seed: u64, w: &mut W) -> io::Result<()> {
+    generate_lists(n, seed, &Lists::ONE, w)
+}
+
+/// The lists an archive holds, as the kernel's archives are: many lists of very different
+/// sizes, and threads cross-posted to several of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Lists {
+    /// How many lists (`list1` .. `listN`); 1 writes the single list of [`generate`].
+    pub count: usize,
+    /// Chance (per mille) that a thread is cross-posted to one or two more lists.
+    pub cross_post: u32,
+}
+
+impl Lists {
+    pub const ONE: Lists = Lists { count: 1, cross_post: 0 };
+
+    /// The lists of a new thread: the first drawn with weight 1/k (list1 the busiest, as
+    /// LKML is), then any others it is Cc'd to.
+    fn draw(&self, rng: &mut fastrand::Rng) -> Vec<usize> {
+        let pick = |rng: &mut fastrand::Rng| {
+            // Inverse of the harmonic weights: ln-spaced, cheap and stable.
+            let h = (self.count as f64).ln() + 0.5772;
+            let x = rng.f64() * h;
+            ((x - 0.5772).exp().floor() as usize).clamp(0, self.count - 1) + 1
+        };
+        let mut lists = vec![pick(rng)];
+        if chance(rng, self.cross_post) {
+            let more = if chance(rng, 300) { 2 } else { 1 };
+            for _ in 0..more {
+                let l = rng.usize(1..=self.count);
+                if !lists.contains(&l) {
+                    lists.push(l);
+                }
+            }
+        }
+        lists
+    }
+
+    /// The `[[project]]` tables of a quire.toml that sorts these lists into projects.
+    pub fn config(&self) -> String {
+        (1..=self.count.max(1))
+            .map(|k| {
+                format!(
+                    "[[project]]\nname = \"list{k}\"\nlist_id = [\"list{k}.lists.example.org\"]\nlist_address = [\"list{k}@lists.example.org\"]\n\n"
+                )
+            })
+            .collect()
+    }
+}
+
+/// Writes `n` messages (copies in several lists count once each) over `lists`; same `seed`
+/// and lists, same bytes. Streams: memory stays flat.
+pub fn generate_lists<W: Write>(n: u64, seed: u64, lists: &Lists, w: &mut W) -> io::Result<()> {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut out = Out { w, written: 0, limit: n };
+    // A separate stream for the lists, so that one list gives the same bytes as before.
+    let mut list_rng = fastrand::Rng::with_seed(seed ^ 0x6c69_7374);
+    let numbered = lists.count > 1;
+    let mut out = Out { w, written: 0, limit: n, lists: vec![1], numbered };
     let s = &SHAPE;
     let mut sid = 0u64;
     while !out.full() {
         sid += 1;
+        if numbered {
+            out.lists = lists.draw(&mut list_rng);
+        }
         let author = NAMES[rng.usize(..NAMES.len())];
         if chance(&mut rng, s.pull_request) {
             pull_request(&mut out, &mut rng, sid, author)?;
@@ -509,6 +608,52 @@ fn rfc2822(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_lists_keep_a_copy_of_each_cross_posted_message_per_list() {
+        let lists = Lists { count: 50, cross_post: 150 };
+        let mut a = Vec::new();
+        generate_lists(20_000, 7, &lists, &mut a).unwrap();
+        let mut b = Vec::new();
+        generate_lists(20_000, 7, &lists, &mut b).unwrap();
+        assert_eq!(a, b, "same seed and lists, same bytes");
+        let text = String::from_utf8(a).unwrap();
+        let messages: Vec<&str> = text.split("From mboxrd@z ").skip(1).collect();
+        assert_eq!(messages.len(), 20_000);
+        let header = |m: &str, name: &str| {
+            m.lines().find_map(|l| l.strip_prefix(name).map(str::to_string)).unwrap_or_default()
+        };
+        let mut copies: std::collections::HashMap<String, Vec<String>> = Default::default();
+        let mut per_list: std::collections::HashMap<String, usize> = Default::default();
+        for m in &messages {
+            let list = header(m, "List-Id: ");
+            *per_list.entry(list.clone()).or_default() += 1;
+            let id = header(m, "Message-ID: ");
+            if !id.is_empty() {
+                copies.entry(id).or_default().push(list);
+            }
+        }
+        assert!(per_list.len() >= 45, "most of the 50 lists get mail: {}", per_list.len());
+        let busiest = per_list.values().max().copied().unwrap_or(0);
+        let quietest = per_list.values().min().copied().unwrap_or(0);
+        assert!(busiest > 10 * quietest.max(1), "lists differ in size: {busiest} vs {quietest}");
+        let cross: Vec<&Vec<String>> = copies.values().filter(|l| l.len() > 1).collect();
+        let share = cross.len() as f64 / copies.len() as f64;
+        assert!((0.08..0.30).contains(&share), "share of cross-posted messages: {share}");
+        for lists in cross {
+            let distinct: std::collections::HashSet<&String> = lists.iter().collect();
+            assert_eq!(distinct.len(), lists.len(), "one copy per list: {lists:?}");
+        }
+        // One list: the bytes `generate` always wrote.
+        let (mut one, mut plain) = (Vec::new(), Vec::new());
+        generate_lists(500, 3, &Lists::ONE, &mut one).unwrap();
+        generate(500, 3, &mut plain).unwrap();
+        assert_eq!(one, plain);
+        assert!(String::from_utf8(one).unwrap().contains("List-Id: <list.lists.example.org>"));
+        assert!(
+            lists.config().contains("name = \"list50\"\nlist_id = [\"list50.lists.example.org\"]")
+        );
+    }
 
     #[test]
     fn same_seed_gives_same_bytes_and_other_seed_differs() {

@@ -1,6 +1,6 @@
 //! `quire-bench`: the corpus generator and the one command that runs every benchmark.
 //!
-//!     quire-bench gen --messages N [--seed S] -o FILE.mbox[.gz]
+//!     quire-bench gen --messages N [--seed S] [--lists 50 --projects quire.toml] -o FILE.mbox[.gz]
 //!     quire-bench profile ARCHIVE.mbox[.gz]...
 //!     quire-bench run [--out BENCHMARKS.md] [--sizes 100000,1000000] [--no-postgres] ...
 //!     quire-bench load --urls FILE [--clients 100] [--seconds 8] [--rendered]
@@ -32,6 +32,16 @@ enum Cmd {
         /// Output file; `.gz` compresses.
         #[arg(short, long)]
         output: PathBuf,
+        /// Spread the threads over this many lists (`list1`..`listN`, of very different sizes,
+        /// as the kernel's are); each list keeps its own copy of a cross-posted message.
+        #[arg(long, default_value_t = 1)]
+        lists: usize,
+        /// With --lists: chance per mille that a thread is cross-posted to one or two more lists.
+        #[arg(long, default_value_t = 150)]
+        cross_post: u32,
+        /// Also write the `[[project]]` tables (one per list) for quire.toml to this file.
+        #[arg(long)]
+        projects: Option<PathBuf>,
     },
     /// Print the shape of real archives (what the generator's figures were taken from).
     Profile { archives: Vec<PathBuf> },
@@ -91,7 +101,16 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Gen { messages, seed, output } => gen_cmd(messages, seed, &output),
+        Cmd::Gen { messages, seed, output, lists, cross_post, projects } => {
+            gen_cmd(messages, seed, &output, &quire_bench::Lists { count: lists, cross_post })
+                .and_then(|()| match projects {
+                    Some(p) => {
+                        std::fs::write(&p, quire_bench::Lists { count: lists, cross_post }.config())
+                            .map_err(|e| format!("cannot write {}: {e}", p.display()))
+                    }
+                    None => Ok(()),
+                })
+        }
         Cmd::Profile { archives } => profile_cmd(&archives),
         Cmd::Load { urls, clients, seconds, rendered } => {
             quire_bench::run::load_cmd(&urls, clients, seconds, rendered)
@@ -134,15 +153,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn gen_cmd(n: u64, seed: u64, out: &std::path::Path) -> Result<(), String> {
+fn gen_cmd(
+    n: u64,
+    seed: u64,
+    out: &std::path::Path,
+    lists: &quire_bench::Lists,
+) -> Result<(), String> {
+    if lists.count == 0 || lists.count > 10_000 {
+        return Err(format!("--lists {}: give 1 to 10000 lists", lists.count));
+    }
+    if lists.cross_post > 1000 {
+        return Err(format!(
+            "--cross-post {}: give a chance per mille, 0 to 1000",
+            lists.cross_post
+        ));
+    }
     let f =
         std::fs::File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let res = if out.extension().is_some_and(|e| e == "gz") {
         let mut gz = flate2::write::GzEncoder::new(BufWriter::new(f), flate2::Compression::fast());
-        quire_bench::generate(n, seed, &mut gz).and_then(|_| gz.finish().map(|_| ()))
+        quire_bench::generate_lists(n, seed, lists, &mut gz).and_then(|_| gz.finish().map(|_| ()))
     } else {
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        quire_bench::generate(n, seed, &mut w).and_then(|_| w.flush())
+        quire_bench::generate_lists(n, seed, lists, &mut w).and_then(|_| w.flush())
     };
     res.map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
