@@ -10,6 +10,7 @@
 //! Same `seed`, same bytes; memory stays flat whatever the size.
 
 pub mod profile;
+pub mod revisions;
 pub mod run;
 
 use std::io::{self, Write};

@@ -4,6 +4,7 @@
 //!     quire-bench profile ARCHIVE.mbox[.gz]...
 //!     quire-bench run [--out BENCHMARKS.md] [--sizes 100000,1000000] [--no-postgres] ...
 //!     quire-bench load --urls FILE [--clients 100] [--seconds 8] [--rendered]
+//!     quire-bench revisions --data-dir DIR [--sample 20]
 
 use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -59,6 +60,20 @@ enum Cmd {
         #[arg(long)]
         rendered: bool,
     },
+    /// Measure revision linking in a store (run `quire import` of an archive first): for every
+    /// series at v2 or later, whether an earlier revision is linked and by which signal, and how
+    /// many links agree on patch subjects or change-id.
+    Revisions {
+        /// The store's data dir (as `quire --data-dir`).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// A PostgreSQL store instead (as QUIRE_DATABASE_URL).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// How many doubtful links to list for checking by hand.
+        #[arg(long, default_value_t = 20)]
+        sample: usize,
+    },
     /// Run every benchmark and print one table (and write it to --out).
     Run {
         /// The release quire binary.
@@ -112,6 +127,9 @@ fn main() -> ExitCode {
                 })
         }
         Cmd::Profile { archives } => profile_cmd(&archives),
+        Cmd::Revisions { data_dir, database_url, sample } => {
+            quire_bench::revisions::revisions_cmd(&data_dir, database_url.as_deref(), sample)
+        }
         Cmd::Load { urls, clients, seconds, rendered } => {
             quire_bench::run::load_cmd(&urls, clients, seconds, rendered)
         }

@@ -108,7 +108,11 @@ pub fn series_text(out: &mut impl Write, s: &SeriesDetail) -> std::io::Result<()
                 format!("v{}{}", r.version, if r.message_id == s.message_id { "*" } else { "" })
             })
             .collect();
-        writeln!(out, "revisions: {}", revs.join(" "))?;
+        let why = match s.revision_link.as_deref() {
+            Some(link) => format!("  (linked to the one before by {link})"),
+            None => String::new(),
+        };
+        writeln!(out, "revisions: {}{why}", revs.join(" "))?;
     }
     if let Some(next) = &s.superseded_by {
         writeln!(out, "superseded by: <{next}>")?;
@@ -116,7 +120,11 @@ pub fn series_text(out: &mut impl Write, s: &SeriesDetail) -> std::io::Result<()
     writeln!(out, "replies: {}", s.replies)?;
     writeln!(out)?;
     for p in &s.patches {
-        writeln!(out, "[{}/{}] {}  <{}>", p.number, s.total, p.subject, p.message_id)?;
+        let taken = match p.from_revision {
+            Some(v) => format!("  (taken from v{v})"),
+            None => String::new(),
+        };
+        writeln!(out, "[{}/{}] {}  <{}>{taken}", p.number, s.total, p.subject, p.message_id)?;
         for t in &p.trailers {
             let mut marks = Vec::new();
             if !t.verified {

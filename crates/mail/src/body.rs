@@ -1,5 +1,6 @@
 //! The text of a message: its text/plain parts (html only when there is nothing else), and the
-//! diffs sent as attachments (text/x-patch, text/x-diff, *.patch, *.diff).
+//! diffs sent as attachments (text/x-patch, text/x-diff, *.patch, *.diff, and any other part
+//! that holds a diff, such as `application/octet-stream`, as `git mailinfo` finds them).
 
 use mail_parser::{Message, MimeHeaders, PartType};
 use once_cell::sync::Lazy;
@@ -41,7 +42,8 @@ pub fn extract(message: &Message<'_>) -> Content {
         let patchy = matches!(subtype.as_str(), "x-patch" | "x-diff" | "diff" | "patch")
             || name.ends_with(".patch")
             || name.ends_with(".diff")
-            || ctype == "text";
+            || ctype == "text"
+            || may_hold_text(&ctype, part.contents());
         if !patchy {
             continue;
         }
@@ -54,6 +56,14 @@ pub fn extract(message: &Message<'_>) -> Content {
         }
     }
     Content { text, attached }
+}
+
+/// A part of another type (`application/octet-stream`, as mail clients label a `.txt` or an
+/// unnamed file) may still be a patch: `git mailinfo` reads every part. Pictures, sound, video
+/// and anything with NUL bytes near its start are not text.
+fn may_hold_text(ctype: &str, contents: &[u8]) -> bool {
+    !matches!(ctype, "image" | "audio" | "video" | "font" | "model")
+        && !contents[..contents.len().min(8192)].contains(&0)
 }
 
 /// The text b4 reads a reply's trailers from (`LoreMessage.get_payload`): the first text/plain or

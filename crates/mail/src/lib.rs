@@ -172,6 +172,13 @@ pub struct ParsedMessage {
     pub base_commit: Option<String>,
     /// Message-IDs named by `Based-on:` lines (without brackets).
     pub based_on: Vec<String>,
+    /// The Message-ID named by a `Supersedes:` line (Patchew's: this series replaces the one
+    /// that message belongs to).
+    #[serde(default)]
+    pub supersedes: Option<String>,
+    /// b4's `change-id:` line (the same in every revision of a series `b4 prep` sent).
+    #[serde(default)]
+    pub change_id: Option<String>,
     pub pull: Option<PullRequest>,
     /// What was wrong with the message, one short reason each ("no Message-ID",
     /// "unknown charset x-foo, decoded as latin-1", "headers larger than 1 MiB"...).
@@ -323,6 +330,8 @@ fn understand(
     let pull = pull::find_pull(&content.text);
     let base_commit = series_lines::find_base_commit(&content.text);
     let based_on = series_lines::find_based_on(&content.text);
+    let supersedes = series_lines::find_supersedes(&content.text);
+    let change_id = series_lines::find_change_id(&content.text);
     let kind = if pull.is_some() && !subject_info.is_reply {
         MessageKind::PullRequest
     } else if subject_info.number == Some(0) && !subject_info.is_reply {
@@ -360,6 +369,8 @@ fn understand(
         trailers,
         base_commit,
         based_on,
+        supersedes,
+        change_id,
         pull,
         problems,
     }

@@ -1,5 +1,6 @@
-//! Lines that tie a series to others: `base-commit:` (git format-patch --base) and Patchew's
-//! `Based-on: <message-id>`.
+//! Lines that tie a series to others: `base-commit:` (git format-patch --base), Patchew's
+//! `Based-on: <message-id>` and `Supersedes: <message-id>`, and b4's `change-id:` (written by
+//! `b4 prep` below the cover letter or a lone patch, the same for every revision).
 
 use once_cell::sync::Lazy;
 use regex::Regex;
@@ -8,6 +9,12 @@ static BASE_COMMIT: Lazy<Regex> =
     Lazy::new(|| Regex::new(r"(?m)^base-commit:[ \t]*([0-9a-fA-F]{7,64})[ \t]*\r?$").unwrap());
 static BASED_ON: Lazy<Regex> =
     Lazy::new(|| Regex::new(r"(?mi)^Based-on:[ \t]*<?([^<>\s]+@[^<>\s]+?)>?[ \t]*\r?$").unwrap());
+
+static SUPERSEDES: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"(?mi)^Supersedes:[ \t]*<?([^<>\s]+@[^<>\s]+?)>?[ \t]*\r?$").unwrap());
+static CHANGE_ID: Lazy<Regex> = Lazy::new(|| {
+    Regex::new(r"(?m)^change-id:[ \t]*([0-9A-Za-z][0-9A-Za-z._-]{7,127})[ \t]*\r?$").unwrap()
+});
 
 pub fn find_base_commit(text: &str) -> Option<String> {
     BASE_COMMIT.captures(text).map(|c| c[1].to_ascii_lowercase())
@@ -24,6 +31,17 @@ pub fn find_based_on(text: &str) -> Vec<String> {
     out
 }
 
+/// Patchew's `Supersedes: <message-id>` in a cover letter: the series it names (by any of its
+/// messages) is the previous revision of this one. The first such line counts.
+pub fn find_supersedes(text: &str) -> Option<String> {
+    SUPERSEDES.captures(text).map(|c| c[1].to_string())
+}
+
+/// b4's `change-id: 20230102-topic-1a2b3c4d5e6f`: one id for every revision of a series.
+pub fn find_change_id(text: &str) -> Option<String> {
+    CHANGE_ID.captures(text).map(|c| c[1].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +55,16 @@ mod tests {
         );
         assert_eq!(find_based_on(t), ["20200101.1-a@x.org", "2@y.org"]);
         assert_eq!(find_base_commit("no base-commit: here\n"), None);
+    }
+
+    #[test]
+    fn supersedes_and_change_id() {
+        let cover = "v2: fix x\n\nSupersedes: <20200101.1-a@x.org>\n\n---\nbase-commit: ee1c382df803\nchange-id: 20230912-io-wq-fix-5f3a2b1c9d8e\n\nBest regards,\n";
+        assert_eq!(find_supersedes(cover).as_deref(), Some("20200101.1-a@x.org"));
+        assert_eq!(find_change_id(cover).as_deref(), Some("20230912-io-wq-fix-5f3a2b1c9d8e"));
+        // Quoted in a reply, or only mentioned in a sentence: not the message's own.
+        assert_eq!(find_change_id("> change-id: 20230912-io-wq-fix-5f3a2b1c9d8e\n"), None);
+        assert_eq!(find_supersedes("This Supersedes: <a@b> nothing\n"), None);
+        assert_eq!(find_change_id("change-id: x\n"), None);
     }
 }

@@ -20,6 +20,9 @@
 //!   list) group as siblings of that missing message.
 //! - A first message labelled `1/m` without a diff (`[PATCH 01/27]` holding the cover text) is
 //!   the cover letter.
+//! - A revision that re-sends only some patches, each as a reply to the same-numbered patch of
+//!   the revision before (b4's partial re-roll: v3 of only 2/2 answering v2's 2/2), takes the
+//!   other patches from that revision when that makes it complete (`Series::taken`).
 //! - Revision keys tell apart sets that share a sender and a name but not their part or tree
 //!   (`[PART 3]`, `[PATCH 5.4 ...]`, `[PATCH AUTOSEL 5.10 ...]`), and pull requests from patches.
 
@@ -254,6 +257,11 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
             None => cover.map(|i| total(items[i])).unwrap_or(1),
         };
         let complete = (1..=tot).all(|n| patches.iter().any(|p| p.0 == n));
+        let change_id = cover
+            .map(|i| items[i])
+            .into_iter()
+            .chain(patches.iter().map(|p| p.1))
+            .find_map(|m| m.change_id.clone());
         let s = series.len();
         if let Some(i) = cover {
             member_of.insert(&items[i].message_id, (s, Role::CoverLetter));
@@ -275,8 +283,14 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
             is_rfc: head.subject_info.is_rfc,
             is_pull: set.iter().any(|&i| items[i].kind == MessageKind::PullRequest),
             revision_key: String::new(),
+            own_revision_key: String::new(),
+            answers: None,
+            taken: Vec::new(),
+            change_id,
+            supersedes: cover.and_then(|i| items[i].supersedes.clone()),
         });
     }
+    partial_rerolls(&mut series, &thread, &member_of);
 
     // Replies: the series of the nearest ancestor that has one (memoised along the path).
     let mut of_message: HashMap<&str, Option<usize>> = HashMap::with_capacity(thread.by_id.len());
@@ -315,12 +329,19 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
         o.sort_by_key(|&s| (series[s].date, series[s].head.clone()));
         o
     };
-    let mut keys: Vec<Option<String>> = vec![None; series.len()];
+    let mut keys: Vec<Option<(String, Option<usize>)>> = vec![None; series.len()];
     for &s in &order {
         revision_key(s, &series, &thread, &member_of, &mut keys, 0);
     }
-    for (s, k) in keys.into_iter().enumerate() {
-        series[s].revision_key = k.unwrap_or_default();
+    let answered: Vec<Option<String>> = keys
+        .iter()
+        .map(|k| k.as_ref().and_then(|(_, o)| *o).map(|o| series[o].head.clone()))
+        .collect();
+    for (s, (k, answers)) in keys.into_iter().zip(answered).enumerate() {
+        let head = thread.by_id.get(series[s].head.as_str()).copied();
+        series[s].own_revision_key = own_revision_key(&series[s], head);
+        series[s].revision_key = k.map(|k| k.0).unwrap_or_default();
+        series[s].answers = answers;
     }
 
     let mut members: Vec<(String, String, Role)> = Vec::new();
@@ -337,16 +358,17 @@ pub fn assemble(messages: &[MessageMeta]) -> Assembly {
     Assembly { series, members }
 }
 
+/// The key of series `s`, and the series it took it from when it replies into one.
 fn revision_key(
     s: usize,
     series: &[Series],
     thread: &Thread<'_>,
     member_of: &HashMap<&str, (usize, Role)>,
-    keys: &mut Vec<Option<String>>,
+    keys: &mut Vec<Option<(String, Option<usize>)>>,
     depth: usize,
 ) -> String {
     if let Some(k) = &keys[s] {
-        return k.clone();
+        return k.0.clone();
     }
     let own = own_revision_key(&series[s], thread.by_id.get(series[s].head.as_str()).copied());
     // A series sent into another's thread is its revision when it is of the same kind and by
@@ -363,17 +385,74 @@ fn revision_key(
         });
     let key = match answered {
         Some(o) if depth < 64 && series[o].date <= series[s].date => {
-            revision_key(o, series, thread, member_of, keys, depth + 1)
+            (revision_key(o, series, thread, member_of, keys, depth + 1), Some(o))
         }
-        _ => own,
+        _ => (own, None),
     };
     keys[s] = Some(key.clone());
-    key
+    key.0
+}
+
+/// b4's partial re-roll (`LoreMailbox.partial_reroll`): an incomplete series of version > 1
+/// whose every patch answers (through In-Reply-To, upwards) a patch of the same number and
+/// total of one earlier revision takes that revision's other patches, when they complete it.
+fn partial_rerolls(
+    series: &mut [Series],
+    thread: &Thread<'_>,
+    member_of: &HashMap<&str, (usize, Role)>,
+) {
+    let mut order: Vec<usize> = (0..series.len()).collect();
+    order.sort_by_key(|&s| (series[s].version, series[s].date));
+    for s in order {
+        let this = &series[s];
+        if this.complete || this.version < 2 || this.patches.is_empty() {
+            continue;
+        }
+        let mut earlier: Option<usize> = None;
+        let sane = this.patches.iter().all(|(n, id)| {
+            let mut cur = thread.by_id.get(id.as_str()).and_then(|m| m.in_reply_to.as_deref());
+            let mut hops = 0;
+            while let Some(up) = cur {
+                hops += 1;
+                if hops > 64 {
+                    return false;
+                }
+                if let Some(&(o, Role::Patch(on))) = member_of.get(up)
+                    && on == *n
+                    && series[o].total == this.total
+                    && series[o].version < this.version
+                {
+                    return *earlier.get_or_insert(o) == o;
+                }
+                cur = thread.by_id.get(up).and_then(|m| m.in_reply_to.as_deref());
+            }
+            false
+        });
+        let Some(o) = earlier.filter(|_| sane) else { continue };
+        let from: Vec<(u32, String)> =
+            series[o].patches.iter().chain(&series[o].taken).cloned().collect();
+        let have: HashSet<u32> = series[s].patches.iter().map(|p| p.0).collect();
+        let mut taken: Vec<(u32, String)> =
+            from.into_iter().filter(|(n, _)| !have.contains(n)).collect();
+        taken.sort();
+        taken.dedup_by_key(|p| p.0);
+        let complete =
+            (1..=series[s].total).all(|n| have.contains(&n) || taken.iter().any(|p| p.0 == n));
+        if complete {
+            let name = series[o].name.clone();
+            let t = &mut series[s];
+            t.taken = taken;
+            t.complete = true;
+            if t.cover_letter.is_none() {
+                t.name = name;
+            }
+        }
+    }
 }
 
 /// `sender\nname` (and the identity tags, and `pull` for a pull request, when there are any:
 /// keys stored before they were added stay the same for the usual series).
-fn own_revision_key(series: &Series, head: Option<&MessageMeta>) -> String {
+pub(crate) fn own_revision_key(series: &Series, head: Option<&MessageMeta>) -> String {
     let identity = head.map(|m| identity_tags(&m.subject_info)).unwrap_or_default();
     let mut key = format!("{}\n", series.submitter.email.to_ascii_lowercase());
     if series.is_pull {

@@ -31,6 +31,12 @@ pub struct MessageMeta {
     /// The trailers the message gives (`ParsedMessage::trailers`: a reply's b4 takes from it, a
     /// patch's those of its commit message).
     pub trailers: Vec<Trailer>,
+    /// b4's `change-id:` (`ParsedMessage::change_id`).
+    #[serde(default)]
+    pub change_id: Option<String>,
+    /// Patchew's `Supersedes: <message-id>` (`ParsedMessage::supersedes`).
+    #[serde(default)]
+    pub supersedes: Option<String>,
 }
 
 /// The part a message plays in a series.
@@ -69,8 +75,29 @@ pub struct Series {
     pub is_pull: bool,
     /// Series that are revisions of each other share this key: the key of the series the
     /// head replies to when it replies into another series, else
-    /// `lowercase(submitter email) + "\n" + normalized name`.
+    /// `lowercase(submitter email) + "\n" + normalized name`. The store may link the series to
+    /// an earlier one of another thread by other signals (see [`revisions`]) and give it that
+    /// one's key.
     pub revision_key: String,
+    /// The key the series has of itself (`sender\nname`, with its identity tags): what a later
+    /// revision sent under the same name finds it by.
+    #[serde(default)]
+    pub own_revision_key: String,
+    /// The head of the series this one replies into and took its key from (a revision sent in
+    /// the thread of the one before).
+    #[serde(default)]
+    pub answers: Option<String>,
+    /// Patches taken from the revision before (b4's partial re-roll: a v3 of only patch 2/2,
+    /// sent as a reply to v2's 2/2, takes v2's 1/2): `(number, message_id)`. They belong to
+    /// that revision; `complete` counts them.
+    #[serde(default)]
+    pub taken: Vec<(u32, String)>,
+    /// b4's `change-id:` of the cover letter, else of the first patch that has one.
+    #[serde(default)]
+    pub change_id: Option<String>,
+    /// Patchew's `Supersedes:` of the cover letter.
+    #[serde(default)]
+    pub supersedes: Option<String>,
 }
 
 /// The result of assembling a neighbourhood.
@@ -134,6 +161,8 @@ pub fn meta_from_parsed(p: &quire_mail::ParsedMessage) -> MessageMeta {
         kind: p.kind,
         patch_id: p.diff.as_ref().map(|d| d.patch_id.clone()),
         trailers: p.trailers.clone(),
+        change_id: p.change_id.clone(),
+        supersedes: p.supersedes.clone(),
     }
 }
 
@@ -141,5 +170,6 @@ pub use trailers::person_matches;
 
 pub mod am;
 mod assemble;
+pub mod revisions;
 mod thread;
 mod trailers;

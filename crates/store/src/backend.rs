@@ -95,7 +95,8 @@ async fn execute_in(conn: &mut Conn, before: &str, values: &[i64], what: &str) -
 
 /// The tables a rebuild empties and fills again from the raw messages (with the search tables,
 /// `search_clear`), children first.
-const DERIVED_TABLES: [&str; 5] = ["project_counts", "series_members", "series", "message_projects", "messages"];
+const DERIVED_TABLES: [&str; 6] =
+    ["project_counts", "series_members", "series_signals", "series", "message_projects", "messages"];
 
 /// Starts a writing transaction on `conn`. Writers are serialised (SQLite: `BEGIN IMMEDIATE`;
 /// PostgreSQL: a lock on raw_messages) because raw ids are allocated by the writer.
@@ -799,6 +800,7 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     // Every series row of the neighbourhood first, then written in multi-row upserts: one
     // statement per series was the largest part of an import's series phase.
     let mut upserts: Vec<SeriesUpsert> = Vec::new();
+    let mut linkables: Vec<Linkable<'_>> = Vec::new();
     let mut seen_rows: HashSet<(i64, i64)> = HashSet::new();
     for s in &assembly.series {
         let Some(&head_id) = id_of.get(s.head.as_str()) else {
@@ -838,6 +840,13 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
             return Err(Error::Invalid(format!("the upsert of series {} returned no row", s.head)));
         };
         kept.insert(series_id);
+        let own = quire_series::revisions::series_metas(u.members, &meta_of);
+        linkables.push(Linkable {
+            series_id,
+            project: u.project,
+            series: s,
+            signals: quire_series::revisions::signals(s, &own),
+        });
         search_facts.push((series_id, u.facts));
         out.series_touched += 1;
         let project_name = project_names.get(&u.project).cloned();
@@ -886,6 +895,14 @@ async fn reassemble(conn: &mut Conn, touched: BTreeSet<String>, out: &mut BatchO
     member_rows.retain(|(s, m, _)| seen.insert((*s, *m)));
     insert_members(conn, &member_rows).await?;
     phases.mark("series: members");
+    // After the members: a `Supersedes:` may name a message of a series of this same batch.
+    let finals = link_revisions(conn, &linkables, &replaced).await?;
+    for c in &mut created {
+        if let Some(k) = finals.get(&c.0) {
+            c.2.clone_from(k);
+        }
+    }
+    phases.mark("series: revisions");
     search_index_series_text(conn, &own_before, &member_rows).await?;
     phases.mark("series: text");
     search_index_series_rows(conn, &replaced.iter().chain(&kept).copied().collect::<Vec<_>>()).await?;
@@ -909,7 +926,7 @@ struct SeriesUpsert<'a> {
     members: &'a [(&'a str, Role)],
 }
 
-/// Rows per multi-row series upsert (20 values each).
+/// Rows per multi-row series upsert (22 values each).
 const UPSERT_ROWS: usize = 200;
 
 /// Inserts or updates the series rows; their ids by (project, head message row).
@@ -921,7 +938,7 @@ async fn upsert_series(conn: &mut Conn, rows: &[SeriesUpsert<'_>]) -> Result<Has
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO series (project_id, head_id, head, cover_id, version, total, complete, subject, name, \
              submitter_name, submitter_email, date, is_rfc, is_pull, revision_key, revision_hash, patch_count, \
-             reply_count, last_activity, changed) ",
+             reply_count, last_activity, changed, revision_link, taken) ",
         );
         qb.push_values(chunk, |mut b, u| {
             let s = u.series;
@@ -944,7 +961,9 @@ async fn upsert_series(conn: &mut Conn, rows: &[SeriesUpsert<'_>]) -> Result<Has
                 .push_bind(i64::try_from(s.patches.len()).unwrap_or(i64::MAX))
                 .push_bind(u.reply_count)
                 .push_bind(u.last_activity)
-                .push_bind(stamp);
+                .push_bind(stamp)
+                .push_bind(s.answers.is_some().then_some(quire_series::revisions::Link::Thread.as_str()))
+                .push_bind(serde_json::to_string(&s.taken).unwrap_or_else(|_| "[]".into()));
         });
         qb.push(
             " ON CONFLICT (project_id, head_id) DO UPDATE SET head = excluded.head, cover_id = excluded.cover_id, \
@@ -954,7 +973,7 @@ async fn upsert_series(conn: &mut Conn, rows: &[SeriesUpsert<'_>]) -> Result<Has
              is_pull = excluded.is_pull, revision_key = excluded.revision_key, \
              revision_hash = excluded.revision_hash, patch_count = excluded.patch_count, \
              reply_count = excluded.reply_count, last_activity = excluded.last_activity, \
-             changed = excluded.changed \
+             changed = excluded.changed, revision_link = excluded.revision_link, taken = excluded.taken \
              RETURNING id, project_id, head_id",
         );
         for r in qb.build().fetch_all(&mut *conn).await.ctx(what)? {
@@ -1524,7 +1543,7 @@ fn series_select() -> String {
     format!(
         "SELECT s.id, p.name, s.head, s.subject, s.name, s.version, s.total, s.complete, s.submitter_name, \
          s.submitter_email, s.date, s.is_rfc, s.is_pull, s.patch_count, s.reply_count, s.last_activity, \
-         {SUPERSEDED_BY}, s.project_id, s.revision_key, s.head_id, s.cover_id \
+         {SUPERSEDED_BY}, s.project_id, s.revision_key, s.head_id, s.cover_id, s.revision_link, s.taken \
          FROM series s JOIN projects p ON p.id = s.project_id "
     )
 }
@@ -1535,6 +1554,8 @@ struct SeriesRow {
     revision_key: String,
     head_id: i64,
     cover_id: Option<i64>,
+    revision_link: Option<String>,
+    taken: Vec<(u32, String)>,
     summary: SeriesSummary,
 }
 
@@ -1546,6 +1567,8 @@ fn series_row(r: &DbRow) -> Result<SeriesRow> {
         revision_key: get(r, 18, what)?,
         head_id: get(r, 19, what)?,
         cover_id: get(r, 20, what)?,
+        revision_link: get(r, 21, what)?,
+        taken: json_or_default(get(r, 22, what)?, "taken patches")?,
         summary: SeriesSummary {
             project: get(r, 1, what)?,
             message_id: get(r, 2, what)?,
@@ -1693,6 +1716,11 @@ fn assembled(row: &SeriesRow, members: &[Member]) -> quire_series::Series {
         is_rfc: s.is_rfc,
         is_pull: s.is_pull,
         revision_key: row.revision_key.clone(),
+        own_revision_key: String::new(),
+        answers: None,
+        taken: row.taken.clone(),
+        change_id: None,
+        supersedes: None,
     }
 }
 
@@ -1754,20 +1782,18 @@ pub(crate) async fn series(pool: &DbPool, message_id: &str) -> Result<Option<Ser
                     .remove(&n)
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|c| SeriesTrailer {
-                        name: c.trailer.person.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
-                        email: c.trailer.person.as_ref().map(|p| p.email.clone()).unwrap_or_default(),
-                        tag: c.trailer.tag,
-                        value: c.trailer.value,
-                        message_id: c.message_id,
-                        verified: c.verified,
-                        carried_over: c.carried_over,
-                    })
+                    .map(series_trailer)
                     .collect(),
+                from_revision: None,
             }),
             _ => None,
         })
         .collect();
+    for (n, mid) in &row.taken {
+        if let Some(p) = taken_patch(&mut conn, *n, mid).await? {
+            patches.push(p);
+        }
+    }
     patches.sort_by_key(|p| p.number);
     let cover_letter = members.iter().find(|m| m.role == Role::CoverLetter).map(|m| CoverLetter {
         message_id: m.meta.message_id.clone(),
@@ -1795,6 +1821,7 @@ pub(crate) async fn series(pool: &DbPool, message_id: &str) -> Result<Option<Ser
         date: s.date,
         last_activity: s.last_activity,
         superseded_by: s.superseded_by,
+        revision_link: row.revision_link,
         revisions: revisions
             .into_iter()
             .map(|r| Revision { message_id: r.head, version: to_u32(r.version), date: r.date, subject: r.subject })
@@ -1805,6 +1832,46 @@ pub(crate) async fn series(pool: &DbPool, message_id: &str) -> Result<Option<Ser
         apply,
         checks,
         approvals,
+    }))
+}
+
+fn series_trailer(c: quire_series::CollectedTrailer) -> SeriesTrailer {
+    SeriesTrailer {
+        name: c.trailer.person.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        email: c.trailer.person.as_ref().map(|p| p.email.clone()).unwrap_or_default(),
+        tag: c.trailer.tag,
+        value: c.trailer.value,
+        message_id: c.message_id,
+        verified: c.verified,
+        carried_over: c.carried_over,
+    }
+}
+
+/// Patch `number` taken by a partial re-roll from the revision before: as that revision has it,
+/// with the trailers it was given there.
+async fn taken_patch(conn: &mut Conn, number: u32, message_id: &str) -> Result<Option<SeriesPatch>> {
+    let Some(row) = series_of_message(conn, message_id).await? else { return Ok(None) };
+    let members = load_members(conn, row.id).await?;
+    let Some(m) = members.iter().find(|m| m.meta.message_id == message_id) else { return Ok(None) };
+    let thread = thread_metas(conn, &members).await?;
+    let own_number = match m.role {
+        Role::Patch(n) => n,
+        _ => number,
+    };
+    let trailers = quire_series::collect_trailers(&assembled(&row, &members), &thread, &[])
+        .into_iter()
+        .find(|(n, _)| *n == own_number)
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    Ok(Some(SeriesPatch {
+        number,
+        message_id: m.meta.message_id.clone(),
+        subject: m.meta.subject.clone(),
+        patch_id: m.meta.patch_id.clone(),
+        diffstat: m.diffstat.clone(),
+        own_trailers: m.meta.trailers.clone(),
+        trailers: trailers.into_iter().map(series_trailer).collect(),
+        from_revision: Some(row.summary.version),
     }))
 }
 

@@ -43,6 +43,7 @@ mod sqlite {
     include!("search_sql.rs");
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
+    include!("revisions_sql.rs");
 }
 
 mod pg {
@@ -56,6 +57,7 @@ mod pg {
     include!("search_sql.rs");
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
+    include!("revisions_sql.rs");
 }
 
 /// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
@@ -630,6 +632,13 @@ impl Store {
     /// the head: redirect there when it differs from what was asked.
     pub async fn series(&self, message_id: &str) -> Result<Option<SeriesDetail>> {
         on_backend!(self.pool, |p, m| m::series(p, message_id).await)
+    }
+
+    /// Every series of the store with what measuring revision links needs (its revision key,
+    /// why it is linked, its patches' normalised subjects and b4 change-id): `quire-bench
+    /// revisions`. Oldest first.
+    pub async fn revision_report(&self) -> Result<Vec<RevisionReportRow>> {
+        on_backend!(self.pool, |p, m| m::revision_report(p).await)
     }
 
     /// Every message of the series of `series_head` (any message of it works) and every reply

@@ -17,7 +17,7 @@ use quire_query::{Field, Query, Term};
 const MAX_SEARCH_TERMS: usize = 64;
 
 /// Columns of `series_select()` (the search adds its count after them).
-const SERIES_COLUMNS: usize = 21;
+const SERIES_COLUMNS: usize = 23;
 
 /// Series' own messages (cover letter and patches), not the replies under them.
 const OWN_MEMBER: &str = "sm.role <> 'reply'";

@@ -233,6 +233,10 @@ pub struct SeriesPatch {
     pub own_trailers: Vec<Trailer>,
     /// Trailers collected from replies (and earlier revisions).
     pub trailers: Vec<SeriesTrailer>,
+    /// For a patch a partial re-roll takes from the revision before (b4's `--reroll` of some
+    /// patches only), that revision's version; the patch and its trailers are that revision's.
+    #[serde(default)]
+    pub from_revision: Option<u32>,
 }
 
 /// A cover letter.
@@ -262,6 +266,11 @@ pub struct SeriesDetail {
     pub superseded_by: Option<String>,
     /// Every revision of the series, this one included, oldest first.
     pub revisions: Vec<Revision>,
+    /// Why this series is linked to the revision before it (`thread`, `supersedes`,
+    /// `sender-and-name`, `change-id`, `patch-ids`, `patch-subjects`, `person`); `None` for the
+    /// first of its revisions or one linked by sender and name alone in its own thread.
+    #[serde(default)]
+    pub revision_link: Option<String>,
     pub cover_letter: Option<CoverLetter>,
     pub patches: Vec<SeriesPatch>,
     /// Replies under the series.
@@ -475,4 +484,22 @@ pub(crate) fn role_from_name(name: &str, number: Option<i64>) -> Option<Role> {
         "reply" => Some(Role::Reply),
         _ => None,
     }
+}
+
+/// One series as `Store::revision_report` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionReportRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub head: String,
+    pub subject: String,
+    pub version: u32,
+    pub date: i64,
+    pub submitter: Address,
+    pub revision_key: String,
+    /// Why it is linked to the revision before (`SeriesDetail::revision_link`).
+    pub revision_link: Option<String>,
+    /// Normalised subjects of its patches.
+    pub patch_subjects: Vec<String>,
+    pub change_id: Option<String>,
 }

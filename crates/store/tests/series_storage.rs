@@ -53,6 +53,11 @@ fn by_thread(metas: &[MessageMeta]) -> Assembly {
                 head.from.email.to_lowercase(),
                 quire_mail::normalized_name(&head.subject_info.name)
             ),
+            own_revision_key: String::new(),
+            answers: None,
+            taken: Vec::new(),
+            change_id: None,
+            supersedes: None,
         });
         for m in msgs {
             let role = match m.kind {

@@ -580,6 +580,7 @@ mod tests {
                     carried_over: false,
                 })
                 .collect(),
+            from_revision: None,
         }
     }
 
@@ -681,6 +682,7 @@ mod tests {
             date: 1_600_000_000,
             last_activity: 1_600_000_000,
             superseded_by: None,
+            revision_link: None,
             revisions,
             cover_letter: None,
             patches: vec![patch(1, &["Reviewed-by"], &[]), patch(2, &[], &[("Acked-by", false)])],
