@@ -137,7 +137,25 @@ async fn series_bases(
             break;
         }
     }
+    if based_on.is_none() {
+        based_on = based_on_in_replies(store, series).await?;
+    }
     Ok((base_commit, based_on))
+}
+
+/// `Based-on:` that the submitter gave later, in a reply to the series' head (Patchew takes it
+/// there too: "this needs my other series first", said after posting). Only the submitter's
+/// replies count: a reviewer's `Based-on:` is a suggestion, not the series' base.
+async fn based_on_in_replies(store: &Store, series: &SeriesDetail) -> Result<Option<Vec<String>>> {
+    let submitter = series.submitter.email.to_lowercase();
+    let thread = store.thread(&series.message_id).await?;
+    Ok(thread
+        .into_iter()
+        .filter(|m| m.in_reply_to.as_deref() == Some(series.message_id.as_str()))
+        .filter(|m| m.from.email.to_lowercase() == submitter)
+        .filter(|m| m.role.is_none_or(|r| r == quire_series::Role::Reply))
+        .find(|m| !m.based_on.is_empty())
+        .map(|m| m.based_on))
 }
 
 /// The applied result of the series named by `Based-on:`, applying it first when it has none.

@@ -258,6 +258,50 @@ both_backends!(based_on_chain_applies_the_base_series_first, |store| async move 
     assert_eq!(applied_events(&store, &a_cover).await, 1);
 });
 
+both_backends!(based_on_given_by_the_submitter_in_a_reply_is_the_base, |store| async move {
+    let site = site(&store).await;
+    let repo = site.world.clone("dave");
+    let base = sh(&repo, &["rev-parse", "HEAD"]);
+    commit_edits(&repo, &[(2, "line 2 (A)", "lib: A edits two")]);
+    let a_tip = sh(&repo, &["rev-parse", "HEAD"]);
+    let a_mbox = cover_text(format_patch(&repo, &base, None), "series A2", "The A series.");
+    let a_cover = first_message_id(&a_mbox);
+    commit_edits(&repo, &[(2, "line 2 (B on A)", "lib: B edits two again")]);
+    // B's cover forgets to say what it needs; its author says so in a reply, and a reviewer
+    // suggests another base in a reply of their own, which is not taken.
+    let b_mbox = cover_text(format_patch(&repo, &a_tip, None), "series B2", "Fixes two again.");
+    let b_cover = first_message_id(&b_mbox);
+    let author = b_mbox
+        .lines()
+        .find(|l| l.starts_with("From: "))
+        .expect("a From: line")
+        .trim_start_matches("From: ")
+        .to_string();
+    let reply = |from: &str, id: &str, based_on: &str| {
+        format!(
+            "From quire@z Thu Jan  1 00:00:00 1970\nFrom: {from}\nSubject: Re: [PATCH 0/1] series B2\n\
+             Date: Mon, 4 Mar 2024 10:00:00 +0000\nMessage-ID: <{id}>\nIn-Reply-To: <{b_cover}>\n\
+             References: <{b_cover}>\n\n{based_on}\n\n"
+        )
+    };
+    let replies = reply(
+        "Rita Reviewer <rita@example.org>",
+        "rita-1@example.org",
+        "Based-on: <nope@example.org>",
+    ) + &reply(
+        &author,
+        "author-1@example.org",
+        &format!("Forgot to say:\n\nBased-on: <{a_cover}>"),
+    );
+    import(&store, &site.world.path("a2.mbox"), a_mbox.as_bytes()).await;
+    import(&store, &site.world.path("b2.mbox"), (b_mbox + "\n" + &replies).as_bytes()).await;
+    let applied = quire_worker::apply_series(&store, &site.git_dir, &b_cover, None, true)
+        .await
+        .expect("apply B");
+    assert_eq!(applied.prerequisites, vec![a_cover.clone()], "{:?}", applied.result.log);
+    assert_eq!(applied.result.state, ApplyState::Applied, "{:?}", applied.result.log);
+});
+
 both_backends!(series_merged_upstream_with_other_commit_ids_are_found, |store| async move {
     let site = site(&store).await;
     let (cover, _) = site.post(&store, "alice", EDITS, true, "Three small fixes.").await;
