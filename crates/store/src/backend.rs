@@ -1539,6 +1539,10 @@ const SUPERSEDED_BY: &str = "(SELECT s2.head FROM series s2 WHERE s2.project_id 
      AND (s2.version > s.version OR (s2.version = s.version AND s2.date > s.date)) \
      ORDER BY s2.version DESC, s2.date DESC, s2.id DESC LIMIT 1)";
 
+/// The columns of `series_select()`: queries that add columns after them read those from here
+/// (the search's count, the Patchwork API's submitter).
+const SERIES_COLUMNS: usize = 23;
+
 fn series_select() -> String {
     format!(
         "SELECT s.id, p.name, s.head, s.subject, s.name, s.version, s.total, s.complete, s.submitter_name, \

@@ -16,8 +16,6 @@ use quire_query::{Field, Query, Term};
 /// `quire_query::MAX_TERMS`, which b4's public-inbox queries need.
 const MAX_SEARCH_TERMS: usize = 64;
 
-/// Columns of `series_select()` (the search adds its count after them).
-const SERIES_COLUMNS: usize = 23;
 
 /// Series' own messages (cover letter and patches), not the replies under them.
 const OWN_MEMBER: &str = "sm.role <> 'reply'";

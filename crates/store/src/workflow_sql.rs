@@ -389,7 +389,7 @@ pub(crate) mod workflow_sql {
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let row = series_row(&r)?;
-            let submitter_id: Option<i64> = get(&r, 21, "reading series")?;
+            let submitter_id: Option<i64> = get(&r, SERIES_COLUMNS, "reading series")?;
             let (cover, patches) = members(pool, row.id).await?;
             out.push(SeriesInfo {
                 id: row.head_id,
