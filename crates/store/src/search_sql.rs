@@ -585,7 +585,7 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             | Field::DiffPreImage
             | Field::DiffPostImage => {
                 return Err(bad(
-                    "`dfa:`/`dfb:`/`dfctx:`/`dfhh:`/`dfpre:`/`dfpost:` (diff lines) are for the public-inbox search; the series search has `file:`",
+                    "`dfa:`/`dfb:` (diff lines, and `dfctx:` `dfhh:` `dfpre:` `dfpost:`) are for the public-inbox search; the series search has `file:`",
                 ));
             }
             Field::ListId => {
