@@ -476,6 +476,17 @@ pub fn run(o: &Options) -> Result<(), String> {
 }
 
 /// Series ids of the store (page 1..3 of `quire series list --json`).
+/// The patch-id of the first patch in the mbox at `url` (a series' `git am` mbox).
+fn patch_id_of(url: &str) -> Option<String> {
+    let mut mbox = Vec::new();
+    ureq::get(url).call().ok()?.into_reader().read_to_end(&mut mbox).ok()?;
+    let text = String::from_utf8_lossy(&mbox);
+    text.split("\nFrom ").find_map(|m| {
+        let raw = m.split_once('\n').map_or("", |(_, rest)| rest);
+        quire_mail::parse(raw.as_bytes()).diff.map(|d| d.patch_id).filter(|p| !p.is_empty())
+    })
+}
+
 fn series_ids(o: &Options, store: &Path) -> Result<Vec<String>, String> {
     let mut ids = Vec::new();
     for page in 1..=3 {
@@ -590,6 +601,9 @@ fn load_while(
                                 failures += 1;
                             }
                         }
+                        // A search that finds nothing answers 404 (public-inbox's way): an
+                        // answer, not a failure.
+                        Err(ureq::Error::Status(404, _)) => {}
                         Err(_) => failures += 1,
                     }
                     lat.push(t.elapsed());
@@ -663,6 +677,20 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
         ids.iter().take(300).map(|id| format!("{b}/bench/{}/", enc(id))).collect();
     let searches: Vec<String> =
         queries.iter().map(|q| format!("{b}/bench/?q={}", enc(q))).collect();
+    // What b4 and lei ask (issue 26): a word found nowhere, body, subject and From words, a
+    // patch-id (of a stored patch when the store has one).
+    let patch_id =
+        ids.iter().take(20).find_map(|id| patch_id_of(&format!("{b}/bench/{}/mbox", enc(id))));
+    let patch_id = patch_id.unwrap_or_else(|| "0".repeat(40));
+    let inbox_queries = [
+        "zzzxqy".to_string(),
+        "b:io_uring_submit".to_string(),
+        "s:sqpoll".to_string(),
+        "f:axboe".to_string(),
+        format!("patchid:{patch_id}"),
+    ];
+    let inbox_searches: Vec<String> =
+        inbox_queries.iter().map(|q| format!("{b}/bench/?x=m&q={}", enc(q))).collect();
     // Anonymous visitors get pages kept rendered while nothing on them changed; the rows
     // "rendered each time" send a session cookie (as a logged-in maintainer does), so every
     // request reads the store and renders: what a first visit or a changed page costs.
@@ -674,6 +702,7 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
         ("search", &searches, None),
         ("search rendered each time", &searches, Some(NO_SESSION)),
         ("mbox", &mboxes, None),
+        ("public-inbox search (x=m)", &inbox_searches, None),
     ];
     for (name, urls, cookie) in endpoints {
         for &c in &o.clients {

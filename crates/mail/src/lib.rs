@@ -163,6 +163,10 @@ pub struct ParsedMessage {
     /// exists), without the diff when there is one.
     pub body: String,
     pub diff: Option<Diff>,
+    /// The text after an inline diff (b4's `base-commit:`/`change-id:` lines under a single
+    /// patch, the signature, list footers): neither body nor diff, searched all the same.
+    #[serde(default)]
+    pub tail: String,
     /// The trailers the message gives: a reply's are b4's follow-up trailers (any `Tag: value`
     /// line of its text, diff included, above the signature and not quoted, that names a person
     /// or is a link or fix; none from a reply in HTML only), a patch's or cover letter's those of
@@ -321,7 +325,7 @@ fn understand(
         problems.push("no readable Date".into());
     }
     let content = body::extract(message);
-    let (body, diff_text) = split_body(&content);
+    let (body, diff_text, tail) = split_body(&content);
     let diff = diff_text.map(|text| Diff {
         files: diff::diffstat(&text),
         patch_id: diff::patch_id(&text),
@@ -365,6 +369,7 @@ fn understand(
         list_id: headers::list_id(message),
         kind,
         body,
+        tail,
         diff,
         trailers,
         base_commit,
@@ -376,14 +381,17 @@ fn understand(
     }
 }
 
-/// The message text without its diff, and the diff (inline, or from attachments).
-fn split_body(content: &body::Content) -> (String, Option<String>) {
+/// The message text without its diff, the diff (inline, or from attachments), and the text
+/// after the inline diff.
+fn split_body(content: &body::Content) -> (String, Option<String>, String) {
     let text = &content.text;
     let mut diffs = Vec::new();
     let mut body = text.clone();
+    let mut tail = String::new();
     if let Some((start, end)) = diff::find_diff(text) {
         diffs.push(text[start..end].to_string());
         body = text[..start].to_string();
+        tail = text[end..].to_string();
     }
     for a in &content.attached {
         if let Some((start, end)) = diff::find_diff(a) {
@@ -391,7 +399,7 @@ fn split_body(content: &body::Content) -> (String, Option<String>) {
         }
     }
     if diffs.is_empty() {
-        return (body, None);
+        return (body, None, tail);
     }
     let mut joined = String::new();
     for d in diffs {
@@ -400,7 +408,7 @@ fn split_body(content: &body::Content) -> (String, Option<String>) {
             joined.push('\n');
         }
     }
-    (body, Some(joined))
+    (body, Some(joined), tail)
 }
 
 /// Where the headers end (the first empty line), for the header size limit.

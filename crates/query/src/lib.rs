@@ -71,6 +71,12 @@ pub enum Term {
         name: String,
         result: String,
     },
+    /// A trailer given in a message (`reviewed-by:bob`, `fixes:abc123`, `change-id:X`): any
+    /// `Tag-Name:` prefix ([`is_trailer_tag`]), the tag lowercased.
+    Trailer {
+        tag: String,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,13 +92,25 @@ pub enum Field {
     MessageId,
     Project,
     File,
+    /// `dfa:`: the diff's removed (`-`, a-side) lines.
+    DiffRemoved,
+    /// `dfb:`: the diff's added (`+`, b-side) lines.
     DiffAdded,
-    DiffBefore,
+    /// `dfctx:`: the diff's context lines.
+    DiffContext,
+    /// `dfhh:`: the text after a hunk header's `@@ ... @@` (the function name).
+    DiffHunkHeader,
+    /// `dfpre:`/`dfpost:`: the blob ids of an `index PRE..POST` line.
+    DiffPreImage,
+    DiffPostImage,
     PatchId,
     Recipients,
-    ReviewedBy,
-    AckedBy,
-    TestedBy,
+    /// `a:`: From, To or Cc.
+    Addresses,
+    /// `tc:`: To or Cc.
+    ToOrCc,
+    /// `l:`: the List-Id.
+    ListId,
     /// A series awaiting this person's approval (their name or address, or part of it).
     Awaiting,
 }
@@ -133,6 +151,13 @@ const PREFIXES: &[&str] = &[
     "acked-by",
     "tested-by",
     "awaiting",
+    "a",
+    "tc",
+    "l",
+    "dfctx",
+    "dfhh",
+    "dfpre",
+    "dfpost",
     "s",
     "f",
     "t",
@@ -148,6 +173,23 @@ const PREFIXES: &[&str] = &[
     "d",
     "rt",
 ];
+/// Trailer tags of one word (no `-`) read as prefixes; every tag with a `-` is one
+/// (`release-acked-by:`, `change-id:`), unless it is a known prefix or one edit from one.
+const ONE_WORD_TRAILERS: &[&str] = &["fixes", "link", "closes", "cc", "bug", "reference"];
+
+/// Whether `tag` (lowercase) names a trailer: `Word-Word:` (letters, digits, inner `-`) or
+/// one of the one-word tags (`fixes`, `link`, `closes`...). The store indexes the lines
+/// whose tag passes this, and the parser reads such a prefix as a [`Term::Trailer`].
+pub fn is_trailer_tag(tag: &str) -> bool {
+    let ok_chars = !tag.is_empty()
+        && tag.len() <= 40
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && tag.as_bytes()[0].is_ascii_alphabetic()
+        && !tag.ends_with('-')
+        && !tag.contains("--");
+    ok_chars && (tag.contains('-') || ONE_WORD_TRAILERS.contains(&tag))
+}
+
 const IS_VALUES: &[&str] = &[
     "complete",
     "incomplete",
@@ -473,7 +515,10 @@ fn term(
 ) -> Result<Term, ParseError> {
     let Some(prefix) = prefix else { return Ok(Term::Text { value, phrase: quoted }) };
     let p = prefix.to_ascii_lowercase();
-    if !PREFIXES.contains(&p.as_str()) {
+    let trailer = !PREFIXES.contains(&p.as_str())
+        && is_trailer_tag(&p)
+        && suggest(&p).is_none_or(|s| edit_distance(&p, s) > 1);
+    if !PREFIXES.contains(&p.as_str()) && !trailer {
         return Err(err(q, pos, |c| match suggest(&p) {
             Some(s) => format!("unknown prefix `{prefix}:` at column {c}; did you mean `{s}:`?"),
             None => format!("unknown prefix `{prefix}:` at column {c}"),
@@ -483,6 +528,9 @@ fn term(
         return Err(err(q, vpos, |c| format!("expected a value after `{prefix}:` at column {c}")));
     }
     let field = |f| Ok(Term::Field { field: f, value: value.clone() });
+    if trailer {
+        return Ok(Term::Trailer { tag: p, value });
+    }
     match p.as_str() {
         "from" | "f" => field(Field::From),
         "to" | "t" => field(Field::To),
@@ -496,12 +544,17 @@ fn term(
         "id" | "m" => field(Field::MessageId),
         "project" => field(Field::Project),
         "file" | "dfn" => field(Field::File),
-        "dfa" => field(Field::DiffAdded),
-        "dfb" => field(Field::DiffBefore),
+        "dfa" => field(Field::DiffRemoved),
+        "dfb" => field(Field::DiffAdded),
+        "dfctx" => field(Field::DiffContext),
+        "dfhh" => field(Field::DiffHunkHeader),
+        "dfpre" => field(Field::DiffPreImage),
+        "dfpost" => field(Field::DiffPostImage),
+        "a" => field(Field::Addresses),
+        "tc" => field(Field::ToOrCc),
+        "l" => field(Field::ListId),
         "patchid" => field(Field::PatchId),
-        "reviewed-by" => field(Field::ReviewedBy),
-        "acked-by" => field(Field::AckedBy),
-        "tested-by" => field(Field::TestedBy),
+        "reviewed-by" | "acked-by" | "tested-by" => Ok(Term::Trailer { tag: p, value }),
         "awaiting" => field(Field::Awaiting),
         "state" => keyword(q, vpos, &p, value, STATE_VALUES).map(Term::State),
         "version" => {

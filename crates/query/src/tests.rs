@@ -70,17 +70,21 @@ fn every_field_prefix() {
         ("project:a", Field::Project),
         ("file:a", Field::File),
         ("dfn:a", Field::File),
-        ("dfa:a", Field::DiffAdded),
-        ("dfb:a", Field::DiffBefore),
+        ("dfa:a", Field::DiffRemoved),
+        ("dfb:a", Field::DiffAdded),
+        ("dfctx:a", Field::DiffContext),
+        ("dfhh:a", Field::DiffHunkHeader),
+        ("dfpre:a", Field::DiffPreImage),
+        ("dfpost:a", Field::DiffPostImage),
+        ("a:a", Field::Addresses),
+        ("tc:a", Field::ToOrCc),
+        ("l:a", Field::ListId),
         ("b:a", Field::Body),
         ("bs:a", Field::SubjectOrBody),
         ("q:a", Field::Quoted),
         ("rt:a", Field::Recipients),
         ("t:a", Field::To),
         ("c:a", Field::Cc),
-        ("reviewed-by:a", Field::ReviewedBy),
-        ("acked-by:a", Field::AckedBy),
-        ("tested-by:a", Field::TestedBy),
         ("awaiting:a", Field::Awaiting),
     ] {
         assert_eq!(t(q), fld(f, "a"), "{q}");
@@ -282,4 +286,31 @@ fn a_query_longer_than_the_limit_is_refused_before_it_is_read() {
     assert_eq!((x.pos, x.column), (MAX_QUERY_LEN, MAX_QUERY_LEN / 2 + 1));
     let x = e(&format!("a{}", "é".repeat(MAX_QUERY_LEN / 2)));
     assert_eq!((x.pos, x.column), (MAX_QUERY_LEN - 1, MAX_QUERY_LEN / 2 + 1));
+}
+
+#[test]
+fn any_trailer_is_a_prefix() {
+    let tr = |tag: &str, v: &str| Query::Term(Term::Trailer { tag: tag.into(), value: v.into() });
+    for (q, tag) in [
+        ("reviewed-by:a", "reviewed-by"),
+        ("Acked-By:a", "acked-by"),
+        ("tested-by:a", "tested-by"),
+        ("release-acked-by:a", "release-acked-by"),
+        ("suggested-by:a", "suggested-by"),
+        ("reported-by:a", "reported-by"),
+        ("change-id:a", "change-id"),
+        ("fixes:a", "fixes"),
+        ("link:a", "link"),
+    ] {
+        assert_eq!(t(q), tr(tag, "a"), "{q}");
+    }
+    // A typo of a known prefix is still one, not a trailer nobody gives.
+    assert_eq!(
+        e("reviewd-by:x").to_string(),
+        "unknown prefix `reviewd-by:` at column 1; did you mean `reviewed-by:`?"
+    );
+    // A word without `-` is no trailer unless it is one of the few one-word tags.
+    assert!(e("note:x").to_string().starts_with("unknown prefix `note:`"));
+    assert!(!is_trailer_tag("-by") && !is_trailer_tag("a--b") && !is_trailer_tag("by-"));
+    assert!(is_trailer_tag("signed-off-by") && is_trailer_tag("fixes"));
 }

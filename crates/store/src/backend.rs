@@ -171,6 +171,10 @@ struct Derivable {
     forced_project: Option<String>,
     /// The diff text already compressed (by [`Incoming::parse`]); `None`: compress it here.
     diff_zstd: Option<Vec<u8>>,
+    /// What the public-inbox search indexes of it (taken by [`insert_messages`]).
+    text: crate::message_text::Document,
+    /// When it arrived: its topmost Received: header, else when it was imported (`rt:`).
+    received: i64,
 }
 
 struct StoredRaw {
@@ -255,7 +259,16 @@ pub(crate) async fn ingest_on(conn: &mut Conn, batch: Vec<Incoming>, cursor: Opt
             forced_project: forced_project.clone(),
         });
         let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
-        derivables.push(Derivable { raw_id: id, canonical: duplicate_of, parsed, forced_project, diff_zstd: prepared.diff_zstd });
+        let received = parsed.received.unwrap_or(imported);
+        derivables.push(Derivable {
+            raw_id: id,
+            canonical: duplicate_of,
+            parsed,
+            forced_project,
+            diff_zstd: prepared.diff_zstd,
+            text: prepared.text,
+            received,
+        });
     }
     insert_raws(&mut tx, raws, imported).await?;
     phases.mark("raw rows");
@@ -423,6 +436,8 @@ async fn derive(conn: &mut Conn, items: Vec<Derivable>, out: &mut BatchOutcome, 
     phases.mark("thread keys");
     insert_messages(conn, &mut news, &keys).await?;
     phases.mark("message rows");
+    search_index_text(conn, &mut news).await?;
+    phases.mark("text index");
     search_index_messages(conn, &news).await?;
     phases.mark("search rows");
     insert_memberships(conn, &memberships).await?;
@@ -544,7 +559,7 @@ async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)],
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO messages (id, message_id, mid_hash, thread_key, thread_hash, subject, from_name, from_email, \
              date, kind, in_reply_to, patch_id, diffstat, files, base_commit, based_on, pull_url, pull_branch, problems, \
-             unthreaded_patch, meta, body, diff) ",
+             unthreaded_patch, meta, body, diff, received) ",
         );
         qb.push_values(rows.by_ref().take(INSERT_ROWS), |mut b, (r, (body, diff_zstd))| {
             let p = &r.d.parsed;
@@ -570,7 +585,8 @@ async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)],
                 .push_bind(r.unthreaded)
                 .push_bind(r.meta)
                 .push_bind(body)
-                .push_bind(diff_zstd.or(r.diff));
+                .push_bind(diff_zstd.or(r.diff))
+                .push_bind(r.d.received);
         });
         qb.build().execute(&mut *conn).await.ctx("storing messages")?;
     }
@@ -1343,7 +1359,9 @@ fn parse_raws(raws: Vec<StoredRawRow>) -> Result<Vec<Derivable>> {
                             sanitize(&mut parsed);
                             parsed.hold_future_date(imported);
                             parsed.message_id = mid;
-                            Ok(Derivable { raw_id, canonical, parsed, forced_project, diff_zstd: None })
+                            let text = crate::message_text::document(&parsed);
+                            let received = parsed.received.unwrap_or(imported);
+                            Ok(Derivable { raw_id, canonical, parsed, forced_project, diff_zstd: None, text, received })
                         })
                         .collect::<Result<Vec<_>>>()
                 })

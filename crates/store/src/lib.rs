@@ -18,6 +18,7 @@ mod am;
 mod derive;
 mod error;
 mod inbox;
+mod message_text;
 pub mod search;
 mod types;
 mod unavailable;
@@ -802,6 +803,7 @@ pub(crate) fn sanitize(p: &mut ParsedMessage) {
     }
     p.list_id.iter_mut().for_each(clean_in_place);
     clean_in_place(&mut p.body);
+    clean_in_place(&mut p.tail);
     if let Some(d) = &mut p.diff {
         clean_in_place(&mut d.text);
         clean_in_place(&mut d.patch_id);

@@ -39,6 +39,48 @@ fn messages_by_series(pairs: impl IntoIterator<Item = (i64, i64)>) -> HashMap<i6
     by_series
 }
 
+/// Writes the public-inbox search index of freshly stored messages (migration 0050): their
+/// words by part (`message_text`) and trailers (`message_trailers`). Takes each message's
+/// [`crate::message_text::Document`]; nothing reads it after.
+async fn search_index_text(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)]) -> Result<()> {
+    let what = "indexing message text";
+    let docs: Vec<(i64, crate::message_text::Document)> =
+        news.iter_mut().map(|(d, _)| (d.raw_id, std::mem::take(&mut d.text))).collect();
+    if PG {
+        let tsvs = par_map(&docs, |(id, doc)| (*id, crate::message_text::tsvector(doc)));
+        for chunk in tsvs.chunks(INSERT_ROWS) {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_text (message_id, tsv) ");
+            qb.push_values(chunk, |mut b, (id, tsv)| {
+                b.push_bind(*id).push("CAST(").push_bind_unseparated(tsv.as_str()).push_unseparated(" AS tsvector)");
+            });
+            qb.build().execute(&mut *conn).await.ctx(what)?;
+        }
+    } else {
+        let columns = crate::message_text::PARTS.join(", ");
+        for chunk in docs.chunks(INSERT_ROWS) {
+            let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO message_text (rowid, {columns}) "));
+            qb.push_values(chunk, |mut b, (id, doc)| {
+                b.push_bind(*id);
+                for p in &doc.parts {
+                    b.push_bind(p.as_str());
+                }
+            });
+            qb.build().execute(&mut *conn).await.ctx(what)?;
+        }
+    }
+    let trailers: Vec<(&str, &str, i64)> =
+        docs.iter().flat_map(|(id, doc)| doc.trailers.iter().map(move |(t, v)| (t.as_str(), v.as_str(), *id))).collect();
+    for chunk in trailers.chunks(INSERT_ROWS) {
+        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_trailers (tag, value, message_id) ");
+        qb.push_values(chunk, |mut b, (t, v, id)| {
+            b.push_bind(*t).push_bind(*v).push_bind(*id);
+        });
+        qb.push(" ON CONFLICT DO NOTHING");
+        qb.build().execute(&mut *conn).await.ctx(what)?;
+    }
+    Ok(())
+}
+
 /// Writes the search rows of freshly stored messages: full text (PostgreSQL), recipients and
 /// touched files.
 async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<()> {
@@ -308,10 +350,12 @@ async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
 /// Empties every search table (reindex rebuilds them with the messages and series).
 async fn search_clear(conn: &mut Conn) -> Result<()> {
     if !PG {
-        sqlx::query("INSERT INTO series_fts (series_fts) VALUES ('delete-all')")
-            .execute(&mut *conn)
-            .await
-            .ctx("dropping the full-text index")?;
+        for table in ["series_fts", "message_text"] {
+            sqlx::query(&format!("INSERT INTO {table} ({table}) VALUES ('delete-all')"))
+                .execute(&mut *conn)
+                .await
+                .ctx("dropping the full-text index")?;
+        }
     }
     for table in [
         "series_approvals",
@@ -326,8 +370,10 @@ async fn search_clear(conn: &mut Conn) -> Result<()> {
         "message_search",
         "series_files",
         "series_addresses",
+        "message_text",
+        "message_trailers",
     ] {
-        if table == "message_search" && !PG {
+        if (table == "message_search" || table == "message_text") && !PG {
             continue;
         }
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *conn).await.ctx("dropping search data")?;
@@ -369,6 +415,40 @@ fn words_only(v: &str) -> String {
 /// PostgreSQL has GIN indexes on `tsv` (subject and body) and `tsv_subject` of each message;
 /// for the body alone it checks the candidates `tsv` gives.
 fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
+    // Words said in review replies count too (issue 26), except for the subject: a reply's
+    // unquoted text, from the message index of migration 0050.
+    let replies = column != Some("subject");
+    if replies {
+        qb.push("(");
+    }
+    push_own_text(qb, value, column);
+    if replies {
+        qb.push(" OR ");
+        push_reply_text(qb, value);
+        qb.push(")");
+    }
+}
+
+/// Series with a review reply whose unquoted text (`nq`) holds the words of `value`.
+fn push_reply_text(qb: &mut QueryBuilder<'_, Db>, value: &str) {
+    let Some(m) = crate::message_text::Match::new(&["nq"], value) else {
+        qb.push("1 = 0");
+        return;
+    };
+    if PG {
+        qb.push("ss.series_id IN (SELECT sm.series_id FROM message_text mt JOIN series_members sm ON sm.message_id = mt.message_id \
+                 WHERE sm.role = 'reply' AND mt.tsv @@ CAST(");
+        qb.push_bind(m.tsquery()).push(" AS tsquery))");
+    } else {
+        // `+`: tested while the search rows are walked in date order, as the own text is.
+        qb.push("+ss.series_id IN (SELECT sm.series_id FROM series_members sm WHERE sm.role = 'reply' AND sm.message_id IN \
+                 (SELECT rowid FROM message_text WHERE message_text MATCH ");
+        qb.push_bind(m.fts5()).push("))");
+    }
+}
+
+/// The words of `value` in the series' own messages (cover letter and patches).
+fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     if PG {
         qb.push("ss.series_id IN (SELECT sm.series_id FROM message_search m JOIN series_members sm ON sm.message_id = m.message_id ");
         if !matches!(column, None | Some("subject")) {
@@ -402,8 +482,8 @@ fn push_addresses(qb: &mut QueryBuilder<'_, Db>, kinds: &str, value: &str) {
     qb.push(" AND a.text LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
 }
 
-fn push_trailer(qb: &mut QueryBuilder<'_, Db>, tag: &'static str, value: &str) {
-    qb.push("ss.series_id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ").push_bind(tag);
+fn push_trailer(qb: &mut QueryBuilder<'_, Db>, tag: &str, value: &str) {
+    qb.push("ss.series_id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ").push_bind(tag.to_ascii_lowercase());
     qb.push(" AND st.person LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
 }
 
@@ -484,17 +564,33 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
                 qb.push("ss.series_id IN (SELECT sf.series_id FROM series_files sf WHERE sf.path >= ");
                 qb.push_bind(prefix).push(" AND sf.path < ").push_bind(high).push(")");
             }
-            Field::ReviewedBy => push_trailer(qb, "reviewed-by", value),
-            Field::AckedBy => push_trailer(qb, "acked-by", value),
-            Field::TestedBy => push_trailer(qb, "tested-by", value),
+            Field::Addresses => {
+                let pat = contains_pattern(value);
+                qb.push("(ss.submitter_name LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR ss.submitter_email LIKE ");
+                qb.push_bind(pat).push(" ESCAPE '\\' OR ");
+                push_addresses(qb, "('to', 'cc')", value);
+                qb.push(")");
+            }
+            Field::ToOrCc => push_addresses(qb, "('to', 'cc')", value),
             Field::Awaiting => {
                 qb.push("ss.series_id IN (SELECT aw.series_id FROM series_awaiting aw WHERE aw.person LIKE ");
                 qb.push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
             }
-            Field::DiffAdded | Field::DiffBefore => {
-                return Err(bad("`dfa:`/`dfb:` (diff lines) are for the public-inbox search; the series search has `file:`"));
+            Field::DiffRemoved
+            | Field::DiffAdded
+            | Field::DiffContext
+            | Field::DiffHunkHeader
+            | Field::DiffPreImage
+            | Field::DiffPostImage => {
+                return Err(bad(
+                    "`dfa:`/`dfb:` (diff lines, and `dfctx:` `dfhh:` `dfpre:` `dfpost:`) are for the public-inbox search; the series search has `file:`",
+                ));
+            }
+            Field::ListId => {
+                return Err(bad("`l:` (List-Id) is for the public-inbox search; the series search has `project:`"));
             }
         },
+        Term::Trailer { tag, value } => push_trailer(qb, tag, value),
         Term::Version(n) => {
             qb.push("ss.version = ").push_bind(i64::from(*n));
         }

@@ -25,6 +25,8 @@ pub(crate) struct Prepared {
     pub(crate) raw_zstd: Vec<u8>,
     /// The compressed diff text, when the message has a diff.
     pub(crate) diff_zstd: Option<Vec<u8>>,
+    /// The words the public-inbox search indexes (made here, on the caller's thread).
+    pub(crate) text: crate::message_text::Document,
 }
 
 impl Incoming {
@@ -50,7 +52,8 @@ impl Prepared {
         let raw_zstd = crate::derive::compress(raw)?;
         let diff_zstd =
             parsed.diff.as_ref().map(|d| crate::derive::compress(d.text.as_bytes())).transpose()?;
-        Ok(Prepared { sha256: crate::derive::sha256_hex(raw), raw_zstd, diff_zstd })
+        let text = crate::message_text::document(parsed);
+        Ok(Prepared { sha256: crate::derive::sha256_hex(raw), raw_zstd, diff_zstd, text })
     }
 }
 

@@ -42,6 +42,8 @@ pub struct InboxQuery {
     /// `1` expands every match to its whole thread.
     t: Option<String>,
     q: Option<String>,
+    /// The offset of the first match answered, as public-inbox's `o=`.
+    o: Option<String>,
 }
 
 impl InboxQuery {
@@ -50,6 +52,16 @@ impl InboxQuery {
     }
     fn threads(&self) -> bool {
         self.t.as_deref().is_some_and(|t| t.trim() == "1")
+    }
+    /// `o=N`: `Some(Ok(N))`, or the line saying what is wrong with it.
+    fn offset(&self) -> Option<Result<usize, Refusal>> {
+        let o = self.o.as_deref()?.trim();
+        Some(o.parse::<usize>().map_err(|_| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("The offset o={o} is not a number of messages: write o=0, o=10000..."),
+            )
+        }))
     }
 }
 
@@ -89,10 +101,8 @@ fn gzip_mbox(mails: &[InboxMail], empty: &str) -> Answer {
         return Err(Refusal::not_found(empty));
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let body = gz.write_all(&mboxrd(mails)).and_then(|()| gz.finish()).map_err(|e| {
-        tracing::error!(error = %e, "gzipping an mbox");
-        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "The server could not compress the mbox.")
-    })?;
+    let body =
+        gz.write_all(&mboxrd(mails)).and_then(|()| gz.finish()).map_err(|e| gzip_failed(&e))?;
     // application/gzip and no Content-Encoding: the client gunzips the file itself (and the
     // compression layer leaves this type alone, see `router`).
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/gzip")], body).into_response())
@@ -142,7 +152,9 @@ fn query_parts(q: Result<Query<InboxQuery>, QueryRejection>) -> Result<InboxQuer
     })
 }
 
-/// Runs a search of `list` and answers with its mbox.
+/// Runs a search of `list` and answers with its mbox: at most [`quire_store::MAX_MATCHES`]
+/// matches from `o=` (public-inbox streams them all). When more follow, the answer says so in
+/// its headers: `X-Quire-Search-More: o=N` and `Link: <...&o=N>; rel="next"`.
 async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) -> Answer {
     let scope = list_scope(state, list).await?;
     // public-inbox takes `q` from the URL; a form body may carry it too.
@@ -155,10 +167,47 @@ async fn search(state: &AppState, list: &str, params: &InboxQuery, body: &[u8]) 
         ));
     }
     let threads = params.threads() || from_body.threads();
-    match state.store.inbox_search(scope.as_deref(), q, threads).await {
-        Ok(mails) => gzip_mbox(&mails, &format!("No message matches “{q}”.")),
-        Err(e) => Err(Refusal::store("searching", e)),
+    let offset = params.offset().or_else(|| from_body.offset()).transpose()?.unwrap_or(0);
+    let hits = state
+        .store
+        .inbox_search_hits(scope.as_deref(), q, threads, offset)
+        .await
+        .map_err(|e| Refusal::store("searching", e))?;
+    if hits.ids.is_empty() {
+        return Err(Refusal::not_found(format!("No message matches “{q}”.")));
     }
+    // The mails are read and compressed a chunk at a time: the answer is held compressed.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for chunk in hits.ids.chunks(500) {
+        let mails =
+            state.store.inbox_mails(chunk).await.map_err(|e| Refusal::store("searching", e))?;
+        gz.write_all(&mboxrd(&mails)).map_err(|e| gzip_failed(&e))?;
+    }
+    let body = gz.finish().map_err(|e| gzip_failed(&e))?;
+    let mut answer =
+        (StatusCode::OK, [(header::CONTENT_TYPE, "application/gzip")], body).into_response();
+    if hits.more {
+        let next = hits.offset + quire_store::MAX_MATCHES;
+        let h = answer.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&format!("o={next}")) {
+            h.insert("x-quire-search-more", v);
+        }
+        let link = format!(
+            "</{}/?x=m{}&q={}&o={next}>; rel=\"next\"",
+            segment(list),
+            if threads { "&t=1" } else { "" },
+            percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            h.insert(header::LINK, v);
+        }
+    }
+    Ok(answer)
+}
+
+fn gzip_failed(e: &std::io::Error) -> Refusal {
+    tracing::error!(error = %e, "gzipping an mbox");
+    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "The server could not compress the mbox.")
 }
 
 /// The fields of a urlencoded form body; anything unreadable counts as absent (the body only
@@ -176,6 +225,7 @@ fn form(body: &[u8]) -> InboxQuery {
             b"x" => out.x = value,
             b"t" => out.t = value,
             b"q" => out.q = value,
+            b"o" => out.o = value,
             _ => {}
         }
     }

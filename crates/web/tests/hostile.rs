@@ -563,7 +563,7 @@ async fn every_query_route_refuses_queries_past_the_limits(store: Store) {
     for (q, says) in [
         (
             "dfa:x",
-            "`dfa:`/`dfb:` (diff lines) are for the public-inbox search; the series search has `file:`",
+            "`dfa:`/`dfb:` (diff lines, and `dfctx:` `dfhh:` `dfpre:` `dfpost:`) are for the public-inbox search; the series search has `file:`",
         ),
         (
             long_from.as_str(),

@@ -93,7 +93,7 @@ async fn search_page_over_http(store: Store) {
         ("%28fanotify", "Bad query: unbalanced parenthesis: `(` at column 1 is never closed"),
         ("frm%3Apetr", "Bad query: unknown prefix `frm:` at column 1; did you mean `from:`?"),
         ("age%3A2w", "Bad query: `age:` takes a duration like `<2w` at column 5"),
-        ("dfa%3Ax", "Bad query: `dfa:`/`dfb:` (diff lines) are for the public-inbox search"),
+        ("dfa%3Ax", "Bad query: `dfa:`/`dfb:` (diff lines, and `dfctx:`"),
     ] {
         let (status, html) = http_get(&base, &format!("/ltp/?q={encoded}")).await;
         assert_eq!(status, 400, "{encoded}: {html}");

@@ -1,0 +1,345 @@
+//! The words of one message as the public-inbox search indexes them (issue 26, migration
+//! 0050): each word filed under the part of the message it stands in, public-inbox's
+//! prefixes (`s:` subject, `nq:` unquoted text, `dfb:` added diff lines...). Pure: the store
+//! writes a [`Document`] per message into SQLite's FTS5 table `message_text` (one column per
+//! part) or PostgreSQL's `message_text.tsv` (lexemes `part:word`), and compiles a query's
+//! terms into lookups of the same words ([`Match`]).
+//!
+//! Words are runs of letters and digits, lower case (`io_uring` is the phrase `io uring`,
+//! `linus.walleij@linaro.org` the phrase `linus walleij linaro org`), as the series search
+//! reads text. Words longer than [`MAX_WORD`] bytes (base64, hashes of attachments) are not
+//! indexed.
+
+use quire_mail::ParsedMessage;
+
+/// The parts, in the column order of SQLite's `message_text`.
+pub(crate) const PARTS: [&str; 14] =
+    ["s", "f", "t", "c", "l", "nq", "q", "dfa", "dfb", "dfctx", "dfhh", "dfn", "dfpre", "dfpost"];
+
+/// Longest word indexed, in bytes.
+pub(crate) const MAX_WORD: usize = 64;
+/// Longest trailer value kept, in bytes.
+const MAX_TRAILER_VALUE: usize = 500;
+/// PostgreSQL keeps positions up to 16383 and at most 255 per lexeme; a tsvector is at most
+/// 1 MB. Past these a word is still indexed (found by a word query), without its position.
+const PG_MAX_POS: u32 = 16_383;
+const PG_MAX_POSITIONS: usize = 255;
+const PG_MAX_BYTES: usize = 900_000;
+
+/// Where public-inbox's prefixes look (a plain word: subject, text and diff).
+pub(crate) const TEXT: &[&str] = &["s", "nq", "q", "dfa", "dfb", "dfctx", "dfhh"];
+pub(crate) const BODY: &[&str] = &["nq", "q", "dfa", "dfb", "dfctx", "dfhh"];
+pub(crate) const SUBJECT_OR_BODY: &[&str] = TEXT;
+
+/// One message's words by part (each part's words joined by one space) and its trailers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Document {
+    pub(crate) parts: [String; PARTS.len()],
+    /// (tag, value), lowercased, without repeats.
+    pub(crate) trailers: Vec<(String, String)>,
+}
+
+/// The words of `text`, lower case, in order.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && w.len() <= MAX_WORD)
+        .map(|w| w.chars().flat_map(char::to_lowercase).collect())
+}
+
+fn push_words(out: &mut String, text: &str) {
+    for w in words(text) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&w);
+    }
+}
+
+fn part(name: &str) -> usize {
+    PARTS.iter().position(|p| *p == name).unwrap_or(0)
+}
+
+/// A line quoted in a reply: `>` after optional spaces.
+pub(crate) fn is_quoted(line: &str) -> bool {
+    line.trim_start().starts_with('>')
+}
+
+/// `Tag: value` with a trailer's tag, lowercased.
+fn trailer_of(line: &str) -> Option<(String, String)> {
+    let (tag, value) = line.split_once(':')?;
+    let tag = tag.to_ascii_lowercase();
+    let value = value.trim();
+    if value.is_empty() || !quire_query::is_trailer_tag(&tag) {
+        return None;
+    }
+    let value = value.to_lowercase();
+    let cut = value.floor_char_boundary(MAX_TRAILER_VALUE);
+    Some((tag, value[..cut].to_string()))
+}
+
+/// The words and trailers of `p` (as sanitized for storing).
+pub(crate) fn document(p: &ParsedMessage) -> Document {
+    let mut d = Document::default();
+    push_words(&mut d.parts[part("s")], &p.subject);
+    push_words(&mut d.parts[part("f")], &p.from.name);
+    push_words(&mut d.parts[part("f")], &p.from.email);
+    for (name, list) in [("t", &p.to), ("c", &p.cc)] {
+        for a in list {
+            push_words(&mut d.parts[part(name)], &a.name);
+            push_words(&mut d.parts[part(name)], &a.email);
+        }
+    }
+    if let Some(l) = &p.list_id {
+        push_words(&mut d.parts[part("l")], l);
+    }
+    let text = p.body.lines().chain(p.tail.lines());
+    for line in text {
+        if is_quoted(line) {
+            push_words(&mut d.parts[part("q")], line);
+        } else {
+            push_words(&mut d.parts[part("nq")], line);
+            if let Some(t) = trailer_of(line) {
+                d.trailers.push(t);
+            }
+        }
+    }
+    if let Some(diff) = &p.diff {
+        for f in &diff.files {
+            push_words(&mut d.parts[part("dfn")], &f.path);
+            if let Some(old) = &f.old_path {
+                push_words(&mut d.parts[part("dfn")], old);
+            }
+        }
+        for line in diff.text.lines() {
+            diff_line(&mut d, line);
+        }
+    }
+    d.trailers.sort_unstable();
+    d.trailers.dedup();
+    d
+}
+
+/// Files one line of a diff under its part.
+fn diff_line(d: &mut Document, line: &str) {
+    const HEADERS: &[&str] = &[
+        "diff ",
+        "--- ",
+        "+++ ",
+        "new file mode",
+        "deleted file mode",
+        "old mode",
+        "new mode",
+        "similarity index",
+        "dissimilarity index",
+        "rename from",
+        "rename to",
+        "copy from",
+        "copy to",
+        "Binary files",
+        "GIT binary patch",
+    ];
+    if let Some(rest) = line.strip_prefix("@@") {
+        // `@@ -1,3 +1,4 @@ static int foo(void)`: the function name after the second `@@`.
+        if let Some((_, hh)) = rest.split_once("@@") {
+            push_words(&mut d.parts[part("dfhh")], hh);
+        }
+        return;
+    }
+    if let Some(ids) = line.strip_prefix("index ") {
+        let ids = ids.split_whitespace().next().unwrap_or_default();
+        if let Some((pre, post)) = ids.split_once("..") {
+            push_words(&mut d.parts[part("dfpre")], pre);
+            push_words(&mut d.parts[part("dfpost")], post);
+        }
+        return;
+    }
+    if HEADERS.iter().any(|h| line.starts_with(h)) {
+        return;
+    }
+    let (name, rest) = match line.as_bytes().first() {
+        Some(b'+') => ("dfb", &line[1..]),
+        Some(b'-') => ("dfa", &line[1..]),
+        Some(b' ') => ("dfctx", &line[1..]),
+        _ => return,
+    };
+    push_words(&mut d.parts[part(name)], rest);
+}
+
+/// PostgreSQL's tsvector of `d` in its text form: `'part:word':1,5 ...` (words are letters
+/// and digits only, so nothing needs quoting inside the quotes).
+pub(crate) fn tsvector(d: &Document) -> String {
+    let mut positions: std::collections::HashMap<String, Vec<u32>> =
+        std::collections::HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    let mut bytes = 0usize;
+    for (name, text) in PARTS.iter().zip(&d.parts) {
+        for (i, w) in text.split(' ').filter(|w| !w.is_empty()).enumerate() {
+            let pos = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            let key = format!("{name}:{w}");
+            match positions.get_mut(&key) {
+                Some(list) => {
+                    if pos <= PG_MAX_POS && list.len() < PG_MAX_POSITIONS {
+                        list.push(pos);
+                        bytes += 6;
+                    }
+                }
+                None => {
+                    if bytes + key.len() + 8 > PG_MAX_BYTES {
+                        continue;
+                    }
+                    bytes += key.len() + 8;
+                    positions
+                        .insert(key.clone(), if pos <= PG_MAX_POS { vec![pos] } else { vec![] });
+                    order.push(key);
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(bytes);
+    for key in order {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push('\'');
+        out.push_str(&key);
+        out.push('\'');
+        let list = &positions[&key];
+        for (i, p) in list.iter().enumerate() {
+            out.push(if i == 0 { ':' } else { ',' });
+            out.push_str(&p.to_string());
+        }
+    }
+    out
+}
+
+/// What one term of a query asks of the index: these words in a row (a phrase; one word is
+/// a phrase of one), the last one as a prefix when the value ended in `*`, in any of `parts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Match {
+    pub(crate) parts: &'static [&'static str],
+    pub(crate) words: Vec<String>,
+    pub(crate) prefix: bool,
+}
+
+impl Match {
+    /// `None` when the value holds no word (it matches nothing).
+    pub(crate) fn new(parts: &'static [&'static str], value: &str) -> Option<Match> {
+        let value = value.trim();
+        let prefix = value.ends_with('*');
+        let words: Vec<String> = words(value).collect();
+        (!words.is_empty()).then_some(Match { parts, words, prefix })
+    }
+
+    /// FTS5: `{s nq} : "a b" *`.
+    pub(crate) fn fts5(&self) -> String {
+        let mut out = String::from("{");
+        out.push_str(&self.parts.join(" "));
+        out.push_str("} : \"");
+        out.push_str(&self.words.join(" "));
+        out.push('"');
+        if self.prefix {
+            out.push_str(" *");
+        }
+        out
+    }
+
+    /// PostgreSQL: `('s:a' <-> 's:b') | ('nq:a' <-> 'nq:b':*)`.
+    pub(crate) fn tsquery(&self) -> String {
+        let mut alternatives = Vec::with_capacity(self.parts.len());
+        for part in self.parts {
+            let last = self.words.len() - 1;
+            let phrase: Vec<String> = self
+                .words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let star = if self.prefix && i == last { ":*" } else { "" };
+                    format!("'{part}:{w}'{star}")
+                })
+                .collect();
+            alternatives.push(format!("({})", phrase.join(" <-> ")));
+        }
+        alternatives.join(" | ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATCH: &str = "From: Linus Walleij <linus.walleij@linaro.org>\nTo: list@example.org\n\
+        Cc: Bob <bob@example.org>\nList-Id: <linux-gpio.vger.kernel.org>\n\
+        Subject: [PATCH] pinctrl: rzg2l: fix\nMessage-ID: <p@x>\n\n\
+        Use devm_kmemdup_const.\n> quoted words here\n\nSuggested-by: Carol <carol@example.org>\n\
+        Signed-off-by: Linus Walleij <linus.walleij@linaro.org>\n---\n\
+        diff --git a/drivers/pinctrl/rzg2l.c b/drivers/pinctrl/rzg2l.c\n\
+        index 1234abc..5678def 100644\n--- a/drivers/pinctrl/rzg2l.c\n+++ b/drivers/pinctrl/rzg2l.c\n\
+        @@ -1,3 +1,3 @@ static int rzg2l_probe(void)\n int keep;\n-old_call();\n+new_call();\n int y;\n\
+        ---\nbase-commit: abcdef\nchange-id: 20240110-frob-abc\n\nBest regards,\n";
+
+    fn doc() -> Document {
+        let mut p = quire_mail::parse(PATCH.as_bytes());
+        crate::sanitize(&mut p);
+        document(&p)
+    }
+
+    fn part_of(d: &Document, name: &str) -> String {
+        d.parts[part(name)].clone()
+    }
+
+    #[test]
+    fn every_part_gets_its_words() {
+        let d = doc();
+        assert_eq!(part_of(&d, "s"), "patch pinctrl rzg2l fix");
+        assert_eq!(part_of(&d, "f"), "linus walleij linus walleij linaro org");
+        assert_eq!(part_of(&d, "t"), "list example org");
+        assert_eq!(part_of(&d, "c"), "bob bob example org");
+        assert_eq!(part_of(&d, "l"), "linux gpio vger kernel org");
+        assert!(part_of(&d, "nq").starts_with("use devm kmemdup const suggested by"));
+        assert_eq!(part_of(&d, "q"), "quoted words here");
+        assert_eq!(part_of(&d, "dfa"), "old call");
+        assert_eq!(part_of(&d, "dfb"), "new call");
+        assert_eq!(part_of(&d, "dfctx"), "int keep int y");
+        assert_eq!(part_of(&d, "dfhh"), "static int rzg2l probe void");
+        assert_eq!(part_of(&d, "dfn"), "drivers pinctrl rzg2l c");
+        assert_eq!(part_of(&d, "dfpre"), "1234abc");
+        assert_eq!(part_of(&d, "dfpost"), "5678def");
+    }
+
+    #[test]
+    fn lines_after_the_diff_are_text_and_their_trailers_count() {
+        let d = doc();
+        let nq = part_of(&d, "nq");
+        assert!(nq.contains("change id 20240110 frob abc"), "{nq}");
+        let tags: Vec<&str> = d.trailers.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(tags, ["base-commit", "change-id", "signed-off-by", "suggested-by"]);
+        assert!(d.trailers.contains(&("change-id".into(), "20240110-frob-abc".into())));
+    }
+
+    #[test]
+    fn tsvector_and_queries_spell_the_same_lexemes() {
+        let d = doc();
+        let tsv = tsvector(&d);
+        assert!(tsv.contains("'dfb:new':1"), "{tsv}");
+        assert!(tsv.contains("'f:walleij':2,4"), "{tsv}");
+        let m = Match::new(&["f"], "linus.walleij").expect("words");
+        assert_eq!(m.tsquery(), "('f:linus' <-> 'f:walleij')");
+        assert_eq!(m.fts5(), "{f} : \"linus walleij\"");
+        let m = Match::new(BODY, "kmemdup*").expect("words");
+        assert!(m.fts5().ends_with("\"kmemdup\" *"));
+        assert!(m.tsquery().contains("'nq:kmemdup':*"));
+        assert_eq!(Match::new(TEXT, " ... "), None);
+    }
+
+    #[test]
+    fn huge_messages_keep_a_bounded_tsvector() {
+        let mut d = Document::default();
+        let many: Vec<String> = (0..200_000).map(|i| format!("w{i}")).collect();
+        d.parts[part("dfb")] = many.join(" ");
+        d.parts[part("nq")] = vec!["same"; 100_000].join(" ");
+        let tsv = tsvector(&d);
+        assert!(tsv.len() < 1_000_000, "{}", tsv.len());
+        let same = tsv.split(' ').find(|l| l.starts_with("'nq:same'")).expect("kept");
+        assert_eq!(same.split(',').count(), PG_MAX_POSITIONS);
+    }
+}
