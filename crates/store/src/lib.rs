@@ -43,6 +43,7 @@ mod sqlite {
     include!("search_sql.rs");
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
+    include!("range_diff_sql.rs");
 }
 
 mod pg {
@@ -56,6 +57,7 @@ mod pg {
     include!("search_sql.rs");
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
+    include!("range_diff_sql.rs");
 }
 
 /// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
@@ -106,6 +108,7 @@ pub mod approvals;
 mod deliveries;
 mod export;
 mod jobs;
+pub mod range_diff;
 pub use deliveries::{
     Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK,
 };
@@ -117,6 +120,7 @@ pub use jobs::{
     APPLY, CHECK_LOG_LIMIT, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch,
     TOKEN_SCOPES, Token, UpstreamMatch, check_log, tester_owner,
 };
+pub use range_diff::{RangeDiffRecord, RangeDiffState, RangeDiffView};
 pub use workflow::{
     Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
     ProjectRef, ROLES, SeriesInfo, SeriesMember, SeriesQuery, USER_SCOPE, User,

@@ -252,6 +252,9 @@ pub async fn series(
     let mut v = serde_json::to_value(&detail)
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     v["patch_states"] = Value::Array(states);
+    let range_diff = state.store.range_diff_view(&detail).await.map_err(store_err)?;
+    v["range_diff"] = serde_json::to_value(&range_diff)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(v))
 }
 

@@ -493,6 +493,7 @@ pub fn series_page(
             .map(|c| check_view(c, c.log.as_ref().map(|_| format!("{base}checks/{}", c.id))))
             .collect(),
         approvals: detail.approvals.as_ref().map(|a| approvals_view(project, a)),
+        range_diff: None,
         trailers,
         thread: thread_views(project, thread, now),
         mbox_url: format!("{base}mbox"),

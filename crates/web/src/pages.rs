@@ -414,6 +414,12 @@ pub async fn message(
                 .await
                 .map_err(store_err("reading merged patches"))?;
             page.merged = build::merged_lines(&detail, &merged);
+            let range_diff = state
+                .store
+                .range_diff_view(&detail)
+                .await
+                .map_err(store_err("reading a range-diff"))?;
+            page.range_diff = range_diff.map(|v| crate::range_diff::section(&project, &v));
             page.workflow =
                 crate::accounts::workflow_view(&state, &project, &detail, &headers).await?;
             let logged_in = page.workflow.user.is_some();

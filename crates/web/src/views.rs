@@ -301,6 +301,8 @@ pub struct SeriesPage {
     pub checks: Vec<CheckView>,
     /// What the project's maintainers file says the series needs, when the worker read it.
     pub approvals: Option<ApprovalsView>,
+    /// `git range-diff` from the previous revision, or why there is none.
+    pub range_diff: Option<crate::range_diff::RangeDiffSection>,
     pub trailers: Vec<PatchTrailers>,
     pub thread: Vec<MessageView>,
     pub mbox_url: String,
