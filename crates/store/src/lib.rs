@@ -44,6 +44,7 @@ mod sqlite {
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
     include!("range_diff_sql.rs");
+    include!("attestation_sql.rs");
 }
 
 mod pg {
@@ -58,6 +59,7 @@ mod pg {
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
     include!("range_diff_sql.rs");
+    include!("attestation_sql.rs");
 }
 
 /// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
@@ -105,6 +107,7 @@ macro_rules! on_backend {
 }
 
 pub mod approvals;
+pub mod attestation;
 mod deliveries;
 mod export;
 mod jobs;
@@ -116,6 +119,10 @@ pub mod accounts;
 mod workflow;
 pub use accounts::{Login, Session};
 pub use approvals::{ApprovalConfig, ApprovalLine, Approvals, ReviewCounts, SeriesMaintainers};
+pub use attestation::{
+    Attestation, AttestationLevel, DeveloperSignature, DkimSignature, RawForAttestation,
+    SignatureResult,
+};
 pub use jobs::{
     APPLY, CHECK_LOG_LIMIT, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch,
     TOKEN_SCOPES, Token, UpstreamMatch, check_log, tester_owner,
