@@ -17,6 +17,9 @@ pub struct Config {
     /// The web server's settings (`[web]`).
     #[serde(default)]
     pub web: WebSection,
+    /// Signature verification (`[attestation]`, docs/attestation.md).
+    #[serde(default)]
+    pub attestation: crate::attest::AttestationSection,
 }
 
 /// The `[web]` table.
@@ -163,6 +166,10 @@ pub fn parse(text: &str) -> Result<Config, String> {
         .web
         .trusted_proxies()
         .map_err(|e| format!("{}[web]: {e}", line_prefix(text, "trusted_proxies", None)))?;
+    config
+        .attestation
+        .validate()
+        .map_err(|e| format!("{}[attestation]: {e}", line_prefix(text, "[attestation]", None)))?;
     let mut seen = std::collections::HashSet::new();
     for p in &config.projects {
         validate_name(&p.name).map_err(|e| format!("project `{}`: {e}", p.name))?;

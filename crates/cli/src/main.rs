@@ -2,6 +2,7 @@
 //! the configuration file, progress bars, output formats and exit codes.
 
 mod abi;
+mod attest;
 mod config;
 mod errline;
 mod limits;
@@ -69,8 +70,9 @@ enum Command {
     /// Import mail: mbox files (.gz or not), maildirs, public-inbox archives, or `-` for one
     /// message on standard input (as a mail server pipes it). Importing twice changes nothing.
     Import(ImportArgs),
-    /// Rebuild everything derived (messages, series, trailers) from the stored raw mail.
-    Reindex,
+    /// Rebuild everything derived (messages, series, trailers) from the stored raw mail. The
+    /// signatures' results stored with each mail are kept, unless `--attest`.
+    Reindex(ReindexArgs),
     /// List and show series.
     #[command(subcommand)]
     Series(SeriesCommand),
@@ -163,6 +165,23 @@ struct ImportArgs {
     /// ones beyond 64 MiB are stored whole but parsed only up to 64 MiB, and flagged.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = limits::parse_size)]
     max_message_size: usize,
+    /// Verify DKIM signatures, asking DNS for each signer's key (off by default: an old
+    /// archive's keys are mostly gone, and it is a query per signed message). patatt
+    /// signatures are always verified (no DNS).
+    #[arg(long)]
+    dkim: bool,
+}
+
+#[derive(Args)]
+struct ReindexArgs {
+    /// Verify every stored mail's patatt signatures again (keys as they are now) and store the
+    /// results; DKIM too with --dkim.
+    #[arg(long)]
+    attest: bool,
+    /// With --attest: verify DKIM signatures as well, asking DNS for each signer's key (keys of
+    /// old mail are often gone: those say "not verified").
+    #[arg(long, requires = "attest")]
+    dkim: bool,
 }
 
 #[derive(Subcommand)]
@@ -414,8 +433,8 @@ fn run_async(
     runtime.block_on(async move {
         let store = open_store(data_dir, database_url).await?;
         let code = match command {
-            Command::Import(args) => import(&store, args, quiet).await,
-            Command::Reindex => reindex(&store, quiet).await,
+            Command::Import(args) => import(&store, data_dir, args, quiet).await,
+            Command::Reindex(args) => reindex(&store, data_dir, args, quiet).await,
             Command::Series(SeriesCommand::List(args)) => series_list(&store, args).await,
             Command::Series(SeriesCommand::Show(args)) => series_show(&store, args).await,
             Command::Am(args) => am(&store, args, quiet).await,
@@ -487,7 +506,7 @@ fn init(data_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode> {
+async fn import(store: &Store, data_dir: &Path, args: ImportArgs, quiet: bool) -> Result<ExitCode> {
     let inputs: Vec<quire_import::Input> =
         args.paths.iter().map(|p| quire_import::Input::from_arg(p)).collect();
     let opts = quire_import::ImportOptions {
@@ -495,6 +514,10 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
         batch_size: args.batch_size as usize,
         batch_bytes: args.batch_bytes,
         max_message_bytes: args.max_message_size,
+        attest: Some(
+            attest::verifier(store, data_dir, &config::load(data_dir)?.attestation, args.dkim)
+                .await?,
+        ),
     };
     let bar = output::progress_bar(quiet);
     let progress = |p: &quire_import::Progress| output::show_progress(&bar, p);
@@ -524,7 +547,12 @@ async fn import(store: &Store, args: ImportArgs, quiet: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-async fn reindex(store: &Store, quiet: bool) -> Result<ExitCode> {
+async fn reindex(
+    store: &Store,
+    data_dir: &Path,
+    args: ReindexArgs,
+    quiet: bool,
+) -> Result<ExitCode> {
     let bar = output::progress_bar(quiet);
     let started = std::time::Instant::now();
     let result = store
@@ -546,6 +574,14 @@ async fn reindex(store: &Store, quiet: bool) -> Result<ExitCode> {
             stats.unparsable,
             started.elapsed().as_secs_f64()
         );
+    }
+    if args.attest {
+        let section = config::load(data_dir)?.attestation;
+        let verifier = attest::verifier(store, data_dir, &section, args.dkim).await?;
+        let n = attest::attest_all(store, &verifier, quiet).await?;
+        if !quiet {
+            println!("verified the signatures of {n} messages again");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

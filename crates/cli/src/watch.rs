@@ -93,15 +93,20 @@ pub async fn watch_cmd(
     let needs_password = feeds.iter().any(|f| matches!(f, Feed::Imap(_)));
     let password = if needs_password { password(&args)? } else { String::new() };
     let poll = Duration::from_secs(args.poll.max(1));
+    // Mail arriving now: DKIM keys are current, so DNS is asked unless configured off.
+    let section = crate::config::load(data_dir)?.attestation;
+    let verifier =
+        crate::attest::verifier(store, data_dir, &section, section.dkim_on_watch).await?;
     let mut watches = Vec::new();
     for (feed, url) in feeds.into_iter().zip(args.urls.iter().cloned()) {
         let store = store.clone();
         let project = args.project.clone();
         let (password, once, data_dir) = (password.clone(), args.once, data_dir.to_path_buf());
+        let attest = Some(verifier.clone());
         watches.push(async move {
             let result = match feed {
                 Feed::Imap(src) => {
-                    let opts = WatchOptions { project, poll, once, ..Default::default() };
+                    let opts = WatchOptions { project, poll, once, attest, ..Default::default() };
                     if !quiet {
                         eprintln!("quire: watching {url}");
                     }
@@ -118,21 +123,13 @@ pub async fn watch_cmd(
                         .map_err(anyhow::Error::from)
                 }
                 Feed::PiLocal(path) => {
-                    watch_public_inbox(&store, &url, None, path, project, poll, once, quiet).await
+                    let feed = PiFeed { remote: None, path, project, attest };
+                    watch_public_inbox(&store, &url, feed, poll, once, quiet).await
                 }
                 Feed::PiRemote(remote) => {
                     let mirror = data_dir.join("pi-mirrors").join(mirror_name(&remote));
-                    watch_public_inbox(
-                        &store,
-                        &url,
-                        Some(remote),
-                        mirror,
-                        project,
-                        poll,
-                        once,
-                        quiet,
-                    )
-                    .await
+                    let feed = PiFeed { remote: Some(remote), path: mirror, project, attest };
+                    watch_public_inbox(&store, &url, feed, poll, once, quiet).await
                 }
             };
             result.with_context(|| format!("watching {url}"))
@@ -157,17 +154,23 @@ fn mirror_name(url: &str) -> String {
     format!("{name}-{}.git", &digest[..12])
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn watch_public_inbox(
-    store: &Store,
-    url: &str,
+/// A public-inbox followed: where it comes from, where its copy is, and how its mail is stored.
+struct PiFeed {
     remote: Option<String>,
     path: PathBuf,
     project: Option<String>,
+    attest: Option<std::sync::Arc<quire_attest::Verifier>>,
+}
+
+async fn watch_public_inbox(
+    store: &Store,
+    url: &str,
+    feed: PiFeed,
     poll: Duration,
     once: bool,
     quiet: bool,
 ) -> Result<()> {
+    let PiFeed { remote, path, project, attest } = feed;
     if !quiet {
         eprintln!("quire: watching {url}");
     }
@@ -189,8 +192,11 @@ async fn watch_public_inbox(
                     path.display()
                 );
             }
-            let opts =
-                quire_import::ImportOptions { project: project.clone(), ..Default::default() };
+            let opts = quire_import::ImportOptions {
+                project: project.clone(),
+                attest: attest.clone(),
+                ..Default::default()
+            };
             let summary = quire_import::import(
                 store,
                 &[quire_import::Input::Path(path.clone())],

@@ -124,6 +124,22 @@ pub async fn apply_cmd(store: &Store, data_dir: &Path, args: ApplyArgs) -> Resul
             Ok(None) => {}
             Err(e) => eprintln!("quire: the maintainers file could not be read: {e}"),
         }
+        // The range-diff with the neighbouring revisions that applied, as the worker's.
+        if applied.result.state == ApplyState::Applied {
+            let git_dir = data_dir.join("git");
+            match quire_worker::range_diff::record_range_diffs(
+                store,
+                &git_dir,
+                &project,
+                &applied.head,
+            )
+            .await
+            {
+                Ok(0) => {}
+                Ok(n) => eprintln!("quire: range-diff with {n} other revision(s) stored"),
+                Err(e) => eprintln!("quire: the range-diff could not be computed: {e}"),
+            }
+        }
     }
     match applied.result.state {
         ApplyState::Applied => {

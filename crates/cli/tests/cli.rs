@@ -694,3 +694,64 @@ fn user_passwords_from_files() {
     site.ok(&["user", "passwd", "maint", "--remove"]);
     assert!(!login("second-password"));
 }
+
+/// The attestation stored with each mail at import (patatt always; DKIM only with --dkim): a
+/// reindex keeps it, `reindex --attest` verifies again; a keyring that is not there is one
+/// line naming it.
+fn attestation_levels(site: &Site, ids: &[&str]) -> Vec<Option<quire_store::AttestationLevel>> {
+    block_on(async {
+        let store =
+            quire_store::Store::open(site.dir.path(), site.database_url.as_deref()).await.unwrap();
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let found = store.attestations(&ids).await.unwrap();
+        store.close().await;
+        ids.iter().map(|i| found.get(i).map(|a| a.level)).collect()
+    })
+}
+
+both_backends!(
+    attestation_is_stored_at_import_kept_by_reindex_and_redone_on_request,
+    |site: Site| {
+        site.ok(&["import", sample().to_str().unwrap()]);
+        // The sample's mail is not signed: "none", verified at import without DNS.
+        let ids = ["v2-0@example.org", "v2-1@example.org"];
+        assert_eq!(
+            attestation_levels(&site, &ids),
+            vec![Some(quire_store::AttestationLevel::None); 2]
+        );
+        let out = site.ok(&["reindex"]);
+        assert!(!out.contains("verified the signatures"), "{out}");
+        assert_eq!(
+            attestation_levels(&site, &ids),
+            vec![Some(quire_store::AttestationLevel::None); 2]
+        );
+        let out = site.ok(&["reindex", "--attest"]);
+        assert!(out.contains("verified the signatures of 16 messages again"), "{out}");
+
+        // A configured keyring that does not exist stops the import with one line naming it.
+        let keyring = site.dir.path().join("no-such-keyring");
+        std::fs::write(
+            site.dir.path().join("quire.toml"),
+            format!("[attestation]\nkeyring = \"{}\"\n", keyring.display()),
+        )
+        .unwrap();
+        let out = site.run(&["import", sample().to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("[attestation] keyring = ") && err.contains("no such directory"),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        // --dkim belongs to --attest.
+        std::fs::write(site.dir.path().join("quire.toml"), "[attestation]\ndns_timeout = 0\n")
+            .unwrap();
+        let out = site.run(&["reindex"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("dns_timeout = 0: give 1 to 60 seconds"), "{err}");
+        std::fs::remove_file(site.dir.path().join("quire.toml")).unwrap();
+        let out = site.run(&["reindex", "--dkim"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--attest"));
+    }
+);

@@ -4,6 +4,7 @@
 //! - [`apply`]: a series (the mbox `quire am` writes) applied with `git am --3way` in a throwaway
 //!   worktree, on the best base we can find, with the full log of what ran.
 //! - [`push_tag`]: the result pushed as `refs/tags/<prefix>/<message-id>` (see [`refname`]).
+//! - [`range_diff`]: `git range-diff` between two applied revisions of a series.
 //! - [`patch_ids`]: the stable patch-ids of new upstream commits, to mark stored patches merged.
 //!
 //! How `quire apply MSGID [--base REV]` uses it (the store side is the caller's):
@@ -33,6 +34,7 @@ pub mod run;
 mod apply;
 mod mbox;
 mod mirror;
+mod range_diff;
 mod upstream;
 
 pub use apply::{
@@ -40,6 +42,7 @@ pub use apply::{
     choose_base,
 };
 pub use mirror::{DEFAULT_TIMEOUT, Fetched, Mirror};
+pub use range_diff::{AppliedRange, MAX_RANGE_DIFF_BYTES, RangeDiff, range_diff};
 pub use refname::{message_id_from_ref_name, ref_name_for_message_id, tag_ref};
 pub use upstream::{UpstreamCommit, patch_ids, patch_ids_of_mbox, push_tag};
 

@@ -72,6 +72,9 @@ pub struct WatchOptions {
     pub once: bool,
     /// Set to stop a running watch: it returns after its current wait (at most `poll`).
     pub stop: Arc<AtomicBool>,
+    /// Verifies the signatures of what comes in before it is stored (see
+    /// [`crate::ImportOptions::attest`]).
+    pub attest: Option<Arc<quire_attest::Verifier>>,
 }
 
 impl Default for WatchOptions {
@@ -82,6 +85,7 @@ impl Default for WatchOptions {
             poll: Duration::from_secs(60),
             once: false,
             stop: Arc::default(),
+            attest: None,
         }
     }
 }
@@ -233,6 +237,9 @@ fn catch_up(
         highest = highest.max(uids.last().copied().unwrap_or(last));
         stats.fetched += batch.len() as u64;
         let value = format!("{validity}:{highest}");
+        if let Some(v) = &opts.attest {
+            rt.block_on(v.attest_batch(&mut batch));
+        }
         let outcome = rt
             .block_on(store.ingest_with_cursor(batch, Some((&key, &value))))
             .map_err(Error::Store)?;

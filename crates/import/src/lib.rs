@@ -101,6 +101,10 @@ pub struct ImportOptions {
     pub batch_bytes: usize,
     /// Larger messages are skipped (and reported), never held in memory whole.
     pub max_message_bytes: usize,
+    /// Verifies each message's DKIM and patatt signatures before it is stored (the result is
+    /// kept with the raw mail). `None`: stored as never verified. DNS is asked only when the
+    /// verifier has a resolver (`quire import --dkim`, `quire watch`).
+    pub attest: Option<std::sync::Arc<quire_attest::Verifier>>,
 }
 
 impl Default for ImportOptions {
@@ -110,6 +114,7 @@ impl Default for ImportOptions {
             batch_size: 2500,
             batch_bytes: 8 << 20,
             max_message_bytes: quire_mail::Limits::default().max_message_bytes,
+            attest: None,
         }
     }
 }
@@ -376,7 +381,10 @@ pub async fn import(
     let mut seen = 0u64;
     let stored = async {
         while let Some(batch) = parsed_rx.recv().await {
-            let batch = batch?;
+            let mut batch = batch?;
+            if let Some(v) = &opts.attest {
+                v.attest_batch(&mut batch.incoming).await;
+            }
             let n = batch.incoming.len() as u64;
             let cursor = batch.cursor.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
             let storing = Instant::now();

@@ -160,6 +160,8 @@ struct RawRow {
     data: Vec<u8>,
     duplicate_of: Option<i64>,
     forced_project: Option<String>,
+    /// quire_store::Attestation as JSON.
+    attestation: Option<String>,
 }
 
 /// A stored raw message to derive rows from.
@@ -257,6 +259,7 @@ pub(crate) async fn ingest_on(conn: &mut Conn, batch: Vec<Incoming>, cursor: Opt
             data: prepared.raw_zstd,
             duplicate_of,
             forced_project: forced_project.clone(),
+            attestation: inc.attestation.as_ref().and_then(|a| serde_json::to_string(a).ok()),
         });
         let parsed = ParsedMessage { message_id: mid, ..inc.parsed };
         let received = parsed.received.unwrap_or(imported);
@@ -320,7 +323,7 @@ async fn insert_raws(conn: &mut Conn, raws: Vec<RawRow>, received: i64) -> Resul
     let mut raws = raws.into_iter().peekable();
     while raws.peek().is_some() {
         let mut qb = QueryBuilder::<Db>::new(
-            "INSERT INTO raw_messages (id, message_id, mid_hash, sha256, size, data, duplicate_of, forced_project, received) ",
+            "INSERT INTO raw_messages (id, message_id, mid_hash, sha256, size, data, duplicate_of, forced_project, received, attestation) ",
         );
         qb.push_values(raws.by_ref().take(INSERT_ROWS), |mut b, r| {
             let mid_hash = text_hash(&r.message_id);
@@ -332,7 +335,8 @@ async fn insert_raws(conn: &mut Conn, raws: Vec<RawRow>, received: i64) -> Resul
                 .push_bind(r.data)
                 .push_bind(r.duplicate_of)
                 .push_bind(r.forced_project)
-                .push_bind(received);
+                .push_bind(received)
+                .push_bind(r.attestation.as_deref().map(clean).map(|c| c.into_owned()));
         });
         qb.build().execute(&mut *conn).await.ctx("storing raw messages")?;
     }

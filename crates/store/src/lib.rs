@@ -45,6 +45,8 @@ mod sqlite {
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
     include!("revisions_sql.rs");
+    include!("range_diff_sql.rs");
+    include!("attestation_sql.rs");
 }
 
 mod pg {
@@ -59,6 +61,8 @@ mod pg {
     include!("accounts_sql.rs");
     include!("approvals_sql.rs");
     include!("revisions_sql.rs");
+    include!("range_diff_sql.rs");
+    include!("attestation_sql.rs");
 }
 
 /// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
@@ -106,9 +110,11 @@ macro_rules! on_backend {
 }
 
 pub mod approvals;
+pub mod attestation;
 mod deliveries;
 mod export;
 mod jobs;
+pub mod range_diff;
 pub use deliveries::{
     Delivery, DeliveryCount, DeliveryInfo, DeliveryOutcome, EMAIL, NewDelivery, WEBHOOK,
 };
@@ -116,10 +122,15 @@ pub mod accounts;
 mod workflow;
 pub use accounts::{Login, Session};
 pub use approvals::{ApprovalConfig, ApprovalLine, Approvals, ReviewCounts, SeriesMaintainers};
+pub use attestation::{
+    Attestation, AttestationLevel, DeveloperSignature, DkimSignature, RawForAttestation,
+    SignatureResult,
+};
 pub use jobs::{
     APPLY, CHECK_LOG_LIMIT, Job, JobCount, JobInfo, MAX_LOST_LEASES, MergeCandidate, MergedPatch,
     TOKEN_SCOPES, Token, UpstreamMatch, check_log, tester_owner,
 };
+pub use range_diff::{RangeDiffRecord, RangeDiffState, RangeDiffView};
 pub use workflow::{
     Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
     ProjectRef, ROLES, SeriesInfo, SeriesMember, SeriesQuery, USER_SCOPE, User,

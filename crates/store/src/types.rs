@@ -12,6 +12,9 @@ pub struct Incoming {
     pub parsed: ParsedMessage,
     /// The project named by `--project`: used when neither List-Id nor To/Cc names a project.
     pub project: Option<String>,
+    /// What its signatures said when it came in (quire-attest), stored with the raw bytes;
+    /// `None`: not verified.
+    pub attestation: Option<crate::Attestation>,
     /// The hash and compressed forms the store writes, made by [`Incoming::parse`] on the
     /// importer's parsing threads so that the store's single writer does not wait for them.
     /// `None`: the store makes them.
@@ -37,12 +40,12 @@ impl Incoming {
         crate::sanitize(&mut parsed);
         // A failure is tried again, and reported, by the store.
         let prepared = Prepared::of(&raw, &parsed).ok();
-        Incoming { raw, parsed, project, prepared }
+        Incoming { raw, parsed, project, attestation: None, prepared }
     }
 
     /// A message parsed by the caller. The store hashes and compresses it when it is ingested.
     pub fn new(raw: Vec<u8>, parsed: ParsedMessage, project: Option<String>) -> Incoming {
-        Incoming { raw, parsed, project, prepared: None }
+        Incoming { raw, parsed, project, attestation: None, prepared: None }
     }
 }
 

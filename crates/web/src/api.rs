@@ -230,7 +230,38 @@ pub async fn series(
     let mut v = serde_json::to_value(&detail)
         .map_err(|e| ApiError::from(anyhow::Error::new(e).context("writing JSON")))?;
     v["patch_states"] = Value::Array(states);
+    attach_attestations(&state, &detail, &mut v).await?;
+    let range_diff = state.store.range_diff_view(&detail).await.map_err(store_err)?;
+    v["range_diff"] = serde_json::to_value(&range_diff)
+        .map_err(|e| ApiError::from(anyhow::Error::new(e).context("writing JSON")))?;
     Ok(Json(v))
+}
+
+/// Puts on each patch, each trailer and the cover letter of a series' JSON the `attestation`
+/// of its mail (issue 29): null when that mail was never verified.
+async fn attach_attestations(
+    state: &AppState,
+    detail: &quire_store::SeriesDetail,
+    v: &mut Value,
+) -> ApiResult<()> {
+    let mut ids: Vec<String> = detail.cover_letter.iter().map(|c| c.message_id.clone()).collect();
+    for p in &detail.patches {
+        ids.push(p.message_id.clone());
+        ids.extend(p.trailers.iter().map(|t| t.message_id.clone()));
+    }
+    let found = state.store.attestations(&ids).await.map_err(store_err)?;
+    let of =
+        |id: &str| found.get(id).and_then(|a| serde_json::to_value(a).ok()).unwrap_or(Value::Null);
+    if let Some(c) = &detail.cover_letter {
+        v["cover_letter"]["attestation"] = of(&c.message_id);
+    }
+    for (i, p) in detail.patches.iter().enumerate() {
+        v["patches"][i]["attestation"] = of(&p.message_id);
+        for (j, t) in p.trailers.iter().enumerate() {
+            v["patches"][i]["trailers"][j]["attestation"] = of(&t.message_id);
+        }
+    }
+    Ok(())
 }
 
 /// `GET /api/v1/messages/{message_id}`.
@@ -245,10 +276,13 @@ pub async fn message(
         .await
         .map_err(store_err)?
         .ok_or_else(|| not_found(format!("no message <{id}>")))?;
-    Ok(Json(
-        serde_json::to_value(&m)
-            .map_err(|e| ApiError::from(anyhow::Error::new(e).context("writing JSON")))?,
-    ))
+    let mut v = serde_json::to_value(&m)
+        .map_err(|e| ApiError::from(anyhow::Error::new(e).context("writing JSON")))?;
+    let found =
+        state.store.attestations(std::slice::from_ref(&m.message_id)).await.map_err(store_err)?;
+    v["attestation"] =
+        found.get(&m.message_id).and_then(|a| serde_json::to_value(a).ok()).unwrap_or(Value::Null);
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]

@@ -397,6 +397,31 @@ pub fn check_view(c: &Check, log_url: Option<String>) -> CheckView {
     }
 }
 
+/// The Message-IDs whose attestation a series page shows: each patch's and each trailer's mail.
+pub fn attested_ids(page: &SeriesPage) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for p in &page.trailers {
+        ids.push(p.message_id.clone());
+        ids.extend(p.trailers.iter().map(|t| t.source.clone()));
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Puts each mail's attestation on its patch and trailers.
+pub fn attach_attestations(
+    page: &mut SeriesPage,
+    found: &std::collections::HashMap<String, quire_store::Attestation>,
+) {
+    for p in &mut page.trailers {
+        p.attestation = found.get(&p.message_id).map(crate::views::AttestView::of);
+        for t in &mut p.trailers {
+            t.attestation = found.get(&t.source).map(crate::views::AttestView::of);
+        }
+    }
+}
+
 /// The series page: `detail` from the store, `thread` its messages and the replies under them.
 pub fn series_page(
     project: &str,
@@ -444,6 +469,8 @@ pub fn series_page(
                 verified: true,
                 carried_over: false,
                 from_anchor: anchor(&p.message_id),
+                source: p.message_id.clone(),
+                attestation: None,
             });
             let given = p.trailers.iter().map(|t| TrailerView {
                 tag: t.tag.clone(),
@@ -451,11 +478,15 @@ pub fn series_page(
                 verified: t.verified,
                 carried_over: t.carried_over,
                 from_anchor: anchor(&t.message_id),
+                source: t.message_id.clone(),
+                attestation: None,
             });
             PatchTrailers {
                 number: p.number,
                 subject: p.subject.clone(),
                 anchor: anchor(&p.message_id),
+                message_id: p.message_id.clone(),
+                attestation: None,
                 trailers: own.chain(given).filter(|t| is_person_tag(&t.tag)).collect(),
             }
         })
@@ -493,6 +524,7 @@ pub fn series_page(
             .map(|c| check_view(c, c.log.as_ref().map(|_| format!("{base}checks/{}", c.id))))
             .collect(),
         approvals: detail.approvals.as_ref().map(|a| approvals_view(project, a)),
+        range_diff: None,
         trailers,
         thread: thread_views(project, thread, now),
         mbox_url: format!("{base}mbox"),

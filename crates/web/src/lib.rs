@@ -28,6 +28,7 @@ pub mod page_cache;
 mod pages;
 pub mod patchwork;
 pub mod quote;
+pub mod range_diff;
 mod search;
 pub mod shed;
 pub mod testers;

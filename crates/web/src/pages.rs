@@ -402,6 +402,18 @@ pub async fn message(
                 .await
                 .map_err(store_err("reading merged patches"))?;
             page.merged = build::merged_lines(&detail, &merged);
+            let range_diff = state
+                .store
+                .range_diff_view(&detail)
+                .await
+                .map_err(store_err("reading a range-diff"))?;
+            page.range_diff = range_diff.map(|v| crate::range_diff::section(&project, &v));
+            let attested = state
+                .store
+                .attestations(&build::attested_ids(&page))
+                .await
+                .map_err(store_err("reading attestations"))?;
+            build::attach_attestations(&mut page, &attested);
             page.workflow =
                 crate::accounts::workflow_view(&state, &project, &detail, &headers).await?;
             let logged_in = page.workflow.user.is_some();

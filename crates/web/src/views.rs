@@ -202,6 +202,29 @@ pub struct TrailerView {
     pub verified: bool,
     pub carried_over: bool,
     pub from_anchor: String,
+    /// The Message-ID of the mail that gave it (the patch itself for its own trailers).
+    pub source: String,
+    /// What that mail's signatures say (issue 29); `None` when it was never verified.
+    pub attestation: Option<AttestView>,
+}
+
+/// A mail's attestation as a badge: "signed by the sender's domain", "signed by the list
+/// only", "none", "bad"... with the one-line summary as its title.
+#[derive(Debug, Clone)]
+pub struct AttestView {
+    pub label: String,
+    pub class: String,
+    pub summary: String,
+}
+
+impl AttestView {
+    pub fn of(a: &quire_store::Attestation) -> AttestView {
+        AttestView {
+            label: a.level.label().to_string(),
+            class: a.level.class().to_string(),
+            summary: a.summary.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -209,6 +232,8 @@ pub struct PatchTrailers {
     pub number: u32,
     pub subject: String,
     pub anchor: String,
+    pub message_id: String,
+    pub attestation: Option<AttestView>,
     pub trailers: Vec<TrailerView>,
 }
 
@@ -301,6 +326,8 @@ pub struct SeriesPage {
     pub checks: Vec<CheckView>,
     /// What the project's maintainers file says the series needs, when the worker read it.
     pub approvals: Option<ApprovalsView>,
+    /// `git range-diff` from the previous revision, or why there is none.
+    pub range_diff: Option<crate::range_diff::RangeDiffSection>,
     pub trailers: Vec<PatchTrailers>,
     pub thread: Vec<MessageView>,
     pub mbox_url: String,

@@ -9,7 +9,8 @@
 //!    result ([`quire_store::Store::enqueue_ready_series`]);
 //! 2. for each project with a tree, at most every `fetch_every`: fetch its mirror and match the new
 //!    upstream commits to stored patches ([`merge`]);
-//! 3. claim jobs and run them until none is due ([`apply`] for `apply` jobs).
+//! 3. claim jobs and run them until none is due ([`apply`] for `apply` jobs; after a series
+//!    applied, the `git range-diff` with its neighbouring revisions, [`range_diff`]).
 //!
 //! A job whose git or store work fails is given back with a backoff (30 s, 1 min, 2 min... at most
 //! an hour) and failed for good after `max_attempts`; a series that does not apply is not an
@@ -20,6 +21,7 @@ pub mod apply;
 pub mod approvals;
 pub mod checks;
 pub mod merge;
+pub mod range_diff;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -273,6 +275,13 @@ impl Worker {
                     if let Err(e) = self.record_maintainers(&applied).await {
                         tracing::warn!(error = %e, "reading the maintainers file failed");
                     }
+                    // The range-diff with the neighbouring revisions; without it the page
+                    // shows the interdiff of the mails, as before.
+                    if applied.outcome.applied_commit().is_some()
+                        && let Err(e) = self.record_range_diffs(&applied).await
+                    {
+                        tracing::warn!(error = %e, "computing the range-diff failed");
+                    }
                     match applied.outcome.applied_commit() {
                         Some(commit) => {
                             stats.applied += 1;
@@ -332,6 +341,25 @@ impl Worker {
             &self.maintainers,
         )
         .await?;
+        Ok(())
+    }
+
+    async fn record_range_diffs(&self, applied: &Applied) -> Result<()> {
+        let Some(project) =
+            self.store.project_configs().await?.into_iter().find(|p| p.name == applied.project)
+        else {
+            return Ok(());
+        };
+        let n = range_diff::record_range_diffs(
+            &self.store,
+            &self.opts.git_dir,
+            &project,
+            &applied.head,
+        )
+        .await?;
+        if n > 0 {
+            tracing::info!(stored = n, "range-diff with the neighbouring revisions");
+        }
         Ok(())
     }
 

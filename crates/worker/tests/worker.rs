@@ -576,3 +576,113 @@ both_backends!(approvals_come_from_the_maintainers_file_at_the_base, |store| asy
     let queue = page(&store, "/demo/queue/libby@example.org").await;
     assert!(queue.contains("Nothing awaits"), "{queue}");
 });
+
+/// Posts `alice's series` again as revision `version` from a fresh clone `who`, with `edits`.
+async fn post_revision(
+    site: &Site,
+    store: &Store,
+    who: &str,
+    version: u32,
+    edits: &[(u32, &str, &str)],
+) -> String {
+    let repo = site.world.clone(who);
+    let base = sh(&repo, &["rev-parse", "HEAD"]);
+    commit_edits(&repo, edits);
+    let v = format!("-v{version}");
+    let base_arg = format!("--base={base}");
+    let range = format!("{base}..HEAD");
+    let args = ["format-patch", "--cover-letter", "--stdout", "--thread", &v, &base_arg, &range];
+    let mbox = format!("{}\n", sh(&repo, &args)).into_bytes();
+    let mbox =
+        revision_ids(cover_text(mbox, "alice's series", &format!("Revision {version}.")), version);
+    let cover = first_message_id(&mbox);
+    import(store, &site.world.path(&format!("{who}.mbox")), mbox.as_bytes()).await;
+    cover
+}
+
+/// Message-IDs of their own for revision `version`: `git format-patch` names mails by the second
+/// it ran in, so two revisions made in the same second would share them.
+fn revision_ids(mbox: String, version: u32) -> String {
+    let mut out = mbox;
+    for h in ["Message-ID: <", "Message-Id: <", "In-Reply-To: <", "References: <"] {
+        out = out.replace(h, &format!("{h}v{version}."));
+    }
+    out
+}
+
+/// `GET /api/v1/series/{id}` as JSON.
+async fn api_series(store: &Store, id: &str) -> serde_json::Value {
+    serde_json::from_str(&page(store, &format!("/api/v1/series/{id}")).await).expect("JSON")
+}
+
+both_backends!(
+    range_diff_of_two_applied_revisions_is_on_the_page_and_in_the_api,
+    |store| async move {
+        let site = site(&store).await;
+        let v1 = post_revision(&site, &store, "alice", 1, EDITS).await;
+        let stats = site.worker(&store, "w1").round().await.expect("round");
+        assert_eq!((stats.applied, stats.job_errors), (1, 0), "{stats:?}");
+        let v2_edits: &[(u32, &str, &str)] = &[
+            (2, "line two", "lib: spell out two"),
+            (5, "line FIVE", "lib: spell out five"),
+            (9, "line nine", "lib: spell out nine"),
+        ];
+        let v2 = post_revision(&site, &store, "alice-v2", 2, v2_edits).await;
+        let stats = site.worker(&store, "w1").round().await.expect("round");
+        assert_eq!((stats.applied, stats.job_errors), (1, 0), "{stats:?}");
+
+        let detail = store.series(&v2).await.unwrap().expect("v2");
+        assert_eq!(detail.version, 2);
+        let view = store.range_diff_view(&detail).await.unwrap().expect("a view");
+        assert_eq!(view.from, v1);
+        assert_eq!(view.state, quire_store::RangeDiffState::Ok, "{view:?}");
+        let diff = view.diff.clone().unwrap_or_default();
+        let lines: Vec<&str> = diff.lines().collect();
+        assert!(lines[0].contains(" = ") && lines[0].ends_with("lib: spell out two"), "{diff}");
+        assert!(lines[1].contains(" ! ") && lines[1].ends_with("lib: spell out five"), "{diff}");
+        assert!(diff.contains("-+line five") && diff.contains("++line FIVE"), "{diff}");
+
+        let html = page(&store, &format!("/demo/{v2}/")).await;
+        assert!(html.contains("<section class=\"range-diff\">"), "{html}");
+        assert!(html.contains("<code>git range-diff "), "{html}");
+        assert!(html.contains("<span class=\"add\">    ++line FIVE"), "{html}");
+        assert!(html.contains(&format!("interdiff/{}", quire_web::url::segment(&v1))), "{html}");
+
+        let json = api_series(&store, &v2).await;
+        assert_eq!(json["range_diff"]["state"], "ok", "{json}");
+        assert_eq!(json["range_diff"]["from"], v1.as_str());
+        assert_eq!(json["range_diff"]["diff"].as_str(), Some(diff.as_str()));
+        assert!(api_series(&store, &v1).await["range_diff"].is_null());
+    }
+);
+
+both_backends!(a_revision_that_did_not_apply_gives_the_reason_instead, |store| async move {
+    let site = site(&store).await;
+    let v1 = post_revision(&site, &store, "alice", 1, EDITS).await;
+    site.world.upstream_edit(5, "line FIVE upstream", "lib: shout five");
+    // v2 is made on the old tree without a base upstream has: it conflicts with line 5.
+    let repo = site.world.clone("alice-v2");
+    sh(&repo, &["reset", "--quiet", "--hard", "HEAD~1"]);
+    commit_edits(&repo, EDITS);
+    let range = "HEAD~3..HEAD";
+    let args = ["format-patch", "--cover-letter", "--stdout", "--thread", "-v2", range];
+    let mbox = format!("{}\n", sh(&repo, &args)).into_bytes();
+    let mbox = revision_ids(cover_text(mbox, "alice's series", "Revision 2."), 2);
+    let v2 = first_message_id(&mbox);
+    import(&store, &site.world.path("v2.mbox"), mbox.as_bytes()).await;
+    let stats = site.worker(&store, "w1").round().await.expect("round");
+    assert_eq!((stats.applied, stats.failed_to_apply), (1, 1), "{stats:?}");
+    assert_eq!(store.apply_result(&v1).await.unwrap().unwrap().state, ApplyState::Applied);
+
+    let json = api_series(&store, &v2).await;
+    assert_eq!(json["range_diff"]["state"], "unavailable", "{json}");
+    let reason = json["range_diff"]["reason"].as_str().unwrap_or_default().to_string();
+    assert!(
+        reason == "v2 did not apply: patch 2 failed to apply: [PATCH v2 2/3] lib: spell out five",
+        "{reason}"
+    );
+    assert!(json["range_diff"]["diff"].is_null());
+    let html = page(&store, &format!("/demo/{v2}/")).await;
+    assert!(html.contains("<p class=\"range-diff-state\">v2 did not apply: patch 2"), "{html}");
+    assert!(html.contains("interdiff of the mails"), "{html}");
+});
