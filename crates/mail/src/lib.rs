@@ -77,6 +77,10 @@ pub struct Diff {
     pub files: Vec<FileStat>,
     /// `git patch-id --stable` of `text`: 40 hex digits.
     pub patch_id: String,
+    /// Patchwork's hash of the patch ([`diff::patchwork_hash`]): 40 hex digits; None where
+    /// Patchwork finds no hunk.
+    #[serde(default)]
+    pub patchwork_hash: Option<String>,
 }
 
 impl Diff {
@@ -314,11 +318,12 @@ fn understand(
         problems.push("no readable Date".into());
     }
     let content = body::extract(message);
-    let (body, diff_text) = split_body(&content);
+    let (body, diff_text, patchwork_hash) = split_body(&content);
     let diff = diff_text.map(|text| Diff {
         files: diff::diffstat(&text),
         patch_id: diff::patch_id(&text),
         text,
+        patchwork_hash,
     });
     let pull = pull::find_pull(&content.text);
     let base_commit = series_lines::find_base_commit(&content.text);
@@ -366,21 +371,29 @@ fn understand(
 }
 
 /// The message text without its diff, and the diff (inline, or from attachments).
-fn split_body(content: &body::Content) -> (String, Option<String>) {
+/// The body before the diff, the diff (inline and attached ones joined), and Patchwork's hash
+/// of it: of the inline text from the diff's start to the end (Patchwork's parser reads on past
+/// the signature), else of the first attached diff taken whole, as Patchwork takes an x-patch.
+fn split_body(content: &body::Content) -> (String, Option<String>, Option<String>) {
     let text = &content.text;
     let mut diffs = Vec::new();
     let mut body = text.clone();
+    let mut patchwork_hash = None;
     if let Some((start, end)) = diff::find_diff(text) {
         diffs.push(text[start..end].to_string());
         body = text[..start].to_string();
+        patchwork_hash = diff::patchwork_hash(&text[start..]);
     }
     for a in &content.attached {
         if let Some((start, end)) = diff::find_diff(a) {
             diffs.push(a[start..end].to_string());
+            if patchwork_hash.is_none() {
+                patchwork_hash = diff::patchwork_hash_of_diff(a);
+            }
         }
     }
     if diffs.is_empty() {
-        return (body, None);
+        return (body, None, None);
     }
     let mut joined = String::new();
     for d in diffs {
@@ -389,7 +402,7 @@ fn split_body(content: &body::Content) -> (String, Option<String>) {
             joined.push('\n');
         }
     }
-    (body, Some(joined))
+    (body, Some(joined), patchwork_hash)
 }
 
 /// Where the headers end (the first empty line), for the header size limit.

@@ -542,8 +542,8 @@ async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)],
     while rows.peek().is_some() {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO messages (id, message_id, mid_hash, thread_key, thread_hash, subject, from_name, from_email, \
-             date, kind, in_reply_to, patch_id, diffstat, files, base_commit, based_on, pull_url, pull_branch, problems, \
-             unthreaded_patch, meta, body, diff) ",
+             date, kind, in_reply_to, patch_id, pw_hash, diffstat, files, base_commit, based_on, pull_url, pull_branch, \
+             problems, unthreaded_patch, meta, body, diff) ",
         );
         qb.push_values(rows.by_ref().take(INSERT_ROWS), |mut b, (r, (body, diff_zstd))| {
             let p = &r.d.parsed;
@@ -559,6 +559,7 @@ async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)],
                 .push_bind(kind_name(p.kind))
                 .push_bind(p.in_reply_to.as_deref())
                 .push_bind(p.diff.as_ref().map(|d| d.patch_id.as_str()))
+                .push_bind(p.diff.as_ref().and_then(|d| d.patchwork_hash.as_deref()))
                 .push_bind(r.diffstat)
                 .push_bind(r.files)
                 .push_bind(p.base_commit.as_deref())

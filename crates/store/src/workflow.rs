@@ -70,7 +70,8 @@ pub struct PatchInfo {
     pub subject: String,
     pub submitter: Person,
     pub date: i64,
-    /// The git patch-id of its diff.
+    /// Patchwork's hash of its diff (`quire_mail::diff::patchwork_hash`); None for rows stored
+    /// before migration 0030 until a reindex.
     pub hash: Option<String>,
     pub state: String,
     pub archived: bool,
@@ -125,6 +126,7 @@ pub struct PatchFilter {
     pub submitters: Vec<String>,
     /// User ids or usernames.
     pub delegates: Vec<String>,
+    /// Patchwork's hash (40 hex digits, any case).
     pub hash: Option<String>,
     /// Without angle brackets.
     pub msgid: Option<String>,

@@ -123,7 +123,7 @@ pub(crate) mod workflow_sql {
     fn patch_inner() -> String {
         format!(
             "SELECT m.id AS id, m.message_id AS msgid, p.name AS project, p.id AS project_id, m.subject AS subject, \
-             m.from_name AS from_name, m.from_email AS from_email, COALESCE(m.date, 0) AS date, m.patch_id AS hash, \
+             m.from_name AS from_name, m.from_email AS from_email, COALESCE(m.date, 0) AS date, m.pw_hash AS hash, \
              CASE WHEN (ps.state IS NULL OR ps.state IN ('new', 'under-review')) AND {SUPERSEDED_BY} IS NOT NULL \
                   THEN 'superseded' ELSE COALESCE(ps.state, 'new') END AS state, \
              COALESCE(ps.archived, FALSE) AS archived, ps.delegate_id AS delegate_id, ps.commit_ref AS commit_ref, \
@@ -218,7 +218,7 @@ pub(crate) mod workflow_sql {
             }
         });
         if let Some(h) = &f.hash {
-            qb.push(" AND x.hash = ").push_bind(clean(h).into_owned());
+            qb.push(" AND x.hash = ").push_bind(clean(h.trim()).to_lowercase());
         }
         if let Some(m) = &f.msgid {
             qb.push(" AND x.msgid = ").push_bind(clean(m.trim().trim_start_matches('<').trim_end_matches('>')).into_owned());

@@ -100,8 +100,18 @@ async fn fill(store: &Store, work: &Path) -> PathBuf {
     let batch: Vec<Incoming> =
         demo.into_iter().map(|raw| Incoming::parse(raw, Some("demo".into()))).collect();
     store.ingest(batch).await.expect("ingest demo");
+    // Patchwork's own fixture, whose hashes Patchwork computed (golden.json).
+    let fixture = common::mbox_messages(
+        &common::shared("corpus/patchwork-mail/series/base-cover-letter.mbox"),
+        usize::MAX,
+    );
+    common::ingest(store, fixture, Some("demo")).await;
     repo
 }
+
+/// Patchwork's hash of patch 1/2 of its fixture `series/base-cover-letter.mbox` (golden.json).
+const FIXTURE_HASH: &str = "26b6c59a31ac0e6854a9c4f93f4b19e2c2172ff0";
+const FIXTURE_PATCH: &str = "1473632524-8585-2-git-send-email-stephenfinucane@gmail.com";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_git_pw_against_quire() {
@@ -258,6 +268,20 @@ async fn real_git_pw_against_quire() {
     );
     let out = pw.ok(&["bundle", "list"]);
     assert!(out.contains("for-next") && out.contains("maint"), "{out}");
+
+    // patch list --hash: Patchwork's hash finds the patch it was computed for.
+    let fixture_id = store
+        .patches(&PatchFilter { msgid: Some(FIXTURE_PATCH.into()), ..Default::default() })
+        .await
+        .expect("patches")
+        .items[0]
+        .id;
+    let out = pw.ok(&["--project", "demo", "patch", "list", "--hash", FIXTURE_HASH]);
+    let listed: Vec<i64> = out
+        .lines()
+        .filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok())
+        .collect();
+    assert_eq!(listed, vec![fixture_id], "{out}");
 
     // series apply: the sample's v2 into the sample repository at its base.
     let demo = store
@@ -567,10 +591,27 @@ async fn patchwork_api_over_http(store: Store) {
     );
     assert_eq!(r.json()["target_url"], "https://ci.example.com/2");
 
+    // Patchwork's hash, as Patchwork computed it for its own fixture, shown and filterable (in
+    // any case); nothing else has it.
+    let found = http::get(&state, &format!("/api/1.3/patches/?hash={FIXTURE_HASH}")).await.json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(
+        (found[0]["hash"].as_str(), found[0]["msgid"].as_str()),
+        (Some(FIXTURE_HASH), Some(format!("<{FIXTURE_PATCH}>").as_str()))
+    );
+    let upper = FIXTURE_HASH.to_uppercase();
+    let found = http::get(&state, &format!("/api/1.3/patches/?hash={upper}")).await.json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    let none = http::get(&state, &format!("/api/1.3/patches/?hash={}", "0".repeat(40))).await;
+    assert_eq!(none.json().as_array().map(Vec::len), Some(0));
+
     // The state is not derived from mail: a reindex keeps it (patches are numbered by raw row).
     store.reindex(|_, _| {}).await.expect("reindex");
     let kept = store.patch(p.id).await.expect("patch").expect("still there");
     assert_eq!((kept.state.as_str(), kept.archived), ("changes-requested", true));
+    // ...and derives the hash again.
+    let found = http::get(&state, &format!("/api/1.3/patches/?hash={FIXTURE_HASH}")).await.json();
+    assert_eq!(found[0]["hash"], FIXTURE_HASH);
 
     // Superseded is automatic: the patches of an LTP series that has a newer revision read
     // `superseded`, and git-pw's default listing (new, under-review) leaves them out.
