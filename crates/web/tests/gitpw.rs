@@ -106,7 +106,81 @@ async fn fill(store: &Store, work: &Path) -> PathBuf {
         usize::MAX,
     );
     common::ingest(store, fixture, Some("demo")).await;
+    common::ingest(store, comment_thread(), Some("demo")).await;
     repo
+}
+
+/// A mail of the thread [`comment_thread`] writes.
+fn thread_mail(id: &str, subject: &str, parents: &[&str], minute: u32, body: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Ann Author <ann@example.org>\nTo: demo@example.org\nSubject: {subject}\n\
+         Date: Mon, 2 Mar 2026 10:{minute:02}:00 +0000\nMessage-ID: <{id}>\n"
+    );
+    if let Some(last) = parents.last() {
+        m.push_str(&format!("In-Reply-To: <{last}>\nReferences:"));
+        for p in parents {
+            m.push_str(&format!(" <{p}>"));
+        }
+        m.push('\n');
+    }
+    m.push('\n');
+    m.push_str(body);
+    m.into_bytes()
+}
+
+/// A two-patch series whose first patch has replies three deep and one whose parent never
+/// reached the list, and a cover letter with a reply and a reply to that: Patchwork lists four
+/// comments on the patch and two on the cover letter.
+fn comment_thread() -> Vec<Vec<u8>> {
+    let diff = |n: u32| {
+        format!(
+            "Change {n}.\n\nSigned-off-by: Ann Author <ann@example.org>\n---\n\
+             diff --git a/f{n} b/f{n}\n--- a/f{n}\n+++ b/f{n}\n@@ -1 +1 @@\n-a\n+b\n"
+        )
+    };
+    let c = "ct-cover@example.org";
+    let p1 = "ct-p1@example.org";
+    vec![
+        thread_mail(c, "[PATCH 0/2] comment thread", &[], 0, "Two changes.\n"),
+        thread_mail(p1, "[PATCH 1/2] comment thread one", &[c], 1, &diff(1)),
+        thread_mail("ct-p2@example.org", "[PATCH 2/2] comment thread two", &[c], 2, &diff(2)),
+        thread_mail(
+            "ct-r1@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1],
+            3,
+            "Why?\n",
+        ),
+        thread_mail(
+            "ct-r2@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1, "ct-r1@example.org"],
+            4,
+            "Because.\n",
+        ),
+        thread_mail(
+            "ct-r3@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1, "ct-r1@example.org", "ct-r2@example.org"],
+            5,
+            "Reviewed-by: Rita Reviewer <rev@example.org>\n",
+        ),
+        thread_mail(
+            "ct-r4@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1, "ct-never-arrived@example.org"],
+            6,
+            "Me too.\n",
+        ),
+        thread_mail("ct-cr1@example.org", "Re: [PATCH 0/2] comment thread", &[c], 7, "Nice.\n"),
+        thread_mail(
+            "ct-cr2@example.org",
+            "Re: [PATCH 0/2] comment thread",
+            &[c, "ct-cr1@example.org"],
+            8,
+            "Indeed.\n",
+        ),
+    ]
 }
 
 /// Patchwork's hash of patch 1/2 of its fixture `series/base-cover-letter.mbox` (golden.json).
@@ -604,6 +678,81 @@ async fn patchwork_api_over_http(store: Store) {
     assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
     let none = http::get(&state, &format!("/api/1.3/patches/?hash={}", "0".repeat(40))).await;
     assert_eq!(none.json().as_array().map(Vec::len), Some(0));
+
+    // Comments as Patchwork lists them: every reply below the patch (or cover letter), however
+    // deep, and a reply whose parent never arrived; not the other patch's, not the cover's.
+    let p1 = &http::get(&state, "/api/1.3/patches/?msgid=ct-p1@example.org").await.json()[0];
+    let listed = http::get(&state, &format!("/api/1.3/patches/{}/comments/", p1["id"])).await;
+    let ids: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["msgid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        ["r1", "r2", "r3", "r4"].map(|r| format!("<ct-{r}@example.org>")).to_vec(),
+        "{}",
+        listed.json()
+    );
+    let cover = http::get(&state, "/api/1.3/covers/?msgid=ct-cover@example.org").await.json();
+    assert_eq!(cover.as_array().map(Vec::len), Some(1), "{cover}");
+    let listed = http::get(&state, &format!("/api/1.3/covers/{}/comments/", cover[0]["id"])).await;
+    let ids: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["msgid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["<ct-cr1@example.org>", "<ct-cr2@example.org>"], "{}", listed.json());
+
+    // Covers' filters narrow the list as Patchwork's do (or refuse a bad value); none returns
+    // unrelated covers.
+    let covers_of = |q: String| {
+        let state = state.clone();
+        async move {
+            let r = http::get(&state, &format!("/api/1.3/covers/?{q}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{q}: {}", String::from_utf8_lossy(&r.body));
+            r.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["msgid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let ct = "<ct-cover@example.org>".to_string();
+    assert_eq!(covers_of("msgid=%3Cct-cover%40example.org%3E".into()).await, vec![ct.clone()]);
+    assert_eq!(covers_of("msgid=nobody@example.org".into()).await, Vec::<String>::new());
+    let series_id = cover[0]["series"][0]["id"].as_i64().unwrap();
+    assert_eq!(covers_of(format!("series={series_id}")).await, vec![ct.clone()]);
+    assert_eq!(covers_of("project=demo&q=comment+thread".into()).await, vec![ct.clone()]);
+    assert_eq!(
+        covers_of(
+            "submitter=ann@example.org&since=2026-03-02T10:00:00&before=2026-03-02T10:01:00".into()
+        )
+        .await,
+        vec![ct.clone()]
+    );
+    assert_eq!(
+        covers_of("submitter=ann@example.org&since=2026-03-02T10:01:00".into()).await,
+        Vec::<String>::new()
+    );
+    let ltp = covers_of("project=ltp&per_page=250".into()).await;
+    assert!(!ltp.is_empty() && !ltp.contains(&ct));
+    let all = covers_of("per_page=250".into()).await;
+    assert!(all.len() > ltp.len());
+    for (q, status) in [
+        ("series=abc", StatusCode::BAD_REQUEST),
+        ("since=yesterday", StatusCode::BAD_REQUEST),
+        ("before=soon", StatusCode::BAD_REQUEST),
+        ("order=sideways", StatusCode::BAD_REQUEST),
+        ("project=nope", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(http::get(&state, &format!("/api/1.3/covers/?{q}")).await.status, status, "{q}");
+    }
 
     // The state is not derived from mail: a reindex keeps it (patches are numbered by raw row).
     store.reindex(|_, _| {}).await.expect("reindex");

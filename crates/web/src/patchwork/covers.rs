@@ -38,9 +38,29 @@ pub(super) fn cover_json(
 pub(super) async fn list(ctx: Ctx) -> PwResult<Response> {
     let ctx = &ctx;
     let (page, per_page) = paging(ctx)?;
-    let project = project_filter(ctx).await?;
-    let found =
-        ctx.state.store.covers(project.as_deref(), page, per_page).await.map_err(store_err)?;
+    // Patchwork's filters of covers/, each narrowing the list; a value that cannot be read is a
+    // 400 naming it, never a list of unrelated covers.
+    let series = match ctx.params.one("series") {
+        None => None,
+        Some(s) => Some(
+            s.trim()
+                .parse::<i64>()
+                .map_err(|_| PwError::bad(format!("series={s}: give a series id")))?,
+        ),
+    };
+    let q = CoverQuery {
+        project: project_filter(ctx).await?,
+        submitters: ctx.params.all("submitter"),
+        since: ctx.params.one("since").map(|s| parse_date(&s, "since")).transpose()?,
+        before: ctx.params.one("before").map(|s| parse_date(&s, "before")).transpose()?,
+        words: words(ctx),
+        msgid: ctx.params.one("msgid"),
+        series,
+        order: order(ctx, Order::DateDesc)?,
+        page,
+        per_page,
+    };
+    let found = ctx.state.store.covers(&q).await.map_err(store_err)?;
     let projects = Projects::load(ctx).await?;
     let items =
         found.items.iter().filter_map(|(_, s)| cover_json(ctx, &projects, s, None)).collect();

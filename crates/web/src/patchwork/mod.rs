@@ -34,8 +34,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use quire_store::{
-    Bundle, CheckState, NewCheck, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
-    ProjectRef, SeriesInfo, SeriesMember, SeriesQuery, User,
+    Bundle, CheckState, CoverQuery, NewCheck, Order, PATCH_STATES, PatchFilter, PatchInfo,
+    PatchUpdate, Person, ProjectRef, SeriesInfo, SeriesMember, SeriesQuery, User,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
