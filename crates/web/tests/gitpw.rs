@@ -786,6 +786,29 @@ async fn patchwork_api_over_http(store: Store) {
     .await
     .json();
     assert_eq!(listed.as_array().map(Vec::len), Some(0));
+    // ...and said so in an event, as Patchwork's clients follow states: `patch-state-changed`
+    // to superseded, by nobody, written when the newer revision was stored.
+    let mut said = None;
+    for page in 1..20 {
+        let ev = http::get(
+            &state,
+            &format!(
+                "/api/1.3/events/?project=ltp&category=patch-state-changed&per_page=250&page={page}"
+            ),
+        )
+        .await
+        .json();
+        let Some(items) = ev.as_array().filter(|a| !a.is_empty()) else { break };
+        said = said.or_else(|| {
+            items.iter().find(|e| e["payload"]["patch"]["id"] == old.patches[0].id).cloned()
+        });
+    }
+    let said = said.expect("an event for the superseded patch");
+    assert_eq!(
+        (said["payload"]["previous_state"].as_str(), said["payload"]["current_state"].as_str()),
+        (Some("new"), Some("superseded")),
+        "{said}"
+    );
 
     // Checks: a tester token posts (form), the list and the patch's summary show it; `pending`
     // is refused with the reason.
