@@ -343,6 +343,56 @@ async fn real_git_pw_against_quire() {
     let out = pw.ok(&["bundle", "list"]);
     assert!(out.contains("for-next") && out.contains("maint"), "{out}");
 
+    // bundle show prints the bundle's web_url: that page exists and shows the bundle's patches;
+    // bundle download fetches its mbox, a private bundle's too (with the owner's token), which
+    // nobody else sees.
+    let page_of = |out: &str| -> String {
+        let url = out
+            .lines()
+            .find_map(|l| l.split_whitespace().find(|w| w.starts_with(&format!("{base}/bundle/"))))
+            .unwrap_or_else(|| panic!("no bundle URL in: {out}"))
+            .to_string();
+        url.strip_prefix(&base).expect("on this server").to_string()
+    };
+    let web = http::state(store.clone());
+    let id = bundles[0].id.to_string();
+    let path = page_of(&pw.ok(&["bundle", "show", &id]));
+    assert_eq!(path, "/bundle/maint/for-next/");
+    let page = http::get(&web, &path).await;
+    assert_eq!(page.status, axum::http::StatusCode::OK, "{}", String::from_utf8_lossy(&page.body));
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    for p in [target, second] {
+        let p = store.patch(p).await.expect("patch").expect("exists");
+        let link = format!("/ltp/{}/", quire_web::url::segment(&p.message_id));
+        assert!(html.contains(&link), "{link} not on the bundle page: {html}");
+    }
+    let dl = work.path().join("bundle-dl");
+    std::fs::create_dir(&dl).expect("mkdir");
+    pw.ok(&["bundle", "download", &id, dl.join("b.mbox").to_str().expect("utf-8")]);
+    let mbox = std::fs::read_to_string(dl.join("b.mbox")).expect("the bundle's mbox");
+    assert_eq!(mbox.matches("\nSubject: ").count() + usize::from(mbox.starts_with("Subject: ")), 2);
+    let out = pw.ok(&["bundle", "create", "mine-only", &target.to_string()]);
+    let private_id = out
+        .lines()
+        .find_map(|l| {
+            let l = l.trim_start_matches('|').trim();
+            l.strip_prefix("ID")?.trim().trim_matches('|').trim().parse::<i64>().ok()
+        })
+        .unwrap_or_else(|| panic!("no ID in: {out}"));
+    let path = page_of(&pw.ok(&["bundle", "show", &private_id.to_string()]));
+    assert_eq!(http::get(&web, &path).await.status, axum::http::StatusCode::NOT_FOUND);
+    assert_eq!(
+        http::get(&web, &format!("{path}mbox/")).await.status,
+        axum::http::StatusCode::NOT_FOUND
+    );
+    pw.ok(&[
+        "bundle",
+        "download",
+        &private_id.to_string(),
+        dl.join("p.mbox").to_str().expect("utf-8"),
+    ]);
+    assert!(std::fs::read_to_string(dl.join("p.mbox")).expect("mbox").contains("Subject: "));
+
     // patch list --hash: Patchwork's hash finds the patch it was computed for.
     let fixture_id = store
         .patches(&PatchFilter { msgid: Some(FIXTURE_PATCH.into()), ..Default::default() })

@@ -213,17 +213,55 @@ pub async fn project_download(State(state): State<AppState>, uri: Uri) -> Respon
     r.unwrap_or_else(dl_error)
 }
 
-/// `/bundle/{user}/{name}/mbox/`: the bundle's patches in order, one mbox.
-pub async fn bundle_download(State(state): State<AppState>, uri: Uri) -> Response {
+/// A patch line of the bundle page.
+pub struct BundlePatchLine {
+    pub name: String,
+    pub state: String,
+    pub submitter: String,
+    pub url: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "bundle.html")]
+pub struct BundlePage {
+    pub user: Option<String>,
+    pub csrf: String,
+    pub name: String,
+    pub owner: String,
+    pub project: String,
+    pub project_url: String,
+    pub public: bool,
+    pub mbox_url: String,
+    pub patches: Vec<BundlePatchLine>,
+}
+
+/// `/bundle/{user}/{name}/`, the page git-pw prints as a bundle's `web_url`, and
+/// `/bundle/{user}/{name}/mbox/`, its patches in order as one mbox. A public bundle is served
+/// to anybody, a private one to its owner only, by web session or API token (anybody else gets
+/// the 404 a missing one gets).
+pub async fn bundle_download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let segs: Vec<String> =
         uri.path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let r = async {
-        let [_, owner, name, m] = segs.as_slice() else {
-            return Err(PwError::not_found("no such download: /bundle/USER/NAME/mbox/"));
+        let (owner, name, mbox) = match segs.as_slice() {
+            [_, owner, name] => (owner, name, false),
+            [_, owner, name, m] if m == "mbox" => (owner, name, true),
+            _ => {
+                return Err(PwError::not_found(
+                    "no such bundle page: /bundle/USER/NAME/ or /bundle/USER/NAME/mbox/",
+                ));
+            }
         };
-        if m != "mbox" {
-            return Err(PwError::not_found("no such download: /bundle/USER/NAME/mbox/"));
-        }
+        let viewer = crate::accounts::session(&state, &headers).await.map_err(|_| {
+            PwError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "detail": "the session could not be read; try again" }),
+            )
+        })?;
         let user = state
             .store
             .user_by_name(owner)
@@ -231,17 +269,60 @@ pub async fn bundle_download(State(state): State<AppState>, uri: Uri) -> Respons
             .map_err(store_err)?
             .ok_or_else(|| PwError::not_found(format!("no user {owner}")))?;
         let bundles = state.store.bundles(None, Some(user.id)).await.map_err(store_err)?;
-        // Private bundles are served by their unguessable-enough name only to... nobody: public only.
-        let b = bundles.into_iter().find(|b| b.owner.id == user.id && &b.name == name && b.public);
+        // The owner, by the web session or by an API token (git-pw's `bundle download` sends
+        // its token).
+        let owner_asks = viewer.as_ref().is_some_and(|s| s.user.id == user.id)
+            || authenticate(&state, &headers)
+                .await
+                .is_ok_and(|(u, _)| u.is_some_and(|u| u.id == user.id));
+        let b = bundles
+            .into_iter()
+            .find(|b| b.owner.id == user.id && &b.name == name && (b.public || owner_asks));
         let b =
             b.ok_or_else(|| PwError::not_found(format!("no public bundle {name} of {owner}")))?;
-        let mut mbox = Vec::new();
+        let mut patches = Vec::new();
         for id in &b.patches {
             if let Some(p) = state.store.patch(*id).await.map_err(store_err)? {
-                mbox.extend(series_patches_mbox(&state, &p.series_head, Some(&[p.number])).await?);
+                patches.push(p);
             }
         }
-        Ok(download(mbox, "text/plain", &format!("{}.mbox", slug(&b.name))))
+        if mbox {
+            let mut out = Vec::new();
+            for p in &patches {
+                out.extend(series_patches_mbox(&state, &p.series_head, Some(&[p.number])).await?);
+            }
+            let resp = download(out, "text/plain", &format!("{}.mbox", slug(&b.name)));
+            return Ok(if b.public { resp } else { crate::accounts::private(resp) });
+        }
+        let page = BundlePage {
+            user: viewer.as_ref().map(|s| s.user.username.clone()),
+            csrf: viewer.as_ref().map(|s| s.csrf.clone()).unwrap_or_default(),
+            project_url: format!("/{}/", enc(&b.project)),
+            mbox_url: format!("/bundle/{}/{}/mbox/", enc(&user.username), enc(&b.name)),
+            name: b.name.clone(),
+            owner: user.username.clone(),
+            project: b.project.clone(),
+            public: b.public,
+            patches: patches
+                .iter()
+                .map(|p| BundlePatchLine {
+                    name: patch_name(&p.subject, p.series_version, p.number, p.series_total),
+                    state: p.state.clone(),
+                    submitter: p.submitter.name.clone(),
+                    url: format!("/{}/{}/", enc(&p.project), enc(&p.message_id)),
+                })
+                .collect(),
+        };
+        let html = askama::Template::render(&page).map_err(|e| {
+            tracing::error!(error = %e, "rendering a bundle page");
+            PwError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "detail": "the page could not be rendered; the error is in the log" }),
+            )
+        })?;
+        let resp = axum::response::Html(html).into_response();
+        // A session's page (its account line, a private bundle) is not for shared caches.
+        Ok(if viewer.is_some() || !b.public { crate::accounts::private(resp) } else { resp })
     }
     .await;
     r.unwrap_or_else(dl_error)
