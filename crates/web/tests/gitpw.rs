@@ -459,6 +459,82 @@ async fn real_git_pw_against_quire() {
     assert!(names[0].ends_with(".patch"), "{names:?}");
 }
 
+/// The `pwclient` to run: `$PWCLIENT`, else on PATH, else where `pip install --user` puts it.
+fn find_pwclient() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PWCLIENT").map(PathBuf::from).filter(|p| p.is_file()) {
+        return Some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".local/bin"));
+    }
+    dirs.into_iter().map(|d| d.join("pwclient")).find(|p| p.is_file())
+}
+
+/// The real `pwclient` (PyPI) finds a patch by Patchwork's hash: `list -H`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_pwclient_finds_patches_by_hash() {
+    let Some(bin) = find_pwclient() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pwclient is missing under CI: scripts/install-deps installs it"
+        );
+        eprintln!(
+            "SKIPPED real_pwclient_finds_patches_by_hash: no pwclient found ($PWCLIENT, PATH, ~/.local/bin); scripts/install-deps installs it"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().expect("work dir");
+    let (_dir, store) = common::sqlite_store().await;
+    store
+        .upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() })
+        .await
+        .expect("project");
+    let fixture = common::mbox_messages(
+        &common::shared("corpus/patchwork-mail/series/base-cover-letter.mbox"),
+        usize::MAX,
+    );
+    common::ingest(&store, fixture, Some("demo")).await;
+    let id = store
+        .patches(&PatchFilter { msgid: Some(FIXTURE_PATCH.into()), ..Default::default() })
+        .await
+        .expect("patches")
+        .items[0]
+        .id;
+    let base = common::spawn_server(store.clone()).await;
+    let rc = work.path().join("pwclientrc");
+    std::fs::write(
+        &rc,
+        format!("[options]\ndefault = demo\n\n[demo]\nbackend = rest\nurl = {base}/api/1.3/\n"),
+    )
+    .expect("write pwclientrc");
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .args(args)
+            .env("PWCLIENTRC", &rc)
+            .env("PAGER", "cat")
+            .output()
+            .expect("run pwclient");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "pwclient {args:?}: {text}");
+        text
+    };
+    let out = run(&["list", "-H", FIXTURE_HASH]);
+    let listed: Vec<i64> =
+        out.lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+    assert_eq!(listed, vec![id], "{out}");
+    assert!(out.contains("test: Add some lorem ipsum"), "{out}");
+    // (`info -h HASH` fails inside pwclient 2.11 itself over REST: it takes len() of a
+    // generator; `list -H` is its working way.)
+    let out = run(&["list", "-H", &"0".repeat(40)]);
+    assert!(!out.contains("lorem ipsum"), "{out}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The API over HTTP without git-pw: errors, paging, auth, writes as pwclient sends them, downloads.
 
