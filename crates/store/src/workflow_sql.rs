@@ -122,7 +122,7 @@ pub(crate) mod workflow_sql {
     /// One row per (patch, series); `x.*` columns in this order.
     fn patch_inner() -> String {
         format!(
-            "SELECT m.id AS id, m.message_id AS msgid, p.name AS project, p.id AS project_id, m.subject AS subject, \
+            "SELECT m.id AS id, m.message_id AS msgid, m.mid_hash AS mid_hash, p.name AS project, p.id AS project_id, m.subject AS subject, \
              m.from_name AS from_name, m.from_email AS from_email, COALESCE(m.date, 0) AS date, m.pw_hash AS hash, \
              CASE WHEN (ps.state IS NULL OR ps.state IN ('new', 'under-review')) AND {SUPERSEDED_BY} IS NOT NULL \
                   THEN 'superseded' ELSE COALESCE(ps.state, 'new') END AS state, \
@@ -221,7 +221,10 @@ pub(crate) mod workflow_sql {
             qb.push(" AND x.hash = ").push_bind(clean(h.trim()).to_lowercase());
         }
         if let Some(m) = &f.msgid {
-            qb.push(" AND x.msgid = ").push_bind(clean(m.trim().trim_start_matches('<').trim_end_matches('>')).into_owned());
+            // By the indexed hash first: `message_id` has no index of its own, and a scan of the
+            // messages per lookup is what made the events list slow (issue 25).
+            let m = clean(m.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
+            qb.push(" AND x.mid_hash = ").push_bind(text_hash(&m)).push(" AND x.msgid = ").push_bind(m);
         }
         if let Some(s) = f.series {
             qb.push(" AND x.series_id = ").push_bind(s);

@@ -35,29 +35,42 @@ pub(super) async fn list(ctx: Ctx) -> PwResult<Response> {
     let projects = Projects::load(ctx).await?;
     let by_name: HashMap<String, i64> =
         projects.0.values().map(|p| (p.config.name.clone(), p.id)).collect();
+    // A page's events name the same series and patches again and again (a series' creation
+    // and completion, the patches a new revision superseded): each is read once per page.
+    let mut series_of: HashMap<String, Option<Value>> = HashMap::new();
+    let mut patch_of: HashMap<String, Option<PatchInfo>> = HashMap::new();
     let mut items = Vec::new();
     for e in &found.items {
         let category =
             CATEGORIES.iter().find(|(_, k)| *k == e.kind).map(|(c, _)| *c).unwrap_or("unknown");
         let mut payload = serde_json::Map::new();
-        if let Some(head) = &e.series_head
-            && let Some(id) = ctx.state.store.series_id_of_head(head).await.map_err(store_err)?
-            && let Some(s) = ctx.state.store.series_info(id).await.map_err(store_err)?
-        {
-            let sum = &s.summary;
-            payload.insert(
-                "series".into(),
-                series_embed(ctx, &sum.project, id, &sum.name, sum.version, sum.date),
-            );
+        if let Some(head) = &e.series_head {
+            if !series_of.contains_key(head) {
+                let mut embed = None;
+                if let Some(id) =
+                    ctx.state.store.series_id_of_head(head).await.map_err(store_err)?
+                    && let Some(s) = ctx.state.store.series_info(id).await.map_err(store_err)?
+                {
+                    let sum = &s.summary;
+                    embed =
+                        Some(series_embed(ctx, &sum.project, id, &sum.name, sum.version, sum.date));
+                }
+                series_of.insert(head.clone(), embed);
+            }
+            if let Some(Some(embed)) = series_of.get(head) {
+                payload.insert("series".into(), embed.clone());
+            }
         }
         if let Some(mid) = &e.message_id
             && e.kind != "series-new"
             && e.kind != "series-complete"
         {
-            let f = PatchFilter { msgid: Some(mid.clone()), per_page: 1, ..Default::default() };
-            if let Some(p) =
-                ctx.state.store.patches(&f).await.map_err(store_err)?.items.into_iter().next()
-            {
+            if !patch_of.contains_key(mid) {
+                let f = PatchFilter { msgid: Some(mid.clone()), per_page: 1, ..Default::default() };
+                let found = ctx.state.store.patches(&f).await.map_err(store_err)?;
+                patch_of.insert(mid.clone(), found.items.into_iter().next());
+            }
+            if let Some(Some(p)) = patch_of.get(mid) {
                 let total = p.series_total;
                 let m = SeriesMember {
                     id: p.id,
