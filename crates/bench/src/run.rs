@@ -691,6 +691,10 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
     ];
     let inbox_searches: Vec<String> =
         inbox_queries.iter().map(|q| format!("{b}/bench/?x=m&q={}", enc(q))).collect();
+    // What Patchwork's clients and bots poll: the events, newest first (issue 25: 1.3-1.5 s on
+    // a 95k-message archive).
+    let events: Vec<String> =
+        (1..=5).map(|p| format!("{b}/api/1.3/events/?project=bench&page={p}")).collect();
     // Anonymous visitors get pages kept rendered while nothing on them changed; the rows
     // "rendered each time" send a session cookie (as a logged-in maintainer does), so every
     // request reads the store and renders: what a first visit or a changed page costs.
@@ -703,6 +707,7 @@ fn web_rows(o: &Options, r: &mut Report, label: &str, store: &Path) -> Result<()
         ("search rendered each time", &searches, Some(NO_SESSION)),
         ("mbox", &mboxes, None),
         ("public-inbox search (x=m)", &inbox_searches, None),
+        ("Patchwork API events/", &events, None),
     ];
     for (name, urls, cookie) in endpoints {
         for &c in &o.clients {

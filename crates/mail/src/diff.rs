@@ -410,6 +410,214 @@ fn scan_hunk_header(line: &str) -> (i64, i64) {
     (before, after)
 }
 
+/// The lines that may follow `diff --git` before the `---` line (git-diff's extended headers),
+/// as Patchwork's parser lists them.
+const EXTENDED_HEADER_LINES: &[&str] = &[
+    "old mode ",
+    "new mode ",
+    "deleted file mode ",
+    "new file mode ",
+    "copy from ",
+    "copy to ",
+    "rename from ",
+    "rename to ",
+    "similarity index ",
+    "dissimilarity index ",
+    "index ",
+];
+
+/// `@@ -a[,b] +c[,d] @@`: the line counts `b` and `d` as written (None where omitted).
+fn hunk_counts(line: &str) -> Option<(Option<u64>, Option<u64>)> {
+    fn side(s: &str, sign: char) -> Option<(Option<u64>, &str)> {
+        let s = s.strip_prefix(sign)?;
+        let digits = s.len() - s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return None;
+        }
+        let s = &s[digits..];
+        match s.strip_prefix(',') {
+            Some(rest) => {
+                let n = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                if n == 0 {
+                    return None;
+                }
+                Some((Some(rest[..n].parse().unwrap_or(u64::MAX)), &rest[n..]))
+            }
+            None => Some((None, s)),
+        }
+    }
+    let rest = line.strip_prefix("@@ ")?;
+    let (old, rest) = side(rest, '-')?;
+    let (new, rest) = side(rest.strip_prefix(' ')?, '+')?;
+    rest.starts_with(" @@").then_some((old, new))
+}
+
+/// The part of `text` Patchwork keeps as a patch's diff: its `parse_patch` state machine, which
+/// takes headers and hunks while the hunks' line counts hold and leaves other lines out (its
+/// binary-patch state as observed on its fixtures 0025-0027: golden.json's diffs match byte for
+/// byte).
+fn patchwork_diff(text: &str) -> String {
+    let mut patch = String::new();
+    let mut buf = String::new();
+    let mut state = 0;
+    let (mut old, mut new) = (0i64, 0i64);
+    let mut hunks = 0u64;
+    for piece in text.split('\n') {
+        let line = format!("{piece}\n");
+        let line = line.as_str();
+        // A git binary patch runs to the next `diff ` line, or to the end (swallowing the
+        // signature, as Patchwork does); the next file's header lines before `---` are lost.
+        if (state == 1 || state == 6) && line.starts_with("GIT binary patch") {
+            patch.push_str(&buf);
+            patch.push_str(line);
+            buf.clear();
+            state = 7;
+            continue;
+        }
+        if state == 7 {
+            patch.push_str(line);
+            if line.starts_with("diff ") {
+                state = 0;
+            }
+            continue;
+        }
+        match state {
+            0 => {
+                if line.starts_with("diff ") || line.starts_with("Index: ") {
+                    state = 1;
+                    buf.push_str(line);
+                } else if line.starts_with("--- ") {
+                    state = 2;
+                    buf.push_str(line);
+                }
+            }
+            1 => {
+                buf.push_str(line);
+                if line.starts_with("--- ") {
+                    state = 2;
+                }
+                if EXTENDED_HEADER_LINES.iter().any(|p| line.starts_with(p)) {
+                    state = 6;
+                }
+            }
+            2 => {
+                if line.starts_with("+++ ") {
+                    state = 3;
+                    buf.push_str(line);
+                } else if hunks > 0 {
+                    state = 1;
+                    buf.push_str(line);
+                } else {
+                    state = 0;
+                    buf.clear();
+                }
+            }
+            3 => {
+                if let Some((o, n)) = hunk_counts(line) {
+                    let count =
+                        |c: Option<u64>| c.map_or(1, |c| i64::try_from(c).unwrap_or(i64::MAX));
+                    (old, new) = (count(o), count(n));
+                    state = 4;
+                    patch.push_str(&buf);
+                    patch.push_str(line);
+                    buf.clear();
+                } else if line.starts_with("--- ") {
+                    patch.push_str(&buf);
+                    patch.push_str(line);
+                    buf.clear();
+                    state = 2;
+                } else if hunks > 0 && line.starts_with("\\ No newline at end of file") {
+                    patch.push_str(line);
+                } else if hunks > 0 {
+                    state = 1;
+                    buf.push_str(line);
+                } else {
+                    state = 0;
+                    buf.clear();
+                }
+            }
+            4 | 5 => {
+                if line.starts_with('-') {
+                    old -= 1;
+                } else if line.starts_with('+') {
+                    new -= 1;
+                } else if !line.starts_with("\\ No newline at end of file") {
+                    old -= 1;
+                    new -= 1;
+                }
+                patch.push_str(line);
+                if old <= 0 && new <= 0 {
+                    state = 3;
+                    hunks += 1;
+                } else {
+                    state = 5;
+                }
+            }
+            _ => {
+                if EXTENDED_HEADER_LINES.iter().any(|p| line.starts_with(p)) {
+                    patch.push_str(&buf);
+                    patch.push_str(line);
+                    buf.clear();
+                } else if line.starts_with("--- ") {
+                    patch.push_str(&buf);
+                    patch.push_str(line);
+                    buf.clear();
+                    state = 2;
+                } else {
+                    buf.push_str(line);
+                    state = 1;
+                }
+            }
+        }
+    }
+    patch
+}
+
+/// Patchwork's `hash` of a patch (40 hex digits), which b4 and bots look patches up by
+/// (`git pw patch list --hash`, `pwclient list -H`), from a message's text: the diff as
+/// Patchwork's parser cuts it from the text, then [`patchwork_hash_of_diff`]. None when no
+/// hunk is found.
+pub fn patchwork_hash(text: &str) -> Option<String> {
+    let patch = patchwork_diff(text);
+    if patch.is_empty() {
+        return None;
+    }
+    patchwork_hash_of_diff(&patch)
+}
+
+/// Patchwork's `hash_diff` of a diff taken as it is (an attached x-patch): the SHA-1 of the
+/// `---`/`+++` lines with their first path component made `a/` and `b/`, the hunk headers
+/// without line numbers (`@@ -3 +4 @@`) and the `-`, `+` and context lines; everything else
+/// left out. Unlike [`patch_id`] it keeps the order of files and whitespace as sent.
+pub fn patchwork_hash_of_diff(patch: &str) -> Option<String> {
+    if patch.trim().is_empty() {
+        return None;
+    }
+    let patch = patch.replace('\r', "");
+    let mut ctx = Sha1::new();
+    for line in patch.trim().split('\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let filename = ["--- ", "+++ "].iter().find_map(|p| {
+            let name = line.strip_prefix(p)?;
+            let name = name.split(char::is_whitespace).next().filter(|n| !n.is_empty())?;
+            Some((&p[..3], name))
+        });
+        if let Some((sign, name)) = filename {
+            let side = if sign == "---" { "a/" } else { "b/" };
+            let rest = name.split_once('/').map_or("", |(_, r)| r);
+            ctx.update(format!("{sign} {side}{rest}\n").as_bytes());
+        } else if let Some((o, n)) = hunk_counts(line) {
+            ctx.update(format!("@@ -{} +{} @@\n", o.unwrap_or(1), n.unwrap_or(1)).as_bytes());
+        } else if line.starts_with(['-', '+', ' ']) {
+            ctx.update(line.as_bytes());
+            ctx.update(b"\n");
+        }
+    }
+    Some(hex::encode(ctx.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,10 @@ pub struct Diff {
     pub files: Vec<FileStat>,
     /// `git patch-id --stable` of `text`: 40 hex digits.
     pub patch_id: String,
+    /// Patchwork's hash of the patch ([`diff::patchwork_hash`]): 40 hex digits; None where
+    /// Patchwork finds no hunk.
+    #[serde(default)]
+    pub patchwork_hash: Option<String>,
 }
 
 impl Diff {
@@ -325,11 +329,12 @@ fn understand(
         problems.push("no readable Date".into());
     }
     let content = body::extract(message);
-    let (body, diff_text, tail) = split_body(&content);
+    let (body, diff_text, tail, patchwork_hash) = split_body(&content);
     let diff = diff_text.map(|text| Diff {
         files: diff::diffstat(&text),
         patch_id: diff::patch_id(&text),
         text,
+        patchwork_hash,
     });
     let pull = pull::find_pull(&content.text);
     let base_commit = series_lines::find_base_commit(&content.text);
@@ -381,25 +386,32 @@ fn understand(
     }
 }
 
-/// The message text without its diff, the diff (inline, or from attachments), and the text
-/// after the inline diff.
-fn split_body(content: &body::Content) -> (String, Option<String>, String) {
+/// The body before the diff, the diff (inline and attached ones joined), the text after the
+/// inline diff, and Patchwork's hash of the diff: of the inline text from the diff's start to the
+/// end (Patchwork's parser reads on past the signature), else of the first attached diff taken
+/// whole, as Patchwork takes an x-patch.
+fn split_body(content: &body::Content) -> (String, Option<String>, String, Option<String>) {
     let text = &content.text;
     let mut diffs = Vec::new();
     let mut body = text.clone();
     let mut tail = String::new();
+    let mut patchwork_hash = None;
     if let Some((start, end)) = diff::find_diff(text) {
         diffs.push(text[start..end].to_string());
         body = text[..start].to_string();
         tail = text[end..].to_string();
+        patchwork_hash = diff::patchwork_hash(&text[start..]);
     }
     for a in &content.attached {
         if let Some((start, end)) = diff::find_diff(a) {
             diffs.push(a[start..end].to_string());
+            if patchwork_hash.is_none() {
+                patchwork_hash = diff::patchwork_hash_of_diff(a);
+            }
         }
     }
     if diffs.is_empty() {
-        return (body, None, tail);
+        return (body, None, tail, None);
     }
     let mut joined = String::new();
     for d in diffs {
@@ -408,7 +420,7 @@ fn split_body(content: &body::Content) -> (String, Option<String>, String) {
             joined.push('\n');
         }
     }
-    (body, Some(joined), tail)
+    (body, Some(joined), tail, patchwork_hash)
 }
 
 /// Where the headers end (the first empty line), for the header size limit.

@@ -246,3 +246,61 @@ fn bare_patches_are_diffs_from_their_first_line() {
         assert_eq!(m.body.trim(), "Test for attached patch");
     }
 }
+
+/// The messages of an mbox file, split at `From ` lines after a blank line (the fixtures' own
+/// separators), without their envelope lines.
+fn mbox_messages(path: &Path) -> Vec<Vec<u8>> {
+    let raw = std::fs::read(path).unwrap();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut previous_blank = true;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"From ") && previous_blank {
+            out.push(Vec::new());
+        } else if let Some(m) = out.last_mut() {
+            m.extend_from_slice(line);
+        }
+        previous_blank = line == b"\n" || line == b"\r\n";
+    }
+    out
+}
+
+/// Patchwork's `hash` of every fixture with a diff: the single mails, the series' patches and
+/// the bare diffs, as golden.json recorded them from Patchwork's own `hash_diff`.
+#[test]
+fn patchwork_hashes_are_patchworks_own() {
+    let golden = golden();
+    let mut checked = 0;
+    for (file, g) in golden["mail"].as_object().unwrap() {
+        let m = parse(&message(&corpus().join("mail").join(file)));
+        let ours = m.diff.as_ref().and_then(|d| d.patchwork_hash.clone());
+        let want = g["find_patch_content"]["hash_diff"].as_str();
+        assert_eq!(ours.as_deref(), want, "{file}");
+        checked += usize::from(want.is_some());
+    }
+    for (file, g) in golden["series"].as_object().unwrap() {
+        let path = corpus().join("series").join(file);
+        if !path.is_file() {
+            continue;
+        }
+        let messages = mbox_messages(&path);
+        for gm in g["messages"].as_array().unwrap() {
+            let Some(want) = gm["result"]["hash"].as_str() else { continue };
+            let want_id = gm["msgid"].as_str().unwrap().trim_matches(['<', '>']);
+            let m = messages
+                .iter()
+                .map(|raw| parse(raw))
+                .find(|m| m.message_id == want_id)
+                .unwrap_or_else(|| panic!("{file}: no message {want_id}"));
+            let ours = m.diff.as_ref().and_then(|d| d.patchwork_hash.clone());
+            assert_eq!(ours.as_deref(), Some(want), "{file}: {want_id}");
+            checked += 1;
+        }
+    }
+    for (file, g) in golden["patches"].as_object().unwrap() {
+        let text = std::fs::read_to_string(corpus().join("patches").join(file)).unwrap();
+        let ours = quire_mail::diff::patchwork_hash(&text);
+        assert_eq!(ours.as_deref(), g["hash_diff"].as_str(), "{file}");
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} hashes compared");
+}

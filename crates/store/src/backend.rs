@@ -562,8 +562,8 @@ async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)],
     while rows.peek().is_some() {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO messages (id, message_id, mid_hash, thread_key, thread_hash, subject, from_name, from_email, \
-             date, kind, in_reply_to, patch_id, diffstat, files, base_commit, based_on, pull_url, pull_branch, problems, \
-             unthreaded_patch, meta, body, diff, received) ",
+             date, kind, in_reply_to, patch_id, pw_hash, diffstat, files, base_commit, based_on, pull_url, pull_branch, \
+             problems, unthreaded_patch, meta, body, diff, received) ",
         );
         qb.push_values(rows.by_ref().take(INSERT_ROWS), |mut b, (r, (body, diff_zstd))| {
             let p = &r.d.parsed;
@@ -579,6 +579,7 @@ async fn insert_messages(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)],
                 .push_bind(kind_name(p.kind))
                 .push_bind(p.in_reply_to.as_deref())
                 .push_bind(p.diff.as_ref().map(|d| d.patch_id.as_str()))
+                .push_bind(p.diff.as_ref().and_then(|d| d.patchwork_hash.as_deref()))
                 .push_bind(r.diffstat)
                 .push_bind(r.files)
                 .push_bind(p.base_commit.as_deref())
@@ -767,6 +768,7 @@ async fn neighbourhood(conn: &mut Conn, touched: BTreeSet<String>) -> Result<Has
 const SERIES_NEW: &str = "series-new";
 const SERIES_COMPLETE: &str = "series-complete";
 const SERIES_SUPERSEDED: &str = "series-superseded";
+const PATCH_STATE_CHANGED: &str = "patch-state-changed";
 
 struct OldSeries {
     id: i64,
@@ -1153,7 +1155,10 @@ async fn revisions_of(conn: &mut Conn, project: i64, revision_key: &str) -> Resu
 }
 
 /// `series-superseded` for every older revision that a series created by this batch made
-/// superseded (it was not superseded by an already stored series before).
+/// superseded (it was not superseded by an already stored series before), followed by a
+/// `patch-state-changed` to `superseded` for each of its patches that now reads so (those still
+/// `new` or `under-review`: Patchwork's clients follow patch states through these events, and
+/// quire works the state out on read, so this is the moment it changes), `by` null.
 async fn superseded_events(conn: &mut Conn, created: &[(i64, i64, String)], names: &HashMap<i64, String>) -> Result<()> {
     let mut events = Vec::new();
     let created_ids: HashSet<i64> = created.iter().map(|c| c.0).collect();
@@ -1172,9 +1177,34 @@ async fn superseded_events(conn: &mut Conn, created: &[(i64, i64, String)], name
             let by = newest.map(|n| n.head.as_str()).unwrap_or(new.head.as_str());
             let payload = serde_json::json!({"superseded_by": by});
             events.push(EventRow::new(SERIES_SUPERSEDED, names.get(project).cloned(), Some(old.head.clone()), payload));
+            for (patch, message_id, state) in patches_turning_superseded(conn, old.id).await? {
+                let payload = serde_json::json!({
+                    "patch": patch, "previous_state": state, "current_state": "superseded", "by": null, "superseded_by": by,
+                });
+                let mut e = EventRow::new(PATCH_STATE_CHANGED, names.get(project).cloned(), Some(old.head.clone()), payload);
+                e.message_id = Some(message_id);
+                events.push(e);
+            }
         }
     }
     insert_events(conn, &events).await
+}
+
+/// The patches of series row `series` that read `superseded` once a newer revision is stored:
+/// (row id, Message-ID, state before), in their order in the series.
+async fn patches_turning_superseded(conn: &mut Conn, series: i64) -> Result<Vec<(i64, String, String)>> {
+    let what = "reading the patches of a superseded series";
+    let rows = sqlx::query(
+        "SELECT m.id, m.message_id, COALESCE(ps.state, 'new') FROM series_members sm JOIN messages m ON m.id = sm.message_id \
+         LEFT JOIN patch_states ps ON ps.message_id = m.id \
+         WHERE sm.series_id = $1 AND sm.role = 'patch' AND (ps.state IS NULL OR ps.state IN ('new', 'under-review')) \
+         ORDER BY sm.number, m.id",
+    )
+    .bind(series)
+    .fetch_all(&mut *conn)
+    .await
+    .ctx(what)?;
+    rows.iter().map(|r| Ok((get(r, 0, what)?, get(r, 1, what)?, get(r, 2, what)?))).collect()
 }
 
 async fn add_event_in(

@@ -132,8 +132,9 @@ pub use jobs::{
 };
 pub use range_diff::{RangeDiffRecord, RangeDiffState, RangeDiffView};
 pub use workflow::{
-    Bundle, Comment, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo, PatchUpdate, Person,
-    ProjectRef, ROLES, SeriesInfo, SeriesMember, SeriesQuery, USER_SCOPE, User,
+    Bundle, Comment, CoverQuery, EventQuery, Order, PATCH_STATES, PatchFilter, PatchInfo,
+    PatchUpdate, Person, ProjectRef, ROLES, SeriesInfo, SeriesMember, SeriesQuery, USER_SCOPE,
+    User,
 };
 
 /// The store: raw mail, derived messages, series, projects, events, cursors, apply and check

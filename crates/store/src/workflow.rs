@@ -11,6 +11,8 @@
 //! reads `superseded` as soon as a newer revision of its series is stored (also after a
 //! reindex, since it is worked out on read). A state a maintainer chose otherwise is kept.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{Page, Pool, Result, Store, Token};
@@ -70,7 +72,8 @@ pub struct PatchInfo {
     pub subject: String,
     pub submitter: Person,
     pub date: i64,
-    /// The git patch-id of its diff.
+    /// Patchwork's hash of its diff (`quire_mail::diff::patchwork_hash`); None for rows stored
+    /// before migration 0030 until a reindex.
     pub hash: Option<String>,
     pub state: String,
     pub archived: bool,
@@ -125,6 +128,7 @@ pub struct PatchFilter {
     pub submitters: Vec<String>,
     /// User ids or usernames.
     pub delegates: Vec<String>,
+    /// Patchwork's hash (40 hex digits, any case).
     pub hash: Option<String>,
     /// Without angle brackets.
     pub msgid: Option<String>,
@@ -181,6 +185,43 @@ impl Default for SeriesQuery {
             since: None,
             before: None,
             words: Vec::new(),
+            order: Order::DateDesc,
+            page: 1,
+            per_page: 30,
+        }
+    }
+}
+
+/// Filters of the cover letters' list (Patchwork's `covers/`): every one narrows it.
+#[derive(Debug, Clone)]
+pub struct CoverQuery {
+    pub project: Option<String>,
+    /// Submitters' person ids or e-mail addresses; any of them.
+    pub submitters: Vec<String>,
+    /// The cover letter's date, from (inclusive) and before (exclusive).
+    pub since: Option<i64>,
+    pub before: Option<i64>,
+    /// Words the cover letter's subject contains, all of them.
+    pub words: Vec<String>,
+    /// The cover letter's Message-ID, with or without its angle brackets.
+    pub msgid: Option<String>,
+    /// The series' id (its head's row id).
+    pub series: Option<i64>,
+    pub order: Order,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Default for CoverQuery {
+    fn default() -> Self {
+        CoverQuery {
+            project: None,
+            submitters: Vec::new(),
+            since: None,
+            before: None,
+            words: Vec::new(),
+            msgid: None,
+            series: None,
             order: Order::DateDesc,
             page: 1,
             per_page: 30,
@@ -423,13 +464,8 @@ impl Store {
     }
 
     /// Cover letters (as series members), filtered by project, newest first.
-    pub async fn covers(
-        &self,
-        project: Option<&str>,
-        page: u32,
-        per_page: u32,
-    ) -> Result<Page<(String, SeriesInfo)>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::covers(p, project, page, per_page).await)
+    pub async fn covers(&self, q: &CoverQuery) -> Result<Page<(String, SeriesInfo)>> {
+        on_backend!(self.pool, |p, m| m::workflow_sql::covers(p, q).await)
     }
 
     /// The series whose cover letter is message row `id`.
@@ -437,7 +473,8 @@ impl Store {
         on_backend!(self.pool, |p, m| m::workflow_sql::cover(p, id).await)
     }
 
-    /// Replies directly to message row `id`, oldest first.
+    /// The comments of the patch or cover letter of message row `id`, oldest first: every
+    /// other mail of its thread that Patchwork attaches to it ([`attach_comments`]).
     pub async fn comments(&self, id: i64) -> Result<Vec<Comment>> {
         on_backend!(self.pool, |p, m| m::workflow_sql::comments(p, id).await)
     }
@@ -505,5 +542,124 @@ impl Store {
     /// Events, newest first, filtered by project and kind, paged.
     pub async fn events_page(&self, q: &EventQuery) -> Result<Page<crate::Event>> {
         on_backend!(self.pool, |p, m| m::workflow_sql::events_page(p, q).await)
+    }
+}
+
+/// A mail of a thread, as [`attach_comments`] needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct ThreadMail {
+    pub id: i64,
+    pub message_id: String,
+    /// A patch or pull request (Patchwork's Patch), a cover letter, or neither (a comment).
+    pub submission: Option<Submission>,
+    /// In-Reply-To, then References from the nearest ancestor back, as Patchwork reads them.
+    pub ancestors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Submission {
+    Patch,
+    Cover,
+}
+
+/// Which patch or cover letter each comment of a thread belongs to, as Patchwork's parser
+/// attaches comments (`find_patch_for_comment`, then `find_cover_for_comment`): the first
+/// ancestor that is a patch, or a comment attached to a patch; failing that, the first that is a
+/// cover letter, or a comment attached to one. So a reply to a reply to a patch is the patch's
+/// comment, however deep, and a mail whose parent is missing still finds the patch through its
+/// References. Returns (comment row, submission row) pairs.
+pub(crate) fn attach_comments(thread: &[ThreadMail]) -> Vec<(i64, i64)> {
+    let by_id: HashMap<&str, usize> =
+        thread.iter().enumerate().map(|(i, m)| (m.message_id.as_str(), i)).collect();
+    // None: not worked out yet; Some(None): attached nowhere (or being worked out: a cycle of
+    // References, which hostile mail can make, attaches nowhere).
+    let mut attached: Vec<Option<Option<(Submission, usize)>>> = vec![None; thread.len()];
+    fn attach(
+        i: usize,
+        thread: &[ThreadMail],
+        by_id: &HashMap<&str, usize>,
+        attached: &mut Vec<Option<Option<(Submission, usize)>>>,
+    ) -> Option<(Submission, usize)> {
+        if let Some(done) = attached[i] {
+            return done;
+        }
+        attached[i] = Some(None);
+        let mut found = None;
+        'kinds: for kind in [Submission::Patch, Submission::Cover] {
+            for a in &thread[i].ancestors {
+                let Some(&j) = by_id.get(a.as_str()) else { continue };
+                if j == i {
+                    continue;
+                }
+                match thread[j].submission {
+                    Some(k) if k == kind => {
+                        found = Some((kind, j));
+                        break 'kinds;
+                    }
+                    Some(_) => {}
+                    None => {
+                        if let Some((k, s)) = attach(j, thread, by_id, attached)
+                            && k == kind
+                        {
+                            found = Some((kind, s));
+                            break 'kinds;
+                        }
+                    }
+                }
+            }
+        }
+        attached[i] = Some(found);
+        found
+    }
+    let mut out = Vec::new();
+    for i in 0..thread.len() {
+        if thread[i].submission.is_none()
+            && let Some((_, s)) = attach(i, thread, &by_id, &mut attached)
+        {
+            out.push((thread[i].id, thread[s].id));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod comment_tests {
+    use super::*;
+
+    fn mail(id: i64, kind: Option<Submission>, ancestors: &[&str]) -> ThreadMail {
+        ThreadMail {
+            id,
+            message_id: format!("m{id}"),
+            submission: kind,
+            ancestors: ancestors.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn replies_below_a_patch_belong_to_it_however_deep() {
+        use Submission::*;
+        // cover 1; patches 2, 3 replying to it; 4 replies to 2; 5 to 4; 6 to 5 with its parent
+        // chain only in References; 7 replies to the cover; 8 to 7; 9 to a missing mail
+        // below patch 3.
+        let thread = vec![
+            mail(1, Some(Cover), &[]),
+            mail(2, Some(Patch), &["m1"]),
+            mail(3, Some(Patch), &["m1"]),
+            mail(4, None, &["m2", "m1"]),
+            mail(5, None, &["m4", "m2", "m1"]),
+            mail(6, None, &["gone", "m5", "m4", "m2", "m1"]),
+            mail(7, None, &["m1"]),
+            mail(8, None, &["m7", "m1"]),
+            mail(9, None, &["missing", "m3", "m1"]),
+        ];
+        let mut got = attach_comments(&thread);
+        got.sort();
+        assert_eq!(got, vec![(4, 2), (5, 2), (6, 2), (7, 1), (8, 1), (9, 3)]);
+    }
+
+    #[test]
+    fn a_cycle_of_references_attaches_nowhere_and_ends() {
+        let thread = vec![mail(1, None, &["m2"]), mail(2, None, &["m1"])];
+        assert!(attach_comments(&thread).is_empty());
     }
 }

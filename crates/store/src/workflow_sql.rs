@@ -122,8 +122,8 @@ pub(crate) mod workflow_sql {
     /// One row per (patch, series); `x.*` columns in this order.
     fn patch_inner() -> String {
         format!(
-            "SELECT m.id AS id, m.message_id AS msgid, p.name AS project, p.id AS project_id, m.subject AS subject, \
-             m.from_name AS from_name, m.from_email AS from_email, COALESCE(m.date, 0) AS date, m.patch_id AS hash, \
+            "SELECT m.id AS id, m.message_id AS msgid, m.mid_hash AS mid_hash, p.name AS project, p.id AS project_id, m.subject AS subject, \
+             m.from_name AS from_name, m.from_email AS from_email, COALESCE(m.date, 0) AS date, m.pw_hash AS hash, \
              CASE WHEN (ps.state IS NULL OR ps.state IN ('new', 'under-review')) AND {SUPERSEDED_BY} IS NOT NULL \
                   THEN 'superseded' ELSE COALESCE(ps.state, 'new') END AS state, \
              COALESCE(ps.archived, FALSE) AS archived, ps.delegate_id AS delegate_id, ps.commit_ref AS commit_ref, \
@@ -218,10 +218,13 @@ pub(crate) mod workflow_sql {
             }
         });
         if let Some(h) = &f.hash {
-            qb.push(" AND x.hash = ").push_bind(clean(h).into_owned());
+            qb.push(" AND x.hash = ").push_bind(clean(h.trim()).to_lowercase());
         }
         if let Some(m) = &f.msgid {
-            qb.push(" AND x.msgid = ").push_bind(clean(m.trim().trim_start_matches('<').trim_end_matches('>')).into_owned());
+            // By the indexed hash first: `message_id` has no index of its own, and a scan of the
+            // messages per lookup is what made the events list slow (issue 25).
+            let m = clean(m.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
+            qb.push(" AND x.mid_hash = ").push_bind(text_hash(&m)).push(" AND x.msgid = ").push_bind(m);
         }
         if let Some(s) = f.series {
             qb.push(" AND x.series_id = ").push_bind(s);
@@ -469,28 +472,52 @@ pub(crate) mod workflow_sql {
         row.map(|r| get(&r, 0, "reading a message")).transpose()
     }
 
-    pub(crate) async fn covers(pool: &DbPool, project: Option<&str>, page: u32, per_page: u32) -> Result<Page<(String, SeriesInfo)>> {
-        let per_page = per_page.clamp(1, 1000);
-        let page = page.max(1);
+    pub(crate) async fn covers(pool: &DbPool, q: &CoverQuery) -> Result<Page<(String, SeriesInfo)>> {
+        let per_page = q.per_page.clamp(1, 1000);
+        let page = q.page.max(1);
+        // The cover letter's own columns, by its row id (`s.cover_id`).
+        let cover = |col: &str| format!("(SELECT c.{col} FROM messages c WHERE c.id = s.cover_id)");
         let filters = |qb: &mut QueryBuilder<'_, Db>| {
             qb.push(" WHERE s.cover_id IS NOT NULL");
-            if let Some(p) = project {
+            if let Some(p) = &q.project {
                 match p.parse::<i64>() {
                     Ok(id) => qb.push(" AND s.project_id = ").push_bind(id),
                     Err(_) => qb.push(" AND p.name = ").push_bind(clean(p).into_owned()),
                 };
             }
+            push_or(qb, &q.submitters, |qb, s| match s.parse::<i64>() {
+                Ok(id) => {
+                    qb.push("(SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = s.submitter_email) = ").push_bind(id);
+                }
+                Err(_) => {
+                    qb.push("LOWER(s.submitter_email) = ").push_bind(clean(s).to_lowercase());
+                }
+            });
+            if let Some(t) = q.since {
+                qb.push(format!(" AND COALESCE({}, 0) >= ", cover("date"))).push_bind(t);
+            }
+            if let Some(t) = q.before {
+                qb.push(format!(" AND COALESCE({}, 0) < ", cover("date"))).push_bind(t);
+            }
+            for w in q.words.iter().filter(|w| !w.trim().is_empty()) {
+                qb.push(format!(" AND LOWER({}) LIKE ", cover("subject"))).push_bind(like_pattern(w.trim())).push(" ESCAPE '\\'");
+            }
+            if let Some(m) = &q.msgid {
+                let m = clean(m.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
+                qb.push(" AND s.cover_id IN (SELECT c.id FROM messages c WHERE c.message_id = ").push_bind(m).push(")");
+            }
+            if let Some(id) = q.series {
+                qb.push(" AND s.head_id = ").push_bind(id);
+            }
         };
         let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
         filters(&mut count);
-        let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting covers")?, 0, "counting covers")?;
+        let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query("counting covers")?, 0, "counting covers")?;
         let mut list = QueryBuilder::<Db>::new(series_select_pw());
         filters(&mut list);
-        list.push(" ORDER BY s.date DESC, s.head_id DESC LIMIT ")
-            .push_bind(i64::from(per_page))
-            .push(" OFFSET ")
-            .push_bind(i64::from(page - 1) * i64::from(per_page));
-        let rows = list.build().fetch_all(pool).await.ctx("listing covers")?;
+        list.push(format!(" ORDER BY {}", order_sql(q.order, "s.date", "s.head_id", "s.name")));
+        list.push(" LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
+        let rows = list.build().fetch_all(pool).await.ctx_query("listing covers")?;
         let items = series_infos_of(pool, rows).await?.into_iter().map(|s| (s.summary.project.clone(), s)).collect();
         Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
     }
@@ -503,29 +530,66 @@ pub(crate) mod workflow_sql {
 
     pub(crate) async fn comments(pool: &DbPool, id: i64) -> Result<Vec<Comment>> {
         let what = "reading comments";
+        let mut conn = pool.acquire().await.ctx("connecting")?;
+        // The thread, light: which mail is a patch or cover letter, and whose reply each is.
         let rows = sqlx::query(
-            "SELECT m.id, m.message_id, m.subject, m.from_name, m.from_email, COALESCE(m.date, 0), m.body, \
-             (SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = m.from_email) \
-             FROM messages m JOIN messages t ON t.id = $1 \
-             WHERE m.thread_hash = t.thread_hash AND m.in_reply_to = t.message_id AND m.id <> t.id AND m.kind = 'reply' ORDER BY m.date, m.id",
+            "SELECT m.id, m.message_id, m.kind, m.in_reply_to, m.meta FROM messages m JOIN messages t ON t.id = $1 \
+             WHERE m.thread_hash = t.thread_hash AND m.thread_key = t.thread_key",
         )
         .bind(id)
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await
         .ctx(what)?;
-        rows.iter()
-            .map(|r| {
-                let id: i64 = get(r, 0, what)?;
-                Ok(Comment {
+        let mut thread = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let row_id: i64 = get(r, 0, what)?;
+            let kind: String = get(r, 2, what)?;
+            let in_reply_to: Option<String> = get(r, 3, what)?;
+            let meta: String = get(r, 4, what)?;
+            let meta: MessageMeta = serde_json::from_str(&meta).map_err(|e| corrupt(format!("meta of message row {row_id}"), e))?;
+            let mut ancestors: Vec<String> = in_reply_to.into_iter().collect();
+            for a in meta.references.iter().rev() {
+                if !ancestors.contains(a) {
+                    ancestors.push(a.clone());
+                }
+            }
+            thread.push(ThreadMail {
+                id: row_id,
+                message_id: get(r, 1, what)?,
+                submission: match kind.as_str() {
+                    "patch" | "pull-request" => Some(Submission::Patch),
+                    "cover-letter" => Some(Submission::Cover),
+                    _ => None,
+                },
+                ancestors,
+            });
+        }
+        let ids: Vec<i64> = attach_comments(&thread).into_iter().filter(|&(_, s)| s == id).map(|(c, _)| c).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT m.id, m.message_id, m.subject, m.from_name, m.from_email, COALESCE(m.date, 0), m.body, \
+                 (SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = m.from_email) FROM messages m WHERE m.id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for c in chunk {
+                sep.push_bind(*c);
+            }
+            qb.push(")");
+            for r in qb.build().fetch_all(&mut *conn).await.ctx(what)? {
+                let id: i64 = get(&r, 0, what)?;
+                out.push(Comment {
                     id,
-                    message_id: get(r, 1, what)?,
-                    subject: get(r, 2, what)?,
-                    submitter: Person { id: get::<Option<i64>>(r, 7, what)?.unwrap_or(id), name: get(r, 3, what)?, email: get(r, 4, what)? },
-                    date: get(r, 5, what)?,
-                    body: get(r, 6, what)?,
-                })
-            })
-            .collect()
+                    message_id: get(&r, 1, what)?,
+                    subject: get(&r, 2, what)?,
+                    submitter: Person { id: get::<Option<i64>>(&r, 7, what)?.unwrap_or(id), name: get(&r, 3, what)?, email: get(&r, 4, what)? },
+                    date: get(&r, 5, what)?,
+                    body: get(&r, 6, what)?,
+                });
+            }
+        }
+        out.sort_by_key(|c| (c.date, c.id));
+        Ok(out)
     }
 
     pub(crate) async fn people(pool: &DbPool, project: Option<&str>, q: Option<&str>, page: u32, per_page: u32) -> Result<Page<Person>> {

@@ -178,6 +178,49 @@ both_backends!(v2_supersedes_v1_once, |store| async move {
     assert_eq!(superseded, vec![ev("series-superseded", "v1@x"), ev("series-superseded", "v2@x")]);
 });
 
+async fn patch_of(store: &Store, msgid: &str) -> quire_store::PatchInfo {
+    let f = quire_store::PatchFilter { msgid: Some(msgid.into()), ..Default::default() };
+    store.patches(&f).await.unwrap().items.pop().expect("the patch")
+}
+
+both_backends!(superseding_writes_each_patch_state_change_once, |store| async move {
+    let v1 = patch("sv1@x", 1, 1, 1, "io: frob");
+    let mut v2 = patch("sv2@x", 2, 1, 1, "io: frob");
+    v2.date = Some(T0 + DAY);
+    let mut v3 = patch("sv3@x", 3, 1, 1, "io: frob");
+    v3.date = Some(T0 + 2 * DAY);
+    ingest(&store, vec![v1]).await;
+    ingest(&store, vec![v2]).await;
+    // A maintainer's choice on v2 is kept by superseding, so no event says it changed.
+    let maint = store.add_user("m", "m@example.org", "M").await.unwrap();
+    let p2 = patch_of(&store, "sv2@x").await;
+    let change = quire_store::PatchUpdate { state: Some("accepted".into()), ..Default::default() };
+    store.update_patch(p2.id, &change, &maint).await.unwrap();
+    ingest(&store, vec![v3]).await;
+    let changes: Vec<_> = store
+        .events(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "patch-state-changed" && e.payload["by"].is_null())
+        .map(|e| {
+            (
+                e.message_id.unwrap_or_default(),
+                e.payload["previous_state"].as_str().unwrap_or_default().to_string(),
+                e.payload["current_state"].as_str().unwrap_or_default().to_string(),
+                e.payload["superseded_by"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = ("sv1@x", "new", "superseded", "sv2@x");
+    assert_eq!(
+        changes,
+        vec![(want.0.to_string(), want.1.to_string(), want.2.to_string(), want.3.to_string())]
+    );
+    // The state the event announces is the state read.
+    assert_eq!(patch_of(&store, "sv1@x").await.state, "superseded");
+});
+
 both_backends!(a_resend_with_the_same_version_and_a_later_date_supersedes, |store| async move {
     let first = patch("send1@x", 2, 1, 1, "fs: resend me");
     let mut resend = patch("send2@x", 2, 1, 1, "fs: resend me");

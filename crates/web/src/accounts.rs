@@ -141,7 +141,7 @@ fn see_other(to: &str) -> Response {
 }
 
 /// Pages that depend on who is logged in must not be kept by caches.
-fn private(mut r: Response) -> Response {
+pub(crate) fn private(mut r: Response) -> Response {
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     r
 }

@@ -216,11 +216,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages/{*id}", get(api::message))
         .route("/api/v1/events", get(api::events))
         .route("/api/v1/patches/{*id}", axum::routing::patch(api::patch_update))
-        // Patchwork's REST API and download URLs (git-pw, pwclient): static prefixes win over
-        // `{project}`, so projects named api, project, series, patch or bundle are shadowed.
-        .route("/api", axum::routing::any(patchwork::api))
-        .route("/api/", axum::routing::any(patchwork::api))
-        .route("/api/{*rest}", axum::routing::any(patchwork::api))
+        // Patchwork's REST API (its routes: crate::patchwork::routes) and download URLs (git-pw,
+        // pwclient): static prefixes win over `{project}`, hence RESERVED_NAMES.
+        .merge(patchwork::routes())
         .route("/series/{*rest}", get(patchwork::series_download))
         .route("/project/{*rest}", get(patchwork::project_download))
         .route("/patch/{*rest}", get(patchwork::patch_redirect))

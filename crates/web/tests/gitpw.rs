@@ -100,8 +100,92 @@ async fn fill(store: &Store, work: &Path) -> PathBuf {
     let batch: Vec<Incoming> =
         demo.into_iter().map(|raw| Incoming::parse(raw, Some("demo".into()))).collect();
     store.ingest(batch).await.expect("ingest demo");
+    // Patchwork's own fixture, whose hashes Patchwork computed (golden.json).
+    let fixture = common::mbox_messages(
+        &common::shared("corpus/patchwork-mail/series/base-cover-letter.mbox"),
+        usize::MAX,
+    );
+    common::ingest(store, fixture, Some("demo")).await;
+    common::ingest(store, comment_thread(), Some("demo")).await;
     repo
 }
+
+/// A mail of the thread [`comment_thread`] writes.
+fn thread_mail(id: &str, subject: &str, parents: &[&str], minute: u32, body: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Ann Author <ann@example.org>\nTo: demo@example.org\nSubject: {subject}\n\
+         Date: Mon, 2 Mar 2026 10:{minute:02}:00 +0000\nMessage-ID: <{id}>\n"
+    );
+    if let Some(last) = parents.last() {
+        m.push_str(&format!("In-Reply-To: <{last}>\nReferences:"));
+        for p in parents {
+            m.push_str(&format!(" <{p}>"));
+        }
+        m.push('\n');
+    }
+    m.push('\n');
+    m.push_str(body);
+    m.into_bytes()
+}
+
+/// A two-patch series whose first patch has replies three deep and one whose parent never
+/// reached the list, and a cover letter with a reply and a reply to that: Patchwork lists four
+/// comments on the patch and two on the cover letter.
+fn comment_thread() -> Vec<Vec<u8>> {
+    let diff = |n: u32| {
+        format!(
+            "Change {n}.\n\nSigned-off-by: Ann Author <ann@example.org>\n---\n\
+             diff --git a/f{n} b/f{n}\n--- a/f{n}\n+++ b/f{n}\n@@ -1 +1 @@\n-a\n+b\n"
+        )
+    };
+    let c = "ct-cover@example.org";
+    let p1 = "ct-p1@example.org";
+    vec![
+        thread_mail(c, "[PATCH 0/2] comment thread", &[], 0, "Two changes.\n"),
+        thread_mail(p1, "[PATCH 1/2] comment thread one", &[c], 1, &diff(1)),
+        thread_mail("ct-p2@example.org", "[PATCH 2/2] comment thread two", &[c], 2, &diff(2)),
+        thread_mail(
+            "ct-r1@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1],
+            3,
+            "Why?\n",
+        ),
+        thread_mail(
+            "ct-r2@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1, "ct-r1@example.org"],
+            4,
+            "Because.\n",
+        ),
+        thread_mail(
+            "ct-r3@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1, "ct-r1@example.org", "ct-r2@example.org"],
+            5,
+            "Reviewed-by: Rita Reviewer <rev@example.org>\n",
+        ),
+        thread_mail(
+            "ct-r4@example.org",
+            "Re: [PATCH 1/2] comment thread one",
+            &[c, p1, "ct-never-arrived@example.org"],
+            6,
+            "Me too.\n",
+        ),
+        thread_mail("ct-cr1@example.org", "Re: [PATCH 0/2] comment thread", &[c], 7, "Nice.\n"),
+        thread_mail(
+            "ct-cr2@example.org",
+            "Re: [PATCH 0/2] comment thread",
+            &[c, "ct-cr1@example.org"],
+            8,
+            "Indeed.\n",
+        ),
+    ]
+}
+
+/// Patchwork's hash of patch 1/2 of its fixture `series/base-cover-letter.mbox` (golden.json).
+const FIXTURE_HASH: &str = "26b6c59a31ac0e6854a9c4f93f4b19e2c2172ff0";
+const FIXTURE_PATCH: &str = "1473632524-8585-2-git-send-email-stephenfinucane@gmail.com";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_git_pw_against_quire() {
@@ -259,6 +343,70 @@ async fn real_git_pw_against_quire() {
     let out = pw.ok(&["bundle", "list"]);
     assert!(out.contains("for-next") && out.contains("maint"), "{out}");
 
+    // bundle show prints the bundle's web_url: that page exists and shows the bundle's patches;
+    // bundle download fetches its mbox, a private bundle's too (with the owner's token), which
+    // nobody else sees.
+    let page_of = |out: &str| -> String {
+        let url = out
+            .lines()
+            .find_map(|l| l.split_whitespace().find(|w| w.starts_with(&format!("{base}/bundle/"))))
+            .unwrap_or_else(|| panic!("no bundle URL in: {out}"))
+            .to_string();
+        url.strip_prefix(&base).expect("on this server").to_string()
+    };
+    let web = http::state(store.clone());
+    let id = bundles[0].id.to_string();
+    let path = page_of(&pw.ok(&["bundle", "show", &id]));
+    assert_eq!(path, "/bundle/maint/for-next/");
+    let page = http::get(&web, &path).await;
+    assert_eq!(page.status, axum::http::StatusCode::OK, "{}", String::from_utf8_lossy(&page.body));
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    for p in [target, second] {
+        let p = store.patch(p).await.expect("patch").expect("exists");
+        let link = format!("/ltp/{}/", quire_web::url::segment(&p.message_id));
+        assert!(html.contains(&link), "{link} not on the bundle page: {html}");
+    }
+    let dl = work.path().join("bundle-dl");
+    std::fs::create_dir(&dl).expect("mkdir");
+    pw.ok(&["bundle", "download", &id, dl.join("b.mbox").to_str().expect("utf-8")]);
+    let mbox = std::fs::read_to_string(dl.join("b.mbox")).expect("the bundle's mbox");
+    assert_eq!(mbox.matches("\nSubject: ").count() + usize::from(mbox.starts_with("Subject: ")), 2);
+    let out = pw.ok(&["bundle", "create", "mine-only", &target.to_string()]);
+    let private_id = out
+        .lines()
+        .find_map(|l| {
+            let l = l.trim_start_matches('|').trim();
+            l.strip_prefix("ID")?.trim().trim_matches('|').trim().parse::<i64>().ok()
+        })
+        .unwrap_or_else(|| panic!("no ID in: {out}"));
+    let path = page_of(&pw.ok(&["bundle", "show", &private_id.to_string()]));
+    assert_eq!(http::get(&web, &path).await.status, axum::http::StatusCode::NOT_FOUND);
+    assert_eq!(
+        http::get(&web, &format!("{path}mbox/")).await.status,
+        axum::http::StatusCode::NOT_FOUND
+    );
+    pw.ok(&[
+        "bundle",
+        "download",
+        &private_id.to_string(),
+        dl.join("p.mbox").to_str().expect("utf-8"),
+    ]);
+    assert!(std::fs::read_to_string(dl.join("p.mbox")).expect("mbox").contains("Subject: "));
+
+    // patch list --hash: Patchwork's hash finds the patch it was computed for.
+    let fixture_id = store
+        .patches(&PatchFilter { msgid: Some(FIXTURE_PATCH.into()), ..Default::default() })
+        .await
+        .expect("patches")
+        .items[0]
+        .id;
+    let out = pw.ok(&["--project", "demo", "patch", "list", "--hash", FIXTURE_HASH]);
+    let listed: Vec<i64> = out
+        .lines()
+        .filter_map(|l| l.trim_start_matches('|').split('|').next()?.trim().parse().ok())
+        .collect();
+    assert_eq!(listed, vec![fixture_id], "{out}");
+
     // series apply: the sample's v2 into the sample repository at its base.
     let demo = store
         .series_infos(&SeriesQuery {
@@ -309,6 +457,82 @@ async fn real_git_pw_against_quire() {
         .collect();
     assert_eq!(names.len(), 1);
     assert!(names[0].ends_with(".patch"), "{names:?}");
+}
+
+/// The `pwclient` to run: `$PWCLIENT`, else on PATH, else where `pip install --user` puts it.
+fn find_pwclient() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PWCLIENT").map(PathBuf::from).filter(|p| p.is_file()) {
+        return Some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".local/bin"));
+    }
+    dirs.into_iter().map(|d| d.join("pwclient")).find(|p| p.is_file())
+}
+
+/// The real `pwclient` (PyPI) finds a patch by Patchwork's hash: `list -H`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_pwclient_finds_patches_by_hash() {
+    let Some(bin) = find_pwclient() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pwclient is missing under CI: scripts/install-deps installs it"
+        );
+        eprintln!(
+            "SKIPPED real_pwclient_finds_patches_by_hash: no pwclient found ($PWCLIENT, PATH, ~/.local/bin); scripts/install-deps installs it"
+        );
+        return;
+    };
+    let work = tempfile::tempdir().expect("work dir");
+    let (_dir, store) = common::sqlite_store().await;
+    store
+        .upsert_project(&ProjectConfig { name: "demo".into(), ..Default::default() })
+        .await
+        .expect("project");
+    let fixture = common::mbox_messages(
+        &common::shared("corpus/patchwork-mail/series/base-cover-letter.mbox"),
+        usize::MAX,
+    );
+    common::ingest(&store, fixture, Some("demo")).await;
+    let id = store
+        .patches(&PatchFilter { msgid: Some(FIXTURE_PATCH.into()), ..Default::default() })
+        .await
+        .expect("patches")
+        .items[0]
+        .id;
+    let base = common::spawn_server(store.clone()).await;
+    let rc = work.path().join("pwclientrc");
+    std::fs::write(
+        &rc,
+        format!("[options]\ndefault = demo\n\n[demo]\nbackend = rest\nurl = {base}/api/1.3/\n"),
+    )
+    .expect("write pwclientrc");
+    let run = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .args(args)
+            .env("PWCLIENTRC", &rc)
+            .env("PAGER", "cat")
+            .output()
+            .expect("run pwclient");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "pwclient {args:?}: {text}");
+        text
+    };
+    let out = run(&["list", "-H", FIXTURE_HASH]);
+    let listed: Vec<i64> =
+        out.lines().filter_map(|l| l.split_whitespace().next()?.parse().ok()).collect();
+    assert_eq!(listed, vec![id], "{out}");
+    assert!(out.contains("test: Add some lorem ipsum"), "{out}");
+    // (`info -h HASH` fails inside pwclient 2.11 itself over REST: it takes len() of a
+    // generator; `list -H` is its working way.)
+    let out = run(&["list", "-H", &"0".repeat(40)]);
+    assert!(!out.contains("lorem ipsum"), "{out}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -567,10 +791,102 @@ async fn patchwork_api_over_http(store: Store) {
     );
     assert_eq!(r.json()["target_url"], "https://ci.example.com/2");
 
+    // Patchwork's hash, as Patchwork computed it for its own fixture, shown and filterable (in
+    // any case); nothing else has it.
+    let found = http::get(&state, &format!("/api/1.3/patches/?hash={FIXTURE_HASH}")).await.json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(
+        (found[0]["hash"].as_str(), found[0]["msgid"].as_str()),
+        (Some(FIXTURE_HASH), Some(format!("<{FIXTURE_PATCH}>").as_str()))
+    );
+    let upper = FIXTURE_HASH.to_uppercase();
+    let found = http::get(&state, &format!("/api/1.3/patches/?hash={upper}")).await.json();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    let none = http::get(&state, &format!("/api/1.3/patches/?hash={}", "0".repeat(40))).await;
+    assert_eq!(none.json().as_array().map(Vec::len), Some(0));
+
+    // Comments as Patchwork lists them: every reply below the patch (or cover letter), however
+    // deep, and a reply whose parent never arrived; not the other patch's, not the cover's.
+    let p1 = &http::get(&state, "/api/1.3/patches/?msgid=ct-p1@example.org").await.json()[0];
+    let listed = http::get(&state, &format!("/api/1.3/patches/{}/comments/", p1["id"])).await;
+    let ids: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["msgid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        ["r1", "r2", "r3", "r4"].map(|r| format!("<ct-{r}@example.org>")).to_vec(),
+        "{}",
+        listed.json()
+    );
+    let cover = http::get(&state, "/api/1.3/covers/?msgid=ct-cover@example.org").await.json();
+    assert_eq!(cover.as_array().map(Vec::len), Some(1), "{cover}");
+    let listed = http::get(&state, &format!("/api/1.3/covers/{}/comments/", cover[0]["id"])).await;
+    let ids: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["msgid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["<ct-cr1@example.org>", "<ct-cr2@example.org>"], "{}", listed.json());
+
+    // Covers' filters narrow the list as Patchwork's do (or refuse a bad value); none returns
+    // unrelated covers.
+    let covers_of = |q: String| {
+        let state = state.clone();
+        async move {
+            let r = http::get(&state, &format!("/api/1.3/covers/?{q}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{q}: {}", String::from_utf8_lossy(&r.body));
+            r.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["msgid"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let ct = "<ct-cover@example.org>".to_string();
+    assert_eq!(covers_of("msgid=%3Cct-cover%40example.org%3E".into()).await, vec![ct.clone()]);
+    assert_eq!(covers_of("msgid=nobody@example.org".into()).await, Vec::<String>::new());
+    let series_id = cover[0]["series"][0]["id"].as_i64().unwrap();
+    assert_eq!(covers_of(format!("series={series_id}")).await, vec![ct.clone()]);
+    assert_eq!(covers_of("project=demo&q=comment+thread".into()).await, vec![ct.clone()]);
+    assert_eq!(
+        covers_of(
+            "submitter=ann@example.org&since=2026-03-02T10:00:00&before=2026-03-02T10:01:00".into()
+        )
+        .await,
+        vec![ct.clone()]
+    );
+    assert_eq!(
+        covers_of("submitter=ann@example.org&since=2026-03-02T10:01:00".into()).await,
+        Vec::<String>::new()
+    );
+    let ltp = covers_of("project=ltp&per_page=250".into()).await;
+    assert!(!ltp.is_empty() && !ltp.contains(&ct));
+    let all = covers_of("per_page=250".into()).await;
+    assert!(all.len() > ltp.len());
+    for (q, status) in [
+        ("series=abc", StatusCode::BAD_REQUEST),
+        ("since=yesterday", StatusCode::BAD_REQUEST),
+        ("before=soon", StatusCode::BAD_REQUEST),
+        ("order=sideways", StatusCode::BAD_REQUEST),
+        ("project=nope", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(http::get(&state, &format!("/api/1.3/covers/?{q}")).await.status, status, "{q}");
+    }
+
     // The state is not derived from mail: a reindex keeps it (patches are numbered by raw row).
     store.reindex(|_, _| {}).await.expect("reindex");
     let kept = store.patch(p.id).await.expect("patch").expect("still there");
     assert_eq!((kept.state.as_str(), kept.archived), ("changes-requested", true));
+    // ...and derives the hash again.
+    let found = http::get(&state, &format!("/api/1.3/patches/?hash={FIXTURE_HASH}")).await.json();
+    assert_eq!(found[0]["hash"], FIXTURE_HASH);
 
     // Superseded is automatic: the patches of an LTP series that has a newer revision read
     // `superseded`, and git-pw's default listing (new, under-review) leaves them out.
@@ -596,6 +912,29 @@ async fn patchwork_api_over_http(store: Store) {
     .await
     .json();
     assert_eq!(listed.as_array().map(Vec::len), Some(0));
+    // ...and said so in an event, as Patchwork's clients follow states: `patch-state-changed`
+    // to superseded, by nobody, written when the newer revision was stored.
+    let mut said = None;
+    for page in 1..20 {
+        let ev = http::get(
+            &state,
+            &format!(
+                "/api/1.3/events/?project=ltp&category=patch-state-changed&per_page=250&page={page}"
+            ),
+        )
+        .await
+        .json();
+        let Some(items) = ev.as_array().filter(|a| !a.is_empty()) else { break };
+        said = said.or_else(|| {
+            items.iter().find(|e| e["payload"]["patch"]["id"] == old.patches[0].id).cloned()
+        });
+    }
+    let said = said.expect("an event for the superseded patch");
+    assert_eq!(
+        (said["payload"]["previous_state"].as_str(), said["payload"]["current_state"].as_str()),
+        (Some("new"), Some("superseded")),
+        "{said}"
+    );
 
     // Checks: a tester token posts (form), the list and the patch's summary show it; `pending`
     // is refused with the reason.

@@ -55,6 +55,7 @@ pub fn patch(id: &str, version: u32, n: u32, m: u32, name: &str) -> ParsedMessag
                 ..Default::default()
             }],
             patch_id: format!("{:040x}", u128::from(n) * 7919 + name.len() as u128),
+            patchwork_hash: None,
         });
     }
     p
