@@ -979,6 +979,18 @@ mod tests {
         let and = "s:\"frob faster\" ".to_string() + &vec!["s:frob"; 499].join(" ");
         assert_eq!(ids(&store, None, &and, false).await, ["a0@example.org"], "500 terms ANDed");
 
+        // A reindex rebuilds the index: the same answers after it (received times too).
+        store.reindex(|_, _| {}).await.expect("reindex");
+        for q in
+            ["change-id:20240205-gadget-tidy-1a2b", "dfhh:gadget_probe", "rt:20240205..20240206"]
+        {
+            assert_eq!(ids(&store, None, q, false).await, ["s1@example.org"], "{q} after reindex");
+        }
+        assert_eq!(
+            ids(&store, Some("p1"), "b:frob_fast", false).await,
+            ["a1@example.org", "r1@example.org"]
+        );
+
         // As many trailer terms ANDed: PostgreSQL plans it in bounded time.
         let trailers = vec!["signed-off-by:erin"; 500].join(" ");
         assert_eq!(ids(&store, None, &trailers, false).await, ["s1@example.org"], "500 trailers");
