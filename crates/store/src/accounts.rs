@@ -105,12 +105,8 @@ impl Store {
             }
             None => None,
         };
-        if on_backend!(self.pool, |p, m| m::accounts_sql::set_password(
-            p,
-            user_id,
-            hash.as_deref()
-        )
-        .await)?
+        if on_backend!(self.pool, |p, m| m::accounts::set_password(p, user_id, hash.as_deref())
+            .await)?
         {
             Ok(())
         } else {
@@ -136,12 +132,11 @@ impl Store {
         let counted: String = username.chars().take(MAX_USERNAME_LEN + 1).collect();
         let t = crate::now();
         if let Some(retry_after) =
-            on_backend!(self.pool, |p, m| m::accounts_sql::reserve_login(p, &counted, client, t)
-                .await)?
+            on_backend!(self.pool, |p, m| m::accounts::reserve_login(p, &counted, client, t).await)?
         {
             return Ok(Login::Limited { retry_after });
         }
-        let found = on_backend!(self.pool, |p, m| m::accounts_sql::login_user(p, username).await)?;
+        let found = on_backend!(self.pool, |p, m| m::accounts::login_user(p, username).await)?;
         let hash = match &found {
             Some((_, Some(hash))) => Some(hash.clone()),
             _ => None,
@@ -151,12 +146,12 @@ impl Store {
             // The reserved attempt stays: it was a failure.
             return Ok(Login::Bad);
         };
-        on_backend!(self.pool, |p, m| m::accounts_sql::release_login(p, &counted, client).await)?;
+        on_backend!(self.pool, |p, m| m::accounts::release_login(p, &counted, client).await)?;
         let secret = random_hex()?;
         let csrf = random_hex()?;
         let expires = t + ttl;
         let id_hash = crate::derive::sha256_hex(secret.as_bytes());
-        on_backend!(self.pool, |p, m| m::accounts_sql::create_session(
+        on_backend!(self.pool, |p, m| m::accounts::create_session(
             p, &id_hash, user.id, &csrf, t, expires
         )
         .await)?;
@@ -192,15 +187,14 @@ impl Store {
         }
         let id_hash = crate::derive::sha256_hex(secret.as_bytes());
         let found =
-            on_backend!(self.pool, |p, m| m::accounts_sql::session(p, &id_hash, crate::now())
-                .await)?;
+            on_backend!(self.pool, |p, m| m::accounts::session(p, &id_hash, crate::now()).await)?;
         Ok(found.map(|(user, csrf, expires)| Session { user, csrf, expires }))
     }
 
     /// Ends a session; false when there was none.
     pub async fn logout(&self, secret: &str) -> Result<bool> {
         let id_hash = crate::derive::sha256_hex(secret.as_bytes());
-        on_backend!(self.pool, |p, m| m::accounts_sql::delete_session(p, &id_hash).await)
+        on_backend!(self.pool, |p, m| m::accounts::delete_session(p, &id_hash).await)
     }
 
     /// Adds patches (ids, all of `project`) to `owner`'s bundle called `name`, creating it
@@ -237,7 +231,7 @@ impl Store {
                 }
             }
         }
-        on_backend!(self.pool, |p, m| m::accounts_sql::add_to_bundle(p, b.id, patches).await)?;
+        on_backend!(self.pool, |p, m| m::accounts::add_to_bundle(p, b.id, patches).await)?;
         self.bundle(b.id)
             .await?
             .ok_or_else(|| crate::Error::Invalid(format!("bundle {} vanished", b.id)))

@@ -2,7 +2,7 @@
 //! maintainers file that concern a series (written by the worker, which reads the file at the
 //! commit the series applies on), and what they say of the series (derived: written in the
 //! transaction that assembles it, so new trailers move it, and rebuilt by a reindex); and the
-//! review counts of every series, for the list lines. SQL in `approvals_sql.rs`.
+//! review counts of every series, for the list lines. SQL in `sql/approvals.rs`.
 
 use quire_mail::Address;
 use serde::{Deserialize, Serialize};
@@ -111,24 +111,24 @@ impl Store {
         project: &str,
         config: &ApprovalConfig,
     ) -> Result<u64> {
-        on_backend!(self.pool, |p, m| m::set_project_approvals(p, project, config).await)
+        on_backend!(self.pool, |p, m| m::approvals::set_project_approvals(p, project, config).await)
     }
 
     /// `project`'s approval settings (the defaults when none were stored).
     pub async fn project_approvals(&self, project: &str) -> Result<ApprovalConfig> {
-        on_backend!(self.pool, |p, m| m::project_approvals(p, project).await)
+        on_backend!(self.pool, |p, m| m::approvals::project_approvals(p, project).await)
     }
 
     /// Stores the sections of the maintainers file that concern the series headed by `head`
     /// (the worker reads it at the commit the series applies on) and works its approvals out,
     /// in one transaction that marks the series' page changed.
     pub async fn set_series_maintainers(&self, head: &str, map: &SeriesMaintainers) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::set_series_maintainers(p, head, map).await)
+        on_backend!(self.pool, |p, m| m::approvals::set_series_maintainers(p, head, map).await)
     }
 
     /// What [`Store::set_series_maintainers`] stored for the series headed by `head`.
     pub async fn series_maintainers(&self, head: &str) -> Result<Option<SeriesMaintainers>> {
-        on_backend!(self.pool, |p, m| m::series_maintainers(p, head).await)
+        on_backend!(self.pool, |p, m| m::approvals::series_maintainers(p, head).await)
     }
 
     /// The current series of `project` awaiting the approval of `email` (a maintainer of files
@@ -140,9 +140,10 @@ impl Store {
         page: u32,
         per_page: u32,
     ) -> Result<Page<SeriesSummary>> {
-        let mut found =
-            on_backend!(self.pool, |p, m| m::approval_queue(p, project, email, page, per_page)
-                .await)?;
+        let mut found = on_backend!(self.pool, |p, m| m::approvals::approval_queue(
+            p, project, email, page, per_page
+        )
+        .await)?;
         self.fill_review_lines(&mut found.items).await?;
         Ok(found)
     }
@@ -150,6 +151,6 @@ impl Store {
     /// Sets [`SeriesSummary::reviews`] and [`SeriesSummary::approval`] of a page of series, in
     /// two statements ([`Store::series_list`] and the searches do it for their pages).
     pub async fn fill_review_lines(&self, items: &mut [SeriesSummary]) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::fill_review_lines(p, items).await)
+        on_backend!(self.pool, |p, m| m::approvals::fill_review_lines(p, items).await)
     }
 }

@@ -1,7 +1,7 @@
 //! Attestation (issue 29): what the signatures of a message say about who sent it, as verified
 //! when it came in (quire-attest) and stored with its raw bytes (`raw_messages.attestation`,
 //! migration 0061). A reindex keeps it (raw rows are the truth); `quire reindex --attest`
-//! verifies again. SQL in `attestation_sql.rs`.
+//! verifies again. SQL in `sql/attestation.rs`.
 
 use std::collections::HashMap;
 
@@ -139,7 +139,7 @@ impl Store {
         &self,
         message_ids: &[String],
     ) -> Result<HashMap<String, Attestation>> {
-        on_backend!(self.pool, |p, m| m::attestations(p, message_ids).await)
+        on_backend!(self.pool, |p, m| m::attestation::attestations(p, message_ids).await)
     }
 
     /// Raw rows after `after_id` (by id), at most `limit`: for `quire reindex --attest`.
@@ -148,12 +148,12 @@ impl Store {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<RawForAttestation>> {
-        on_backend!(self.pool, |p, m| m::raw_for_attestation(p, after_id, limit).await)
+        on_backend!(self.pool, |p, m| m::attestation::raw_for_attestation(p, after_id, limit).await)
     }
 
     /// Replaces the attestations of raw rows (by id) in one transaction, marking the series
     /// pages they show on changed.
     pub async fn set_attestations(&self, rows: &[(i64, Attestation)]) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::set_attestations(p, rows).await)
+        on_backend!(self.pool, |p, m| m::attestation::set_attestations(p, rows).await)
     }
 }

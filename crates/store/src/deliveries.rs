@@ -85,7 +85,7 @@ impl Store {
         cursor_key: &str,
         cursor: i64,
     ) -> Result<u64> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::plan(p, rows, cursor_key, cursor).await)
+        on_backend!(self.pool, |p, m| m::deliveries::plan(p, rows, cursor_key, cursor).await)
     }
 
     /// Claims the oldest due delivery for `lease_secs` (on `channels`, or any when empty).
@@ -97,8 +97,7 @@ impl Store {
         lease_secs: i64,
         channels: &[&str],
     ) -> Result<Option<Delivery>> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::claim(p, worker, lease_secs, channels)
-            .await)
+        on_backend!(self.pool, |p, m| m::deliveries::claim(p, worker, lease_secs, channels).await)
     }
 
     /// Records how a claimed delivery went; false (nothing recorded) when `worker` no longer
@@ -109,31 +108,31 @@ impl Store {
         worker: &str,
         outcome: &DeliveryOutcome,
     ) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::finish(p, id, worker, outcome).await)
+        on_backend!(self.pool, |p, m| m::deliveries::finish(p, id, worker, outcome).await)
     }
 
     /// The deliveries of one event.
     pub async fn deliveries_of_event(&self, event_id: i64) -> Result<Vec<DeliveryInfo>> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::of_event(p, event_id).await)
+        on_backend!(self.pool, |p, m| m::deliveries::of_event(p, event_id).await)
     }
 
     /// Deliveries by channel and state (for `quire notify --status`).
     pub async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::counts(p).await)
+        on_backend!(self.pool, |p, m| m::deliveries::counts(p).await)
     }
 
     /// The id of the newest event (0 when there is none).
     pub async fn last_event_id(&self) -> Result<i64> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::last_event_id(p).await)
+        on_backend!(self.pool, |p, m| m::deliveries::last_event_id(p).await)
     }
 
     /// One event by id.
     pub async fn event(&self, id: i64) -> Result<Option<Event>> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::event(p, id).await)
+        on_backend!(self.pool, |p, m| m::deliveries::event(p, id).await)
     }
 
     /// The newest events of `project`, newest first, at most `limit` (for its Atom feed).
     pub async fn project_events(&self, project: &str, limit: u32) -> Result<Vec<Event>> {
-        on_backend!(self.pool, |p, m| m::deliveries_sql::project_events(p, project, limit).await)
+        on_backend!(self.pool, |p, m| m::deliveries::project_events(p, project, limit).await)
     }
 }

@@ -13,6 +13,7 @@ impl Store {
         limit: u32,
         project: Option<&str>,
     ) -> Result<Vec<(i64, Vec<u8>)>> {
-        on_backend!(self.pool, |p, m| m::raw_batch(p, after, i64::from(limit), project).await)
+        on_backend!(self.pool, |p, m| m::reads::raw_batch(p, after, i64::from(limit), project)
+            .await)
     }
 }

@@ -19,11 +19,11 @@
 //! them: whole words (a trailing `*` makes the last one a prefix), a value of several words
 //! (`f:linus.walleij`, `"a phrase"`) as a phrase; trailers contain the value.
 
-use quire_query::{Field, Query, Term};
+pub(crate) use quire_query::{Field, Query, Term};
 
-use crate::error::{Error, Result};
-use crate::message_text::{self, Match};
-use crate::{Pool, Store, clean};
+pub(crate) use crate::error::{Error, Result};
+pub(crate) use crate::message_text::{self, Match};
+pub(crate) use crate::{Pool, Store, clean};
 
 /// One stored mail as a public-inbox mbox carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +67,8 @@ impl Store {
         message_id: &str,
     ) -> Result<Option<Vec<InboxMail>>> {
         match &*self.pool {
-            Pool::Sqlite(p, _) => sqlite_inbox::thread(p, project, message_id).await,
-            Pool::Pg(p) => pg_inbox::thread(p, project, message_id).await,
+            Pool::Sqlite(p, _) => crate::sqlite::inbox::thread(p, project, message_id).await,
+            Pool::Pg(p) => crate::pg::inbox::thread(p, project, message_id).await,
         }
     }
 
@@ -88,10 +88,12 @@ impl Store {
         let plan = Plan::read(query)?;
         match &*self.pool {
             Pool::Sqlite(p, _) => {
-                sqlite_inbox::search(p, project, None, &plan, threads, offset, MAX_MATCHES).await
+                crate::sqlite::inbox::search(p, project, None, &plan, threads, offset, MAX_MATCHES)
+                    .await
             }
             Pool::Pg(p) => {
-                pg_inbox::search(p, project, None, &plan, threads, offset, MAX_MATCHES).await
+                crate::pg::inbox::search(p, project, None, &plan, threads, offset, MAX_MATCHES)
+                    .await
             }
         }
     }
@@ -100,8 +102,8 @@ impl Store {
     /// ids not stored are left out.
     pub async fn inbox_mails(&self, ids: &[i64]) -> Result<Vec<InboxMail>> {
         match &*self.pool {
-            Pool::Sqlite(p, _) => sqlite_inbox::mails(p, ids).await,
-            Pool::Pg(p) => pg_inbox::mails(p, ids).await,
+            Pool::Sqlite(p, _) => crate::sqlite::inbox::mails(p, ids).await,
+            Pool::Pg(p) => crate::pg::inbox::mails(p, ids).await,
         }
     }
 
@@ -128,16 +130,19 @@ impl Store {
         let plan = Plan::read(query)?;
         let hits = match &*self.pool {
             Pool::Sqlite(p, _) => {
-                let Some(key) = sqlite_inbox::thread_key(p, project, message_id).await? else {
+                let Some(key) = crate::sqlite::inbox::thread_key(p, project, message_id).await?
+                else {
                     return Ok(None);
                 };
-                sqlite_inbox::search(p, project, Some(&key), &plan, false, 0, MAX_EXPANDED).await?
+                crate::sqlite::inbox::search(p, project, Some(&key), &plan, false, 0, MAX_EXPANDED)
+                    .await?
             }
             Pool::Pg(p) => {
-                let Some(key) = pg_inbox::thread_key(p, project, message_id).await? else {
+                let Some(key) = crate::pg::inbox::thread_key(p, project, message_id).await? else {
                     return Ok(None);
                 };
-                pg_inbox::search(p, project, Some(&key), &plan, false, 0, MAX_EXPANDED).await?
+                crate::pg::inbox::search(p, project, Some(&key), &plan, false, 0, MAX_EXPANDED)
+                    .await?
             }
         };
         self.inbox_mails(&hits.ids).await.map(Some)
@@ -151,8 +156,8 @@ impl Store {
         message_id: &str,
     ) -> Result<Vec<String>> {
         match &*self.pool {
-            Pool::Sqlite(p, _) => sqlite_inbox::thread_ids(p, project, message_id).await,
-            Pool::Pg(p) => pg_inbox::thread_ids(p, project, message_id).await,
+            Pool::Sqlite(p, _) => crate::sqlite::inbox::thread_ids(p, project, message_id).await,
+            Pool::Pg(p) => crate::pg::inbox::thread_ids(p, project, message_id).await,
         }
     }
 }
@@ -163,10 +168,10 @@ impl Store {
 /// Marks a `dt:` term carried through quire-query as a phrase: quire-query does not know
 /// public-inbox's `dt:` (a date-time range on the Date header, `YYYYMMDDHHMMSS..`, which b4
 /// sends), so `dt:V` is rewritten to the phrase `"<DT>V"` and read back from it here.
-const DT: &str = "\u{1}dt:";
+pub(crate) const DT: &str = "\u{1}dt:";
 
 /// `query` with every `dt:VALUE` term written as the phrase `"\u{1}dt:VALUE"`.
-fn with_dt_terms(query: &str) -> String {
+pub(crate) fn with_dt_terms(query: &str) -> String {
     let mut out = String::with_capacity(query.len() + 8);
     let mut rest = query;
     let mut at_word_start = true;
@@ -203,7 +208,7 @@ fn with_dt_terms(query: &str) -> String {
 }
 
 /// The range of a `dt:` term carried as a phrase, `[from, to)` in Unix seconds.
-fn dt_range(t: &Term) -> Option<Result<(Option<i64>, Option<i64>)>> {
+pub(crate) fn dt_range(t: &Term) -> Option<Result<(Option<i64>, Option<i64>)>> {
     let Term::Text { value, .. } = t else { return None };
     let v = value.strip_prefix(DT)?;
     Some(time_range(v).ok_or_else(|| {
@@ -216,7 +221,7 @@ fn dt_range(t: &Term) -> Option<Result<(Option<i64>, Option<i64>)>> {
 /// A query ready to run: the AST, checked for terms that mean nothing for single messages.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    query: Query,
+    pub(crate) query: Query,
 }
 
 impl Plan {
@@ -234,7 +239,7 @@ impl Plan {
     }
 }
 
-fn check(q: &Query) -> Result<()> {
+pub(crate) fn check(q: &Query) -> Result<()> {
     match q {
         Query::And(parts) | Query::Or(parts) => parts.iter().try_for_each(check),
         Query::Not(inner) => check(inner),
@@ -264,7 +269,7 @@ fn check(q: &Query) -> Result<()> {
 /// `rt:` is public-inbox's received-time range; quire-query keeps its value as text (it also
 /// reads `rt:` as "recipients" for its own searches). A value that reads as a range is a
 /// received time, `[from, to)` in Unix seconds; anything else is matched against To and Cc.
-fn time_range(v: &str) -> Option<(Option<i64>, Option<i64>)> {
+pub(crate) fn time_range(v: &str) -> Option<(Option<i64>, Option<i64>)> {
     let (a, b, is_range) = match v.split_once("..") {
         Some((a, b)) => (a, b, true),
         None => (v, v, false),
@@ -281,7 +286,7 @@ fn time_range(v: &str) -> Option<(Option<i64>, Option<i64>)> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Granularity {
+pub(crate) enum Granularity {
     Day,
     Second,
 }
@@ -296,7 +301,7 @@ impl Granularity {
 }
 
 /// `YYYYMMDD`, `YYYY-MM-DD` or `YYYYMMDDHHMMSS` (UTC) as Unix seconds.
-fn instant(s: &str) -> Option<(i64, Granularity)> {
+pub(crate) fn instant(s: &str) -> Option<(i64, Granularity)> {
     let digits: String = s.chars().filter(|c| !matches!(c, '-' | ':' | 'T' | ' ')).collect();
     if !digits.chars().all(|c| c.is_ascii_digit()) {
         return None;
@@ -326,7 +331,7 @@ fn instant(s: &str) -> Option<(i64, Granularity)> {
 /// What one term looks up: a phrase in some parts of the message index, a trailer, a column
 /// test, or nothing (a value without a word: it matches no message).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Lookup {
+pub(crate) enum Lookup {
     Words(Match),
     Trailer {
         tag: String,
@@ -346,12 +351,12 @@ enum Lookup {
     Nothing,
 }
 
-fn words(parts: &'static [&'static str], value: &str) -> Lookup {
+pub(crate) fn words(parts: &'static [&'static str], value: &str) -> Lookup {
     Match::new(parts, value).map_or(Lookup::Nothing, Lookup::Words)
 }
 
 /// `%value%` for LIKE, lowercased, wildcards escaped (with `ESCAPE '\'`).
-fn like_contains(v: &str) -> String {
+pub(crate) fn like_contains(v: &str) -> String {
     let mut p = String::with_capacity(v.len() + 2);
     p.push('%');
     for ch in v.trim().to_lowercase().chars() {
@@ -364,12 +369,12 @@ fn like_contains(v: &str) -> String {
     p
 }
 
-fn days(d: Option<i64>) -> Option<i64> {
+pub(crate) fn days(d: Option<i64>) -> Option<i64> {
     d.map(|d| d.saturating_mul(86_400))
 }
 
 /// The lookup of one term (terms `check` refused never get here: they look up nothing).
-fn lookup(t: &Term, now: i64) -> Lookup {
+pub(crate) fn lookup(t: &Term, now: i64) -> Lookup {
     use message_text::{BODY, SUBJECT_OR_BODY, TEXT};
     match t {
         Term::Text { value, .. } => match dt_range(t) {
@@ -423,318 +428,9 @@ fn lookup(t: &Term, now: i64) -> Lookup {
 }
 
 /// A Message-ID as stored and looked up.
-fn bare(v: &str) -> String {
+pub(crate) fn bare(v: &str) -> String {
     clean(v.trim().trim_start_matches('<').trim_end_matches('>')).into_owned()
 }
-
-/// Writes the backend functions once per backend: `$Db` is the sqlx database.
-macro_rules! inbox_backend {
-    ($m:ident, $Db:ty, $pg:expr) => {
-        mod $m {
-            use super::*;
-            use crate::derive::text_hash;
-            use crate::error::{Context, corrupt};
-            use sqlx::{QueryBuilder, Row};
-
-            type Db = $Db;
-            const PG: bool = $pg;
-            type DbRow = <Db as sqlx::Database>::Row;
-            type DbPool = sqlx::Pool<Db>;
-
-            fn get<'r, T>(row: &'r DbRow, index: usize, what: &str) -> Result<T>
-            where
-                T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-            {
-                row.try_get::<T, usize>(index).ctx(what)
-            }
-
-            /// ` AND m.id IN (messages of project)` when a project is given.
-            fn push_project(qb: &mut QueryBuilder<'_, Db>, project: Option<&str>) {
-                if let Some(p) = project {
-                    qb.push(
-                        " AND m.id IN (SELECT mp.message_id FROM message_projects mp JOIN projects p ON p.id = mp.project_id WHERE p.name = ",
-                    );
-                    qb.push_bind(clean(p).into_owned());
-                    qb.push(")");
-                }
-            }
-
-            /// The thread key of a stored message (within `project` when given).
-            pub(crate) async fn thread_key(pool: &DbPool, project: Option<&str>, message_id: &str) -> Result<Option<String>> {
-                let mid = bare(message_id);
-                let mut qb = QueryBuilder::<Db>::new("SELECT m.thread_key FROM messages m WHERE m.mid_hash = ");
-                qb.push_bind(text_hash(&mid));
-                qb.push(" AND m.message_id = ");
-                qb.push_bind(mid);
-                push_project(&mut qb, project);
-                let row = qb.build().fetch_optional(pool).await.ctx("looking up a message's thread")?;
-                row.map(|r| get(&r, 0, "looking up a message's thread")).transpose()
-            }
-
-            /// The messages of the threads `keys` (within `project`), oldest first: row id,
-            /// Message-ID, date and, with `with_raw`, the compressed raw bytes.
-            async fn thread_rows(
-                pool: &DbPool,
-                project: Option<&str>,
-                keys: &[String],
-                with_raw: bool,
-                limit: usize,
-            ) -> Result<Vec<(i64, String, Option<i64>, Option<Vec<u8>>)>> {
-                let what = "reading a thread";
-                let mut out = Vec::new();
-                for key in keys {
-                    if out.len() >= limit {
-                        break;
-                    }
-                    let cols = if with_raw { "r.data" } else { "NULL" };
-                    let mut qb = QueryBuilder::<Db>::new(format!(
-                        "SELECT m.id, m.message_id, m.date, {cols} FROM messages m JOIN raw_messages r ON r.id = m.id WHERE m.thread_hash = "
-                    ));
-                    qb.push_bind(text_hash(key));
-                    qb.push(" AND m.thread_key = ");
-                    qb.push_bind(key.clone());
-                    push_project(&mut qb, project);
-                    // NULL dates sort first on both backends (PostgreSQL would put them last).
-                    qb.push(" ORDER BY COALESCE(m.date, 0), m.id LIMIT ");
-                    qb.push_bind(i64::try_from(limit - out.len()).unwrap_or(i64::MAX));
-                    for r in qb.build().fetch_all(pool).await.ctx(what)? {
-                        out.push((get(&r, 0, what)?, get(&r, 1, what)?, get(&r, 2, what)?, get(&r, 3, what)?));
-                    }
-                }
-                Ok(out)
-            }
-
-            fn decompress(id: i64, data: Option<Vec<u8>>) -> Result<Vec<u8>> {
-                let data = data.ok_or_else(|| corrupt(format!("raw message {id}"), "missing"))?;
-                zstd::decode_all(data.as_slice()).map_err(|e| corrupt(format!("raw message {id}"), e))
-            }
-
-            pub(crate) async fn thread(pool: &DbPool, project: Option<&str>, message_id: &str) -> Result<Option<Vec<InboxMail>>> {
-                let Some(key) = thread_key(pool, project, message_id).await? else { return Ok(None) };
-                let rows = thread_rows(pool, project, &[key], true, MAX_EXPANDED).await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for (id, message_id, date, data) in rows {
-                    out.push(InboxMail { message_id, date, raw: decompress(id, data)? });
-                }
-                Ok(Some(out))
-            }
-
-            pub(crate) async fn thread_ids(pool: &DbPool, project: Option<&str>, message_id: &str) -> Result<Vec<String>> {
-                let Some(key) = thread_key(pool, project, message_id).await? else { return Ok(Vec::new()) };
-                let rows = thread_rows(pool, project, &[key], false, MAX_EXPANDED).await?;
-                Ok(rows.into_iter().map(|(_, id, _, _)| id).collect())
-            }
-
-            /// Appends `q` as one SQL condition on the message row `m`. `top`: `q` is the
-            /// whole WHERE clause.
-            fn push_query(qb: &mut QueryBuilder<'_, Db>, q: &Query, now: i64, top: bool) {
-                match q {
-                    Query::And(parts) => push_group(qb, parts, true, now, top),
-                    Query::Or(parts) => push_group(qb, parts, false, now, false),
-                    Query::Not(inner) => {
-                        qb.push("NOT (");
-                        push_query(qb, inner, now, false);
-                        qb.push(")");
-                    }
-                    Query::Term(t) => push_lookup(qb, &lookup(t, now)),
-                }
-            }
-
-            /// The terms of an AND (`and`) or OR group: its word terms as one lookup of the
-            /// message index (`s:a s:b ... ` 500 times is one index query, not 500), then
-            /// the others.
-            fn push_group(qb: &mut QueryBuilder<'_, Db>, parts: &[Query], and: bool, now: i64, top: bool) {
-                let mut words: Vec<Match> = Vec::new();
-                let mut rest: Vec<&Query> = Vec::new();
-                for p in parts {
-                    match p {
-                        Query::Term(t) => match lookup(t, now) {
-                            Lookup::Words(m) => words.push(m),
-                            _ => rest.push(p),
-                        },
-                        _ => rest.push(p),
-                    }
-                }
-                let joiner = if and { " AND " } else { " OR " };
-                qb.push("(");
-                let mut first = true;
-                if !words.is_empty() {
-                    push_words(qb, &words, and);
-                    first = false;
-                }
-                // PostgreSQL makes each `IN (subquery)` ANDed at the top of the WHERE clause
-                // a join and searches their orders: past a few, planning grows without bound
-                // (500 trailer terms ANDed planned for minutes). Past the fourth, each is a
-                // test the planner leaves as it is (a hashed subplan, evaluated once).
-                let mut joins = usize::from(!words.is_empty());
-                for p in rest {
-                    if !first {
-                        qb.push(joiner);
-                    }
-                    first = false;
-                    let sublink = matches!(p, Query::Term(Term::Trailer { .. }));
-                    joins += usize::from(sublink);
-                    if PG && top && and && joins > 4 {
-                        qb.push("((");
-                        push_query(qb, p, now, false);
-                        qb.push(") IS TRUE)");
-                    } else {
-                        push_query(qb, p, now, false);
-                    }
-                }
-                qb.push(")");
-            }
-
-            /// One lookup of the message index for all of `words`, ANDed (`and`) or ORed.
-            fn push_words(qb: &mut QueryBuilder<'_, Db>, words: &[Match], and: bool) {
-                if PG {
-                    let op = if and { " & " } else { " | " };
-                    let q: Vec<String> = words.iter().map(|m| format!("({})", m.tsquery())).collect();
-                    qb.push("m.id IN (SELECT mt.message_id FROM message_text mt WHERE mt.tsv @@ CAST(");
-                    qb.push_bind(q.join(op));
-                    qb.push(" AS tsquery))");
-                } else {
-                    let op = if and { " AND " } else { " OR " };
-                    let q: Vec<String> = words.iter().map(|m| format!("({})", m.fts5())).collect();
-                    qb.push("m.id IN (SELECT rowid FROM message_text WHERE message_text MATCH ");
-                    qb.push_bind(q.join(op));
-                    qb.push(")");
-                }
-            }
-
-            fn push_range(qb: &mut QueryBuilder<'_, Db>, column: &str, from: Option<i64>, to: Option<i64>) {
-                qb.push(format!("({column} IS NOT NULL"));
-                if let Some(f) = from {
-                    qb.push(format!(" AND {column} >= "));
-                    qb.push_bind(f);
-                }
-                if let Some(t) = to {
-                    qb.push(format!(" AND {column} < "));
-                    qb.push_bind(t);
-                }
-                qb.push(")");
-            }
-
-            fn push_lookup(qb: &mut QueryBuilder<'_, Db>, l: &Lookup) {
-                match l {
-                    Lookup::Words(m) => push_words(qb, std::slice::from_ref(m), true),
-                    Lookup::Trailer { tag, pattern } => {
-                        qb.push("m.id IN (SELECT tr.message_id FROM message_trailers tr WHERE tr.tag = ");
-                        qb.push_bind(tag.clone());
-                        qb.push(" AND tr.value LIKE ");
-                        qb.push_bind(pattern.clone());
-                        qb.push(" ESCAPE '\\')");
-                    }
-                    Lookup::PatchId(p) => {
-                        qb.push("m.patch_id = ");
-                        qb.push_bind(p.clone());
-                    }
-                    Lookup::MessageId(mid) => {
-                        qb.push("(m.mid_hash = ");
-                        qb.push_bind(text_hash(mid));
-                        qb.push(" AND m.message_id = ");
-                        qb.push_bind(mid.clone());
-                        qb.push(")");
-                    }
-                    Lookup::Date { from, to } => push_range(qb, "m.date", *from, *to),
-                    Lookup::Received { from, to } => push_range(qb, "m.received", *from, *to),
-                    Lookup::Nothing => {
-                        qb.push("1 = 0");
-                    }
-                }
-            }
-
-            /// Raw row ids of the messages matching `plan` (within `project`, and the thread
-            /// `thread`), newest first, `limit` of them from `offset`; with `threads`, the
-            /// messages of their threads instead.
-            pub(crate) async fn search(
-                pool: &DbPool,
-                project: Option<&str>,
-                thread: Option<&str>,
-                plan: &Plan,
-                threads: bool,
-                offset: usize,
-                limit: usize,
-            ) -> Result<InboxHits> {
-                let what = "searching messages";
-                let now = crate::now();
-                let mut qb = QueryBuilder::<Db>::new("SELECT m.id, m.thread_key FROM messages m WHERE ");
-                push_query(&mut qb, &plan.query, now, true);
-                if let Some(p) = project {
-                    // A test on the rows the index found, not the rows walked: SQLite's `+`;
-                    // PostgreSQL's `IS TRUE` keeps it from becoming a join the planner may
-                    // drive the search with (a word found nowhere took 570 ms on 33k
-                    // messages, each message's tsvector tested; 38 ms so).
-                    qb.push(if PG { " AND (m.id IN" } else { " AND +m.id IN" });
-                    qb.push(" (SELECT mp.message_id FROM message_projects mp JOIN projects p ON p.id = mp.project_id WHERE p.name = ");
-                    qb.push_bind(clean(p).into_owned());
-                    qb.push(if PG { ")) IS TRUE" } else { ")" });
-                }
-                if let Some(key) = thread {
-                    qb.push(" AND m.thread_hash = ");
-                    qb.push_bind(text_hash(key));
-                    qb.push(" AND m.thread_key = ");
-                    qb.push_bind(key.to_string());
-                }
-                qb.push(" ORDER BY m.id DESC LIMIT ");
-                qb.push_bind(i64::try_from(limit + 1).unwrap_or(i64::MAX));
-                qb.push(" OFFSET ");
-                qb.push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-                let rows = qb.build().fetch_all(pool).await.ctx_query(what)?;
-                let more = rows.len() > limit;
-                let mut found: Vec<(i64, String)> = Vec::with_capacity(rows.len().min(limit));
-                for r in rows.iter().take(limit) {
-                    found.push((get(r, 0, what)?, get(r, 1, what)?));
-                }
-                if !threads {
-                    return Ok(InboxHits { ids: found.into_iter().map(|(id, _)| id).collect(), offset, more });
-                }
-                let mut keys: Vec<String> = Vec::new();
-                let mut seen = std::collections::HashSet::new();
-                for (_, key) in &found {
-                    if seen.insert(key.clone()) {
-                        keys.push(key.clone());
-                    }
-                }
-                let rows = thread_rows(pool, project, &keys, false, MAX_EXPANDED + 1).await?;
-                let expanded_more = rows.len() > MAX_EXPANDED;
-                let mut ids = Vec::with_capacity(rows.len().min(MAX_EXPANDED));
-                let mut unique = std::collections::HashSet::new();
-                for (id, ..) in rows.into_iter().take(MAX_EXPANDED) {
-                    if unique.insert(id) {
-                        ids.push(id);
-                    }
-                }
-                Ok(InboxHits { ids, offset, more: more || expanded_more })
-            }
-
-            /// The mails of raw row ids `ids`, in that order.
-            pub(crate) async fn mails(pool: &DbPool, ids: &[i64]) -> Result<Vec<InboxMail>> {
-                let what = "reading matching messages";
-                let mut by_id: std::collections::HashMap<i64, InboxMail> = std::collections::HashMap::with_capacity(ids.len());
-                for chunk in ids.chunks(500) {
-                    let mut qb = QueryBuilder::<Db>::new(
-                        "SELECT m.id, m.message_id, m.date, r.data FROM messages m JOIN raw_messages r ON r.id = m.id WHERE m.id IN (",
-                    );
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for r in qb.build().fetch_all(pool).await.ctx(what)? {
-                        let id: i64 = get(&r, 0, what)?;
-                        let mail = InboxMail { message_id: get(&r, 1, what)?, date: get(&r, 2, what)?, raw: decompress(id, get(&r, 3, what)?)? };
-                        by_id.insert(id, mail);
-                    }
-                }
-                Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
-            }
-        }
-    };
-}
-
-inbox_backend!(sqlite_inbox, sqlx::Sqlite, false);
-inbox_backend!(pg_inbox, sqlx::Postgres, true);
 
 #[cfg(test)]
 mod tests {

@@ -171,7 +171,7 @@ impl Store {
     /// Queues an `apply` job for every complete series (not a pull request) of a project with a
     /// git tree that has no apply result and no job yet. Idempotent; returns how many it queued.
     pub async fn enqueue_ready_series(&self) -> Result<u64> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::enqueue_ready_apply(p).await)
+        on_backend!(self.pool, |p, m| m::jobs::enqueue_ready_apply(p).await)
     }
 
     /// Queues a job of `kind` about `message_id` now, or queues it again if it exists (attempts
@@ -185,7 +185,7 @@ impl Store {
         payload: Option<&serde_json::Value>,
     ) -> Result<i64> {
         let payload = payload.map(|p| p.to_string());
-        on_backend!(self.pool, |p, m| m::jobs_sql::enqueue(
+        on_backend!(self.pool, |p, m| m::jobs::enqueue(
             p,
             kind,
             message_id,
@@ -206,18 +206,17 @@ impl Store {
         kinds: &[&str],
         max_lost: u32,
     ) -> Result<Option<Job>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::claim(p, worker, lease_secs, kinds, max_lost)
-            .await)
+        on_backend!(self.pool, |p, m| m::jobs::claim(p, worker, lease_secs, kinds, max_lost).await)
     }
 
     /// Extends the lease of job `job_id` that `worker` holds; false when it has lost it.
     pub async fn extend_job(&self, job_id: i64, worker: &str, lease_secs: i64) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::extend(p, job_id, worker, lease_secs).await)
+        on_backend!(self.pool, |p, m| m::jobs::extend(p, job_id, worker, lease_secs).await)
     }
 
     /// Marks a job done; false when `worker` no longer holds it.
     pub async fn finish_job(&self, job_id: i64, worker: &str) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish(p, job_id, worker).await)
+        on_backend!(self.pool, |p, m| m::jobs::finish(p, job_id, worker).await)
     }
 
     /// Stores the apply result of the series headed by `head` and marks the job done, atomically,
@@ -229,8 +228,7 @@ impl Store {
         head: &str,
         result: &ApplyResult,
     ) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish_apply(p, job_id, worker, head, result)
-            .await)
+        on_backend!(self.pool, |p, m| m::jobs::finish_apply(p, job_id, worker, head, result).await)
     }
 
     /// Stores a check on `message_id` and marks its job done, atomically, only while `worker`
@@ -242,10 +240,8 @@ impl Store {
         message_id: &str,
         check: &NewCheck,
     ) -> Result<Option<i64>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::finish_check(
-            p, job_id, worker, message_id, check
-        )
-        .await)
+        on_backend!(self.pool, |p, m| m::jobs::finish_check(p, job_id, worker, message_id, check)
+            .await)
     }
 
     /// Gives a job back after an error: queued again at `retry_at` (unix seconds), or failed for
@@ -257,23 +253,23 @@ impl Store {
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::fail(p, job_id, worker, error, retry_at).await)
+        on_backend!(self.pool, |p, m| m::jobs::fail(p, job_id, worker, error, retry_at).await)
     }
 
     /// Job `id` while it is running (`None` when it is not, or does not exist).
     pub async fn running_job(&self, id: i64) -> Result<Option<JobInfo>> {
-        let job = on_backend!(self.pool, |p, m| m::jobs_sql::job_info(p, id).await)?;
+        let job = on_backend!(self.pool, |p, m| m::jobs::job_info(p, id).await)?;
         Ok(job.filter(|j| j.state == "running"))
     }
 
     /// Job `id` in any state.
     pub async fn job(&self, id: i64) -> Result<Option<JobInfo>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::job_info(p, id).await)
+        on_backend!(self.pool, |p, m| m::jobs::job_info(p, id).await)
     }
 
     /// Jobs by kind and state.
     pub async fn job_counts(&self) -> Result<Vec<JobCount>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::job_counts(p).await)
+        on_backend!(self.pool, |p, m| m::jobs::job_counts(p).await)
     }
 
     /// The state (`queued`, `running`, `done`, `failed`) and last error of the job of `kind`
@@ -283,7 +279,7 @@ impl Store {
         kind: &str,
         message_id: &str,
     ) -> Result<Option<(String, Option<String>)>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::job_state(p, kind, message_id).await)
+        on_backend!(self.pool, |p, m| m::jobs::job_state(p, kind, message_id).await)
     }
 
     /// Stored patches of `project` with one of `patch_ids`, or sent by one of `authors`
@@ -294,7 +290,7 @@ impl Store {
         patch_ids: &[String],
         authors: &[String],
     ) -> Result<Vec<MergeCandidate>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::merge_candidates(p, project, patch_ids, authors)
+        on_backend!(self.pool, |p, m| m::jobs::merge_candidates(p, project, patch_ids, authors)
             .await)
     }
 
@@ -305,12 +301,12 @@ impl Store {
         project: &str,
         matches: &[UpstreamMatch],
     ) -> Result<Vec<String>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::record_merged(p, project, matches).await)
+        on_backend!(self.pool, |p, m| m::jobs::record_merged(p, project, matches).await)
     }
 
     /// Which of these patches (Message-IDs) are merged upstream, and by which commit.
     pub async fn merged_patches(&self, message_ids: &[String]) -> Result<Vec<MergedPatch>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::merged(p, message_ids).await)
+        on_backend!(self.pool, |p, m| m::jobs::merged(p, message_ids).await)
     }
 
     /// Creates a token of `scope` (see [`TOKEN_SCOPES`]); returns it and its secret, which is
@@ -327,8 +323,7 @@ impl Store {
             .map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
         let secret = format!("quire_{}", hex::encode(bytes));
         let hash = crate::derive::sha256_hex(secret.as_bytes());
-        let id =
-            on_backend!(self.pool, |p, m| m::jobs_sql::create_token(p, name, scope, &hash).await)?;
+        let id = on_backend!(self.pool, |p, m| m::jobs::create_token(p, name, scope, &hash).await)?;
         let token =
             Token { id, name: name.to_string(), scope: scope.to_string(), created: crate::now() };
         Ok((token, secret))
@@ -337,16 +332,16 @@ impl Store {
     /// The live token whose secret this is.
     pub async fn check_token(&self, secret: &str) -> Result<Option<Token>> {
         let hash = crate::derive::sha256_hex(secret.trim().as_bytes());
-        on_backend!(self.pool, |p, m| m::jobs_sql::token_by_hash(p, &hash).await)
+        on_backend!(self.pool, |p, m| m::jobs::token_by_hash(p, &hash).await)
     }
 
     /// Live tokens (without secrets).
     pub async fn tokens(&self) -> Result<Vec<Token>> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::tokens(p).await)
+        on_backend!(self.pool, |p, m| m::jobs::tokens(p).await)
     }
 
     /// Revokes a token; false when there is no live token with that id.
     pub async fn revoke_token(&self, id: i64) -> Result<bool> {
-        on_backend!(self.pool, |p, m| m::jobs_sql::revoke_token(p, id).await)
+        on_backend!(self.pool, |p, m| m::jobs::revoke_token(p, id).await)
     }
 }

@@ -33,36 +33,78 @@ pub use quire_query::{ParseError, Query};
 pub use quire_series::Role;
 pub use types::*;
 
+#[path = "sql"]
+#[allow(clippy::duplicate_mod)] // each file once per database, on purpose
 mod sqlite {
     type Db = sqlx::Sqlite;
     const PG: bool = false;
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-    include!("backend.rs");
-    include!("jobs_sql.rs");
-    include!("deliveries_sql.rs");
-    include!("workflow_sql.rs");
-    include!("search_sql.rs");
-    include!("accounts_sql.rs");
-    include!("approvals_sql.rs");
-    include!("revisions_sql.rs");
-    include!("range_diff_sql.rs");
-    include!("attestation_sql.rs");
+    mod common;
+    pub(crate) use common::DbPool;
+    use common::*;
+    pub(crate) mod ingest;
+    use ingest::*;
+    pub(crate) mod projects;
+    use projects::*;
+    pub(crate) mod assembly;
+    use assembly::*;
+    pub(crate) mod events;
+    use events::*;
+    pub(crate) mod reads;
+    pub(crate) mod reindex;
+    use reads::*;
+    pub(crate) mod results;
+    use results::*;
+    pub(crate) mod accounts;
+    pub(crate) mod approvals;
+    use approvals::*;
+    pub(crate) mod attestation;
+    pub(crate) mod deliveries;
+    pub(crate) mod inbox;
+    pub(crate) mod jobs;
+    pub(crate) mod range_diff;
+    pub(crate) mod revisions;
+    use revisions::*;
+    pub(crate) mod search;
+    use search::*;
+    pub(crate) mod workflow;
 }
 
+#[path = "sql"]
+#[allow(clippy::duplicate_mod)] // each file once per database, on purpose
 mod pg {
     type Db = sqlx::Postgres;
     const PG: bool = true;
     pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-    include!("backend.rs");
-    include!("jobs_sql.rs");
-    include!("deliveries_sql.rs");
-    include!("workflow_sql.rs");
-    include!("search_sql.rs");
-    include!("accounts_sql.rs");
-    include!("approvals_sql.rs");
-    include!("revisions_sql.rs");
-    include!("range_diff_sql.rs");
-    include!("attestation_sql.rs");
+    mod common;
+    pub(crate) use common::DbPool;
+    use common::*;
+    pub(crate) mod ingest;
+    use ingest::*;
+    pub(crate) mod projects;
+    use projects::*;
+    pub(crate) mod assembly;
+    use assembly::*;
+    pub(crate) mod events;
+    use events::*;
+    pub(crate) mod reads;
+    pub(crate) mod reindex;
+    use reads::*;
+    pub(crate) mod results;
+    use results::*;
+    pub(crate) mod accounts;
+    pub(crate) mod approvals;
+    use approvals::*;
+    pub(crate) mod attestation;
+    pub(crate) mod deliveries;
+    pub(crate) mod inbox;
+    pub(crate) mod jobs;
+    pub(crate) mod range_diff;
+    pub(crate) mod revisions;
+    use revisions::*;
+    pub(crate) mod search;
+    use search::*;
+    pub(crate) mod workflow;
 }
 
 /// A value for `series.changed` (migration 0012), which the web's page cache compares: new at
@@ -487,9 +529,11 @@ impl Store {
     ) -> Result<BatchOutcome> {
         let outcome = match &*self.pool {
             Pool::Sqlite(_, own) => {
-                own.writer.with(async |conn| sqlite::ingest_on(conn, batch, cursor).await).await?
+                own.writer
+                    .with(async |conn| sqlite::ingest::ingest_on(conn, batch, cursor).await)
+                    .await?
             }
-            Pool::Pg(p) => pg::ingest(p, batch, cursor).await?,
+            Pool::Pg(p) => pg::ingest::ingest(p, batch, cursor).await?,
         };
         self.checkpoint_soon();
         Ok(outcome)
@@ -527,9 +571,11 @@ impl Store {
         };
         match &*self.pool {
             Pool::Sqlite(_, own) => {
-                own.writer.with(async |conn| sqlite::reindex_on(conn, &after_batch).await).await?
+                own.writer
+                    .with(async |conn| sqlite::reindex::reindex_on(conn, &after_batch).await)
+                    .await?
             }
-            Pool::Pg(p) => pg::reindex(p, &after_batch).await?,
+            Pool::Pg(p) => pg::reindex::reindex(p, &after_batch).await?,
         }
         if let Err(e) = self.optimize().await {
             tracing::warn!(error = %e, "the query planner's statistics were not updated");
@@ -563,19 +609,19 @@ impl Store {
         if config.name.trim().is_empty() {
             return Err(Error::Invalid("a project needs a name".into()));
         }
-        on_backend!(self.pool, |p, m| m::upsert_project(p, config).await)
+        on_backend!(self.pool, |p, m| m::projects::upsert_project(p, config).await)
     }
 
     /// Every project's settings, in the order they were made, without the counts of
     /// [`Store::projects`].
     pub async fn project_configs(&self) -> Result<Vec<ProjectConfig>> {
-        on_backend!(self.pool, |p, m| m::project_configs(p).await)
+        on_backend!(self.pool, |p, m| m::projects::project_configs(p).await)
     }
 
     /// Every project, by name, with its counts of series and messages, as the writers keep
     /// them (migration 0018; counting them on each call took 90 ms on 1M messages).
     pub async fn projects(&self) -> Result<Vec<ProjectSummary>> {
-        on_backend!(self.pool, |p, m| m::projects(p).await)
+        on_backend!(self.pool, |p, m| m::projects::projects(p).await)
     }
 
     /// The series of `project`, newest first, filtered by `q`.
@@ -584,7 +630,7 @@ impl Store {
         project: &str,
         q: &SeriesFilter,
     ) -> Result<Page<SeriesSummary>> {
-        let mut found = on_backend!(self.pool, |p, m| m::series_list(p, project, q).await)?;
+        let mut found = on_backend!(self.pool, |p, m| m::reads::series_list(p, project, q).await)?;
         self.fill_review_lines(&mut found.items).await?;
         Ok(found)
     }
@@ -601,9 +647,10 @@ impl Store {
         page: u32,
         per_page: u32,
     ) -> Result<Page<SeriesSummary>> {
-        let mut found =
-            on_backend!(self.pool, |p, m| m::series_search(p, project, query, page, per_page)
-                .await)?;
+        let mut found = on_backend!(self.pool, |p, m| m::search::series_search(
+            p, project, query, page, per_page
+        )
+        .await)?;
         self.fill_review_lines(&mut found.items).await?;
         Ok(found)
     }
@@ -619,7 +666,7 @@ impl Store {
         per_page: u32,
         cap: u64,
     ) -> Result<Page<SeriesSummary>> {
-        let mut found = on_backend!(self.pool, |p, m| m::series_search_capped(
+        let mut found = on_backend!(self.pool, |p, m| m::search::series_search_capped(
             p, project, query, page, per_page, cap
         )
         .await)?;
@@ -644,21 +691,21 @@ impl Store {
     /// patches, trailers, revisions, apply result and checks. `SeriesDetail::message_id` is
     /// the head: redirect there when it differs from what was asked.
     pub async fn series(&self, message_id: &str) -> Result<Option<SeriesDetail>> {
-        on_backend!(self.pool, |p, m| m::series(p, message_id).await)
+        on_backend!(self.pool, |p, m| m::reads::series(p, message_id).await)
     }
 
     /// Every series of the store with what measuring revision links needs (its revision key,
     /// why it is linked, its patches' normalised subjects and b4 change-id): `quire-bench
     /// revisions`. Oldest first.
     pub async fn revision_report(&self) -> Result<Vec<RevisionReportRow>> {
-        on_backend!(self.pool, |p, m| m::revision_report(p).await)
+        on_backend!(self.pool, |p, m| m::revisions::revision_report(p).await)
     }
 
     /// Every message of the series of `series_head` (any message of it works) and every reply
     /// under them, oldest first, each with `parent` set for nesting. Empty when the message
     /// belongs to no series.
     pub async fn thread(&self, series_head: &str) -> Result<Vec<MessageRecord>> {
-        on_backend!(self.pool, |p, m| m::thread(p, series_head).await)
+        on_backend!(self.pool, |p, m| m::reads::thread(p, series_head).await)
     }
 
     /// What the series page of `message_id` in `project` depends on, as one number: `None` when
@@ -667,7 +714,7 @@ impl Store {
     /// a merge of its patches is stored (`series.changed`, migration 0012): the web serves a page
     /// it rendered before while this stays the same.
     pub async fn series_page_stamp(&self, project: &str, message_id: &str) -> Result<Option<u64>> {
-        on_backend!(self.pool, |p, m| m::series_page_stamp(p, project, message_id).await)
+        on_backend!(self.pool, |p, m| m::reads::series_page_stamp(p, project, message_id).await)
     }
 
     /// What the series lists and searches of `project` depend on, as one number (`None` when
@@ -675,51 +722,51 @@ impl Store {
     /// whenever one of them is assembled again or gets an apply result, a check, a patch state
     /// or a merge. The web serves a list page it rendered before while this stays the same.
     pub async fn project_stamp(&self, project: &str) -> Result<Option<u64>> {
-        on_backend!(self.pool, |p, m| m::project_stamp(p, project).await)
+        on_backend!(self.pool, |p, m| m::reads::project_stamp(p, project).await)
     }
 
     /// One message with its decoded body and diff.
     pub async fn message(&self, message_id: &str) -> Result<Option<MessageRecord>> {
-        on_backend!(self.pool, |p, m| m::message(p, message_id).await)
+        on_backend!(self.pool, |p, m| m::reads::message(p, message_id).await)
     }
 
     /// The bytes of a message as first received (the canonical copy).
     pub async fn raw(&self, message_id: &str) -> Result<Option<Vec<u8>>> {
-        on_backend!(self.pool, |p, m| m::raw(p, message_id).await)
+        on_backend!(self.pool, |p, m| m::reads::raw(p, message_id).await)
     }
 
     /// Distinct messages stored.
     pub async fn messages_count(&self) -> Result<u64> {
-        on_backend!(self.pool, |p, m| m::messages_count(p).await)
+        on_backend!(self.pool, |p, m| m::reads::messages_count(p).await)
     }
 
     pub async fn stats(&self) -> Result<Stats> {
-        on_backend!(self.pool, |p, m| m::stats(p).await)
+        on_backend!(self.pool, |p, m| m::reads::stats(p).await)
     }
 
     /// The value of cursor `key` (e.g. the last imported commit of a public-inbox epoch).
     pub async fn cursor(&self, key: &str) -> Result<Option<String>> {
-        on_backend!(self.pool, |p, m| m::cursor(p, key).await)
+        on_backend!(self.pool, |p, m| m::ingest::cursor(p, key).await)
     }
 
     pub async fn set_cursor(&self, key: &str, value: &str) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::set_cursor(p, key, value).await)
+        on_backend!(self.pool, |p, m| m::ingest::set_cursor(p, key, value).await)
     }
 
     /// Records what applying the series headed by `series_head` gave (replacing the previous
     /// result); an `applied`/`failed` result also records a `series-applied` event.
     pub async fn set_apply_result(&self, series_head: &str, result: &ApplyResult) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::set_apply_result(p, series_head, result).await)
+        on_backend!(self.pool, |p, m| m::results::set_apply_result(p, series_head, result).await)
     }
 
     pub async fn apply_result(&self, series_head: &str) -> Result<Option<ApplyResult>> {
-        on_backend!(self.pool, |p, m| m::apply_result(p, series_head).await)
+        on_backend!(self.pool, |p, m| m::results::apply_result(p, series_head).await)
     }
 
     /// Records a check on a series head or a patch, and a `check-finished` event; returns the
     /// check's id.
     pub async fn add_check(&self, message_id: &str, check: &NewCheck) -> Result<i64> {
-        on_backend!(self.pool, |p, m| m::add_check(p, message_id, check).await)
+        on_backend!(self.pool, |p, m| m::results::add_check(p, message_id, check).await)
     }
 
     /// What a list line shows of each series named by its head beyond its summary: the apply
@@ -729,12 +776,12 @@ impl Store {
         &self,
         heads: &[String],
     ) -> Result<std::collections::HashMap<String, LineState>> {
-        on_backend!(self.pool, |p, m| m::line_states(p, heads).await)
+        on_backend!(self.pool, |p, m| m::results::line_states(p, heads).await)
     }
 
     /// The checks recorded on one message (for a series' checks see [`SeriesDetail::checks`]).
     pub async fn checks(&self, message_id: &str) -> Result<Vec<Check>> {
-        on_backend!(self.pool, |p, m| m::checks(p, message_id).await)
+        on_backend!(self.pool, |p, m| m::results::checks(p, message_id).await)
     }
 
     /// Records an event (for workers: `series-merged`...).
@@ -746,7 +793,7 @@ impl Store {
         message_id: Option<&str>,
         payload: &serde_json::Value,
     ) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::add_event(
+        on_backend!(self.pool, |p, m| m::events::add_event(
             p,
             kind,
             project,
@@ -759,7 +806,7 @@ impl Store {
 
     /// Events with an id above `after`, oldest first, at most `limit`.
     pub async fn events(&self, after: i64, limit: u32) -> Result<Vec<Event>> {
-        on_backend!(self.pool, |p, m| m::events(p, after, limit).await)
+        on_backend!(self.pool, |p, m| m::events::events(p, after, limit).await)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Range-diffs between applied revisions of a series (issue 29): `git range-diff` as the worker
-//! computed it (SQL in `range_diff_sql.rs`), and what a series page and the API show beside the
+//! computed it (SQL in `sql/range_diff.rs`), and what a series page and the API show beside the
 //! interdiff of the mails: the range-diff from the previous revision, or why there is none.
 
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ impl Store {
     /// Stores a range-diff the worker computed, marking the newer revision's page changed (a
     /// page's stamp covers all revisions of its series).
     pub async fn set_range_diff(&self, record: &RangeDiffRecord) -> Result<()> {
-        on_backend!(self.pool, |p, m| m::set_range_diff(p, record).await)
+        on_backend!(self.pool, |p, m| m::range_diff::set_range_diff(p, record).await)
     }
 
     /// The stored range-diff from `old_head` to `new_head`, whatever results it was made on.
@@ -92,7 +92,7 @@ impl Store {
         old_head: &str,
         new_head: &str,
     ) -> Result<Option<RangeDiffRecord>> {
-        on_backend!(self.pool, |p, m| m::range_diff(p, old_head, new_head).await)
+        on_backend!(self.pool, |p, m| m::range_diff::range_diff(p, old_head, new_head).await)
     }
 
     /// The revision before `detail` (the highest version below its own; `None` for a first

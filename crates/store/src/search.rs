@@ -1,5 +1,5 @@
 //! The series search's helpers shared by its front ends (CLI, web, API); the SQL is in
-//! `search_sql.rs`.
+//! `sql/search.rs`.
 
 use quire_query::{Query, Term};
 

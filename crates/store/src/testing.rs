@@ -280,7 +280,7 @@ pub async fn series_text_mismatches(store: &Store, words: usize) -> Result<Vec<S
     let mut conn = pool.acquire().await.map_err(fail("acquiring a connection"))?;
     let fill = format!(
         "INSERT INTO temp.fresh_series_fts (rowid, subject, body) {} GROUP BY sm.series_id",
-        crate::sqlite::SERIES_TEXT
+        crate::sqlite::search::SERIES_TEXT
     );
     for sql in [
         "DROP TABLE IF EXISTS temp.fresh_series_fts",

@@ -323,22 +323,17 @@ impl Store {
                 "bad e-mail address {email:?}: it needs an @"
             )));
         }
-        on_backend!(self.pool, |p, m| m::workflow_sql::add_user(
-            p,
-            username,
-            email.trim(),
-            name.trim()
-        )
-        .await)
+        on_backend!(self.pool, |p, m| m::workflow::add_user(p, username, email.trim(), name.trim())
+            .await)
     }
 
     /// Every account, by id; with `q`, those whose username, e-mail or name contains it.
     pub async fn users(&self, q: Option<&str>) -> Result<Vec<User>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::users(p, q).await)
+        on_backend!(self.pool, |p, m| m::workflow::users(p, q).await)
     }
 
     pub async fn user(&self, id: i64) -> Result<Option<User>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::user(p, id).await)
+        on_backend!(self.pool, |p, m| m::workflow::user(p, id).await)
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
@@ -353,12 +348,12 @@ impl Store {
                 ROLES.join(", ")
             )));
         }
-        on_backend!(self.pool, |p, m| m::workflow_sql::grant_role(p, user_id, project, role).await)
+        on_backend!(self.pool, |p, m| m::workflow::grant_role(p, user_id, project, role).await)
     }
 
     /// The (project, role) pairs of a user.
     pub async fn roles(&self, user_id: i64) -> Result<Vec<(String, String)>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::roles(p, user_id).await)
+        on_backend!(self.pool, |p, m| m::workflow::roles(p, user_id).await)
     }
 
     /// Whether `user` may change patches of `project` (maintainer or admin there).
@@ -380,10 +375,9 @@ impl Store {
             .map_err(|e| crate::Error::Invalid(format!("no randomness for a token: {e}")))?;
         let secret = format!("quire_{}", hex::encode(bytes));
         let hash = crate::derive::sha256_hex(secret.as_bytes());
-        let id = on_backend!(self.pool, |p, m| m::workflow_sql::create_user_token(
-            p, name, &hash, user_id
-        )
-        .await)?;
+        let id =
+            on_backend!(self.pool, |p, m| m::workflow::create_user_token(p, name, &hash, user_id)
+                .await)?;
         Ok((
             Token {
                 id,
@@ -398,13 +392,13 @@ impl Store {
     /// The live token whose secret this is, with its user if it has one.
     pub async fn token_user(&self, secret: &str) -> Result<Option<(Token, Option<User>)>> {
         let Some(token) = self.check_token(secret).await? else { return Ok(None) };
-        let user = on_backend!(self.pool, |p, m| m::workflow_sql::token_owner(p, token.id).await)?;
+        let user = on_backend!(self.pool, |p, m| m::workflow::token_owner(p, token.id).await)?;
         Ok(Some((token, user)))
     }
 
     /// Every project with its row id.
     pub async fn project_refs(&self) -> Result<Vec<ProjectRef>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::project_refs(p).await)
+        on_backend!(self.pool, |p, m| m::workflow::project_refs(p).await)
     }
 
     /// Patches, filtered and paged.
@@ -412,13 +406,13 @@ impl Store {
         for s in &f.states {
             check_state(s)?;
         }
-        on_backend!(self.pool, |p, m| m::workflow_sql::patches(p, f).await)
+        on_backend!(self.pool, |p, m| m::workflow::patches(p, f).await)
     }
 
     /// One patch by id.
     pub async fn patch(&self, id: i64) -> Result<Option<PatchInfo>> {
         let f = PatchFilter { per_page: 1, ..Default::default() };
-        on_backend!(self.pool, |p, m| m::workflow_sql::patch(p, id, &f).await)
+        on_backend!(self.pool, |p, m| m::workflow::patch(p, id, &f).await)
     }
 
     /// Changes a patch's state, delegate, archived flag or commit; records a
@@ -439,44 +433,44 @@ impl Store {
             return Err(crate::Error::Invalid(format!("no user with id {d} to delegate to")));
         }
         let Some(before) = self.patch(id).await? else { return Ok(None) };
-        on_backend!(self.pool, |p, m| m::workflow_sql::update_patch(p, &before, change, by).await)?;
+        on_backend!(self.pool, |p, m| m::workflow::update_patch(p, &before, change, by).await)?;
         self.patch(id).await
     }
 
     /// Series, filtered and paged.
     pub async fn series_infos(&self, q: &SeriesQuery) -> Result<Page<SeriesInfo>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::series_infos(p, q).await)
+        on_backend!(self.pool, |p, m| m::workflow::series_infos(p, q).await)
     }
 
     /// One series by id (its head's row id).
     pub async fn series_info(&self, id: i64) -> Result<Option<SeriesInfo>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::series_info(p, id).await)
+        on_backend!(self.pool, |p, m| m::workflow::series_info(p, id).await)
     }
 
     /// The id of the series headed by `head` (its row id), if one is.
     pub async fn series_id_of_head(&self, head: &str) -> Result<Option<i64>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::series_id_of_head(p, head).await)
+        on_backend!(self.pool, |p, m| m::workflow::series_id_of_head(p, head).await)
     }
 
     /// The Message-ID of a stored message row.
     pub async fn message_id_of(&self, id: i64) -> Result<Option<String>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::message_id_of(p, id).await)
+        on_backend!(self.pool, |p, m| m::workflow::message_id_of(p, id).await)
     }
 
     /// Cover letters (as series members), filtered by project, newest first.
     pub async fn covers(&self, q: &CoverQuery) -> Result<Page<(String, SeriesInfo)>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::covers(p, q).await)
+        on_backend!(self.pool, |p, m| m::workflow::covers(p, q).await)
     }
 
     /// The series whose cover letter is message row `id`.
     pub async fn cover(&self, id: i64) -> Result<Option<SeriesInfo>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::cover(p, id).await)
+        on_backend!(self.pool, |p, m| m::workflow::cover(p, id).await)
     }
 
     /// The comments of the patch or cover letter of message row `id`, oldest first: every
     /// other mail of its thread that Patchwork attaches to it ([`attach_comments`]).
     pub async fn comments(&self, id: i64) -> Result<Vec<Comment>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::comments(p, id).await)
+        on_backend!(self.pool, |p, m| m::workflow::comments(p, id).await)
     }
 
     /// Submitters (of `project`), whose name or e-mail contains `q`.
@@ -487,11 +481,11 @@ impl Store {
         page: u32,
         per_page: u32,
     ) -> Result<Page<Person>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::people(p, project, q, page, per_page).await)
+        on_backend!(self.pool, |p, m| m::workflow::people(p, project, q, page, per_page).await)
     }
 
     pub async fn person(&self, id: i64) -> Result<Option<Person>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::person(p, id).await)
+        on_backend!(self.pool, |p, m| m::workflow::person(p, id).await)
     }
 
     /// Creates a bundle of `patches` (ids; all in `project`) owned by `owner`.
@@ -521,7 +515,7 @@ impl Store {
                 None => return Err(crate::Error::Invalid(format!("no patch {id}"))),
             }
         }
-        let id = on_backend!(self.pool, |p, m| m::workflow_sql::create_bundle(
+        let id = on_backend!(self.pool, |p, m| m::workflow::create_bundle(
             p, owner.id, project, name, public, patches
         )
         .await)?;
@@ -530,18 +524,18 @@ impl Store {
 
     /// Bundles visible to `viewer` (public ones and the viewer's own), by name.
     pub async fn bundles(&self, project: Option<&str>, viewer: Option<i64>) -> Result<Vec<Bundle>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::bundles(p, project, viewer, None).await)
+        on_backend!(self.pool, |p, m| m::workflow::bundles(p, project, viewer, None).await)
     }
 
     pub async fn bundle(&self, id: i64) -> Result<Option<Bundle>> {
-        Ok(on_backend!(self.pool, |p, m| m::workflow_sql::bundles(p, None, None, Some(id)).await)?
+        Ok(on_backend!(self.pool, |p, m| m::workflow::bundles(p, None, None, Some(id)).await)?
             .into_iter()
             .next())
     }
 
     /// Events, newest first, filtered by project and kind, paged.
     pub async fn events_page(&self, q: &EventQuery) -> Result<Page<crate::Event>> {
-        on_backend!(self.pool, |p, m| m::workflow_sql::events_page(p, q).await)
+        on_backend!(self.pool, |p, m| m::workflow::events_page(p, q).await)
     }
 }
 

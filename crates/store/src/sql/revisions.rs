@@ -1,36 +1,41 @@
-// Revisions found across threads (issue 25, migration 0023): each series' signals are stored
-// hashed in `series_signals`; a series that assembly did not link (it was not sent into the
-// thread of the one before) is linked to the earlier series that `quire_series::revisions::choose`
-// picks among those sharing its signals, and takes that one's revision key. Compiled twice like
-// backend.rs. Runs in the transaction that stores the series, before the search rows are
-// written (their `obsolete` flags follow the keys).
+//! Revisions found across threads (issue 25, migration 0023): each series' signals are stored
+//! hashed in `series_signals`; a series that assembly did not link (it was not sent into the
+//! thread of the one before) is linked to the earlier series that `quire_series::revisions::choose`
+//! picks among those sharing its signals, and takes that one's revision key. Compiled once per
+//! database (lib.rs). Runs in the transaction that stores the series, before the search rows are
+//! written (their `obsolete` flags follow the keys).
 
+use super::*;
 use quire_series::revisions::{Candidate, Link, Linking, Signal};
 
 /// One series just stored, to link.
-struct Linkable<'a> {
-    series_id: i64,
-    project: i64,
-    series: &'a quire_series::Series,
-    signals: Vec<(Signal, String)>,
+pub(super) struct Linkable<'a> {
+    pub(super) series_id: i64,
+    pub(super) project: i64,
+    pub(super) series: &'a quire_series::Series,
+    pub(super) signals: Vec<(Signal, String)>,
 }
 
 /// An earlier series as the candidates' query reads it.
-struct CandidateRow {
-    version: i64,
-    date: i64,
-    submitter: Address,
-    revision_key: String,
+pub(super) struct CandidateRow {
+    pub(super) version: i64,
+    pub(super) date: i64,
+    pub(super) submitter: Address,
+    pub(super) revision_key: String,
 }
 
-fn signal_hash(kind: Signal, value: &str) -> i64 {
+pub(super) fn signal_hash(kind: Signal, value: &str) -> i64 {
     text_hash(&format!("{}\n{value}", kind.as_str()))
 }
 
 /// Stores the signals of `items` (replacing those of `replaced`), links each item to the revision
 /// before it, and writes the key and the link of those whose key or link changed. Returns the
 /// final key of every item by series id.
-async fn link_revisions(conn: &mut Conn, items: &[Linkable<'_>], replaced: &[i64]) -> Result<HashMap<i64, String>> {
+pub(super) async fn link_revisions(
+    conn: &mut Conn,
+    items: &[Linkable<'_>],
+    replaced: &[i64],
+) -> Result<HashMap<i64, String>> {
     let what = "linking revisions";
     execute_in(conn, "DELETE FROM series_signals WHERE series_id IN", replaced, what).await?;
     let mut rows: Vec<(i64, i64, &'static str, i64)> = Vec::new();
@@ -44,7 +49,9 @@ async fn link_revisions(conn: &mut Conn, items: &[Linkable<'_>], replaced: &[i64
         }
     }
     for chunk in rows.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_signals (series_id, project_id, kind, hash) ");
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO series_signals (series_id, project_id, kind, hash) ",
+        );
         qb.push_values(chunk, |mut b, (s, p, k, h)| {
             b.push_bind(*s).push_bind(*p).push_bind(*k).push_bind(*h);
         });
@@ -156,7 +163,9 @@ async fn link_revisions(conn: &mut Conn, items: &[Linkable<'_>], replaced: &[i64
                 shared.entry(*id).or_default();
             }
             let earlier = |id: i64| {
-                found.get(&id).is_some_and(|c| id != it.series_id && (c.date, id) < (s.date, it.series_id))
+                found
+                    .get(&id)
+                    .is_some_and(|c| id != it.series_id && (c.date, id) < (s.date, it.series_id))
             };
             let candidates: Vec<Candidate<i64>> = shared
                 .into_iter()
@@ -169,7 +178,10 @@ async fn link_revisions(conn: &mut Conn, items: &[Linkable<'_>], replaced: &[i64
                         date: c.date,
                         submitter: c.submitter.clone(),
                         patch_ids: counts.get(&(id, Signal::PatchId)).copied().unwrap_or(0),
-                        patch_subjects: counts.get(&(id, Signal::PatchSubject)).copied().unwrap_or(0),
+                        patch_subjects: counts
+                            .get(&(id, Signal::PatchSubject))
+                            .copied()
+                            .unwrap_or(0),
                         shared,
                         superseded: supersedes.contains(&id),
                     })
@@ -177,7 +189,10 @@ async fn link_revisions(conn: &mut Conn, items: &[Linkable<'_>], replaced: &[i64
                 .collect();
             match quire_series::revisions::choose(&Linking::of(s, &it.signals), &candidates) {
                 Some((id, link)) => {
-                    let key = finals.get(&id).cloned().or_else(|| found.get(&id).map(|c| c.revision_key.clone()));
+                    let key = finals
+                        .get(&id)
+                        .cloned()
+                        .or_else(|| found.get(&id).map(|c| c.revision_key.clone()));
                     (key.unwrap_or_else(|| s.revision_key.clone()), Some(link))
                 }
                 None => (s.revision_key.clone(), None),
@@ -241,7 +256,8 @@ pub(crate) async fn revision_report(pool: &DbPool) -> Result<Vec<RevisionReportR
         let Some(&i) = at.get(&get::<i64>(&r, 0, what)?) else { continue };
         let role: String = get(&r, 1, what)?;
         let meta: String = get(&r, 2, what)?;
-        let meta: MessageMeta = serde_json::from_str(&meta).map_err(|e| corrupt("meta of a series member", e))?;
+        let meta: MessageMeta =
+            serde_json::from_str(&meta).map_err(|e| corrupt("meta of a series member", e))?;
         let row = &mut out[i];
         if row.change_id.is_none() {
             row.change_id = meta.change_id.clone();

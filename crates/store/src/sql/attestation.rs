@@ -1,5 +1,6 @@
-// Attestation (migration 0061): included in both backends like backend.rs.
+//! Attestation (migration 0061): compiled once per database like every file of `sql/`.
 
+use super::*;
 pub(crate) async fn attestations(
     pool: &DbPool,
     message_ids: &[String],
@@ -41,12 +42,14 @@ pub(crate) async fn raw_for_attestation(
     limit: u32,
 ) -> Result<Vec<crate::attestation::RawForAttestation>> {
     let what = "reading raw messages to verify";
-    let rows = sqlx::query("SELECT id, message_id, data FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
-        .ctx(what)?;
+    let rows = sqlx::query(
+        "SELECT id, message_id, data FROM raw_messages WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after_id)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .ctx(what)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let data: Vec<u8> = get(r, 2, what)?;
@@ -59,7 +62,10 @@ pub(crate) async fn raw_for_attestation(
     Ok(out)
 }
 
-pub(crate) async fn set_attestations(pool: &DbPool, rows: &[(i64, crate::attestation::Attestation)]) -> Result<()> {
+pub(crate) async fn set_attestations(
+    pool: &DbPool,
+    rows: &[(i64, crate::attestation::Attestation)],
+) -> Result<()> {
     let what = "storing attestations";
     let mut tx = pool.begin().await.ctx("starting a transaction")?;
     for (id, a) in rows {

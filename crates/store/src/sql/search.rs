@@ -1,24 +1,25 @@
-// The series search (issue 4): the one place where a parsed `quire_query::Query` becomes SQL,
-// for both dialects, and where the search tables of migration 0007 are kept in step.
-// Compiled twice like backend.rs (inside `mod sqlite` and `mod pg`). Every user value is bound
-// as a parameter; only fixed SQL text is pushed.
-//
-// Each term is a condition on the series' search row `ss` (series_search, migration 0011: one
-// narrow row per series in date order, with its flags): a column test, or
-// `ss.series_id IN (subquery)` over the derived tables, keyed by series where they can be
-// (series_files, series_addresses, series_trailers), so AND/OR/NOT combine them freely, each
-// subquery is an index range evaluated once, and the newest matches are found by walking the
-// search rows in date order.
+//! The series search (issue 4): the one place where a parsed `quire_query::Query` becomes SQL,
+//! for both dialects, and where the search tables of migration 0007 are kept in step.
+//! Compiled once per database like every file of `sql/` (inside `mod sqlite` and `mod pg`). Every user value is bound
+//! as a parameter; only fixed SQL text is pushed.
+//!
+//! Each term is a condition on the series' search row `ss` (series_search, migration 0011: one
+//! narrow row per series in date order, with its flags): a column test, or
+//! `ss.series_id IN (subquery)` over the derived tables, keyed by series where they can be
+//! (series_files, series_addresses, series_trailers), so AND/OR/NOT combine them freely, each
+//! subquery is an index range evaluated once, and the newest matches are found by walking the
+//! search rows in date order.
 
+use super::*;
+use crate::approvals::{GivenTrailer, ReviewCounts};
 use quire_query::{Field, Query, Term};
 
 /// Terms a series search may hold (each one is a subquery at most); fewer than the parser's
 /// `quire_query::MAX_TERMS`, which b4's public-inbox queries need.
-const MAX_SEARCH_TERMS: usize = 64;
-
+pub(super) const MAX_SEARCH_TERMS: usize = 64;
 
 /// Series' own messages (cover letter and patches), not the replies under them.
-const OWN_MEMBER: &str = "sm.role <> 'reply'";
+pub(super) const OWN_MEMBER: &str = "sm.role <> 'reply'";
 
 /// SQLite: the text of each series as `series_fts` holds it (migration 0017): (series id,
 /// subjects, bodies) of its own messages, for the series the caller's `AND ...` and
@@ -27,7 +28,9 @@ pub(crate) const SERIES_TEXT: &str = "SELECT sm.series_id, group_concat(m.subjec
      FROM series_members sm JOIN messages m ON m.id = sm.message_id WHERE sm.role <> 'reply'";
 
 /// (series, message) pairs as each series' messages, sorted and without repeats.
-fn messages_by_series(pairs: impl IntoIterator<Item = (i64, i64)>) -> HashMap<i64, Vec<i64>> {
+pub(super) fn messages_by_series(
+    pairs: impl IntoIterator<Item = (i64, i64)>,
+) -> HashMap<i64, Vec<i64>> {
     let mut by_series: HashMap<i64, Vec<i64>> = HashMap::new();
     for (series, message) in pairs {
         by_series.entry(series).or_default().push(message);
@@ -42,7 +45,10 @@ fn messages_by_series(pairs: impl IntoIterator<Item = (i64, i64)>) -> HashMap<i6
 /// Writes the public-inbox search index of freshly stored messages (migration 0050): their
 /// words by part (`message_text`) and trailers (`message_trailers`). Takes each message's
 /// [`crate::message_text::Document`]; nothing reads it after.
-async fn search_index_text(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)]) -> Result<()> {
+pub(super) async fn search_index_text(
+    conn: &mut Conn,
+    news: &mut [(Derivable, MessageMeta)],
+) -> Result<()> {
     let what = "indexing message text";
     let docs: Vec<(i64, crate::message_text::Document)> =
         news.iter_mut().map(|(d, _)| (d.raw_id, std::mem::take(&mut d.text))).collect();
@@ -51,14 +57,18 @@ async fn search_index_text(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)
         for chunk in tsvs.chunks(INSERT_ROWS) {
             let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_text (message_id, tsv) ");
             qb.push_values(chunk, |mut b, (id, tsv)| {
-                b.push_bind(*id).push("CAST(").push_bind_unseparated(tsv.as_str()).push_unseparated(" AS tsvector)");
+                b.push_bind(*id)
+                    .push("CAST(")
+                    .push_bind_unseparated(tsv.as_str())
+                    .push_unseparated(" AS tsvector)");
             });
             qb.build().execute(&mut *conn).await.ctx(what)?;
         }
     } else {
         let columns = crate::message_text::PARTS.join(", ");
         for chunk in docs.chunks(INSERT_ROWS) {
-            let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO message_text (rowid, {columns}) "));
+            let mut qb =
+                QueryBuilder::<Db>::new(format!("INSERT INTO message_text (rowid, {columns}) "));
             qb.push_values(chunk, |mut b, (id, doc)| {
                 b.push_bind(*id);
                 for p in &doc.parts {
@@ -68,10 +78,13 @@ async fn search_index_text(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)
             qb.build().execute(&mut *conn).await.ctx(what)?;
         }
     }
-    let trailers: Vec<(&str, &str, i64)> =
-        docs.iter().flat_map(|(id, doc)| doc.trailers.iter().map(move |(t, v)| (t.as_str(), v.as_str(), *id))).collect();
+    let trailers: Vec<(&str, &str, i64)> = docs
+        .iter()
+        .flat_map(|(id, doc)| doc.trailers.iter().map(move |(t, v)| (t.as_str(), v.as_str(), *id)))
+        .collect();
     for chunk in trailers.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_trailers (tag, value, message_id) ");
+        let mut qb =
+            QueryBuilder::<Db>::new("INSERT INTO message_trailers (tag, value, message_id) ");
         qb.push_values(chunk, |mut b, (t, v, id)| {
             b.push_bind(*t).push_bind(*v).push_bind(*id);
         });
@@ -83,7 +96,10 @@ async fn search_index_text(conn: &mut Conn, news: &mut [(Derivable, MessageMeta)
 
 /// Writes the search rows of freshly stored messages: full text (PostgreSQL), recipients and
 /// touched files.
-async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)]) -> Result<()> {
+pub(super) async fn search_index_messages(
+    conn: &mut Conn,
+    news: &[(Derivable, MessageMeta)],
+) -> Result<()> {
     if news.is_empty() {
         return Ok(());
     }
@@ -124,7 +140,8 @@ async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)
         });
         qb.push(" ON CONFLICT (text) DO NOTHING");
         qb.build().execute(&mut *conn).await.ctx("indexing recipients")?;
-        let mut qb = QueryBuilder::<Db>::new("SELECT id, text FROM search_addresses WHERE text IN (");
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT id, text FROM search_addresses WHERE text IN (");
         let mut sep = qb.separated(", ");
         for t in chunk {
             sep.push_bind(*t);
@@ -139,7 +156,9 @@ async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)
     rows.sort_unstable();
     rows.dedup();
     for chunk in rows.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_addresses (message_id, kind, address_id) ");
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO message_addresses (message_id, kind, address_id) ",
+        );
         qb.push_values(chunk, |mut b, (m, k, a)| {
             b.push_bind(*m).push_bind(*k).push_bind(*a);
         });
@@ -171,26 +190,35 @@ async fn search_index_messages(conn: &mut Conn, news: &[(Derivable, MessageMeta)
     Ok(())
 }
 
-fn address_text(name: &str, email: &str) -> String {
+pub(super) fn address_text(name: &str, email: &str) -> String {
     let (name, email) = (name.trim(), email.trim());
-    if name.is_empty() { format!("<{}>", email.to_lowercase()) } else { format!("{} <{}>", name.to_lowercase(), email.to_lowercase()) }
+    if name.is_empty() {
+        format!("<{}>", email.to_lowercase())
+    } else {
+        format!("{} <{}>", name.to_lowercase(), email.to_lowercase())
+    }
 }
 
 /// What the search keeps of one series: the trailers given to it (lowercased tag, person) and
-/// whether every patch has a Reviewed-by or Acked-by; what approvals_sql.rs keeps: the
+/// whether every patch has a Reviewed-by or Acked-by; what sql/approvals.rs keeps: the
 /// trailers per patch, and the Acked-by/Reviewed-by/Tested-by counts.
 #[derive(Clone, Default)]
-struct SeriesFacts {
-    trailers: Vec<(String, String)>,
-    reviewed: bool,
-    given: Vec<GivenTrailer>,
-    reviews: ReviewCounts,
+pub(super) struct SeriesFacts {
+    pub(super) trailers: Vec<(String, String)>,
+    pub(super) reviewed: bool,
+    pub(super) given: Vec<GivenTrailer>,
+    pub(super) reviews: ReviewCounts,
 }
 
 /// Collects a series' trailers b4's way (the patches' own and those of replies, a reply to the
 /// cover letter counting for every patch) from the metas of its thread.
-fn series_facts(s: &quire_series::Series, members: &[(&str, Role)], meta_of: &HashMap<&str, &MessageMeta>) -> SeriesFacts {
-    let thread: Vec<MessageMeta> = members.iter().filter_map(|(m, _)| meta_of.get(m).map(|x| (*x).clone())).collect();
+pub(super) fn series_facts(
+    s: &quire_series::Series,
+    members: &[(&str, Role)],
+    meta_of: &HashMap<&str, &MessageMeta>,
+) -> SeriesFacts {
+    let thread: Vec<MessageMeta> =
+        members.iter().filter_map(|(m, _)| meta_of.get(m).map(|x| (*x).clone())).collect();
     let collected = quire_series::collect_trailers(s, &thread, &[]);
     let mut trailers = Vec::new();
     let mut reviewed_patches = HashSet::new();
@@ -210,23 +238,32 @@ fn series_facts(s: &quire_series::Series, members: &[(&str, Role)], meta_of: &Ha
     }
     trailers.sort_unstable();
     trailers.dedup();
-    let reviewed = !s.patches.is_empty() && s.patches.iter().all(|(n, _)| reviewed_patches.contains(n));
+    let reviewed =
+        !s.patches.is_empty() && s.patches.iter().all(|(n, _)| reviewed_patches.contains(n));
     SeriesFacts { trailers, reviewed, given, reviews }
 }
 
 /// Replaces the search rows of the series in `replaced` (ids before this assembly; those that
 /// are gone just lose them) with `facts` of the series as assembled now.
-async fn search_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64, SeriesFacts)]) -> Result<()> {
+pub(super) async fn search_index_series(
+    conn: &mut Conn,
+    replaced: &[i64],
+    facts: &[(i64, SeriesFacts)],
+) -> Result<()> {
     let what = "indexing series trailers";
-    let mut ids: Vec<i64> = replaced.iter().copied().chain(facts.iter().map(|(id, _)| *id)).collect();
+    let mut ids: Vec<i64> =
+        replaced.iter().copied().chain(facts.iter().map(|(id, _)| *id)).collect();
     ids.sort_unstable();
     ids.dedup();
     execute_in(conn, "DELETE FROM series_trailers WHERE series_id IN", &ids, what).await?;
     execute_in(conn, "DELETE FROM series_reviewed WHERE series_id IN", &ids, what).await?;
-    let rows: Vec<(i64, &str, &str)> =
-        facts.iter().flat_map(|(id, f)| f.trailers.iter().map(move |(t, p)| (*id, t.as_str(), p.as_str()))).collect();
+    let rows: Vec<(i64, &str, &str)> = facts
+        .iter()
+        .flat_map(|(id, f)| f.trailers.iter().map(move |(t, p)| (*id, t.as_str(), p.as_str())))
+        .collect();
     for chunk in rows.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_trailers (series_id, tag, person) ");
+        let mut qb =
+            QueryBuilder::<Db>::new("INSERT INTO series_trailers (series_id, tag, person) ");
         qb.push_values(chunk, |mut b, (id, t, p)| {
             b.push_bind(*id).push_bind(*t).push_bind(*p);
         });
@@ -248,14 +285,19 @@ async fn search_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64, S
 /// SQLite: the own messages (cover letter and patches) of the series in `ids` as stored, read
 /// before an assembly rewrites their members, so that [`search_index_series_text`] rewrites
 /// the text of only the series whose own messages changed (a reply changes none).
-async fn own_members(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>> {
+pub(super) async fn own_members(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<i64>>> {
     let what = "reading the series' own messages";
     if PG {
         return Ok(HashMap::new());
     }
-    let sql = format!("SELECT sm.series_id, sm.message_id FROM series_members sm WHERE {OWN_MEMBER} AND sm.series_id IN");
+    let sql = format!(
+        "SELECT sm.series_id, sm.message_id FROM series_members sm WHERE {OWN_MEMBER} AND sm.series_id IN"
+    );
     let rows = fetch_in(conn, &sql, "", ids, what).await?;
-    let pairs = rows.iter().map(|r| Ok((get(r, 0, what)?, get(r, 1, what)?))).collect::<Result<Vec<(i64, i64)>>>()?;
+    let pairs = rows
+        .iter()
+        .map(|r| Ok((get(r, 0, what)?, get(r, 1, what)?)))
+        .collect::<Result<Vec<(i64, i64)>>>()?;
     Ok(messages_by_series(pairs))
 }
 
@@ -264,22 +306,31 @@ async fn own_members(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<i6
 /// series replaced, `members` the (series, message, role) rows written now. Series whose own
 /// messages changed get their row written again from the stored messages; series left with
 /// none (gone) lose it.
-async fn search_index_series_text(conn: &mut Conn, before: &HashMap<i64, Vec<i64>>, members: &[(i64, i64, Role)]) -> Result<()> {
+pub(super) async fn search_index_series_text(
+    conn: &mut Conn,
+    before: &HashMap<i64, Vec<i64>>,
+    members: &[(i64, i64, Role)],
+) -> Result<()> {
     if PG {
         return Ok(());
     }
     let what = "indexing series text";
-    let now = messages_by_series(members.iter().filter(|(_, _, role)| *role != Role::Reply).map(|(s, m, _)| (*s, *m)));
-    let changed: Vec<i64> = now.iter().filter(|(id, own)| before.get(*id) != Some(*own)).map(|(id, _)| *id).collect();
-    let stale: Vec<i64> = before.iter().filter(|(id, own)| now.get(*id) != Some(*own)).map(|(id, _)| *id).collect();
+    let now = messages_by_series(
+        members.iter().filter(|(_, _, role)| *role != Role::Reply).map(|(s, m, _)| (*s, *m)),
+    );
+    let changed: Vec<i64> =
+        now.iter().filter(|(id, own)| before.get(*id) != Some(*own)).map(|(id, _)| *id).collect();
+    let stale: Vec<i64> =
+        before.iter().filter(|(id, own)| now.get(*id) != Some(*own)).map(|(id, _)| *id).collect();
     execute_in(conn, "DELETE FROM series_fts WHERE rowid IN", &stale, what).await?;
-    let insert = format!("INSERT INTO series_fts (rowid, subject, body) {SERIES_TEXT} AND sm.series_id IN");
+    let insert =
+        format!("INSERT INTO series_fts (rowid, subject, body) {SERIES_TEXT} AND sm.series_id IN");
     fetch_in(conn, &insert, "GROUP BY sm.series_id", &changed, what).await?;
     Ok(())
 }
 
 /// Whether a newer revision of the series row `s` is stored (`SUPERSEDED_BY IS NOT NULL`).
-const OBSOLETE: &str = "EXISTS (SELECT 1 FROM series s2 WHERE s2.project_id = s.project_id \
+pub(super) const OBSOLETE: &str = "EXISTS (SELECT 1 FROM series s2 WHERE s2.project_id = s.project_id \
      AND s2.revision_hash = s.revision_hash AND s2.revision_key = s.revision_key \
      AND (s2.version > s.version OR (s2.version = s.version AND s2.date > s.date)))";
 
@@ -287,13 +338,16 @@ const OBSOLETE: &str = "EXISTS (SELECT 1 FROM series s2 WHERE s2.project_id = s.
 /// neighbourhood before its assembly, gone or not, and after), once the series, their members
 /// and trailers are stored. `obsolete` is recomputed for every revision of the series touched:
 /// a new revision makes the older ones obsolete, a revision gone may make one current again.
-async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+pub(super) async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     let what = "indexing series for the search";
     if ids.is_empty() {
         return Ok(());
     }
     let mut groups: Vec<(i64, i64)> = Vec::new();
-    for sql in ["SELECT project_id, revision_hash FROM series_search WHERE series_id IN", "SELECT project_id, revision_hash FROM series WHERE id IN"] {
+    for sql in [
+        "SELECT project_id, revision_hash FROM series_search WHERE series_id IN",
+        "SELECT project_id, revision_hash FROM series WHERE id IN",
+    ] {
         for r in fetch_in(conn, sql, "", ids, what).await? {
             groups.push((get(&r, 0, what)?, get(&r, 1, what)?));
         }
@@ -338,7 +392,11 @@ async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
         qb.push(OBSOLETE).push(" FROM series s WHERE s.id = series_search.series_id) WHERE series_id IN (SELECT g.series_id FROM (VALUES ");
         let mut sep = qb.separated(", ");
         for (project, hash) in chunk {
-            sep.push("(").push_bind_unseparated(*project).push_unseparated(", ").push_bind_unseparated(*hash).push_unseparated(")");
+            sep.push("(")
+                .push_bind_unseparated(*project)
+                .push_unseparated(", ")
+                .push_bind_unseparated(*hash)
+                .push_unseparated(")");
         }
         // Joined, not `(a, b) IN (VALUES ...)`: SQLite would scan every row for that.
         qb.push(") AS v JOIN series_search g ON g.project_id = v.column1 AND g.revision_hash = v.column2)");
@@ -348,7 +406,7 @@ async fn search_index_series_rows(conn: &mut Conn, ids: &[i64]) -> Result<()> {
 }
 
 /// Empties every search table (reindex rebuilds them with the messages and series).
-async fn search_clear(conn: &mut Conn) -> Result<()> {
+pub(super) async fn search_clear(conn: &mut Conn) -> Result<()> {
     if !PG {
         for table in ["series_fts", "message_text"] {
             sqlx::query(&format!("INSERT INTO {table} ({table}) VALUES ('delete-all')"))
@@ -376,29 +434,32 @@ async fn search_clear(conn: &mut Conn) -> Result<()> {
         if (table == "message_search" || table == "message_text") && !PG {
             continue;
         }
-        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *conn).await.ctx("dropping search data")?;
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *conn)
+            .await
+            .ctx("dropping search data")?;
     }
     Ok(())
 }
 
-fn bad(message: impl Into<String>) -> Error {
+pub(super) fn bad(message: impl Into<String>) -> Error {
     Error::BadQuery(message.into())
 }
 
 /// `%value%` for LIKE, lowercased, wildcards escaped (with `ESCAPE '\'`).
-fn contains_pattern(v: &str) -> String {
+pub(super) fn contains_pattern(v: &str) -> String {
     like_pattern(v.trim())
 }
 
 /// A phrase for the full-text engine: FTS5 `"..."` (quotes doubled); PostgreSQL takes the
 /// text as is through `phraseto_tsquery`. A word that the tokenizer splits (`io_uring`) is
 /// then a phrase of its parts on both engines.
-fn fts_phrase(v: &str) -> String {
+pub(super) fn fts_phrase(v: &str) -> String {
     if PG { words_only(v) } else { format!("\"{}\"", clean(v).replace('"', "\"\"")) }
 }
 
 /// Every run of non-alphanumerics made one space, as the PostgreSQL index sees text.
-fn words_only(v: &str) -> String {
+pub(super) fn words_only(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         if c.is_alphanumeric() {
@@ -414,7 +475,7 @@ fn words_only(v: &str) -> String {
 /// series' own messages. SQLite matches the series' text row (series_fts, migration 0017);
 /// PostgreSQL has GIN indexes on `tsv` (subject and body) and `tsv_subject` of each message;
 /// for the body alone it checks the candidates `tsv` gives.
-fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
+pub(super) fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     // Words said in review replies count too (issue 26), except for the subject: a reply's
     // unquoted text, from the message index of migration 0050.
     let replies = column != Some("subject");
@@ -430,7 +491,7 @@ fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
 }
 
 /// Series with a review reply whose unquoted text (`nq`) holds the words of `value`.
-fn push_reply_text(qb: &mut QueryBuilder<'_, Db>, value: &str) {
+pub(super) fn push_reply_text(qb: &mut QueryBuilder<'_, Db>, value: &str) {
     let Some(m) = crate::message_text::Match::new(&["nq"], value) else {
         qb.push("1 = 0");
         return;
@@ -448,7 +509,7 @@ fn push_reply_text(qb: &mut QueryBuilder<'_, Db>, value: &str) {
 }
 
 /// The words of `value` in the series' own messages (cover letter and patches).
-fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
+pub(super) fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     if PG {
         qb.push("ss.series_id IN (SELECT sm.series_id FROM message_search m JOIN series_members sm ON sm.message_id = m.message_id ");
         if !matches!(column, None | Some("subject")) {
@@ -456,7 +517,12 @@ fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str
         }
         qb.push("WHERE ");
         let index = if column == Some("subject") { "m.tsv_subject" } else { "m.tsv" };
-        qb.push(OWN_MEMBER).push(" AND ").push(index).push(" @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
+        qb.push(OWN_MEMBER)
+            .push(" AND ")
+            .push(index)
+            .push(" @@ phraseto_tsquery('simple', ")
+            .push_bind(fts_phrase(value))
+            .push(")");
         match column {
             None | Some("subject") => {}
             Some(_) => {
@@ -472,33 +538,38 @@ fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str
         // `+`: not an index lookup per matching series (then a sort of all of them: 31 ms for
         // a word in 57k of 121k series), but a test while the search rows are walked in date
         // order, which stops at the cap (13 ms; 5 ms when the word is nowhere, on 1M messages).
-        qb.push("+ss.series_id IN (SELECT rowid FROM series_fts WHERE series_fts MATCH ").push_bind(q).push(")");
+        qb.push("+ss.series_id IN (SELECT rowid FROM series_fts WHERE series_fts MATCH ")
+            .push_bind(q)
+            .push(")");
     }
 }
 
-fn push_addresses(qb: &mut QueryBuilder<'_, Db>, kinds: &str, value: &str) {
+pub(super) fn push_addresses(qb: &mut QueryBuilder<'_, Db>, kinds: &str, value: &str) {
     qb.push("ss.series_id IN (SELECT sa.series_id FROM search_addresses a JOIN series_addresses sa ON sa.address_id = a.id WHERE ");
     qb.push("sa.kind IN ").push(kinds);
     qb.push(" AND a.text LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
 }
 
-fn push_trailer(qb: &mut QueryBuilder<'_, Db>, tag: &str, value: &str) {
-    qb.push("ss.series_id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ").push_bind(tag.to_ascii_lowercase());
+pub(super) fn push_trailer(qb: &mut QueryBuilder<'_, Db>, tag: &str, value: &str) {
+    qb.push("ss.series_id IN (SELECT st.series_id FROM series_trailers st WHERE st.tag = ")
+        .push_bind(tag.to_ascii_lowercase());
     qb.push(" AND st.person LIKE ").push_bind(contains_pattern(value)).push(" ESCAPE '\\')");
 }
 
-fn push_apply_state(qb: &mut QueryBuilder<'_, Db>, state: &'static str) {
-    qb.push("ss.head_id IN (SELECT ar.head_id FROM apply_results ar WHERE ar.state = ").push_bind(state).push(")");
+pub(super) fn push_apply_state(qb: &mut QueryBuilder<'_, Db>, state: &'static str) {
+    qb.push("ss.head_id IN (SELECT ar.head_id FROM apply_results ar WHERE ar.state = ")
+        .push_bind(state)
+        .push(")");
 }
 
 /// Every patch of the series was found upstream: series with a patch found whose patches were
 /// all found (from the patches found, not from every series).
 /// (CROSS JOIN: SQLite keeps the order written, else it walks every member to group them.)
-const MERGED: &str = "ss.series_id IN (SELECT sm.series_id FROM merged_patches mp CROSS JOIN series_members sm \
+pub(super) const MERGED: &str = "ss.series_id IN (SELECT sm.series_id FROM merged_patches mp CROSS JOIN series_members sm \
      WHERE sm.message_id = mp.message_id AND sm.role = 'patch' GROUP BY sm.series_id \
      HAVING COUNT(*) = (SELECT COUNT(*) FROM series_members x WHERE x.series_id = sm.series_id AND x.role = 'patch'))";
 
-fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
+pub(super) fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
     match what {
         "complete" => {
             qb.push("ss.complete");
@@ -521,7 +592,9 @@ fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
             qb.push("ss.is_pull");
         }
         "approved" => {
-            qb.push("ss.series_id IN (SELECT ap.series_id FROM series_approvals ap WHERE ap.approved)");
+            qb.push(
+                "ss.series_id IN (SELECT ap.series_id FROM series_approvals ap WHERE ap.approved)",
+            );
         }
         "rfc" => {
             qb.push("ss.is_rfc");
@@ -531,7 +604,7 @@ fn push_is(qb: &mut QueryBuilder<'_, Db>, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
+pub(super) fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
     match t {
         Term::Text { value, .. } => push_text(qb, value, None),
         Term::Field { field, value } => match field {
@@ -540,14 +613,17 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
             Field::Subject => push_text(qb, value, Some("subject")),
             Field::From => {
                 let pat = contains_pattern(value);
-                qb.push("(ss.submitter_name LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR ss.submitter_email LIKE ");
+                qb.push("(ss.submitter_name LIKE ")
+                    .push_bind(pat.clone())
+                    .push(" ESCAPE '\\' OR ss.submitter_email LIKE ");
                 qb.push_bind(pat).push(" ESCAPE '\\')");
             }
             Field::To => push_addresses(qb, "('to')", value),
             Field::Cc => push_addresses(qb, "('cc')", value),
             Field::Recipients => push_addresses(qb, "('to', 'cc')", value),
             Field::MessageId => {
-                let mid = clean(value.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
+                let mid =
+                    clean(value.trim().trim_start_matches('<').trim_end_matches('>')).into_owned();
                 qb.push("ss.series_id IN (SELECT sm.series_id FROM messages m JOIN series_members sm ON sm.message_id = m.id WHERE m.mid_hash = ");
                 qb.push_bind(text_hash(&mid)).push(" AND m.message_id = ").push_bind(mid).push(")");
             }
@@ -556,17 +632,24 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
                 qb.push_bind(value.trim().to_ascii_lowercase()).push(")");
             }
             Field::Project => {
-                qb.push("ss.project_id IN (SELECT id FROM projects WHERE name = ").push_bind(clean(value).into_owned()).push(")");
+                qb.push("ss.project_id IN (SELECT id FROM projects WHERE name = ")
+                    .push_bind(clean(value).into_owned())
+                    .push(")");
             }
             Field::File => {
-                let prefix = clean(value.trim().trim_start_matches("a/").trim_start_matches("b/")).into_owned();
+                let prefix = clean(value.trim().trim_start_matches("a/").trim_start_matches("b/"))
+                    .into_owned();
                 let high = format!("{prefix}\u{10FFFF}");
-                qb.push("ss.series_id IN (SELECT sf.series_id FROM series_files sf WHERE sf.path >= ");
+                qb.push(
+                    "ss.series_id IN (SELECT sf.series_id FROM series_files sf WHERE sf.path >= ",
+                );
                 qb.push_bind(prefix).push(" AND sf.path < ").push_bind(high).push(")");
             }
             Field::Addresses => {
                 let pat = contains_pattern(value);
-                qb.push("(ss.submitter_name LIKE ").push_bind(pat.clone()).push(" ESCAPE '\\' OR ss.submitter_email LIKE ");
+                qb.push("(ss.submitter_name LIKE ")
+                    .push_bind(pat.clone())
+                    .push(" ESCAPE '\\' OR ss.submitter_email LIKE ");
                 qb.push_bind(pat).push(" ESCAPE '\\' OR ");
                 push_addresses(qb, "('to', 'cc')", value);
                 qb.push(")");
@@ -587,7 +670,9 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
                 ));
             }
             Field::ListId => {
-                return Err(bad("`l:` (List-Id) is for the public-inbox search; the series search has `project:`"));
+                return Err(bad(
+                    "`l:` (List-Id) is for the public-inbox search; the series search has `project:`",
+                ));
             }
         },
         Term::Trailer { tag, value } => push_trailer(qb, tag, value),
@@ -630,17 +715,25 @@ fn push_term(qb: &mut QueryBuilder<'_, Db>, t: &Term, now: i64) -> Result<()> {
                          AND ss.head_id NOT IN (SELECT head_id FROM apply_results))");
             }
             "incomplete" | "obsolete" | "applied" | "failed" | "merged" => push_is(qb, name)?,
-            other => return Err(bad(format!("unknown `state:{other}`: expected one of {}", quire_query::STATE_VALUES.join(", ")))),
+            other => {
+                return Err(bad(format!(
+                    "unknown `state:{other}`: expected one of {}",
+                    quire_query::STATE_VALUES.join(", ")
+                )));
+            }
         },
         Term::Check { name, result } => {
             qb.push("ss.series_id IN (SELECT sm.series_id FROM checks c JOIN series_members sm ON sm.message_id = c.target_id WHERE c.name = ");
-            qb.push_bind(clean(name).into_owned()).push(" AND c.state = ").push_bind(result.clone()).push(")");
+            qb.push_bind(clean(name).into_owned())
+                .push(" AND c.state = ")
+                .push_bind(result.clone())
+                .push(")");
         }
     }
     Ok(())
 }
 
-fn push_query(qb: &mut QueryBuilder<'_, Db>, q: &Query, now: i64) -> Result<()> {
+pub(super) fn push_query(qb: &mut QueryBuilder<'_, Db>, q: &Query, now: i64) -> Result<()> {
     match q {
         Query::Term(t) => push_term(qb, t, now),
         Query::Not(x) => {
@@ -664,18 +757,31 @@ fn push_query(qb: &mut QueryBuilder<'_, Db>, q: &Query, now: i64) -> Result<()> 
     }
 }
 
-fn push_search_where(qb: &mut QueryBuilder<'_, Db>, project: Option<&str>, q: &Query, now: i64) -> Result<()> {
+pub(super) fn push_search_where(
+    qb: &mut QueryBuilder<'_, Db>,
+    project: Option<&str>,
+    q: &Query,
+    now: i64,
+) -> Result<()> {
     qb.push(" WHERE ");
     if let Some(project) = project {
         // SQLite: `+`, else the planner takes the project's rows from an index and sorts them
         // all by date, instead of walking the search rows in date order up to the cap.
         qb.push(if PG { "ss.project_id IN" } else { "+ss.project_id IN" });
-        qb.push(" (SELECT id FROM projects WHERE name = ").push_bind(clean(project).into_owned()).push(") AND ");
+        qb.push(" (SELECT id FROM projects WHERE name = ")
+            .push_bind(clean(project).into_owned())
+            .push(") AND ");
     }
     push_query(qb, q, now)
 }
 
-pub(crate) async fn series_search(pool: &DbPool, project: Option<&str>, q: &Query, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+pub(crate) async fn series_search(
+    pool: &DbPool,
+    project: Option<&str>,
+    q: &Query,
+    page: u32,
+    per_page: u32,
+) -> Result<Page<SeriesSummary>> {
     series_search_capped(pool, project, q, page, per_page, crate::search::SEARCH_TOTAL_CAP).await
 }
 
@@ -692,18 +798,24 @@ pub(crate) async fn series_search_capped(
 ) -> Result<Page<SeriesSummary>> {
     let terms = q.terms();
     if terms > MAX_SEARCH_TERMS {
-        return Err(bad(format!("the query has {terms} terms; the series search reads at most {MAX_SEARCH_TERMS}")));
+        return Err(bad(format!(
+            "the query has {terms} terms; the series search reads at most {MAX_SEARCH_TERMS}"
+        )));
     }
     let per_page = per_page.clamp(1, 1000);
     let page = page.max(1);
     let offset = i64::from(page - 1) * i64::from(per_page);
     let cap = i64::try_from(cap).unwrap_or(i64::MAX).max(offset + i64::from(per_page));
     let now = now();
-    let mut list = QueryBuilder::<Db>::new("WITH found AS MATERIALIZED (SELECT ss.series_id AS id, ss.date AS date FROM series_search ss");
+    let mut list = QueryBuilder::<Db>::new(
+        "WITH found AS MATERIALIZED (SELECT ss.series_id AS id, ss.date AS date FROM series_search ss",
+    );
     push_search_where(&mut list, project, q, now)?;
     list.push(" ORDER BY ss.date DESC, ss.series_id DESC LIMIT ").push_bind(cap + 1).push(") ");
     let select = series_select();
-    let (columns, _) = select.split_once(" FROM series s ").ok_or_else(|| Error::Invalid("series columns".into()))?;
+    let (columns, _) = select
+        .split_once(" FROM series s ")
+        .ok_or_else(|| Error::Invalid("series columns".into()))?;
     list.push(columns);
     list.push(", (SELECT COUNT(*) FROM found) FROM found f JOIN series s ON s.id = f.id JOIN projects p ON p.id = s.project_id");
     list.push(" ORDER BY f.date DESC, f.id DESC LIMIT ")
@@ -716,10 +828,16 @@ pub(crate) async fn series_search_capped(
         None if page == 1 => 0,
         None => {
             // Past the last page: the rows carry no count.
-            let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT ss.series_id FROM series_search ss");
+            let mut count = QueryBuilder::<Db>::new(
+                "SELECT COUNT(*) FROM (SELECT ss.series_id FROM series_search ss",
+            );
             push_search_where(&mut count, project, q, now)?;
             count.push(" LIMIT ").push_bind(cap + 1).push(") found");
-            get(&count.build().fetch_one(pool).await.ctx_query("counting found series")?, 0, "counting found series")?
+            get(
+                &count.build().fetch_one(pool).await.ctx_query("counting found series")?,
+                0,
+                "counting found series",
+            )?
         }
     };
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;

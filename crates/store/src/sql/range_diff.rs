@@ -1,6 +1,10 @@
-// Range-diffs (migration 0060): included in both backends like backend.rs.
+//! Range-diffs (migration 0060): compiled once per database like every file of `sql/`.
 
-pub(crate) async fn set_range_diff(pool: &DbPool, r: &crate::range_diff::RangeDiffRecord) -> Result<()> {
+use super::*;
+pub(crate) async fn set_range_diff(
+    pool: &DbPool,
+    r: &crate::range_diff::RangeDiffRecord,
+) -> Result<()> {
     let what = "storing a range-diff";
     let mut tx = pool.begin().await.ctx("starting a transaction")?;
     let old_id = require_message(&mut tx, &r.old_head).await?;

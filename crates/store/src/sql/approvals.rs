@@ -1,18 +1,20 @@
-// Approvals and review counts (issue 29; crate::approvals says what is kept and why). Compiled
-// twice like backend.rs (inside `mod sqlite` and `mod pg`).
-//
-// The approvals of a series are worked out where what they depend on is written, in the same
-// transaction, which also writes the series' `changed` stamp: its assembly (new trailers:
-// `approvals_index_series`, called by `reassemble`), its maintainers map
-// (`set_series_maintainers`, after the worker read the file) and its project's rule
-// (`set_project_approvals`). Pages, lists, the search and the queues only read the result.
+//! Approvals and review counts (issue 29; crate::approvals says what is kept and why). Compiled
+//! once per database like every file of `sql/` (inside `mod sqlite` and `mod pg`).
+//!
+//! The approvals of a series are worked out where what they depend on is written, in the same
+//! transaction, which also writes the series' `changed` stamp: its assembly (new trailers:
+//! `approvals_index_series`, called by `reassemble`), its maintainers map
+//! (`set_series_maintainers`, after the worker read the file) and its project's rule
+//! (`set_project_approvals`). Pages, lists, the search and the queues only read the result.
 
+use super::*;
 use crate::approvals::{ApprovalConfig, ApprovalLine, GivenTrailer, ReviewCounts, person_text};
+
 use quire_maintainers::{Identities, Person as Listed, SeriesMaintainers};
 
 /// The person trailers each patch of `s` was given (its own, then those `collected` from
 /// replies and the cover letter's replies) and their Acked-by/Reviewed-by/Tested-by counts.
-fn given_trailers(
+pub(super) fn given_trailers(
     s: &quire_series::Series,
     meta_of: &HashMap<&str, &MessageMeta>,
     collected: &[(u32, Vec<quire_series::CollectedTrailer>)],
@@ -28,7 +30,12 @@ fn given_trailers(
             _ => {}
         }
         if let Some(p) = &t.person {
-            given.push(GivenTrailer { patch, tag: t.tag.clone(), name: p.name.clone(), email: p.email.clone() });
+            given.push(GivenTrailer {
+                patch,
+                tag: t.tag.clone(),
+                name: p.name.clone(),
+                email: p.email.clone(),
+            });
         }
     };
     for (n, mid) in &s.patches {
@@ -51,16 +58,23 @@ fn given_trailers(
 /// Replaces the review counts and approvals of the series in `replaced` (before this assembly)
 /// and of those in `facts` (as assembled now): counts for every series, approvals for those
 /// with a maintainers map.
-async fn approvals_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64, SeriesFacts)]) -> Result<()> {
+pub(super) async fn approvals_index_series(
+    conn: &mut Conn,
+    replaced: &[i64],
+    facts: &[(i64, SeriesFacts)],
+) -> Result<()> {
     let what = "indexing series reviews and approvals";
-    let mut ids: Vec<i64> = replaced.iter().copied().chain(facts.iter().map(|(id, _)| *id)).collect();
+    let mut ids: Vec<i64> =
+        replaced.iter().copied().chain(facts.iter().map(|(id, _)| *id)).collect();
     ids.sort_unstable();
     ids.dedup();
     for table in ["series_reviews", "series_approvals", "series_awaiting"] {
         execute_in(conn, &format!("DELETE FROM {table} WHERE series_id IN"), &ids, what).await?;
     }
     for chunk in facts.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_reviews (series_id, acked, reviewed, tested) ");
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO series_reviews (series_id, acked, reviewed, tested) ",
+        );
         qb.push_values(chunk, |mut b, (id, f)| {
             b.push_bind(*id)
                 .push_bind(i64::from(f.reviews.acked))
@@ -83,7 +97,8 @@ async fn approvals_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64
     if rows.is_empty() {
         return Ok(());
     }
-    let given_of: HashMap<i64, &Vec<GivenTrailer>> = facts.iter().map(|(id, f)| (*id, &f.given)).collect();
+    let given_of: HashMap<i64, &Vec<GivenTrailer>> =
+        facts.iter().map(|(id, f)| (*id, &f.given)).collect();
     let mut todo = Vec::new();
     for r in &rows {
         let id: i64 = get(r, 0, what)?;
@@ -99,44 +114,66 @@ async fn approvals_index_series(conn: &mut Conn, replaced: &[i64], facts: &[(i64
 }
 
 /// A series whose approvals are to be worked out.
-struct Pending {
-    series_id: i64,
-    project_id: i64,
-    submitter: Listed,
-    map: SeriesMaintainers,
-    given: Vec<GivenTrailer>,
+pub(super) struct Pending {
+    pub(super) series_id: i64,
+    pub(super) project_id: i64,
+    pub(super) submitter: Listed,
+    pub(super) map: SeriesMaintainers,
+    pub(super) given: Vec<GivenTrailer>,
 }
 
-fn parse_map(text: &str, series: i64) -> Result<SeriesMaintainers> {
-    serde_json::from_str(text).map_err(|e| corrupt(format!("maintainers map of series {series}"), e))
+pub(super) fn parse_map(text: &str, series: i64) -> Result<SeriesMaintainers> {
+    serde_json::from_str(text)
+        .map_err(|e| corrupt(format!("maintainers map of series {series}"), e))
 }
 
 /// The approval settings of the projects `ids` (the defaults for those without).
-async fn approval_configs(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, ApprovalConfig>> {
+pub(super) async fn approval_configs(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> Result<HashMap<i64, ApprovalConfig>> {
     let what = "reading projects' approval settings";
-    let mut out: HashMap<i64, ApprovalConfig> = ids.iter().map(|id| (*id, ApprovalConfig::default())).collect();
-    for r in fetch_in(conn, "SELECT project_id, config FROM project_approvals WHERE project_id IN", "", ids, what).await? {
+    let mut out: HashMap<i64, ApprovalConfig> =
+        ids.iter().map(|id| (*id, ApprovalConfig::default())).collect();
+    for r in fetch_in(
+        conn,
+        "SELECT project_id, config FROM project_approvals WHERE project_id IN",
+        "",
+        ids,
+        what,
+    )
+    .await?
+    {
         let id: i64 = get(&r, 0, what)?;
         let text: String = get(&r, 1, what)?;
-        out.insert(id, serde_json::from_str(&text).map_err(|e| corrupt(format!("approval settings of project {id}"), e))?);
+        out.insert(
+            id,
+            serde_json::from_str(&text)
+                .map_err(|e| corrupt(format!("approval settings of project {id}"), e))?,
+        );
     }
     Ok(out)
 }
 
 /// Names seen with addresses in the archive's headers (search_addresses: lowercased
 /// `name <email>`), for each of `names`: an index range per name.
-async fn known_identities(conn: &mut Conn, names: &BTreeSet<String>) -> Result<Identities> {
+pub(super) async fn known_identities(
+    conn: &mut Conn,
+    names: &BTreeSet<String>,
+) -> Result<Identities> {
     let what = "reading the addresses people used";
     let mut known = Identities::default();
     for name in names {
         let low = format!("{name} <");
         let high = format!("{name} =");
-        let rows = sqlx::query("SELECT text FROM search_addresses WHERE text >= $1 AND text < $2 LIMIT 200")
-            .bind(low.as_str())
-            .bind(high.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .ctx(what)?;
+        let rows = sqlx::query(
+            "SELECT text FROM search_addresses WHERE text >= $1 AND text < $2 LIMIT 200",
+        )
+        .bind(low.as_str())
+        .bind(high.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .ctx(what)?;
         for r in rows {
             let text: String = get(&r, 0, what)?;
             if let Some(email) = text.strip_prefix(low.as_str()).and_then(|t| t.strip_suffix('>')) {
@@ -149,7 +186,7 @@ async fn known_identities(conn: &mut Conn, names: &BTreeSet<String>) -> Result<I
 
 /// Works the approvals of `todo` out under their projects' rules and writes them (the caller
 /// removed the old rows).
-async fn evaluate_and_write(conn: &mut Conn, todo: Vec<Pending>) -> Result<()> {
+pub(super) async fn evaluate_and_write(conn: &mut Conn, todo: Vec<Pending>) -> Result<()> {
     let what = "storing series approvals";
     if todo.is_empty() {
         return Ok(());
@@ -165,11 +202,16 @@ async fn evaluate_and_write(conn: &mut Conn, todo: Vec<Pending>) -> Result<()> {
             p.given.iter().filter(|g| config.counts(&g.tag)).map(GivenTrailer::given).collect();
         // The archive is asked only about people who gave an approving trailer without being
         // a listed maintainer by address or name, and about the maintainers they may be.
-        let listed: Vec<&Listed> = p.map.sections.iter().flat_map(|s| s.maintainers.iter()).collect();
+        let listed: Vec<&Listed> =
+            p.map.sections.iter().flat_map(|s| s.maintainers.iter()).collect();
         let strangers: Vec<&Listed> = given
             .iter()
             .map(|g| &g.person)
-            .filter(|g| !listed.iter().any(|m| quire_maintainers::same_person(g, m, &Identities::default()).is_some()))
+            .filter(|g| {
+                !listed
+                    .iter()
+                    .any(|m| quire_maintainers::same_person(g, m, &Identities::default()).is_some())
+            })
             .collect();
         let known = if strangers.is_empty() {
             Identities::default()
@@ -184,17 +226,28 @@ async fn evaluate_and_write(conn: &mut Conn, todo: Vec<Pending>) -> Result<()> {
             known_identities(conn, &names).await?
         };
         let a = quire_maintainers::evaluate(&p.map, &config.rule(), &given, &p.submitter, &known);
-        let given_json = serde_json::to_string(&p.given).map_err(|e| corrupt("trailers given", e))?;
+        let given_json =
+            serde_json::to_string(&p.given).map_err(|e| corrupt("trailers given", e))?;
         approvals.push((p.series_id, a, given_json));
     }
     for chunk in approvals.chunks(INSERT_ROWS / 4) {
         let mut rows = Vec::with_capacity(chunk.len());
         for (id, a, given) in chunk {
-            rows.push((*id, a.approved, serde_json::to_string(a).map_err(|e| corrupt("approvals", e))?, given.as_str()));
+            rows.push((
+                *id,
+                a.approved,
+                serde_json::to_string(a).map_err(|e| corrupt("approvals", e))?,
+                given.as_str(),
+            ));
         }
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_approvals (series_id, approved, detail, given) ");
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO series_approvals (series_id, approved, detail, given) ",
+        );
         qb.push_values(&rows, |mut b, (id, approved, detail, given)| {
-            b.push_bind(*id).push_bind(*approved).push_bind(clean(detail).into_owned()).push_bind(clean(given).into_owned());
+            b.push_bind(*id)
+                .push_bind(*approved)
+                .push_bind(clean(detail).into_owned())
+                .push_bind(clean(given).into_owned());
         });
         qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut *conn).await.ctx(what)?;
@@ -202,16 +255,30 @@ async fn evaluate_and_write(conn: &mut Conn, todo: Vec<Pending>) -> Result<()> {
     let mut awaiting: Vec<(String, i64, String, String)> = Vec::new();
     for (id, a, _) in &approvals {
         for p in &a.awaiting {
-            let key = if p.email.trim().is_empty() { p.name.trim().to_lowercase() } else { p.email_key() };
-            awaiting.push((clean(&key).into_owned(), *id, clean(p.display()).into_owned(), clean(&person_text(p)).into_owned()));
+            let key = if p.email.trim().is_empty() {
+                p.name.trim().to_lowercase()
+            } else {
+                p.email_key()
+            };
+            awaiting.push((
+                clean(&key).into_owned(),
+                *id,
+                clean(p.display()).into_owned(),
+                clean(&person_text(p)).into_owned(),
+            ));
         }
     }
     let mut seen = HashSet::new();
     awaiting.retain(|(email, id, _, _)| seen.insert((email.clone(), *id)));
     for chunk in awaiting.chunks(INSERT_ROWS) {
-        let mut qb = QueryBuilder::<Db>::new("INSERT INTO series_awaiting (email, series_id, name, person) ");
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO series_awaiting (email, series_id, name, person) ",
+        );
         qb.push_values(chunk, |mut b, (email, id, name, person)| {
-            b.push_bind(email.as_str()).push_bind(*id).push_bind(name.as_str()).push_bind(person.as_str());
+            b.push_bind(email.as_str())
+                .push_bind(*id)
+                .push_bind(name.as_str())
+                .push_bind(person.as_str());
         });
         qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut *conn).await.ctx(what)?;
@@ -221,24 +288,35 @@ async fn evaluate_and_write(conn: &mut Conn, todo: Vec<Pending>) -> Result<()> {
 
 /// The person trailers the patches of series `id` were given, worked out from its thread as
 /// its assembly does.
-async fn given_of_series(conn: &mut Conn, id: i64) -> Result<Vec<GivenTrailer>> {
+pub(super) async fn given_of_series(conn: &mut Conn, id: i64) -> Result<Vec<GivenTrailer>> {
     let Some(row) = series_row_by_id(conn, id).await? else { return Ok(Vec::new()) };
     let members = load_members(conn, id).await?;
     let thread = thread_metas(conn, &members).await?;
     let s = assembled(&row, &members);
     let collected = quire_series::collect_trailers(&s, &thread, &[]);
-    let meta_of: HashMap<&str, &MessageMeta> = thread.iter().map(|m| (m.message_id.as_str(), m)).collect();
+    let meta_of: HashMap<&str, &MessageMeta> =
+        thread.iter().map(|m| (m.message_id.as_str(), m)).collect();
     Ok(given_trailers(&s, &meta_of, &collected).0)
 }
 
-async fn delete_approvals(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+pub(super) async fn delete_approvals(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     for table in ["series_approvals", "series_awaiting"] {
-        execute_in(conn, &format!("DELETE FROM {table} WHERE series_id IN"), ids, "replacing series approvals").await?;
+        execute_in(
+            conn,
+            &format!("DELETE FROM {table} WHERE series_id IN"),
+            ids,
+            "replacing series approvals",
+        )
+        .await?;
     }
     Ok(())
 }
 
-pub(crate) async fn set_series_maintainers(pool: &DbPool, head: &str, map: &SeriesMaintainers) -> Result<()> {
+pub(crate) async fn set_series_maintainers(
+    pool: &DbPool,
+    head: &str,
+    map: &SeriesMaintainers,
+) -> Result<()> {
     let what = "storing a series' maintainers";
     let mut tx = pool.begin().await.ctx("starting a transaction")?;
     let head_id = require_message(&mut tx, head).await?;
@@ -253,11 +331,13 @@ pub(crate) async fn set_series_maintainers(pool: &DbPool, head: &str, map: &Seri
     .execute(&mut *tx)
     .await
     .ctx(what)?;
-    let rows = sqlx::query("SELECT id, project_id, submitter_name, submitter_email FROM series WHERE head_id = $1")
-        .bind(head_id)
-        .fetch_all(&mut *tx)
-        .await
-        .ctx(what)?;
+    let rows = sqlx::query(
+        "SELECT id, project_id, submitter_name, submitter_email FROM series WHERE head_id = $1",
+    )
+    .bind(head_id)
+    .fetch_all(&mut *tx)
+    .await
+    .ctx(what)?;
     let mut todo = Vec::new();
     for r in &rows {
         let id: i64 = get(r, 0, what)?;
@@ -276,7 +356,10 @@ pub(crate) async fn set_series_maintainers(pool: &DbPool, head: &str, map: &Seri
     tx.commit().await.ctx(what)
 }
 
-pub(crate) async fn series_maintainers(pool: &DbPool, head: &str) -> Result<Option<SeriesMaintainers>> {
+pub(crate) async fn series_maintainers(
+    pool: &DbPool,
+    head: &str,
+) -> Result<Option<SeriesMaintainers>> {
     let what = "reading a series' maintainers";
     let mut conn = pool.acquire().await.ctx("connecting")?;
     let Some(head_id) = message_row_id(&mut conn, head).await? else { return Ok(None) };
@@ -296,12 +379,17 @@ pub(crate) async fn project_approvals(pool: &DbPool, project: &str) -> Result<Ap
         .await
         .ctx(what)?;
     match row {
-        Some(r) => serde_json::from_str(&get::<String>(&r, 0, what)?).map_err(|e| corrupt(format!("approval settings of project {project}"), e)),
+        Some(r) => serde_json::from_str(&get::<String>(&r, 0, what)?)
+            .map_err(|e| corrupt(format!("approval settings of project {project}"), e)),
         None => Ok(ApprovalConfig::default()),
     }
 }
 
-pub(crate) async fn set_project_approvals(pool: &DbPool, project: &str, config: &ApprovalConfig) -> Result<u64> {
+pub(crate) async fn set_project_approvals(
+    pool: &DbPool,
+    project: &str,
+    config: &ApprovalConfig,
+) -> Result<u64> {
     let what = "storing a project's approval settings";
     let mut tx = pool.begin().await.ctx("starting a transaction")?;
     let row = sqlx::query("SELECT p.id, a.config FROM projects p LEFT JOIN project_approvals a ON a.project_id = p.id WHERE p.name = $1")
@@ -311,10 +399,12 @@ pub(crate) async fn set_project_approvals(pool: &DbPool, project: &str, config: 
         .ctx(what)?;
     let Some(row) = row else { return Err(Error::Invalid(format!("no project {project:?}"))) };
     let project_id: i64 = get(&row, 0, what)?;
-    let old: Option<ApprovalConfig> = get::<Option<String>>(&row, 1, what)?.and_then(|t| serde_json::from_str(&t).ok());
+    let old: Option<ApprovalConfig> =
+        get::<Option<String>>(&row, 1, what)?.and_then(|t| serde_json::from_str(&t).ok());
     if old.as_ref().unwrap_or(&ApprovalConfig::default()) == config {
         if old.is_none() {
-            let text = serde_json::to_string(config).map_err(|e| corrupt("approval settings", e))?;
+            let text =
+                serde_json::to_string(config).map_err(|e| corrupt("approval settings", e))?;
             sqlx::query("INSERT INTO project_approvals (project_id, config) VALUES ($1, $2) ON CONFLICT (project_id) DO NOTHING")
                 .bind(project_id)
                 .bind(text)
@@ -347,7 +437,8 @@ pub(crate) async fn set_project_approvals(pool: &DbPool, project: &str, config: 
     for r in &rows {
         let id: i64 = get(r, 0, what)?;
         let given = match get::<Option<String>>(r, 4, what)? {
-            Some(g) => serde_json::from_str(&g).map_err(|e| corrupt(format!("trailers of series {id}"), e))?,
+            Some(g) => serde_json::from_str(&g)
+                .map_err(|e| corrupt(format!("trailers of series {id}"), e))?,
             None => given_of_series(&mut tx, id).await?,
         };
         todo.push(Pending {
@@ -361,21 +452,33 @@ pub(crate) async fn set_project_approvals(pool: &DbPool, project: &str, config: 
     let ids: Vec<i64> = todo.iter().map(|p| p.series_id).collect();
     delete_approvals(&mut tx, &ids).await?;
     evaluate_and_write(&mut tx, todo).await?;
-    execute_in(&mut tx, &format!("UPDATE series SET changed = {} WHERE id IN", crate::change_stamp()), &ids, what).await?;
+    execute_in(
+        &mut tx,
+        &format!("UPDATE series SET changed = {} WHERE id IN", crate::change_stamp()),
+        &ids,
+        what,
+    )
+    .await?;
     tx.commit().await.ctx(what)?;
     Ok(ids.len() as u64)
 }
 
 /// The approvals stored for series `id`.
-async fn approvals_of(conn: &mut Conn, id: i64) -> Result<Option<quire_maintainers::Approvals>> {
+pub(super) async fn approvals_of(
+    conn: &mut Conn,
+    id: i64,
+) -> Result<Option<quire_maintainers::Approvals>> {
     let what = "reading a series' approvals";
     let row = sqlx::query("SELECT detail FROM series_approvals WHERE series_id = $1")
         .bind(id)
         .fetch_optional(&mut *conn)
         .await
         .ctx(what)?;
-    row.map(|r| serde_json::from_str(&get::<String>(&r, 0, what)?).map_err(|e| corrupt(format!("approvals of series {id}"), e)))
-        .transpose()
+    row.map(|r| {
+        serde_json::from_str(&get::<String>(&r, 0, what)?)
+            .map_err(|e| corrupt(format!("approvals of series {id}"), e))
+    })
+    .transpose()
 }
 
 pub(crate) async fn fill_review_lines(pool: &DbPool, items: &mut [SeriesSummary]) -> Result<()> {
@@ -415,7 +518,15 @@ pub(crate) async fn fill_review_lines(pool: &DbPool, items: &mut [SeriesSummary]
     }
     let waiting: Vec<i64> = lines.iter().filter(|(_, l)| !l.approved).map(|(id, _)| *id).collect();
     // By name here; the approvals' own order (the files') is in the detail.
-    for r in fetch_in(&mut conn, "SELECT series_id, name, email FROM series_awaiting WHERE series_id IN", "ORDER BY series_id, name", &waiting, what).await? {
+    for r in fetch_in(
+        &mut conn,
+        "SELECT series_id, name, email FROM series_awaiting WHERE series_id IN",
+        "ORDER BY series_id, name",
+        &waiting,
+        what,
+    )
+    .await?
+    {
         let id: i64 = get(&r, 0, what)?;
         if let Some(line) = lines.get_mut(&id) {
             line.awaiting.push(Address { name: get(&r, 1, what)?, email: get(&r, 2, what)? });
@@ -430,21 +541,35 @@ pub(crate) async fn fill_review_lines(pool: &DbPool, items: &mut [SeriesSummary]
     Ok(())
 }
 
-pub(crate) async fn approval_queue(pool: &DbPool, project: &str, email: &str, page: u32, per_page: u32) -> Result<Page<SeriesSummary>> {
+pub(crate) async fn approval_queue(
+    pool: &DbPool,
+    project: &str,
+    email: &str,
+    page: u32,
+    per_page: u32,
+) -> Result<Page<SeriesSummary>> {
     let per_page = per_page.clamp(1, 1000);
     let page = page.max(1);
     let email = clean(email.trim()).to_lowercase();
     let filter = |qb: &mut QueryBuilder<'_, Db>| {
         qb.push(" WHERE p.name = ").push_bind(clean(project).into_owned());
-        qb.push(" AND s.id IN (SELECT aw.series_id FROM series_awaiting aw WHERE aw.email = ").push_bind(email.clone()).push(")");
+        qb.push(" AND s.id IN (SELECT aw.series_id FROM series_awaiting aw WHERE aw.email = ")
+            .push_bind(email.clone())
+            .push(")");
         qb.push(" AND NOT EXISTS (SELECT 1 FROM series_search o WHERE o.series_id = s.id AND o.obsolete)");
     };
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id");
+    let mut count = QueryBuilder::<Db>::new(
+        "SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id",
+    );
     filter(&mut count);
-    let total: i64 = get(&count.build().fetch_one(pool).await.ctx("counting a queue")?, 0, "counting a queue")?;
+    let total: i64 =
+        get(&count.build().fetch_one(pool).await.ctx("counting a queue")?, 0, "counting a queue")?;
     let mut list = QueryBuilder::<Db>::new(series_select());
     filter(&mut list);
-    list.push(" ORDER BY s.date, s.id LIMIT ").push_bind(i64::from(per_page)).push(" OFFSET ").push_bind(i64::from(page - 1) * i64::from(per_page));
+    list.push(" ORDER BY s.date, s.id LIMIT ")
+        .push_bind(i64::from(per_page))
+        .push(" OFFSET ")
+        .push_bind(i64::from(page - 1) * i64::from(per_page));
     let rows = list.build().fetch_all(pool).await.ctx("listing a queue")?;
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
     Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
