@@ -259,7 +259,11 @@ pub async fn list_get(
     {
         return found(&format!("/{ALL}/{}/", segment(&id)));
     }
-    Ok(crate::pages::series_list(State(state), Ok(Path(name)), list, headers).await.into_response())
+    let page = async {
+        let query = crate::pages::list_query(list)?;
+        crate::pages::series_list_page(state, name, query, headers).await
+    };
+    Ok(page.await.into_response())
 }
 
 /// `POST /<list>/?x=m&t=1&q=QUERY`, b4's search.
@@ -436,7 +440,7 @@ pub async fn message_get(
     if params.wants_mbox() {
         return thread_search(&state, &list, &id, &params, b"").await;
     }
-    Ok(crate::pages::message(State(state), Ok(Path((list, id))), headers).await.into_response())
+    Ok(crate::pages::message_page(state, list, id, headers).await.into_response())
 }
 
 /// `POST /<list>/<msgid>/?x=m&q=QUERY`.

@@ -153,16 +153,23 @@ fn list_url(project: &str, page: u32, q: &str) -> String {
     url
 }
 
-pub async fn series_list(
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+/// The list's query parameters, or a 400 page saying why they could not be read.
+pub fn list_query(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> WebResult<ListQuery> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| WebError::BadRequest(format!("The query cannot be read: {}", e.body_text())))
+}
+
+/// A project's series list (or search) page: the one renderer, for its route and for whoever
+/// else shows it (public-inbox's list URL, the warm-up at start).
+pub async fn series_list_page(
+    state: AppState,
+    project: String,
+    query: ListQuery,
     headers: axum::http::HeaderMap,
 ) -> WebResult<Response> {
-    let project = path_parts(path)?;
-    let Query(query) = query.map_err(|e| {
-        WebError::BadRequest(format!("The query cannot be read: {}", e.body_text()))
-    })?;
     project_links(&state, &project).await?;
     let page = page_number(query.page.as_deref())?;
     let q = query.q.unwrap_or_default().trim().to_string();
@@ -360,12 +367,14 @@ async fn lookup(state: &AppState, project: &str, id: &str) -> WebResult<Named> {
     }
 }
 
-pub async fn message(
-    State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+/// The page of a Message-ID in a project (a series page, or a message's): the one renderer,
+/// for its route and for whoever else shows it (public-inbox's message URL, the warm-up).
+pub async fn message_page(
+    state: AppState,
+    project: String,
+    raw_id: String,
     headers: axum::http::HeaderMap,
 ) -> WebResult<Response> {
-    let (project, raw_id) = path_parts(path)?;
     let links = project_links(&state, &project).await?;
     let id = checked_id(&raw_id)?;
     // Anonymous visitors get the page rendered before while its stamp holds

@@ -12,7 +12,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 
 use crate::AppState;
@@ -125,13 +124,8 @@ async fn render_newest(
             return Ok(());
         }
         let list = crate::pages::ListQuery::first();
-        let _ = crate::pages::series_list(
-            State(state.clone()),
-            Ok(Path(name.clone())),
-            Ok(Query(list)),
-            HeaderMap::new(),
-        )
-        .await;
+        let _ = crate::pages::series_list_page(state.clone(), name.clone(), list, HeaderMap::new())
+            .await;
         done.lists += 1;
     }
     // Round robin over the projects, newest first in each.
@@ -141,9 +135,10 @@ async fn render_newest(
             if over(done) {
                 return Ok(());
             }
-            let _ = crate::pages::message(
-                State(state.clone()),
-                Ok(Path((name.clone(), id.clone()))),
+            let _ = crate::pages::message_page(
+                state.clone(),
+                name.clone(),
+                id.clone(),
                 HeaderMap::new(),
             )
             .await;
