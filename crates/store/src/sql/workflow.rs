@@ -507,6 +507,59 @@ async fn series_infos_of(pool: &DbPool, rows: Vec<DbRow>) -> Result<Vec<SeriesIn
     Ok(out)
 }
 
+/// The filters every Patchwork list of series shares: the project (by id or name) and the
+/// submitters (by person id, the row id of their first mail, or by address).
+fn push_project_and_submitters(
+    qb: &mut QueryBuilder<'_, Db>,
+    project: Option<&str>,
+    submitters: &[String],
+) {
+    if let Some(p) = project {
+        match p.parse::<i64>() {
+            Ok(id) => qb.push(" AND s.project_id = ").push_bind(id),
+            Err(_) => qb.push(" AND p.name = ").push_bind(clean(p).into_owned()),
+        };
+    }
+    push_or(qb, submitters, |qb, s| match s.parse::<i64>() {
+        Ok(id) => {
+            qb.push(
+                "(SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = s.submitter_email) = ",
+            )
+            .push_bind(id);
+        }
+        Err(_) => {
+            qb.push("LOWER(s.submitter_email) = ").push_bind(clean(s).to_lowercase());
+        }
+    });
+}
+
+/// How many series `filters` keeps, and one page of them as `series_select_pw()` rows: the
+/// count and the page of the Patchwork API's series and covers lists. `what` names the two
+/// statements (count, list) in errors.
+async fn series_page(
+    pool: &DbPool,
+    filters: &(dyn Fn(&mut QueryBuilder<'_, Db>) + Sync),
+    order: Order,
+    page: u32,
+    per_page: u32,
+    what: (&str, &str),
+) -> Result<(i64, Vec<DbRow>)> {
+    let mut count = QueryBuilder::<Db>::new(
+        "SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id",
+    );
+    filters(&mut count);
+    let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query(what.0)?, 0, what.0)?;
+    let mut list = QueryBuilder::<Db>::new(series_select_pw());
+    filters(&mut list);
+    list.push(format!(" ORDER BY {}", order_sql(order, "s.date", "s.head_id", "s.name")));
+    list.push(" LIMIT ")
+        .push_bind(i64::from(per_page))
+        .push(" OFFSET ")
+        .push_bind(i64::from(page - 1) * i64::from(per_page));
+    let rows = list.build().fetch_all(pool).await.ctx_query(what.1)?;
+    Ok((total, rows))
+}
+
 fn series_select_pw() -> String {
     series_select().replacen(
         " FROM series s JOIN projects p",
@@ -520,20 +573,7 @@ pub(crate) async fn series_infos(pool: &DbPool, q: &SeriesQuery) -> Result<Page<
     let page = q.page.max(1);
     let filters = |qb: &mut QueryBuilder<'_, Db>| {
         qb.push(" WHERE 1 = 1");
-        if let Some(p) = &q.project {
-            match p.parse::<i64>() {
-                Ok(id) => qb.push(" AND s.project_id = ").push_bind(id),
-                Err(_) => qb.push(" AND p.name = ").push_bind(clean(p).into_owned()),
-            };
-        }
-        push_or(qb, &q.submitters, |qb, s| match s.parse::<i64>() {
-            Ok(id) => {
-                qb.push("(SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = s.submitter_email) = ").push_bind(id);
-            }
-            Err(_) => {
-                qb.push("LOWER(s.submitter_email) = ").push_bind(clean(s).to_lowercase());
-            }
-        });
+        push_project_and_submitters(qb, q.project.as_deref(), &q.submitters);
         if let Some(t) = q.since {
             qb.push(" AND s.date >= ").push_bind(t);
         }
@@ -546,23 +586,9 @@ pub(crate) async fn series_infos(pool: &DbPool, q: &SeriesQuery) -> Result<Page<
                 .push(" ESCAPE '\\'");
         }
     };
-    let mut count = QueryBuilder::<Db>::new(
-        "SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id",
-    );
-    filters(&mut count);
-    let total: i64 = get(
-        &count.build().fetch_one(pool).await.ctx_query("counting series")?,
-        0,
-        "counting series",
-    )?;
-    let mut list = QueryBuilder::<Db>::new(series_select_pw());
-    filters(&mut list);
-    list.push(format!(" ORDER BY {}", order_sql(q.order, "s.date", "s.head_id", "s.name")));
-    list.push(" LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx_query("listing series")?;
+    let (total, rows) =
+        series_page(pool, &filters, q.order, page, per_page, ("counting series", "listing series"))
+            .await?;
     Ok(Page {
         items: series_infos_of(pool, rows).await?,
         total: to_u64(total),
@@ -605,20 +631,7 @@ pub(crate) async fn covers(pool: &DbPool, q: &CoverQuery) -> Result<Page<(String
     let cover = |col: &str| format!("(SELECT c.{col} FROM messages c WHERE c.id = s.cover_id)");
     let filters = |qb: &mut QueryBuilder<'_, Db>| {
         qb.push(" WHERE s.cover_id IS NOT NULL");
-        if let Some(p) = &q.project {
-            match p.parse::<i64>() {
-                Ok(id) => qb.push(" AND s.project_id = ").push_bind(id),
-                Err(_) => qb.push(" AND p.name = ").push_bind(clean(p).into_owned()),
-            };
-        }
-        push_or(qb, &q.submitters, |qb, s| match s.parse::<i64>() {
-            Ok(id) => {
-                qb.push("(SELECT MIN(m2.id) FROM messages m2 WHERE m2.from_email = s.submitter_email) = ").push_bind(id);
-            }
-            Err(_) => {
-                qb.push("LOWER(s.submitter_email) = ").push_bind(clean(s).to_lowercase());
-            }
-        });
+        push_project_and_submitters(qb, q.project.as_deref(), &q.submitters);
         if let Some(t) = q.since {
             qb.push(format!(" AND COALESCE({}, 0) >= ", cover("date"))).push_bind(t);
         }
@@ -640,23 +653,9 @@ pub(crate) async fn covers(pool: &DbPool, q: &CoverQuery) -> Result<Page<(String
             qb.push(" AND s.head_id = ").push_bind(id);
         }
     };
-    let mut count = QueryBuilder::<Db>::new(
-        "SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id",
-    );
-    filters(&mut count);
-    let total: i64 = get(
-        &count.build().fetch_one(pool).await.ctx_query("counting covers")?,
-        0,
-        "counting covers",
-    )?;
-    let mut list = QueryBuilder::<Db>::new(series_select_pw());
-    filters(&mut list);
-    list.push(format!(" ORDER BY {}", order_sql(q.order, "s.date", "s.head_id", "s.name")));
-    list.push(" LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx_query("listing covers")?;
+    let (total, rows) =
+        series_page(pool, &filters, q.order, page, per_page, ("counting covers", "listing covers"))
+            .await?;
     let items = series_infos_of(pool, rows)
         .await?
         .into_iter()
