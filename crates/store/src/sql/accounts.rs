@@ -36,13 +36,7 @@ pub(crate) async fn login_user(
     .await
     .ctx(what)?;
     let Some(r) = row else { return Ok(None) };
-    let user = User {
-        id: get(&r, 0, what)?,
-        username: get(&r, 1, what)?,
-        email: get(&r, 2, what)?,
-        name: get(&r, 3, what)?,
-        created: get(&r, 4, what)?,
-    };
+    let user = super::workflow::user_row(&r, 0)?;
     Ok(Some((user, get(&r, 5, what)?)))
 }
 
@@ -175,13 +169,7 @@ pub(crate) async fn session(
     .await
     .ctx(what)?;
     let Some(r) = row else { return Ok(None) };
-    let user = User {
-        id: get(&r, 0, what)?,
-        username: get(&r, 1, what)?,
-        email: get(&r, 2, what)?,
-        name: get(&r, 3, what)?,
-        created: get(&r, 4, what)?,
-    };
+    let user = super::workflow::user_row(&r, 0)?;
     Ok(Some((user, get(&r, 5, what)?, get(&r, 6, what)?)))
 }
 

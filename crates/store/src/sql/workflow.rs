@@ -6,7 +6,8 @@ use crate::workflow::*;
 
 const USER_COLS: &str = "u.id, u.username, u.email, u.name, u.created";
 
-fn user_row(r: &DbRow, at: usize) -> Result<User> {
+/// The one decoder of a user's columns (`USER_COLS`), starting at column `at`.
+pub(super) fn user_row(r: &DbRow, at: usize) -> Result<User> {
     let what = "reading a user";
     Ok(User {
         id: get(r, at, what)?,
