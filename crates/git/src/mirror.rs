@@ -186,17 +186,14 @@ impl Mirror {
 }
 
 fn check_branch_name(branch: &str) -> Result<(), Error> {
+    // Before the mirror exists: git runs in the temporary directory, with it as $HOME, through
+    // the one runner (clean environment, no system or user configuration, a time limit).
+    let tmp = std::env::temp_dir();
+    let env = crate::run::Env { home: &tmp, timeout: std::time::Duration::from_secs(30) };
     let ok = !branch.is_empty()
         && !branch.starts_with('-')
-        && std::process::Command::new("git")
-            .env_clear()
-            .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
-            .args(["check-ref-format", "--branch", branch])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        && crate::run::output(&env, &tmp, &["check-ref-format", "--branch", branch])
+            .is_ok_and(|out| out.status.success());
     if ok {
         Ok(())
     } else {

@@ -331,6 +331,25 @@ pub async fn import(
     progress: &dyn Fn(&Progress),
 ) -> Result<Summary, Error> {
     let started = Instant::now();
+    // A first import builds PostgreSQL's text index at the end, in one pass (see
+    // `Store::defer_text_index_if_empty`); built again whether the import ends well or not.
+    let deferred = store.defer_text_index_if_empty().await?;
+    let imported = import_inner(store, inputs, opts, progress, started).await;
+    let built = if deferred { store.build_deferred_text_index().await } else { Ok(()) };
+    // The import's own error first: it says what stopped it.
+    let mut summary = imported?;
+    built?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+async fn import_inner(
+    store: &Store,
+    inputs: &[Input],
+    opts: &ImportOptions,
+    progress: &dyn Fn(&Progress),
+    started: Instant,
+) -> Result<Summary, Error> {
     let cursors = public_inbox_cursors(store, inputs).await?;
     let bytes_total = total_bytes(inputs);
 
@@ -356,6 +375,11 @@ pub async fn import(
     };
     let parser = {
         let project = opts.project.clone();
+        // Attestation runs here, beside parsing, not in the store's turn: a batch's signatures
+        // are checked while the batch before it is stored (patatt's `git mailinfo` per signed
+        // mail, DNS for DKIM when asked).
+        let attest = opts.attest.clone();
+        let runtime = tokio::runtime::Handle::current();
         std::thread::Builder::new()
             .name("quire-import-parse".into())
             .spawn(move || {
@@ -365,9 +389,15 @@ pub async fn import(
                     .start_handler(|_| lower_priority())
                     .build();
                 for sent in raw_rx {
-                    let parsed = sent.map(|batch| match &pool {
-                        Ok(pool) => pool.install(|| parse_batch(batch, &project)),
-                        Err(_) => parse_batch(batch, &project),
+                    let parsed = sent.map(|batch| {
+                        let mut parsed = match &pool {
+                            Ok(pool) => pool.install(|| parse_batch(batch, &project)),
+                            Err(_) => parse_batch(batch, &project),
+                        };
+                        if let Some(v) = &attest {
+                            runtime.block_on(v.attest_batch(&mut parsed.incoming));
+                        }
+                        parsed
                     });
                     if parsed_tx.blocking_send(parsed).is_err() {
                         break;
@@ -381,10 +411,7 @@ pub async fn import(
     let mut seen = 0u64;
     let stored = async {
         while let Some(batch) = parsed_rx.recv().await {
-            let mut batch = batch?;
-            if let Some(v) = &opts.attest {
-                v.attest_batch(&mut batch.incoming).await;
-            }
+            let batch = batch?;
             let n = batch.incoming.len() as u64;
             let cursor = batch.cursor.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
             let storing = Instant::now();

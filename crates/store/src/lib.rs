@@ -27,6 +27,7 @@ mod unavailable;
 pub mod testing;
 
 pub use am::AmMbox;
+use error::Context as _;
 pub use error::{Error, Result};
 pub use inbox::{InboxMail, MAX_EXPANDED, MAX_MATCHES, MAX_SCANNED};
 pub use quire_query::{ParseError, Query};
@@ -128,6 +129,12 @@ pub(crate) fn change_stamp() -> i64 {
     }
 }
 
+/// What [`Store::analyze_when_grown`] renews: the tables the assembly and revision linking query
+/// by key, and of `messages` only the columns they look rows up by.
+const ANALYZE_WHILE_IMPORTING: &str = "ANALYZE raw_messages (id, mid_hash), \
+    messages (id, mid_hash, thread_hash, patch_id, from_email, date), series, series_members, \
+    series_signals, series_search, message_files, message_addresses, search_addresses";
+
 enum Pool {
     /// The pool (the web's readers) and the connections imports write on (see [`SqliteOwn`]).
     Sqlite(sqlite::DbPool, std::sync::Arc<SqliteOwn>),
@@ -215,6 +222,9 @@ pub struct Store {
     target: String,
     /// Passwords verified by [`Store::login`] (see [`Store::password_checks`]).
     password_checks: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// PostgreSQL: messages this store ingested, and how many of them when it last had the
+    /// planner's statistics renewed (see [`Store::analyze_when_grown`]).
+    ingested: std::sync::Arc<std::sync::Mutex<(u64, u64)>>,
 }
 
 /// The SQLite connections a store keeps outside its pool: one that imports write on, one
@@ -466,6 +476,7 @@ impl Store {
             pool: std::sync::Arc::new(Pool::Sqlite(pool, std::sync::Arc::new(own))),
             target,
             password_checks: Default::default(),
+            ingested: Default::default(),
         })
     }
 
@@ -483,11 +494,74 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| Error::Migrate { target: target.clone(), source })?;
-        Ok(Store {
+        let store = Store {
             pool: std::sync::Arc::new(Pool::Pg(pool)),
             target,
             password_checks: Default::default(),
-        })
+            ingested: Default::default(),
+        };
+        // An import that deferred the text index and was stopped before it built it again
+        // (see `defer_text_index_if_empty`): whoever opens the database next builds it.
+        // Searches are right without it (slower): a failure here does not stop the opening.
+        if let Err(e) = store.build_deferred_text_index().await {
+            tracing::warn!(error = %e, "the text index is missing and could not be built");
+        }
+        Ok(store)
+    }
+
+    /// PostgreSQL, before an import: when the database holds no message yet, drops the GIN
+    /// index of the message text (migration 0050), for [`Store::build_deferred_text_index`] to
+    /// build in one pass at the end. Kept up row by row, that index took 25-30 s of a 54-66 s
+    /// import of the whole io-uring archive; built at the end it takes 9.5 s (BENCHMARKS.md).
+    /// A database that holds mail keeps its index: other processes search it meanwhile.
+    /// Whether it was dropped. SQLite: nothing to do (FTS5 is the index).
+    pub async fn defer_text_index_if_empty(&self) -> Result<bool> {
+        let Pool::Pg(pool) = &*self.pool else { return Ok(false) };
+        let what = "deferring the text index";
+        let mut tx = pool.begin().await.ctx(what)?;
+        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM messages)")
+            .fetch_one(&mut *tx)
+            .await
+            .ctx(what)?;
+        if empty {
+            sqlx::query("DROP INDEX IF EXISTS message_text_tsv")
+                .execute(&mut *tx)
+                .await
+                .ctx(what)?;
+        }
+        tx.commit().await.ctx(what)?;
+        Ok(empty)
+    }
+
+    /// PostgreSQL: builds the text index [`Store::defer_text_index_if_empty`] dropped, if it
+    /// is missing (at the end of that import, or when a store is opened after one stopped).
+    pub async fn build_deferred_text_index(&self) -> Result<()> {
+        let Pool::Pg(pool) = &*self.pool else { return Ok(()) };
+        let what = "building the text index";
+        let mut tx = pool.begin().await.ctx(what)?;
+        // One builder at a time: two processes opening the database after an import that
+        // stopped would both find the index missing, and the second CREATE would fail.
+        sqlx::query("SELECT pg_advisory_xact_lock(7133901)").execute(&mut *tx).await.ctx(what)?;
+        let missing: bool = sqlx::query_scalar("SELECT to_regclass('message_text_tsv') IS NULL")
+            .fetch_one(&mut *tx)
+            .await
+            .ctx(what)?;
+        if !missing {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        // The build sorts in this much memory of the server (the default 64 MB spills to disk).
+        sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+            .execute(&mut *tx)
+            .await
+            .ctx(what)?;
+        sqlx::query("CREATE INDEX IF NOT EXISTS message_text_tsv ON message_text USING GIN (tsv)")
+            .execute(&mut *tx)
+            .await
+            .ctx(what)?;
+        tx.commit().await.ctx(what)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "text index built");
+        Ok(())
     }
 
     /// "sqlite" or "postgres".
@@ -533,10 +607,40 @@ impl Store {
                     .with(async |conn| sqlite::ingest::ingest_on(conn, batch, cursor).await)
                     .await?
             }
-            Pool::Pg(p) => pg::ingest::ingest(p, batch, cursor).await?,
+            Pool::Pg(p) => {
+                let outcome = pg::ingest::ingest(p, batch, cursor).await?;
+                self.analyze_when_grown(p, outcome.new_messages).await;
+                outcome
+            }
         };
         self.checkpoint_soon();
         Ok(outcome)
+    }
+
+    /// PostgreSQL: renews the planner's statistics (`ANALYZE`) each time the messages this store
+    /// ingested have doubled since it last did (from 5,000 on). During a bulk import autovacuum
+    /// lags behind, and with statistics of a nearly empty database the planner chose scans for
+    /// the revision linking's candidate query: 5.8-7.7 s of the whole io-uring archive's import
+    /// went there, 19 ms once analyzed (BENCHMARKS.md). A failed ANALYZE only costs speed.
+    async fn analyze_when_grown(&self, pool: &sqlx::PgPool, new_messages: u64) {
+        let due = {
+            let Ok(mut n) = self.ingested.lock() else { return };
+            n.0 += new_messages;
+            let due = n.0 - n.1 >= n.1.max(5_000);
+            if due {
+                n.1 = n.0;
+            }
+            due
+        };
+        if due {
+            let started = std::time::Instant::now();
+            // Not the whole database: the statistics of the text index and of the mail's text
+            // (tsvector and body columns) took 1.1-2.4 s a time, as long as what they saved.
+            match sqlx::query(ANALYZE_WHILE_IMPORTING).execute(pool).await {
+                Ok(_) => tracing::debug!(elapsed = ?started.elapsed(), "statistics renewed"),
+                Err(e) => tracing::warn!(error = %e, "renewing the planner's statistics failed"),
+            }
+        }
     }
 
     /// Starts a WAL checkpoint in the background unless one is running, in which case it runs
@@ -575,7 +679,18 @@ impl Store {
                     .with(async |conn| sqlite::reindex::reindex_on(conn, &after_batch).await)
                     .await?
             }
-            Pool::Pg(p) => pg::reindex::reindex(p, &after_batch).await?,
+            Pool::Pg(p) => {
+                // The text index is built again at the end in one pass, as after a first
+                // import (see `defer_text_index_if_empty`): a reindex empties it anyway.
+                sqlx::query("DROP INDEX IF EXISTS message_text_tsv")
+                    .execute(p)
+                    .await
+                    .ctx("deferring the text index")?;
+                let rebuilt = pg::reindex::reindex(p, &after_batch).await;
+                let built = self.build_deferred_text_index().await;
+                rebuilt?;
+                built?;
+            }
         }
         if let Err(e) = self.optimize().await {
             tracing::warn!(error = %e, "the query planner's statistics were not updated");
@@ -757,6 +872,20 @@ impl Store {
     /// result); an `applied`/`failed` result also records a `series-applied` event.
     pub async fn set_apply_result(&self, series_head: &str, result: &ApplyResult) -> Result<()> {
         on_backend!(self.pool, |p, m| m::results::set_apply_result(p, series_head, result).await)
+    }
+
+    /// As [`Store::set_apply_result`], unless the series already has a result other than
+    /// `pending`: then that one stays and is returned. For a worker that applied another
+    /// series on the way (a `Based-on:` dependency) without holding that series' job: the
+    /// worker that holds it, or got there first, keeps its result.
+    pub async fn set_apply_result_unless_done(
+        &self,
+        series_head: &str,
+        result: &ApplyResult,
+    ) -> Result<ApplyResult> {
+        on_backend!(self.pool, |p, m| {
+            m::results::set_apply_result_unless_done(p, series_head, result).await
+        })
     }
 
     pub async fn apply_result(&self, series_head: &str) -> Result<Option<ApplyResult>> {

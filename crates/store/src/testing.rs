@@ -245,6 +245,16 @@ macro_rules! both_backends {
     };
 }
 
+/// PostgreSQL: whether the GIN index of the message text exists (see
+/// [`Store::defer_text_index_if_empty`]). Always true on SQLite (FTS5 is its own index).
+pub async fn text_index_present(store: &Store) -> Result<bool> {
+    let crate::Pool::Pg(pool) = &*store.pool else { return Ok(true) };
+    sqlx::query_scalar("SELECT to_regclass('message_text_tsv') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(|e| Error::Invalid(format!("looking for the text index: {e}")))
+}
+
 /// Whether every connection the store's pool can hand out enforces foreign keys (always true
 /// on PostgreSQL): holds all of them at once, so the one a rebuild used is among them.
 pub async fn foreign_keys_everywhere(store: &Store) -> Result<bool> {

@@ -187,10 +187,12 @@ async fn based_on_result(
             let applied =
                 Box::pin(apply_in_chain(store, mirror, project, dep, None, chain)).await?;
             chain.pop();
-            store.set_apply_result(&head, &applied.result).await?;
+            // Not this worker's job: another worker may hold that series' own job and save
+            // its result; the first result saved stays (and is what this series builds on).
+            let saved = store.set_apply_result_unless_done(&head, &applied.result).await?;
             prerequisites.push(head);
             prerequisites.extend(applied.prerequisites);
-            applied.result
+            saved
         }
     };
     match (result.state, result.result_commit) {

@@ -72,18 +72,48 @@ pub(crate) async fn set_apply_result(
     tx.commit().await.ctx("saving an apply result")
 }
 
+/// Saves `r` unless the series already has a result other than `pending`; returns the result
+/// the series has after (`r`, or the one another worker saved first).
+pub(crate) async fn set_apply_result_unless_done(
+    pool: &DbPool,
+    series_head: &str,
+    r: &ApplyResult,
+) -> Result<ApplyResult> {
+    let mut tx = pool.begin().await.ctx("starting a transaction")?;
+    let out = if save_apply_result(&mut tx, series_head, r, true).await? {
+        r.clone()
+    } else {
+        let id = require_message(&mut *tx, series_head).await?;
+        apply_result_by_id(&mut tx, id).await?.unwrap_or_else(|| r.clone())
+    };
+    tx.commit().await.ctx("saving an apply result")?;
+    Ok(out)
+}
+
 pub(super) async fn set_apply_result_in(
     tx: &mut Conn,
     series_head: &str,
     r: &ApplyResult,
 ) -> Result<()> {
+    save_apply_result(tx, series_head, r, false).await.map(|_| ())
+}
+
+/// Writes an apply result and its event; with `unless_done`, only over no result or a
+/// `pending` one. Whether it wrote.
+async fn save_apply_result(
+    tx: &mut Conn,
+    series_head: &str,
+    r: &ApplyResult,
+    unless_done: bool,
+) -> Result<bool> {
     let id = require_message(&mut *tx, series_head).await?;
-    sqlx::query(
+    let guard = if unless_done { " WHERE apply_results.state = 'pending'" } else { "" };
+    let written = sqlx::query(&format!(
         "INSERT INTO apply_results (head_id, state, base, result_commit, tree_url, log, failed_patch, updated) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (head_id) DO UPDATE SET state = excluded.state, \
          base = excluded.base, result_commit = excluded.result_commit, tree_url = excluded.tree_url, \
-         log = excluded.log, failed_patch = excluded.failed_patch, updated = excluded.updated",
-    )
+         log = excluded.log, failed_patch = excluded.failed_patch, updated = excluded.updated{guard}",
+    ))
     .bind(id)
     .bind(apply_state_name(r.state))
     .bind(r.base.as_deref().map(clean).as_deref())
@@ -94,7 +124,12 @@ pub(super) async fn set_apply_result_in(
     .bind(r.updated)
     .execute(&mut *tx)
     .await
-    .ctx("saving an apply result")?;
+    .ctx("saving an apply result")?
+    .rows_affected()
+        > 0;
+    if !written {
+        return Ok(false);
+    }
     touch_series_of(&mut *tx, &[id]).await?;
     if r.state != ApplyState::Pending {
         let payload = serde_json::json!({"state": apply_state_name(r.state), "result_commit": r.result_commit});
@@ -109,7 +144,7 @@ pub(super) async fn set_apply_result_in(
         )
         .await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 pub(super) async fn checks_by_ids(conn: &mut Conn, ids: &[i64]) -> Result<Vec<Check>> {

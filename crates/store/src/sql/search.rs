@@ -53,14 +53,12 @@ pub(super) async fn search_index_text(
     let docs: Vec<(i64, crate::message_text::Document)> =
         news.iter_mut().map(|(d, _)| (d.raw_id, std::mem::take(&mut d.text))).collect();
     if PG {
-        let tsvs = par_map(&docs, |(id, doc)| (*id, crate::message_text::tsvector(doc)));
-        for chunk in tsvs.chunks(INSERT_ROWS) {
+        let tsvs = par_map(&docs, |(id, doc)| (*id, crate::message_text::tsvector_binary(doc)));
+        let mut tsvs = tsvs.into_iter().peekable();
+        while tsvs.peek().is_some() {
             let mut qb = QueryBuilder::<Db>::new("INSERT INTO message_text (message_id, tsv) ");
-            qb.push_values(chunk, |mut b, (id, tsv)| {
-                b.push_bind(*id)
-                    .push("CAST(")
-                    .push_bind_unseparated(tsv.as_str())
-                    .push_unseparated(" AS tsvector)");
+            qb.push_values(tsvs.by_ref().take(INSERT_ROWS), |mut b, (id, tsv)| {
+                b.push_bind(id).push_bind(tsv);
             });
             qb.build().execute(&mut *conn).await.ctx(what)?;
         }
@@ -94,8 +92,7 @@ pub(super) async fn search_index_text(
     Ok(())
 }
 
-/// Writes the search rows of freshly stored messages: full text (PostgreSQL), recipients and
-/// touched files.
+/// Writes the search rows of freshly stored messages: recipients and touched files.
 pub(super) async fn search_index_messages(
     conn: &mut Conn,
     news: &[(Derivable, MessageMeta)],
@@ -103,22 +100,8 @@ pub(super) async fn search_index_messages(
     if news.is_empty() {
         return Ok(());
     }
-    if PG {
-        // From the stored rows: the text as the database has it, made words as migration 0007
-        // describes (the body cut at 100,000 characters: a tsvector holds at most 1 MB).
-        let ids: Vec<i64> = news.iter().map(|(d, _)| d.raw_id).collect();
-        execute_in(
-            conn,
-            "INSERT INTO message_search (message_id, tsv, tsv_subject) SELECT id, \
-             to_tsvector('simple'::regconfig, regexp_replace(subject || ' ' || left(body, 100000), '[^[:alnum:]]+', ' ', 'g')), \
-             to_tsvector('simple'::regconfig, regexp_replace(subject, '[^[:alnum:]]+', ' ', 'g')) FROM messages WHERE id IN",
-            &ids,
-            "indexing message text",
-        )
-        .await?;
-    }
-    // SQLite keeps no text per message (migration 0019 dropped message_fts, which nothing read
-    // once the series search matched series_fts): the text is indexed per series.
+    // The text itself is indexed once per message, in message_text (search_index_text), which
+    // the series search reads on PostgreSQL too; SQLite also keeps it per series (series_fts).
     // Recipients: distinct lowercased `name <email>` texts, then (message, kind, address) rows.
     let mut wanted: Vec<(i64, &'static str, String)> = Vec::new();
     for (d, _) in news {
@@ -425,13 +408,12 @@ pub(super) async fn search_clear(conn: &mut Conn) -> Result<()> {
         "series_trailers",
         "series_reviewed",
         "series_search",
-        "message_search",
         "series_files",
         "series_addresses",
         "message_text",
         "message_trailers",
     ] {
-        if (table == "message_search" || table == "message_text") && !PG {
+        if table == "message_text" && !PG {
             continue;
         }
         sqlx::query(&format!("DELETE FROM {table}"))
@@ -451,30 +433,15 @@ pub(super) fn contains_pattern(v: &str) -> String {
     like_pattern(v.trim())
 }
 
-/// A phrase for the full-text engine: FTS5 `"..."` (quotes doubled); PostgreSQL takes the
-/// text as is through `phraseto_tsquery`. A word that the tokenizer splits (`io_uring`) is
-/// then a phrase of its parts on both engines.
+/// A phrase for FTS5: `"..."` (quotes doubled). A word that the tokenizer splits
+/// (`io_uring`) is then a phrase of its parts.
 pub(super) fn fts_phrase(v: &str) -> String {
-    if PG { words_only(v) } else { format!("\"{}\"", clean(v).replace('"', "\"\"")) }
-}
-
-/// Every run of non-alphanumerics made one space, as the PostgreSQL index sees text.
-pub(super) fn words_only(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        if c.is_alphanumeric() {
-            out.push(c);
-        } else if !out.ends_with(' ') {
-            out.push(' ');
-        }
-    }
-    out
+    format!("\"{}\"", clean(v).replace('"', "\"\""))
 }
 
 /// Words or a phrase in the subject and body (`column` None), or in one of them, of a
 /// series' own messages. SQLite matches the series' text row (series_fts, migration 0017);
-/// PostgreSQL has GIN indexes on `tsv` (subject and body) and `tsv_subject` of each message;
-/// for the body alone it checks the candidates `tsv` gives.
+/// PostgreSQL the GIN-indexed tsvector of each message (message_text, migration 0050).
 pub(super) fn push_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     // Words said in review replies count too (issue 26), except for the subject: a reply's
     // unquoted text, from the message index of migration 0050.
@@ -511,25 +478,20 @@ pub(super) fn push_reply_text(qb: &mut QueryBuilder<'_, Db>, value: &str) {
 /// The words of `value` in the series' own messages (cover letter and patches).
 pub(super) fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: Option<&str>) {
     if PG {
-        qb.push("ss.series_id IN (SELECT sm.series_id FROM message_search m JOIN series_members sm ON sm.message_id = m.message_id ");
-        if !matches!(column, None | Some("subject")) {
-            qb.push("JOIN messages b ON b.id = m.message_id ");
-        }
-        qb.push("WHERE ");
-        let index = if column == Some("subject") { "m.tsv_subject" } else { "m.tsv" };
-        qb.push(OWN_MEMBER)
-            .push(" AND ")
-            .push(index)
-            .push(" @@ phraseto_tsquery('simple', ")
-            .push_bind(fts_phrase(value))
-            .push(")");
-        match column {
-            None | Some("subject") => {}
-            Some(_) => {
-                qb.push(" AND to_tsvector('simple', regexp_replace(left(b.body, 100000), '[^[:alnum:]]+', ' ', 'g')) @@ phraseto_tsquery('simple', ").push_bind(fts_phrase(value)).push(")");
-            }
-        }
-        qb.push(")");
+        // The message index of migration 0050 (one tsvector per message, lexemes `part:word`):
+        // the subject is `s`, the body its unquoted and quoted text.
+        let parts: &'static [&'static str] = match column {
+            Some("subject") => &["s"],
+            Some(_) => &["nq", "q"],
+            None => &["s", "nq", "q"],
+        };
+        let Some(m) = crate::message_text::Match::new(parts, value) else {
+            qb.push("1 = 0");
+            return;
+        };
+        qb.push("ss.series_id IN (SELECT sm.series_id FROM message_text mt JOIN series_members sm ON sm.message_id = mt.message_id WHERE ");
+        qb.push(OWN_MEMBER).push(" AND mt.tsv @@ CAST(");
+        qb.push_bind(m.tsquery()).push(" AS tsquery))");
     } else {
         let q = match column {
             Some(c) => format!("{c} : {}", fts_phrase(value)),
