@@ -526,12 +526,7 @@ pub(crate) async fn token_by_hash(pool: &DbPool, hash: &str) -> Result<Option<To
     .await
     .ctx(what)?;
     let Some(r) = row else { return Ok(None) };
-    let token = Token {
-        id: get(&r, 0, what)?,
-        name: get(&r, 1, what)?,
-        scope: get(&r, 2, what)?,
-        created: get(&r, 3, what)?,
-    };
+    let token = token_row(&r)?;
     sqlx::query("UPDATE tokens SET last_used = $1 WHERE id = $2")
         .bind(now())
         .bind(token.id)
@@ -549,16 +544,18 @@ pub(crate) async fn tokens(pool: &DbPool) -> Result<Vec<Token>> {
     .fetch_all(pool)
     .await
     .ctx(what)?;
-    rows.iter()
-        .map(|r| {
-            Ok(Token {
-                id: get(r, 0, what)?,
-                name: get(r, 1, what)?,
-                scope: get(r, 2, what)?,
-                created: get(r, 3, what)?,
-            })
-        })
-        .collect()
+    rows.iter().map(token_row).collect()
+}
+
+/// A token from `SELECT id, name, scope, created` (in that order).
+fn token_row(r: &DbRow) -> Result<Token> {
+    let what = "reading a token";
+    Ok(Token {
+        id: get(r, 0, what)?,
+        name: get(r, 1, what)?,
+        scope: get(r, 2, what)?,
+        created: get(r, 3, what)?,
+    })
 }
 
 pub(crate) async fn revoke_token(pool: &DbPool, id: i64) -> Result<bool> {

@@ -24,6 +24,18 @@ pub(super) struct CandidateRow {
     pub(super) revision_key: String,
 }
 
+/// A candidate from `s.version, s.date, s.submitter_name, s.submitter_email, s.revision_key`
+/// selected from column `at` on.
+fn candidate_row(r: &DbRow, at: usize) -> Result<CandidateRow> {
+    let what = "reading earlier revisions";
+    Ok(CandidateRow {
+        version: get(r, at, what)?,
+        date: get(r, at + 1, what)?,
+        submitter: Address { name: get(r, at + 2, what)?, email: get(r, at + 3, what)? },
+        revision_key: get(r, at + 4, what)?,
+    })
+}
+
 pub(super) fn signal_hash(kind: Signal, value: &str) -> i64 {
     text_hash(&format!("{}\n{value}", kind.as_str()))
 }
@@ -77,12 +89,9 @@ pub(super) async fn link_revisions(
             let kind: String = get(&r, 1, what)?;
             let Some(kind) = Signal::parse(&kind) else { continue };
             sharing.entry((*project, get(&r, 2, what)?)).or_default().push((id, kind));
-            found.entry(id).or_insert(CandidateRow {
-                version: get(&r, 3, what)?,
-                date: get(&r, 4, what)?,
-                submitter: Address { name: get(&r, 5, what)?, email: get(&r, 6, what)? },
-                revision_key: get(&r, 7, what)?,
-            });
+            if let std::collections::hash_map::Entry::Vacant(e) = found.entry(id) {
+                e.insert(candidate_row(&r, 3)?);
+            }
         }
     }
     // The series named by `Supersedes:` (any of their own messages).
@@ -103,12 +112,9 @@ pub(super) async fn link_revisions(
         for r in rows {
             let id: i64 = get(&r, 0, what)?;
             superseding.entry(it.series_id).or_default().push(id);
-            found.entry(id).or_insert(CandidateRow {
-                version: get(&r, 1, what)?,
-                date: get(&r, 2, what)?,
-                submitter: Address { name: get(&r, 3, what)?, email: get(&r, 4, what)? },
-                revision_key: get(&r, 5, what)?,
-            });
+            if let std::collections::hash_map::Entry::Vacant(e) = found.entry(id) {
+                e.insert(candidate_row(&r, 1)?);
+            }
         }
     }
     // How many patch-ids and patch subjects each candidate has.

@@ -785,13 +785,7 @@ pub(crate) async fn people(
         .push(" OFFSET ")
         .push_bind(i64::from(page - 1) * i64::from(per_page));
     let rows = list.build().fetch_all(pool).await.ctx_query("listing people")?;
-    let what = "reading people";
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(Person { id: get(r, 0, what)?, name: get(r, 1, what)?, email: get(r, 2, what)? })
-        })
-        .collect::<Result<_>>()?;
+    let items = rows.iter().map(person_row).collect::<Result<_>>()?;
     Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
 }
 
@@ -805,10 +799,13 @@ pub(crate) async fn person(pool: &DbPool, id: i64) -> Result<Option<Person>> {
     .fetch_optional(pool)
     .await
     .ctx(what)?;
-    row.map(|r| {
-        Ok(Person { id: get(&r, 0, what)?, name: get(&r, 1, what)?, email: get(&r, 2, what)? })
-    })
-    .transpose()
+    row.as_ref().map(person_row).transpose()
+}
+
+/// A person from `SELECT m.id, m.from_name, m.from_email` (in that order).
+fn person_row(r: &DbRow) -> Result<Person> {
+    let what = "reading a person";
+    Ok(Person { id: get(r, 0, what)?, name: get(r, 1, what)?, email: get(r, 2, what)? })
 }
 
 // -----------------------------------------------------------------------------------------
