@@ -558,19 +558,17 @@ pub(crate) async fn approval_queue(
             .push(")");
         qb.push(" AND NOT EXISTS (SELECT 1 FROM series_search o WHERE o.series_id = s.id AND o.obsolete)");
     };
-    let mut count = QueryBuilder::<Db>::new(
+    let (total, rows) = count_and_page(
+        pool,
         "SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id",
-    );
-    filter(&mut count);
-    let total: i64 =
-        get(&count.build().fetch_one(pool).await.ctx("counting a queue")?, 0, "counting a queue")?;
-    let mut list = QueryBuilder::<Db>::new(series_select());
-    filter(&mut list);
-    list.push(" ORDER BY s.date, s.id LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx("listing a queue")?;
+        &series_select(),
+        &filter,
+        "s.date, s.id",
+        page,
+        per_page,
+        ("counting a queue", "listing a queue"),
+    )
+    .await?;
     let items = rows.iter().map(|r| series_row(r).map(|s| s.summary)).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
+    Ok(Page { items, total, total_capped: false, page, per_page })
 }

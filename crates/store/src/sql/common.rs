@@ -66,6 +66,37 @@ pub(super) fn json_or_default<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
+/// A filtered list read a page at a time: how many rows `count` (a `SELECT COUNT(*) FROM ...`)
+/// keeps, and page `page` (from 1) of `per_page` rows of `list` (a `SELECT columns FROM ...`)
+/// in `order`. `filters` pushes the same `WHERE ...` after each. `what` names the two
+/// statements in errors; a statement the database refuses as too large is the fault of the
+/// query a user gave, as everywhere a user's filter is bound ([`Context::ctx_query`]).
+#[allow(clippy::too_many_arguments, reason = "the parts of one statement pair")]
+pub(super) async fn count_and_page<'f>(
+    pool: &DbPool,
+    count: &str,
+    list: &str,
+    filters: &(dyn Fn(&mut QueryBuilder<'f, Db>) + Sync),
+    order: &str,
+    page: u32,
+    per_page: u32,
+    what: (&str, &str),
+) -> Result<(u64, Vec<DbRow>)> {
+    let mut count = QueryBuilder::<Db>::new(count);
+    filters(&mut count);
+    let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query(what.0)?, 0, what.0)?;
+    let mut list = QueryBuilder::<Db>::new(list);
+    filters(&mut list);
+    list.push(" ORDER BY ")
+        .push(order)
+        .push(" LIMIT ")
+        .push_bind(i64::from(per_page))
+        .push(" OFFSET ")
+        .push_bind(i64::from(page.max(1) - 1) * i64::from(per_page));
+    let rows = list.build().fetch_all(pool).await.ctx_query(what.1)?;
+    Ok((to_u64(total), rows))
+}
+
 /// Runs `before (v1, v2, ...) after` for every chunk of `values` and gathers the rows.
 pub(super) async fn fetch_in(
     conn: &mut Conn,

@@ -83,7 +83,7 @@ pub(crate) async fn set_apply_result_unless_done(
     let out = if save_apply_result(&mut tx, series_head, r, true).await? {
         r.clone()
     } else {
-        let id = require_message(&mut *tx, series_head).await?;
+        let id = require_message(&mut tx, series_head).await?;
         apply_result_by_id(&mut tx, id).await?.unwrap_or_else(|| r.clone())
     };
     tx.commit().await.ctx("saving an apply result")?;

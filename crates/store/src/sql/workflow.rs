@@ -323,25 +323,21 @@ pub(crate) async fn patches(pool: &DbPool, f: &PatchFilter) -> Result<Page<Patch
     let per_page = f.per_page.clamp(1, 1000);
     let page = f.page.max(1);
     let inner = patch_inner();
-    let mut count = QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM ({inner}) x"));
-    patch_filters(&mut count, f);
-    let total: i64 = get(
-        &count.build().fetch_one(pool).await.ctx_query("counting patches")?,
-        0,
-        "counting patches",
-    )?;
-    let mut list = QueryBuilder::<Db>::new(format!("SELECT {PATCH_COLS} FROM ({inner}) x"));
-    patch_filters(&mut list, f);
-    list.push(format!(" ORDER BY {}", order_sql(f.order, "x.date", "x.id", "x.subject")));
-    list.push(" LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx_query("listing patches")?;
+    let (total, rows) = count_and_page(
+        pool,
+        &format!("SELECT COUNT(*) FROM ({inner}) x"),
+        &format!("SELECT {PATCH_COLS} FROM ({inner}) x"),
+        &|qb| patch_filters(qb, f),
+        &order_sql(f.order, "x.date", "x.id", "x.subject"),
+        page,
+        per_page,
+        ("counting patches", "listing patches"),
+    )
+    .await?;
     let rows = rows.iter().map(patch_row).collect::<Result<Vec<_>>>()?;
     Ok(Page {
         items: with_delegates(pool, rows).await?,
-        total: to_u64(total),
+        total,
         total_capped: false,
         page,
         per_page,
@@ -544,21 +540,18 @@ async fn series_page(
     page: u32,
     per_page: u32,
     what: (&str, &str),
-) -> Result<(i64, Vec<DbRow>)> {
-    let mut count = QueryBuilder::<Db>::new(
+) -> Result<(u64, Vec<DbRow>)> {
+    count_and_page(
+        pool,
         "SELECT COUNT(*) FROM series s JOIN projects p ON p.id = s.project_id",
-    );
-    filters(&mut count);
-    let total: i64 = get(&count.build().fetch_one(pool).await.ctx_query(what.0)?, 0, what.0)?;
-    let mut list = QueryBuilder::<Db>::new(series_select_pw());
-    filters(&mut list);
-    list.push(format!(" ORDER BY {}", order_sql(order, "s.date", "s.head_id", "s.name")));
-    list.push(" LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx_query(what.1)?;
-    Ok((total, rows))
+        &series_select_pw(),
+        filters,
+        &order_sql(order, "s.date", "s.head_id", "s.name"),
+        page,
+        per_page,
+        what,
+    )
+    .await
 }
 
 fn series_select_pw() -> String {
@@ -592,7 +585,7 @@ pub(crate) async fn series_infos(pool: &DbPool, q: &SeriesQuery) -> Result<Page<
             .await?;
     Ok(Page {
         items: series_infos_of(pool, rows).await?,
-        total: to_u64(total),
+        total,
         total_capped: false,
         page,
         per_page,
@@ -662,7 +655,7 @@ pub(crate) async fn covers(pool: &DbPool, q: &CoverQuery) -> Result<Page<(String
         .into_iter()
         .map(|s| (s.summary.project.clone(), s))
         .collect();
-    Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
+    Ok(Page { items, total, total_capped: false, page, per_page })
 }
 
 pub(crate) async fn cover(pool: &DbPool, id: i64) -> Result<Option<SeriesInfo>> {
@@ -770,23 +763,19 @@ pub(crate) async fn people(
             qb.push_bind(pat).push(" ESCAPE '\\')");
         }
     };
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM messages m");
-    filters(&mut count);
-    let total: i64 = get(
-        &count.build().fetch_one(pool).await.ctx_query("counting people")?,
-        0,
-        "counting people",
-    )?;
-    let mut list =
-        QueryBuilder::<Db>::new("SELECT m.id, m.from_name, m.from_email FROM messages m");
-    filters(&mut list);
-    list.push(" ORDER BY m.id LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx_query("listing people")?;
+    let (total, rows) = count_and_page(
+        pool,
+        "SELECT COUNT(*) FROM messages m",
+        "SELECT m.id, m.from_name, m.from_email FROM messages m",
+        &filters,
+        "m.id",
+        page,
+        per_page,
+        ("counting people", "listing people"),
+    )
+    .await?;
     let items = rows.iter().map(person_row).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
+    Ok(Page { items, total, total_capped: false, page, per_page })
 }
 
 pub(crate) async fn person(pool: &DbPool, id: i64) -> Result<Option<Person>> {
@@ -939,16 +928,17 @@ pub(crate) async fn events_page(pool: &DbPool, q: &EventQuery) -> Result<Page<Ev
             qb.push("kind = ").push_bind(k.to_string());
         });
     };
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM events");
-    filters(&mut count);
-    let total: i64 = get(&count.build().fetch_one(pool).await.ctx(what)?, 0, what)?;
-    let mut list = QueryBuilder::<Db>::new(&format!("SELECT {EVENT_COLUMNS} FROM events"));
-    filters(&mut list);
-    list.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(i64::from(page - 1) * i64::from(per_page));
-    let rows = list.build().fetch_all(pool).await.ctx(what)?;
+    let (total, rows) = count_and_page(
+        pool,
+        "SELECT COUNT(*) FROM events",
+        &format!("SELECT {EVENT_COLUMNS} FROM events"),
+        &filters,
+        "id DESC",
+        page,
+        per_page,
+        (what, what),
+    )
+    .await?;
     let items = rows.iter().map(|r| event_row(r, what)).collect::<Result<_>>()?;
-    Ok(Page { items, total: to_u64(total), total_capped: false, page, per_page })
+    Ok(Page { items, total, total_capped: false, page, per_page })
 }
