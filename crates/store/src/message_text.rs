@@ -35,6 +35,13 @@ pub(crate) const SUBJECT_OR_BODY: &[&str] = TEXT;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Document {
     pub(crate) parts: [String; PARTS.len()],
+    /// The unquoted words below an inline diff (`ParsedMessage::tail`: b4's `change-id:`, the
+    /// signature, list footers). Public-inbox's `nq:` holds them: SQLite's `nq` column gets
+    /// them appended ([`Document::nq_with_tail`]); PostgreSQL files them as `tl:word`, which
+    /// an `nq` lookup also asks for, so that the series search, which reads the body of a
+    /// series' own messages there as SQLite reads it in `series_fts` (`messages.body`, without
+    /// what follows the diff), can leave them out ([`Match::without_tail`]).
+    pub(crate) tail: String,
     /// (tag, value), lowercased, without repeats.
     pub(crate) trailers: Vec<(String, String)>,
 }
@@ -100,12 +107,13 @@ pub(crate) fn document(p: &ParsedMessage) -> Document {
     if let Some(l) = &p.list_id {
         push_words(&mut d.parts[part("l")], l);
     }
-    let text = p.body.lines().chain(p.tail.lines());
-    for line in text {
+    for (line, below_diff) in
+        p.body.lines().map(|l| (l, false)).chain(p.tail.lines().map(|l| (l, true)))
+    {
         if is_quoted(line) {
             push_words(&mut d.parts[part("q")], line);
         } else {
-            push_words(&mut d.parts[part("nq")], line);
+            push_words(if below_diff { &mut d.tail } else { &mut d.parts[part("nq")] }, line);
             if let Some(t) = trailer_of(line) {
                 d.trailers.push(t);
             }
@@ -126,6 +134,21 @@ pub(crate) fn document(p: &ParsedMessage) -> Document {
     d.trailers.dedup();
     d
 }
+
+impl Document {
+    /// SQLite's `nq` column: the unquoted text above and below the diff.
+    pub(crate) fn nq_with_tail(&self) -> std::borrow::Cow<'_, str> {
+        let nq = &self.parts[part("nq")];
+        match (nq.is_empty(), self.tail.is_empty()) {
+            (_, true) => nq.as_str().into(),
+            (true, false) => self.tail.as_str().into(),
+            (false, false) => format!("{nq} {}", self.tail).into(),
+        }
+    }
+}
+
+/// PostgreSQL's part of [`Document::tail`].
+const TAIL: &str = "tl";
 
 /// Files one line of a diff under its part.
 fn diff_line(d: &mut Document, line: &str) {
@@ -179,7 +202,7 @@ fn lexemes(d: &Document) -> Vec<(String, Vec<u32>)> {
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut out: Vec<(String, Vec<u32>)> = Vec::new();
     let mut bytes = 0usize;
-    for (name, text) in PARTS.iter().zip(&d.parts) {
+    for (name, text) in PARTS.iter().zip(&d.parts).chain([(&TAIL, &d.tail)]) {
         for (i, w) in text.split(' ').filter(|w| !w.is_empty()).enumerate() {
             let pos = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let key = format!("{name}:{w}");
@@ -293,6 +316,8 @@ pub(crate) struct Match {
     pub(crate) parts: &'static [&'static str],
     pub(crate) words: Vec<String>,
     pub(crate) prefix: bool,
+    /// Whether `nq` also asks for the text below the diff ([`Document::tail`]).
+    pub(crate) tail: bool,
 }
 
 impl Match {
@@ -301,7 +326,13 @@ impl Match {
         let value = value.trim();
         let prefix = value.ends_with('*');
         let words: Vec<String> = words(value).collect();
-        (!words.is_empty()).then_some(Match { parts, words, prefix })
+        (!words.is_empty()).then_some(Match { parts, words, prefix, tail: true })
+    }
+
+    /// `nq` without the text below the diff (PostgreSQL; SQLite's `nq` column holds both, and
+    /// the series search reads its own text from `series_fts` there).
+    pub(crate) fn without_tail(self) -> Match {
+        Match { tail: false, ..self }
     }
 
     /// FTS5: `{s nq} : "a b" *`.
@@ -319,8 +350,9 @@ impl Match {
 
     /// PostgreSQL: `('s:a' <-> 's:b') | ('nq:a' <-> 'nq:b':*)`.
     pub(crate) fn tsquery(&self) -> String {
-        let mut alternatives = Vec::with_capacity(self.parts.len());
-        for part in self.parts {
+        let mut alternatives = Vec::with_capacity(self.parts.len() + 1);
+        let tail = (self.tail && self.parts.contains(&"nq")).then_some(&TAIL);
+        for part in self.parts.iter().chain(tail) {
             let last = self.words.len() - 1;
             let phrase: Vec<String> = self
                 .words
@@ -383,8 +415,12 @@ mod tests {
     #[test]
     fn lines_after_the_diff_are_text_and_their_trailers_count() {
         let d = doc();
-        let nq = part_of(&d, "nq");
-        assert!(nq.contains("change id 20240110 frob abc"), "{nq}");
+        assert!(d.tail.contains("change id 20240110 frob abc"), "{}", d.tail);
+        assert!(d.nq_with_tail().ends_with(&d.tail));
+        assert!(tsvector(&d).contains("'tl:frob'"));
+        let m = Match::new(BODY, "frob").expect("words");
+        assert!(m.tsquery().contains("'tl:frob'"), "nq: asks for the tail on PostgreSQL");
+        assert!(!m.without_tail().tsquery().contains("'tl:"), "the series search does not");
         let tags: Vec<&str> = d.trailers.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(tags, ["base-commit", "change-id", "signed-off-by", "suggested-by"]);
         assert!(d.trailers.contains(&("change-id".into(), "20240110-frob-abc".into())));

@@ -32,21 +32,7 @@ pub const COOKIE: &str = "quire_session";
 
 /// A request refused for who sent it: not logged in, wrong CSRF token, or not allowed.
 fn forbidden(why: &str) -> Response {
-    page_response(StatusCode::FORBIDDEN, "Forbidden", why)
-}
-
-fn page_response(status: StatusCode, title: &str, detail: &str) -> Response {
-    let page = crate::views::ErrorPage {
-        status: status.as_u16(),
-        title: title.into(),
-        detail: detail.into(),
-    };
-    match page.render() {
-        Ok(html) => {
-            (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-        }
-        Err(_) => (status, detail.to_string()).into_response(),
-    }
+    crate::error::WebError::refused(StatusCode::FORBIDDEN, why).into_response()
 }
 
 /// The session cookie's value, if the request has one.

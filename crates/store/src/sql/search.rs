@@ -69,8 +69,12 @@ pub(super) async fn search_index_text(
                 QueryBuilder::<Db>::new(format!("INSERT INTO message_text (rowid, {columns}) "));
             qb.push_values(chunk, |mut b, (id, doc)| {
                 b.push_bind(*id);
-                for p in &doc.parts {
-                    b.push_bind(p.as_str());
+                for (p, name) in doc.parts.iter().zip(crate::message_text::PARTS) {
+                    if name == "nq" {
+                        b.push_bind(doc.nq_with_tail().into_owned());
+                    } else {
+                        b.push_bind(p.as_str());
+                    }
                 }
             });
             qb.build().execute(&mut *conn).await.ctx(what)?;
@@ -485,7 +489,10 @@ pub(super) fn push_own_text(qb: &mut QueryBuilder<'_, Db>, value: &str, column: 
             Some(_) => &["nq", "q"],
             None => &["s", "nq", "q"],
         };
-        let Some(m) = crate::message_text::Match::new(parts, value) else {
+        // Without the text below a diff: SQLite's series_fts holds `messages.body`, which has
+        // none of it either.
+        let Some(m) = crate::message_text::Match::new(parts, value).map(|m| m.without_tail())
+        else {
             qb.push("1 = 0");
             return;
         };
