@@ -42,8 +42,6 @@ pub struct InboxMail {
 pub const MAX_MATCHES: usize = 10_000;
 /// Messages a thread expansion returns at most, so a query cannot ask for the whole archive.
 pub const MAX_EXPANDED: usize = 10_000;
-/// Terms read as index lookups at most (the parser's own limit, `quire_query::MAX_TERMS`).
-pub const MAX_SCANNED: usize = quire_query::MAX_TERMS;
 
 /// The messages a search found: raw row ids in answer order (newest match first; with thread
 /// expansion, thread by thread, oldest first within one), read with [`Store::inbox_mails`].

@@ -29,7 +29,7 @@ pub mod testing;
 pub use am::AmMbox;
 use error::Context as _;
 pub use error::{Error, Result};
-pub use inbox::{InboxMail, MAX_EXPANDED, MAX_MATCHES, MAX_SCANNED};
+pub use inbox::{InboxMail, MAX_EXPANDED, MAX_MATCHES};
 pub use quire_query::{ParseError, Query};
 pub use quire_series::Role;
 pub use types::*;
